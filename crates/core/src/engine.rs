@@ -1,0 +1,911 @@
+//! The event loop: pop the earliest event, apply it, update the statistics.
+//!
+//! Events form a closed enum, so every trigger is visible in one `match`.
+//! Requests live in a slab and move between stations by index; a visit costs
+//! one scheduled event (its departure) plus the arrival's own event for the
+//! first visit. Statistics are updated in place as the state changes, as
+//! time-weighted areas and sums, so memory does not grow with the run.
+
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::dist::Dist;
+use crate::model::{ArrivalProcess, Discipline, Load, ModelError, RunConfig, Topology};
+use crate::queue::EventQueue;
+use crate::rng::{Stream, derive, name_key};
+use crate::stats::{ClassStats, RunStats, StationStats};
+use crate::time::{SimTime, nanos_from_f64};
+
+/// Runs one replication of `topology` with the given seed.
+///
+/// The result is a pure function of `(topology, config, seed)`.
+///
+/// ```
+/// use chokepoint_core::{dist::Dist, model::*, time::SimTime};
+///
+/// // An M/M/1 queue at utilisation 0.5: the mean response time is 2 s.
+/// let topology = Topology {
+///     stations: vec![Station {
+///         name: "server".into(),
+///         servers: 1,
+///         discipline: Discipline::Fifo,
+///         capacity: None,
+///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
+///     }],
+///     classes: vec![Class {
+///         name: "jobs".into(),
+///         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
+///         entry: StationId(0),
+///         priority: 0,
+///     }],
+/// };
+/// let config = RunConfig { warmup: SimTime::from_secs_f64(1e3), duration: SimTime::from_secs_f64(1e5) };
+/// let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
+/// let mean = stats.classes[0].mean_latency();
+/// assert!((mean - 2.0).abs() < 0.2, "{mean}");
+/// ```
+pub fn run(topology: &Topology, config: &RunConfig, seed: u64) -> Result<RunStats, ModelError> {
+    topology.validate()?;
+    let mut engine = Engine::new(topology, seed);
+    Ok(engine.run(config))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// The next external arrival of an open class.
+    Arrival { class: u32 },
+    /// A request finishes its service at a non-PS station.
+    Departure { req: u32 },
+    /// The earliest PS job at `station` finishes, unless `generation` is stale.
+    PsDeparture { station: u32, generation: u32 },
+    /// A closed-class user finishes thinking and sends a request.
+    ThinkEnd { class: u32 },
+    /// Measurement starts: statistics are reset.
+    WarmupEnd,
+    /// Measurement ends.
+    End,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Request {
+    class: u32,
+    station: u32,
+    /// When the request entered the system.
+    born: u64,
+    /// When it arrived at its current station.
+    at_station: u64,
+    /// When its service started at its current station.
+    started: u64,
+    /// Its work at its current station (PS only), in nanoseconds.
+    work: f64,
+}
+
+/// Requests waiting for a server.
+enum WaitQueue {
+    Fifo(VecDeque<u32>),
+    Lifo(Vec<u32>),
+    /// One FIFO per priority rank, rank 0 served first.
+    Priority(Vec<VecDeque<u32>>),
+    /// Processor sharing has no waiting line.
+    None,
+}
+
+impl WaitQueue {
+    #[inline]
+    fn push(&mut self, req: u32, rank: usize) {
+        match self {
+            WaitQueue::Fifo(q) => q.push_back(req),
+            WaitQueue::Lifo(q) => q.push(req),
+            WaitQueue::Priority(qs) => qs[rank].push_back(req),
+            WaitQueue::None => unreachable!("PS stations never queue"),
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<u32> {
+        match self {
+            WaitQueue::Fifo(q) => q.pop_front(),
+            WaitQueue::Lifo(q) => q.pop(),
+            WaitQueue::Priority(qs) => qs.iter_mut().find_map(|q| q.pop_front()),
+            WaitQueue::None => None,
+        }
+    }
+}
+
+/// A job in a processor-sharing station, keyed by the virtual time at which
+/// its work is done.
+#[derive(Clone, Copy, Debug)]
+struct PsJob {
+    finish: f64,
+    seq: u64,
+    req: u32,
+}
+impl PartialEq for PsJob {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for PsJob {}
+impl PartialOrd for PsJob {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for PsJob {
+    // Reversed for a min-heap on (finish, seq).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .finish
+            .total_cmp(&self.finish)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// Exact processor sharing by virtual time: `vtime` is the work each present
+/// job has received since the station was created; it grows at rate
+/// `min(1, c/n)`. A job arriving with work `w` finishes when `vtime` reaches
+/// `vtime_at_arrival + w`, so the next departure is always the heap's minimum.
+#[derive(Default)]
+struct Ps {
+    vtime: f64,
+    last: u64,
+    jobs: BinaryHeap<PsJob>,
+    generation: u32,
+    seq: u64,
+}
+
+struct StationState {
+    servers: u32,
+    capacity: u32,
+    is_ps: bool,
+    /// Requests present.
+    n: u32,
+    /// Servers busy.
+    busy: u32,
+    queue: WaitQueue,
+    ps: Ps,
+    /// Last time the areas were brought up to date.
+    last: u64,
+    stats: StationStats,
+}
+
+impl StationState {
+    /// Adds the areas since the last change, up to `now`.
+    #[inline]
+    fn advance(&mut self, now: u64) {
+        let dt = (now - self.last) as f64;
+        if dt > 0.0 {
+            self.stats.system_area += f64::from(self.n) * dt;
+            self.stats.busy_area += f64::from(self.busy) * dt;
+            self.stats.queue_area += f64::from(self.n - self.busy) * dt;
+            self.last = now;
+        }
+    }
+
+    #[inline]
+    fn ps_rate(&self) -> f64 {
+        if self.n <= self.servers {
+            1.0
+        } else {
+            f64::from(self.servers) / f64::from(self.n)
+        }
+    }
+
+    /// Brings the PS virtual time up to `now` (before `n` changes).
+    #[inline]
+    fn ps_update(&mut self, now: u64) {
+        let dt = (now - self.ps.last) as f64;
+        self.ps.vtime += dt * self.ps_rate();
+        self.ps.last = now;
+    }
+}
+
+/// What a station does to one class, with that pair's own random streams.
+struct Lane {
+    work: Dist,
+    /// Cumulative probabilities and destinations.
+    next: Vec<(f64, u32)>,
+    work_stream: Stream,
+    route_stream: Stream,
+}
+
+impl Lane {
+    /// Picks the next station, or `None` to leave.
+    #[inline]
+    fn route(&mut self) -> Option<u32> {
+        match self.next.as_slice() {
+            [] => None,
+            [(p, to)] if *p >= 1.0 => Some(*to),
+            next => {
+                let u = self.route_stream.uniform();
+                next.iter().find(|&&(cum, _)| u < cum).map(|&(_, to)| to)
+            }
+        }
+    }
+}
+
+struct ClassState {
+    load: Load,
+    entry: u32,
+    rank: usize,
+    arrival_stream: Stream,
+    think_stream: Stream,
+    /// Exact (unrounded) time of the next open arrival, in nanoseconds.
+    next_arrival: f64,
+    stats: ClassStats,
+}
+
+struct Engine {
+    now: u64,
+    events: EventQueue<Event>,
+    n_events: u64,
+    requests: Vec<Request>,
+    free: Vec<u32>,
+    stations: Vec<StationState>,
+    classes: Vec<ClassState>,
+    /// Indexed by `station * n_classes + class`; `None` where the class never goes.
+    lanes: Vec<Option<Lane>>,
+    n_classes: usize,
+}
+
+impl Engine {
+    fn new(topology: &Topology, seed: u64) -> Engine {
+        let n_classes = topology.classes.len();
+        // Distinct priorities, ascending: a class's rank is its index here.
+        let mut priorities: Vec<i64> = topology.classes.iter().map(|c| c.priority).collect();
+        priorities.sort_unstable();
+        priorities.dedup();
+
+        let stations = topology
+            .stations
+            .iter()
+            .map(|s| StationState {
+                servers: s.servers,
+                capacity: s.capacity.unwrap_or(u32::MAX),
+                is_ps: s.discipline == Discipline::Ps,
+                n: 0,
+                busy: 0,
+                queue: match s.discipline {
+                    Discipline::Fifo => WaitQueue::Fifo(VecDeque::new()),
+                    Discipline::Lifo => WaitQueue::Lifo(Vec::new()),
+                    Discipline::Priority => WaitQueue::Priority(
+                        (0..priorities.len()).map(|_| VecDeque::new()).collect(),
+                    ),
+                    Discipline::Ps => WaitQueue::None,
+                },
+                ps: Ps::default(),
+                last: 0,
+                stats: StationStats {
+                    name: s.name.clone(),
+                    servers: s.servers,
+                    ..StationStats::default()
+                },
+            })
+            .collect();
+
+        let mut lanes = Vec::with_capacity(topology.stations.len() * n_classes);
+        for station in &topology.stations {
+            let skey = name_key(&station.name);
+            for (ci, class) in topology.classes.iter().enumerate() {
+                let ckey = name_key(&class.name);
+                lanes.push(station.behaviour.get(ci).and_then(|b| b.as_ref()).map(|b| {
+                    let mut cum = 0.0;
+                    let next = b
+                        .routing
+                        .next
+                        .iter()
+                        .map(|&(to, p)| {
+                            cum += p;
+                            (cum, to.0)
+                        })
+                        .collect();
+                    Lane {
+                        work: b.work.clone(),
+                        next,
+                        work_stream: Stream::new(derive(seed, &[name_key("work"), skey, ckey])),
+                        route_stream: Stream::new(derive(seed, &[name_key("route"), skey, ckey])),
+                    }
+                }));
+            }
+        }
+
+        let classes = topology
+            .classes
+            .iter()
+            .map(|c| {
+                let ckey = name_key(&c.name);
+                ClassState {
+                    load: c.load.clone(),
+                    entry: c.entry.0,
+                    rank: priorities.binary_search(&c.priority).unwrap_or(0),
+                    arrival_stream: Stream::new(derive(seed, &[name_key("arrival"), ckey])),
+                    think_stream: Stream::new(derive(seed, &[name_key("think"), ckey])),
+                    next_arrival: 0.0,
+                    stats: ClassStats::new(&c.name),
+                }
+            })
+            .collect();
+
+        Engine {
+            now: 0,
+            events: EventQueue::default(),
+            n_events: 0,
+            requests: Vec::new(),
+            free: Vec::new(),
+            stations,
+            classes,
+            lanes,
+            n_classes,
+        }
+    }
+
+    fn run(&mut self, config: &RunConfig) -> RunStats {
+        let end = config.warmup.0.saturating_add(config.duration.0);
+        if config.warmup.0 > 0 {
+            self.events.push(config.warmup, Event::WarmupEnd);
+        }
+        self.events.push(SimTime(end), Event::End);
+
+        for ci in 0..self.classes.len() {
+            match self.classes[ci].load {
+                Load::Open { .. } => self.schedule_arrival(ci),
+                Load::Closed { population, .. } => {
+                    for _ in 0..population {
+                        self.start_thinking(ci);
+                    }
+                }
+            }
+        }
+
+        while let Some((time, event)) = self.events.pop() {
+            self.now = time.0;
+            match event {
+                Event::Arrival { class } => {
+                    self.n_events += 1;
+                    self.schedule_arrival(class as usize);
+                    self.new_request(class as usize);
+                }
+                Event::Departure { req } => {
+                    self.n_events += 1;
+                    self.depart(req);
+                }
+                Event::PsDeparture {
+                    station,
+                    generation,
+                } => {
+                    if self.stations[station as usize].ps.generation == generation {
+                        self.n_events += 1;
+                        self.ps_depart(station as usize);
+                    }
+                }
+                Event::ThinkEnd { class } => {
+                    self.n_events += 1;
+                    self.new_request(class as usize);
+                }
+                Event::WarmupEnd => {
+                    self.n_events += 1;
+                    self.reset_stats();
+                }
+                Event::End => {
+                    self.n_events += 1;
+                    break;
+                }
+            }
+        }
+
+        let now = self.now;
+        for s in &mut self.stations {
+            s.advance(now);
+        }
+        RunStats {
+            duration: config.duration,
+            events: self.n_events,
+            classes: self.classes.iter().map(|c| c.stats.clone()).collect(),
+            stations: self.stations.iter().map(|s| s.stats.clone()).collect(),
+        }
+    }
+
+    fn reset_stats(&mut self) {
+        let now = self.now;
+        for s in &mut self.stations {
+            s.advance(now);
+            s.stats.reset();
+            s.last = now;
+        }
+        for c in &mut self.classes {
+            c.stats.reset();
+        }
+    }
+
+    /// Schedules the next external arrival of open class `ci`.
+    fn schedule_arrival(&mut self, ci: usize) {
+        let class = &mut self.classes[ci];
+        let Load::Open { process, rate } = class.load else {
+            return;
+        };
+        let mean_gap = 1e9 / rate;
+        class.next_arrival += match process {
+            ArrivalProcess::Poisson => -mean_gap * class.arrival_stream.uniform_open0().ln(),
+            ArrivalProcess::Constant => mean_gap,
+        };
+        let at = nanos_from_f64(class.next_arrival).max(self.now);
+        self.events
+            .push(SimTime(at), Event::Arrival { class: ci as u32 });
+    }
+
+    /// A closed-class user starts thinking (or, without think time, sends at once).
+    fn start_thinking(&mut self, ci: usize) {
+        let class = &mut self.classes[ci];
+        let Load::Closed { ref think, .. } = class.load else {
+            return;
+        };
+        let delay = think
+            .as_ref()
+            .map_or(0, |d| nanos_from_f64(d.sample(&mut class.think_stream)));
+        self.events.push(
+            SimTime(self.now + delay),
+            Event::ThinkEnd { class: ci as u32 },
+        );
+    }
+
+    fn new_request(&mut self, ci: usize) {
+        let class = &mut self.classes[ci];
+        class.stats.arrived += 1;
+        let entry = class.entry;
+        let request = Request {
+            class: ci as u32,
+            station: entry,
+            born: self.now,
+            ..Request::default()
+        };
+        let req = match self.free.pop() {
+            Some(slot) => {
+                self.requests[slot as usize] = request;
+                slot
+            }
+            None => {
+                self.requests.push(request);
+                (self.requests.len() - 1) as u32
+            }
+        };
+        self.arrive(req, entry as usize);
+    }
+
+    /// `req` arrives at station `si`.
+    fn arrive(&mut self, req: u32, si: usize) {
+        let now = self.now;
+        let ci = self.requests[req as usize].class as usize;
+        let station = &mut self.stations[si];
+        station.advance(now);
+        if station.n >= station.capacity {
+            station.stats.dropped += 1;
+            self.classes[ci].stats.dropped += 1;
+            self.release(req);
+            return;
+        }
+        station.stats.arrivals += 1;
+        let r = &mut self.requests[req as usize];
+        r.station = si as u32;
+        r.at_station = now;
+        if station.is_ps {
+            station.ps_update(now);
+            station.n += 1;
+            station.busy = station.n.min(station.servers);
+            let lane = self.lanes[si * self.n_classes + ci]
+                .as_mut()
+                .expect("validated: every reachable station has a lane");
+            let work = lane.work.sample(&mut lane.work_stream);
+            r.started = now;
+            r.work = work;
+            let ps = &mut station.ps;
+            ps.seq += 1;
+            ps.jobs.push(PsJob {
+                finish: ps.vtime + work,
+                seq: ps.seq,
+                req,
+            });
+            self.ps_reschedule(si);
+        } else {
+            station.n += 1;
+            if station.busy < station.servers {
+                station.busy += 1;
+                self.start_service(req, si);
+            } else {
+                let rank = self.classes[ci].rank;
+                station.queue.push(req, rank);
+            }
+        }
+    }
+
+    /// `req` takes a free server at station `si` (already counted as busy).
+    #[inline]
+    fn start_service(&mut self, req: u32, si: usize) {
+        let r = &mut self.requests[req as usize];
+        r.started = self.now;
+        let lane = self.lanes[si * self.n_classes + r.class as usize]
+            .as_mut()
+            .expect("validated: every reachable station has a lane");
+        let work = nanos_from_f64(lane.work.sample(&mut lane.work_stream));
+        self.events
+            .push(SimTime(self.now + work), Event::Departure { req });
+    }
+
+    fn depart(&mut self, req: u32) {
+        let now = self.now;
+        let r = self.requests[req as usize];
+        let si = r.station as usize;
+        let station = &mut self.stations[si];
+        station.advance(now);
+        station.n -= 1;
+        station.stats.departures += 1;
+        station.stats.wait_sum += (r.started - r.at_station) as f64;
+        station.stats.response_sum += (now - r.at_station) as f64;
+        match station.queue.pop() {
+            Some(next) => self.start_service(next, si),
+            None => station.busy -= 1,
+        }
+        self.route(req, si);
+    }
+
+    fn ps_depart(&mut self, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        station.advance(now);
+        station.ps_update(now);
+        let job = station
+            .ps
+            .jobs
+            .pop()
+            .expect("a live PS departure event implies a job in service");
+        station.n -= 1;
+        station.busy = station.n.min(station.servers);
+        let r = self.requests[job.req as usize];
+        let response = (now - r.at_station) as f64;
+        station.stats.departures += 1;
+        station.stats.response_sum += response;
+        station.stats.wait_sum += (response - r.work).max(0.0);
+        self.ps_reschedule(si);
+        self.route(job.req, si);
+    }
+
+    /// Schedules the next PS departure at station `si`, invalidating the previous one.
+    fn ps_reschedule(&mut self, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        let rate = station.ps_rate();
+        let ps = &mut station.ps;
+        ps.generation = ps.generation.wrapping_add(1);
+        if let Some(top) = ps.jobs.peek() {
+            let remaining = (top.finish - ps.vtime).max(0.0);
+            let dt = (remaining / rate).ceil() as u64;
+            let generation = ps.generation;
+            self.events.push(
+                SimTime(now + dt),
+                Event::PsDeparture {
+                    station: si as u32,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// After a visit at `si`, sends `req` on or lets it leave.
+    #[inline]
+    fn route(&mut self, req: u32, si: usize) {
+        let ci = self.requests[req as usize].class as usize;
+        let lane = self.lanes[si * self.n_classes + ci]
+            .as_mut()
+            .expect("validated: every reachable station has a lane");
+        match lane.route() {
+            Some(next) => self.arrive(req, next as usize),
+            None => self.complete(req),
+        }
+    }
+
+    fn complete(&mut self, req: u32) {
+        let r = self.requests[req as usize];
+        let ci = r.class as usize;
+        self.classes[ci].stats.record_latency(self.now - r.born);
+        self.release(req);
+    }
+
+    /// Frees `req`'s slot; a closed-class user goes back to thinking.
+    fn release(&mut self, req: u32) {
+        let ci = self.requests[req as usize].class as usize;
+        self.free.push(req);
+        if matches!(self.classes[ci].load, Load::Closed { .. }) {
+            self.start_thinking(ci);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn station(
+        name: &str,
+        servers: u32,
+        discipline: Discipline,
+        work: Dist,
+        routing: Routing,
+    ) -> Station {
+        Station {
+            name: name.into(),
+            servers,
+            discipline,
+            capacity: None,
+            behaviour: vec![Some(Behaviour { work, routing })],
+        }
+    }
+
+    fn open(name: &str, rate: f64, entry: u32) -> Class {
+        Class {
+            name: name.into(),
+            load: Load::Open {
+                process: ArrivalProcess::Poisson,
+                rate,
+            },
+            entry: StationId(entry),
+            priority: 0,
+        }
+    }
+
+    fn secs(s: f64) -> SimTime {
+        SimTime::from_secs_f64(s)
+    }
+
+    #[test]
+    fn same_seed_same_result_other_seed_other_result() {
+        let topology = Topology {
+            stations: vec![station(
+                "q",
+                2,
+                Discipline::Fifo,
+                Dist::exp(1e9).unwrap(),
+                Routing::exit(),
+            )],
+            classes: vec![open("jobs", 1.5, 0)],
+        };
+        let config = RunConfig {
+            warmup: secs(100.0),
+            duration: secs(10_000.0),
+        };
+        let a = run(&topology, &config, 3).unwrap();
+        let b = run(&topology, &config, 3).unwrap();
+        let c = run(&topology, &config, 4).unwrap();
+        assert_eq!(a.classes[0].latency_sum, b.classes[0].latency_sum);
+        assert_eq!(a.stations[0].system_area, b.stations[0].system_area);
+        assert_eq!(a.events, b.events);
+        assert_ne!(a.classes[0].latency_sum, c.classes[0].latency_sum);
+    }
+
+    /// Conservation: every request that arrived is completed, dropped or still
+    /// present at the end; with no warm-up the counts must balance exactly.
+    #[test]
+    fn requests_are_conserved() {
+        let mut st = station(
+            "q",
+            1,
+            Discipline::Fifo,
+            Dist::exp(1e9).unwrap(),
+            Routing::exit(),
+        );
+        st.capacity = Some(3);
+        let topology = Topology {
+            stations: vec![st],
+            classes: vec![open("jobs", 1.2, 0)],
+        };
+        let config = RunConfig {
+            warmup: SimTime::ZERO,
+            duration: secs(5_000.0),
+        };
+        let stats = run(&topology, &config, 1).unwrap();
+        let c = &stats.classes[0];
+        let s = &stats.stations[0];
+        let in_flight = c.arrived - c.completed - c.dropped;
+        assert!(in_flight <= 3, "{in_flight} still present with capacity 3");
+        assert_eq!(s.arrivals, s.departures + in_flight);
+        assert_eq!(s.dropped, c.dropped);
+        assert!(c.dropped > 0);
+    }
+
+    /// Adding a station that a class never visits leaves that class's draws
+    /// (and so every figure) unchanged: streams are keyed by names.
+    #[test]
+    fn adding_a_station_does_not_perturb_others() {
+        let base = Topology {
+            stations: vec![station(
+                "q",
+                1,
+                Discipline::Fifo,
+                Dist::exp(1e9).unwrap(),
+                Routing::exit(),
+            )],
+            classes: vec![open("jobs", 0.5, 0)],
+        };
+        let mut bigger = base.clone();
+        bigger.stations.insert(
+            0,
+            station(
+                "other",
+                1,
+                Discipline::Fifo,
+                Dist::exp(1e9).unwrap(),
+                Routing::exit(),
+            ),
+        );
+        bigger.stations[1].behaviour = base.stations[0].behaviour.clone();
+        bigger.classes[0].entry = StationId(1);
+        bigger.classes.push(open("extra", 0.3, 0));
+        for s in &mut bigger.stations {
+            s.behaviour.push(s.behaviour[0].clone());
+        }
+        bigger.stations[0].behaviour[0] = None;
+        bigger.stations[1].behaviour[1] = None;
+        let config = RunConfig {
+            warmup: SimTime::ZERO,
+            duration: secs(2_000.0),
+        };
+        let a = run(&base, &config, 9).unwrap();
+        let b = run(&bigger, &config, 9).unwrap();
+        assert_eq!(a.classes[0].latency_sum, b.classes[0].latency_sum);
+        assert_eq!(a.classes[0].completed, b.classes[0].completed);
+        assert!(b.classes[1].completed > 0);
+    }
+
+    /// Non-preemptive priority with two classes of exponential service, same
+    /// mean 1 s, at total load 0.8 (0.4 each). Cobham's formula gives
+    /// W_k = W0 / ((1 - s_{k-1})(1 - s_k)) with W0 = sum λ_i E[S_i²]/2 = 0.8:
+    /// high priority waits 0.8/0.6 = 1.333 s, low waits 0.8/(0.6·0.2) = 6.667 s.
+    #[test]
+    fn priority_matches_cobham() {
+        let work = Dist::exp(1e9).unwrap();
+        let st = Station {
+            name: "q".into(),
+            servers: 1,
+            discipline: Discipline::Priority,
+            capacity: None,
+            behaviour: vec![
+                Some(Behaviour {
+                    work: work.clone(),
+                    routing: Routing::exit(),
+                }),
+                Some(Behaviour {
+                    work,
+                    routing: Routing::exit(),
+                }),
+            ],
+        };
+        let mut high = open("high", 0.4, 0);
+        high.priority = 1;
+        let mut low = open("low", 0.4, 0);
+        low.priority = 2;
+        let topology = Topology {
+            stations: vec![st],
+            classes: vec![low, high],
+        };
+        let config = RunConfig {
+            warmup: secs(5_000.0),
+            duration: secs(400_000.0),
+        };
+        let stats = run(&topology, &config, 5).unwrap();
+        let w_low = stats.classes[0].mean_latency() - 1.0;
+        let w_high = stats.classes[1].mean_latency() - 1.0;
+        assert!((w_high - 4.0 / 3.0).abs() < 0.1, "high waits {w_high}");
+        assert!((w_low - 20.0 / 3.0).abs() < 0.6, "low waits {w_low}");
+    }
+
+    /// M/M/1-PS has the same mean response as FIFO, 1/(μ-λ), and a mean
+    /// response *conditional on the work* linear in it: E[T | S=x] = x/(1-ρ).
+    /// With deterministic work (M/D/1-PS) every request has T mean 1/(1-ρ)·x.
+    #[test]
+    fn processor_sharing_is_exact() {
+        for servers in [1u32, 2] {
+            let rate = 0.7 * f64::from(servers);
+            let topology = Topology {
+                stations: vec![station(
+                    "cpu",
+                    servers,
+                    Discipline::Ps,
+                    Dist::constant(1e9).unwrap(),
+                    Routing::exit(),
+                )],
+                classes: vec![open("jobs", rate, 0)],
+            };
+            let config = RunConfig {
+                warmup: secs(2_000.0),
+                duration: secs(300_000.0),
+            };
+            let stats = run(&topology, &config, 11).unwrap();
+            let mean = stats.classes[0].mean_latency();
+            if servers == 1 {
+                // M/G/1-PS: E[T] = E[S]/(1-ρ), insensitive to the service law.
+                assert!((mean - 1.0 / 0.3).abs() < 0.1, "PS c=1 mean {mean}");
+            } else {
+                // M/G/c-PS has the M/M/c-PS mean, Erlang-C based: L = cρ + ρC/(1-ρ).
+                let (c, a) = (2.0f64, rate);
+                let rho: f64 = a / c;
+                let erlang_c =
+                    (a * a / 2.0) / (1.0 - rho) / (1.0 + a + (a * a / 2.0) / (1.0 - rho));
+                let l = a + rho * erlang_c / (1.0 - rho);
+                let expected = l / rate;
+                assert!(
+                    (mean - expected).abs() < 0.05,
+                    "PS c=2 mean {mean} vs {expected}"
+                );
+            }
+            let s = &stats.stations[0];
+            let d = stats.duration;
+            assert!((s.utilization(d) - 0.7).abs() < 0.01);
+        }
+    }
+
+    #[test]
+    fn lifo_keeps_the_mean_but_widens_the_tail() {
+        let make = |discipline| Topology {
+            stations: vec![station(
+                "q",
+                1,
+                discipline,
+                Dist::exp(1e9).unwrap(),
+                Routing::exit(),
+            )],
+            classes: vec![open("jobs", 0.8, 0)],
+        };
+        let config = RunConfig {
+            warmup: secs(2_000.0),
+            duration: secs(300_000.0),
+        };
+        let fifo = run(&make(Discipline::Fifo), &config, 2).unwrap();
+        let lifo = run(&make(Discipline::Lifo), &config, 2).unwrap();
+        // Both have mean 1/(μ-λ) = 5 s (work-conserving, service-order independent).
+        assert!((fifo.classes[0].mean_latency() - 5.0).abs() < 0.4);
+        assert!((lifo.classes[0].mean_latency() - 5.0).abs() < 0.4);
+        // LIFO's p99 is far larger than FIFO's exp(1/5) p99 = 5 ln 100 = 23 s.
+        assert!(
+            lifo.classes[0].latency_quantile(0.99) > 1.5 * fifo.classes[0].latency_quantile(0.99)
+        );
+    }
+
+    #[test]
+    fn closed_loss_without_think_is_refused() {
+        let mut st = station(
+            "q",
+            1,
+            Discipline::Fifo,
+            Dist::exp(1e9).unwrap(),
+            Routing::exit(),
+        );
+        st.capacity = Some(2);
+        let topology = Topology {
+            stations: vec![st],
+            classes: vec![Class {
+                name: "users".into(),
+                load: Load::Closed {
+                    population: 5,
+                    think: None,
+                },
+                entry: StationId(0),
+                priority: 0,
+            }],
+        };
+        let config = RunConfig {
+            warmup: SimTime::ZERO,
+            duration: secs(10.0),
+        };
+        assert_eq!(
+            run(&topology, &config, 1).unwrap_err(),
+            ModelError::ClosedLossWithoutThink(ClassId(0))
+        );
+    }
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn engine_types_are_send() {
+        assert_send::<Engine>();
+        assert_send::<Topology>();
+        assert_send::<RunStats>();
+    }
+}

@@ -1,0 +1,281 @@
+//! The model the engine runs: stations, request classes and routing.
+//!
+//! Everything is resolved to indices ([`StationId`], [`ClassId`]); names are
+//! kept for display and to derive random streams. The scenario crate builds a
+//! [`Topology`] from a user's file; tests and benchmarks build one directly.
+
+use crate::dist::Dist;
+use crate::time::SimTime;
+
+/// Index of a station in [`Topology::stations`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StationId(pub u32);
+
+/// Index of a class in [`Topology::classes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClassId(pub u32);
+
+impl StationId {
+    /// This id as a vector index.
+    #[inline]
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl ClassId {
+    /// This id as a vector index.
+    #[inline]
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The order in which a station takes waiting requests into service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discipline {
+    /// First come, first served.
+    Fifo,
+    /// Last come, first served (non-preemptive).
+    Lifo,
+    /// By class priority, lower value first, FIFO within a priority; non-preemptive.
+    Priority,
+    /// Processor sharing: each of `n` requests present progresses at rate `min(1, c/n)`.
+    Ps,
+}
+
+/// Where a request goes after a visit: `(to, p)` pairs whose `p` sum to at
+/// most one; with the remaining probability it leaves the system.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Routing {
+    /// Next stations with their probabilities, in the user's order.
+    pub next: Vec<(StationId, f64)>,
+}
+
+impl Routing {
+    /// Leave the system after this visit.
+    pub fn exit() -> Routing {
+        Routing::default()
+    }
+
+    /// Always go to `to`.
+    pub fn to(to: StationId) -> Routing {
+        Routing {
+            next: vec![(to, 1.0)],
+        }
+    }
+
+    /// The probability of leaving the system after this visit.
+    pub fn exit_probability(&self) -> f64 {
+        (1.0 - self.next.iter().map(|&(_, p)| p).sum::<f64>()).max(0.0)
+    }
+}
+
+/// What a station does to requests of one class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Behaviour {
+    /// Service requirement per visit (at rate 1).
+    pub work: Dist,
+    /// Where the request goes next.
+    pub routing: Routing,
+}
+
+/// A queueing station: `servers` identical servers and one queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Station {
+    /// The user's name for it.
+    pub name: String,
+    /// Number of parallel servers, at least one.
+    pub servers: u32,
+    /// Queue discipline.
+    pub discipline: Discipline,
+    /// Most requests present (queued plus in service); arrivals beyond are dropped.
+    pub capacity: Option<u32>,
+    /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
+    /// never visits this station (reaching it anyway is a model error caught
+    /// when the topology is validated).
+    pub behaviour: Vec<Option<Behaviour>>,
+}
+
+/// How an open class's requests arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrivalProcess {
+    /// Exponential inter-arrival times.
+    Poisson,
+    /// Evenly spaced arrivals.
+    Constant,
+}
+
+/// Open or closed load.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Load {
+    /// Requests arrive from outside at `rate` per second.
+    Open {
+        /// Inter-arrival law.
+        process: ArrivalProcess,
+        /// Arrivals per second.
+        rate: f64,
+    },
+    /// A fixed `population` of users, each thinking, then sending a request
+    /// and waiting for it to complete, and again.
+    Closed {
+        /// Number of users.
+        population: u32,
+        /// Think time between a completion and the user's next request.
+        think: Option<Dist>,
+    },
+}
+
+/// A stream of requests with a common entry point and behaviour.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Class {
+    /// The user's name for it.
+    pub name: String,
+    /// Open or closed.
+    pub load: Load,
+    /// The first station each request visits.
+    pub entry: StationId,
+    /// Priority at `priority` stations: lower values are served first.
+    pub priority: i64,
+}
+
+/// A complete model: stations and the classes that load them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Topology {
+    /// All stations, in the order of the user's file.
+    pub stations: Vec<Station>,
+    /// All classes, in the order of the user's file.
+    pub classes: Vec<Class>,
+}
+
+/// How long to run one replication, and what to measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    /// Simulated time discarded before measuring.
+    pub warmup: SimTime,
+    /// Simulated time measured after the warm-up.
+    pub duration: SimTime,
+}
+
+/// Why a topology cannot be run.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A class enters, or is routed to, a station that has no behaviour for it.
+    NoBehaviour {
+        /// The class.
+        class: ClassId,
+        /// The station.
+        station: StationId,
+    },
+    /// A station id out of range.
+    UnknownStation(StationId),
+    /// A station with no server.
+    NoServers(StationId),
+    /// Routing probabilities outside `[0, 1]` or summing above one.
+    BadRouting(StationId),
+    /// A closed class with no think time reaches a station with a capacity:
+    /// a dropped user would retry at once, forever, without time passing.
+    ClosedLossWithoutThink(ClassId),
+    /// An open class with a rate that is not positive and finite.
+    BadRate(ClassId),
+    /// Nothing to simulate: no class.
+    Empty,
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelError::NoBehaviour { class, station } => write!(
+                f,
+                "class #{} reaches station #{} which has no behaviour for it",
+                class.0, station.0
+            ),
+            ModelError::UnknownStation(s) => write!(f, "station #{} does not exist", s.0),
+            ModelError::NoServers(s) => write!(f, "station #{} has no server", s.0),
+            ModelError::BadRouting(s) => {
+                write!(
+                    f,
+                    "station #{} has routing probabilities outside [0, 1]",
+                    s.0
+                )
+            }
+            ModelError::ClosedLossWithoutThink(c) => write!(
+                f,
+                "closed class #{} has no think time but can be dropped at a station with a capacity",
+                c.0
+            ),
+            ModelError::BadRate(c) => write!(f, "class #{} has a rate that is not positive", c.0),
+            ModelError::Empty => write!(f, "nothing to simulate"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+impl Topology {
+    /// Checks the invariants the engine relies on. The scenario crate reports
+    /// user errors with spans before this; this is the engine's own guard.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.classes.is_empty() {
+            return Err(ModelError::Empty);
+        }
+        let n = self.stations.len();
+        let known = |s: StationId| {
+            if s.idx() < n {
+                Ok(())
+            } else {
+                Err(ModelError::UnknownStation(s))
+            }
+        };
+        for (si, station) in self.stations.iter().enumerate() {
+            let id = StationId(si as u32);
+            if station.servers == 0 {
+                return Err(ModelError::NoServers(id));
+            }
+            for behaviour in station.behaviour.iter().flatten() {
+                let mut sum = 0.0;
+                for &(to, p) in &behaviour.routing.next {
+                    known(to)?;
+                    if !(0.0..=1.0).contains(&p) {
+                        return Err(ModelError::BadRouting(id));
+                    }
+                    sum += p;
+                }
+                if sum > 1.0 + 1e-9 {
+                    return Err(ModelError::BadRouting(id));
+                }
+            }
+        }
+        // Every station a class can reach must know what to do with it.
+        for (ci, class) in self.classes.iter().enumerate() {
+            let class_id = ClassId(ci as u32);
+            known(class.entry)?;
+            if let Load::Open { rate, .. } = class.load
+                && !(rate.is_finite() && rate > 0.0)
+            {
+                return Err(ModelError::BadRate(class_id));
+            }
+            let no_think = matches!(class.load, Load::Closed { think: None, .. });
+            let mut seen = vec![false; n];
+            let mut stack = vec![class.entry];
+            while let Some(s) = stack.pop() {
+                if std::mem::replace(&mut seen[s.idx()], true) {
+                    continue;
+                }
+                let station = &self.stations[s.idx()];
+                if no_think && station.capacity.is_some() {
+                    return Err(ModelError::ClosedLossWithoutThink(class_id));
+                }
+                let Some(Some(behaviour)) = station.behaviour.get(ci) else {
+                    return Err(ModelError::NoBehaviour {
+                        class: class_id,
+                        station: s,
+                    });
+                };
+                stack.extend(behaviour.routing.next.iter().map(|&(to, _)| to));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! What one replication measured, as raw sums, and the figures derived from them.
+//!
+//! The engine fills these streaming accumulators: their size does not grow with
+//! the simulated duration (histograms have a fixed number of buckets for a
+//! given range and precision). Derived figures are in seconds and per second.
+
+use hdrhistogram::Histogram;
+
+use crate::time::{NANOS_PER_SEC, SimTime};
+
+/// Significant digits of the latency histograms.
+pub const HISTOGRAM_SIGFIG: u8 = 3;
+
+/// A latency histogram in nanoseconds (1 ns to 1 hour to start with; it grows
+/// when a larger value is recorded).
+pub fn new_histogram() -> Histogram<u64> {
+    // The bounds are constants that satisfy hdrhistogram's requirements
+    // (low >= 1, high >= 2 * low, sigfig <= 5), so creation cannot fail.
+    let mut h = Histogram::new_with_bounds(1, 3_600_000_000_000, HISTOGRAM_SIGFIG)
+        .expect("constant histogram bounds are valid");
+    h.auto(true);
+    h
+}
+
+/// Per-class figures of one replication.
+#[derive(Clone, Debug)]
+pub struct ClassStats {
+    /// The class's name.
+    pub name: String,
+    /// Requests that arrived during measurement (dropped ones included).
+    pub arrived: u64,
+    /// Requests that completed during measurement.
+    pub completed: u64,
+    /// Requests rejected by a full station during measurement.
+    pub dropped: u64,
+    /// End-to-end latencies of the completed requests, in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Sum of those latencies, in nanoseconds (exact mean, unlike the histogram).
+    pub latency_sum: f64,
+    /// Largest latency, in nanoseconds.
+    pub latency_max: u64,
+}
+
+impl ClassStats {
+    pub(crate) fn new(name: &str) -> ClassStats {
+        ClassStats {
+            name: name.to_owned(),
+            arrived: 0,
+            completed: 0,
+            dropped: 0,
+            latency: new_histogram(),
+            latency_sum: 0.0,
+            latency_max: 0,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.arrived = 0;
+        self.completed = 0;
+        self.dropped = 0;
+        self.latency.reset();
+        self.latency_sum = 0.0;
+        self.latency_max = 0;
+    }
+
+    #[inline]
+    pub(crate) fn record_latency(&mut self, nanos: u64) {
+        self.completed += 1;
+        // With auto-resize on, recording only fails for values beyond u64's
+        // range of buckets, which a u64 cannot exceed; ignore the impossible.
+        let _ = self.latency.record(nanos);
+        self.latency_sum += nanos as f64;
+        self.latency_max = self.latency_max.max(nanos);
+    }
+
+    /// Completions per second of measured time.
+    pub fn throughput(&self, duration: SimTime) -> f64 {
+        self.completed as f64 / duration.as_secs_f64()
+    }
+
+    /// Mean end-to-end latency in seconds (NaN when nothing completed).
+    pub fn mean_latency(&self) -> f64 {
+        self.latency_sum / self.completed as f64 / NANOS_PER_SEC
+    }
+
+    /// The latency quantile `q` in seconds, from the histogram (0 when empty).
+    pub fn latency_quantile(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / NANOS_PER_SEC
+    }
+
+    /// Fraction of arrivals that were dropped (NaN when nothing arrived).
+    pub fn drop_ratio(&self) -> f64 {
+        self.dropped as f64 / self.arrived as f64
+    }
+
+    /// Adds another replication's counts and histogram to these.
+    pub fn merge(&mut self, other: &ClassStats) {
+        self.arrived += other.arrived;
+        self.completed += other.completed;
+        self.dropped += other.dropped;
+        // Both histograms auto-resize, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        self.latency_sum += other.latency_sum;
+        self.latency_max = self.latency_max.max(other.latency_max);
+    }
+}
+
+/// Per-station figures of one replication.
+#[derive(Clone, Debug, Default)]
+pub struct StationStats {
+    /// The station's name.
+    pub name: String,
+    /// Number of servers.
+    pub servers: u32,
+    /// Accepted arrivals during measurement.
+    pub arrivals: u64,
+    /// Completed visits during measurement.
+    pub departures: u64,
+    /// Arrivals rejected because the station was full.
+    pub dropped: u64,
+    /// Integral of busy servers over measured time (server-nanoseconds).
+    pub busy_area: f64,
+    /// Integral of requests present (nanosecond-requests).
+    pub system_area: f64,
+    /// Integral of requests waiting, not in service (nanosecond-requests).
+    pub queue_area: f64,
+    /// Sum over completed visits of the time queued before service, in
+    /// nanoseconds (for processor sharing: response minus own work).
+    pub wait_sum: f64,
+    /// Sum over completed visits of the time at the station, in nanoseconds.
+    pub response_sum: f64,
+}
+
+impl StationStats {
+    /// Time-averaged fraction of servers busy.
+    pub fn utilization(&self, duration: SimTime) -> f64 {
+        self.busy_area / duration.as_nanos() as f64 / f64::from(self.servers)
+    }
+    /// Completed visits per second.
+    pub fn throughput(&self, duration: SimTime) -> f64 {
+        self.departures as f64 / duration.as_secs_f64()
+    }
+    /// Time-averaged number of requests present, `L`.
+    pub fn mean_in_system(&self, duration: SimTime) -> f64 {
+        self.system_area / duration.as_nanos() as f64
+    }
+    /// Time-averaged number of requests waiting, `Lq`.
+    pub fn mean_queue_len(&self, duration: SimTime) -> f64 {
+        self.queue_area / duration.as_nanos() as f64
+    }
+    /// Mean wait per visit in seconds, `Wq`.
+    pub fn mean_wait(&self) -> f64 {
+        self.wait_sum / self.departures as f64 / NANOS_PER_SEC
+    }
+    /// Mean time per visit in seconds, `W`.
+    pub fn mean_response(&self) -> f64 {
+        self.response_sum / self.departures as f64 / NANOS_PER_SEC
+    }
+
+    pub(crate) fn reset(&mut self) {
+        let name = std::mem::take(&mut self.name);
+        *self = StationStats {
+            name,
+            servers: self.servers,
+            ..StationStats::default()
+        };
+    }
+}
+
+/// Everything one replication measured.
+#[derive(Clone, Debug)]
+pub struct RunStats {
+    /// Measured simulated time (after the warm-up).
+    pub duration: SimTime,
+    /// Events the engine processed, warm-up included.
+    pub events: u64,
+    /// Per class, in topology order.
+    pub classes: Vec<ClassStats>,
+    /// Per station, in topology order.
+    pub stations: Vec<StationStats>,
+}
