@@ -1,0 +1,850 @@
+//! From TOML text to a [`Scenario`], reporting every problem at once.
+//!
+//! The document is parsed into toml's spanned tree (`DeTable`), so every key
+//! and value keeps its byte range. A walker then reads it table by table,
+//! checks each key against the schema and each value against its type, and
+//! collects a [`Diagnostic`] for every problem instead of stopping at the
+//! first. Only a document without errors becomes a [`Scenario`].
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use chokepoint_core::analysis;
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{
+    ArrivalProcess, Behaviour, Class, Discipline, Load, ModelError, Routing, Station, StationId, Topology,
+};
+use chokepoint_core::time::SimTime;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::units::{TextError, parse_dist, parse_duration, parse_rate};
+
+/// How to run a scenario: the `[simulation]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Simulation {
+    /// Measured simulated time per replication, after the warm-up.
+    pub duration: SimTime,
+    /// Simulated time discarded at the start of each replication.
+    pub warmup: SimTime,
+    /// Number of independent replications.
+    pub replications: u32,
+    /// The run's seed; replication seeds derive from it.
+    pub seed: u64,
+}
+
+/// A validated scenario, ready to simulate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The scenario's `name` (or "unnamed").
+    pub name: String,
+    /// How to run it.
+    pub simulation: Simulation,
+    /// What to run.
+    pub topology: Topology,
+}
+
+/// The outcome of loading: a scenario when there is no error, and every
+/// diagnostic (errors and warnings) in the order of the file.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The scenario, present if and only if no diagnostic is an error.
+    pub scenario: Option<Scenario>,
+    /// Every problem found.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A change applied to the document before it is read: `path` is a dotted
+/// path (`load.jobs.rate`) and `value` a TOML value (`"1.8/s"`, `4`, `0.5`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    /// Dotted path of the key to set.
+    pub path: String,
+    /// The new value, written as in a TOML file.
+    pub value: String,
+}
+
+impl Override {
+    /// An override of `path` with the TOML value `value`.
+    pub fn new(path: impl Into<String>, value: impl Into<String>) -> Override {
+        Override {
+            path: path.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// Parses and validates a scenario.
+pub fn load(source: &str) -> Loaded {
+    load_with(source, &[])
+}
+
+/// Parses a scenario, applies `overrides`, then validates it. Errors in an
+/// overridden value point at the key it replaced.
+pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
+    let (document, syntax_errors) = DeTable::parse_recoverable(source);
+    let mut walker = Walker {
+        src: source,
+        diags: Vec::new(),
+    };
+    if !syntax_errors.is_empty() {
+        for e in syntax_errors {
+            let message = e.message().trim().to_string();
+            walker
+                .diags
+                .push(Diagnostic::error(format!("TOML syntax: {message}"), e.span()).with_label("here"));
+        }
+        return walker.finish(None);
+    }
+    let mut document = document.into_inner();
+    // Override values are parsed from their own strings; keep them alive.
+    let override_texts: Vec<String> = overrides.iter().map(|o| o.value.clone()).collect();
+    for (o, text) in overrides.iter().zip(&override_texts) {
+        if let Err(message) = apply_override(&mut document, &o.path, text) {
+            walker
+                .diags
+                .push(Diagnostic::error(format!("override `{}`: {message}", o.path), None));
+        }
+    }
+    let scenario = walker.scenario(&document);
+    walker.finish(scenario)
+}
+
+fn apply_override<'i>(document: &mut DeTable<'i>, path: &str, text: &'i str) -> Result<(), String> {
+    let value = DeValue::parse(text).map_err(|e| format!("`{text}` is not a TOML value: {}", e.message()))?;
+    let keys: Vec<&str> = path.split('.').collect();
+    let (last, parents) = keys.split_last().ok_or("empty path")?;
+    let mut table = document;
+    let mut span = 0..0;
+    for key in parents {
+        if !table.contains_key(*key) {
+            table.insert(
+                Spanned::new(span.clone(), Cow::Owned(key.to_string())),
+                Spanned::new(span.clone(), DeValue::Table(DeTable::default())),
+            );
+        }
+        let entry = table.get_mut(*key).expect("inserted above");
+        span = entry.span();
+        table = match entry.get_mut() {
+            DeValue::Table(t) => t,
+            _ => return Err(format!("`{key}` is not a table")),
+        };
+    }
+    // Point errors in the new value at the key it replaces, if it existed.
+    let span = table.get(*last).map_or(span, Spanned::span);
+    let key_span = table.get_key_value(*last).map_or(span.clone(), |(k, _)| k.span());
+    table.remove(*last);
+    table.insert(
+        Spanned::new(key_span, Cow::Owned(last.to_string())),
+        Spanned::new(span, value.into_inner()),
+    );
+    Ok(())
+}
+
+const TOP_KEYS: [&str; 5] = ["name", "description", "simulation", "load", "services"];
+const LATER_TOP_KEYS: [&str; 3] = ["profiles", "sweep", "slo"];
+const SIMULATION_KEYS: [&str; 4] = ["duration", "warmup", "replications", "seed"];
+const LOAD_KEYS: [&str; 6] = ["arrival", "rate", "entry", "population", "think", "priority"];
+const STATION_KEYS: [&str; 7] = ["kind", "servers", "discipline", "capacity", "work", "next", "on"];
+const ON_KEYS: [&str; 2] = ["work", "next"];
+const NEXT_KEYS: [&str; 2] = ["to", "p"];
+const KINDS: [&str; 8] = [
+    "station",
+    "load_balancer",
+    "api",
+    "cache",
+    "database",
+    "queue",
+    "worker",
+    "external",
+];
+const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
+const ARRIVALS: [&str; 2] = ["poisson", "constant"];
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+struct Walker<'s> {
+    src: &'s str,
+    diags: Vec<Diagnostic>,
+}
+
+/// A service as read, before routing names are resolved.
+struct RawService<'d, 'i> {
+    name: String,
+    key_span: Range<usize>,
+    table: &'d DeTable<'i>,
+}
+
+impl<'s> Walker<'s> {
+    fn finish(mut self, scenario: Option<Scenario>) -> Loaded {
+        // Keep the file's order: by position, errors before warnings at the same place.
+        self.diags
+            .sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), std::cmp::Reverse(d.severity)));
+        let has_error = self.diags.iter().any(Diagnostic::is_error);
+        Loaded {
+            scenario: if has_error { None } else { scenario },
+            diagnostics: self.diags,
+        }
+    }
+
+    fn error(&mut self, message: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(message, Some(span)));
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    /// Reports keys of `table` not in `known`, with a suggestion.
+    fn check_keys(&mut self, table: &DeTable<'_>, known: &[&str], context: &str) {
+        for (key, _) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let mut d = Diagnostic::error(format!("unknown key `{name}` in {context}"), Some(key.span()))
+                .with_label("not a known key");
+            d = match did_you_mean(name, known.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(format!("known keys here: {}", known.join(", "))),
+            };
+            self.diags.push(d);
+        }
+    }
+
+    /// The byte offset of a string value's content, when it maps 1:1 onto the source.
+    fn content_offset(&self, value: &Value<'_>, content: &str) -> Option<usize> {
+        let span = value.span();
+        let raw = self.src.get(span.clone())?;
+        let quote = raw.chars().next()?;
+        if (quote == '"' || quote == '\'') && raw.len() >= 2 && &raw[1..raw.len() - 1] == content {
+            Some(span.start + 1)
+        } else {
+            None
+        }
+    }
+
+    /// Reports a problem found inside a string's text at the precise place.
+    fn text_error(&mut self, value: &Value<'_>, content: &str, err: TextError, what: &str) {
+        let span = match self.content_offset(value, content) {
+            Some(offset) => offset + err.range.start..offset + err.range.end.max(err.range.start + 1),
+            None => value.span(),
+        };
+        let mut d = Diagnostic::error(format!("{what}: {}", err.message), Some(span));
+        if let Some(help) = err.help {
+            d = d.with_help(help);
+        }
+        self.diags.push(d);
+    }
+
+    fn type_error(&mut self, value: &Value<'_>, what: &str, expected: &str) {
+        let found = value.get_ref().type_str();
+        self.error(format!("{what} must be {expected}, found {found}"), value.span())
+            .label = Some(format!("expected {expected}"));
+    }
+
+    fn string<'v>(&mut self, value: &'v Value<'_>, what: &str) -> Option<&'v str> {
+        match value.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            _ => {
+                self.type_error(value, what, "a string");
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, value: &Value<'_>, what: &str, min: i64) -> Option<i64> {
+        let DeValue::Integer(i) = value.get_ref() else {
+            self.type_error(value, what, "a whole number");
+            return None;
+        };
+        let digits: String = i.as_str().chars().filter(|&c| c != '_').collect();
+        let digits = digits.trim_start_matches("0x").trim_start_matches("0o").trim_start_matches("0b");
+        match i64::from_str_radix(digits, i.radix()) {
+            Ok(n) if n >= min => Some(n),
+            Ok(n) => {
+                self.error(format!("{what} must be at least {min}, found {n}"), value.span());
+                None
+            }
+            Err(_) => {
+                self.error(format!("{what} is out of range"), value.span());
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+        let text = match value.get_ref() {
+            DeValue::Integer(i) => i.as_str(),
+            DeValue::Float(f) => f.as_str(),
+            _ => {
+                self.type_error(value, what, "a number");
+                return None;
+            }
+        };
+        let clean: String = text.chars().filter(|&c| c != '_').collect();
+        match clean.parse::<f64>() {
+            Ok(x) if x.is_finite() => Some(x),
+            _ => {
+                self.error(format!("{what} must be a finite number"), value.span());
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+        let text = self.string(value, what)?;
+        match parse_duration(text) {
+            Ok(secs) => Some(secs),
+            Err(e) => {
+                self.text_error(value, text, e, what);
+                None
+            }
+        }
+    }
+
+    fn dist(&mut self, value: &Value<'_>, what: &str) -> Option<Dist> {
+        let text = self.string(value, what)?;
+        match parse_dist(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.text_error(value, text, e, what);
+                None
+            }
+        }
+    }
+
+    fn rate(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+        match value.get_ref() {
+            DeValue::String(s) => match parse_rate(s) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let text = s.as_ref();
+                    self.text_error(value, text, e, what);
+                    None
+                }
+            },
+            DeValue::Integer(_) | DeValue::Float(_) => {
+                let r = self.number(value, what)?;
+                if r > 0.0 {
+                    Some(r)
+                } else {
+                    self.error(format!("{what} must be positive"), value.span())
+                        .help = Some("to leave a class out, delete its [load.NAME] table".into());
+                    None
+                }
+            }
+            _ => {
+                self.type_error(value, what, "a rate such as \"450/s\"");
+                None
+            }
+        }
+    }
+
+    fn table<'v, 'i>(&mut self, value: &'v Value<'i>, what: &str) -> Option<&'v DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                self.type_error(value, what, "a table");
+                None
+            }
+        }
+    }
+
+    /// One of a fixed set of words.
+    fn word(&mut self, value: &Value<'_>, what: &str, words: &[&'static str]) -> Option<&'static str> {
+        let text = self.string(value, what)?;
+        if let Some(w) = words.iter().find(|w| **w == text) {
+            return Some(w);
+        }
+        let d = self.error(format!("unknown {what} `{text}`"), value.span());
+        d.help = Some(match did_you_mean(text, words.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? Choose one of: {}", words.join(", ")),
+            None => format!("choose one of: {}", words.join(", ")),
+        });
+        None
+    }
+
+    /// Resolves a service name, reporting an unknown one with a suggestion.
+    fn service_ref(&mut self, value: &Value<'_>, what: &str, services: &[RawService<'_, '_>]) -> Option<StationId> {
+        let name = self.string(value, what)?;
+        if let Some(i) = services.iter().position(|s| s.name == name) {
+            return Some(StationId(i as u32));
+        }
+        let d = self.error(format!("unknown service `{name}` in {what}"), value.span());
+        d.label = Some("no [services] table has this name".into());
+        d.help = match did_you_mean(name, services.iter().map(|s| s.name.as_str())) {
+            Some(s) => Some(format!("did you mean `{s}`?")),
+            None if services.is_empty() => Some("declare it as a [services.NAME] table".into()),
+            None => Some(format!(
+                "services are: {}",
+                services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        };
+        None
+    }
+
+    fn scenario(&mut self, doc: &DeTable<'_>) -> Option<Scenario> {
+        for (key, _) in doc.iter() {
+            let name = key.get_ref().as_ref();
+            if LATER_TOP_KEYS.contains(&name) {
+                self.error(format!("`{name}` is not supported by this version of chokepoint"), key.span())
+                    .help = Some("hardware profiles, sweeps and SLOs come in a later release; remove this table".into());
+            }
+        }
+        let known: Vec<&str> = TOP_KEYS.iter().chain(LATER_TOP_KEYS.iter()).copied().collect();
+        self.check_keys(doc, &known, "the scenario");
+
+        let name = match doc.get("name") {
+            Some(v) => self.string(v, "`name`").map(str::to_owned),
+            None => Some("unnamed".to_owned()),
+        };
+        let simulation = self.simulation(doc);
+
+        // Services first: classes refer to them by name.
+        let mut services = Vec::new();
+        match doc.get("services") {
+            Some(v) => {
+                if let Some(t) = self.table(v, "`services`") {
+                    for (key, value) in t.iter() {
+                        if let Some(table) = self.table(value, &format!("service `{}`", key.get_ref())) {
+                            services.push(RawService {
+                                name: key.get_ref().to_string(),
+                                key_span: key.span(),
+                                table,
+                            });
+                        }
+                    }
+                }
+            }
+            None => {
+                self.diags.push(
+                    Diagnostic::error("the scenario has no service", Some(0..0))
+                        .with_help("add a station, such as:\n[services.q]\nkind = \"station\"\nwork = \"exp(4ms)\""),
+                );
+            }
+        }
+
+        let mut classes = Vec::new();
+        let mut class_spans = Vec::new();
+        let mut class_names = Vec::new();
+        match doc.get("load") {
+            Some(v) => {
+                if let Some(t) = self.table(v, "`load`") {
+                    for (key, value) in t.iter() {
+                        let class_name = key.get_ref().to_string();
+                        if let Some(table) = self.table(value, &format!("load class `{class_name}`")) {
+                            class_spans.push(key.span());
+                            class_names.push(class_name.clone());
+                            classes.push(self.class(&class_name, key.span(), table, &services));
+                        }
+                    }
+                }
+            }
+            None => {
+                self.diags.push(
+                    Diagnostic::error("the scenario has no load", Some(0..0))
+                        .with_help("add a class of requests, such as:\n[load.jobs]\nrate = \"100/s\"\nentry = \"q\""),
+                );
+            }
+        }
+
+        let stations: Vec<Option<Station>> =
+            services.iter().map(|s| self.station(s, &services, &class_names)).collect();
+
+        let name = name?;
+        let simulation = simulation?;
+        let classes: Option<Vec<Class>> = classes.into_iter().collect();
+        let stations: Option<Vec<Station>> = stations.into_iter().collect();
+        let topology = Topology {
+            stations: stations?,
+            classes: classes?,
+        };
+        let station_spans: Vec<Range<usize>> = services.iter().map(|s| s.key_span.clone()).collect();
+        // Model-level checks only make sense on a model without local errors:
+        // a misspelt `work` would otherwise also show as "no work".
+        if !self.diags.iter().any(Diagnostic::is_error) {
+            self.check_model(&topology, &station_spans, &class_spans);
+        }
+        Some(Scenario {
+            name,
+            simulation,
+            topology,
+        })
+    }
+
+    fn simulation(&mut self, doc: &DeTable<'_>) -> Option<Simulation> {
+        let Some(value) = doc.get("simulation") else {
+            self.diags.push(
+                Diagnostic::error("the scenario has no [simulation] table", Some(0..0))
+                    .with_help("add:\n[simulation]\nduration = \"1000s\"\nwarmup = \"100s\"\nreplications = 10\nseed = 1"),
+            );
+            return None;
+        };
+        let table = self.table(value, "`simulation`")?;
+        self.check_keys(table, &SIMULATION_KEYS, "[simulation]");
+        let duration = match table.get("duration") {
+            Some(v) => self.duration(v, "`duration`").and_then(|d| {
+                if d > 0.0 {
+                    Some(d)
+                } else {
+                    self.error("`duration` must be positive", v.span());
+                    None
+                }
+            }),
+            None => {
+                let span = doc.get_key_value("simulation").map(|(k, _)| k.span());
+                self.diags.push(
+                    Diagnostic::error("[simulation] needs a `duration`", span)
+                        .with_help("how much simulated time to measure, such as duration = \"1000s\""),
+                );
+                None
+            }
+        };
+        let warmup = match table.get("warmup") {
+            Some(v) => self.duration(v, "`warmup`"),
+            None => Some(0.0),
+        };
+        let replications = match table.get("replications") {
+            Some(v) => self.integer(v, "`replications`", 1).and_then(|n| {
+                u32::try_from(n).ok().or_else(|| {
+                    self.error("`replications` is too large", v.span());
+                    None
+                })
+            }),
+            None => Some(10),
+        };
+        let seed = match table.get("seed") {
+            Some(v) => self.integer(v, "`seed`", 0).map(|n| n as u64),
+            None => Some(1),
+        };
+        Some(Simulation {
+            duration: SimTime::from_secs_f64(duration?),
+            warmup: SimTime::from_secs_f64(warmup?),
+            replications: replications?,
+            seed: seed?,
+        })
+    }
+
+    fn class(
+        &mut self,
+        name: &str,
+        key_span: Range<usize>,
+        table: &DeTable<'_>,
+        services: &[RawService<'_, '_>],
+    ) -> Option<Class> {
+        self.check_keys(table, &LOAD_KEYS, &format!("[load.{name}]"));
+        let entry = match table.get("entry") {
+            Some(v) => self.service_ref(v, "`entry`", services),
+            None => {
+                self.error(format!("class `{name}` has no `entry`"), key_span.clone()).help =
+                    Some("name the service its requests go to first, such as entry = \"api\"".into());
+                None
+            }
+        };
+        let priority = match table.get("priority") {
+            Some(v) => self.integer(v, "`priority`", i64::MIN),
+            None => Some(0),
+        };
+        let load = match (table.get("rate"), table.get("population")) {
+            (Some(rate), Some(population)) => {
+                let d = self.error(
+                    format!("class `{name}` has both a `rate` (open) and a `population` (closed)"),
+                    population.span(),
+                );
+                d.help = Some("keep `rate` for requests arriving from outside, or `population` and `think` for a fixed set of users".into());
+                let _ = rate;
+                None
+            }
+            (Some(rate), None) => {
+                if let Some(think) = table.get("think") {
+                    self.error("`think` only applies to closed classes (with a `population`)", think.span());
+                }
+                let process = match table.get("arrival") {
+                    Some(v) => self.word(v, "arrival process", &ARRIVALS).map(|w| match w {
+                        "constant" => ArrivalProcess::Constant,
+                        _ => ArrivalProcess::Poisson,
+                    }),
+                    None => Some(ArrivalProcess::Poisson),
+                };
+                let rate = self.rate(rate, "`rate`");
+                Some(Load::Open {
+                    process: process?,
+                    rate: rate?,
+                })
+            }
+            (None, Some(population)) => {
+                if let Some(arrival) = table.get("arrival") {
+                    self.error("`arrival` only applies to open classes (with a `rate`)", arrival.span())
+                        .help = Some("a closed class's requests arrive when its users finish thinking".into());
+                }
+                let population = self.integer(population, "`population`", 1).and_then(|n| {
+                    u32::try_from(n).ok().or_else(|| {
+                        self.error("`population` is too large", population.span());
+                        None
+                    })
+                });
+                let think = match table.get("think") {
+                    Some(v) => self.dist(v, "`think`").map(Some),
+                    None => Some(None),
+                };
+                Some(Load::Closed {
+                    population: population?,
+                    think: think?,
+                })
+            }
+            (None, None) => {
+                let d = self.error(format!("class `{name}` has neither a `rate` nor a `population`"), key_span);
+                d.help = Some(
+                    "an open class needs rate = \"100/s\"; a closed class needs population = 20 (and think = \"exp(5s)\")"
+                        .into(),
+                );
+                None
+            }
+        };
+        Some(Class {
+            name: name.to_owned(),
+            load: load?,
+            entry: entry?,
+            priority: priority?,
+        })
+    }
+
+    fn routing(&mut self, value: &Value<'_>, services: &[RawService<'_, '_>], context: &str) -> Option<Routing> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.type_error(value, "`next`", "an array such as [{ to = \"db\", p = 0.3 }]");
+            return None;
+        };
+        let mut next = Vec::new();
+        let mut ok = true;
+        let several = items.len() > 1;
+        for item in items.iter() {
+            let Some(t) = self.table(item, "an entry of `next`") else {
+                ok = false;
+                continue;
+            };
+            self.check_keys(t, &NEXT_KEYS, &format!("`next` of {context}"));
+            let to = match t.get("to") {
+                Some(v) => self.service_ref(v, "`to`", services),
+                None => {
+                    self.error("this route has no `to`", item.span()).help =
+                        Some("name the next service, such as { to = \"db\" }".into());
+                    None
+                }
+            };
+            let p = match t.get("p") {
+                Some(v) => self.number(v, "`p`").and_then(|p| {
+                    if (0.0..=1.0).contains(&p) {
+                        Some(p)
+                    } else {
+                        self.error(format!("probability {p} is outside [0, 1]"), v.span());
+                        None
+                    }
+                }),
+                None if several => {
+                    self.error("with several routes, each needs a probability `p`", item.span())
+                        .help = Some("such as next = [{ to = \"a\", p = 0.7 }, { to = \"b\", p = 0.3 }]".into());
+                    None
+                }
+                None => Some(1.0),
+            };
+            match (to, p) {
+                (Some(to), Some(p)) => next.push((to, p)),
+                _ => ok = false,
+            }
+        }
+        let sum: f64 = next.iter().map(|&(_, p)| p).sum();
+        if ok && sum > 1.0 + 1e-9 {
+            self.error(format!("the probabilities of `next` sum to {sum}, above 1"), value.span())
+                .help = Some("they may sum below 1: the rest leave the system".into());
+            return None;
+        }
+        ok.then_some(Routing { next })
+    }
+
+    fn station(
+        &mut self,
+        service: &RawService<'_, '_>,
+        services: &[RawService<'_, '_>],
+        class_names: &[String],
+    ) -> Option<Station> {
+        let name = &service.name;
+        let table = service.table;
+        let context = format!("[services.{name}]");
+        let kind = match table.get("kind") {
+            Some(v) => self.word(v, "kind", &KINDS),
+            None => {
+                self.error(format!("service `{name}` has no `kind`"), service.key_span.clone())
+                    .help = Some("a plain queueing station is kind = \"station\"".into());
+                None
+            }
+        };
+        if let Some(kind) = kind
+            && kind != "station"
+        {
+            let v = table.get("kind").expect("kind was read");
+            self.error(format!("kind `{kind}` is not supported by this version of chokepoint"), v.span())
+                .help = Some(
+                "this release simulates queueing stations; model the component as kind = \"station\" with its `servers` and `work`"
+                    .into(),
+            );
+            return None;
+        }
+        self.check_keys(table, &STATION_KEYS, &context);
+        let servers = match table.get("servers") {
+            Some(v) => self.integer(v, "`servers`", 1).and_then(|n| u32::try_from(n).ok()),
+            None => Some(1),
+        };
+        let discipline = match table.get("discipline") {
+            Some(v) => self.word(v, "discipline", &DISCIPLINES).map(|w| match w {
+                "lifo" => Discipline::Lifo,
+                "priority" => Discipline::Priority,
+                "ps" => Discipline::Ps,
+                _ => Discipline::Fifo,
+            }),
+            None => Some(Discipline::Fifo),
+        };
+        let capacity = match table.get("capacity") {
+            Some(v) => self.integer(v, "`capacity`", 1).and_then(|n| {
+                let n = u32::try_from(n).ok()?;
+                if let Some(servers) = servers
+                    && n < servers
+                {
+                    self.error(
+                        format!("`capacity` ({n}) is below `servers` ({servers}): some servers could never be used"),
+                        v.span(),
+                    )
+                    .help = Some("capacity counts requests in service plus queued; for a pure loss system set capacity = servers".into());
+                    return None;
+                }
+                Some(Some(n))
+            }),
+            None => Some(None),
+        };
+        let work = match table.get("work") {
+            Some(v) => self.dist(v, "`work`").map(Some),
+            None => Some(None),
+        };
+        let routing = match table.get("next") {
+            Some(v) => self.routing(v, services, &context),
+            None => Some(Routing::exit()),
+        };
+
+        // Per-class behaviour: [services.NAME.on.CLASS].
+        let mut per_class: Vec<(Option<Option<Dist>>, Option<Option<Routing>>)> =
+            vec![(Some(None), Some(None)); class_names.len()];
+        if let Some(on) = table.get("on")
+            && let Some(on) = self.table(on, "`on`")
+        {
+            for (key, value) in on.iter() {
+                let class = key.get_ref().as_ref();
+                let Some(ci) = class_names.iter().position(|c| c == class) else {
+                    let d = self.error(format!("unknown class `{class}` in {context}.on"), key.span());
+                    d.help = match did_you_mean(class, class_names.iter().map(String::as_str)) {
+                        Some(s) => Some(format!("did you mean `{s}`?")),
+                        None => Some(format!("classes are declared as [load.NAME]: {}", class_names.join(", "))),
+                    };
+                    continue;
+                };
+                let Some(t) = self.table(value, &format!("`on.{class}`")) else {
+                    continue;
+                };
+                self.check_keys(t, &ON_KEYS, &format!("{context}.on.{class}"));
+                let w = t.get("work").map(|v| self.dist(v, "`work`"));
+                let r = t.get("next").map(|v| self.routing(v, services, &context));
+                per_class[ci] = (
+                    match w {
+                        Some(Some(d)) => Some(Some(d)),
+                        Some(None) => None,
+                        None => Some(None),
+                    },
+                    match r {
+                        Some(Some(r)) => Some(Some(r)),
+                        Some(None) => None,
+                        None => Some(None),
+                    },
+                );
+            }
+        }
+        let work = work?;
+        let routing = routing?;
+        let mut behaviour = Vec::with_capacity(class_names.len());
+        for (w, r) in per_class {
+            let (w, r) = (w?, r?);
+            behaviour.push(w.or_else(|| work.clone()).map(|work| Behaviour {
+                work,
+                routing: r.unwrap_or_else(|| routing.clone()),
+            }));
+        }
+        Some(Station {
+            name: name.clone(),
+            servers: servers?,
+            discipline: discipline?,
+            capacity: capacity?,
+            behaviour,
+        })
+    }
+
+    /// Checks the assembled model: reachability, loops, overload.
+    fn check_model(&mut self, topology: &Topology, station_spans: &[Range<usize>], class_spans: &[Range<usize>]) {
+        match topology.validate() {
+            Ok(()) => {}
+            Err(ModelError::NoBehaviour { class, station }) => {
+                let s = &topology.stations[station.idx()];
+                let c = &topology.classes[class.idx()];
+                self.error(
+                    format!("service `{}` has no `work` for class `{}`, which reaches it", s.name, c.name),
+                    station_spans[station.idx()].clone(),
+                )
+                .help = Some(format!(
+                    "add work = \"exp(4ms)\" (say) to [services.{0}], or to [services.{0}.on.{1}]",
+                    s.name, c.name
+                ));
+                return;
+            }
+            Err(ModelError::ClosedLossWithoutThink(class)) => {
+                let c = &topology.classes[class.idx()];
+                self.error(
+                    format!("closed class `{}` has no think time but can be dropped at a station with a `capacity`", c.name),
+                    class_spans[class.idx()].clone(),
+                )
+                .help = Some("a dropped user retries after thinking: give it a think time, such as think = \"exp(1s)\"".into());
+                return;
+            }
+            Err(e) => {
+                self.diags.push(Diagnostic::error(format!("invalid model: {e}"), None));
+                return;
+            }
+        }
+        let visits = analysis::visit_ratios(topology);
+        for (ci, v) in visits.iter().enumerate() {
+            if v.is_none() {
+                let c = &topology.classes[ci];
+                self.error(
+                    format!("requests of class `{}` can never leave: their routing loops with probability 1", c.name),
+                    class_spans[ci].clone(),
+                )
+                .help = Some("make the `next` probabilities of some service on the loop sum below 1".into());
+            }
+        }
+        for (si, rho) in analysis::offered_load(topology).into_iter().enumerate() {
+            if rho >= 1.0 {
+                let s = &topology.stations[si];
+                let outcome = if s.capacity.is_some() {
+                    "it will drop the excess at its capacity"
+                } else {
+                    "its queue will grow without bound and the results depend on the duration"
+                };
+                self.diags.push(
+                    Diagnostic::warning(
+                        format!(
+                            "service `{}` is overloaded: offered load ρ = {rho:.3} with {} server(s); {outcome}",
+                            s.name, s.servers
+                        ),
+                        Some(station_spans[si].clone()),
+                    )
+                    .with_label(format!("ρ = {rho:.3}"))
+                    .with_help("add servers, shorten the work, or lower the arrival rate so that ρ < 1"),
+                );
+            }
+        }
+    }
+}
