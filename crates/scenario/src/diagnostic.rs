@@ -85,21 +85,30 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|(_, c)| c)
 }
 
-/// Levenshtein distance over characters, with `-`/`_` treated as equal.
+/// Optimal-string-alignment distance (Levenshtein plus adjacent
+/// transpositions) over characters, with `-` and `_` treated as equal.
 fn edit_distance(a: &str, b: &str) -> usize {
     let norm = |c: char| if c == '-' { '_' } else { c };
     let a: Vec<char> = a.chars().map(norm).collect();
     let b: Vec<char> = b.chars().map(norm).collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -110,6 +119,7 @@ mod tests {
     fn suggestions() {
         assert_eq!(did_you_mean("servrs", ["servers", "work", "next"]), Some("servers"));
         assert_eq!(did_you_mean("db-primary", ["db_primary", "api"]), Some("db_primary"));
+        assert_eq!(did_you_mean("wrok", ["servers", "work"]), Some("work"));
         assert_eq!(did_you_mean("zzz", ["servers", "work"]), None);
     }
 
