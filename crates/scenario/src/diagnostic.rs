@@ -75,7 +75,10 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 }
 
 /// The closest candidate to `word` by edit distance, if close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1) + usize::from(word.len() > 6);
     candidates
         .into_iter()
@@ -101,7 +104,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }
@@ -117,8 +122,14 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("servrs", ["servers", "work", "next"]), Some("servers"));
-        assert_eq!(did_you_mean("db-primary", ["db_primary", "api"]), Some("db_primary"));
+        assert_eq!(
+            did_you_mean("servrs", ["servers", "work", "next"]),
+            Some("servers")
+        );
+        assert_eq!(
+            did_you_mean("db-primary", ["db_primary", "api"]),
+            Some("db_primary")
+        );
         assert_eq!(did_you_mean("wrok", ["servers", "work"]), Some("work"));
         assert_eq!(did_you_mean("zzz", ["servers", "work"]), None);
     }

@@ -12,7 +12,8 @@ use std::ops::Range;
 use chokepoint_core::analysis;
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    ArrivalProcess, Behaviour, Class, Discipline, Load, ModelError, Routing, Station, StationId, Topology,
+    ArrivalProcess, Behaviour, Class, Discipline, Load, ModelError, Routing, Station, StationId,
+    Topology,
 };
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
@@ -91,9 +92,9 @@ pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
     if !syntax_errors.is_empty() {
         for e in syntax_errors {
             let message = e.message().trim().to_string();
-            walker
-                .diags
-                .push(Diagnostic::error(format!("TOML syntax: {message}"), e.span()).with_label("here"));
+            walker.diags.push(
+                Diagnostic::error(format!("TOML syntax: {message}"), e.span()).with_label("here"),
+            );
         }
         return walker.finish(None);
     }
@@ -102,9 +103,10 @@ pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
     let override_texts: Vec<String> = overrides.iter().map(|o| o.value.clone()).collect();
     for (o, text) in overrides.iter().zip(&override_texts) {
         if let Err(message) = apply_override(&mut document, &o.path, text) {
-            walker
-                .diags
-                .push(Diagnostic::error(format!("override `{}`: {message}", o.path), None));
+            walker.diags.push(Diagnostic::error(
+                format!("override `{}`: {message}", o.path),
+                None,
+            ));
         }
     }
     let scenario = walker.scenario(&document);
@@ -112,7 +114,8 @@ pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
 }
 
 fn apply_override<'i>(document: &mut DeTable<'i>, path: &str, text: &'i str) -> Result<(), String> {
-    let value = DeValue::parse(text).map_err(|e| format!("`{text}` is not a TOML value: {}", e.message()))?;
+    let value = DeValue::parse(text)
+        .map_err(|e| format!("`{text}` is not a TOML value: {}", e.message()))?;
     let keys: Vec<&str> = path.split('.').collect();
     let (last, parents) = keys.split_last().ok_or("empty path")?;
     let mut table = document;
@@ -133,7 +136,9 @@ fn apply_override<'i>(document: &mut DeTable<'i>, path: &str, text: &'i str) -> 
     }
     // Point errors in the new value at the key it replaces, if it existed.
     let span = table.get(*last).map_or(span, Spanned::span);
-    let key_span = table.get_key_value(*last).map_or(span.clone(), |(k, _)| k.span());
+    let key_span = table
+        .get_key_value(*last)
+        .map_or(span.clone(), |(k, _)| k.span());
     table.remove(*last);
     table.insert(
         Spanned::new(key_span, Cow::Owned(last.to_string())),
@@ -145,8 +150,23 @@ fn apply_override<'i>(document: &mut DeTable<'i>, path: &str, text: &'i str) -> 
 const TOP_KEYS: [&str; 5] = ["name", "description", "simulation", "load", "services"];
 const LATER_TOP_KEYS: [&str; 3] = ["profiles", "sweep", "slo"];
 const SIMULATION_KEYS: [&str; 4] = ["duration", "warmup", "replications", "seed"];
-const LOAD_KEYS: [&str; 6] = ["arrival", "rate", "entry", "population", "think", "priority"];
-const STATION_KEYS: [&str; 7] = ["kind", "servers", "discipline", "capacity", "work", "next", "on"];
+const LOAD_KEYS: [&str; 6] = [
+    "arrival",
+    "rate",
+    "entry",
+    "population",
+    "think",
+    "priority",
+];
+const STATION_KEYS: [&str; 7] = [
+    "kind",
+    "servers",
+    "discipline",
+    "capacity",
+    "work",
+    "next",
+    "on",
+];
 const ON_KEYS: [&str; 2] = ["work", "next"];
 const NEXT_KEYS: [&str; 2] = ["to", "p"];
 const KINDS: [&str; 8] = [
@@ -179,8 +199,12 @@ struct RawService<'d, 'i> {
 impl<'s> Walker<'s> {
     fn finish(mut self, scenario: Option<Scenario>) -> Loaded {
         // Keep the file's order: by position, errors before warnings at the same place.
-        self.diags
-            .sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), std::cmp::Reverse(d.severity)));
+        self.diags.sort_by_key(|d| {
+            (
+                d.span.as_ref().map_or(usize::MAX, |s| s.start),
+                std::cmp::Reverse(d.severity),
+            )
+        });
         let has_error = self.diags.iter().any(Diagnostic::is_error);
         Loaded {
             scenario: if has_error { None } else { scenario },
@@ -200,8 +224,11 @@ impl<'s> Walker<'s> {
             if known.contains(&name) {
                 continue;
             }
-            let mut d = Diagnostic::error(format!("unknown key `{name}` in {context}"), Some(key.span()))
-                .with_label("not a known key");
+            let mut d = Diagnostic::error(
+                format!("unknown key `{name}` in {context}"),
+                Some(key.span()),
+            )
+            .with_label("not a known key");
             d = match did_you_mean(name, known.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
                 None => d.with_help(format!("known keys here: {}", known.join(", "))),
@@ -225,7 +252,9 @@ impl<'s> Walker<'s> {
     /// Reports a problem found inside a string's text at the precise place.
     fn text_error(&mut self, value: &Value<'_>, content: &str, err: TextError, what: &str) {
         let span = match self.content_offset(value, content) {
-            Some(offset) => offset + err.range.start..offset + err.range.end.max(err.range.start + 1),
+            Some(offset) => {
+                offset + err.range.start..offset + err.range.end.max(err.range.start + 1)
+            }
             None => value.span(),
         };
         let mut d = Diagnostic::error(format!("{what}: {}", err.message), Some(span));
@@ -237,8 +266,11 @@ impl<'s> Walker<'s> {
 
     fn type_error(&mut self, value: &Value<'_>, what: &str, expected: &str) {
         let found = value.get_ref().type_str();
-        self.error(format!("{what} must be {expected}, found {found}"), value.span())
-            .label = Some(format!("expected {expected}"));
+        self.error(
+            format!("{what} must be {expected}, found {found}"),
+            value.span(),
+        )
+        .label = Some(format!("expected {expected}"));
     }
 
     fn string<'v>(&mut self, value: &'v Value<'_>, what: &str) -> Option<&'v str> {
@@ -257,11 +289,17 @@ impl<'s> Walker<'s> {
             return None;
         };
         let digits: String = i.as_str().chars().filter(|&c| c != '_').collect();
-        let digits = digits.trim_start_matches("0x").trim_start_matches("0o").trim_start_matches("0b");
+        let digits = digits
+            .trim_start_matches("0x")
+            .trim_start_matches("0o")
+            .trim_start_matches("0b");
         match i64::from_str_radix(digits, i.radix()) {
             Ok(n) if n >= min => Some(n),
             Ok(n) => {
-                self.error(format!("{what} must be at least {min}, found {n}"), value.span());
+                self.error(
+                    format!("{what} must be at least {min}, found {n}"),
+                    value.span(),
+                );
                 None
             }
             Err(_) => {
@@ -350,7 +388,12 @@ impl<'s> Walker<'s> {
     }
 
     /// One of a fixed set of words.
-    fn word(&mut self, value: &Value<'_>, what: &str, words: &[&'static str]) -> Option<&'static str> {
+    fn word(
+        &mut self,
+        value: &Value<'_>,
+        what: &str,
+        words: &[&'static str],
+    ) -> Option<&'static str> {
         let text = self.string(value, what)?;
         if let Some(w) = words.iter().find(|w| **w == text) {
             return Some(w);
@@ -364,7 +407,12 @@ impl<'s> Walker<'s> {
     }
 
     /// Resolves a service name, reporting an unknown one with a suggestion.
-    fn service_ref(&mut self, value: &Value<'_>, what: &str, services: &[RawService<'_, '_>]) -> Option<StationId> {
+    fn service_ref(
+        &mut self,
+        value: &Value<'_>,
+        what: &str,
+        services: &[RawService<'_, '_>],
+    ) -> Option<StationId> {
         let name = self.string(value, what)?;
         if let Some(i) = services.iter().position(|s| s.name == name) {
             return Some(StationId(i as u32));
@@ -376,7 +424,11 @@ impl<'s> Walker<'s> {
             None if services.is_empty() => Some("declare it as a [services.NAME] table".into()),
             None => Some(format!(
                 "services are: {}",
-                services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                services
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         };
         None
@@ -386,11 +438,21 @@ impl<'s> Walker<'s> {
         for (key, _) in doc.iter() {
             let name = key.get_ref().as_ref();
             if LATER_TOP_KEYS.contains(&name) {
-                self.error(format!("`{name}` is not supported by this version of chokepoint"), key.span())
-                    .help = Some("hardware profiles, sweeps and SLOs come in a later release; remove this table".into());
+                self.error(
+                    format!("`{name}` is not supported by this version of chokepoint"),
+                    key.span(),
+                )
+                .help = Some(
+                    "hardware profiles, sweeps and SLOs come in a later release; remove this table"
+                        .into(),
+                );
             }
         }
-        let known: Vec<&str> = TOP_KEYS.iter().chain(LATER_TOP_KEYS.iter()).copied().collect();
+        let known: Vec<&str> = TOP_KEYS
+            .iter()
+            .chain(LATER_TOP_KEYS.iter())
+            .copied()
+            .collect();
         self.check_keys(doc, &known, "the scenario");
 
         let name = match doc.get("name") {
@@ -405,7 +467,9 @@ impl<'s> Walker<'s> {
             Some(v) => {
                 if let Some(t) = self.table(v, "`services`") {
                     for (key, value) in t.iter() {
-                        if let Some(table) = self.table(value, &format!("service `{}`", key.get_ref())) {
+                        if let Some(table) =
+                            self.table(value, &format!("service `{}`", key.get_ref()))
+                        {
                             services.push(RawService {
                                 name: key.get_ref().to_string(),
                                 key_span: key.span(),
@@ -431,7 +495,9 @@ impl<'s> Walker<'s> {
                 if let Some(t) = self.table(v, "`load`") {
                     for (key, value) in t.iter() {
                         let class_name = key.get_ref().to_string();
-                        if let Some(table) = self.table(value, &format!("load class `{class_name}`")) {
+                        if let Some(table) =
+                            self.table(value, &format!("load class `{class_name}`"))
+                        {
                             class_spans.push(key.span());
                             class_names.push(class_name.clone());
                             classes.push(self.class(&class_name, key.span(), table, &services));
@@ -447,8 +513,10 @@ impl<'s> Walker<'s> {
             }
         }
 
-        let stations: Vec<Option<Station>> =
-            services.iter().map(|s| self.station(s, &services, &class_names)).collect();
+        let stations: Vec<Option<Station>> = services
+            .iter()
+            .map(|s| self.station(s, &services, &class_names))
+            .collect();
 
         let name = name?;
         let simulation = simulation?;
@@ -458,7 +526,8 @@ impl<'s> Walker<'s> {
             stations: stations?,
             classes: classes?,
         };
-        let station_spans: Vec<Range<usize>> = services.iter().map(|s| s.key_span.clone()).collect();
+        let station_spans: Vec<Range<usize>> =
+            services.iter().map(|s| s.key_span.clone()).collect();
         // Model-level checks only make sense on a model without local errors:
         // a misspelt `work` would otherwise also show as "no work".
         if !self.diags.iter().any(Diagnostic::is_error) {
@@ -493,8 +562,9 @@ impl<'s> Walker<'s> {
             None => {
                 let span = doc.get_key_value("simulation").map(|(k, _)| k.span());
                 self.diags.push(
-                    Diagnostic::error("[simulation] needs a `duration`", span)
-                        .with_help("how much simulated time to measure, such as duration = \"1000s\""),
+                    Diagnostic::error("[simulation] needs a `duration`", span).with_help(
+                        "how much simulated time to measure, such as duration = \"1000s\"",
+                    ),
                 );
                 None
             }
@@ -535,8 +605,10 @@ impl<'s> Walker<'s> {
         let entry = match table.get("entry") {
             Some(v) => self.service_ref(v, "`entry`", services),
             None => {
-                self.error(format!("class `{name}` has no `entry`"), key_span.clone()).help =
-                    Some("name the service its requests go to first, such as entry = \"api\"".into());
+                self.error(format!("class `{name}` has no `entry`"), key_span.clone())
+                    .help = Some(
+                    "name the service its requests go to first, such as entry = \"api\"".into(),
+                );
                 None
             }
         };
@@ -556,7 +628,10 @@ impl<'s> Walker<'s> {
             }
             (Some(rate), None) => {
                 if let Some(think) = table.get("think") {
-                    self.error("`think` only applies to closed classes (with a `population`)", think.span());
+                    self.error(
+                        "`think` only applies to closed classes (with a `population`)",
+                        think.span(),
+                    );
                 }
                 let process = match table.get("arrival") {
                     Some(v) => self.word(v, "arrival process", &ARRIVALS).map(|w| match w {
@@ -573,8 +648,13 @@ impl<'s> Walker<'s> {
             }
             (None, Some(population)) => {
                 if let Some(arrival) = table.get("arrival") {
-                    self.error("`arrival` only applies to open classes (with a `rate`)", arrival.span())
-                        .help = Some("a closed class's requests arrive when its users finish thinking".into());
+                    self.error(
+                        "`arrival` only applies to open classes (with a `rate`)",
+                        arrival.span(),
+                    )
+                    .help = Some(
+                        "a closed class's requests arrive when its users finish thinking".into(),
+                    );
                 }
                 let population = self.integer(population, "`population`", 1).and_then(|n| {
                     u32::try_from(n).ok().or_else(|| {
@@ -592,7 +672,10 @@ impl<'s> Walker<'s> {
                 })
             }
             (None, None) => {
-                let d = self.error(format!("class `{name}` has neither a `rate` nor a `population`"), key_span);
+                let d = self.error(
+                    format!("class `{name}` has neither a `rate` nor a `population`"),
+                    key_span,
+                );
                 d.help = Some(
                     "an open class needs rate = \"100/s\"; a closed class needs population = 20 (and think = \"exp(5s)\")"
                         .into(),
@@ -608,13 +691,23 @@ impl<'s> Walker<'s> {
         })
     }
 
-    fn routing(&mut self, value: &Value<'_>, services: &[RawService<'_, '_>], context: &str) -> Option<Routing> {
+    fn routing(
+        &mut self,
+        value: &Value<'_>,
+        services: &[RawService<'_, '_>],
+        context: &str,
+    ) -> Option<Routing> {
         let DeValue::Array(items) = value.get_ref() else {
-            self.type_error(value, "`next`", "an array such as [{ to = \"db\", p = 0.3 }]");
+            self.type_error(
+                value,
+                "`next`",
+                "an array such as [{ to = \"db\", p = 0.3 }]",
+            );
             return None;
         };
         let mut next = Vec::new();
         let mut ok = true;
+        let mut sum = 0.0;
         let several = items.len() > 1;
         for item in items.iter() {
             let Some(t) = self.table(item, "an entry of `next`") else {
@@ -640,21 +733,29 @@ impl<'s> Walker<'s> {
                     }
                 }),
                 None if several => {
-                    self.error("with several routes, each needs a probability `p`", item.span())
-                        .help = Some("such as next = [{ to = \"a\", p = 0.7 }, { to = \"b\", p = 0.3 }]".into());
+                    self.error(
+                        "with several routes, each needs a probability `p`",
+                        item.span(),
+                    )
+                    .help = Some(
+                        "such as next = [{ to = \"a\", p = 0.7 }, { to = \"b\", p = 0.3 }]".into(),
+                    );
                     None
                 }
                 None => Some(1.0),
             };
+            sum += p.unwrap_or(0.0);
             match (to, p) {
                 (Some(to), Some(p)) => next.push((to, p)),
                 _ => ok = false,
             }
         }
-        let sum: f64 = next.iter().map(|&(_, p)| p).sum();
-        if ok && sum > 1.0 + 1e-9 {
-            self.error(format!("the probabilities of `next` sum to {sum}, above 1"), value.span())
-                .help = Some("they may sum below 1: the rest leave the system".into());
+        if sum > 1.0 + 1e-9 {
+            self.error(
+                format!("the probabilities of `next` sum to {sum}, above 1"),
+                value.span(),
+            )
+            .help = Some("they may sum below 1: the rest leave the system".into());
             return None;
         }
         ok.then_some(Routing { next })
@@ -672,8 +773,11 @@ impl<'s> Walker<'s> {
         let kind = match table.get("kind") {
             Some(v) => self.word(v, "kind", &KINDS),
             None => {
-                self.error(format!("service `{name}` has no `kind`"), service.key_span.clone())
-                    .help = Some("a plain queueing station is kind = \"station\"".into());
+                self.error(
+                    format!("service `{name}` has no `kind`"),
+                    service.key_span.clone(),
+                )
+                .help = Some("a plain queueing station is kind = \"station\"".into());
                 None
             }
         };
@@ -690,7 +794,9 @@ impl<'s> Walker<'s> {
         }
         self.check_keys(table, &STATION_KEYS, &context);
         let servers = match table.get("servers") {
-            Some(v) => self.integer(v, "`servers`", 1).and_then(|n| u32::try_from(n).ok()),
+            Some(v) => self
+                .integer(v, "`servers`", 1)
+                .and_then(|n| u32::try_from(n).ok()),
             None => Some(1),
         };
         let discipline = match table.get("discipline") {
@@ -737,10 +843,16 @@ impl<'s> Walker<'s> {
             for (key, value) in on.iter() {
                 let class = key.get_ref().as_ref();
                 let Some(ci) = class_names.iter().position(|c| c == class) else {
-                    let d = self.error(format!("unknown class `{class}` in {context}.on"), key.span());
+                    let d = self.error(
+                        format!("unknown class `{class}` in {context}.on"),
+                        key.span(),
+                    );
                     d.help = match did_you_mean(class, class_names.iter().map(String::as_str)) {
                         Some(s) => Some(format!("did you mean `{s}`?")),
-                        None => Some(format!("classes are declared as [load.NAME]: {}", class_names.join(", "))),
+                        None => Some(format!(
+                            "classes are declared as [load.NAME]: {}",
+                            class_names.join(", ")
+                        )),
                     };
                     continue;
                 };
@@ -784,14 +896,22 @@ impl<'s> Walker<'s> {
     }
 
     /// Checks the assembled model: reachability, loops, overload.
-    fn check_model(&mut self, topology: &Topology, station_spans: &[Range<usize>], class_spans: &[Range<usize>]) {
+    fn check_model(
+        &mut self,
+        topology: &Topology,
+        station_spans: &[Range<usize>],
+        class_spans: &[Range<usize>],
+    ) {
         match topology.validate() {
             Ok(()) => {}
             Err(ModelError::NoBehaviour { class, station }) => {
                 let s = &topology.stations[station.idx()];
                 let c = &topology.classes[class.idx()];
                 self.error(
-                    format!("service `{}` has no `work` for class `{}`, which reaches it", s.name, c.name),
+                    format!(
+                        "service `{}` has no `work` for class `{}`, which reaches it",
+                        s.name, c.name
+                    ),
                     station_spans[station.idx()].clone(),
                 )
                 .help = Some(format!(
@@ -810,7 +930,8 @@ impl<'s> Walker<'s> {
                 return;
             }
             Err(e) => {
-                self.diags.push(Diagnostic::error(format!("invalid model: {e}"), None));
+                self.diags
+                    .push(Diagnostic::error(format!("invalid model: {e}"), None));
                 return;
             }
         }

@@ -91,8 +91,16 @@ fn leading_number(text: &str) -> Option<(f64, usize)> {
         let exp = (c == b'e' || c == b'E')
             && end > 0
             && bytes[..end].iter().any(u8::is_ascii_digit)
-            && bytes.get(end + 1).is_some_and(|n| n.is_ascii_digit() || *n == b'-' || *n == b'+');
-        if c.is_ascii_digit() || c == b'.' || c == b'_' || exp || exp_sign || (end == 0 && (c == b'-' || c == b'+')) {
+            && bytes
+                .get(end + 1)
+                .is_some_and(|n| n.is_ascii_digit() || *n == b'-' || *n == b'+');
+        if c.is_ascii_digit()
+            || c == b'.'
+            || c == b'_'
+            || exp
+            || exp_sign
+            || (end == 0 && (c == b'-' || c == b'+'))
+        {
             end += 1;
         } else {
             break;
@@ -113,14 +121,20 @@ pub fn parse_duration_ns(text: &str) -> Result<f64, TextError> {
     let trimmed = text.trim();
     let whole = lead..lead + trimmed.len();
     let Some((value, n)) = leading_number(trimmed) else {
-        return Err(TextError::new(whole, format!("`{trimmed}` is not a duration"))
-            .help("write a number and a unit, such as \"250us\", \"5ms\", \"1.5s\", \"2m\" or \"1h\""));
+        return Err(
+            TextError::new(whole, format!("`{trimmed}` is not a duration")).help(
+                "write a number and a unit, such as \"250us\", \"5ms\", \"1.5s\", \"2m\" or \"1h\"",
+            ),
+        );
     };
     let unit = trimmed[n..].trim();
     let unit_range = lead + n..lead + trimmed.len();
     if unit.is_empty() {
-        return Err(TextError::new(whole, "a duration needs a unit")
-            .help(format!("write \"{trimmed}s\" for seconds or \"{trimmed}ms\" for milliseconds")));
+        return Err(
+            TextError::new(whole, "a duration needs a unit").help(format!(
+                "write \"{trimmed}s\" for seconds or \"{trimmed}ms\" for milliseconds"
+            )),
+        );
     }
     let Some(&(_, scale)) = TIME_UNITS.iter().find(|(u, _)| *u == unit) else {
         let err = TextError::new(unit_range, format!("unknown time unit `{unit}`"));
@@ -145,9 +159,13 @@ pub fn parse_rate(text: &str) -> Result<f64, TextError> {
         Some((count, per)) => (count.trim(), Some(per)),
         None => (trimmed, None),
     };
-    let Some((count, n)) = leading_number(count_text).filter(|&(_, n)| n == count_text.len()) else {
-        return Err(TextError::new(whole, format!("`{trimmed}` is not a rate"))
-            .help("write a count per unit of time, such as \"450/s\", \"27000/min\" or \"0.9/s\""));
+    let Some((count, n)) = leading_number(count_text).filter(|&(_, n)| n == count_text.len())
+    else {
+        return Err(
+            TextError::new(whole, format!("`{trimmed}` is not a rate")).help(
+                "write a count per unit of time, such as \"450/s\", \"27000/min\" or \"0.9/s\"",
+            ),
+        );
     };
     let _ = n;
     let per_nanos = match per {
@@ -163,7 +181,8 @@ pub fn parse_rate(text: &str) -> Result<f64, TextError> {
                 match TIME_UNITS.iter().find(|(u, _)| *u == unit) {
                     Some(&(_, scale)) => scale,
                     None => {
-                        let err = TextError::new(span, format!("unknown time unit `{unit}` in a rate"));
+                        let err =
+                            TextError::new(span, format!("unknown time unit `{unit}` in a rate"));
                         return Err(match unit_suggestion(unit) {
                             Some(s) => err.help(format!("did you mean `/{s}`?")),
                             None => err.help("write the rate per s, min or h, such as \"450/s\""),
@@ -200,13 +219,34 @@ struct Arg<'a> {
 const LAWS: [(&str, &[(&str, Kind)], &str); 7] = [
     ("exp", &[("mean", Kind::Duration)], "exp(4ms)"),
     ("const", &[("value", Kind::Duration)], "const(2ms)"),
-    ("uniform", &[("min", Kind::Duration), ("max", Kind::Duration)], "uniform(1ms, 3ms)"),
-    ("erlang", &[("k", Kind::Count), ("mean", Kind::Duration)], "erlang(k=3, mean=9ms)"),
-    ("gamma", &[("mean", Kind::Duration), ("cv", Kind::Number)], "gamma(mean=4ms, cv=0.5)"),
-    ("hyperexp", &[("mean", Kind::Duration), ("cv", Kind::Number)], "hyperexp(mean=4ms, cv=3)"),
+    (
+        "uniform",
+        &[("min", Kind::Duration), ("max", Kind::Duration)],
+        "uniform(1ms, 3ms)",
+    ),
+    (
+        "erlang",
+        &[("k", Kind::Count), ("mean", Kind::Duration)],
+        "erlang(k=3, mean=9ms)",
+    ),
+    (
+        "gamma",
+        &[("mean", Kind::Duration), ("cv", Kind::Number)],
+        "gamma(mean=4ms, cv=0.5)",
+    ),
+    (
+        "hyperexp",
+        &[("mean", Kind::Duration), ("cv", Kind::Number)],
+        "hyperexp(mean=4ms, cv=3)",
+    ),
     (
         "lognormal",
-        &[("mean", Kind::Duration), ("cv", Kind::Number), ("p50", Kind::Duration), ("p99", Kind::Duration)],
+        &[
+            ("mean", Kind::Duration),
+            ("cv", Kind::Number),
+            ("p50", Kind::Duration),
+            ("p99", Kind::Duration),
+        ],
         "lognormal(mean=5ms, cv=1.5) or lognormal(p50=5ms, p99=40ms)",
     ),
 ];
@@ -250,7 +290,10 @@ pub fn parse_dist(text: &str) -> Result<Dist, TextError> {
             let trimmed = piece.trim();
             let range = offset + lead..offset + lead + trimmed.len();
             if trimmed.is_empty() {
-                return Err(TextError::new(offset..offset + piece.len(), "an empty parameter").help(format!("write {example}")));
+                return Err(
+                    TextError::new(offset..offset + piece.len(), "an empty parameter")
+                        .help(format!("write {example}")),
+                );
             }
             let arg = match trimmed.split_once('=') {
                 Some((key, value)) => {
@@ -281,7 +324,10 @@ pub fn parse_dist(text: &str) -> Result<Dist, TextError> {
             Some((key, key_range)) => match params.iter().position(|(p, _)| p == key) {
                 Some(i) => i,
                 None => {
-                    let err = TextError::new(key_range.clone(), format!("`{law}` has no parameter `{key}`"));
+                    let err = TextError::new(
+                        key_range.clone(),
+                        format!("`{law}` has no parameter `{key}`"),
+                    );
                     return Err(match did_you_mean(key, params.iter().map(|(p, _)| *p)) {
                         Some(s) => err.help(format!("did you mean `{s}`? Write {example}")),
                         None => err.help(format!("write {example}")),
@@ -289,34 +335,54 @@ pub fn parse_dist(text: &str) -> Result<Dist, TextError> {
                 }
             },
             None if law == "lognormal" => {
-                return Err(TextError::new(arg.range.clone(), "name the lognormal's parameters").help(format!("write {example}")));
+                return Err(
+                    TextError::new(arg.range.clone(), "name the lognormal's parameters")
+                        .help(format!("write {example}")),
+                );
             }
             None if position < params.len() => position,
             None => {
-                return Err(TextError::new(arg.range.clone(), format!("`{law}` takes {} parameter(s)", params.len()))
-                    .help(format!("write {example}")));
+                return Err(TextError::new(
+                    arg.range.clone(),
+                    format!("`{law}` takes {} parameter(s)", params.len()),
+                )
+                .help(format!("write {example}")));
             }
         };
         if values[index].is_some() {
-            return Err(TextError::new(arg.range.clone(), format!("`{}` is given twice", params[index].0)));
+            return Err(TextError::new(
+                arg.range.clone(),
+                format!("`{}` is given twice", params[index].0),
+            ));
         }
         let kind = params[index].1;
         let value = match kind {
-            Kind::Duration => parse_duration_ns(arg.value).map_err(|e| e.shifted(arg.range.start))?,
+            Kind::Duration => {
+                parse_duration_ns(arg.value).map_err(|e| e.shifted(arg.range.start))?
+            }
             Kind::Number | Kind::Count => {
                 match leading_number(arg.value).filter(|&(_, n)| n == arg.value.len()) {
                     Some((x, _)) if kind == Kind::Number => x,
                     Some((x, _)) if x.fract() == 0.0 && x >= 1.0 && x <= f64::from(u32::MAX) => x,
                     Some(_) => {
-                        return Err(TextError::new(arg.range.clone(), format!("`{}` must be a whole number, at least 1", params[index].0)));
+                        return Err(TextError::new(
+                            arg.range.clone(),
+                            format!("`{}` must be a whole number, at least 1", params[index].0),
+                        ));
                     }
                     None if parse_duration(arg.value).is_ok() => {
-                        return Err(TextError::new(arg.range.clone(), format!("`{}` is a plain number, not a duration", params[index].0))
-                            .help(format!("write {example}")));
+                        return Err(TextError::new(
+                            arg.range.clone(),
+                            format!("`{}` is a plain number, not a duration", params[index].0),
+                        )
+                        .help(format!("write {example}")));
                     }
                     None => {
-                        return Err(TextError::new(arg.range.clone(), format!("`{}` must be a number", params[index].0))
-                            .help(format!("write {example}")));
+                        return Err(TextError::new(
+                            arg.range.clone(),
+                            format!("`{}` must be a number", params[index].0),
+                        )
+                        .help(format!("write {example}")));
                     }
                 }
             }
@@ -325,31 +391,90 @@ pub fn parse_dist(text: &str) -> Result<Dist, TextError> {
     }
 
     let get = |name: &str| {
-        let i = params.iter().position(|(p, _)| *p == name).expect("parameter of this law");
+        let i = params
+            .iter()
+            .position(|(p, _)| *p == name)
+            .expect("parameter of this law");
         values[i].clone()
     };
-    let missing = |what: &str| TextError::new(all.clone(), format!("`{law}` needs {what}")).help(format!("write {example}"));
+    let missing = |what: &str| {
+        TextError::new(all.clone(), format!("`{law}` needs {what}"))
+            .help(format!("write {example}"))
+    };
     let located = |e: &DistError, name: &str| {
         let range = get(name).map_or(all.clone(), |(_, r)| r);
         TextError::new(range, e.to_string()).help(format!("write {example}"))
     };
-    let need = |name: &str| get(name).map(|(v, _)| v).ok_or_else(|| missing(&format!("`{name}`")));
+    let need = |name: &str| {
+        get(name)
+            .map(|(v, _)| v)
+            .ok_or_else(|| missing(&format!("`{name}`")))
+    };
 
     match law {
         "exp" => Dist::exp(need("mean")?).map_err(|e| located(&e, "mean")),
         "const" => Dist::constant(need("value")?).map_err(|e| located(&e, "value")),
-        "uniform" => Dist::uniform(need("min")?, need("max")?).map_err(|e| located(&e, if e == DistError::EmptyRange { "max" } else { "min" })),
+        "uniform" => Dist::uniform(need("min")?, need("max")?).map_err(|e| {
+            located(
+                &e,
+                if e == DistError::EmptyRange {
+                    "max"
+                } else {
+                    "min"
+                },
+            )
+        }),
         "erlang" => Dist::erlang(need("k")? as u32, need("mean")?).map_err(|e| located(&e, "mean")),
-        "gamma" => Dist::gamma(need("mean")?, need("cv")?).map_err(|e| located(&e, if matches!(e, DistError::BadCv { .. }) { "cv" } else { "mean" })),
-        "hyperexp" => Dist::hyperexp(need("mean")?, need("cv")?).map_err(|e| located(&e, if matches!(e, DistError::BadCv { .. }) { "cv" } else { "mean" })),
+        "gamma" => Dist::gamma(need("mean")?, need("cv")?).map_err(|e| {
+            located(
+                &e,
+                if matches!(e, DistError::BadCv { .. }) {
+                    "cv"
+                } else {
+                    "mean"
+                },
+            )
+        }),
+        "hyperexp" => Dist::hyperexp(need("mean")?, need("cv")?).map_err(|e| {
+            located(
+                &e,
+                if matches!(e, DistError::BadCv { .. }) {
+                    "cv"
+                } else {
+                    "mean"
+                },
+            )
+        }),
         _ => {
             // lognormal: either (mean, cv) or (p50, p99), not a mix.
             let by_moments = get("mean").is_some() || get("cv").is_some();
             let by_percentiles = get("p50").is_some() || get("p99").is_some();
             match (by_moments, by_percentiles) {
-                (true, true) => Err(TextError::new(all.clone(), "give either `mean` and `cv`, or `p50` and `p99`, not both").help(format!("write {example}"))),
-                (true, false) => Dist::lognormal_mean_cv(need("mean")?, need("cv")?).map_err(|e| located(&e, if matches!(e, DistError::BadCv { .. }) { "cv" } else { "mean" })),
-                (false, true) => Dist::lognormal_p50_p99(need("p50")?, need("p99")?).map_err(|e| located(&e, if e == DistError::P99BelowP50 { "p99" } else { "p50" })),
+                (true, true) => Err(TextError::new(
+                    all.clone(),
+                    "give either `mean` and `cv`, or `p50` and `p99`, not both",
+                )
+                .help(format!("write {example}"))),
+                (true, false) => Dist::lognormal_mean_cv(need("mean")?, need("cv")?).map_err(|e| {
+                    located(
+                        &e,
+                        if matches!(e, DistError::BadCv { .. }) {
+                            "cv"
+                        } else {
+                            "mean"
+                        },
+                    )
+                }),
+                (false, true) => Dist::lognormal_p50_p99(need("p50")?, need("p99")?).map_err(|e| {
+                    located(
+                        &e,
+                        if e == DistError::P99BelowP50 {
+                            "p99"
+                        } else {
+                            "p50"
+                        },
+                    )
+                }),
                 (false, false) => Err(missing("`mean` and `cv`, or `p50` and `p99`")),
             }
         }
@@ -394,11 +519,26 @@ mod tests {
     #[test]
     fn distributions() {
         assert_eq!(parse_dist("exp(4ms)").unwrap(), Dist::exp(4e6).unwrap());
-        assert_eq!(parse_dist("exp(mean=4ms)").unwrap(), Dist::exp(4e6).unwrap());
-        assert_eq!(parse_dist("const(2ms)").unwrap(), Dist::constant(2e6).unwrap());
-        assert_eq!(parse_dist("uniform(1ms, 3ms)").unwrap(), Dist::uniform(1e6, 3e6).unwrap());
-        assert_eq!(parse_dist("erlang(k=3, mean=9ms)").unwrap(), Dist::erlang(3, 9e6).unwrap());
-        assert_eq!(parse_dist("hyperexp(mean=4ms, cv=3)").unwrap(), Dist::hyperexp(4e6, 3.0).unwrap());
+        assert_eq!(
+            parse_dist("exp(mean=4ms)").unwrap(),
+            Dist::exp(4e6).unwrap()
+        );
+        assert_eq!(
+            parse_dist("const(2ms)").unwrap(),
+            Dist::constant(2e6).unwrap()
+        );
+        assert_eq!(
+            parse_dist("uniform(1ms, 3ms)").unwrap(),
+            Dist::uniform(1e6, 3e6).unwrap()
+        );
+        assert_eq!(
+            parse_dist("erlang(k=3, mean=9ms)").unwrap(),
+            Dist::erlang(3, 9e6).unwrap()
+        );
+        assert_eq!(
+            parse_dist("hyperexp(mean=4ms, cv=3)").unwrap(),
+            Dist::hyperexp(4e6, 3.0).unwrap()
+        );
         assert!(parse_dist("gamma(mean=4ms, cv=0.5)").is_ok());
         let l = parse_dist("lognormal(p50=5ms, p99=40ms)").unwrap();
         assert_eq!(l, Dist::lognormal_p50_p99(5e6, 40e6).unwrap());
@@ -427,6 +567,11 @@ mod tests {
         assert!(parse_dist("hyperexp(mean=4ms, cv=0.5)").is_err());
         assert!(parse_dist("exp 4ms").is_err());
         assert!(parse_dist("lognormal(mean=5ms, p99=4ms)").is_err());
-        assert!(parse_dist("gamma(mean=4ms)").unwrap_err().message.contains("`cv`"));
+        assert!(
+            parse_dist("gamma(mean=4ms)")
+                .unwrap_err()
+                .message
+                .contains("`cv`")
+        );
     }
 }

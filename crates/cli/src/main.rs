@@ -1,0 +1,204 @@
+//! The `chokepoint` command: glue between the scenario loader, the engine,
+//! the replication runner and the report. It alone reads files, writes to the
+//! terminal and measures wall-clock time.
+
+mod diagnostics;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use chokepoint_core::model::RunConfig;
+use chokepoint_core::time::SimTime;
+use chokepoint_scenario::{Scenario, units::parse_duration};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Simulate backend request pipelines and see where they choke.
+#[derive(Parser, Debug)]
+#[command(name = "chokepoint", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate a scenario and print its results.
+    Run(RunArgs),
+    /// Parse and validate a scenario without simulating it.
+    Check {
+        /// The scenario file (TOML).
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The scenario file (TOML).
+    file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override the number of replications.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    replications: Option<u32>,
+    /// Override the measured duration, such as "1000s" or "2h".
+    #[arg(long)]
+    duration: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also write results.json, results.csv and results.txt into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads for replications (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// An error that is the user's input: exit code 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+        Command::Check { file } => check(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<BadInput>().is_some() => {
+            let message = format!("{e}");
+            if !message.is_empty() {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads and validates a scenario, printing its diagnostics to stderr.
+/// Returns the scenario and the messages of its warnings.
+fn load(path: &Path) -> anyhow::Result<(Scenario, Vec<String>)> {
+    let shown = path.display().to_string();
+    let source =
+        std::fs::read_to_string(path).map_err(|e| BadInput(format!("cannot read {shown}: {e}")))?;
+    let loaded = chokepoint_scenario::load(&source);
+    if !loaded.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            diagnostics::render(&shown, &source, &loaded.diagnostics)
+        );
+    }
+    // Errors were printed above; exit 2 without repeating them.
+    let scenario = loaded.scenario.ok_or_else(|| BadInput(String::new()))?;
+    let warnings = loaded.diagnostics.into_iter().map(|d| d.message).collect();
+    Ok((scenario, warnings))
+}
+
+fn check(path: &Path) -> anyhow::Result<()> {
+    let (scenario, _) = load(path)?;
+    let t = &scenario.topology;
+    println!(
+        "{}: ok ({} service(s), {} class(es))",
+        path.display(),
+        t.stations.len(),
+        t.classes.len()
+    );
+    Ok(())
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let (mut scenario, warnings) = load(&args.file)?;
+    let sim = &mut scenario.simulation;
+    if let Some(seed) = args.seed {
+        sim.seed = seed;
+    }
+    if let Some(n) = args.replications {
+        sim.replications = n;
+    }
+    if let Some(d) = &args.duration {
+        let secs =
+            parse_duration(d).map_err(|e| BadInput(format!("--duration {d}: {}", e.message)))?;
+        if secs <= 0.0 {
+            return Err(BadInput("--duration must be positive".into()).into());
+        }
+        sim.duration = SimTime::from_secs_f64(secs);
+    }
+
+    let config = RunConfig {
+        warmup: sim.warmup,
+        duration: sim.duration,
+    };
+    let pool = {
+        let mut builder = rayon::ThreadPoolBuilder::new();
+        if let Some(n) = args.threads {
+            builder = builder.num_threads(n as usize);
+        }
+        builder.build().context("cannot start worker threads")?
+    };
+    let started = Instant::now();
+    let runs = pool.install(|| {
+        chokepoint_sweep::replicate(&scenario.topology, &config, sim.seed, sim.replications)
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+
+    let info = chokepoint_report::RunInfo {
+        scenario: scenario.name.clone(),
+        seed: sim.seed,
+        warmup: sim.warmup.as_secs_f64(),
+        wall,
+        warnings,
+    };
+    let summary = chokepoint_report::summarize(&info, &runs);
+    let text = match args.format {
+        Format::Table => chokepoint_report::table(&summary),
+        Format::Json => chokepoint_report::json(&summary),
+        Format::Csv => chokepoint_report::csv(&summary),
+    };
+    print!("{text}");
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, content) in [
+            ("results.json", chokepoint_report::json(&summary)),
+            ("results.csv", chokepoint_report::csv(&summary)),
+            ("results.txt", chokepoint_report::table(&summary)),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, content)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
+}

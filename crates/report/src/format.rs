@@ -1,0 +1,288 @@
+//! Renderings of a [`Summary`].
+
+use std::fmt::Write;
+
+use crate::summary::Summary;
+
+/// The JSON contract of MODEL.md §5, pretty-printed, with a final newline.
+pub fn json(summary: &Summary) -> String {
+    // Serialising plain structs, maps with string keys and finite-or-null
+    // floats cannot fail.
+    let mut out = serde_json::to_string_pretty(summary).expect("summary serialises");
+    out.push('\n');
+    out
+}
+
+/// A tidy CSV: one row per figure, `section,name,metric,value,ci95`.
+/// Times in seconds, rates per second; an empty cell where there is no value.
+pub fn csv(summary: &Summary) -> String {
+    let mut out = String::from("section,name,metric,value,ci95\n");
+    let cell = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v}"));
+    let mut row = |section: &str, name: &str, metric: &str, value: Option<f64>, ci: Option<f64>| {
+        let _ = writeln!(
+            out,
+            "{section},{},{metric},{},{}",
+            csv_field(name),
+            cell(value),
+            cell(ci)
+        );
+    };
+    for (name, c) in &summary.classes {
+        row("class", name, "arrived", Some(c.arrived as f64), None);
+        row("class", name, "completed", Some(c.completed as f64), None);
+        row("class", name, "dropped", Some(c.dropped as f64), None);
+        row("class", name, "failed", Some(c.failed as f64), None);
+        row(
+            "class",
+            name,
+            "throughput",
+            Some(c.throughput),
+            c.throughput_ci95,
+        );
+        row(
+            "class",
+            name,
+            "latency_mean",
+            c.latency.mean,
+            c.latency.mean_ci95,
+        );
+        row("class", name, "latency_p50", Some(c.latency.p50), None);
+        row("class", name, "latency_p90", Some(c.latency.p90), None);
+        row(
+            "class",
+            name,
+            "latency_p99",
+            Some(c.latency.p99),
+            c.latency.p99_ci95,
+        );
+        row("class", name, "latency_p999", Some(c.latency.p999), None);
+        row("class", name, "latency_max", Some(c.latency.max), None);
+    }
+    for (name, s) in &summary.stations {
+        row(
+            "station",
+            name,
+            "utilization",
+            Some(s.utilization),
+            s.utilization_ci95,
+        );
+        row("station", name, "throughput", Some(s.throughput), None);
+        row(
+            "station",
+            name,
+            "mean_in_system",
+            Some(s.mean_in_system),
+            s.mean_in_system_ci95,
+        );
+        row(
+            "station",
+            name,
+            "mean_queue_len",
+            Some(s.mean_queue_len),
+            s.mean_queue_len_ci95,
+        );
+        row("station", name, "mean_wait", s.mean_wait, s.mean_wait_ci95);
+        row("station", name, "mean_response", s.mean_response, None);
+        row("station", name, "dropped", Some(s.dropped as f64), None);
+    }
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Three significant digits, without exponent for everyday magnitudes.
+fn sig3(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(0, 6) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// A duration in seconds with a readable unit; the same unit for its ± part.
+fn duration(x: Option<f64>, ci: Option<f64>) -> String {
+    let Some(x) = x else {
+        return "-".into();
+    };
+    let (scale, unit) = match x.abs() {
+        v if v >= 1.0 => (1.0, "s"),
+        v if v >= 1e-3 => (1e3, "ms"),
+        v if v >= 1e-6 => (1e6, "µs"),
+        0.0 => (1e3, "ms"),
+        _ => (1e9, "ns"),
+    };
+    match ci {
+        Some(ci) => format!("{} ±{} {unit}", sig3(x * scale), sig3(ci * scale)),
+        None => format!("{} {unit}", sig3(x * scale)),
+    }
+}
+
+fn plain(x: f64, ci: Option<f64>) -> String {
+    match ci {
+        Some(ci) => format!("{} ±{}", sig3(x), sig3(ci)),
+        None => sig3(x),
+    }
+}
+
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Left-aligns the first column, right-aligns the others.
+fn render(out: &mut String, rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            if c == 0 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str("  ");
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+}
+
+/// A table for people: per class, then per station, with units and ± for
+/// 95% confidence intervals across replications.
+pub fn table(summary: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} · {} replication(s) × {} s measured after {} s warm-up · seed {}",
+        summary.scenario,
+        summary.replications,
+        sig3(summary.duration),
+        sig3(summary.warmup),
+        summary.seed
+    );
+    out.push('\n');
+    let mut rows = vec![
+        [
+            "class",
+            "arrived",
+            "completed",
+            "dropped",
+            "throughput/s",
+            "mean",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for (name, c) in &summary.classes {
+        let l = &c.latency;
+        rows.push(vec![
+            name.clone(),
+            count(c.arrived),
+            count(c.completed),
+            count(c.dropped),
+            plain(c.throughput, c.throughput_ci95),
+            duration(l.mean, l.mean_ci95),
+            duration(Some(l.p50), None),
+            duration(Some(l.p90), None),
+            duration(Some(l.p99), l.p99_ci95),
+            duration(Some(l.p999), None),
+            duration(Some(l.max), None),
+        ]);
+    }
+    render(&mut out, &rows);
+    out.push('\n');
+    let mut rows = vec![
+        [
+            "station",
+            "servers",
+            "utilization",
+            "throughput/s",
+            "in system",
+            "in queue",
+            "wait",
+            "response",
+            "dropped",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for (name, s) in &summary.stations {
+        rows.push(vec![
+            name.clone(),
+            s.servers.to_string(),
+            match s.utilization_ci95 {
+                Some(ci) => format!("{}% ±{}", sig3(100.0 * s.utilization), sig3(100.0 * ci)),
+                None => format!("{}%", sig3(100.0 * s.utilization)),
+            },
+            plain(s.throughput, None),
+            plain(s.mean_in_system, s.mean_in_system_ci95),
+            plain(s.mean_queue_len, s.mean_queue_len_ci95),
+            duration(s.mean_wait, s.mean_wait_ci95),
+            duration(s.mean_response, None),
+            count(s.dropped),
+        ]);
+    }
+    render(&mut out, &rows);
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "± = 95% confidence half-width across replications; percentiles pooled over all replications; counts are totals."
+    );
+    let _ = writeln!(
+        out,
+        "engine: {} events in {:.2} s ({:.1} M events/s)",
+        count(summary.engine.events),
+        summary.engine.wall,
+        summary.engine.events_per_sec / 1e6
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_numbers() {
+        assert_eq!(sig3(0.0123456), "0.0123");
+        assert_eq!(sig3(2.96), "2.96");
+        assert_eq!(sig3(123.456), "123");
+        assert_eq!(sig3(45678.9), "45679");
+        assert_eq!(duration(Some(0.0042), Some(0.0001)), "4.20 ±0.100 ms");
+        assert_eq!(duration(Some(12.5), None), "12.5 s");
+        assert_eq!(duration(Some(250e-6), None), "250 µs");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+}

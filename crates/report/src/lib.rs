@@ -1,0 +1,11 @@
+//! Results of chokepoint runs: estimates across replications ([`summarize`])
+//! and their renderings for people ([`table`]) and for scripts ([`json`],
+//! [`csv`]). Everything here returns strings; printing is the CLI's job.
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
+
+mod format;
+pub mod summary;
+
+pub use format::{csv, json, table};
+pub use summary::{Estimate, RunInfo, Summary, summarize, t_quantile};

@@ -1,0 +1,295 @@
+//! Across-replication estimates: means, Student-t confidence intervals and
+//! pooled percentiles, in the shape of the JSON contract (MODEL.md §5).
+
+use std::collections::BTreeMap;
+
+use chokepoint_core::stats::RunStats;
+use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// A sample mean and the half-width of its confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Mean over the values that are finite.
+    pub mean: f64,
+    /// Half-width of the two-sided interval; `None` with fewer than two values.
+    pub half_width: Option<f64>,
+}
+
+/// The two-sided Student-t quantile for `confidence` with `n - 1` degrees of freedom.
+pub fn t_quantile(confidence: f64, n: usize) -> Option<f64> {
+    if n < 2 {
+        return None;
+    }
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?;
+    Some(t.inverse_cdf(0.5 + confidence / 2.0))
+}
+
+impl Estimate {
+    /// The mean of `values` and the half-width at `confidence` (such as 0.95),
+    /// treating them as i.i.d. (independent replications). NaN values (a
+    /// replication where the figure is undefined, such as a mean latency with
+    /// no completion) are left out.
+    pub fn of(values: &[f64], confidence: f64) -> Estimate {
+        let finite: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        let n = finite.len();
+        let mean = finite.iter().sum::<f64>() / n as f64;
+        let half_width = t_quantile(confidence, n).map(|t| {
+            let var = finite.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            t * (var / n as f64).sqrt()
+        });
+        Estimate { mean, half_width }
+    }
+}
+
+/// Run-level facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct Engine {
+    /// Events processed, summed over replications.
+    pub events: u64,
+    /// Wall-clock seconds for all replications.
+    pub wall: f64,
+    /// `events / wall`.
+    pub events_per_sec: f64,
+}
+
+/// End-to-end latency of a class, in seconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    /// Mean of the per-replication means.
+    pub mean: Option<f64>,
+    /// 95% CI half-width of `mean`.
+    pub mean_ci95: Option<f64>,
+    /// Median, from the histogram pooled over replications.
+    pub p50: f64,
+    /// 90th percentile, pooled.
+    pub p90: f64,
+    /// 99th percentile, pooled.
+    pub p99: f64,
+    /// 95% CI half-width of the per-replication 99th percentiles.
+    pub p99_ci95: Option<f64>,
+    /// 99.9th percentile, pooled.
+    pub p999: f64,
+    /// Largest latency seen.
+    pub max: f64,
+}
+
+/// Figures of one class.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassSummary {
+    /// Arrivals (dropped ones included), summed over replications.
+    pub arrived: u64,
+    /// Completions, summed over replications.
+    pub completed: u64,
+    /// Rejections at full stations, summed over replications.
+    pub dropped: u64,
+    /// Requests that failed (errors come with later request-path features; 0 here).
+    pub failed: u64,
+    /// Completions per second, mean over replications.
+    pub throughput: f64,
+    /// 95% CI half-width of `throughput`.
+    pub throughput_ci95: Option<f64>,
+    /// Fraction of arrivals dropped, over all replications.
+    pub drop_ratio: f64,
+    /// End-to-end latency.
+    pub latency: Latency,
+}
+
+/// Figures of one station.
+#[derive(Clone, Debug, Serialize)]
+pub struct StationSummary {
+    /// Number of servers.
+    pub servers: u32,
+    /// Busy servers over servers, time-averaged.
+    pub utilization: f64,
+    /// 95% CI half-width.
+    pub utilization_ci95: Option<f64>,
+    /// Completed visits per second.
+    pub throughput: f64,
+    /// Time-averaged number present, L.
+    pub mean_in_system: f64,
+    /// 95% CI half-width.
+    pub mean_in_system_ci95: Option<f64>,
+    /// Time-averaged number waiting, Lq.
+    pub mean_queue_len: f64,
+    /// 95% CI half-width.
+    pub mean_queue_len_ci95: Option<f64>,
+    /// Mean wait per visit in seconds, Wq.
+    pub mean_wait: Option<f64>,
+    /// 95% CI half-width.
+    pub mean_wait_ci95: Option<f64>,
+    /// Mean time per visit in seconds, W.
+    pub mean_response: Option<f64>,
+    /// Rejected arrivals, summed over replications.
+    pub dropped: u64,
+}
+
+/// The whole result of `chokepoint run`, serialised as the JSON contract.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// Number of replications.
+    pub replications: u32,
+    /// Measured simulated seconds per replication.
+    pub duration: f64,
+    /// Discarded simulated seconds per replication.
+    pub warmup: f64,
+    /// Engine counters.
+    pub engine: Engine,
+    /// Per class, by name.
+    pub classes: BTreeMap<String, ClassSummary>,
+    /// Per station, by name.
+    pub stations: BTreeMap<String, StationSummary>,
+    /// Warnings about the scenario (overloaded stations).
+    pub warnings: Vec<String>,
+}
+
+/// What the summary needs to know about the run besides its statistics.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// Scenario name.
+    pub scenario: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// Discarded simulated seconds per replication.
+    pub warmup: f64,
+    /// Wall-clock seconds the replications took.
+    pub wall: f64,
+    /// Warnings to carry into the output.
+    pub warnings: Vec<String>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Combines the replications of one run. `runs` must not be empty and must
+/// all come from the same topology.
+pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
+    let duration = runs[0].duration;
+    let per_rep = |f: &dyn Fn(&RunStats) -> f64| -> Estimate {
+        let values: Vec<f64> = runs.iter().map(f).collect();
+        Estimate::of(&values, 0.95)
+    };
+
+    let mut classes = BTreeMap::new();
+    for (ci, first) in runs[0].classes.iter().enumerate() {
+        let mut pooled = first.clone();
+        for run in &runs[1..] {
+            pooled.merge(&run.classes[ci]);
+        }
+        let throughput = per_rep(&|r| r.classes[ci].throughput(r.duration));
+        let mean = per_rep(&|r| r.classes[ci].mean_latency());
+        let p99 = per_rep(&|r| {
+            let c = &r.classes[ci];
+            if c.completed == 0 {
+                f64::NAN
+            } else {
+                c.latency_quantile(0.99)
+            }
+        });
+        classes.insert(
+            first.name.clone(),
+            ClassSummary {
+                arrived: pooled.arrived,
+                completed: pooled.completed,
+                dropped: pooled.dropped,
+                failed: 0,
+                throughput: throughput.mean,
+                throughput_ci95: throughput.half_width,
+                drop_ratio: if pooled.arrived == 0 {
+                    0.0
+                } else {
+                    pooled.drop_ratio()
+                },
+                latency: Latency {
+                    mean: finite(mean.mean),
+                    mean_ci95: mean.half_width,
+                    p50: pooled.latency_quantile(0.50),
+                    p90: pooled.latency_quantile(0.90),
+                    p99: pooled.latency_quantile(0.99),
+                    p99_ci95: p99.half_width,
+                    p999: pooled.latency_quantile(0.999),
+                    max: pooled.latency_max as f64 / 1e9,
+                },
+            },
+        );
+    }
+
+    let mut stations = BTreeMap::new();
+    for (si, first) in runs[0].stations.iter().enumerate() {
+        let utilization = per_rep(&|r| r.stations[si].utilization(r.duration));
+        let throughput = per_rep(&|r| r.stations[si].throughput(r.duration));
+        let l = per_rep(&|r| r.stations[si].mean_in_system(r.duration));
+        let lq = per_rep(&|r| r.stations[si].mean_queue_len(r.duration));
+        let wq = per_rep(&|r| r.stations[si].mean_wait());
+        let w = per_rep(&|r| r.stations[si].mean_response());
+        stations.insert(
+            first.name.clone(),
+            StationSummary {
+                servers: first.servers,
+                utilization: utilization.mean,
+                utilization_ci95: utilization.half_width,
+                throughput: throughput.mean,
+                mean_in_system: l.mean,
+                mean_in_system_ci95: l.half_width,
+                mean_queue_len: lq.mean,
+                mean_queue_len_ci95: lq.half_width,
+                mean_wait: finite(wq.mean),
+                mean_wait_ci95: wq.half_width,
+                mean_response: finite(w.mean),
+                dropped: runs.iter().map(|r| r.stations[si].dropped).sum(),
+            },
+        );
+    }
+
+    let events: u64 = runs.iter().map(|r| r.events).sum();
+    Summary {
+        scenario: info.scenario.clone(),
+        seed: info.seed,
+        replications: runs.len() as u32,
+        duration: duration.as_secs_f64(),
+        warmup: info.warmup,
+        engine: Engine {
+            events,
+            wall: info.wall,
+            events_per_sec: if info.wall > 0.0 {
+                events as f64 / info.wall
+            } else {
+                0.0
+            },
+        },
+        classes,
+        stations,
+        warnings: info.warnings.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Student t quantiles against published table values.
+    #[test]
+    fn t_quantiles_match_tables() {
+        assert!((t_quantile(0.95, 2).unwrap() - 12.706).abs() < 1e-3);
+        assert!((t_quantile(0.95, 10).unwrap() - 2.262).abs() < 1e-3);
+        assert!((t_quantile(0.95, 31).unwrap() - 2.042).abs() < 1e-3);
+        assert!((t_quantile(0.999, 10).unwrap() - 4.781).abs() < 1e-3);
+        assert_eq!(t_quantile(0.95, 1), None);
+    }
+
+    #[test]
+    fn estimate_by_hand() {
+        // Mean 2, sample sd 1, n = 3: half-width t(0.975, 2) · 1/√3 = 4.303/1.732.
+        let e = Estimate::of(&[1.0, 2.0, 3.0], 0.95);
+        assert_eq!(e.mean, 2.0);
+        assert!((e.half_width.unwrap() - 4.302_652_7 / 3f64.sqrt()).abs() < 1e-6);
+        let e = Estimate::of(&[1.0, f64::NAN, 3.0], 0.95);
+        assert_eq!(e.mean, 2.0);
+        assert_eq!(Estimate::of(&[5.0], 0.95).half_width, None);
+    }
+}
