@@ -1,1 +1,176 @@
+//! Engine throughput in station visits per second (a visit = arrival, service
+//! and departure at one station), on an M/M/1 queue and on the three-station
+//! tandem of the `jackson_tandem_3_mm1` case.
+//!
+//! Each model runs twice: through `chokepoint_core::run` with full statistics
+//! (histograms, time-weighted areas, per-visit sums), and through `baseline`,
+//! a minimal hand-written event loop over a binary heap with no statistics,
+//! the floor that any engine pays. Both use the same generator and the same
+//! inverse-transform exponential sampling, so the gap is the engine's cost.
+//!
+//! Run with `cargo bench -p chokepoint-core --bench engine`; divan prints
+//! time per run and, with the item counter, visits per second.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::*;
+use chokepoint_core::rng::Stream;
+use chokepoint_core::time::SimTime;
+use divan::Bencher;
+use divan::counter::ItemsCount;
+
+fn main() {
+    divan::main();
+}
+
+/// Customers per benchmark iteration.
+const CUSTOMERS: f64 = 200_000.0;
+const ARRIVAL_RATE: f64 = 100.0;
+/// Mean service times of the tandem (seconds): 250/s, 125/s, 150/s.
+const TANDEM: [f64; 3] = [0.004, 0.008, 1.0 / 150.0];
+/// M/M/1 at ρ = 0.8.
+const MM1: [f64; 1] = [0.008];
+
+fn topology(means: &[f64]) -> Topology {
+    let n = means.len();
+    Topology {
+        stations: means
+            .iter()
+            .enumerate()
+            .map(|(i, &mean)| Station {
+                name: format!("s{i}"),
+                servers: 1,
+                discipline: Discipline::Fifo,
+                capacity: None,
+                behaviour: vec![Some(Behaviour {
+                    work: Dist::exp(mean * 1e9).unwrap(),
+                    routing: if i + 1 < n {
+                        Routing::to(StationId(i as u32 + 1))
+                    } else {
+                        Routing::exit()
+                    },
+                })],
+            })
+            .collect(),
+        classes: vec![Class {
+            name: "jobs".into(),
+            load: Load::Open {
+                process: ArrivalProcess::Poisson,
+                rate: ARRIVAL_RATE,
+            },
+            entry: StationId(0),
+            priority: 0,
+        }],
+    }
+}
+
+fn config() -> RunConfig {
+    RunConfig {
+        warmup: SimTime::ZERO,
+        duration: SimTime::from_secs_f64(CUSTOMERS / ARRIVAL_RATE),
+    }
+}
+
+/// Visits one engine run makes (the same every time: same seed).
+fn engine_visits(means: &[f64]) -> u64 {
+    let stats = chokepoint_core::run(&topology(means), &config(), 1).unwrap();
+    stats.stations.iter().map(|s| s.departures).sum()
+}
+
+fn bench_engine(bencher: Bencher, means: &[f64]) {
+    let topology = topology(means);
+    let config = config();
+    bencher
+        .counter(ItemsCount::new(engine_visits(means)))
+        .bench(|| chokepoint_core::run(divan::black_box(&topology), &config, 1).unwrap());
+}
+
+#[divan::bench]
+fn engine_mm1(bencher: Bencher) {
+    bench_engine(bencher, &MM1);
+}
+
+#[divan::bench]
+fn engine_tandem(bencher: Bencher) {
+    bench_engine(bencher, &TANDEM);
+}
+
+/// A minimal event loop: single-server FIFO stations in series, queue
+/// lengths only, events in a binary heap keyed by (time, sequence).
+/// Returns the number of visits completed before `end`.
+fn baseline(means: &[f64], end: u64) -> u64 {
+    #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    enum Ev {
+        Arrival,
+        Departure(u32),
+    }
+    let mut arrivals = Stream::new(1);
+    let mut services: Vec<Stream> = (0..means.len())
+        .map(|i| Stream::new(100 + i as u64))
+        .collect();
+    let means_ns: Vec<f64> = means.iter().map(|m| m * 1e9).collect();
+    let mut present = vec![0u32; means.len()];
+    let mut heap = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut visits = 0u64;
+    let gap = 1e9 / ARRIVAL_RATE;
+    let exp = |s: &mut Stream, mean: f64| (-mean * s.uniform_open0().ln()) as u64;
+    heap.push(Reverse((exp(&mut arrivals, gap), seq, Ev::Arrival)));
+    while let Some(Reverse((now, _, ev))) = heap.pop() {
+        if now >= end {
+            break;
+        }
+        let arrive_at = match ev {
+            Ev::Arrival => {
+                seq += 1;
+                heap.push(Reverse((now + exp(&mut arrivals, gap), seq, Ev::Arrival)));
+                Some(0)
+            }
+            Ev::Departure(s) => {
+                let s = s as usize;
+                visits += 1;
+                present[s] -= 1;
+                if present[s] > 0 {
+                    seq += 1;
+                    heap.push(Reverse((
+                        now + exp(&mut services[s], means_ns[s]),
+                        seq,
+                        Ev::Departure(s as u32),
+                    )));
+                }
+                (s + 1 < means.len()).then_some(s + 1)
+            }
+        };
+        if let Some(next) = arrive_at {
+            present[next] += 1;
+            if present[next] == 1 {
+                seq += 1;
+                heap.push(Reverse((
+                    now + exp(&mut services[next], means_ns[next]),
+                    seq,
+                    Ev::Departure(next as u32),
+                )));
+            }
+        }
+    }
+    visits
+}
+
+fn bench_baseline(bencher: Bencher, means: &[f64]) {
+    let end = config().duration.as_nanos();
+    bencher
+        .counter(ItemsCount::new(baseline(means, end)))
+        .bench(|| baseline(divan::black_box(means), end));
+}
+
+#[divan::bench]
+fn baseline_mm1(bencher: Bencher) {
+    bench_baseline(bencher, &MM1);
+}
+
+#[divan::bench]
+fn baseline_tandem(bencher: Bencher) {
+    bench_baseline(bencher, &TANDEM);
+}

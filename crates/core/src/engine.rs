@@ -562,7 +562,7 @@ impl Engine {
         let response = (now - r.at_station) as f64;
         station.stats.departures += 1;
         station.stats.response_sum += response;
-        station.stats.wait_sum += (response - r.work).max(0.0);
+        station.stats.wait_sum += response - r.work;
         self.ps_reschedule(si);
         self.route(job.req, si);
     }
@@ -575,8 +575,11 @@ impl Engine {
         let ps = &mut station.ps;
         ps.generation = ps.generation.wrapping_add(1);
         if let Some(top) = ps.jobs.peek() {
+            // Rounded to the nearest nanosecond: the job popped at the event
+            // is the heap's minimum whatever the rounding, and rounding (not
+            // ceiling) keeps the reported PS wait (response − work) unbiased.
             let remaining = (top.finish - ps.vtime).max(0.0);
-            let dt = (remaining / rate).ceil() as u64;
+            let dt = nanos_from_f64(remaining / rate);
             let generation = ps.generation;
             self.events.push(
                 SimTime(now + dt),

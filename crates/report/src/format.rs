@@ -108,9 +108,13 @@ fn sig3(x: f64) -> String {
 
 /// A duration in seconds with a readable unit; the same unit for its ± part.
 fn duration(x: Option<f64>, ci: Option<f64>) -> String {
-    let Some(x) = x else {
+    let Some(mut x) = x else {
         return "-".into();
     };
+    // Below half a nanosecond is rounding noise of integer simulated time.
+    if x.abs() < 0.5e-9 {
+        x = 0.0;
+    }
     let (scale, unit) = match x.abs() {
         v if v >= 1.0 => (1.0, "s"),
         v if v >= 1e-3 => (1e3, "ms"),
@@ -135,7 +139,7 @@ fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

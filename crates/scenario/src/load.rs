@@ -189,6 +189,13 @@ struct Walker<'s> {
     diags: Vec<Diagnostic>,
 }
 
+/// What `[services.NAME.on.CLASS]` changes for one class.
+#[derive(Default)]
+struct OnClass {
+    work: Option<Dist>,
+    next: Option<Routing>,
+}
+
 /// A service as read, before routing names are resolved.
 struct RawService<'d, 'i> {
     name: String,
@@ -752,7 +759,10 @@ impl<'s> Walker<'s> {
         }
         if sum > 1.0 + 1e-9 {
             self.error(
-                format!("the probabilities of `next` sum to {sum}, above 1"),
+                format!(
+                    "the probabilities of `next` sum to {}, above 1",
+                    (sum * 1e6).round() / 1e6
+                ),
                 value.span(),
             )
             .help = Some("they may sum below 1: the rest leave the system".into());
@@ -834,9 +844,11 @@ impl<'s> Walker<'s> {
             None => Some(Routing::exit()),
         };
 
-        // Per-class behaviour: [services.NAME.on.CLASS].
-        let mut per_class: Vec<(Option<Option<Dist>>, Option<Option<Routing>>)> =
-            vec![(Some(None), Some(None)); class_names.len()];
+        // Per-class behaviour: [services.NAME.on.CLASS]. `None` marks a class
+        // whose table had an error (already reported).
+        let mut per_class: Vec<Option<OnClass>> = (0..class_names.len())
+            .map(|_| Some(OnClass::default()))
+            .collect();
         if let Some(on) = table.get("on")
             && let Some(on) = self.table(on, "`on`")
         {
@@ -860,30 +872,25 @@ impl<'s> Walker<'s> {
                     continue;
                 };
                 self.check_keys(t, &ON_KEYS, &format!("{context}.on.{class}"));
-                let w = t.get("work").map(|v| self.dist(v, "`work`"));
-                let r = t.get("next").map(|v| self.routing(v, services, &context));
-                per_class[ci] = (
-                    match w {
-                        Some(Some(d)) => Some(Some(d)),
-                        Some(None) => None,
-                        None => Some(None),
-                    },
-                    match r {
-                        Some(Some(r)) => Some(Some(r)),
-                        Some(None) => None,
-                        None => Some(None),
-                    },
-                );
+                let work = t.get("work").map(|v| self.dist(v, "`work`"));
+                let next = t.get("next").map(|v| self.routing(v, services, &context));
+                per_class[ci] = match (work, next) {
+                    (Some(None), _) | (_, Some(None)) => None,
+                    (work, next) => Some(OnClass {
+                        work: work.flatten(),
+                        next: next.flatten(),
+                    }),
+                };
             }
         }
         let work = work?;
         let routing = routing?;
         let mut behaviour = Vec::with_capacity(class_names.len());
-        for (w, r) in per_class {
-            let (w, r) = (w?, r?);
-            behaviour.push(w.or_else(|| work.clone()).map(|work| Behaviour {
+        for on in per_class {
+            let on = on?;
+            behaviour.push(on.work.or_else(|| work.clone()).map(|work| Behaviour {
                 work,
-                routing: r.unwrap_or_else(|| routing.clone()),
+                routing: on.next.unwrap_or_else(|| routing.clone()),
             }));
         }
         Some(Station {

@@ -215,40 +215,55 @@ struct Arg<'a> {
     range: Range<usize>,
 }
 
-/// The distributions users can write, with their parameters in positional order.
-const LAWS: [(&str, &[(&str, Kind)], &str); 7] = [
-    ("exp", &[("mean", Kind::Duration)], "exp(4ms)"),
-    ("const", &[("value", Kind::Duration)], "const(2ms)"),
-    (
-        "uniform",
-        &[("min", Kind::Duration), ("max", Kind::Duration)],
-        "uniform(1ms, 3ms)",
-    ),
-    (
-        "erlang",
-        &[("k", Kind::Count), ("mean", Kind::Duration)],
-        "erlang(k=3, mean=9ms)",
-    ),
-    (
-        "gamma",
-        &[("mean", Kind::Duration), ("cv", Kind::Number)],
-        "gamma(mean=4ms, cv=0.5)",
-    ),
-    (
-        "hyperexp",
-        &[("mean", Kind::Duration), ("cv", Kind::Number)],
-        "hyperexp(mean=4ms, cv=3)",
-    ),
-    (
-        "lognormal",
-        &[
+/// A distribution users can write: its name, its parameters in positional
+/// order, and an example for hints.
+struct Law {
+    name: &'static str,
+    params: &'static [(&'static str, Kind)],
+    example: &'static str,
+}
+
+const LAWS: [Law; 7] = [
+    Law {
+        name: "exp",
+        params: &[("mean", Kind::Duration)],
+        example: "exp(4ms)",
+    },
+    Law {
+        name: "const",
+        params: &[("value", Kind::Duration)],
+        example: "const(2ms)",
+    },
+    Law {
+        name: "uniform",
+        params: &[("min", Kind::Duration), ("max", Kind::Duration)],
+        example: "uniform(1ms, 3ms)",
+    },
+    Law {
+        name: "erlang",
+        params: &[("k", Kind::Count), ("mean", Kind::Duration)],
+        example: "erlang(k=3, mean=9ms)",
+    },
+    Law {
+        name: "gamma",
+        params: &[("mean", Kind::Duration), ("cv", Kind::Number)],
+        example: "gamma(mean=4ms, cv=0.5)",
+    },
+    Law {
+        name: "hyperexp",
+        params: &[("mean", Kind::Duration), ("cv", Kind::Number)],
+        example: "hyperexp(mean=4ms, cv=3)",
+    },
+    Law {
+        name: "lognormal",
+        params: &[
             ("mean", Kind::Duration),
             ("cv", Kind::Number),
             ("p50", Kind::Duration),
             ("p99", Kind::Duration),
         ],
-        "lognormal(mean=5ms, cv=1.5) or lognormal(p50=5ms, p99=40ms)",
-    ),
+        example: "lognormal(mean=5ms, cv=1.5) or lognormal(p50=5ms, p99=40ms)",
+    },
 ];
 
 /// Parses a distribution such as `"exp(4ms)"` or `"lognormal(p50=5ms, p99=40ms)"`.
@@ -271,9 +286,14 @@ pub fn parse_dist(text: &str) -> Result<Dist, TextError> {
     let name = text[..open].trim();
     let name_start = text.len() - text.trim_start().len();
     let name_range = name_start..name_start + name.len();
-    let Some(&(law, params, example)) = LAWS.iter().find(|(n, _, _)| *n == name) else {
+    let Some(&Law {
+        name: law,
+        params,
+        example,
+    }) = LAWS.iter().find(|l| l.name == name)
+    else {
         let err = TextError::new(name_range, format!("unknown distribution `{name}`"));
-        return Err(match did_you_mean(name, LAWS.iter().map(|(n, _, _)| *n)) {
+        return Err(match did_you_mean(name, LAWS.iter().map(|l| l.name)) {
             Some(s) => err.help(format!("did you mean `{s}`?")),
             None => err.help("known: exp, const, uniform, erlang, gamma, hyperexp, lognormal"),
         });

@@ -1,1 +1,456 @@
-//! placeholder
+//! Validation of chokepoint against exact results of queueing theory.
+//!
+//! The reference values come from `data/analytic-cases.json` (a copy of the
+//! project's shared analytic cases). Each case is simulated from a scenario
+//! under `scenarios/validation/`, once per row of the case, with the row's
+//! inputs applied as [`Override`]s. Every expected quantity is compared with
+//! its simulated estimate across independent replications.
+//!
+//! **The criterion.** A check passes when the theoretical value lies within
+//! the 99.9% Student-t confidence interval of the replication estimates
+//! (widened by the histogram's 0.1% resolution for percentiles). The report
+//! also says whether it lies within the 95% interval: with well-calibrated
+//! intervals about 95% of checks do, which is itself a check on the
+//! intervals. A single run makes well over a hundred checks, so at the 95%
+//! level several would fail by chance alone; 99.9% keeps the expected number
+//! of false alarms far below one while still catching any real bias larger
+//! than a few standard errors.
+//!
+//! The tests in `tests/` and the `validation-report` binary that writes
+//! `docs/validation.md` run exactly the same code.
+
+use chokepoint_core::model::RunConfig;
+use chokepoint_core::stats::RunStats;
+use chokepoint_report::Estimate;
+use chokepoint_scenario::{Override, load_with};
+use serde_json::Value;
+
+/// What a simulated figure is, per replication.
+#[derive(Clone, Copy, Debug)]
+pub enum Quantity {
+    /// Mean end-to-end latency of class 0.
+    Latency,
+    /// A latency quantile of class 0.
+    LatencyQuantile(f64),
+    /// Completions per second of class 0.
+    Throughput,
+    /// Fraction of class 0's arrivals dropped.
+    DropRatio,
+    /// Utilisation of a station (by name).
+    Utilization(&'static str),
+    /// Time-averaged number present at a station.
+    InSystem(&'static str),
+    /// Time-averaged number waiting at a station.
+    InQueue(&'static str),
+    /// Mean wait per visit at a station.
+    Wait(&'static str),
+    /// Mean time per visit at a station.
+    Response(&'static str),
+}
+
+impl Quantity {
+    fn value(self, run: &RunStats) -> f64 {
+        let class = &run.classes[0];
+        let station = |name: &str| {
+            run.stations
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("validation scenario has no station `{name}`"))
+        };
+        match self {
+            Quantity::Latency => class.mean_latency(),
+            Quantity::LatencyQuantile(q) => class.latency_quantile(q),
+            Quantity::Throughput => class.throughput(run.duration),
+            Quantity::DropRatio => class.drop_ratio(),
+            Quantity::Utilization(s) => station(s).utilization(run.duration),
+            Quantity::InSystem(s) => station(s).mean_in_system(run.duration),
+            Quantity::InQueue(s) => station(s).mean_queue_len(run.duration),
+            Quantity::Wait(s) => station(s).mean_wait(),
+            Quantity::Response(s) => station(s).mean_response(),
+        }
+    }
+
+    fn is_quantile(self) -> bool {
+        matches!(self, Quantity::LatencyQuantile(_))
+    }
+}
+
+/// How to simulate one analytic case.
+#[derive(Clone, Debug)]
+pub struct CaseSpec {
+    /// The case's `id` in the JSON file.
+    pub id: &'static str,
+    /// The scenario file name under `scenarios/validation/`, and its text.
+    pub scenario: (&'static str, &'static str),
+    /// The overrides for one row, from the row's `inputs`; `None` skips the row.
+    pub overrides: fn(&Value) -> Option<Vec<Override>>,
+    /// JSON pointers into the row's `expected`, and the simulated quantity each is.
+    pub checks: Vec<(&'static str, Quantity)>,
+}
+
+/// One comparison of theory and simulation.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// The case.
+    pub case: &'static str,
+    /// The row, described by its inputs.
+    pub row: String,
+    /// The expected key.
+    pub quantity: &'static str,
+    /// The exact value.
+    pub theory: f64,
+    /// The simulated estimate (mean over replications).
+    pub simulated: f64,
+    /// 95% half-width.
+    pub ci95: f64,
+    /// 99.9% half-width plus `resolution`: the pass band.
+    pub band: f64,
+    /// Histogram resolution allowed for percentiles (zero for means).
+    pub resolution: f64,
+}
+
+impl Check {
+    /// Whether theory lies within the 95% interval (plus histogram resolution).
+    pub fn in_ci95(&self) -> bool {
+        (self.simulated - self.theory).abs() <= self.ci95 + self.resolution
+    }
+    /// Whether theory lies within the pass band.
+    pub fn passed(&self) -> bool {
+        (self.simulated - self.theory).abs() <= self.band
+    }
+}
+
+/// Relative resolution of a 3-significant-digit HDR histogram.
+pub const HISTOGRAM_RESOLUTION: f64 = 1e-3;
+
+fn rate(inputs: &Value, key: &str, path: &str) -> Option<Vec<Override>> {
+    let lambda = inputs.get(key)?.as_f64()?;
+    Some(vec![Override::new(path, format!("\"{lambda}/s\""))])
+}
+
+/// The cases this release can express, and how.
+pub fn cases() -> Vec<CaseSpec> {
+    use Quantity::*;
+    let single_station = |s: &'static str, util_key: &'static str| {
+        vec![
+            (util_key, Utilization(s)),
+            ("/throughput", Throughput),
+            ("/Wq", Wait(s)),
+            ("/T", Latency),
+            ("/Lq", InQueue(s)),
+            ("/L", InSystem(s)),
+            ("/T_p50", LatencyQuantile(0.50)),
+            ("/T_p90", LatencyQuantile(0.90)),
+            ("/T_p99", LatencyQuantile(0.99)),
+            ("/T_p99.9", LatencyQuantile(0.999)),
+        ]
+    };
+    let mm1 = (
+        "mm1.toml",
+        include_str!("../../../scenarios/validation/mm1.toml"),
+    );
+    vec![
+        CaseSpec {
+            id: "mm1_rho050",
+            scenario: mm1,
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: single_station("server", "/utilization"),
+        },
+        CaseSpec {
+            id: "mm1_rho090",
+            scenario: mm1,
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: single_station("server", "/utilization"),
+        },
+        CaseSpec {
+            id: "mmc_c2_erlangC",
+            scenario: (
+                "mmc2.toml",
+                include_str!("../../../scenarios/validation/mmc2.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: single_station("q", "/utilization_per_server"),
+        },
+        CaseSpec {
+            id: "mmc_c4_erlangC",
+            scenario: (
+                "mmc4.toml",
+                include_str!("../../../scenarios/validation/mmc4.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: single_station("q", "/utilization_per_server"),
+        },
+        CaseSpec {
+            id: "mm1k_finite_buffer",
+            scenario: (
+                "mm1k.toml",
+                include_str!("../../../scenarios/validation/mm1k.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: {
+                let mut c = vec![("/P_block", DropRatio)];
+                c.extend(single_station("server", "/utilization_per_server"));
+                c
+            },
+        },
+        CaseSpec {
+            id: "erlangB_loss_mmcc",
+            scenario: (
+                "erlang_b.toml",
+                include_str!("../../../scenarios/validation/erlang_b.toml"),
+            ),
+            overrides: |i| {
+                let c = i.get("c")?.as_u64()?;
+                let mut o = rate(i, "lambda", "load.calls.rate")?;
+                o.push(Override::new("services.trunks.servers", c.to_string()));
+                o.push(Override::new("services.trunks.capacity", c.to_string()));
+                Some(o)
+            },
+            checks: vec![
+                ("/P_block_ErlangB", DropRatio),
+                ("/throughput", Throughput),
+                ("/utilization_per_server", Utilization("trunks")),
+                ("/L", InSystem("trunks")),
+                ("/T_accepted", Latency),
+                ("/Wq", Wait("trunks")),
+            ],
+        },
+        CaseSpec {
+            id: "md1_pk",
+            scenario: (
+                "md1.toml",
+                include_str!("../../../scenarios/validation/md1.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: single_station("server", "/utilization"),
+        },
+        CaseSpec {
+            id: "mg1_erlang4_pk",
+            scenario: (
+                "me41.toml",
+                include_str!("../../../scenarios/validation/me41.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: single_station("server", "/utilization"),
+        },
+        CaseSpec {
+            id: "jackson_tandem_3_mm1",
+            scenario: (
+                "jackson_tandem.toml",
+                include_str!("../../../scenarios/validation/jackson_tandem.toml"),
+            ),
+            overrides: |_| Some(Vec::new()),
+            checks: {
+                let mut c = vec![
+                    ("/throughput", Throughput),
+                    ("/end_to_end_T", Latency),
+                    ("/end_to_end_T_p50", LatencyQuantile(0.50)),
+                    ("/end_to_end_T_p90", LatencyQuantile(0.90)),
+                    ("/end_to_end_T_p99", LatencyQuantile(0.99)),
+                    ("/end_to_end_T_p99.9", LatencyQuantile(0.999)),
+                ];
+                for (i, s) in ["load_balancer", "app", "db"].into_iter().enumerate() {
+                    let key = |k: &str| -> &'static str {
+                        Box::leak(format!("/per_station/{i}/{k}").into_boxed_str())
+                    };
+                    c.push((key("rho"), Utilization(s)));
+                    c.push((key("L"), InSystem(s)));
+                    c.push((key("Lq"), InQueue(s)));
+                    c.push((key("T"), Response(s)));
+                    c.push((key("Wq"), Wait(s)));
+                }
+                c
+            },
+        },
+        CaseSpec {
+            id: "mva_closed_cpu_2disks",
+            scenario: (
+                "mva_central_server.toml",
+                include_str!("../../../scenarios/validation/mva_central_server.toml"),
+            ),
+            overrides: |i| {
+                let n = i.get("N")?.as_u64()?;
+                // A spread of populations below, at and far above the knee N* = 3.3.
+                [1, 2, 3, 5, 10, 20]
+                    .contains(&n)
+                    .then(|| vec![Override::new("load.users.population", n.to_string())])
+            },
+            checks: {
+                let mut c = vec![("/X", Throughput), ("/R", Latency)];
+                for (k, s) in [("cpu", "cpu"), ("diskA", "disk_a"), ("diskB", "disk_b")] {
+                    let key = |p: &str| -> &'static str {
+                        Box::leak(format!("/{p}/{k}").into_boxed_str())
+                    };
+                    c.push((key("U"), Utilization(s)));
+                    c.push((key("Q"), InSystem(s)));
+                    c.push((key("R_per_visit"), Response(s)));
+                }
+                c
+            },
+        },
+    ]
+}
+
+/// A one-line description of a row's inputs.
+fn describe(inputs: &Value) -> String {
+    match inputs {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| v.is_number())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// The analytic cases shipped with the crate.
+pub fn analytic_cases() -> Value {
+    serde_json::from_str(include_str!("../data/analytic-cases.json"))
+        .expect("the bundled analytic cases are valid JSON")
+}
+
+/// Extra runs that are not rows of the file but checks of a stated property:
+/// Erlang B blocking is insensitive to the holding-time law, so the row
+/// (c = 10, a = 7) must give the same blocking with deterministic and
+/// hyperexponential (cv = 3) holding times of mean 1.
+fn insensitivity_rows() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("const(1s)", "deterministic"),
+        ("hyperexp(mean=1s, cv=3)", "hyperexp cv=3"),
+    ]
+}
+
+/// Simulates every case (or those whose id contains `filter`) and returns all checks.
+pub fn run_checks(filter: Option<&str>) -> Vec<Check> {
+    let data = analytic_cases();
+    let all = data["cases"].as_array().expect("cases is an array");
+    let mut checks = Vec::new();
+    for spec in cases() {
+        if filter.is_some_and(|f| !spec.id.contains(f)) {
+            continue;
+        }
+        let case = all
+            .iter()
+            .find(|c| c["id"] == spec.id)
+            .unwrap_or_else(|| panic!("case {} missing from the data", spec.id));
+        for row in case["results"].as_array().expect("results is an array") {
+            let inputs = &row["inputs"];
+            let Some(overrides) = (spec.overrides)(inputs) else {
+                continue;
+            };
+            let mut variants = vec![(overrides.clone(), describe(inputs))];
+            if spec.id == "erlangB_loss_mmcc" && inputs["c"] == 10 && inputs["lambda"] == 7.0 {
+                for (law, label) in insensitivity_rows() {
+                    let mut o = overrides.clone();
+                    o.push(Override::new("services.trunks.work", format!("\"{law}\"")));
+                    variants.push((o, format!("{} holding={label}", describe(inputs))));
+                }
+            }
+            for (overrides, label) in variants {
+                let runs = simulate(spec.scenario, &overrides);
+                for &(pointer, quantity) in &spec.checks {
+                    let theory = row["expected"]
+                        .pointer(pointer)
+                        .and_then(Value::as_f64)
+                        .unwrap_or_else(|| panic!("{}: no expected value at {pointer}", spec.id));
+                    checks.push(compare(spec.id, &label, pointer, theory, quantity, &runs));
+                }
+            }
+        }
+    }
+    checks
+}
+
+fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
+    let loaded = load_with(scenario.1, overrides);
+    let errors: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.clone())
+        .collect();
+    let scenario_model = loaded
+        .scenario
+        .unwrap_or_else(|| panic!("{} with {overrides:?} is invalid: {errors:?}", scenario.0));
+    let sim = &scenario_model.simulation;
+    let config = RunConfig {
+        warmup: sim.warmup,
+        duration: sim.duration,
+    };
+    chokepoint_sweep::replicate(
+        &scenario_model.topology,
+        &config,
+        sim.seed,
+        sim.replications,
+    )
+    .expect("validated scenarios run")
+}
+
+fn compare(
+    case: &'static str,
+    row: &str,
+    pointer: &'static str,
+    theory: f64,
+    quantity: Quantity,
+    runs: &[RunStats],
+) -> Check {
+    let values: Vec<f64> = runs.iter().map(|r| quantity.value(r)).collect();
+    let e95 = Estimate::of(&values, 0.95);
+    let e999 = Estimate::of(&values, 0.999);
+    let resolution = if quantity.is_quantile() {
+        HISTOGRAM_RESOLUTION * theory.abs()
+    } else {
+        0.0
+    };
+    Check {
+        case,
+        row: row.to_owned(),
+        quantity: pointer.trim_start_matches('/'),
+        theory,
+        simulated: e95.mean,
+        ci95: e95.half_width.unwrap_or(0.0),
+        band: e999.half_width.unwrap_or(0.0) + resolution,
+        resolution,
+    }
+}
+
+/// The markdown table of `docs/validation.md`.
+pub fn markdown(checks: &[Check], command: &str) -> String {
+    let passed = checks.iter().filter(|c| c.passed()).count();
+    let covered = checks.iter().filter(|c| c.in_ci95()).count();
+    let mut out = String::new();
+    out.push_str("# Validation against queueing theory\n\n");
+    out.push_str(&format!(
+        "Generated by `{command}`; do not edit by hand.\n\n"
+    ));
+    out.push_str(
+        "Each row compares an exact value from `crates/validation/data/analytic-cases.json` with chokepoint's estimate: \
+         the mean over independent replications and the half-width of its 95% Student-t confidence interval.\n\
+         A check passes when theory lies within the 99.9% interval (percentiles: widened by the histogram's 0.1% resolution); \
+         `in 95%` says whether it lies within the 95% interval, which about 95% of checks should.\n\
+         The scenarios are under `scenarios/validation/`; the rows' inputs are applied as overrides.\n\n",
+    );
+    out.push_str(&format!(
+        "**{passed} of {} checks pass; theory lies within the 95% interval in {covered} of {} ({:.1}%).**\n\n",
+        checks.len(),
+        checks.len(),
+        100.0 * covered as f64 / checks.len().max(1) as f64
+    ));
+    out.push_str("| case | row | quantity | theory | simulation ± 95% CI | in 95% | pass |\n");
+    out.push_str("| --- | --- | --- | ---: | ---: | :---: | :---: |\n");
+    for c in checks {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.6} | {:.6} ± {:.6} | {} | {} |\n",
+            c.case,
+            c.row,
+            c.quantity,
+            c.theory,
+            c.simulated,
+            c.ci95,
+            if c.in_ci95() { "yes" } else { "no" },
+            if c.passed() { "✓" } else { "✗ FAIL" }
+        ));
+    }
+    out
+}
