@@ -98,12 +98,22 @@ fn csv_field(text: &str) -> String {
 
 /// Three significant digits, without exponent for everyday magnitudes.
 fn sig3(x: f64) -> String {
-    if x == 0.0 {
-        return "0".into();
+    sig(x, 3)
+}
+
+/// `digits` significant digits (at most 6 decimals), without exponent.
+fn sig(x: f64, digits: i32) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return if x.is_nan() { "-".into() } else { "0".into() };
     }
     let magnitude = x.abs().log10().floor() as i32;
-    let decimals = (2 - magnitude).clamp(0, 6) as usize;
+    let decimals = (digits - 1 - magnitude).clamp(0, 6) as usize;
     format!("{x:.decimals$}")
+}
+
+/// A confidence half-width: two significant digits are all it can tell.
+fn half_width(x: f64) -> String {
+    sig(x, 2)
 }
 
 /// A duration in seconds with a readable unit; the same unit for its ± part.
@@ -115,6 +125,7 @@ fn duration(x: Option<f64>, ci: Option<f64>) -> String {
     if x.abs() < 0.5e-9 {
         x = 0.0;
     }
+    let ci = ci.map(|c| if c < 0.5e-9 { 0.0 } else { c });
     let (scale, unit) = match x.abs() {
         v if v >= 1.0 => (1.0, "s"),
         v if v >= 1e-3 => (1e3, "ms"),
@@ -123,14 +134,14 @@ fn duration(x: Option<f64>, ci: Option<f64>) -> String {
         _ => (1e9, "ns"),
     };
     match ci {
-        Some(ci) => format!("{} ±{} {unit}", sig3(x * scale), sig3(ci * scale)),
+        Some(half) => format!("{} ±{} {unit}", sig3(x * scale), half_width(half * scale)),
         None => format!("{} {unit}", sig3(x * scale)),
     }
 }
 
 fn plain(x: f64, ci: Option<f64>) -> String {
     match ci {
-        Some(ci) => format!("{} ±{}", sig3(x), sig3(ci)),
+        Some(half) => format!("{} ±{}", sig3(x), half_width(half)),
         None => sig3(x),
     }
 }
@@ -246,7 +257,11 @@ pub fn table(summary: &Summary) -> String {
             name.clone(),
             s.servers.to_string(),
             match s.utilization_ci95 {
-                Some(ci) => format!("{}% ±{}", sig3(100.0 * s.utilization), sig3(100.0 * ci)),
+                Some(half) => format!(
+                    "{}% ±{}",
+                    sig3(100.0 * s.utilization),
+                    half_width(100.0 * half)
+                ),
                 None => format!("{}%", sig3(100.0 * s.utilization)),
             },
             plain(s.throughput, None),
@@ -283,7 +298,8 @@ mod tests {
         assert_eq!(sig3(2.96), "2.96");
         assert_eq!(sig3(123.456), "123");
         assert_eq!(sig3(45678.9), "45679");
-        assert_eq!(duration(Some(0.0042), Some(0.0001)), "4.20 ±0.100 ms");
+        assert_eq!(duration(Some(0.0042), Some(0.0001)), "4.20 ±0.10 ms");
+        assert_eq!(duration(Some(1e-12), Some(0.0)), "0 ±0 ms");
         assert_eq!(duration(Some(12.5), None), "12.5 s");
         assert_eq!(duration(Some(250e-6), None), "250 µs");
         assert_eq!(count(1234567), "1,234,567");

@@ -16,8 +16,14 @@
 //! of false alarms far below one while still catching any real bias larger
 //! than a few standard errors.
 //!
+//! Mechanisms the shared file does not cover (feedback routing, every
+//! service law, processor sharing, LIFO, priorities, constant arrivals) are
+//! checked against values derived in [`derived`] from closed-form results.
+//!
 //! The tests in `tests/` and the `validation-report` binary that writes
 //! `docs/validation.md` run exactly the same code.
+
+pub mod derived;
 
 use chokepoint_core::model::RunConfig;
 use chokepoint_core::stats::RunStats;
@@ -30,6 +36,8 @@ use serde_json::Value;
 pub enum Quantity {
     /// Mean end-to-end latency of class 0.
     Latency,
+    /// Mean end-to-end latency of the class with this index.
+    ClassLatency(usize),
     /// A latency quantile of class 0.
     LatencyQuantile(f64),
     /// Completions per second of class 0.
@@ -59,6 +67,7 @@ impl Quantity {
         };
         match self {
             Quantity::Latency => class.mean_latency(),
+            Quantity::ClassLatency(i) => run.classes[i].mean_latency(),
             Quantity::LatencyQuantile(q) => class.latency_quantile(q),
             Quantity::Throughput => class.throughput(run.duration),
             Quantity::DropRatio => class.drop_ratio(),
@@ -78,8 +87,10 @@ impl Quantity {
 /// How to simulate one analytic case.
 #[derive(Clone, Debug)]
 pub struct CaseSpec {
-    /// The case's `id` in the JSON file.
+    /// The case's `id` in the JSON file (or of a derived case).
     pub id: &'static str,
+    /// For cases not in the shared file: the function computing its reference values.
+    pub derived: Option<fn() -> Value>,
     /// The scenario file name under `scenarios/validation/`, and its text.
     pub scenario: (&'static str, &'static str),
     /// The overrides for one row, from the row's `inputs`; `None` skips the row.
@@ -151,18 +162,21 @@ pub fn cases() -> Vec<CaseSpec> {
     );
     vec![
         CaseSpec {
+            derived: None,
             id: "mm1_rho050",
             scenario: mm1,
             overrides: |i| rate(i, "lambda", "load.jobs.rate"),
             checks: single_station("server", "/utilization"),
         },
         CaseSpec {
+            derived: None,
             id: "mm1_rho090",
             scenario: mm1,
             overrides: |i| rate(i, "lambda", "load.jobs.rate"),
             checks: single_station("server", "/utilization"),
         },
         CaseSpec {
+            derived: None,
             id: "mmc_c2_erlangC",
             scenario: (
                 "mmc2.toml",
@@ -172,6 +186,7 @@ pub fn cases() -> Vec<CaseSpec> {
             checks: single_station("q", "/utilization_per_server"),
         },
         CaseSpec {
+            derived: None,
             id: "mmc_c4_erlangC",
             scenario: (
                 "mmc4.toml",
@@ -181,6 +196,7 @@ pub fn cases() -> Vec<CaseSpec> {
             checks: single_station("q", "/utilization_per_server"),
         },
         CaseSpec {
+            derived: None,
             id: "mm1k_finite_buffer",
             scenario: (
                 "mm1k.toml",
@@ -194,6 +210,7 @@ pub fn cases() -> Vec<CaseSpec> {
             },
         },
         CaseSpec {
+            derived: None,
             id: "erlangB_loss_mmcc",
             scenario: (
                 "erlang_b.toml",
@@ -216,6 +233,7 @@ pub fn cases() -> Vec<CaseSpec> {
             ],
         },
         CaseSpec {
+            derived: None,
             id: "md1_pk",
             scenario: (
                 "md1.toml",
@@ -225,6 +243,7 @@ pub fn cases() -> Vec<CaseSpec> {
             checks: single_station("server", "/utilization"),
         },
         CaseSpec {
+            derived: None,
             id: "mg1_erlang4_pk",
             scenario: (
                 "me41.toml",
@@ -234,6 +253,7 @@ pub fn cases() -> Vec<CaseSpec> {
             checks: single_station("server", "/utilization"),
         },
         CaseSpec {
+            derived: None,
             id: "jackson_tandem_3_mm1",
             scenario: (
                 "jackson_tandem.toml",
@@ -263,6 +283,7 @@ pub fn cases() -> Vec<CaseSpec> {
             },
         },
         CaseSpec {
+            derived: None,
             id: "mva_closed_cpu_2disks",
             scenario: (
                 "mva_central_server.toml",
@@ -288,6 +309,104 @@ pub fn cases() -> Vec<CaseSpec> {
                 c
             },
         },
+        CaseSpec {
+            id: "derived_jackson_feedback",
+            derived: Some(derived::jackson_feedback),
+            scenario: (
+                "jackson_feedback.toml",
+                include_str!("../../../scenarios/validation/jackson_feedback.toml"),
+            ),
+            overrides: |_| Some(Vec::new()),
+            checks: {
+                let mut c = vec![("/throughput", Throughput), ("/T", Latency)];
+                for s in ["a", "b", "c"] {
+                    let key = |k: &str| -> &'static str {
+                        Box::leak(format!("/{s}/{k}").into_boxed_str())
+                    };
+                    let name: &'static str = Box::leak(s.to_string().into_boxed_str());
+                    c.push((key("rho"), Utilization(name)));
+                    c.push((key("L"), InSystem(name)));
+                    c.push((key("Lq"), InQueue(name)));
+                    c.push((key("Wq"), Wait(name)));
+                    c.push((key("W"), Response(name)));
+                }
+                c
+            },
+        },
+        CaseSpec {
+            id: "derived_mg1_service_laws",
+            derived: Some(derived::mg1_laws),
+            scenario: (
+                "mg1.toml",
+                include_str!("../../../scenarios/validation/mg1.toml"),
+            ),
+            overrides: |i| {
+                let law = i.get("work")?.as_str()?;
+                Some(vec![Override::new(
+                    "services.server.work",
+                    format!("\"{law}\""),
+                )])
+            },
+            checks: vec![
+                ("/utilization", Utilization("server")),
+                ("/Wq", Wait("server")),
+                ("/T", Latency),
+                ("/Lq", InQueue("server")),
+                ("/L", InSystem("server")),
+            ],
+        },
+        CaseSpec {
+            id: "derived_disciplines",
+            derived: Some(derived::disciplines),
+            scenario: (
+                "disciplines.toml",
+                include_str!("../../../scenarios/validation/disciplines.toml"),
+            ),
+            overrides: |i| {
+                let discipline = i.get("discipline")?.as_str()?;
+                let work = i.get("work")?.as_str()?;
+                Some(vec![
+                    Override::new("services.server.discipline", format!("\"{discipline}\"")),
+                    Override::new("services.server.work", format!("\"{work}\"")),
+                ])
+            },
+            checks: vec![
+                ("/utilization", Utilization("server")),
+                ("/T", Latency),
+                ("/L", InSystem("server")),
+                ("/Wq", Wait("server")),
+                ("/Lq", InQueue("server")),
+            ],
+        },
+        CaseSpec {
+            id: "derived_priority_cobham",
+            derived: Some(derived::priority),
+            scenario: (
+                "priority.toml",
+                include_str!("../../../scenarios/validation/priority.toml"),
+            ),
+            overrides: |_| Some(Vec::new()),
+            checks: vec![
+                ("/T_high", ClassLatency(0)),
+                ("/T_low", ClassLatency(1)),
+                ("/utilization", Utilization("server")),
+            ],
+        },
+        CaseSpec {
+            id: "derived_dm1_constant_arrivals",
+            derived: Some(derived::dm1),
+            scenario: (
+                "dm1.toml",
+                include_str!("../../../scenarios/validation/dm1.toml"),
+            ),
+            overrides: |_| Some(Vec::new()),
+            checks: vec![
+                ("/T", Latency),
+                ("/Wq", Wait("server")),
+                ("/L", InSystem("server")),
+                ("/utilization", Utilization("server")),
+            ],
+        },
     ]
 }
 
@@ -296,8 +415,11 @@ fn describe(inputs: &Value) -> String {
     match inputs {
         Value::Object(map) => map
             .iter()
-            .filter(|(_, v)| v.is_number())
-            .map(|(k, v)| format!("{k}={v}"))
+            .filter_map(|(k, v)| match v {
+                Value::Number(n) => Some(format!("{k}={n}")),
+                Value::String(s) => Some(format!("{k}={s}")),
+                _ => None,
+            })
             .collect::<Vec<_>>()
             .join(" "),
         other => other.to_string(),
@@ -330,10 +452,14 @@ pub fn run_checks(filter: Option<&str>) -> Vec<Check> {
         if filter.is_some_and(|f| !spec.id.contains(f)) {
             continue;
         }
-        let case = all
-            .iter()
-            .find(|c| c["id"] == spec.id)
-            .unwrap_or_else(|| panic!("case {} missing from the data", spec.id));
+        let case = match spec.derived {
+            Some(compute) => compute(),
+            None => all
+                .iter()
+                .find(|c| c["id"] == spec.id)
+                .unwrap_or_else(|| panic!("case {} missing from the data", spec.id))
+                .clone(),
+        };
         for row in case["results"].as_array().expect("results is an array") {
             let inputs = &row["inputs"];
             let Some(overrides) = (spec.overrides)(inputs) else {

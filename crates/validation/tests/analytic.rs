@@ -65,3 +65,28 @@ fn jackson_tandem() {
 fn closed_network_mva() {
     assert_all_pass("mva");
 }
+
+#[test]
+fn jackson_with_feedback() {
+    assert_all_pass("derived_jackson_feedback");
+}
+
+#[test]
+fn mg1_every_service_law() {
+    assert_all_pass("derived_mg1");
+}
+
+#[test]
+fn processor_sharing_and_lifo() {
+    assert_all_pass("derived_disciplines");
+}
+
+#[test]
+fn priority_cobham() {
+    assert_all_pass("derived_priority");
+}
+
+#[test]
+fn constant_arrivals_dm1() {
+    assert_all_pass("derived_dm1");
+}
