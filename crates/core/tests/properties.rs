@@ -1,0 +1,170 @@
+//! Properties that hold for every model, checked on random topologies:
+//! conservation of requests, the sample-path forms of Little's law and of the
+//! utilisation law, and determinism.
+
+use chokepoint_core::analysis::offered_load;
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::*;
+use chokepoint_core::time::SimTime;
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+struct StationSpec {
+    servers: u32,
+    discipline: Discipline,
+    capacity: Option<u32>,
+    law: u8,
+    exit: f64,
+    back: f64,
+}
+
+fn station_spec() -> impl Strategy<Value = StationSpec> {
+    (
+        1u32..4,
+        prop_oneof![
+            Just(Discipline::Fifo),
+            Just(Discipline::Lifo),
+            Just(Discipline::Priority),
+            Just(Discipline::Ps)
+        ],
+        prop::option::of(0u32..6),
+        0u8..5,
+        0.3f64..1.0,
+        0.0f64..0.5,
+    )
+        .prop_map(
+            |(servers, discipline, extra, law, exit, back)| StationSpec {
+                servers,
+                discipline,
+                capacity: extra.map(|e| servers + e),
+                law,
+                exit,
+                back,
+            },
+        )
+}
+
+fn work(law: u8) -> Dist {
+    let mean = 1e9;
+    match law {
+        0 => Dist::exp(mean),
+        1 => Dist::constant(mean),
+        2 => Dist::uniform(0.0, 2.0 * mean),
+        3 => Dist::erlang(3, mean),
+        _ => Dist::hyperexp(mean, 2.0),
+    }
+    .unwrap()
+}
+
+/// Stations in a line, each sending on to the next, sometimes back to the
+/// first, and leaving with probability `exit`; an open class and, if
+/// `closed`, a closed class of five users. The open rate is scaled so that
+/// the busiest station is offered `load`.
+fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
+    let n = specs.len();
+    let n_classes = if closed { 2 } else { 1 };
+    let stations = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut next = Vec::new();
+            let stay = 1.0 - s.exit;
+            if i + 1 < n {
+                next.push((StationId(i as u32 + 1), stay * (1.0 - s.back)));
+            }
+            if i > 0 || n == 1 {
+                next.push((StationId(0), stay * s.back));
+            }
+            let behaviour = Behaviour {
+                work: work(s.law),
+                routing: Routing { next },
+            };
+            Station {
+                name: format!("s{i}"),
+                servers: s.servers,
+                discipline: s.discipline,
+                capacity: s.capacity,
+                behaviour: vec![Some(behaviour); n_classes],
+            }
+        })
+        .collect();
+    let mut classes = vec![Class {
+        name: "open".into(),
+        load: Load::Open {
+            process: ArrivalProcess::Poisson,
+            rate: 1.0,
+        },
+        entry: StationId(0),
+        priority: 1,
+    }];
+    if closed {
+        classes.push(Class {
+            name: "users".into(),
+            load: Load::Closed {
+                population: 5,
+                think: Some(Dist::exp(20e9).unwrap()),
+            },
+            entry: StationId(0),
+            priority: 2,
+        });
+    }
+    let mut t = Topology { stations, classes };
+    let busiest = offered_load(&t).into_iter().fold(0.0, f64::max);
+    if let Load::Open { rate, .. } = &mut t.classes[0].load {
+        *rate = load / busiest;
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conservation_little_and_utilisation_laws(
+        specs in prop::collection::vec(station_spec(), 1..4),
+        load in 0.2f64..0.9,
+        closed in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let topology = topology(&specs, load, closed);
+        let config = RunConfig { warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(3_000.0) };
+        let stats = chokepoint_core::run(&topology, &config, seed).unwrap();
+
+        // Conservation: requests in flight seen from the classes equal those
+        // present at the stations.
+        let in_flight: i64 = stats.classes.iter()
+            .map(|c| c.arrived as i64 - c.completed as i64 - c.dropped as i64).sum();
+        let present: i64 = stats.stations.iter().map(|s| s.arrivals as i64 - s.departures as i64).sum();
+        prop_assert!(in_flight >= 0);
+        prop_assert_eq!(in_flight, present);
+        let dropped_at_stations: u64 = stats.stations.iter().map(|s| s.dropped).sum();
+        let dropped_in_classes: u64 = stats.classes.iter().map(|c| c.dropped).sum();
+        prop_assert_eq!(dropped_at_stations, dropped_in_classes);
+
+        for s in &stats.stations {
+            // Little's law on a sample path from an empty start: the area
+            // under N(t) is the sum of the completed visits' times plus the
+            // time already spent by the visits still present, so it is at
+            // least the former (up to rounding of half a nanosecond per visit).
+            let slack = 1.0 * s.departures as f64 + 1.0;
+            prop_assert!(s.system_area + slack >= s.response_sum, "{}: {} < {}", s.name, s.system_area, s.response_sum);
+            // Utilisation law likewise: busy server-time covers the work of the
+            // completed visits (response − wait is the work, for every discipline).
+            prop_assert!(s.busy_area + slack >= s.response_sum - s.wait_sum);
+            prop_assert!(s.queue_area + slack >= s.wait_sum);
+            // Waiting never exceeds being present, busy servers never exceed servers.
+            prop_assert!(s.queue_area <= s.system_area + slack);
+            prop_assert!(s.busy_area <= f64::from(s.servers) * config.duration.as_nanos() as f64 + slack);
+            // And the in-flight remainder is small next to the whole.
+            if s.departures > 1000 {
+                let gap = (s.system_area - s.response_sum) / s.system_area;
+                prop_assert!(gap < 0.05, "{}: Little gap {gap}", s.name);
+            }
+        }
+
+        // Determinism.
+        let again = chokepoint_core::run(&topology, &config, seed).unwrap();
+        prop_assert_eq!(stats.events, again.events);
+        prop_assert_eq!(stats.classes[0].latency_sum.to_bits(), again.classes[0].latency_sum.to_bits());
+    }
+}
