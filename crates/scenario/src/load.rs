@@ -179,6 +179,9 @@ const KINDS: [&str; 8] = [
     "worker",
     "external",
 ];
+/// Each user of a closed class is simulated; beyond this, memory and time
+/// are better spent on an open class with the equivalent rate.
+const MAX_POPULATION: i64 = 10_000_000;
 const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
 const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
@@ -664,10 +667,19 @@ impl<'s> Walker<'s> {
                     );
                 }
                 let population = self.integer(population, "`population`", 1).and_then(|n| {
-                    u32::try_from(n).ok().or_else(|| {
-                        self.error("`population` is too large", population.span());
+                    if n <= MAX_POPULATION {
+                        Some(n as u32)
+                    } else {
+                        self.error(
+                            format!("`population` is above {MAX_POPULATION}"),
+                            population.span(),
+                        )
+                        .help = Some(
+                            "a population this large behaves like an open class: use a `rate`"
+                                .into(),
+                        );
                         None
-                    })
+                    }
                 });
                 let think = match table.get("think") {
                     Some(v) => self.dist(v, "`think`").map(Some),

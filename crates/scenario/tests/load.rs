@@ -1,0 +1,263 @@
+//! The scenario loader as a library: what it builds, what it refuses, and
+//! that no input makes it panic.
+
+use chokepoint_core::model::{ArrivalProcess, Discipline, Load, StationId};
+use chokepoint_scenario::{Override, Severity, line_col, load, load_with};
+use proptest::prelude::*;
+
+const MINIMAL: &str = r#"
+name = "m"
+[simulation]
+duration = "100s"
+[load.jobs]
+rate = "2/s"
+entry = "q"
+[services.q]
+kind = "station"
+work = "exp(10ms)"
+"#;
+
+fn errors(text: &str) -> Vec<String> {
+    load(text)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.message)
+        .collect()
+}
+
+#[test]
+fn defaults() {
+    let s = load(MINIMAL).scenario.unwrap();
+    assert_eq!(s.simulation.replications, 10);
+    assert_eq!(s.simulation.seed, 1);
+    assert_eq!(s.simulation.warmup.as_nanos(), 0);
+    let q = &s.topology.stations[0];
+    assert_eq!(
+        (q.servers, q.discipline, q.capacity),
+        (1, Discipline::Fifo, None)
+    );
+    assert_eq!(
+        s.topology.classes[0].load,
+        Load::Open {
+            process: ArrivalProcess::Poisson,
+            rate: 2.0
+        }
+    );
+}
+
+#[test]
+fn per_class_behaviour_and_priorities() {
+    let text = r#"
+[simulation]
+duration = "100s"
+[load.web]
+rate = "5/s"
+entry = "front"
+priority = 1
+[load.batch]
+population = 3
+think = "const(2s)"
+entry = "front"
+priority = 2
+[services.front]
+kind = "station"
+discipline = "priority"
+servers = 2
+capacity = 10
+work = "exp(10ms)"
+next = [{ to = "db", p = 0.5 }]
+[services.front.on.batch]
+work = "erlang(k=2, mean=50ms)"
+next = [{ to = "db" }]
+[services.db]
+kind = "station"
+discipline = "ps"
+work = "uniform(1ms, 3ms)"
+"#;
+    let loaded = load(text);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let t = loaded.scenario.unwrap().topology;
+    let front = &t.stations[0];
+    assert_eq!(front.capacity, Some(10));
+    let web = front.behaviour[0].as_ref().unwrap();
+    let batch = front.behaviour[1].as_ref().unwrap();
+    assert_eq!(web.routing.next, vec![(StationId(1), 0.5)]);
+    assert_eq!(batch.routing.next, vec![(StationId(1), 1.0)]);
+    assert!((batch.work.mean() - 50e6).abs() < 1e-6);
+    assert!((web.work.mean() - 10e6).abs() < 1e-6);
+    assert_eq!(t.classes[1].priority, 2);
+    assert!(matches!(
+        t.classes[1].load,
+        Load::Closed {
+            population: 3,
+            think: Some(_)
+        }
+    ));
+    assert_eq!(t.stations[1].discipline, Discipline::Ps);
+}
+
+#[test]
+fn overrides_change_values_and_locate_their_errors() {
+    let s = load_with(
+        MINIMAL,
+        &[
+            Override::new("load.jobs.rate", "\"7/s\""),
+            Override::new("services.q.servers", "3"),
+        ],
+    )
+    .scenario
+    .unwrap();
+    assert_eq!(s.topology.stations[0].servers, 3);
+    assert!(matches!(s.topology.classes[0].load, Load::Open { rate, .. } if rate == 7.0));
+
+    // A bad overridden value is reported at the key it replaced.
+    let loaded = load_with(
+        MINIMAL,
+        &[Override::new("load.jobs.rate", "\"7 per second\"")],
+    );
+    assert!(loaded.scenario.is_none());
+    let d = &loaded.diagnostics[0];
+    let span = d.span.clone().unwrap();
+    assert_eq!(line_col(MINIMAL, span.start).0, 6, "{d:?}");
+
+    // A value that is not TOML is an error without a location.
+    let loaded = load_with(MINIMAL, &[Override::new("load.jobs.rate", "7/s")]);
+    assert!(
+        loaded.diagnostics[0]
+            .message
+            .starts_with("override `load.jobs.rate`")
+    );
+    assert!(loaded.diagnostics[0].span.is_none());
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = MINIMAL
+        .replace("duration = \"100s\"", "duration = \"100\"")
+        .replace("rate = \"2/s\"", "rate = \"0/s\"")
+        .replace(
+            "work = \"exp(10ms)\"",
+            "work = \"exp(10ms)\"\nservers = 0\ncolour = \"red\"",
+        );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+}
+
+#[test]
+fn semantic_errors() {
+    let with = |extra: &str| format!("{MINIMAL}{extra}");
+    assert!(
+        errors(&MINIMAL.replace("rate = \"2/s\"", "population = 20000000"))
+            .iter()
+            .any(|e| e.contains("above"))
+    );
+    assert!(
+        errors(&MINIMAL.replace("rate = \"2/s\"", "rate = \"2/s\"\npopulation = 3"))
+            .iter()
+            .any(|e| e.contains("both"))
+    );
+    assert!(
+        errors(&MINIMAL.replace("rate = \"2/s\"", "rate = \"2/s\"\nthink = \"exp(1s)\""))
+            .iter()
+            .any(|e| e.contains("closed"))
+    );
+    assert!(
+        errors(&with("capacity = 0\n"))
+            .iter()
+            .any(|e| e.contains("at least 1"))
+    );
+    assert!(
+        errors(&with("next = [{ to = \"q\", p = 1.5 }]\n"))
+            .iter()
+            .any(|e| e.contains("outside [0, 1]"))
+    );
+    assert!(
+        errors(&with("next = [{ to = \"q\" }, { to = \"q\" }]\n"))
+            .iter()
+            .any(|e| e.contains("each needs a probability"))
+    );
+    assert!(
+        errors(&with("next = [{ to = \"q\" }]\n"))
+            .iter()
+            .any(|e| e.contains("never leave"))
+    );
+    assert!(
+        errors(&MINIMAL.replace("kind = \"station\"", "kind = \"cache\""))
+            .iter()
+            .any(|e| e.contains("not supported"))
+    );
+    assert!(
+        errors(&MINIMAL.replace("name = \"m\"", "name = \"m\"\n[sweep]\n"))
+            .iter()
+            .any(|e| e.contains("not supported"))
+    );
+    assert!(
+        errors(&MINIMAL.replace("[simulation]\nduration = \"100s\"", ""))
+            .iter()
+            .any(|e| e.contains("[simulation]"))
+    );
+    assert!(errors("").len() >= 3);
+}
+
+#[test]
+fn overload_is_a_warning() {
+    let loaded = load(&MINIMAL.replace("exp(10ms)", "exp(600ms)"));
+    assert!(loaded.scenario.is_some());
+    let w = &loaded.diagnostics[0];
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("ρ = 1.200"), "{}", w.message);
+}
+
+/// Every bundled scenario, damaged at random (characters deleted, inserted
+/// or replaced), loads or fails with diagnostics: never a panic, and every
+/// span lies inside the text on character boundaries.
+fn bundled() -> Vec<String> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
+    let mut texts = Vec::new();
+    for dir in [
+        root.to_string(),
+        format!("{root}/validation"),
+        format!("{root}/invalid"),
+    ] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                texts.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    texts.sort();
+    texts
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn damaged_files_never_panic(
+        file in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, prop::sample::select(vec!['"', '=', '[', ']', '{', ',', '\n', 'x', '0', '.', '(', ')', 'é', ' ', '#', '\''])), 1..6),
+    ) {
+        let texts = bundled();
+        let mut chars: Vec<char> = texts[file.index(texts.len())].chars().collect();
+        for (at, op, c) in edits {
+            if chars.is_empty() { break; }
+            let i = at.index(chars.len());
+            match op {
+                0 => { chars.remove(i); }
+                1 => chars.insert(i, c),
+                _ => chars[i] = c,
+            }
+        }
+        let text: String = chars.into_iter().collect();
+        let loaded = load(&text);
+        for d in &loaded.diagnostics {
+            if let Some(span) = &d.span {
+                prop_assert!(span.start <= span.end && span.end <= text.len());
+                prop_assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
+            }
+        }
+        prop_assert_eq!(loaded.scenario.is_some(), !loaded.diagnostics.iter().any(|d| d.is_error()));
+    }
+}
