@@ -263,7 +263,13 @@ impl<'s> Walker<'s> {
     fn text_error(&mut self, value: &Value<'_>, content: &str, err: TextError, what: &str) {
         let span = match self.content_offset(value, content) {
             Some(offset) => {
-                offset + err.range.start..offset + err.range.end.max(err.range.start + 1)
+                let start = offset + err.range.start;
+                let mut end = offset + err.range.end;
+                // Point at one character at least, ending on a character boundary.
+                if end <= start {
+                    end = start + self.src[start..].chars().next().map_or(0, char::len_utf8);
+                }
+                start..end
             }
             None => value.span(),
         };
