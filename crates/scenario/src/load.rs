@@ -267,7 +267,12 @@ impl<'s> Walker<'s> {
                 let mut end = offset + err.range.end;
                 // Point at one character at least, ending on a character boundary.
                 if end <= start {
-                    end = start + self.src[start..].chars().next().map_or(0, char::len_utf8);
+                    end = start
+                        + self
+                            .src
+                            .get(start..)
+                            .and_then(|rest| rest.chars().next())
+                            .map_or(0, char::len_utf8);
                 }
                 start..end
             }
