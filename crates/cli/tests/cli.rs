@@ -273,3 +273,50 @@ fn overload_is_a_warning_not_an_error() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["warnings"][0].as_str().unwrap().contains("`db`"));
 }
+
+/// `--out DIR` writes the three renderings; the JSON there is what stdout shows.
+#[test]
+fn out_dir_gets_json_csv_and_table() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = chokepoint(&[
+        "run",
+        "scenarios/mmc.toml",
+        "--format",
+        "csv",
+        "--replications",
+        "2",
+        "--duration",
+        "500s",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    assert_eq!(csv, String::from_utf8_lossy(&out.stdout));
+    assert!(csv.starts_with("section,name,metric,value,ci95\n"));
+    assert!(csv.contains("station,q,utilization,"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["replications"], 2);
+    assert!(
+        std::fs::read_to_string(dir.join("results.txt"))
+            .unwrap()
+            .contains("utilization")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_accepts_a_valid_file() {
+    let out = chokepoint(&["check", "scenarios/checkout.toml"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "scenarios/checkout.toml: ok (4 service(s), 2 class(es))\n"
+    );
+}
