@@ -23,6 +23,8 @@
 //! The tests in `tests/` and the `validation-report` binary that writes
 //! `docs/validation.md` run exactly the same code.
 
+#![deny(missing_docs)]
+
 pub mod derived;
 
 use chokepoint_core::model::RunConfig;
