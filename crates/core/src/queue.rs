@@ -8,15 +8,16 @@ use std::collections::BinaryHeap;
 
 use crate::time::SimTime;
 
+/// An event with its key: time in the high 64 bits, insertion sequence in the
+/// low 64, so one integer comparison orders by time and then sequence.
 struct Entry<E> {
-    time: u64,
-    seq: u64,
+    key: u128,
     event: E,
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.key == other.key
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -29,10 +30,7 @@ impl<E> Ord for Entry<E> {
     // Reversed: `BinaryHeap` is a max-heap and we want the earliest first.
     #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .time
-            .cmp(&self.time)
-            .then_with(|| other.seq.cmp(&self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -67,8 +65,7 @@ impl<E> EventQueue<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry {
-            time: time.0,
-            seq,
+            key: (u128::from(time.0) << 64) | u128::from(seq),
             event,
         });
     }
@@ -76,7 +73,7 @@ impl<E> EventQueue<E> {
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.heap.pop().map(|e| (SimTime(e.time), e.event))
+        self.heap.pop().map(|e| (SimTime((e.key >> 64) as u64), e.event))
     }
 
     /// Number of pending events.
