@@ -175,7 +175,10 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let wall = started.elapsed().as_secs_f64();
 
     let info = chokepoint_report::RunInfo {
-        scenario: scenario.name.clone(),
+        scenario: scenario.name.clone().unwrap_or_else(|| {
+            let stem = args.file.file_stem().unwrap_or_default();
+            stem.to_string_lossy().into_owned()
+        }),
         seed: sim.seed,
         warmup: sim.warmup.as_secs_f64(),
         wall,

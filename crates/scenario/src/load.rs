@@ -38,8 +38,8 @@ pub struct Simulation {
 /// A validated scenario, ready to simulate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
-    /// The scenario's `name` (or "unnamed").
-    pub name: String,
+    /// The scenario's `name`, if it has one (callers may fall back on the file name).
+    pub name: Option<String>,
     /// How to run it.
     pub simulation: Simulation,
     /// What to run.
@@ -477,8 +477,8 @@ impl<'s> Walker<'s> {
         self.check_keys(doc, &known, "the scenario");
 
         let name = match doc.get("name") {
-            Some(v) => self.string(v, "`name`").map(str::to_owned),
-            None => Some("unnamed".to_owned()),
+            Some(v) => self.string(v, "`name`").map(|n| Some(n.to_owned())),
+            None => Some(None),
         };
         let simulation = self.simulation(doc);
 
