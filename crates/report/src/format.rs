@@ -278,6 +278,9 @@ pub fn table(summary: &Summary) -> String {
         out,
         "± = 95% confidence half-width across replications; percentiles pooled over all replications; counts are totals."
     );
+    for warning in &summary.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     let _ = writeln!(
         out,
         "engine: {} events in {:.2} s ({:.1} M events/s)",
