@@ -349,26 +349,25 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn duration(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+    /// A string value read by one of the text parsers of [`crate::units`].
+    fn parsed<T>(
+        &mut self,
+        value: &Value<'_>,
+        what: &str,
+        parse: fn(&str) -> Result<T, TextError>,
+    ) -> Option<T> {
         let text = self.string(value, what)?;
-        match parse_duration(text) {
-            Ok(secs) => Some(secs),
-            Err(e) => {
-                self.text_error(value, text, e, what);
-                None
-            }
-        }
+        parse(text)
+            .map_err(|e| self.text_error(value, text, e, what))
+            .ok()
+    }
+
+    fn duration(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+        self.parsed(value, what, parse_duration)
     }
 
     fn dist(&mut self, value: &Value<'_>, what: &str) -> Option<Dist> {
-        let text = self.string(value, what)?;
-        match parse_dist(text) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.text_error(value, text, e, what);
-                None
-            }
-        }
+        self.parsed(value, what, parse_dist)
     }
 
     fn rate(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {

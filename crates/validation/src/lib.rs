@@ -98,7 +98,7 @@ pub struct CaseSpec {
     /// The overrides for one row, from the row's `inputs`; `None` skips the row.
     pub overrides: fn(&Value) -> Option<Vec<Override>>,
     /// JSON pointers into the row's `expected`, and the simulated quantity each is.
-    pub checks: Vec<(&'static str, Quantity)>,
+    pub checks: Vec<(String, Quantity)>,
 }
 
 /// One comparison of theory and simulation.
@@ -109,7 +109,7 @@ pub struct Check {
     /// The row, described by its inputs.
     pub row: String,
     /// The expected key.
-    pub quantity: &'static str,
+    pub quantity: String,
     /// The exact value.
     pub theory: f64,
     /// The simulated estimate (mean over replications).
@@ -144,8 +144,8 @@ fn rate(inputs: &Value, key: &str, path: &str) -> Option<Vec<Override>> {
 /// The cases this release can express, and how.
 pub fn cases() -> Vec<CaseSpec> {
     use Quantity::*;
-    let single_station = |s: &'static str, util_key: &'static str| {
-        vec![
+    let single_station = |s: &'static str, util_key: &str| {
+        [
             (util_key, Utilization(s)),
             ("/throughput", Throughput),
             ("/Wq", Wait(s)),
@@ -157,6 +157,12 @@ pub fn cases() -> Vec<CaseSpec> {
             ("/T_p99", LatencyQuantile(0.99)),
             ("/T_p99.9", LatencyQuantile(0.999)),
         ]
+        .into_iter()
+        .map(|(k, q)| (k.to_owned(), q))
+        .collect::<Vec<_>>()
+    };
+    let owned = |checks: &[(&str, Quantity)]| -> Vec<(String, Quantity)> {
+        checks.iter().map(|&(k, q)| (k.to_owned(), q)).collect()
     };
     let mm1 = (
         "mm1.toml",
@@ -206,7 +212,7 @@ pub fn cases() -> Vec<CaseSpec> {
             ),
             overrides: |i| rate(i, "lambda", "load.jobs.rate"),
             checks: {
-                let mut c = vec![("/P_block", DropRatio)];
+                let mut c = owned(&[("/P_block", DropRatio)]);
                 c.extend(single_station("server", "/utilization_per_server"));
                 c
             },
@@ -225,14 +231,14 @@ pub fn cases() -> Vec<CaseSpec> {
                 o.push(Override::new("services.trunks.capacity", c.to_string()));
                 Some(o)
             },
-            checks: vec![
+            checks: owned(&[
                 ("/P_block_ErlangB", DropRatio),
                 ("/throughput", Throughput),
                 ("/utilization_per_server", Utilization("trunks")),
                 ("/L", InSystem("trunks")),
                 ("/T_accepted", Latency),
                 ("/Wq", Wait("trunks")),
-            ],
+            ]),
         },
         CaseSpec {
             derived: None,
@@ -263,18 +269,16 @@ pub fn cases() -> Vec<CaseSpec> {
             ),
             overrides: |_| Some(Vec::new()),
             checks: {
-                let mut c = vec![
+                let mut c = owned(&[
                     ("/throughput", Throughput),
                     ("/end_to_end_T", Latency),
                     ("/end_to_end_T_p50", LatencyQuantile(0.50)),
                     ("/end_to_end_T_p90", LatencyQuantile(0.90)),
                     ("/end_to_end_T_p99", LatencyQuantile(0.99)),
                     ("/end_to_end_T_p99.9", LatencyQuantile(0.999)),
-                ];
+                ]);
                 for (i, s) in ["load_balancer", "app", "db"].into_iter().enumerate() {
-                    let key = |k: &str| -> &'static str {
-                        Box::leak(format!("/per_station/{i}/{k}").into_boxed_str())
-                    };
+                    let key = |k: &str| format!("/per_station/{i}/{k}");
                     c.push((key("rho"), Utilization(s)));
                     c.push((key("L"), InSystem(s)));
                     c.push((key("Lq"), InQueue(s)));
@@ -299,11 +303,9 @@ pub fn cases() -> Vec<CaseSpec> {
                     .then(|| vec![Override::new("load.users.population", n.to_string())])
             },
             checks: {
-                let mut c = vec![("/X", Throughput), ("/R", Latency)];
+                let mut c = owned(&[("/X", Throughput), ("/R", Latency)]);
                 for (k, s) in [("cpu", "cpu"), ("diskA", "disk_a"), ("diskB", "disk_b")] {
-                    let key = |p: &str| -> &'static str {
-                        Box::leak(format!("/{p}/{k}").into_boxed_str())
-                    };
+                    let key = |p: &str| format!("/{p}/{k}");
                     c.push((key("U"), Utilization(s)));
                     c.push((key("Q"), InSystem(s)));
                     c.push((key("R_per_visit"), Response(s)));
@@ -320,12 +322,10 @@ pub fn cases() -> Vec<CaseSpec> {
             ),
             overrides: |_| Some(Vec::new()),
             checks: {
-                let mut c = vec![("/throughput", Throughput), ("/T", Latency)];
+                let mut c = owned(&[("/throughput", Throughput), ("/T", Latency)]);
                 for s in ["a", "b", "c"] {
-                    let key = |k: &str| -> &'static str {
-                        Box::leak(format!("/{s}/{k}").into_boxed_str())
-                    };
-                    let name: &'static str = Box::leak(s.to_string().into_boxed_str());
+                    let key = |k: &str| format!("/{s}/{k}");
+                    let name = s;
                     c.push((key("rho"), Utilization(name)));
                     c.push((key("L"), InSystem(name)));
                     c.push((key("Lq"), InQueue(name)));
@@ -349,13 +349,13 @@ pub fn cases() -> Vec<CaseSpec> {
                     format!("\"{law}\""),
                 )])
             },
-            checks: vec![
+            checks: owned(&[
                 ("/utilization", Utilization("server")),
                 ("/Wq", Wait("server")),
                 ("/T", Latency),
                 ("/Lq", InQueue("server")),
                 ("/L", InSystem("server")),
-            ],
+            ]),
         },
         CaseSpec {
             id: "derived_disciplines",
@@ -372,13 +372,13 @@ pub fn cases() -> Vec<CaseSpec> {
                     Override::new("services.server.work", format!("\"{work}\"")),
                 ])
             },
-            checks: vec![
+            checks: owned(&[
                 ("/utilization", Utilization("server")),
                 ("/T", Latency),
                 ("/L", InSystem("server")),
                 ("/Wq", Wait("server")),
                 ("/Lq", InQueue("server")),
-            ],
+            ]),
         },
         CaseSpec {
             id: "derived_priority_cobham",
@@ -388,11 +388,11 @@ pub fn cases() -> Vec<CaseSpec> {
                 include_str!("../../../scenarios/validation/priority.toml"),
             ),
             overrides: |_| Some(Vec::new()),
-            checks: vec![
+            checks: owned(&[
                 ("/T_high", ClassLatency(0)),
                 ("/T_low", ClassLatency(1)),
                 ("/utilization", Utilization("server")),
-            ],
+            ]),
         },
         CaseSpec {
             id: "derived_dm1_constant_arrivals",
@@ -402,12 +402,12 @@ pub fn cases() -> Vec<CaseSpec> {
                 include_str!("../../../scenarios/validation/dm1.toml"),
             ),
             overrides: |_| Some(Vec::new()),
-            checks: vec![
+            checks: owned(&[
                 ("/T", Latency),
                 ("/Wq", Wait("server")),
                 ("/L", InSystem("server")),
                 ("/utilization", Utilization("server")),
-            ],
+            ]),
         },
     ]
 }
@@ -477,12 +477,12 @@ pub fn run_checks(filter: Option<&str>) -> Vec<Check> {
             }
             for (overrides, label) in variants {
                 let runs = simulate(spec.scenario, &overrides);
-                for &(pointer, quantity) in &spec.checks {
+                for (pointer, quantity) in &spec.checks {
                     let theory = row["expected"]
                         .pointer(pointer)
                         .and_then(Value::as_f64)
                         .unwrap_or_else(|| panic!("{}: no expected value at {pointer}", spec.id));
-                    checks.push(compare(spec.id, &label, pointer, theory, quantity, &runs));
+                    checks.push(compare(spec.id, &label, pointer, theory, *quantity, &runs));
                 }
             }
         }
@@ -518,7 +518,7 @@ fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
 fn compare(
     case: &'static str,
     row: &str,
-    pointer: &'static str,
+    pointer: &str,
     theory: f64,
     quantity: Quantity,
     runs: &[RunStats],
@@ -534,7 +534,7 @@ fn compare(
     Check {
         case,
         row: row.to_owned(),
-        quantity: pointer.trim_start_matches('/'),
+        quantity: pointer.trim_start_matches('/').to_owned(),
         theory,
         simulated: e95.mean,
         ci95: e95.half_width.unwrap_or(0.0),
