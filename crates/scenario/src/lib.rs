@@ -33,7 +33,9 @@
 
 pub mod diagnostic;
 mod load;
+pub mod spec;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use load::{Loaded, Override, Scenario, Simulation, load, load_with};
+pub use spec::{Point, Slo, SweepSpec, load_points};

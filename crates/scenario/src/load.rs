@@ -20,6 +20,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::spec::{Slo, SweepSpec};
 use crate::units::{TextError, parse_dist, parse_duration, parse_rate};
 
 /// How to run a scenario: the `[simulation]` table.
@@ -44,6 +45,10 @@ pub struct Scenario {
     pub simulation: Simulation,
     /// What to run.
     pub topology: Topology,
+    /// The `[sweep]` table: points to run, as overrides of this scenario.
+    pub sweep: Option<SweepSpec>,
+    /// The `[slo]` table: the objectives each point is judged against.
+    pub slo: Option<Slo>,
 }
 
 /// The outcome of loading: a scenario when there is no error, and every
@@ -64,6 +69,9 @@ pub struct Override {
     pub path: String,
     /// The new value, written as in a TOML file.
     pub value: String,
+    /// Where the override itself is written in the source (a sweep value),
+    /// to point diagnostics at; `None` points them at the replaced key.
+    pub at: Option<Range<usize>>,
 }
 
 impl Override {
@@ -72,6 +80,7 @@ impl Override {
         Override {
             path: path.into(),
             value: value.into(),
+            at: None,
         }
     }
 }
@@ -102,10 +111,10 @@ pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
     // Override values are parsed from their own strings; keep them alive.
     let override_texts: Vec<String> = overrides.iter().map(|o| o.value.clone()).collect();
     for (o, text) in overrides.iter().zip(&override_texts) {
-        if let Err(message) = apply_override(&mut document, &o.path, text) {
+        if let Err(message) = apply_override(&mut document, &o.path, text, o.at.clone()) {
             walker.diags.push(Diagnostic::error(
                 format!("override `{}`: {message}", o.path),
-                None,
+                o.at.clone(),
             ));
         }
     }
@@ -113,13 +122,23 @@ pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
     walker.finish(scenario)
 }
 
-fn apply_override<'i>(document: &mut DeTable<'i>, path: &str, text: &'i str) -> Result<(), String> {
+fn apply_override<'i>(
+    document: &mut DeTable<'i>,
+    path: &str,
+    text: &'i str,
+    at: Option<Range<usize>>,
+) -> Result<(), String> {
     let value = DeValue::parse(text)
         .map_err(|e| format!("`{text}` is not a TOML value: {}", e.message()))?;
     let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(format!(
+            "`{path}` is not a dotted path such as `services.api.servers`"
+        ));
+    }
     let (last, parents) = keys.split_last().ok_or("empty path")?;
     let mut table = document;
-    let mut span = 0..0;
+    let mut span = at.clone().unwrap_or(0..0);
     for key in parents {
         if !table.contains_key(*key) {
             table.insert(
@@ -128,17 +147,24 @@ fn apply_override<'i>(document: &mut DeTable<'i>, path: &str, text: &'i str) -> 
             );
         }
         let entry = table.get_mut(*key).expect("inserted above");
-        span = entry.span();
+        if at.is_none() {
+            span = entry.span();
+        }
         table = match entry.get_mut() {
             DeValue::Table(t) => t,
             _ => return Err(format!("`{key}` is not a table")),
         };
     }
-    // Point errors in the new value at the key it replaces, if it existed.
-    let span = table.get(*last).map_or(span, Spanned::span);
-    let key_span = table
-        .get_key_value(*last)
-        .map_or(span.clone(), |(k, _)| k.span());
+    // Point errors in the new value at the override's own text when it has
+    // one, else at the key it replaces, if it existed.
+    let span = at
+        .clone()
+        .unwrap_or_else(|| table.get(*last).map_or(span, Spanned::span));
+    let key_span = at.unwrap_or_else(|| {
+        table
+            .get_key_value(*last)
+            .map_or(span.clone(), |(k, _)| k.span())
+    });
     table.remove(*last);
     table.insert(
         Spanned::new(key_span, Cow::Owned(last.to_string())),
@@ -147,8 +173,16 @@ fn apply_override<'i>(document: &mut DeTable<'i>, path: &str, text: &'i str) -> 
     Ok(())
 }
 
-const TOP_KEYS: [&str; 5] = ["name", "description", "simulation", "load", "services"];
-const LATER_TOP_KEYS: [&str; 3] = ["profiles", "sweep", "slo"];
+const TOP_KEYS: [&str; 7] = [
+    "name",
+    "description",
+    "simulation",
+    "load",
+    "services",
+    "sweep",
+    "slo",
+];
+const LATER_TOP_KEYS: [&str; 1] = ["profiles"];
 const SIMULATION_KEYS: [&str; 4] = ["duration", "warmup", "replications", "seed"];
 const LOAD_KEYS: [&str; 6] = [
     "arrival",
@@ -187,9 +221,9 @@ const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
-struct Walker<'s> {
-    src: &'s str,
-    diags: Vec<Diagnostic>,
+pub(crate) struct Walker<'s> {
+    pub(crate) src: &'s str,
+    pub(crate) diags: Vec<Diagnostic>,
 }
 
 /// What `[services.NAME.on.CLASS]` changes for one class.
@@ -222,13 +256,17 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn error(&mut self, message: impl Into<String>, span: Range<usize>) -> &mut Diagnostic {
+    pub(crate) fn error(
+        &mut self,
+        message: impl Into<String>,
+        span: Range<usize>,
+    ) -> &mut Diagnostic {
         self.diags.push(Diagnostic::error(message, Some(span)));
         self.diags.last_mut().expect("just pushed")
     }
 
     /// Reports keys of `table` not in `known`, with a suggestion.
-    fn check_keys(&mut self, table: &DeTable<'_>, known: &[&str], context: &str) {
+    pub(crate) fn check_keys(&mut self, table: &DeTable<'_>, known: &[&str], context: &str) {
         for (key, _) in table.iter() {
             let name = key.get_ref().as_ref();
             if known.contains(&name) {
@@ -285,7 +323,7 @@ impl<'s> Walker<'s> {
         self.diags.push(d);
     }
 
-    fn type_error(&mut self, value: &Value<'_>, what: &str, expected: &str) {
+    pub(crate) fn type_error(&mut self, value: &Value<'_>, what: &str, expected: &str) {
         let found = value.get_ref().type_str();
         self.error(
             format!("{what} must be {expected}, found {found}"),
@@ -294,7 +332,7 @@ impl<'s> Walker<'s> {
         .label = Some(format!("expected {expected}"));
     }
 
-    fn string<'v>(&mut self, value: &'v Value<'_>, what: &str) -> Option<&'v str> {
+    pub(crate) fn string<'v>(&mut self, value: &'v Value<'_>, what: &str) -> Option<&'v str> {
         match value.get_ref() {
             DeValue::String(s) => Some(s.as_ref()),
             _ => {
@@ -304,7 +342,7 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn integer(&mut self, value: &Value<'_>, what: &str, min: i64) -> Option<i64> {
+    pub(crate) fn integer(&mut self, value: &Value<'_>, what: &str, min: i64) -> Option<i64> {
         let DeValue::Integer(i) = value.get_ref() else {
             self.type_error(value, what, "a whole number");
             return None;
@@ -330,7 +368,7 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn number(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+    pub(crate) fn number(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
         let text = match value.get_ref() {
             DeValue::Integer(i) => i.as_str(),
             DeValue::Float(f) => f.as_str(),
@@ -362,7 +400,7 @@ impl<'s> Walker<'s> {
             .ok()
     }
 
-    fn duration(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+    pub(crate) fn duration(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
         self.parsed(value, what, parse_duration)
     }
 
@@ -397,7 +435,11 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn table<'v, 'i>(&mut self, value: &'v Value<'i>, what: &str) -> Option<&'v DeTable<'i>> {
+    pub(crate) fn table<'v, 'i>(
+        &mut self,
+        value: &'v Value<'i>,
+        what: &str,
+    ) -> Option<&'v DeTable<'i>> {
         match value.get_ref() {
             DeValue::Table(t) => Some(t),
             _ => {
@@ -462,10 +504,7 @@ impl<'s> Walker<'s> {
                     format!("`{name}` is not supported by this version of chokepoint"),
                     key.span(),
                 )
-                .help = Some(
-                    "hardware profiles, sweeps and SLOs come in a later release; remove this table"
-                        .into(),
-                );
+                .help = Some("hardware profiles come in a later release; remove this table".into());
             }
         }
         let known: Vec<&str> = TOP_KEYS
@@ -538,8 +577,12 @@ impl<'s> Walker<'s> {
             .map(|s| self.station(s, &services, &class_names))
             .collect();
 
+        let sweep = self.sweep(doc);
+        let slo = self.slo(doc);
         let name = name?;
         let simulation = simulation?;
+        let sweep = sweep?;
+        let slo = slo?;
         let classes: Option<Vec<Class>> = classes.into_iter().collect();
         let stations: Option<Vec<Station>> = stations.into_iter().collect();
         let topology = Topology {
@@ -557,6 +600,8 @@ impl<'s> Walker<'s> {
             name,
             simulation,
             topology,
+            sweep,
+            slo,
         })
     }
 

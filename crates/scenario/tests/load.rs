@@ -188,7 +188,7 @@ fn semantic_errors() {
             .any(|e| e.contains("not supported"))
     );
     assert!(
-        errors(&MINIMAL.replace("name = \"m\"", "name = \"m\"\n[sweep]\n"))
+        errors(&MINIMAL.replace("name = \"m\"", "name = \"m\"\n[profiles]\n"))
             .iter()
             .any(|e| e.contains("not supported"))
     );
@@ -260,4 +260,120 @@ proptest! {
         }
         prop_assert_eq!(loaded.scenario.is_some(), !loaded.diagnostics.iter().any(|d| d.is_error()));
     }
+}
+
+const SWEPT: &str = r#"
+name = "swept"
+[simulation]
+duration = "100s"
+[load.jobs]
+rate = "2/s"
+entry = "q"
+[services.q]
+kind = "station"
+work = "exp(10ms)"
+
+[sweep]
+"load.jobs.rate" = ["1/s", "2/s", "3/s"]
+services.q.servers = [1, 2]
+
+[[sweep.variant]]
+name = "fifo"
+
+[[sweep.variant]]
+name = "ps"
+set = { "services.q.discipline" = "ps" }
+
+[slo]
+p99 = "50ms"
+max_error_rate = 0.01
+"#;
+
+#[test]
+fn sweep_points_cross_variants_with_the_grid() {
+    let s = load(SWEPT).scenario.unwrap();
+    let spec = s.sweep.clone().unwrap();
+    assert_eq!(spec.len(), 12);
+    let points = spec.points();
+    assert_eq!(points.len(), 12);
+    // Variants slowest, then the axes in file order, the last fastest.
+    assert_eq!(
+        points[0].label(),
+        "fifo; load.jobs.rate=1/s, services.q.servers=1"
+    );
+    assert_eq!(
+        points[1].label(),
+        "fifo; load.jobs.rate=1/s, services.q.servers=2"
+    );
+    assert_eq!(
+        points[2].label(),
+        "fifo; load.jobs.rate=2/s, services.q.servers=1"
+    );
+    assert_eq!(
+        points[11].label(),
+        "ps; load.jobs.rate=3/s, services.q.servers=2"
+    );
+    let loaded = chokepoint_scenario::load_points(SWEPT, &spec);
+    let last = loaded[11].1.scenario.as_ref().unwrap();
+    assert_eq!(last.topology.stations[0].servers, 2);
+    assert_eq!(last.topology.stations[0].discipline, Discipline::Ps);
+    assert!(matches!(last.topology.classes[0].load, Load::Open { rate, .. } if rate == 3.0));
+    let slo = s.slo.unwrap();
+    assert_eq!(slo.p99, Some(0.05));
+    assert_eq!(slo.max_error_rate, Some(0.01));
+}
+
+#[test]
+fn a_bad_sweep_value_is_located_in_the_sweep() {
+    let text = SWEPT.replace("[1, 2]", "[1, 0]");
+    let s = load(&text).scenario.unwrap();
+    let loaded = chokepoint_scenario::load_points(&text, &s.sweep.unwrap());
+    let bad: Vec<_> = loaded
+        .iter()
+        .filter(|(_, l)| l.scenario.is_none())
+        .collect();
+    assert_eq!(bad.len(), 6);
+    let d = &bad[0].1.diagnostics[0];
+    assert!(
+        d.message
+            .starts_with("sweep point 1 (fifo; load.jobs.rate=1/s, services.q.servers=0)"),
+        "{}",
+        d.message
+    );
+    let span = d.span.clone().unwrap();
+    assert_eq!(&text[span], "0");
+}
+
+#[test]
+fn sweep_and_slo_errors() {
+    assert!(
+        errors(&SWEPT.replace("[\"1/s\", \"2/s\", \"3/s\"]", "\"1/s\""))
+            .iter()
+            .any(|e| e.contains("must be an array"))
+    );
+    assert!(
+        errors(&SWEPT.replace("max_error_rate = 0.01", "max_error_rate = 2"))
+            .iter()
+            .any(|e| e.contains("[0, 1]"))
+    );
+    assert!(
+        errors(&SWEPT.replace("p99 = \"50ms\"", "p98 = \"50ms\""))
+            .iter()
+            .any(|e| e.contains("unknown key `p98`"))
+    );
+    assert!(
+        errors(&SWEPT.replace("name = \"ps\"", "name = \"fifo\""))
+            .iter()
+            .any(|e| e.contains("two variants"))
+    );
+    assert!(
+        errors(&MINIMAL.replace("name = \"m\"", "name = \"m\"\n[sweep]\n"))
+            .iter()
+            .any(|e| e.contains("nothing to sweep"))
+    );
+    assert!(
+        errors(&SWEPT.replace("\"load.jobs.rate\"", "\"sweep.x\""))
+            .iter()
+            .any(|e| e.contains("cannot change the sweep"))
+    );
 }
