@@ -6,6 +6,7 @@
 
 mod format;
 pub mod summary;
+pub mod sweep;
 
 pub use format::{csv, json, table};
 pub use summary::{Estimate, RunInfo, Summary, summarize, t_quantile};

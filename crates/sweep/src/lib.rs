@@ -1,4 +1,5 @@
-//! Parallel, deterministic execution of independent replications.
+//! Parallel, deterministic execution of independent replications, and of
+//! the points of a sweep.
 //!
 //! Replication `r` of a run seeded `s` always uses the seed
 //! [`chokepoint_core::rng::replication_seed`]`(s, r)`, and results come back in
@@ -24,10 +25,83 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+use std::sync::Mutex;
+
 use chokepoint_core::model::{ModelError, RunConfig, Topology};
-use chokepoint_core::rng::replication_seed;
+use chokepoint_core::rng::{derive, name_key, replication_seed};
 use chokepoint_core::stats::RunStats;
 use rayon::prelude::*;
+
+/// The seed of sweep point `index` in a sweep seeded `seed`; its replication
+/// `r` then uses [`replication_seed`]`(point_seed(seed, index), r)`.
+pub fn point_seed(seed: u64, index: usize) -> u64 {
+    derive(seed, &[name_key("point"), index as u64])
+}
+
+/// One point of a sweep, ready to run.
+#[derive(Clone, Debug)]
+pub struct PointJob {
+    /// The point's index in the sweep (for its seed and for reporting).
+    pub index: usize,
+    /// What to simulate.
+    pub topology: Topology,
+    /// Warm-up and duration.
+    pub config: RunConfig,
+    /// The point's seed (see [`point_seed`]).
+    pub seed: u64,
+    /// How many replications.
+    pub replications: u32,
+}
+
+/// Runs every replication of every job in parallel, as one pool of
+/// (point, replication) tasks so that two threads stay busy even when points
+/// are few. When the last replication of a point finishes, `on_point` gets
+/// the point's job index (in `jobs`) and its replications in order. Points
+/// finish in any order; what each gets does not depend on the thread count.
+pub fn run_points<F>(jobs: &[PointJob], on_point: F) -> Result<(), ModelError>
+where
+    F: Fn(usize, Vec<RunStats>) + Sync,
+{
+    for job in jobs {
+        job.topology.validate()?;
+    }
+    let slots: Vec<Mutex<Vec<Option<RunStats>>>> = jobs
+        .iter()
+        .map(|j| Mutex::new(vec![None; j.replications as usize]))
+        .collect();
+    let tasks: Vec<(usize, u32)> = jobs
+        .iter()
+        .enumerate()
+        .flat_map(|(j, job)| (0..job.replications).map(move |r| (j, r)))
+        .collect();
+    tasks.into_par_iter().try_for_each(|(j, r)| {
+        let job = &jobs[j];
+        let stats = chokepoint_core::run(
+            &job.topology,
+            &job.config,
+            replication_seed(job.seed, u64::from(r)),
+        )?;
+        let done = {
+            // A poisoned lock means another task panicked; that panic is
+            // propagated by rayon, so unwrapping the guard here is moot.
+            let mut slot = slots[j].lock().unwrap_or_else(|e| e.into_inner());
+            slot[r as usize] = Some(stats);
+            if slot.iter().all(Option::is_some) {
+                Some(
+                    slot.iter_mut()
+                        .map(|s| s.take().expect("all present"))
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                None
+            }
+        };
+        if let Some(runs) = done {
+            on_point(j, runs);
+        }
+        Ok(())
+    })
+}
 
 /// Runs `replications` independent replications in parallel on rayon's pool.
 pub fn replicate(

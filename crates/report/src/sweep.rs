@@ -1,0 +1,262 @@
+//! Sweep results: SLO verdicts, one JSON line per point, and the CSV built
+//! from those lines.
+//!
+//! The JSON line of a point is the source of truth: the CSV is a pure
+//! function of the lines, so a sweep can be resumed, sharded and merged by
+//! reading lines back, and the files written at the end are the same however
+//! the work was split.
+
+use std::collections::BTreeMap;
+
+use chokepoint_scenario::{Point, Slo};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::summary::Summary;
+
+/// Whether a point meets the SLO, and if not, why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// True when every class meets every objective.
+    pub met: bool,
+    /// One sentence per objective missed, such as "browse: p99 0.31 s > 0.2 s".
+    pub violations: Vec<String>,
+}
+
+/// Judges a summary against an SLO: every class must meet every objective given.
+/// A class with no completion misses every latency objective.
+pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
+    let mut violations = Vec::new();
+    for (name, c) in &summary.classes {
+        let l = &c.latency;
+        let none = c.completed == 0;
+        let checks = [
+            ("mean", slo.mean, l.mean.unwrap_or(f64::INFINITY)),
+            ("p50", slo.p50, l.p50),
+            ("p90", slo.p90, l.p90),
+            ("p99", slo.p99, l.p99),
+            ("p99.9", slo.p999, l.p999),
+        ];
+        for (what, limit, value) in checks {
+            if let Some(limit) = limit
+                && (none || value > limit)
+            {
+                violations.push(if none {
+                    format!("{name}: {what} undefined (nothing completed) > {limit} s")
+                } else {
+                    format!("{name}: {what} {value} s > {limit} s")
+                });
+            }
+        }
+        if let Some(limit) = slo.max_error_rate {
+            let errors = (c.dropped + c.failed) as f64;
+            let rate = if c.arrived == 0 {
+                0.0
+            } else {
+                errors / c.arrived as f64
+            };
+            if rate > limit {
+                violations.push(format!("{name}: error rate {rate} > {limit}"));
+            }
+        }
+    }
+    Verdict {
+        met: violations.is_empty(),
+        violations,
+    }
+}
+
+/// The JSON line of one sweep point (with a final newline).
+///
+/// `fingerprint` identifies the sweep (its source and settings) so that
+/// resuming or merging refuses lines of another sweep; `points` is the
+/// sweep's number of points, so that a merge knows what is missing. The
+/// wall-clock fields of the summary are left out: the line is a pure
+/// function of the scenario and seed.
+pub fn point_line(
+    fingerprint: &str,
+    points: usize,
+    point: &Point,
+    summary: &Summary,
+    verdict: Option<&Verdict>,
+) -> String {
+    let mut summary = serde_json::to_value(summary).expect("summary serialises");
+    if let Some(engine) = summary.get_mut("engine").and_then(Value::as_object_mut) {
+        engine.remove("wall");
+        engine.remove("events_per_sec");
+    }
+    let params: Map<String, Value> = point
+        .params
+        .iter()
+        .map(|(p, v)| (p.clone(), Value::String(v.clone())))
+        .collect();
+    let mut line = Map::new();
+    line.insert("fingerprint".into(), Value::String(fingerprint.to_owned()));
+    line.insert("point".into(), Value::from(point.index));
+    line.insert("points".into(), Value::from(points));
+    line.insert("label".into(), Value::String(point.label()));
+    line.insert(
+        "variant".into(),
+        point.variant.clone().map_or(Value::Null, Value::String),
+    );
+    line.insert("params".into(), Value::Object(params));
+    line.insert(
+        "slo".into(),
+        verdict.map_or(Value::Null, |v| {
+            serde_json::to_value(v).expect("verdict serialises")
+        }),
+    );
+    line.insert("result".into(), summary);
+    let mut text = serde_json::to_string(&Value::Object(line)).expect("line serialises");
+    text.push('\n');
+    text
+}
+
+/// A parsed point line.
+#[derive(Clone, Debug)]
+pub struct PointLine {
+    /// The sweep's fingerprint.
+    pub fingerprint: String,
+    /// The point's index.
+    pub point: usize,
+    /// The sweep's number of points.
+    pub points: usize,
+    /// The whole line, parsed.
+    pub value: Value,
+}
+
+/// Reads point lines, skipping any line that is not a complete point (the
+/// last line of a file whose writer was killed). Returns the lines and how
+/// many were skipped.
+pub fn parse_lines(text: &str) -> (Vec<PointLine>, usize) {
+    let mut lines = Vec::new();
+    let mut skipped = 0;
+    for raw in text.split_inclusive('\n') {
+        let parsed = raw
+            .ends_with('\n')
+            .then(|| serde_json::from_str::<Value>(raw).ok())
+            .flatten()
+            .and_then(|value| {
+                Some(PointLine {
+                    fingerprint: value.get("fingerprint")?.as_str()?.to_owned(),
+                    point: usize::try_from(value.get("point")?.as_u64()?).ok()?,
+                    points: usize::try_from(value.get("points")?.as_u64()?).ok()?,
+                    value,
+                })
+            });
+        match parsed {
+            Some(line) => lines.push(line),
+            None if raw.trim().is_empty() => {}
+            None => skipped += 1,
+        }
+    }
+    (lines, skipped)
+}
+
+/// Flattens a JSON value into dotted keys, in key order.
+fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Array(items) => {
+            let joined: Vec<String> = items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect();
+            out.push((prefix.to_owned(), joined.join("; ")));
+        }
+        Value::Null => out.push((prefix.to_owned(), String::new())),
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The sweep's final files from its point lines: the JSON lines sorted by
+/// point (one per point; the last one wins if a point appears twice), and a
+/// CSV with one row per point and one column per figure (the union of all
+/// lines' keys, in the order they first appear). The fingerprint is left out
+/// of the CSV.
+pub fn finish(lines: &[PointLine]) -> (String, String) {
+    let mut by_point: BTreeMap<usize, &PointLine> = BTreeMap::new();
+    for line in lines {
+        by_point.insert(line.point, line);
+    }
+    let mut jsonl = String::new();
+    let mut columns: Vec<String> = Vec::new();
+    let mut rows: Vec<BTreeMap<String, String>> = Vec::new();
+    for line in by_point.values() {
+        jsonl.push_str(&serde_json::to_string(&line.value).expect("line serialises"));
+        jsonl.push('\n');
+        let mut cells = Vec::new();
+        flatten("", &line.value, &mut cells);
+        cells.retain(|(k, _)| k != "fingerprint");
+        for (k, _) in &cells {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+        rows.push(cells.into_iter().collect());
+    }
+    let mut csv = columns
+        .iter()
+        .map(|c| csv_field(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    csv.push('\n');
+    for row in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| row.get(c).map_or(String::new(), |v| csv_field(v)))
+            .collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    (jsonl, csv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_last_lines_are_skipped() {
+        let text = "{\"fingerprint\":\"f\",\"point\":1,\"points\":2}\n{\"fingerprint\":\"f\",\"poi";
+        let (lines, skipped) = parse_lines(text);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(skipped, 1);
+        assert_eq!(lines[0].point, 1);
+    }
+
+    #[test]
+    fn finish_sorts_dedupes_and_flattens() {
+        let text = concat!(
+            "{\"fingerprint\":\"f\",\"point\":1,\"points\":2,\"result\":{\"x\":2.5,\"ok\":true},\"label\":\"b, c\"}\n",
+            "{\"fingerprint\":\"f\",\"point\":0,\"points\":2,\"result\":{\"x\":1},\"label\":\"a\"}\n",
+            "{\"fingerprint\":\"f\",\"point\":1,\"points\":2,\"result\":{\"x\":3,\"ok\":true},\"label\":\"b, c\"}\n",
+        );
+        let (lines, _) = parse_lines(text);
+        let (jsonl, csv) = finish(&lines);
+        assert!(jsonl.starts_with("{\"fingerprint\":\"f\",\"point\":0"));
+        assert_eq!(jsonl.lines().count(), 2);
+        assert_eq!(
+            csv,
+            "point,points,result.x,label,result.ok\n0,2,1,a,\n1,2,3,\"b, c\",true\n"
+        );
+    }
+}
