@@ -3,6 +3,7 @@
 //! terminal and measures wall-clock time.
 
 mod diagnostics;
+mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use chokepoint_core::model::RunConfig;
 use chokepoint_core::time::SimTime;
-use chokepoint_scenario::{Scenario, units::parse_duration};
+use chokepoint_scenario::{Scenario, Simulation, units::parse_duration};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Simulate backend request pipelines and see where they choke.
@@ -26,17 +27,20 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and print its results.
     Run(RunArgs),
-    /// Parse and validate a scenario without simulating it.
+    /// Parse and validate a scenario without simulating it (every sweep point too).
     Check {
         /// The scenario file (TOML).
         file: PathBuf,
     },
+    /// Simulate every point of the scenario's [sweep], in parallel.
+    Sweep(sweep::SweepArgs),
+    /// Join the outputs of sharded sweeps into what one unsharded sweep writes.
+    Merge(sweep::MergeArgs),
 }
 
-#[derive(clap::Args, Debug)]
-struct RunArgs {
-    /// The scenario file (TOML).
-    file: PathBuf,
+/// Overrides of the scenario's `[simulation]` table.
+#[derive(clap::Args, Debug, Default)]
+struct SimFlags {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -46,6 +50,42 @@ struct RunArgs {
     /// Override the measured duration, such as "1000s" or "2h".
     #[arg(long)]
     duration: Option<String>,
+}
+
+impl SimFlags {
+    fn apply(&self, sim: &mut Simulation) -> Result<(), BadInput> {
+        if let Some(seed) = self.seed {
+            sim.seed = seed;
+        }
+        if let Some(n) = self.replications {
+            sim.replications = n;
+        }
+        if let Some(d) = &self.duration {
+            let secs = parse_duration(d)
+                .map_err(|e| BadInput(format!("--duration {d}: {}", e.message)))?;
+            if secs <= 0.0 {
+                return Err(BadInput("--duration must be positive".into()));
+            }
+            sim.duration = SimTime::from_secs_f64(secs);
+        }
+        Ok(())
+    }
+
+    /// The flags as text, for the sweep's fingerprint.
+    fn describe(&self) -> String {
+        format!(
+            "{:?} {:?} {:?}",
+            self.seed, self.replications, self.duration
+        )
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The scenario file (TOML).
+    file: PathBuf,
+    #[command(flatten)]
+    sim: SimFlags,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -66,7 +106,7 @@ enum Format {
 
 /// An error that is the user's input: exit code 2.
 #[derive(Debug)]
-struct BadInput(String);
+pub(crate) struct BadInput(pub(crate) String);
 
 impl std::fmt::Display for BadInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,6 +131,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Check { file } => check(&file),
+        Command::Sweep(args) => sweep::sweep(&args),
+        Command::Merge(args) => sweep::merge(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,9 +150,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// A scenario as read from its file.
+pub(crate) struct Loaded {
+    /// The text, for sweep points and diagnostics.
+    pub(crate) source: String,
+    /// The path as shown to the user.
+    pub(crate) shown: String,
+    /// The validated scenario.
+    pub(crate) scenario: Scenario,
+    /// The messages of its warnings.
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Loaded {
+    /// The scenario's name, or its file's name.
+    pub(crate) fn name(&self, path: &Path) -> String {
+        self.scenario.name.clone().unwrap_or_else(|| {
+            let stem = path.file_stem().unwrap_or_default();
+            stem.to_string_lossy().into_owned()
+        })
+    }
+}
+
 /// Reads and validates a scenario, printing its diagnostics to stderr.
-/// Returns the scenario and the messages of its warnings.
-fn load(path: &Path) -> anyhow::Result<(Scenario, Vec<String>)> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<Loaded> {
     let shown = path.display().to_string();
     let source =
         std::fs::read_to_string(path).map_err(|e| BadInput(format!("cannot read {shown}: {e}")))?;
@@ -124,14 +187,35 @@ fn load(path: &Path) -> anyhow::Result<(Scenario, Vec<String>)> {
     // Errors were printed above; exit 2 without repeating them.
     let scenario = loaded.scenario.ok_or_else(|| BadInput(String::new()))?;
     let warnings = loaded.diagnostics.into_iter().map(|d| d.message).collect();
-    Ok((scenario, warnings))
+    Ok(Loaded {
+        source,
+        shown,
+        scenario,
+        warnings,
+    })
+}
+
+/// A rayon pool with `threads` workers (default: one per core).
+pub(crate) fn pool(threads: Option<u32>) -> anyhow::Result<rayon::ThreadPool> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n as usize);
+    }
+    builder.build().context("cannot start worker threads")
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {
-    let (scenario, _) = load(path)?;
-    let t = &scenario.topology;
+    let loaded = load(path)?;
+    let t = &loaded.scenario.topology;
+    let points = match &loaded.scenario.sweep {
+        Some(spec) => {
+            sweep::load_points(&loaded, spec)?;
+            format!(", {} sweep point(s)", spec.len())
+        }
+        None => String::new(),
+    };
     println!(
-        "{}: ok ({} service(s), {} class(es))",
+        "{}: ok ({} service(s), {} class(es){points})",
         path.display(),
         t.stations.len(),
         t.classes.len()
@@ -140,34 +224,21 @@ fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let (mut scenario, warnings) = load(&args.file)?;
-    let sim = &mut scenario.simulation;
-    if let Some(seed) = args.seed {
-        sim.seed = seed;
-    }
-    if let Some(n) = args.replications {
-        sim.replications = n;
-    }
-    if let Some(d) = &args.duration {
-        let secs =
-            parse_duration(d).map_err(|e| BadInput(format!("--duration {d}: {}", e.message)))?;
-        if secs <= 0.0 {
-            return Err(BadInput("--duration must be positive".into()).into());
-        }
-        sim.duration = SimTime::from_secs_f64(secs);
-    }
+    let loaded = load(&args.file)?;
+    let name = loaded.name(&args.file);
+    let Loaded {
+        mut scenario,
+        warnings,
+        ..
+    } = loaded;
+    args.sim.apply(&mut scenario.simulation)?;
+    let sim = &scenario.simulation;
 
     let config = RunConfig {
         warmup: sim.warmup,
         duration: sim.duration,
     };
-    let pool = {
-        let mut builder = rayon::ThreadPoolBuilder::new();
-        if let Some(n) = args.threads {
-            builder = builder.num_threads(n as usize);
-        }
-        builder.build().context("cannot start worker threads")?
-    };
+    let pool = pool(args.threads)?;
     let started = Instant::now();
     let runs = pool.install(|| {
         chokepoint_sweep::replicate(&scenario.topology, &config, sim.seed, sim.replications)
@@ -175,10 +246,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     let wall = started.elapsed().as_secs_f64();
 
     let info = chokepoint_report::RunInfo {
-        scenario: scenario.name.clone().unwrap_or_else(|| {
-            let stem = args.file.file_stem().unwrap_or_default();
-            stem.to_string_lossy().into_owned()
-        }),
+        scenario: name,
         seed: sim.seed,
         warmup: sim.warmup.as_secs_f64(),
         wall,

@@ -123,6 +123,9 @@ pub struct PointLine {
     pub points: usize,
     /// The whole line, parsed.
     pub value: Value,
+    /// The line as written (without its newline): files are rebuilt from
+    /// these, so a line survives any number of resumes and merges unchanged.
+    pub raw: String,
 }
 
 /// Reads point lines, skipping any line that is not a complete point (the
@@ -142,6 +145,7 @@ pub fn parse_lines(text: &str) -> (Vec<PointLine>, usize) {
                     point: usize::try_from(value.get("point")?.as_u64()?).ok()?,
                     points: usize::try_from(value.get("points")?.as_u64()?).ok()?,
                     value,
+                    raw: raw.trim_end_matches('\n').to_owned(),
                 })
             });
         match parsed {
@@ -201,7 +205,7 @@ pub fn finish(lines: &[PointLine]) -> (String, String) {
     let mut columns: Vec<String> = Vec::new();
     let mut rows: Vec<BTreeMap<String, String>> = Vec::new();
     for line in by_point.values() {
-        jsonl.push_str(&serde_json::to_string(&line.value).expect("line serialises"));
+        jsonl.push_str(&line.raw);
         jsonl.push('\n');
         let mut cells = Vec::new();
         flatten("", &line.value, &mut cells);

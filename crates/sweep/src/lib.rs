@@ -175,4 +175,63 @@ mod tests {
         // And the replications differ from one another.
         assert_ne!(key(&one)[0], key(&one)[1]);
     }
+
+    /// Each point of a sweep gets exactly the replications `replicate` would
+    /// give with the point's seed, whichever order the points finish in.
+    #[test]
+    fn points_equal_independent_replications() {
+        let topology = |servers| Topology {
+            stations: vec![Station {
+                name: "q".into(),
+                servers,
+                discipline: Discipline::Fifo,
+                capacity: None,
+                behaviour: vec![Some(Behaviour {
+                    work: Dist::exp(1e9).unwrap(),
+                    routing: Routing::exit(),
+                })],
+            }],
+            classes: vec![Class {
+                name: "jobs".into(),
+                entry: StationId(0),
+                priority: 0,
+                load: Load::Open {
+                    process: ArrivalProcess::Poisson,
+                    rate: 0.8,
+                },
+            }],
+        };
+        let config = RunConfig {
+            warmup: SimTime::ZERO,
+            duration: SimTime::from_secs_f64(500.0),
+        };
+        let jobs: Vec<PointJob> = (0..5)
+            .map(|i| PointJob {
+                index: i,
+                topology: topology(1 + i as u32),
+                config,
+                seed: point_seed(9, i),
+                replications: 3,
+            })
+            .collect();
+        let got = std::sync::Mutex::new(vec![None; jobs.len()]);
+        run_points(&jobs, |j, runs| {
+            let sums: Vec<u64> = runs
+                .iter()
+                .map(|r| r.classes[0].latency_sum.to_bits())
+                .collect();
+            got.lock().unwrap()[j] = Some(sums);
+        })
+        .unwrap();
+        for (j, job) in jobs.iter().enumerate() {
+            let expected: Vec<u64> =
+                replicate(&job.topology, &job.config, job.seed, job.replications)
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.classes[0].latency_sum.to_bits())
+                    .collect();
+            assert_eq!(got.lock().unwrap()[j].as_ref(), Some(&expected));
+        }
+        assert_ne!(point_seed(9, 0), point_seed(9, 1));
+    }
 }

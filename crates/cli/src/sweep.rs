@@ -1,0 +1,426 @@
+//! `chokepoint sweep` and `chokepoint merge`: files, resumption, shards and
+//! the progress bar around the sweep runner.
+//!
+//! A sweep writes `points.jsonl`, one line per point, appended and flushed as
+//! each point finishes, and `points.csv` likewise. When every point has run,
+//! both files are rewritten from the lines, sorted by point, so the result
+//! does not depend on the order points finished in, on the thread count, on
+//! interruptions (`--resume`), or on how the points were split into shards.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context;
+use chokepoint_core::model::RunConfig;
+use chokepoint_core::rng::name_key;
+use chokepoint_report::sweep::{PointLine, finish, judge, parse_lines, point_line};
+use chokepoint_report::{RunInfo, summarize};
+use chokepoint_scenario::{Point, Scenario, SweepSpec, load_points as load_sweep_points};
+use chokepoint_sweep::{PointJob, point_seed, run_points};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{BadInput, Loaded, SimFlags, diagnostics, load, pool};
+
+/// The file of point lines in a sweep's folder.
+pub(crate) const LINES: &str = "points.jsonl";
+/// The CSV in a sweep's folder.
+pub(crate) const CSV: &str = "points.csv";
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SweepArgs {
+    /// The scenario file (TOML), with a [sweep] table.
+    file: PathBuf,
+    #[command(flatten)]
+    sim: SimFlags,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// Folder for points.jsonl and points.csv (default: FILE's name + "-sweep").
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue a sweep whose folder already holds some points.
+    #[arg(long)]
+    resume: bool,
+    /// Run only the points whose index modulo N is K, such as 0/4.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct MergeArgs {
+    /// Folders (or points.jsonl files) written by sharded sweeps.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Folder for the merged points.jsonl and points.csv.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `K/N`: this process runs the points with index % N == K.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Shard {
+    k: usize,
+    n: usize,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or("write the shard as K/N, such as 0/4")?;
+    let k: usize = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{k}` is not a shard number"))?;
+    let n: usize = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a number of shards"))?;
+    if n == 0 || k >= n {
+        return Err(format!("shard {k}/{n}: K must be below N"));
+    }
+    Ok(Shard { k, n })
+}
+
+/// Loads every point, printing errors in full and warnings in one line each.
+/// Fails (bad input) if any point is invalid.
+pub(crate) fn load_points(
+    loaded: &Loaded,
+    spec: &SweepSpec,
+) -> anyhow::Result<Vec<(Point, Scenario)>> {
+    let mut points = Vec::new();
+    let mut errors = Vec::new();
+    for (point, result) in load_sweep_points(&loaded.source, spec) {
+        let (bad, warnings): (Vec<_>, Vec<_>) =
+            result.diagnostics.into_iter().partition(|d| d.is_error());
+        for w in warnings {
+            eprintln!("warning: {}", w.message);
+        }
+        errors.extend(bad);
+        if let Some(s) = result.scenario {
+            points.push((point, s));
+        }
+    }
+    if !errors.is_empty() {
+        eprint!(
+            "{}",
+            diagnostics::render(&loaded.shown, &loaded.source, &errors)
+        );
+        return Err(BadInput(String::new()).into());
+    }
+    Ok(points)
+}
+
+/// Identifies a sweep: its source text and the flags that change results.
+fn fingerprint(source: &str, sim: &SimFlags) -> String {
+    format!(
+        "{:016x}",
+        name_key(&format!("{source}\n{}", sim.describe()))
+    )
+}
+
+fn read_lines(path: &Path) -> anyhow::Result<(Vec<PointLine>, usize)> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(parse_lines(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Vec::new(), 0)),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Writes `content` to `path` through a temporary file and a rename, so a
+/// reader never sees half a file.
+fn write_atomically(path: &Path, content: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, content).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Rewrites a folder's files from its lines, sorted by point.
+fn finalize(dir: &Path, lines: &[PointLine]) -> anyhow::Result<()> {
+    let (jsonl, csv) = finish(lines);
+    write_atomically(&dir.join(LINES), &jsonl)?;
+    write_atomically(&dir.join(CSV), &csv)
+}
+
+/// The appending writer used while points finish.
+struct Appender {
+    lines: File,
+    csv: File,
+    /// The CSV header, fixed by the first line appended.
+    header: Option<String>,
+}
+
+impl Appender {
+    fn append(&mut self, line: &str) -> std::io::Result<()> {
+        self.lines.write_all(line.as_bytes())?;
+        self.lines.flush()?;
+        let (parsed, _) = parse_lines(line);
+        // The CSV of one line, reusing the final format; its header is the
+        // first row of `finish`'s output.
+        let (_, csv) = finish(&parsed);
+        let mut rows = csv.lines();
+        let header = rows.next().unwrap_or_default().to_owned();
+        if self.header.is_none() {
+            if self.csv.metadata()?.len() == 0 {
+                writeln!(self.csv, "{header}")?;
+            }
+            self.header = Some(header.clone());
+        }
+        // A point whose columns differ (a variant that changes the model's
+        // structure) waits for the final rewrite, which aligns every row.
+        if self.header.as_deref() == Some(header.as_str()) {
+            for row in rows {
+                writeln!(self.csv, "{row}")?;
+            }
+        }
+        self.csv.flush()
+    }
+}
+
+pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
+    let loaded = load(&args.file)?;
+    let Some(spec) = loaded.scenario.sweep.clone() else {
+        return Err(BadInput(format!(
+            "{} has no [sweep] table; `chokepoint run` simulates it once",
+            loaded.shown
+        ))
+        .into());
+    };
+    let name = loaded.name(&args.file);
+    let mut points = load_points(&loaded, &spec)?;
+    for (_, scenario) in &mut points {
+        args.sim.apply(&mut scenario.simulation)?;
+    }
+    let fingerprint = fingerprint(&loaded.source, &args.sim);
+    let total = spec.len();
+
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{name}-sweep")));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let lines_path = dir.join(LINES);
+    let (existing, partial) = read_lines(&lines_path)?;
+    if !args.resume && (!existing.is_empty() || partial > 0) {
+        return Err(BadInput(format!(
+            "{} already holds results; pass --resume to continue that sweep, or choose another --out",
+            lines_path.display()
+        ))
+        .into());
+    }
+    if let Some(other) = existing.iter().find(|l| l.fingerprint != fingerprint) {
+        return Err(BadInput(format!(
+            "{} holds point {} of another sweep (a different file or different flags); choose another --out",
+            lines_path.display(),
+            other.point
+        ))
+        .into());
+    }
+    // Keep only complete lines, so that appending continues a clean file.
+    finalize(&dir, &existing)?;
+    let done: BTreeSet<usize> = existing.iter().map(|l| l.point).collect();
+
+    let todo: Vec<&(Point, Scenario)> = points
+        .iter()
+        .filter(|(p, _)| !done.contains(&p.index))
+        .filter(|(p, _)| args.shard.is_none_or(|s| p.index % s.n == s.k))
+        .collect();
+    let jobs: Vec<PointJob> = todo
+        .iter()
+        .map(|(point, scenario)| PointJob {
+            index: point.index,
+            topology: scenario.topology.clone(),
+            config: RunConfig {
+                warmup: scenario.simulation.warmup,
+                duration: scenario.simulation.duration,
+            },
+            seed: point_seed(scenario.simulation.seed, point.index),
+            replications: scenario.simulation.replications,
+        })
+        .collect();
+
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(jobs.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} points  {elapsed} elapsed, ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let open = |path: PathBuf| {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))
+    };
+    let appender = Mutex::new(Appender {
+        lines: open(lines_path.clone())?,
+        csv: open(dir.join(CSV))?,
+        header: None,
+    });
+    let failure: Mutex<Option<std::io::Error>> = Mutex::new(None);
+    pool(args.threads)?.install(|| {
+        run_points(&jobs, |j, runs| {
+            let (point, scenario) = todo[j];
+            let info = RunInfo {
+                scenario: name.clone(),
+                seed: scenario.simulation.seed,
+                warmup: scenario.simulation.warmup.as_secs_f64(),
+                wall: 0.0,
+                warnings: Vec::new(),
+            };
+            let summary = summarize(&info, &runs);
+            let verdict = scenario.slo.as_ref().map(|slo| judge(&summary, slo));
+            let line = point_line(&fingerprint, total, point, &summary, verdict.as_ref());
+            let mut out = appender.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = out.append(&line) {
+                failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(e);
+            }
+            progress.inc(1);
+        })
+    })?;
+    progress.finish_and_clear();
+    drop(appender);
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e).with_context(|| format!("cannot write to {}", dir.display()));
+    }
+
+    let (lines, _) = read_lines(&lines_path)?;
+    finalize(&dir, &lines)?;
+    print!("{}", overview(&lines, total));
+    eprintln!(
+        "{} of {total} points in {} ({} and {})",
+        lines.len(),
+        dir.display(),
+        LINES,
+        CSV
+    );
+    Ok(())
+}
+
+/// A table of the points in `lines`: label, SLO verdict, and per class its
+/// throughput and p99.
+fn overview(lines: &[PointLine], total: usize) -> String {
+    let mut sorted: Vec<&PointLine> = lines.iter().collect();
+    sorted.sort_by_key(|l| l.point);
+    let mut out = String::new();
+    let met = sorted
+        .iter()
+        .filter(|l| l.value["slo"]["met"] == true)
+        .count();
+    let judged = sorted.iter().any(|l| !l.value["slo"].is_null());
+    for line in &sorted {
+        let v = &line.value;
+        let mut cells = vec![
+            format!("{:>4}", line.point),
+            v["label"].as_str().unwrap_or("").to_owned(),
+        ];
+        if let Some(classes) = v["result"]["classes"].as_object() {
+            for (class, c) in classes {
+                let p99 = c["latency"]["p99"].as_f64().unwrap_or(f64::NAN);
+                let x = c["throughput"].as_f64().unwrap_or(f64::NAN);
+                cells.push(format!("{class}: {x:.4}/s, p99 {:.4} s", p99));
+            }
+        }
+        if judged {
+            cells.push(if v["slo"]["met"] == true {
+                "SLO met".into()
+            } else {
+                "SLO missed".into()
+            });
+        }
+        out.push_str(&cells.join("  "));
+        out.push('\n');
+    }
+    if judged {
+        out.push_str(&format!(
+            "{met} of {} point(s) meet the SLO ({total} in the sweep)\n",
+            sorted.len()
+        ));
+    }
+    out
+}
+
+pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
+    let mut lines = Vec::new();
+    let mut sources = Vec::new();
+    for input in &args.inputs {
+        let path = if input.is_dir() {
+            input.join(LINES)
+        } else {
+            input.clone()
+        };
+        if !path.exists() {
+            return Err(BadInput(format!(
+                "{} does not exist: that shard has not run",
+                path.display()
+            ))
+            .into());
+        }
+        let (found, partial) = read_lines(&path)?;
+        if partial > 0 {
+            eprintln!(
+                "warning: {} ends with {partial} incomplete line(s) (an interrupted shard), ignored",
+                path.display()
+            );
+        }
+        sources.extend(std::iter::repeat_n(path.display().to_string(), found.len()));
+        lines.extend(found);
+    }
+    let Some(first) = lines.first() else {
+        return Err(BadInput("the inputs hold no point".into()).into());
+    };
+    if let Some(i) = lines
+        .iter()
+        .position(|l| l.fingerprint != first.fingerprint || l.points != first.points)
+    {
+        return Err(BadInput(format!(
+            "{} and {} hold points of different sweeps (different files or flags)",
+            sources[0], sources[i]
+        ))
+        .into());
+    }
+    let total = first.points;
+    let present: BTreeSet<usize> = lines.iter().map(|l| l.point).collect();
+    let missing: Vec<usize> = (0..total).filter(|p| !present.contains(p)).collect();
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
+        let more = if missing.len() > 20 { ", ..." } else { "" };
+        return Err(BadInput(format!(
+            "{} of {total} points are missing: {}{more}; rerun the shard that holds them (sweep --shard K/N --resume) and merge again",
+            missing.len(),
+            shown.join(", ")
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    finalize(&args.out, &lines)?;
+    eprintln!("merged {total} points into {}", args.out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!(parse_shard("0/4"), Ok(Shard { k: 0, n: 4 }));
+        assert_eq!(parse_shard("3/4"), Ok(Shard { k: 3, n: 4 }));
+        assert!(parse_shard("4/4").is_err());
+        assert!(parse_shard("1/0").is_err());
+        assert!(parse_shard("1").is_err());
+        assert!(parse_shard("a/2").is_err());
+    }
+}

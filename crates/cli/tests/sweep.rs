@@ -1,0 +1,218 @@
+//! `chokepoint sweep` and `merge` as users run them: the files do not depend
+//! on the thread count, on a SIGKILL and `--resume`, or on sharding.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chokepoint"));
+    c.args(args).current_dir(root()).env("NO_COLOR", "1");
+    c
+}
+
+fn chokepoint(args: &[&str]) -> Output {
+    command(args).output().expect("the binary runs")
+}
+
+/// A fresh temporary folder for one test.
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chokepoint-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn files(dir: &Path) -> (String, String) {
+    (
+        std::fs::read_to_string(dir.join("points.jsonl")).unwrap(),
+        std::fs::read_to_string(dir.join("points.csv")).unwrap(),
+    )
+}
+
+const SHORT: [&str; 4] = ["--duration", "20s", "--replications", "3"];
+
+fn sweep(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sweep",
+        "scenarios/sweep_db.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&SHORT);
+    args.extend_from_slice(extra);
+    let output = chokepoint(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn sweep_files_do_not_depend_on_threads() {
+    let base = temp("threads");
+    let (one, two) = (base.join("one"), base.join("two"));
+    sweep(&one, &["--threads", "1"]);
+    sweep(&two, &["--threads", "2"]);
+    let (jsonl, csv) = files(&one);
+    assert_eq!((jsonl.clone(), csv.clone()), files(&two));
+    assert_eq!(jsonl.lines().count(), 16);
+    assert_eq!(csv.lines().count(), 17);
+    // Lines are sorted by point and carry the SLO verdict.
+    for (i, line) in jsonl.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["point"], i);
+        assert!(v["slo"]["met"].is_boolean());
+    }
+    // Running again into the same folder without --resume is refused.
+    let mut args = vec![
+        "sweep",
+        "scenarios/sweep_db.toml",
+        "--out",
+        one.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&SHORT);
+    assert_eq!(chokepoint(&args).status.code(), Some(2));
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn killed_and_resumed_equals_uninterrupted() {
+    let base = temp("resume");
+    let (whole, killed) = (base.join("whole"), base.join("killed"));
+    let long = [
+        "--duration",
+        "120s",
+        "--replications",
+        "4",
+        "--threads",
+        "1",
+    ];
+    let mut args = vec![
+        "sweep",
+        "scenarios/sweep_db.toml",
+        "--out",
+        whole.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&long);
+    assert!(chokepoint(&args).status.success());
+
+    let mut args = vec![
+        "sweep",
+        "scenarios/sweep_db.toml",
+        "--out",
+        killed.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&long);
+    let mut child = command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) once some, but not all, points are written.
+    let started = Instant::now();
+    let lines = |dir: &Path| {
+        std::fs::read_to_string(dir.join("points.jsonl")).map_or(0, |t| t.lines().count())
+    };
+    while lines(&killed) < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the sweep wrote nothing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the sweep finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = lines(&killed);
+    assert!(
+        written < 16,
+        "all {written} points were written before the kill"
+    );
+
+    args.push("--resume");
+    assert!(chokepoint(&args).status.success());
+    assert_eq!(files(&whole), files(&killed));
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn sharded_and_merged_equals_unsharded() {
+    let base = temp("shards");
+    let whole = base.join("whole");
+    sweep(&whole, &[]);
+    let shards: Vec<PathBuf> = (0..3).map(|k| base.join(format!("shard{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        sweep(
+            dir,
+            &[
+                "--shard",
+                &format!("{k}/3"),
+                "--threads",
+                if k == 1 { "1" } else { "2" },
+            ],
+        );
+    }
+    let merged = base.join("merged");
+    let mut args = vec!["merge", "--out", merged.to_str().unwrap()];
+    let shard_args: Vec<&str> = shards.iter().map(|d| d.to_str().unwrap()).collect();
+    args.extend_from_slice(&shard_args);
+    let out = chokepoint(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(files(&whole), files(&merged));
+
+    // Without shard 1, the merge names what is missing and fails.
+    let partial = base.join("partial");
+    let out = chokepoint(&[
+        "merge",
+        "--out",
+        partial.to_str().unwrap(),
+        shard_args[0],
+        shard_args[2],
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("5 of 16 points are missing: 1, 4, 7, 10, 13"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+#[test]
+fn check_validates_every_point() {
+    let out = chokepoint(&["check", "scenarios/sweep_db.toml"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("16 sweep point(s)"));
+    // A bad value in the sweep is reported at that value, for each point it makes.
+    let dir = temp("badsweep");
+    let bad = dir.join("bad.toml");
+    let text = std::fs::read_to_string(root().join("scenarios/sweep_db.toml")).unwrap();
+    std::fs::write(&bad, text.replace("[1, 2, 4, 8]", "[1, 2, 0, 8]")).unwrap();
+    let out = chokepoint(&["check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The renderer wraps long messages; compare with the wrapping undone.
+    let flat = stderr
+        .replace("\n  │ ", " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("sweep point 2 (load.queries.rate=100/s, services.db.servers=0): `servers` must be at least 1"), "{stderr}");
+    // Four points have servers = 0; each error points at that 0 in the sweep.
+    assert_eq!(stderr.matches("bad.toml:35:32").count(), 2 * 4, "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
