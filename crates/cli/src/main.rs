@@ -252,7 +252,11 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         wall,
         warnings,
     };
-    let summary = chokepoint_report::summarize(&info, &runs);
+    let mut summary = chokepoint_report::summarize(&info, &runs);
+    summary.slo = scenario
+        .slo
+        .as_ref()
+        .map(|slo| chokepoint_report::slo::judge(&summary, slo));
     let text = match args.format {
         Format::Table => chokepoint_report::table(&summary),
         Format::Json => chokepoint_report::json(&summary),

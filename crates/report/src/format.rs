@@ -278,6 +278,13 @@ pub fn table(summary: &Summary) -> String {
         out,
         "± = 95% confidence half-width across replications; percentiles pooled over all replications; counts are totals."
     );
+    if let Some(verdict) = &summary.slo {
+        if verdict.met {
+            let _ = writeln!(out, "SLO: met");
+        } else {
+            let _ = writeln!(out, "SLO: missed ({})", verdict.violations.join("; "));
+        }
+    }
     for warning in &summary.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }

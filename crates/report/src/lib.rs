@@ -5,6 +5,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod format;
+pub mod slo;
 pub mod summary;
 pub mod sweep;
 

@@ -145,6 +145,9 @@ pub struct Summary {
     pub stations: BTreeMap<String, StationSummary>,
     /// Warnings about the scenario (overloaded stations).
     pub warnings: Vec<String>,
+    /// The verdict against the scenario's `[slo]`, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::slo::Verdict>,
 }
 
 /// What the summary needs to know about the run besides its statistics.
@@ -265,6 +268,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         classes,
         stations,
         warnings: info.warnings.clone(),
+        slo: None,
     }
 }
 

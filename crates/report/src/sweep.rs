@@ -1,5 +1,4 @@
-//! Sweep results: SLO verdicts, one JSON line per point, and the CSV built
-//! from those lines.
+//! Sweep results: one JSON line per point, and the CSV built from those lines.
 //!
 //! The JSON line of a point is the source of truth: the CSV is a pure
 //! function of the lines, so a sweep can be resumed, sharded and merged by
@@ -8,63 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use chokepoint_scenario::{Point, Slo};
+use chokepoint_scenario::Point;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::slo::Verdict;
 use crate::summary::Summary;
-
-/// Whether a point meets the SLO, and if not, why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Verdict {
-    /// True when every class meets every objective.
-    pub met: bool,
-    /// One sentence per objective missed, such as "browse: p99 0.31 s > 0.2 s".
-    pub violations: Vec<String>,
-}
-
-/// Judges a summary against an SLO: every class must meet every objective given.
-/// A class with no completion misses every latency objective.
-pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
-    let mut violations = Vec::new();
-    for (name, c) in &summary.classes {
-        let l = &c.latency;
-        let none = c.completed == 0;
-        let checks = [
-            ("mean", slo.mean, l.mean.unwrap_or(f64::INFINITY)),
-            ("p50", slo.p50, l.p50),
-            ("p90", slo.p90, l.p90),
-            ("p99", slo.p99, l.p99),
-            ("p99.9", slo.p999, l.p999),
-        ];
-        for (what, limit, value) in checks {
-            if let Some(limit) = limit
-                && (none || value > limit)
-            {
-                violations.push(if none {
-                    format!("{name}: {what} undefined (nothing completed) > {limit} s")
-                } else {
-                    format!("{name}: {what} {value} s > {limit} s")
-                });
-            }
-        }
-        if let Some(limit) = slo.max_error_rate {
-            let errors = (c.dropped + c.failed) as f64;
-            let rate = if c.arrived == 0 {
-                0.0
-            } else {
-                errors / c.arrived as f64
-            };
-            if rate > limit {
-                violations.push(format!("{name}: error rate {rate} > {limit}"));
-            }
-        }
-    }
-    Verdict {
-        met: violations.is_empty(),
-        violations,
-    }
-}
 
 /// The JSON line of one sweep point (with a final newline).
 ///

@@ -1,0 +1,135 @@
+//! Judging results against service-level objectives (`[slo]`).
+
+use chokepoint_scenario::Slo;
+use serde::Serialize;
+
+use crate::summary::Summary;
+
+/// Whether a point meets the SLO, and if not, why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// True when every class meets every objective.
+    pub met: bool,
+    /// One sentence per objective missed, such as "browse: p99 0.31 s > 0.2 s".
+    pub violations: Vec<String>,
+}
+
+/// Judges a summary against an SLO: every class must meet every objective given.
+/// A class with no completion misses every latency objective.
+pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
+    let mut violations = Vec::new();
+    for (name, c) in &summary.classes {
+        let l = &c.latency;
+        let none = c.completed == 0;
+        let checks = [
+            ("mean", slo.mean, l.mean.unwrap_or(f64::INFINITY)),
+            ("p50", slo.p50, l.p50),
+            ("p90", slo.p90, l.p90),
+            ("p99", slo.p99, l.p99),
+            ("p99.9", slo.p999, l.p999),
+        ];
+        for (what, limit, value) in checks {
+            if let Some(limit) = limit
+                && (none || value > limit)
+            {
+                violations.push(if none {
+                    format!("{name}: {what} undefined (nothing completed) > {limit} s")
+                } else {
+                    format!("{name}: {what} {value} s > {limit} s")
+                });
+            }
+        }
+        if let Some(limit) = slo.max_error_rate {
+            let errors = (c.dropped + c.failed) as f64;
+            let rate = if c.arrived == 0 {
+                0.0
+            } else {
+                errors / c.arrived as f64
+            };
+            if rate > limit {
+                violations.push(format!("{name}: error rate {rate} > {limit}"));
+            }
+        }
+    }
+    Verdict {
+        met: violations.is_empty(),
+        violations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{RunInfo, summarize};
+    use chokepoint_core::dist::Dist;
+    use chokepoint_core::model::*;
+    use chokepoint_core::time::SimTime;
+
+    fn summary(capacity: Option<u32>) -> Summary {
+        let topology = Topology {
+            stations: vec![Station {
+                name: "q".into(),
+                servers: 1,
+                discipline: Discipline::Fifo,
+                capacity,
+                behaviour: vec![Some(Behaviour {
+                    work: Dist::constant(1e9).unwrap(),
+                    routing: Routing::exit(),
+                })],
+            }],
+            classes: vec![Class {
+                name: "jobs".into(),
+                entry: StationId(0),
+                priority: 0,
+                load: Load::Open {
+                    process: ArrivalProcess::Constant,
+                    rate: 0.5,
+                },
+            }],
+        };
+        let config = RunConfig {
+            warmup: SimTime::ZERO,
+            duration: SimTime::from_secs_f64(100.0),
+        };
+        let run = chokepoint_core::run(&topology, &config, 1).unwrap();
+        let info = RunInfo {
+            scenario: "s".into(),
+            seed: 1,
+            warmup: 0.0,
+            wall: 0.0,
+            warnings: vec![],
+        };
+        summarize(&info, &[run])
+    }
+
+    /// Evenly spaced arrivals every 2 s to a 1 s deterministic server: every
+    /// latency is exactly 1 s, nothing is dropped.
+    #[test]
+    fn verdicts_follow_the_objectives() {
+        let s = summary(None);
+        let ok = Slo {
+            p99: Some(1.01),
+            max_error_rate: Some(0.0),
+            ..Slo::default()
+        };
+        assert_eq!(
+            judge(&s, &ok),
+            Verdict {
+                met: true,
+                violations: vec![]
+            }
+        );
+        let tight = Slo {
+            p50: Some(0.5),
+            mean: Some(0.9),
+            ..Slo::default()
+        };
+        let v = judge(&s, &tight);
+        assert!(!v.met);
+        assert_eq!(v.violations.len(), 2, "{v:?}");
+        assert!(
+            v.violations[0].starts_with("jobs: mean 1 s > 0.9 s"),
+            "{v:?}"
+        );
+    }
+}
