@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use chokepoint_scenario::Point;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::slo::Verdict;
