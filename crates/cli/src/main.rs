@@ -36,6 +36,26 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Join the outputs of sharded sweeps into what one unsharded sweep writes.
     Merge(sweep::MergeArgs),
+    /// Run two or more architectures under the same load and seeds, side by side.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CompareArgs {
+    /// The scenario files; the first is the baseline.
+    #[arg(required = true, num_args = 2..)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    sim: SimFlags,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    format: CompareFormat,
+    /// Also write compare.json and compare.txt into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads for replications (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
 }
 
 /// Overrides of the scenario's `[simulation]` table.
@@ -98,6 +118,12 @@ struct RunArgs {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum CompareFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
     Table,
     Json,
@@ -133,6 +159,7 @@ fn main() -> ExitCode {
         Command::Check { file } => check(&file),
         Command::Sweep(args) => sweep::sweep(&args),
         Command::Merge(args) => sweep::merge(&args),
+        Command::Compare(args) => compare(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -269,6 +296,99 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             ("results.json", chokepoint_report::json(&summary)),
             ("results.csv", chokepoint_report::csv(&summary)),
             ("results.txt", chokepoint_report::table(&summary)),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, content)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Simulates each scenario with the baseline's `[simulation]` settings (seed,
+/// replications, duration, warm-up, then the flags), so that all see the
+/// same random streams wherever their names match, and prints them side by side.
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let mut loaded = Vec::new();
+    for file in &args.files {
+        loaded.push(load(file)?);
+    }
+    let mut sim = loaded[0].scenario.simulation.clone();
+    args.sim.apply(&mut sim)?;
+    let base_classes: Vec<&str> = loaded[0]
+        .scenario
+        .topology
+        .classes
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    for l in &loaded[1..] {
+        let classes: Vec<&str> = l
+            .scenario
+            .topology
+            .classes
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        if classes != base_classes {
+            eprintln!(
+                "warning: {} has classes [{}] where {} has [{}]: their loads differ",
+                l.shown,
+                classes.join(", "),
+                loaded[0].shown,
+                base_classes.join(", ")
+            );
+        }
+    }
+    let config = RunConfig {
+        warmup: sim.warmup,
+        duration: sim.duration,
+    };
+    let pool = pool(args.threads)?;
+    let mut runs = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for (l, file) in loaded.iter().zip(&args.files) {
+        let started = Instant::now();
+        let stats = pool.install(|| {
+            chokepoint_sweep::replicate(&l.scenario.topology, &config, sim.seed, sim.replications)
+        })?;
+        let mut name = l.name(file);
+        if names.contains(&name) {
+            name = file.display().to_string();
+        }
+        names.push(name.clone());
+        let info = chokepoint_report::RunInfo {
+            scenario: name.clone(),
+            seed: sim.seed,
+            warmup: sim.warmup.as_secs_f64(),
+            wall: started.elapsed().as_secs_f64(),
+            warnings: l.warnings.clone(),
+        };
+        let mut summary = chokepoint_report::summarize(&info, &stats);
+        summary.slo = l
+            .scenario
+            .slo
+            .as_ref()
+            .map(|slo| chokepoint_report::slo::judge(&summary, slo));
+        runs.push((name, summary));
+    }
+    let comparison = chokepoint_report::compare::compare(runs);
+    let text = match args.format {
+        CompareFormat::Json => chokepoint_report::compare::json(&comparison),
+        CompareFormat::Table => chokepoint_report::compare::table(&comparison),
+    };
+    print!("{text}");
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, content) in [
+            (
+                "compare.json",
+                chokepoint_report::compare::json(&comparison),
+            ),
+            (
+                "compare.txt",
+                chokepoint_report::compare::table(&comparison),
+            ),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, content)

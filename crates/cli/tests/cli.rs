@@ -320,3 +320,83 @@ fn check_accepts_a_valid_file() {
         "scenarios/checkout.toml: ok (4 service(s), 2 class(es))\n"
     );
 }
+
+/// `compare` runs each architecture with the baseline's seed and settings:
+/// the same arrival stream (same class name) gives the same arrivals, and
+/// the latency differences between one fast server, four pooled and four
+/// split ones are significant, in the order queueing theory gives
+/// (0.83 s < 1.36 s < 3.33 s at ρ = 0.7).
+#[test]
+fn compare_shows_significant_differences() {
+    let out = chokepoint(&[
+        "compare",
+        "scenarios/scaling/vertical.toml",
+        "scenarios/scaling/pooled.toml",
+        "scenarios/scaling/split.toml",
+        "--format",
+        "json",
+        "--replications",
+        "5",
+        "--duration",
+        "5000s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["scenarios"],
+        serde_json::json!(["vertical", "pooled", "split"])
+    );
+    let row = |metric: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["section"] == "class" && r["name"] == "jobs" && r["metric"] == metric)
+            .unwrap()
+            .clone()
+    };
+    let mean = row("latency.mean");
+    let values: Vec<f64> = mean["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(values[0] < values[1] && values[1] < values[2], "{values:?}");
+    assert_eq!(mean["significant"], serde_json::json!([false, true, true]));
+    // Common random numbers: the same arrivals in all three.
+    let arrived: Vec<&serde_json::Value> = (0..3)
+        .map(|i| &v["results"][i]["classes"]["jobs"]["arrived"])
+        .collect();
+    assert!(
+        arrived[0] == arrived[1] && arrived[1] == arrived[2],
+        "{arrived:?}"
+    );
+    assert_eq!(
+        row("throughput")["significant"],
+        serde_json::json!([false, false, false])
+    );
+    // The table names the baseline and marks significant changes.
+    let table = chokepoint(&[
+        "compare",
+        "scenarios/scaling/vertical.toml",
+        "scenarios/scaling/pooled.toml",
+        "--duration",
+        "2000s",
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.starts_with("pooled compared with vertical (same load and seeds)"),
+        "{text}"
+    );
+    assert!(text.contains("% *)"), "{text}");
+    // One file is not a comparison.
+    assert_eq!(
+        chokepoint(&["compare", "scenarios/mmc.toml"]).status.code(),
+        Some(2)
+    );
+}

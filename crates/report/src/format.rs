@@ -117,7 +117,7 @@ fn half_width(x: f64) -> String {
 }
 
 /// A duration in seconds with a readable unit; the same unit for its ± part.
-fn duration(x: Option<f64>, ci: Option<f64>) -> String {
+pub(crate) fn duration(x: Option<f64>, ci: Option<f64>) -> String {
     let Some(mut x) = x else {
         return "-".into();
     };
@@ -139,7 +139,7 @@ fn duration(x: Option<f64>, ci: Option<f64>) -> String {
     }
 }
 
-fn plain(x: f64, ci: Option<f64>) -> String {
+pub(crate) fn plain(x: f64, ci: Option<f64>) -> String {
     match ci {
         Some(half) => format!("{} ±{}", sig3(x), half_width(half)),
         None => sig3(x),
@@ -159,7 +159,7 @@ fn count(n: u64) -> String {
 }
 
 /// Left-aligns the first column, right-aligns the others.
-fn render(out: &mut String, rows: &[Vec<String>]) {
+pub(crate) fn render(out: &mut String, rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+pub mod compare;
 mod format;
 pub mod slo;
 pub mod summary;

@@ -153,6 +153,50 @@ pub fn dm1() -> Value {
     })
 }
 
+/// The same capacity, 4 requests per second, three ways (the scenarios of
+/// `scenarios/scaling/`): one server four times as fast (M/M/1, μ = 4),
+/// four pooled servers (M/M/4, μ = 1), four servers behind a random split
+/// (4 × M/M/1 at λ/4), at ρ = 0.3, 0.7 and 0.95.
+pub fn scaling(layout: &str) -> Value {
+    let rows: Vec<Value> = [0.3, 0.7, 0.95]
+        .iter()
+        .map(|&rho| {
+            let lambda = 4.0 * rho;
+            let expected = match layout {
+                "vertical" => {
+                    let (util, l, lq, wq, w) = mmc(1, lambda, 0.25);
+                    json!({ "T": w, "Wq": wq, "L": l, "Lq": lq, "utilization": util })
+                }
+                "pooled" => {
+                    let (util, l, lq, wq, w) = mmc(4, lambda, 1.0);
+                    json!({ "T": w, "Wq": wq, "L": l, "Lq": lq, "utilization": util })
+                }
+                _ => {
+                    let (util, l, lq, wq, w) = mmc(1, lambda / 4.0, 1.0);
+                    json!({ "T": w, "Wq": wq, "L": l, "Lq": lq, "utilization": util })
+                }
+            };
+            json!({ "inputs": { "rho": rho, "lambda": lambda }, "expected": expected })
+        })
+        .collect();
+    json!({ "id": format!("derived_scaling_{layout}"), "results": rows })
+}
+
+/// [`scaling`] for one server four times as fast.
+pub fn scaling_vertical() -> Value {
+    scaling("vertical")
+}
+
+/// [`scaling`] for four pooled servers.
+pub fn scaling_pooled() -> Value {
+    scaling("pooled")
+}
+
+/// [`scaling`] for four servers behind a random split.
+pub fn scaling_split() -> Value {
+    scaling("split")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,6 +141,16 @@ fn rate(inputs: &Value, key: &str, path: &str) -> Option<Vec<Override>> {
     Some(vec![Override::new(path, format!("\"{lambda}/s\""))])
 }
 
+/// The scaling scenarios are short examples; validation runs them longer,
+/// enough for ρ = 0.95.
+fn long_run() -> Vec<Override> {
+    vec![
+        Override::new("simulation.duration", "\"100000s\""),
+        Override::new("simulation.warmup", "\"5000s\""),
+        Override::new("simulation.replications", "20"),
+    ]
+}
+
 /// The cases this release can express, and how.
 pub fn cases() -> Vec<CaseSpec> {
     use Quantity::*;
@@ -392,6 +402,69 @@ pub fn cases() -> Vec<CaseSpec> {
                 ("/T_high", ClassLatency(0)),
                 ("/T_low", ClassLatency(1)),
                 ("/utilization", Utilization("server")),
+            ]),
+        },
+        CaseSpec {
+            id: "derived_scaling_vertical",
+            derived: Some(derived::scaling_vertical),
+            scenario: (
+                "scaling/vertical.toml",
+                include_str!("../../../scenarios/scaling/vertical.toml"),
+            ),
+            overrides: |i| {
+                rate(i, "lambda", "load.jobs.rate").map(|mut o| {
+                    o.extend(long_run());
+                    o
+                })
+            },
+            checks: owned(&[
+                ("/T", Latency),
+                ("/Wq", Wait("big")),
+                ("/L", InSystem("big")),
+                ("/Lq", InQueue("big")),
+                ("/utilization", Utilization("big")),
+            ]),
+        },
+        CaseSpec {
+            id: "derived_scaling_pooled",
+            derived: Some(derived::scaling_pooled),
+            scenario: (
+                "scaling/pooled.toml",
+                include_str!("../../../scenarios/scaling/pooled.toml"),
+            ),
+            overrides: |i| {
+                rate(i, "lambda", "load.jobs.rate").map(|mut o| {
+                    o.extend(long_run());
+                    o
+                })
+            },
+            checks: owned(&[
+                ("/T", Latency),
+                ("/Wq", Wait("pool")),
+                ("/L", InSystem("pool")),
+                ("/Lq", InQueue("pool")),
+                ("/utilization", Utilization("pool")),
+            ]),
+        },
+        CaseSpec {
+            id: "derived_scaling_split",
+            derived: Some(derived::scaling_split),
+            scenario: (
+                "scaling/split.toml",
+                include_str!("../../../scenarios/scaling/split.toml"),
+            ),
+            overrides: |i| {
+                rate(i, "lambda", "load.jobs.rate").map(|mut o| {
+                    o.extend(long_run());
+                    o
+                })
+            },
+            checks: owned(&[
+                ("/T", Latency),
+                ("/Wq", Wait("r1")),
+                ("/L", InSystem("r1")),
+                ("/Lq", InQueue("r1")),
+                ("/utilization", Utilization("r3")),
             ]),
         },
         CaseSpec {

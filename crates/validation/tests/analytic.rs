@@ -90,3 +90,8 @@ fn priority_cobham() {
 fn constant_arrivals_dm1() {
     assert_all_pass("derived_dm1");
 }
+
+#[test]
+fn vertical_pooled_and_split_scaling() {
+    assert_all_pass("derived_scaling");
+}
