@@ -145,6 +145,15 @@ fn finalize(dir: &Path, lines: &[PointLine]) -> anyhow::Result<()> {
     write_atomically(&dir.join(CSV), &csv)
 }
 
+/// Draws the sweep's charts into its folder (PNG and SVG).
+fn plot(dir: &Path, lines: &[PointLine]) -> anyhow::Result<()> {
+    for (stem, chart) in chokepoint_report::plot::sweep_charts(lines) {
+        chokepoint_report::plot::write(&chart, &dir.join(stem))
+            .map_err(|e| anyhow::anyhow!("cannot draw a chart in {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// The appending writer used while points finish.
 struct Appender {
     lines: File,
@@ -298,6 +307,7 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
 
     let (lines, _) = read_lines(&lines_path)?;
     finalize(&dir, &lines)?;
+    plot(&dir, &lines)?;
     print!("{}", overview(&lines, total));
     eprintln!(
         "{} of {total} points in {} ({} and {})",
@@ -407,6 +417,7 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     finalize(&args.out, &lines)?;
+    plot(&args.out, &lines)?;
     eprintln!("merged {total} points into {}", args.out.display());
     Ok(())
 }

@@ -70,6 +70,26 @@ fn sweep_files_do_not_depend_on_threads() {
         assert_eq!(v["point"], i);
         assert!(v["slo"]["met"].is_boolean());
     }
+    // The charts are drawn, with text, and are the same on any thread count.
+    for stem in ["p99-vs-load-queries", "throughput-vs-load-queries"] {
+        let png = std::fs::metadata(one.join(format!("{stem}.png")))
+            .unwrap()
+            .len();
+        assert!(png > 20_000, "{stem}.png is only {png} bytes");
+        let svg = std::fs::read_to_string(one.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.contains("offered load (load.queries.rate, requests/s)"),
+            "{stem}.svg has no axis label"
+        );
+        assert!(
+            svg.contains("services.db.servers=8"),
+            "{stem}.svg has no legend"
+        );
+        assert_eq!(
+            svg,
+            std::fs::read_to_string(two.join(format!("{stem}.svg"))).unwrap()
+        );
+    }
     // Running again into the same folder without --resume is refused.
     let mut args = vec![
         "sweep",

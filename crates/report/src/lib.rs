@@ -6,6 +6,7 @@
 
 pub mod compare;
 mod format;
+pub mod plot;
 pub mod slo;
 pub mod summary;
 pub mod sweep;
