@@ -44,6 +44,7 @@ fn topology(means: &[f64]) -> Topology {
                 servers: 1,
                 discipline: Discipline::Fifo,
                 capacity: None,
+                dispatch: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(mean * 1e9).unwrap(),
                     routing: if i + 1 < n {

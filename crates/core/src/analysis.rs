@@ -19,6 +19,16 @@ pub fn visit_ratios(topology: &Topology) -> Vec<Option<Vec<f64>>> {
                 row[i] = 1.0;
             }
             for (from, station) in topology.stations.iter().enumerate() {
+                // A balancer sends each target an equal share in the long run
+                // (exactly for round robin and random; for least connections
+                // when the targets are alike, an approximation otherwise).
+                if let Some(d) = &station.dispatch {
+                    let share = 1.0 / d.targets.len() as f64;
+                    for to in &d.targets {
+                        a[to.idx()][from] -= share;
+                    }
+                    continue;
+                }
                 if let Some(Some(b)) = station.behaviour.get(ci) {
                     for &(to, p) in &b.routing.next {
                         a[to.idx()][from] -= p;
@@ -74,6 +84,9 @@ pub fn offered_load(topology: &Topology) -> Vec<f64> {
             continue;
         };
         for (si, station) in topology.stations.iter().enumerate() {
+            if station.dispatch.is_some() {
+                continue;
+            }
             if let Some(Some(b)) = station.behaviour.get(ci) {
                 rho[si] += rate * v[si] * b.work.mean() / 1e9 / f64::from(station.servers);
             }
@@ -98,6 +111,7 @@ mod tests {
             servers,
             discipline: Discipline::Fifo,
             capacity: None,
+            dispatch: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -143,6 +157,7 @@ mod tests {
             servers: 1,
             discipline: Discipline::Fifo,
             capacity: None,
+            dispatch: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(1.0).unwrap(),
                 routing: Routing::to(StationId(to)),

@@ -9,7 +9,7 @@
 use std::collections::{BinaryHeap, VecDeque};
 
 use crate::dist::Dist;
-use crate::model::{ArrivalProcess, Discipline, Load, ModelError, RunConfig, Topology};
+use crate::model::{ArrivalProcess, Discipline, Load, ModelError, Policy, RunConfig, Topology};
 use crate::queue::EventQueue;
 use crate::rng::{Stream, derive, name_key};
 use crate::stats::{ClassStats, RunStats, StationStats};
@@ -29,6 +29,7 @@ use crate::time::{SimTime, nanos_from_f64};
 ///         servers: 1,
 ///         discipline: Discipline::Fifo,
 ///         capacity: None,
+///         dispatch: None,
 ///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 ///     }],
 ///     classes: vec![Class {
@@ -153,7 +154,17 @@ struct Ps {
     seq: u64,
 }
 
+/// A load balancer's state: its policy, targets, turn and random stream.
+struct Balancer {
+    policy: Policy,
+    targets: Vec<u32>,
+    turn: usize,
+    stream: Stream,
+}
+
 struct StationState {
+    /// Set for a load balancer, which passes requests on in zero time.
+    balancer: Option<Balancer>,
     servers: u32,
     capacity: u32,
     is_ps: bool,
@@ -259,6 +270,12 @@ impl Engine {
             .stations
             .iter()
             .map(|s| StationState {
+                balancer: s.dispatch.as_ref().map(|d| Balancer {
+                    policy: d.policy,
+                    targets: d.targets.iter().map(|t| t.0).collect(),
+                    turn: 0,
+                    stream: Stream::new(derive(seed, &[name_key("balance"), name_key(&s.name)])),
+                }),
                 servers: s.servers,
                 capacity: s.capacity.unwrap_or(u32::MAX),
                 is_ps: s.discipline == Discipline::Ps,
@@ -470,10 +487,58 @@ impl Engine {
         self.arrive(req, entry as usize);
     }
 
+    /// A load balancer's choice of target for the next request.
+    fn balance(&mut self, si: usize) -> usize {
+        // Taken out for the duration of the choice, which reads the targets.
+        let Some(mut b) = self.stations[si].balancer.take() else {
+            unreachable!("balance is only called for balancers");
+        };
+        let k = b.targets.len();
+        let pick = match b.policy {
+            Policy::RoundRobin => {
+                let i = b.turn;
+                b.turn = (b.turn + 1) % k;
+                i
+            }
+            Policy::Random => ((b.stream.uniform() * k as f64) as usize).min(k - 1),
+            Policy::LeastConnections => {
+                // Fewest present; among equals, one at random (reservoir sampling).
+                let mut best = 0;
+                let mut fewest = u32::MAX;
+                let mut ties = 0u32;
+                for (i, &t) in b.targets.iter().enumerate() {
+                    let n = self.stations[t as usize].n;
+                    if n < fewest {
+                        fewest = n;
+                        best = i;
+                        ties = 1;
+                    } else if n == fewest {
+                        ties += 1;
+                        if b.stream.uniform() * f64::from(ties) < 1.0 {
+                            best = i;
+                        }
+                    }
+                }
+                best
+            }
+        };
+        let target = b.targets[pick] as usize;
+        self.stations[si].balancer = Some(b);
+        target
+    }
+
     /// `req` arrives at station `si`.
     fn arrive(&mut self, req: u32, si: usize) {
         let now = self.now;
         let ci = self.requests[req as usize].class as usize;
+        if self.stations[si].balancer.is_some() {
+            let stats = &mut self.stations[si].stats;
+            stats.arrivals += 1;
+            stats.departures += 1;
+            let target = self.balance(si);
+            self.arrive(req, target);
+            return;
+        }
         let station = &mut self.stations[si];
         station.advance(now);
         if station.n >= station.capacity {
@@ -640,6 +705,7 @@ mod tests {
             servers,
             discipline,
             capacity: None,
+            dispatch: None,
             behaviour: vec![Some(Behaviour { work, routing })],
         }
     }
@@ -771,6 +837,7 @@ mod tests {
             servers: 1,
             discipline: Discipline::Priority,
             capacity: None,
+            dispatch: None,
             behaviour: vec![
                 Some(Behaviour {
                     work: work.clone(),
@@ -927,6 +994,7 @@ mod edge_tests {
                 servers: 1,
                 discipline: Discipline::Fifo,
                 capacity: None,
+                dispatch: None,
                 behaviour: vec![Some(Behaviour {
                     work,
                     routing: Routing::exit(),

@@ -19,6 +19,7 @@
 //!         servers: 4,
 //!         discipline: Discipline::Fifo,
 //!         capacity: None,
+//!         dispatch: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {

@@ -91,10 +91,35 @@ pub struct Station {
     pub discipline: Discipline,
     /// Most requests present (queued plus in service); arrivals beyond are dropped.
     pub capacity: Option<u32>,
+    /// When set, this is not a queue but a load balancer: a request arriving
+    /// here is passed at once, in zero time, to one of the targets chosen by
+    /// the policy; `servers`, `discipline`, `capacity` and `behaviour` are
+    /// then unused.
+    pub dispatch: Option<Dispatch>,
     /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
     /// never visits this station (reaching it anyway is a model error caught
     /// when the topology is validated).
     pub behaviour: Vec<Option<Behaviour>>,
+}
+
+/// How a load balancer picks a target for each request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Each target in turn.
+    RoundRobin,
+    /// A target uniformly at random.
+    Random,
+    /// The target with the fewest requests present (ties broken at random).
+    LeastConnections,
+}
+
+/// A load balancer's policy and targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dispatch {
+    /// How to choose.
+    pub policy: Policy,
+    /// Where requests may go, at least one.
+    pub targets: Vec<StationId>,
 }
 
 /// How an open class's requests arrive.
@@ -179,6 +204,10 @@ pub enum ModelError {
     ClosedLossWithoutThink(ClassId),
     /// An open class with a rate that is not positive and finite.
     BadRate(ClassId),
+    /// A load balancer without targets.
+    NoTargets(StationId),
+    /// Load balancers that send requests to one another in a circle.
+    BalancerCycle(StationId),
     /// Nothing to simulate: no class.
     Empty,
 }
@@ -206,6 +235,10 @@ impl std::fmt::Display for ModelError {
                 c.0
             ),
             ModelError::BadRate(c) => write!(f, "class #{} has a rate that is not positive", c.0),
+            ModelError::NoTargets(s) => write!(f, "load balancer #{} has no target", s.0),
+            ModelError::BalancerCycle(s) => {
+                write!(f, "load balancer #{} is on a cycle of load balancers", s.0)
+            }
             ModelError::Empty => write!(f, "nothing to simulate"),
         }
     }
@@ -230,6 +263,15 @@ impl Topology {
         };
         for (si, station) in self.stations.iter().enumerate() {
             let id = StationId(si as u32);
+            if let Some(d) = &station.dispatch {
+                if d.targets.is_empty() {
+                    return Err(ModelError::NoTargets(id));
+                }
+                for &t in &d.targets {
+                    known(t)?;
+                }
+                continue;
+            }
             if station.servers == 0 {
                 return Err(ModelError::NoServers(id));
             }
@@ -264,6 +306,10 @@ impl Topology {
                     continue;
                 }
                 let station = &self.stations[s.idx()];
+                if let Some(d) = &station.dispatch {
+                    stack.extend(d.targets.iter().copied());
+                    continue;
+                }
                 if no_think && station.capacity.is_some() {
                     return Err(ModelError::ClosedLossWithoutThink(class_id));
                 }
@@ -275,6 +321,28 @@ impl Topology {
                 };
                 stack.extend(behaviour.routing.next.iter().map(|&(to, _)| to));
             }
+        }
+        // Balancers pass requests on in zero time. A balancer is grounded if
+        // one of its targets is a station or a grounded balancer; balancers
+        // that are not would pass a request around forever at one instant.
+        let mut grounded: Vec<bool> = self.stations.iter().map(|s| s.dispatch.is_none()).collect();
+        loop {
+            let mut changed = false;
+            for (si, station) in self.stations.iter().enumerate() {
+                if let Some(d) = &station.dispatch
+                    && !grounded[si]
+                    && d.targets.iter().any(|t| grounded[t.idx()])
+                {
+                    grounded[si] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if let Some(si) = grounded.iter().position(|g| !g) {
+            return Err(ModelError::BalancerCycle(StationId(si as u32)));
         }
         Ok(())
     }

@@ -84,6 +84,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 servers: s.servers,
                 discipline: s.discipline,
                 capacity: s.capacity,
+                dispatch: None,
                 behaviour: vec![Some(behaviour); n_classes],
             }
         })
@@ -117,7 +118,13 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // A fixed seed and no failure files: the suite is the same on every run.
+    #![proptest_config(ProptestConfig {
+        cases: 48,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn conservation_little_and_utilisation_laws(
@@ -155,8 +162,11 @@ proptest! {
             // Waiting never exceeds being present, busy servers never exceed servers.
             prop_assert!(s.queue_area <= s.system_area + slack);
             prop_assert!(s.busy_area <= f64::from(s.servers) * config.duration.as_nanos() as f64 + slack);
-            // And the in-flight remainder is small next to the whole.
-            if s.departures > 1000 {
+            // And the in-flight remainder is small next to the whole, except
+            // under LIFO, where a request buried in a long busy period can
+            // stay for a large part of the run.
+            let lifo = specs[stats.stations.iter().position(|x| x.name == s.name).unwrap()].discipline == Discipline::Lifo;
+            if s.departures > 1000 && !lifo {
                 let gap = (s.system_area - s.response_sum) / s.system_area;
                 prop_assert!(gap < 0.05, "{}: Little gap {gap}", s.name);
             }

@@ -72,6 +72,7 @@ mod tests {
                 servers: 1,
                 discipline: Discipline::Fifo,
                 capacity,
+                dispatch: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::constant(1e9).unwrap(),
                     routing: Routing::exit(),

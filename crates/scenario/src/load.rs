@@ -965,6 +965,7 @@ impl<'s> Walker<'s> {
             servers: servers?,
             discipline: discipline?,
             capacity: capacity?,
+            dispatch: None,
             behaviour,
         })
     }

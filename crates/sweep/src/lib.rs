@@ -11,6 +11,7 @@
 //! let topology = Topology {
 //!     stations: vec![Station {
 //!         name: "q".into(), servers: 1, discipline: Discipline::Fifo, capacity: None,
+//!         dispatch: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {
@@ -133,6 +134,7 @@ mod tests {
                 servers: 2,
                 discipline: Discipline::Fifo,
                 capacity: None,
+                dispatch: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(1e9).unwrap(),
                     routing: Routing::exit(),
@@ -186,6 +188,7 @@ mod tests {
                 servers,
                 discipline: Discipline::Fifo,
                 capacity: None,
+                dispatch: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(1e9).unwrap(),
                     routing: Routing::exit(),
