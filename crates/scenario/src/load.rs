@@ -12,8 +12,8 @@ use std::ops::Range;
 use chokepoint_core::analysis;
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    ArrivalProcess, Behaviour, Class, Discipline, Load, ModelError, Routing, Station, StationId,
-    Topology,
+    ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Load, ModelError, Policy, Routing,
+    Station, StationId, Topology,
 };
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
@@ -216,6 +216,9 @@ const KINDS: [&str; 8] = [
 /// Each user of a closed class is simulated; beyond this, memory and time
 /// are better spent on an open class with the equivalent rate.
 const MAX_POPULATION: i64 = 10_000_000;
+const BALANCER_KEYS: [&str; 3] = ["kind", "policy", "targets"];
+const POLICIES: [&str; 3] = ["round_robin", "random", "least_connections"];
+const LATER_POLICIES: [&str; 3] = ["power_of_two", "consistent_hash", "sticky"];
 const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
 const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
@@ -858,13 +861,16 @@ impl<'s> Walker<'s> {
                 None
             }
         };
+        if kind == Some("load_balancer") {
+            return self.balancer(service, services, class_names.len());
+        }
         if let Some(kind) = kind
             && kind != "station"
         {
             let v = table.get("kind").expect("kind was read");
             self.error(format!("kind `{kind}` is not supported by this version of chokepoint"), v.span())
                 .help = Some(
-                "this release simulates queueing stations; model the component as kind = \"station\" with its `servers` and `work`"
+                "this release simulates queueing stations and load balancers; model the component as kind = \"station\" with its `servers` and `work`"
                     .into(),
             );
             return None;
@@ -970,6 +976,73 @@ impl<'s> Walker<'s> {
         })
     }
 
+    /// A `kind = "load_balancer"` service: `policy` and `targets`.
+    fn balancer(
+        &mut self,
+        service: &RawService<'_, '_>,
+        services: &[RawService<'_, '_>],
+        n_classes: usize,
+    ) -> Option<Station> {
+        let table = service.table;
+        let name = &service.name;
+        self.check_keys(table, &BALANCER_KEYS, &format!("[services.{name}]"));
+        let policy = match table.get("policy") {
+            Some(v) => {
+                let text = self.string(v, "`policy`")?;
+                if LATER_POLICIES.contains(&text) {
+                    self.error(
+                        format!("policy `{text}` is not supported by this version of chokepoint"),
+                        v.span(),
+                    )
+                    .help = Some(format!("choose one of: {}", POLICIES.join(", ")));
+                    None
+                } else {
+                    self.word(v, "policy", &POLICIES).map(|w| match w {
+                        "random" => Policy::Random,
+                        "least_connections" => Policy::LeastConnections,
+                        _ => Policy::RoundRobin,
+                    })
+                }
+            }
+            None => Some(Policy::RoundRobin),
+        };
+        let targets = match table.get("targets") {
+            Some(v) => match v.get_ref() {
+                DeValue::String(_) => self.service_ref(v, "`targets`", services).map(|t| vec![t]),
+                DeValue::Array(items) if !items.is_empty() => items
+                    .iter()
+                    .map(|item| self.service_ref(item, "`targets`", services))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>(),
+                _ => {
+                    self.type_error(
+                        v,
+                        "`targets`",
+                        "a service name or a non-empty array of them",
+                    );
+                    None
+                }
+            },
+            None => {
+                self.error(format!("load balancer `{name}` has no `targets`"), service.key_span.clone())
+                    .help = Some("name the services it spreads requests over, such as targets = [\"api1\", \"api2\"]".into());
+                None
+            }
+        };
+        Some(Station {
+            name: name.clone(),
+            servers: 1,
+            discipline: Discipline::Fifo,
+            capacity: None,
+            dispatch: Some(Dispatch {
+                policy: policy?,
+                targets: targets?,
+            }),
+            behaviour: vec![None; n_classes],
+        })
+    }
+
     /// Checks the assembled model: reachability, loops, overload.
     fn check_model(
         &mut self,
@@ -1002,6 +1075,15 @@ impl<'s> Walker<'s> {
                     class_spans[class.idx()].clone(),
                 )
                 .help = Some("a dropped user retries after thinking: give it a think time, such as think = \"exp(1s)\"".into());
+                return;
+            }
+            Err(ModelError::BalancerCycle(station)) => {
+                let s = &topology.stations[station.idx()];
+                self.error(
+                    format!("load balancer `{}` only sends requests to load balancers that send them back", s.name),
+                    station_spans[station.idx()].clone(),
+                )
+                .help = Some("one of the targets must lead to a station".into());
                 return;
             }
             Err(e) => {

@@ -383,3 +383,54 @@ fn sweep_and_slo_errors() {
             .any(|e| e.contains("cannot change the sweep"))
     );
 }
+
+#[test]
+fn load_balancers() {
+    let text = r#"
+[simulation]
+duration = "100s"
+[load.jobs]
+rate = "2/s"
+entry = "lb"
+[services.lb]
+kind = "load_balancer"
+policy = "least_connections"
+targets = ["a", "b"]
+[services.a]
+kind = "station"
+work = "exp(10ms)"
+[services.b]
+kind = "station"
+work = "exp(10ms)"
+"#;
+    let loaded = load(text);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let t = loaded.scenario.unwrap().topology;
+    let d = t.stations[0].dispatch.as_ref().unwrap();
+    assert_eq!(d.policy, chokepoint_core::model::Policy::LeastConnections);
+    assert_eq!(d.targets, vec![StationId(1), StationId(2)]);
+    assert!(
+        errors(&text.replace("least_connections", "fastest"))
+            .iter()
+            .any(|e| e.contains("unknown policy"))
+    );
+    assert!(
+        errors(&text.replace("least_connections", "sticky"))
+            .iter()
+            .any(|e| e.contains("not supported"))
+    );
+    assert!(
+        errors(&text.replace("[\"a\", \"b\"]", "[\"a\", \"c\"]"))
+            .iter()
+            .any(|e| e.contains("unknown service `c`"))
+    );
+    assert!(errors(&text.replace("targets = [\"a\", \"b\"]", "work = \"exp(1ms)\"")).len() == 2);
+    // Balancers that only feed each other are refused.
+    let cycle = text.replace("targets = [\"a\", \"b\"]", "targets = [\"lb2\"]")
+        + "[services.lb2]\nkind = \"load_balancer\"\ntargets = \"lb\"\n";
+    assert!(
+        errors(&cycle)
+            .iter()
+            .any(|e| e.contains("only sends requests to load balancers"))
+    );
+}

@@ -197,6 +197,47 @@ pub fn scaling_split() -> Value {
     scaling("split")
 }
 
+/// Four exponential replicas (μ = 1/s) behind a balancer, at ρ = 0.3, 0.7 and
+/// 0.95 (`scenarios/scaling/balanced.toml`). Random: each replica is an
+/// M/M/1 at λ/4. Round robin: each replica sees every fourth arrival of a
+/// Poisson stream, so Erlang-4 gaps: an E4/M/1 queue, whose response time is
+/// exponential with rate μ(1 − σ), σ the root in (0, 1) of
+/// σ = (λ / (λ + μ(1 − σ)))⁴ (GI/M/1 with A*(s) = (λ/(λ + s))⁴).
+pub fn balanced(policy: &str) -> Value {
+    let rows: Vec<Value> = [0.3, 0.7, 0.95]
+        .iter()
+        .map(|&rho| {
+            let lambda = 4.0 * rho;
+            let t = match policy {
+                "random" => 1.0 / (1.0 - lambda / 4.0),
+                _ => {
+                    let mut sigma: f64 = 0.5;
+                    for _ in 0..100_000 {
+                        sigma = (lambda / (lambda + (1.0 - sigma))).powi(4);
+                    }
+                    1.0 / (1.0 - sigma)
+                }
+            };
+            let per_replica = lambda / 4.0;
+            json!({
+                "inputs": { "policy": policy, "rho": rho, "lambda": lambda },
+                "expected": { "T": t, "Wq": t - 1.0, "L": per_replica * t, "utilization": rho },
+            })
+        })
+        .collect();
+    json!({ "id": format!("derived_balancer_{policy}"), "results": rows })
+}
+
+/// [`balanced`] with round robin.
+pub fn balanced_round_robin() -> Value {
+    balanced("round_robin")
+}
+
+/// [`balanced`] with a random choice.
+pub fn balanced_random() -> Value {
+    balanced("random")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,13 +8,14 @@
 //!
 //! **The criterion.** A check passes when the theoretical value lies within
 //! the 99.9% Student-t confidence interval of the replication estimates
-//! (widened by the histogram's 0.1% resolution for percentiles). The report
-//! also says whether it lies within the 95% interval: with well-calibrated
-//! intervals about 95% of checks do, which is itself a check on the
-//! intervals. A single run makes well over a hundred checks, so at the 95%
-//! level several would fail by chance alone; 99.9% keeps the expected number
-//! of false alarms far below one while still catching any real bias larger
-//! than a few standard errors.
+//! (widened by the histogram's 0.1% resolution for percentiles); one miss per
+//! case is tolerated if it lies within the 99.99% interval (see
+//! [`failures`]). The report also says whether theory lies within the 95%
+//! interval: with well-calibrated intervals about 95% of checks do, which is
+//! itself a check on the intervals. A run makes some 500 checks, so at the
+//! 95% level many would fail by chance alone; the 99.9% level with one
+//! tolerated miss per case keeps false alarms rare while still catching any
+//! real bias larger than a few standard errors.
 //!
 //! Mechanisms the shared file does not cover (feedback routing, every
 //! service law, processor sharing, LIFO, priorities, constant arrivals) are
@@ -118,6 +119,9 @@ pub struct Check {
     pub ci95: f64,
     /// 99.9% half-width plus `resolution`: the pass band.
     pub band: f64,
+    /// 99.99% half-width plus `resolution`: the band one check per case may
+    /// fall in (see [`failures`]).
+    pub wide_band: f64,
     /// Histogram resolution allowed for percentiles (zero for means).
     pub resolution: f64,
 }
@@ -131,6 +135,34 @@ impl Check {
     pub fn passed(&self) -> bool {
         (self.simulated - self.theory).abs() <= self.band
     }
+    /// Whether theory lies within the wide band.
+    pub fn within_wide_band(&self) -> bool {
+        (self.simulated - self.theory).abs() <= self.wide_band
+    }
+}
+
+/// The checks that fail the validation: outside the 99.9% band, except one
+/// per case that is still inside the 99.99% band.
+///
+/// A run makes some 500 checks; even an exact simulator puts about one in a
+/// thousand outside its 99.9% interval by chance, so one such check per case
+/// is tolerated, provided it is within the 99.99% interval. Two in one case,
+/// or one beyond 99.99%, is a failure. (With correlated checks within a case
+/// this rule is conservative; a systematic bias shows up as many misses.)
+pub fn failures(checks: &[Check]) -> Vec<&Check> {
+    let mut failed = Vec::new();
+    let mut tolerated: Vec<&str> = Vec::new();
+    for c in checks {
+        if c.passed() {
+            continue;
+        }
+        if c.within_wide_band() && !tolerated.contains(&c.case) {
+            tolerated.push(c.case);
+        } else {
+            failed.push(c);
+        }
+    }
+    failed
 }
 
 /// Relative resolution of a 3-significant-digit HDR histogram.
@@ -149,6 +181,15 @@ fn long_run() -> Vec<Override> {
         Override::new("simulation.warmup", "\"5000s\""),
         Override::new("simulation.replications", "20"),
     ]
+}
+
+/// Overrides of a balancer row: its policy and rate, run long.
+fn balancer_overrides(inputs: &Value) -> Option<Vec<Override>> {
+    let policy = inputs.get("policy")?.as_str()?;
+    let mut o = rate(inputs, "lambda", "load.jobs.rate")?;
+    o.push(Override::new("services.lb.policy", format!("\"{policy}\"")));
+    o.extend(long_run());
+    Some(o)
 }
 
 /// The cases this release can express, and how.
@@ -468,6 +509,36 @@ pub fn cases() -> Vec<CaseSpec> {
             ]),
         },
         CaseSpec {
+            id: "derived_balancer_round_robin",
+            derived: Some(derived::balanced_round_robin),
+            scenario: (
+                "scaling/balanced.toml",
+                include_str!("../../../scenarios/scaling/balanced.toml"),
+            ),
+            overrides: balancer_overrides,
+            checks: owned(&[
+                ("/T", Latency),
+                ("/Wq", Wait("r2")),
+                ("/L", InSystem("r3")),
+                ("/utilization", Utilization("r4")),
+            ]),
+        },
+        CaseSpec {
+            id: "derived_balancer_random",
+            derived: Some(derived::balanced_random),
+            scenario: (
+                "scaling/balanced.toml",
+                include_str!("../../../scenarios/scaling/balanced.toml"),
+            ),
+            overrides: balancer_overrides,
+            checks: owned(&[
+                ("/T", Latency),
+                ("/Wq", Wait("r2")),
+                ("/L", InSystem("r3")),
+                ("/utilization", Utilization("r4")),
+            ]),
+        },
+        CaseSpec {
             id: "derived_dm1_constant_arrivals",
             derived: Some(derived::dm1),
             scenario: (
@@ -563,6 +634,19 @@ pub fn run_checks(filter: Option<&str>) -> Vec<Check> {
     checks
 }
 
+/// Simulates a scenario with overrides and estimates one quantity across its
+/// replications, at the given confidence.
+pub fn estimate(
+    scenario: (&str, &str),
+    overrides: &[Override],
+    quantity: Quantity,
+    confidence: f64,
+) -> Estimate {
+    let runs = simulate(scenario, overrides);
+    let values: Vec<f64> = runs.iter().map(|r| quantity.value(r)).collect();
+    Estimate::of(&values, confidence)
+}
+
 fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
     let loaded = load_with(scenario.1, overrides);
     let errors: Vec<String> = loaded
@@ -612,6 +696,7 @@ fn compare(
         simulated: e95.mean,
         ci95: e95.half_width.unwrap_or(0.0),
         band: e999.half_width.unwrap_or(0.0) + resolution,
+        wide_band: Estimate::of(&values, 0.9999).half_width.unwrap_or(0.0) + resolution,
         resolution,
     }
 }
@@ -619,6 +704,7 @@ fn compare(
 /// The markdown table of `docs/validation.md`.
 pub fn markdown(checks: &[Check], command: &str) -> String {
     let passed = checks.iter().filter(|c| c.passed()).count();
+    let failed = failures(checks);
     let covered = checks.iter().filter(|c| c.in_ci95()).count();
     let mut out = String::new();
     out.push_str("# Validation against queueing theory\n\n");
@@ -629,12 +715,15 @@ pub fn markdown(checks: &[Check], command: &str) -> String {
         "Each row compares an exact value from `crates/validation/data/analytic-cases.json` with chokepoint's estimate: \
          the mean over independent replications and the half-width of its 95% Student-t confidence interval.\n\
          A check passes when theory lies within the 99.9% interval (percentiles: widened by the histogram's 0.1% resolution); \
-         `in 95%` says whether it lies within the 95% interval, which about 95% of checks should.\n\
+         since an exact simulator misses that interval once in a thousand checks by chance, one miss per case is tolerated if it lies within the 99.99% interval. \
+         `in 95%` says whether theory lies within the 95% interval, which about 95% of checks should: a systematic bias would show as a much lower share.\n\
          The scenarios are under `scenarios/validation/`; the rows' inputs are applied as overrides.\n\n",
     );
     out.push_str(&format!(
-        "**{passed} of {} checks pass; theory lies within the 95% interval in {covered} of {} ({:.1}%).**\n\n",
+        "**{passed} of {} checks within the 99.9% interval, {} tolerated, {} failed; theory lies within the 95% interval in {covered} of {} ({:.1}%).**\n\n",
         checks.len(),
+        checks.len() - passed - failed.len(),
+        failed.len(),
         checks.len(),
         100.0 * covered as f64 / checks.len().max(1) as f64
     ));
@@ -650,7 +739,13 @@ pub fn markdown(checks: &[Check], command: &str) -> String {
             c.simulated,
             c.ci95,
             if c.in_ci95() { "yes" } else { "no" },
-            if c.passed() { "✓" } else { "✗ FAIL" }
+            if c.passed() {
+                "✓"
+            } else if failed.iter().any(|f| std::ptr::eq(*f, c)) {
+                "✗ FAIL"
+            } else {
+                "✓ (tolerated: within 99.99%)"
+            }
         ));
     }
     out

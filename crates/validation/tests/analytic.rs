@@ -2,18 +2,18 @@
 //! theory (see the crate documentation for the criterion). One test per case
 //! family, so that a failure names the mechanism at fault.
 
-use chokepoint_validation::{Check, run_checks};
+use chokepoint_scenario::Override;
+use chokepoint_validation::{Check, Quantity, derived, estimate, failures, run_checks};
 
 fn assert_all_pass(filter: &str) {
     let checks: Vec<Check> = run_checks(Some(filter));
     assert!(!checks.is_empty(), "no check matched {filter}");
-    let failed: Vec<String> = checks
+    let failed: Vec<String> = failures(&checks)
         .iter()
-        .filter(|c| !c.passed())
         .map(|c| {
             format!(
-                "{} [{}] {}: theory {} vs simulated {} (99.9% band ±{})",
-                c.case, c.row, c.quantity, c.theory, c.simulated, c.band
+                "{} [{}] {}: theory {} vs simulated {} (99.9% band ±{}, 99.99% band ±{})",
+                c.case, c.row, c.quantity, c.theory, c.simulated, c.band, c.wide_band
             )
         })
         .collect();
@@ -94,4 +94,44 @@ fn constant_arrivals_dm1() {
 #[test]
 fn vertical_pooled_and_split_scaling() {
     assert_all_pass("derived_scaling");
+}
+
+#[test]
+fn balancers_round_robin_and_random() {
+    assert_all_pass("derived_balancer");
+}
+
+/// Least connections has no closed form, but it must do better than round
+/// robin (it sees the queues) and worse than one pooled queue (M/M/4, which
+/// never leaves a server idle while a request waits): at ρ = 0.7,
+/// 1.357 s < T(least connections) < 2.237 s (E4/M/1), each bound by more
+/// than the 99.9% interval.
+#[test]
+fn least_connections_between_pooling_and_round_robin() {
+    let scenario = (
+        "scaling/balanced.toml",
+        include_str!("../../../scenarios/scaling/balanced.toml"),
+    );
+    let overrides = [
+        Override::new("services.lb.policy", "\"least_connections\""),
+        Override::new("simulation.duration", "\"50000s\""),
+        Override::new("simulation.replications", "20"),
+    ];
+    let lc = estimate(scenario, &overrides, Quantity::Latency, 0.999);
+    let band = lc.half_width.unwrap();
+    let pooled = 1.0 + derived::erlang_c(4, 2.8) / (4.0 - 2.8);
+    let round_robin = derived::balanced_round_robin()["results"][1]["expected"]["T"]
+        .as_f64()
+        .unwrap();
+    assert!((pooled - 1.3572).abs() < 1e-3 && (round_robin - 2.2367).abs() < 1e-3);
+    assert!(
+        lc.mean - band > pooled,
+        "least connections {} ± {band} not above pooled {pooled}",
+        lc.mean
+    );
+    assert!(
+        lc.mean + band < round_robin,
+        "least connections {} ± {band} not below round robin {round_robin}",
+        lc.mean
+    );
 }

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
         }
         None => print!("{text}"),
     }
-    let failed = checks.iter().filter(|c| !c.passed()).count();
+    let failed = chokepoint_validation::failures(&checks).len();
     eprintln!("{} checks, {failed} failed", checks.len());
     if failed == 0 {
         ExitCode::SUCCESS
