@@ -45,6 +45,7 @@ fn topology(means: &[f64]) -> Topology {
                 discipline: Discipline::Fifo,
                 capacity: None,
                 dispatch: None,
+                admission: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(mean * 1e9).unwrap(),
                     routing: if i + 1 < n {

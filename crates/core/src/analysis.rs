@@ -112,6 +112,7 @@ mod tests {
             discipline: Discipline::Fifo,
             capacity: None,
             dispatch: None,
+            admission: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -158,6 +159,7 @@ mod tests {
             discipline: Discipline::Fifo,
             capacity: None,
             dispatch: None,
+            admission: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(1.0).unwrap(),
                 routing: Routing::to(StationId(to)),

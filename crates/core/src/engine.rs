@@ -30,6 +30,7 @@ use crate::time::{SimTime, nanos_from_f64};
 ///         discipline: Discipline::Fifo,
 ///         capacity: None,
 ///         dispatch: None,
+///         admission: None,
 ///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 ///     }],
 ///     classes: vec![Class {
@@ -78,6 +79,40 @@ struct Request {
     started: u64,
     /// Its work at its current station (PS only), in nanoseconds.
     work: f64,
+    /// When it started waiting for an admission slot.
+    since: u64,
+    /// The stations whose admission slots it holds (the first `n_holds`).
+    holds: [u32; MAX_HOLDS],
+    n_holds: u8,
+}
+
+/// Most admission slots one request holds at once (nested pools: a worker
+/// thread, then a connection, ...).
+const MAX_HOLDS: usize = 4;
+
+impl Request {
+    fn holds(&self, station: u32) -> bool {
+        self.holds[..usize::from(self.n_holds)].contains(&station)
+    }
+}
+
+/// An admission pool's state: free slots and the requests waiting for one.
+struct AdmissionState {
+    slots: u32,
+    free: u32,
+    waiting: VecDeque<u32>,
+    /// Last time its areas were brought up to date.
+    last: u64,
+}
+
+impl AdmissionState {
+    /// Adds the slot areas since the last change, up to `now`.
+    fn advance(&mut self, now: u64, stats: &mut StationStats) {
+        let dt = (now - self.last) as f64;
+        stats.slots_area += f64::from(self.slots - self.free) * dt;
+        stats.slot_queue_area += self.waiting.len() as f64 * dt;
+        self.last = now;
+    }
 }
 
 /// Requests waiting for a server.
@@ -165,6 +200,10 @@ struct Balancer {
 struct StationState {
     /// Set for a load balancer, which passes requests on in zero time.
     balancer: Option<Balancer>,
+    /// Set when requests need a slot to enter.
+    admission: Option<AdmissionState>,
+    /// The stations whose slots are given back after a visit here.
+    releases: Vec<u32>,
     servers: u32,
     capacity: u32,
     is_ps: bool,
@@ -245,6 +284,11 @@ struct ClassState {
     stats: ClassStats,
 }
 
+/// The station is a load balancer or has an admission pool.
+const SPECIAL_ARRIVAL: u8 = 1;
+/// Some admission slots are given back after a visit at the station.
+const RELEASES: u8 = 2;
+
 struct Engine {
     now: u64,
     events: EventQueue<Event>,
@@ -255,6 +299,9 @@ struct Engine {
     classes: Vec<ClassState>,
     /// Indexed by `station * n_classes + class`; `None` where the class never goes.
     lanes: Vec<Option<Lane>>,
+    /// Per station, [`SPECIAL_ARRIVAL`] and [`RELEASES`] bits, kept apart
+    /// from the station states so the common case reads one dense byte.
+    flags: Vec<u8>,
     n_classes: usize,
 }
 
@@ -276,6 +323,13 @@ impl Engine {
                     turn: 0,
                     stream: Stream::new(derive(seed, &[name_key("balance"), name_key(&s.name)])),
                 }),
+                admission: s.admission.map(|a| AdmissionState {
+                    slots: a.slots,
+                    free: a.slots,
+                    waiting: VecDeque::new(),
+                    last: 0,
+                }),
+                releases: Vec::new(),
                 servers: s.servers,
                 capacity: s.capacity.unwrap_or(u32::MAX),
                 is_ps: s.discipline == Discipline::Ps,
@@ -294,8 +348,24 @@ impl Engine {
                 stats: StationStats {
                     name: s.name.clone(),
                     servers: s.servers,
+                    slots: s.admission.map_or(0, |a| a.slots),
                     ..StationStats::default()
                 },
+            })
+            .collect();
+
+        let mut stations: Vec<StationState> = stations;
+        for (owner, s) in topology.stations.iter().enumerate() {
+            if let Some(a) = s.admission {
+                stations[a.release_at.idx()].releases.push(owner as u32);
+            }
+        }
+
+        let flags = stations
+            .iter()
+            .map(|s| {
+                let special = s.balancer.is_some() || s.admission.is_some();
+                u8::from(special) * SPECIAL_ARRIVAL + u8::from(!s.releases.is_empty()) * RELEASES
             })
             .collect();
 
@@ -351,6 +421,7 @@ impl Engine {
             stations,
             classes,
             lanes,
+            flags,
             n_classes,
         }
     }
@@ -412,6 +483,9 @@ impl Engine {
         let now = self.now;
         for s in &mut self.stations {
             s.advance(now);
+            if let Some(a) = s.admission.as_mut() {
+                a.advance(now, &mut s.stats);
+            }
         }
         RunStats {
             duration: config.duration,
@@ -427,6 +501,9 @@ impl Engine {
             s.advance(now);
             s.stats.reset();
             s.last = now;
+            if let Some(a) = s.admission.as_mut() {
+                a.last = now;
+            }
         }
         for c in &mut self.classes {
             c.stats.reset();
@@ -507,7 +584,12 @@ impl Engine {
                 let mut fewest = u32::MAX;
                 let mut ties = 0u32;
                 for (i, &t) in b.targets.iter().enumerate() {
-                    let n = self.stations[t as usize].n;
+                    let target = &self.stations[t as usize];
+                    let n = target.n
+                        + target
+                            .admission
+                            .as_ref()
+                            .map_or(0, |a| a.waiting.len() as u32);
                     if n < fewest {
                         fewest = n;
                         best = i;
@@ -528,9 +610,17 @@ impl Engine {
     }
 
     /// `req` arrives at station `si`.
+    #[inline]
     fn arrive(&mut self, req: u32, si: usize) {
-        let now = self.now;
-        let ci = self.requests[req as usize].class as usize;
+        if self.flags[si] & SPECIAL_ARRIVAL == 0 {
+            self.enter(req, si);
+        } else {
+            self.arrive_special(req, si);
+        }
+    }
+
+    /// An arrival at a load balancer or at a station with an admission pool.
+    fn arrive_special(&mut self, req: u32, si: usize) {
         if self.stations[si].balancer.is_some() {
             let stats = &mut self.stations[si].stats;
             stats.arrivals += 1;
@@ -539,6 +629,87 @@ impl Engine {
             self.arrive(req, target);
             return;
         }
+        let now = self.now;
+        let station = &mut self.stations[si];
+        if let Some(a) = station.admission.as_mut()
+            && !self.requests[req as usize].holds(si as u32)
+        {
+            a.advance(now, &mut station.stats);
+            if a.free == 0 {
+                a.waiting.push_back(req);
+                let r = &mut self.requests[req as usize];
+                r.station = si as u32;
+                r.since = now;
+                return;
+            }
+            a.free -= 1;
+            station.stats.admitted += 1;
+            self.take_slot(req, si);
+        }
+        self.enter(req, si);
+    }
+
+    /// Records that `req` holds a slot of station `owner`.
+    fn take_slot(&mut self, req: u32, owner: usize) {
+        let r = &mut self.requests[req as usize];
+        assert!(
+            usize::from(r.n_holds) < MAX_HOLDS,
+            "a request holds at most {MAX_HOLDS} slots"
+        );
+        r.holds[usize::from(r.n_holds)] = owner as u32;
+        r.n_holds += 1;
+    }
+
+    /// `req` gives back its slot at `owner`; the first request waiting for
+    /// one takes it and enters.
+    fn give_back(&mut self, req: u32, owner: usize) {
+        let r = &mut self.requests[req as usize];
+        let n = usize::from(r.n_holds);
+        if let Some(i) = r.holds[..n].iter().position(|&h| h == owner as u32) {
+            r.holds[i] = r.holds[n - 1];
+            r.n_holds -= 1;
+        } else {
+            return;
+        }
+        let now = self.now;
+        let station = &mut self.stations[owner];
+        let Some(a) = station.admission.as_mut() else {
+            return;
+        };
+        a.advance(now, &mut station.stats);
+        match a.waiting.pop_front() {
+            Some(next) => {
+                station.stats.admitted += 1;
+                station.stats.slot_wait_sum += (now - self.requests[next as usize].since) as f64;
+                self.take_slot(next, owner);
+                self.enter(next, owner);
+            }
+            None => a.free += 1,
+        }
+    }
+
+    /// Gives back the slots that are released after a visit at `si`.
+    #[cold]
+    fn give_back_released_at(&mut self, req: u32, si: usize) {
+        for k in 0..self.stations[si].releases.len() {
+            let owner = self.stations[si].releases[k];
+            self.give_back(req, owner as usize);
+        }
+    }
+
+    /// Gives back every slot `req` holds (it leaves the system).
+    fn give_back_all(&mut self, req: u32) {
+        while self.requests[req as usize].n_holds > 0 {
+            let owner = self.requests[req as usize].holds[0];
+            self.give_back(req, owner as usize);
+        }
+    }
+
+    /// `req` enters station `si` (its slot, if any, already taken).
+    #[inline]
+    fn enter(&mut self, req: u32, si: usize) {
+        let now = self.now;
+        let ci = self.requests[req as usize].class as usize;
         let station = &mut self.stations[si];
         station.advance(now);
         if station.n >= station.capacity {
@@ -598,7 +769,7 @@ impl Engine {
 
     fn depart(&mut self, req: u32) {
         let now = self.now;
-        let r = self.requests[req as usize];
+        let r = &self.requests[req as usize];
         let si = r.station as usize;
         let station = &mut self.stations[si];
         station.advance(now);
@@ -625,7 +796,7 @@ impl Engine {
             .expect("a live PS departure event implies a job in service");
         station.n -= 1;
         station.busy = station.n.min(station.servers);
-        let r = self.requests[job.req as usize];
+        let r = &self.requests[job.req as usize];
         let response = (now - r.at_station) as f64;
         station.stats.departures += 1;
         station.stats.response_sum += response;
@@ -661,6 +832,9 @@ impl Engine {
     /// After a visit at `si`, sends `req` on or lets it leave.
     #[inline]
     fn route(&mut self, req: u32, si: usize) {
+        if self.flags[si] & RELEASES != 0 {
+            self.give_back_released_at(req, si);
+        }
         let ci = self.requests[req as usize].class as usize;
         let lane = self.lanes[si * self.n_classes + ci]
             .as_mut()
@@ -672,7 +846,7 @@ impl Engine {
     }
 
     fn complete(&mut self, req: u32) {
-        let r = self.requests[req as usize];
+        let r = &self.requests[req as usize];
         let ci = r.class as usize;
         self.classes[ci].stats.record_latency(self.now - r.born);
         self.release(req);
@@ -680,6 +854,9 @@ impl Engine {
 
     /// Frees `req`'s slot; a closed-class user goes back to thinking.
     fn release(&mut self, req: u32) {
+        if self.requests[req as usize].n_holds > 0 {
+            self.give_back_all(req);
+        }
         let ci = self.requests[req as usize].class as usize;
         self.free.push(req);
         if matches!(self.classes[ci].load, Load::Closed { .. }) {
@@ -706,6 +883,7 @@ mod tests {
             discipline,
             capacity: None,
             dispatch: None,
+            admission: None,
             behaviour: vec![Some(Behaviour { work, routing })],
         }
     }
@@ -838,6 +1016,7 @@ mod tests {
             discipline: Discipline::Priority,
             capacity: None,
             dispatch: None,
+            admission: None,
             behaviour: vec![
                 Some(Behaviour {
                     work: work.clone(),
@@ -995,6 +1174,7 @@ mod edge_tests {
                 discipline: Discipline::Fifo,
                 capacity: None,
                 dispatch: None,
+                admission: None,
                 behaviour: vec![Some(Behaviour {
                     work,
                     routing: Routing::exit(),
@@ -1046,5 +1226,125 @@ mod edge_tests {
         assert!((u - 0.5).abs() < 0.05, "{u}");
         // The engine still processed the warm-up's events.
         assert!(stats.events as f64 > 2.0 * 6_000.0);
+    }
+}
+
+#[cfg(test)]
+mod admission_tests {
+    use super::*;
+    use crate::model::*;
+
+    fn station(
+        name: &str,
+        discipline: Discipline,
+        mean: f64,
+        routing: Routing,
+        admission: Option<Admission>,
+    ) -> Station {
+        Station {
+            name: name.into(),
+            servers: 1,
+            discipline,
+            capacity: None,
+            dispatch: None,
+            admission,
+            behaviour: vec![Some(Behaviour {
+                work: Dist::exp(mean * 1e9).unwrap(),
+                routing,
+            })],
+        }
+    }
+
+    fn jobs(rate: f64) -> Vec<Class> {
+        vec![Class {
+            name: "jobs".into(),
+            load: Load::Open {
+                process: ArrivalProcess::Poisson,
+                rate,
+            },
+            entry: StationId(0),
+            priority: 0,
+        }]
+    }
+
+    fn config() -> RunConfig {
+        RunConfig {
+            warmup: SimTime::from_secs_f64(2_000.0),
+            duration: SimTime::from_secs_f64(400_000.0),
+        }
+    }
+
+    /// A PS server that admits at most `w` requests, the rest waiting FIFO,
+    /// with exponential work: the number present is the M/M/1 birth-death
+    /// chain whatever `w`, so the mean end-to-end time is 1/(μ − λ) = 5 s at
+    /// ρ = 0.8, and the slots are busy as often as the server is.
+    #[test]
+    fn admission_in_front_of_processor_sharing_is_mm1() {
+        for w in [1, 3] {
+            let topology = Topology {
+                stations: vec![station(
+                    "cpu",
+                    Discipline::Ps,
+                    1.0,
+                    Routing::exit(),
+                    Some(Admission {
+                        slots: w,
+                        release_at: StationId(0),
+                    }),
+                )],
+                classes: jobs(0.8),
+            };
+            let stats = run(&topology, &config(), 21).unwrap();
+            let t = stats.classes[0].mean_latency();
+            assert!((t - 5.0).abs() < 0.3, "w = {w}: mean {t}");
+            let s = &stats.stations[0];
+            assert!(s.slot_utilization(stats.duration) <= 1.0);
+            if w == 1 {
+                // One slot: the slot is held exactly while the server works.
+                assert!(
+                    (s.slot_utilization(stats.duration) - s.utilization(stats.duration)).abs()
+                        < 1e-6
+                );
+                // Little for the waiting line: Lq(slots) = λ Wq(slots) = M/M/1 Lq = 3.2.
+                assert!((s.mean_slot_queue(stats.duration) - 3.2).abs() < 0.25);
+                assert!((s.mean_slot_wait() - 4.0).abs() < 0.3);
+            }
+        }
+    }
+
+    /// One slot held across two exponential stages (0.5 s each): the pair
+    /// behaves as one M/G/1 server with Erlang-2 service (mean 1 s, E[S²] =
+    /// 1.5 s²). At λ = 0.5, Pollaczek–Khinchine gives a slot wait of
+    /// λE[S²]/(2(1 − ρ)) = 0.75 s and an end-to-end time of 1.75 s; the
+    /// second stage never queues.
+    #[test]
+    fn a_slot_held_across_two_stations_is_one_server() {
+        let topology = Topology {
+            stations: vec![
+                station(
+                    "cpu",
+                    Discipline::Fifo,
+                    0.5,
+                    Routing::to(StationId(1)),
+                    Some(Admission {
+                        slots: 1,
+                        release_at: StationId(1),
+                    }),
+                ),
+                station("disk", Discipline::Fifo, 0.5, Routing::exit(), None),
+            ],
+            classes: jobs(0.5),
+        };
+        let stats = run(&topology, &config(), 22).unwrap();
+        let t = stats.classes[0].mean_latency();
+        assert!((t - 1.75).abs() < 0.06, "mean {t}");
+        let cpu = &stats.stations[0];
+        assert!(
+            (cpu.mean_slot_wait() - 0.75).abs() < 0.05,
+            "slot wait {}",
+            cpu.mean_slot_wait()
+        );
+        assert_eq!(stats.stations[1].queue_area, 0.0);
+        assert!((cpu.slot_utilization(stats.duration) - 0.5).abs() < 0.01);
     }
 }

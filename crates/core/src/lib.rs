@@ -20,6 +20,7 @@
 //!         discipline: Discipline::Fifo,
 //!         capacity: None,
 //!         dispatch: None,
+//!         admission: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {

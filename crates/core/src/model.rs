@@ -96,10 +96,25 @@ pub struct Station {
     /// the policy; `servers`, `discipline`, `capacity` and `behaviour` are
     /// then unused.
     pub dispatch: Option<Dispatch>,
+    /// When set, a request must take one of a limited number of slots (a
+    /// worker thread, a connection) before entering this station, and keeps
+    /// it until its visit at `release_at` ends; requests without a free slot
+    /// wait in FIFO order.
+    pub admission: Option<Admission>,
     /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
     /// never visits this station (reaching it anyway is a model error caught
     /// when the topology is validated).
     pub behaviour: Vec<Option<Behaviour>>,
+}
+
+/// A pool of slots held from entering a station until leaving another one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// How many requests may hold a slot at once.
+    pub slots: u32,
+    /// The station after whose visit the slot is given back (this station
+    /// itself, or one the request reaches from it).
+    pub release_at: StationId,
 }
 
 /// How a load balancer picks a target for each request.
@@ -206,6 +221,8 @@ pub enum ModelError {
     BadRate(ClassId),
     /// A load balancer without targets.
     NoTargets(StationId),
+    /// An admission pool without slots.
+    NoSlots(StationId),
     /// Load balancers that send requests to one another in a circle.
     BalancerCycle(StationId),
     /// Nothing to simulate: no class.
@@ -236,6 +253,7 @@ impl std::fmt::Display for ModelError {
             ),
             ModelError::BadRate(c) => write!(f, "class #{} has a rate that is not positive", c.0),
             ModelError::NoTargets(s) => write!(f, "load balancer #{} has no target", s.0),
+            ModelError::NoSlots(s) => write!(f, "station #{} admits no request at all", s.0),
             ModelError::BalancerCycle(s) => {
                 write!(f, "load balancer #{} is on a cycle of load balancers", s.0)
             }
@@ -274,6 +292,12 @@ impl Topology {
             }
             if station.servers == 0 {
                 return Err(ModelError::NoServers(id));
+            }
+            if let Some(a) = station.admission {
+                known(a.release_at)?;
+                if a.slots == 0 {
+                    return Err(ModelError::NoSlots(id));
+                }
             }
             for behaviour in station.behaviour.iter().flatten() {
                 let mut sum = 0.0;

@@ -129,6 +129,16 @@ pub struct StationStats {
     pub wait_sum: f64,
     /// Sum over completed visits of the time at the station, in nanoseconds.
     pub response_sum: f64,
+    /// Slots of the station's admission pool (0 without one).
+    pub slots: u32,
+    /// Integral of slots held (nanosecond-slots).
+    pub slots_area: f64,
+    /// Integral of requests waiting for a slot (nanosecond-requests).
+    pub slot_queue_area: f64,
+    /// Requests admitted (given a slot) during measurement.
+    pub admitted: u64,
+    /// Sum of their waits for a slot, in nanoseconds.
+    pub slot_wait_sum: f64,
 }
 
 impl StationStats {
@@ -157,11 +167,25 @@ impl StationStats {
         self.response_sum / self.departures as f64 / NANOS_PER_SEC
     }
 
+    /// Time-averaged fraction of admission slots held (NaN without a pool).
+    pub fn slot_utilization(&self, duration: SimTime) -> f64 {
+        self.slots_area / duration.as_nanos() as f64 / f64::from(self.slots)
+    }
+    /// Time-averaged number of requests waiting for a slot.
+    pub fn mean_slot_queue(&self, duration: SimTime) -> f64 {
+        self.slot_queue_area / duration.as_nanos() as f64
+    }
+    /// Mean wait for a slot per admitted request, in seconds.
+    pub fn mean_slot_wait(&self) -> f64 {
+        self.slot_wait_sum / self.admitted as f64 / NANOS_PER_SEC
+    }
+
     pub(crate) fn reset(&mut self) {
         let name = std::mem::take(&mut self.name);
         *self = StationStats {
             name,
             servers: self.servers,
+            slots: self.slots,
             ..StationStats::default()
         };
     }

@@ -85,6 +85,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 discipline: s.discipline,
                 capacity: s.capacity,
                 dispatch: None,
+                admission: None,
                 behaviour: vec![Some(behaviour); n_classes],
             }
         })

@@ -73,6 +73,7 @@ mod tests {
                 discipline: Discipline::Fifo,
                 capacity,
                 dispatch: None,
+                admission: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::constant(1e9).unwrap(),
                     routing: Routing::exit(),

@@ -972,6 +972,7 @@ impl<'s> Walker<'s> {
             discipline: discipline?,
             capacity: capacity?,
             dispatch: None,
+            admission: None,
             behaviour,
         })
     }
@@ -1039,6 +1040,7 @@ impl<'s> Walker<'s> {
                 policy: policy?,
                 targets: targets?,
             }),
+            admission: None,
             behaviour: vec![None; n_classes],
         })
     }

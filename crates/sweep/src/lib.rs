@@ -12,6 +12,7 @@
 //!     stations: vec![Station {
 //!         name: "q".into(), servers: 1, discipline: Discipline::Fifo, capacity: None,
 //!         dispatch: None,
+//!         admission: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {
@@ -135,6 +136,7 @@ mod tests {
                 discipline: Discipline::Fifo,
                 capacity: None,
                 dispatch: None,
+                admission: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(1e9).unwrap(),
                     routing: Routing::exit(),
@@ -189,6 +191,7 @@ mod tests {
                 discipline: Discipline::Fifo,
                 capacity: None,
                 dispatch: None,
+                admission: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(1e9).unwrap(),
                     routing: Routing::exit(),
