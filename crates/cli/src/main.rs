@@ -38,6 +38,8 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// Run two or more architectures under the same load and seeds, side by side.
     Compare(CompareArgs),
+    /// List the built-in hardware profiles (illustrative prices).
+    Profiles,
 }
 
 #[derive(clap::Args, Debug)]
@@ -160,6 +162,10 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(&args),
         Command::Merge(args) => sweep::merge(&args),
         Command::Compare(args) => compare(&args),
+        Command::Profiles => {
+            profiles();
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -278,6 +284,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         warmup: sim.warmup.as_secs_f64(),
         wall,
         warnings,
+        services: scenario.services.clone(),
     };
     let mut summary = chokepoint_report::summarize(&info, &runs);
     summary.slo = scenario
@@ -363,6 +370,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             warmup: sim.warmup.as_secs_f64(),
             wall: started.elapsed().as_secs_f64(),
             warnings: l.warnings.clone(),
+            services: l.scenario.services.clone(),
         };
         let mut summary = chokepoint_report::summarize(&info, &stats);
         summary.slo = l
@@ -396,4 +404,21 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Prints the built-in catalog of hardware profiles.
+fn profiles() {
+    println!(
+        "{:<12} {:>5} {:>9} {:>10} {:>9} {:>12} {:>8}",
+        "profile", "cores", "cpu_speed", "memory_gb", "disk_iops", "network_gbps", "$/hour"
+    );
+    for p in chokepoint_scenario::profiles::catalog() {
+        println!(
+            "{:<12} {:>5} {:>9} {:>10} {:>9} {:>12} {:>8.4}",
+            p.name, p.cores, p.cpu_speed, p.memory_gb, p.disk_iops, p.network_gbps, p.cost_per_hour
+        );
+    }
+    println!(
+        "\nPrices are illustrative list prices, not a quote; override them in [profiles.NAME]."
+    );
 }

@@ -285,6 +285,7 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
                 warmup: scenario.simulation.warmup.as_secs_f64(),
                 wall: 0.0,
                 warnings: Vec::new(),
+                services: scenario.services.clone(),
             };
             let summary = summarize(&info, &runs);
             let verdict = scenario.slo.as_ref().map(|slo| judge(&summary, slo));

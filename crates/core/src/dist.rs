@@ -243,6 +243,26 @@ impl Dist {
         })
     }
 
+    /// The same law with every duration multiplied by `factor` (> 0): the
+    /// mean scales by `factor`, the coefficient of variation is unchanged.
+    /// Used to turn work at the reference speed into time on a faster or
+    /// slower machine.
+    pub fn scaled(&self, factor: f64) -> Result<Dist, DistError> {
+        let factor = positive(factor, "factor")?;
+        match *self {
+            Dist::Const { value } => Dist::constant(value * factor),
+            Dist::Exp { mean } => Dist::exp(mean * factor),
+            Dist::Uniform { low, high } => Dist::uniform(low * factor, high * factor),
+            Dist::Erlang { k, mean } => Dist::erlang(k, mean * factor),
+            Dist::Gamma { mean, cv, .. } => Dist::gamma(mean * factor, cv),
+            Dist::HyperExp { mean, cv, .. } => Dist::hyperexp(mean * factor, cv),
+            Dist::LogNormal { mu, sigma } => Ok(Dist::LogNormal {
+                mu: mu + factor.ln(),
+                sigma,
+            }),
+        }
+    }
+
     /// The mean, in nanoseconds.
     pub fn mean(&self) -> f64 {
         match *self {
@@ -380,6 +400,28 @@ mod tests {
         let p99 = xs[198_000];
         assert!((p50 / (5.0 * MS) - 1.0).abs() < 0.02, "p50 {p50}");
         assert!((p99 / (40.0 * MS) - 1.0).abs() < 0.05, "p99 {p99}");
+    }
+
+    #[test]
+    fn scaling_keeps_the_shape() {
+        let laws = [
+            Dist::constant(2.0).unwrap(),
+            Dist::exp(4.0).unwrap(),
+            Dist::uniform(1.0, 3.0).unwrap(),
+            Dist::erlang(3, 9.0).unwrap(),
+            Dist::gamma(4.0, 0.5).unwrap(),
+            Dist::hyperexp(4.0, 3.0).unwrap(),
+            Dist::lognormal_mean_cv(5.0, 1.5).unwrap(),
+        ];
+        for d in laws {
+            let s = d.scaled(0.25).unwrap();
+            assert!(
+                (s.mean() - 0.25 * d.mean()).abs() < 1e-9 * d.mean(),
+                "{d:?}"
+            );
+            assert!((s.scv() - d.scv()).abs() < 1e-9, "{d:?}");
+        }
+        assert!(Dist::exp(1.0).unwrap().scaled(0.0).is_err());
     }
 
     #[test]

@@ -278,6 +278,33 @@ pub fn table(summary: &Summary) -> String {
         out,
         "± = 95% confidence half-width across replications; percentiles pooled over all replications; counts are totals."
     );
+    for (name, s) in &summary.stations {
+        if let (Some(replicas), Some(profile)) = (s.replicas, &s.profile) {
+            let workers = s.workers.as_ref().map_or(String::new(), |w| {
+                format!(
+                    ", {} worker slots ({}% held, {} waiting)",
+                    w.slots,
+                    sig3(100.0 * w.utilization),
+                    sig3(w.mean_waiting)
+                )
+            });
+            let _ = writeln!(
+                out,
+                "{name}: {replicas} × {profile}{workers}, ${}/h",
+                sig3(s.cost_per_hour.unwrap_or(0.0))
+            );
+        }
+    }
+    if let Some(cost) = &summary.cost {
+        let per_million = cost.per_million_requests.map_or(String::new(), |c| {
+            format!(", ${} per million requests", sig3(c))
+        });
+        let _ = writeln!(
+            out,
+            "cost: ${}/h{per_million} (illustrative list prices)",
+            sig3(cost.per_hour)
+        );
+    }
     if let Some(verdict) = &summary.slo {
         if verdict.met {
             let _ = writeln!(out, "SLO: met");

@@ -100,6 +100,7 @@ mod tests {
             warmup: 0.0,
             wall: 0.0,
             warnings: vec![],
+            services: vec![],
         };
         summarize(&info, &[run])
     }

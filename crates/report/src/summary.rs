@@ -122,6 +122,45 @@ pub struct StationSummary {
     pub mean_response: Option<f64>,
     /// Rejected arrivals, summed over replications.
     pub dropped: u64,
+    /// For a replicated service: how many replicas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// For a replicated service: the hardware profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// For a replicated service: replicas × the profile's price, dollars per hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<f64>,
+    /// For a station with an admission pool (a replica's `workers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Workers>,
+    /// For a replicated service: each replica's stations (`cpu`, and `lock`,
+    /// `disk`, `net` when it has them), by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<BTreeMap<String, StationSummary>>,
+}
+
+/// An admission pool's figures (worker threads, connections).
+#[derive(Clone, Debug, Serialize)]
+pub struct Workers {
+    /// Slots, summed over replicas.
+    pub slots: u32,
+    /// Time-averaged fraction of slots held.
+    pub utilization: f64,
+    /// Time-averaged number of requests waiting for a slot.
+    pub mean_waiting: f64,
+    /// Mean wait for a slot per admitted request, seconds.
+    pub mean_wait: Option<f64>,
+}
+
+/// What the simulated system costs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cost {
+    /// Dollars per hour: over replicated services, replicas × profile price.
+    pub per_hour: f64,
+    /// Dollars per million requests of the open classes at the measured
+    /// throughput (absent without open load).
+    pub per_million_requests: Option<f64>,
 }
 
 /// The whole result of `chokepoint run`, serialised as the JSON contract.
@@ -148,6 +187,9 @@ pub struct Summary {
     /// The verdict against the scenario's `[slo]`, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<crate::slo::Verdict>,
+    /// The cost of the replicated services, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Cost>,
 }
 
 /// What the summary needs to know about the run besides its statistics.
@@ -163,6 +205,8 @@ pub struct RunInfo {
     pub wall: f64,
     /// Warnings to carry into the output.
     pub warnings: Vec<String>,
+    /// The replicated services, whose stations are reported together.
+    pub services: Vec<chokepoint_scenario::ServiceInfo>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -223,31 +267,28 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
     }
 
     let mut stations = BTreeMap::new();
+    let grouped: Vec<usize> = info
+        .services
+        .iter()
+        .flat_map(|svc| svc.chains.iter().flatten().map(|id| id.idx()))
+        .collect();
     for (si, first) in runs[0].stations.iter().enumerate() {
-        let utilization = per_rep(&|r| r.stations[si].utilization(r.duration));
-        let throughput = per_rep(&|r| r.stations[si].throughput(r.duration));
-        let l = per_rep(&|r| r.stations[si].mean_in_system(r.duration));
-        let lq = per_rep(&|r| r.stations[si].mean_queue_len(r.duration));
-        let wq = per_rep(&|r| r.stations[si].mean_wait());
-        let w = per_rep(&|r| r.stations[si].mean_response());
-        stations.insert(
-            first.name.clone(),
-            StationSummary {
-                servers: first.servers,
-                utilization: utilization.mean,
-                utilization_ci95: utilization.half_width,
-                throughput: throughput.mean,
-                mean_in_system: l.mean,
-                mean_in_system_ci95: l.half_width,
-                mean_queue_len: lq.mean,
-                mean_queue_len_ci95: lq.half_width,
-                mean_wait: finite(wq.mean),
-                mean_wait_ci95: wq.half_width,
-                mean_response: finite(w.mean),
-                dropped: runs.iter().map(|r| r.stations[si].dropped).sum(),
-            },
-        );
+        if !grouped.contains(&si) && !info.services.iter().any(|svc| svc.name == first.name) {
+            stations.insert(first.name.clone(), station_summary(runs, si));
+        }
     }
+    for svc in &info.services {
+        stations.insert(svc.name.clone(), service_summary(runs, svc));
+    }
+    let open_throughput: f64 = classes.values().map(|c| c.throughput).sum();
+    let cost = (!info.services.is_empty()).then(|| {
+        let per_hour: f64 = info.services.iter().map(|s| s.cost_per_hour).sum();
+        Cost {
+            per_hour,
+            per_million_requests: (open_throughput > 0.0)
+                .then(|| per_hour / (3600.0 * open_throughput) * 1e6),
+        }
+    });
 
     let events: u64 = runs.iter().map(|r| r.events).sum();
     Summary {
@@ -269,6 +310,161 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         stations,
         warnings: info.warnings.clone(),
         slo: None,
+        cost,
+    }
+}
+
+fn estimate(runs: &[RunStats], f: &dyn Fn(&RunStats) -> f64) -> Estimate {
+    let values: Vec<f64> = runs.iter().map(f).collect();
+    Estimate::of(&values, 0.95)
+}
+
+/// The figures of one station.
+fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
+    let first = &runs[0].stations[si];
+    let utilization = estimate(runs, &|r| r.stations[si].utilization(r.duration));
+    let throughput = estimate(runs, &|r| r.stations[si].throughput(r.duration));
+    let l = estimate(runs, &|r| r.stations[si].mean_in_system(r.duration));
+    let lq = estimate(runs, &|r| r.stations[si].mean_queue_len(r.duration));
+    let wq = estimate(runs, &|r| r.stations[si].mean_wait());
+    let w = estimate(runs, &|r| r.stations[si].mean_response());
+    StationSummary {
+        servers: first.servers,
+        utilization: utilization.mean,
+        utilization_ci95: utilization.half_width,
+        throughput: throughput.mean,
+        mean_in_system: l.mean,
+        mean_in_system_ci95: l.half_width,
+        mean_queue_len: lq.mean,
+        mean_queue_len_ci95: lq.half_width,
+        mean_wait: finite(wq.mean),
+        mean_wait_ci95: wq.half_width,
+        mean_response: finite(w.mean),
+        dropped: runs.iter().map(|r| r.stations[si].dropped).sum(),
+        replicas: None,
+        profile: None,
+        cost_per_hour: None,
+        workers: (first.slots > 0).then(|| Workers {
+            slots: first.slots,
+            utilization: estimate(runs, &|r| r.stations[si].slot_utilization(r.duration)).mean,
+            mean_waiting: estimate(runs, &|r| r.stations[si].mean_slot_queue(r.duration)).mean,
+            mean_wait: finite(estimate(runs, &|r| r.stations[si].mean_slot_wait()).mean),
+        }),
+        parts: None,
+    }
+}
+
+/// A replicated service as a whole: CPU utilisation over all cores of all
+/// replicas; requests present and waiting summed over every station of
+/// every replica (slot waiters included); throughput out of the replicas;
+/// per-request wait and time in the service by Little's law.
+fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) -> StationSummary {
+    let all: Vec<usize> = svc.chains.iter().flatten().map(|id| id.idx()).collect();
+    let cpus: Vec<usize> = svc.chains.iter().map(|c| c[svc.cpu_at].idx()).collect();
+    let lasts: Vec<usize> = svc
+        .chains
+        .iter()
+        .filter_map(|c| c.last())
+        .map(|id| id.idx())
+        .collect();
+    let heads: Vec<usize> = svc.chains.iter().map(|c| c[0].idx()).collect();
+    let cores: u32 = cpus.iter().map(|&i| runs[0].stations[i].servers).sum();
+    let utilization = estimate(runs, &|r| {
+        cpus.iter().map(|&i| r.stations[i].busy_area).sum::<f64>()
+            / r.duration.as_nanos() as f64
+            / f64::from(cores)
+    });
+    let throughput = estimate(runs, &|r| {
+        lasts
+            .iter()
+            .map(|&i| r.stations[i].throughput(r.duration))
+            .sum()
+    });
+    let waiting_for_slots = |r: &RunStats| -> f64 {
+        heads
+            .iter()
+            .map(|&i| r.stations[i].mean_slot_queue(r.duration))
+            .sum()
+    };
+    let l = estimate(runs, &|r| {
+        all.iter()
+            .map(|&i| r.stations[i].mean_in_system(r.duration))
+            .sum::<f64>()
+            + waiting_for_slots(r)
+    });
+    let lq = estimate(runs, &|r| {
+        all.iter()
+            .map(|&i| r.stations[i].mean_queue_len(r.duration))
+            .sum::<f64>()
+            + waiting_for_slots(r)
+    });
+    let per_request = |r: &RunStats, area: f64| {
+        let x: f64 = lasts
+            .iter()
+            .map(|&i| r.stations[i].throughput(r.duration))
+            .sum();
+        area / x
+    };
+    let wq = estimate(runs, &|r| {
+        let lq: f64 = all
+            .iter()
+            .map(|&i| r.stations[i].mean_queue_len(r.duration))
+            .sum::<f64>()
+            + waiting_for_slots(r);
+        per_request(r, lq)
+    });
+    let w = estimate(runs, &|r| {
+        let l: f64 = all
+            .iter()
+            .map(|&i| r.stations[i].mean_in_system(r.duration))
+            .sum::<f64>()
+            + waiting_for_slots(r);
+        per_request(r, l)
+    });
+    let slots: u32 = heads.iter().map(|&i| runs[0].stations[i].slots).sum();
+    let workers = (slots > 0).then(|| Workers {
+        slots,
+        utilization: estimate(runs, &|r| {
+            heads.iter().map(|&i| r.stations[i].slots_area).sum::<f64>()
+                / r.duration.as_nanos() as f64
+                / f64::from(slots)
+        })
+        .mean,
+        mean_waiting: estimate(runs, &waiting_for_slots).mean,
+        mean_wait: finite(
+            estimate(runs, &|r| {
+                let waited: f64 = heads.iter().map(|&i| r.stations[i].slot_wait_sum).sum();
+                let admitted: u64 = heads.iter().map(|&i| r.stations[i].admitted).sum();
+                waited / admitted as f64 / 1e9
+            })
+            .mean,
+        ),
+    });
+    StationSummary {
+        servers: cores,
+        utilization: utilization.mean,
+        utilization_ci95: utilization.half_width,
+        throughput: throughput.mean,
+        mean_in_system: l.mean,
+        mean_in_system_ci95: l.half_width,
+        mean_queue_len: lq.mean,
+        mean_queue_len_ci95: lq.half_width,
+        mean_wait: finite(wq.mean),
+        mean_wait_ci95: wq.half_width,
+        mean_response: finite(w.mean),
+        dropped: all
+            .iter()
+            .map(|&i| runs.iter().map(|r| r.stations[i].dropped).sum::<u64>())
+            .sum(),
+        replicas: Some(svc.replicas),
+        profile: Some(svc.profile.name.clone()),
+        cost_per_hour: Some(svc.cost_per_hour),
+        workers,
+        parts: Some(
+            all.iter()
+                .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))
+                .collect(),
+        ),
     }
 }
 

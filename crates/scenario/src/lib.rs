@@ -33,9 +33,12 @@
 
 pub mod diagnostic;
 mod load;
+pub mod profiles;
+mod replicated;
 pub mod spec;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use load::{Loaded, Override, Scenario, Simulation, load, load_with};
+pub use replicated::ServiceInfo;
 pub use spec::{Point, Slo, SweepSpec, load_points};

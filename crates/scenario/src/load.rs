@@ -20,6 +20,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::replicated::{REPLICATED_KINDS, ServiceInfo};
 use crate::spec::{Slo, SweepSpec};
 use crate::units::{TextError, parse_dist, parse_duration, parse_rate};
 
@@ -49,6 +50,9 @@ pub struct Scenario {
     pub sweep: Option<SweepSpec>,
     /// The `[slo]` table: the objectives each point is judged against.
     pub slo: Option<Slo>,
+    /// The replicated services (`api`, `worker`, `database`): their replicas'
+    /// stations, profile and cost.
+    pub services: Vec<ServiceInfo>,
 }
 
 /// The outcome of loading: a scenario when there is no error, and every
@@ -173,7 +177,8 @@ fn apply_override<'i>(
     Ok(())
 }
 
-const TOP_KEYS: [&str; 7] = [
+const TOP_KEYS: [&str; 8] = [
+    "profiles",
     "name",
     "description",
     "simulation",
@@ -182,7 +187,6 @@ const TOP_KEYS: [&str; 7] = [
     "sweep",
     "slo",
 ];
-const LATER_TOP_KEYS: [&str; 1] = ["profiles"];
 const SIMULATION_KEYS: [&str; 4] = ["duration", "warmup", "replications", "seed"];
 const LOAD_KEYS: [&str; 6] = [
     "arrival",
@@ -237,10 +241,10 @@ struct OnClass {
 }
 
 /// A service as read, before routing names are resolved.
-struct RawService<'d, 'i> {
-    name: String,
-    key_span: Range<usize>,
-    table: &'d DeTable<'i>,
+pub(crate) struct RawService<'d, 'i> {
+    pub(crate) name: String,
+    pub(crate) key_span: Range<usize>,
+    pub(crate) table: &'d DeTable<'i>,
 }
 
 impl<'s> Walker<'s> {
@@ -407,7 +411,7 @@ impl<'s> Walker<'s> {
         self.parsed(value, what, parse_duration)
     }
 
-    fn dist(&mut self, value: &Value<'_>, what: &str) -> Option<Dist> {
+    pub(crate) fn dist(&mut self, value: &Value<'_>, what: &str) -> Option<Dist> {
         self.parsed(value, what, parse_dist)
     }
 
@@ -500,22 +504,7 @@ impl<'s> Walker<'s> {
     }
 
     fn scenario(&mut self, doc: &DeTable<'_>) -> Option<Scenario> {
-        for (key, _) in doc.iter() {
-            let name = key.get_ref().as_ref();
-            if LATER_TOP_KEYS.contains(&name) {
-                self.error(
-                    format!("`{name}` is not supported by this version of chokepoint"),
-                    key.span(),
-                )
-                .help = Some("hardware profiles come in a later release; remove this table".into());
-            }
-        }
-        let known: Vec<&str> = TOP_KEYS
-            .iter()
-            .chain(LATER_TOP_KEYS.iter())
-            .copied()
-            .collect();
-        self.check_keys(doc, &known, "the scenario");
+        self.check_keys(doc, &TOP_KEYS, "the scenario");
 
         let name = match doc.get("name") {
             Some(v) => self.string(v, "`name`").map(|n| Some(n.to_owned())),
@@ -575,10 +564,65 @@ impl<'s> Walker<'s> {
             }
         }
 
-        let stations: Vec<Option<Station>> = services
-            .iter()
-            .map(|s| self.station(s, &services, &class_names))
-            .collect();
+        // Each service is one station (its entry, with the service's index);
+        // replicated services add their replicas' stations after all entries.
+        let profiles = crate::replicated::profiles(self, doc);
+        let mut stations: Vec<Option<Station>> = Vec::new();
+        let mut extras: Vec<Station> = Vec::new();
+        let mut station_spans: Vec<Range<usize>> =
+            services.iter().map(|s| s.key_span.clone()).collect();
+        let mut replicated: Vec<ServiceInfo> = Vec::new();
+        for s in &services {
+            let kind = s.table.get("kind").and_then(|v| v.get_ref().as_str());
+            let Some(kind) = kind.filter(|k| REPLICATED_KINDS.contains(k)) else {
+                stations.push(self.station(s, &services, &class_names));
+                continue;
+            };
+            let Some(profiles) = &profiles else {
+                stations.push(None);
+                continue;
+            };
+            let context = format!("[services.{}]", s.name);
+            let read = self.replicated(s, kind, &class_names, profiles, &mut |w, v| {
+                w.routing(v, &services, &context)
+            });
+            match read {
+                Some(r) => {
+                    let first = (services.len() + extras.len()) as u32;
+                    let (entry, internal, info) = r.compile(&s.name, first, class_names.len());
+                    station_spans.extend(std::iter::repeat_n(s.key_span.clone(), internal.len()));
+                    extras.extend(internal);
+                    replicated.push(info);
+                    stations.push(Some(entry));
+                }
+                None => stations.push(None),
+            }
+        }
+        // A load balancer in front of a replicated service picks the replica.
+        for (i, station) in stations.iter_mut().enumerate() {
+            let is_balancer_service = services[i]
+                .table
+                .get("kind")
+                .and_then(|v| v.get_ref().as_str())
+                == Some("load_balancer");
+            if let Some(Some(d)) = station.as_mut().map(|s| s.dispatch.as_mut())
+                && is_balancer_service
+            {
+                d.targets = d
+                    .targets
+                    .iter()
+                    .flat_map(|t| {
+                        match replicated
+                            .iter()
+                            .find(|info| info.name == services[t.idx()].name)
+                        {
+                            Some(info) => info.chains.iter().map(|c| c[0]).collect(),
+                            None => vec![*t],
+                        }
+                    })
+                    .collect();
+            }
+        }
 
         let sweep = self.sweep(doc);
         let slo = self.slo(doc);
@@ -588,12 +632,12 @@ impl<'s> Walker<'s> {
         let slo = slo?;
         let classes: Option<Vec<Class>> = classes.into_iter().collect();
         let stations: Option<Vec<Station>> = stations.into_iter().collect();
+        let mut stations = stations?;
+        stations.extend(extras);
         let topology = Topology {
-            stations: stations?,
+            stations,
             classes: classes?,
         };
-        let station_spans: Vec<Range<usize>> =
-            services.iter().map(|s| s.key_span.clone()).collect();
         // Model-level checks only make sense on a model without local errors:
         // a misspelt `work` would otherwise also show as "no work".
         if !self.diags.iter().any(Diagnostic::is_error) {
@@ -605,6 +649,7 @@ impl<'s> Walker<'s> {
             topology,
             sweep,
             slo,
+            services: replicated,
         })
     }
 
@@ -768,7 +813,7 @@ impl<'s> Walker<'s> {
         })
     }
 
-    fn routing(
+    pub(crate) fn routing(
         &mut self,
         value: &Value<'_>,
         services: &[RawService<'_, '_>],

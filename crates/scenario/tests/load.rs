@@ -434,3 +434,134 @@ work = "exp(10ms)"
             .any(|e| e.contains("only sends requests to load balancers"))
     );
 }
+
+const API: &str = r#"
+[simulation]
+duration = "100s"
+[load.web]
+rate = "100/s"
+entry = "lb"
+[services.lb]
+kind = "load_balancer"
+policy = "least_connections"
+targets = "api"
+[services.api]
+kind = "api"
+replicas = 3
+profile = "c-large"
+workers = 8
+cpu = "exp(2ms)"
+serial = 0.1
+disk_ops = 2
+net_bytes = 10000
+next = [{ to = "db" }]
+[services.db]
+kind = "database"
+profile = "mine"
+work = "exp(4ms)"
+[profiles.mine]
+cores = 6
+cost_per_hour = 1.5
+"#;
+
+#[test]
+fn replicated_services_compile_into_chains() {
+    let loaded = load(API);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let s = loaded.scenario.unwrap();
+    let t = &s.topology;
+    // 3 entries, then api: 3 × (lock, cpu, disk, net), then db: 1 × cpu.
+    assert_eq!(t.stations.len(), 3 + 12 + 1);
+    let api = &s.services[0];
+    assert_eq!((api.replicas, api.cpu_at, api.chains[0].len()), (3, 1, 4));
+    let names: Vec<&str> = api.chains[1]
+        .iter()
+        .map(|id| t.stations[id.idx()].name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["api[1].lock", "api[1].cpu", "api[1].disk", "api[1].net"]
+    );
+    let lock = &t.stations[api.chains[0][0].idx()];
+    let admission = lock.admission.unwrap();
+    assert_eq!(
+        (admission.slots, admission.release_at),
+        (8, api.chains[0][3])
+    );
+    // c-large: 2 cores at speed 1.2; 10% of 2 ms on the lock, 90% on the cores.
+    let cpu = &t.stations[api.chains[0][1].idx()];
+    assert_eq!((cpu.servers, cpu.discipline), (2, Discipline::Ps));
+    let cpu_mean = cpu.behaviour[0].as_ref().unwrap().work.mean();
+    assert!((cpu_mean - 0.9 * 2e6 / 1.2).abs() < 1e-3);
+    let lock_mean = lock.behaviour[0].as_ref().unwrap().work.mean();
+    assert!((lock_mean - 0.1 * 2e6 / 1.2).abs() < 1e-3);
+    // Disk: 2 ops at 4,000 IOPS; network: 80,000 bits at 0.75 Gb/s.
+    let disk = t.stations[api.chains[0][2].idx()].behaviour[0]
+        .as_ref()
+        .unwrap()
+        .work
+        .mean();
+    let net = t.stations[api.chains[0][3].idx()].behaviour[0]
+        .as_ref()
+        .unwrap()
+        .work
+        .mean();
+    assert!((disk - 0.5e6).abs() < 1e-3 && (net - 80_000.0 / 0.75).abs() < 1e-3);
+    // The balancer in front of api picks among its replicas directly.
+    let lb = t.stations[0].dispatch.as_ref().unwrap();
+    assert_eq!(
+        lb.targets,
+        api.chains.iter().map(|c| c[0]).collect::<Vec<_>>()
+    );
+    // Costs: 3 × c-large, 1 × the custom profile.
+    assert!((api.cost_per_hour - 3.0 * 0.085).abs() < 1e-9);
+    assert!((s.services[1].cost_per_hour - 1.5).abs() < 1e-9);
+    assert_eq!(s.services[1].profile.cores, 6);
+}
+
+#[test]
+fn replicated_service_errors() {
+    assert!(
+        errors(&API.replace("\"c-large\"", "\"c-lrage\""))
+            .iter()
+            .any(|e| e.contains("unknown profile `c-lrage`"))
+    );
+    let d = load(&API.replace("\"c-large\"", "\"c-lrage\"")).diagnostics;
+    assert_eq!(
+        d[0].help.as_deref(),
+        Some("did you mean `c-large`? `chokepoint profiles` lists the catalog")
+    );
+    assert!(
+        errors(&API.replace("profile = \"c-large\"\n", ""))
+            .iter()
+            .any(|e| e.contains("needs a `profile`"))
+    );
+    assert!(
+        errors(&API.replace("serial = 0.1", "serial = 1.5"))
+            .iter()
+            .any(|e| e.contains("[0, 1)"))
+    );
+    assert!(
+        errors(&API.replace("cores = 6\n", ""))
+            .iter()
+            .any(|e| e.contains("needs `cores` and `cost_per_hour`"))
+    );
+    assert!(
+        errors(&API.replace("disk_ops = 2", "disk_ops = -2"))
+            .iter()
+            .any(|e| e.contains("negative"))
+    );
+    assert!(
+        errors(&API.replace(
+            "work = \"exp(4ms)\"",
+            "work = \"exp(4ms)\"\ncpu = \"exp(1ms)\""
+        ))
+        .iter()
+        .any(|e| e.contains("not both"))
+    );
+    assert!(
+        errors(&API.replace("workers = 8", "wrokers = 8"))
+            .iter()
+            .any(|e| e.contains("unknown key `wrokers`"))
+    );
+}

@@ -539,6 +539,54 @@ pub fn cases() -> Vec<CaseSpec> {
             ]),
         },
         CaseSpec {
+            id: "derived_profiles_vertical",
+            derived: Some(derived::scaling_vertical),
+            scenario: (
+                "scaling/profiles.toml",
+                include_str!("../../../scenarios/scaling/profiles.toml"),
+            ),
+            overrides: |i| {
+                let mut o = rate(i, "lambda", "load.jobs.rate")?;
+                o.push(Override::new("services.api.profile", "\"fast\""));
+                o.push(Override::new("services.api.replicas", "1"));
+                o.extend(long_run());
+                Some(o)
+            },
+            checks: owned(&[("/T", Latency)]),
+        },
+        CaseSpec {
+            id: "derived_profiles_pooled",
+            derived: Some(derived::scaling_pooled),
+            scenario: (
+                "scaling/profiles.toml",
+                include_str!("../../../scenarios/scaling/profiles.toml"),
+            ),
+            overrides: |i| {
+                let mut o = rate(i, "lambda", "load.jobs.rate")?;
+                o.push(Override::new("services.api.profile", "\"wide\""));
+                o.push(Override::new("services.api.replicas", "1"));
+                o.extend(long_run());
+                Some(o)
+            },
+            checks: owned(&[("/T", Latency)]),
+        },
+        CaseSpec {
+            id: "derived_profiles_split",
+            derived: Some(derived::scaling_split),
+            scenario: (
+                "scaling/profiles.toml",
+                include_str!("../../../scenarios/scaling/profiles.toml"),
+            ),
+            overrides: |i| {
+                let mut o = rate(i, "lambda", "load.jobs.rate")?;
+                o.push(Override::new("services.api.profile", "\"single\""));
+                o.push(Override::new("services.api.replicas", "4"));
+                o.extend(long_run());
+                Some(o)
+            },
+            checks: owned(&[("/T", Latency)]),
+        },
+        CaseSpec {
             id: "derived_dm1_constant_arrivals",
             derived: Some(derived::dm1),
             scenario: (

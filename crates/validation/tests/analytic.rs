@@ -135,3 +135,10 @@ fn least_connections_between_pooling_and_round_robin() {
         lc.mean
     );
 }
+
+/// Hardware profiles: one core 4× faster, four cores, four one-core
+/// replicas behind a random split match M/M/1, M/M/4 and 4 × M/M/1.
+#[test]
+fn profiles_vertical_and_horizontal() {
+    assert_all_pass("derived_profiles");
+}

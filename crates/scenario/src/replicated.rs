@@ -1,0 +1,450 @@
+//! Services that run on machines: `kind = "api"`, `"worker"` or `"database"`
+//! with `replicas` of a hardware `profile`, compiled into plain stations.
+//!
+//! ```text
+//!                       ┌─► [ lock ]? ─► [ cpu: cores, PS ] ─► [ disk ]? ─► [ net ]? ─┐  replica 0
+//!   ──► [ api: balancer ]                                                           ├─► next
+//!                       └─► ... one chain per replica ...                            ┘
+//!        `workers` slots are taken at the first station of a chain, given back after the last
+//! ```
+//!
+//! - CPU: the replica's `cores` as servers, processor sharing, the demand
+//!   divided by the profile's `cpu_speed`.
+//! - Serial fraction (`serial = 0.05`): that share of the CPU demand runs on
+//!   a one-server lock shared by the whole replica, as in Amdahl's law.
+//! - Disk: `disk_ops` operations take `disk_ops / disk_iops` seconds on a
+//!   one-server device; network: `net_bytes` take `8 · net_bytes /
+//!   (network_gbps · 10⁹)` seconds on a one-server link.
+//! - The service's own station is a load balancer: requests reach the
+//!   replicas by an even random split, unless a `load_balancer` service
+//!   targets the service, in which case its policy picks the replica.
+
+use std::collections::BTreeMap;
+
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{
+    Admission, Behaviour, Discipline, Dispatch, Policy, Routing, Station, StationId,
+};
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::did_you_mean;
+use crate::load::{RawService, Walker};
+use crate::profiles::{Profile, catalog};
+
+/// What a replicated service became, for reports and costs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceInfo {
+    /// The service's name (its balancer station has this name).
+    pub name: String,
+    /// `api`, `worker` or `database`.
+    pub kind: String,
+    /// Number of replicas.
+    pub replicas: u32,
+    /// The profile they run on.
+    pub profile: Profile,
+    /// Per replica, its stations in order (lock?, cpu, disk?, net?), and
+    /// which of them is the CPU.
+    pub chains: Vec<Vec<StationId>>,
+    /// Index of the CPU station in each chain.
+    pub cpu_at: usize,
+    /// The service's dollars per hour: replicas × profile price.
+    pub cost_per_hour: f64,
+}
+
+pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
+const REPLICATED_KEYS: [&str; 12] = [
+    "kind",
+    "replicas",
+    "profile",
+    "workers",
+    "cpu",
+    "work",
+    "disk_ops",
+    "net_bytes",
+    "serial",
+    "next",
+    "on",
+    "discipline",
+];
+const PROFILE_KEYS: [&str; 6] = [
+    "cores",
+    "cpu_speed",
+    "memory_gb",
+    "disk_iops",
+    "network_gbps",
+    "cost_per_hour",
+];
+const ON_KEYS: [&str; 3] = ["cpu", "work", "next"];
+
+/// The catalog with the scenario's `[profiles]` applied: a known name is
+/// overridden key by key, a new name needs `cores` and `cost_per_hour`.
+pub(crate) fn profiles(w: &mut Walker<'_>, doc: &DeTable<'_>) -> Option<BTreeMap<String, Profile>> {
+    let mut all: BTreeMap<String, Profile> =
+        catalog().into_iter().map(|p| (p.name.clone(), p)).collect();
+    let Some(value) = doc.get("profiles") else {
+        return Some(all);
+    };
+    let table = w.table(value, "`profiles`")?;
+    let mut ok = true;
+    for (key, value) in table.iter() {
+        let name = key.get_ref().to_string();
+        let Some(t) = w.table(value, &format!("profile `{name}`")) else {
+            ok = false;
+            continue;
+        };
+        w.check_keys(t, &PROFILE_KEYS, &format!("[profiles.{name}]"));
+        let base = all.get(&name).cloned();
+        if base.is_none() && (t.get("cores").is_none() || t.get("cost_per_hour").is_none()) {
+            w.error(format!("profile `{name}` is not in the catalog, so it needs `cores` and `cost_per_hour`"), key.span())
+                .help = Some("`chokepoint profiles` lists the catalog".into());
+            ok = false;
+            continue;
+        }
+        let mut p = base.unwrap_or(Profile {
+            name: name.clone(),
+            cores: 1,
+            cpu_speed: 1.0,
+            memory_gb: 4.0,
+            disk_iops: 3000.0,
+            network_gbps: 1.0,
+            cost_per_hour: 0.0,
+        });
+        if let Some(v) = t.get("cores") {
+            match w
+                .integer(v, "`cores`", 1)
+                .and_then(|n| u32::try_from(n).ok())
+            {
+                Some(n) => p.cores = n,
+                None => ok = false,
+            }
+        }
+        for (k, field, min_exclusive) in [
+            ("cpu_speed", &mut p.cpu_speed, true),
+            ("memory_gb", &mut p.memory_gb, false),
+            ("disk_iops", &mut p.disk_iops, true),
+            ("network_gbps", &mut p.network_gbps, true),
+            ("cost_per_hour", &mut p.cost_per_hour, false),
+        ] {
+            if let Some(v) = t.get(k) {
+                match w.number(v, &format!("`{k}`")) {
+                    Some(x) if x > 0.0 || (!min_exclusive && x == 0.0) => *field = x,
+                    Some(x) => {
+                        w.error(
+                            format!(
+                                "`{k}` must be {}, found {x}",
+                                if min_exclusive {
+                                    "positive"
+                                } else {
+                                    "at least 0"
+                                }
+                            ),
+                            v.span(),
+                        );
+                        ok = false;
+                    }
+                    None => ok = false,
+                }
+            }
+        }
+        all.insert(name, p);
+    }
+    ok.then_some(all)
+}
+
+/// Reads a non-negative plain number (`disk_ops`, `net_bytes`).
+fn amount(w: &mut Walker<'_>, t: &DeTable<'_>, key: &str) -> Option<f64> {
+    match t.get(key) {
+        Some(v) => match w.number(v, &format!("`{key}`")) {
+            Some(x) if x >= 0.0 => Some(x),
+            Some(x) => {
+                w.error(format!("`{key}` cannot be negative, found {x}"), v.span());
+                None
+            }
+            None => None,
+        },
+        None => Some(0.0),
+    }
+}
+
+/// Everything read from one replicated service's table, before its stations
+/// get ids.
+pub(crate) struct Replicated {
+    pub(crate) kind: String,
+    pub(crate) replicas: u32,
+    pub(crate) profile: Profile,
+    pub(crate) workers: Option<u32>,
+    /// Per class: CPU demand at the reference speed (None: the class cannot use it).
+    pub(crate) cpu: Vec<Option<Dist>>,
+    pub(crate) disk_ops: f64,
+    pub(crate) net_bytes: f64,
+    pub(crate) serial: f64,
+    /// Per class: where requests go after the service.
+    pub(crate) next: Vec<Routing>,
+}
+
+impl Walker<'_> {
+    /// Reads a replicated service's keys. `routing` reads a `next` array.
+    pub(crate) fn replicated(
+        &mut self,
+        service: &RawService<'_, '_>,
+        kind: &str,
+        class_names: &[String],
+        profiles: &BTreeMap<String, Profile>,
+        routing: &mut dyn FnMut(&mut Self, &toml::Spanned<DeValue<'_>>) -> Option<Routing>,
+    ) -> Option<Replicated> {
+        let (name, key_span, table) = (
+            service.name.as_str(),
+            service.key_span.clone(),
+            service.table,
+        );
+        let context = format!("[services.{name}]");
+        self.check_keys(table, &REPLICATED_KEYS, &context);
+        let mut ok = true;
+        let replicas = match table.get("replicas") {
+            Some(v) => self
+                .integer(v, "`replicas`", 1)
+                .and_then(|n| u32::try_from(n).ok()),
+            None => Some(1),
+        };
+        let profile = match table.get("profile") {
+            Some(v) => {
+                let text = self.string(v, "`profile`")?;
+                match profiles.get(text) {
+                    Some(p) => Some(p.clone()),
+                    None => {
+                        let d = self.error(format!("unknown profile `{text}`"), v.span());
+                        d.help = Some(match did_you_mean(text, profiles.keys().map(String::as_str)) {
+                            Some(s) => format!("did you mean `{s}`? `chokepoint profiles` lists the catalog"),
+                            None => "`chokepoint profiles` lists the catalog; add your own as [profiles.NAME]".into(),
+                        });
+                        None
+                    }
+                }
+            }
+            None => {
+                self.error(
+                    format!("service `{name}` of kind `{kind}` needs a `profile`"),
+                    key_span.clone(),
+                )
+                .help =
+                    Some("the machine its replicas run on, such as profile = \"c-large\"".into());
+                None
+            }
+        };
+        let workers = match table.get("workers") {
+            Some(v) => self
+                .integer(v, "`workers`", 1)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some),
+            None => Some(None),
+        };
+        let serial = match table.get("serial") {
+            Some(v) => match self.number(v, "`serial`") {
+                Some(x) if (0.0..1.0).contains(&x) => Some(x),
+                Some(x) => {
+                    self.error(
+                        format!("`serial` is a fraction in [0, 1), found {x}"),
+                        v.span(),
+                    );
+                    None
+                }
+                None => None,
+            },
+            None => Some(0.0),
+        };
+        if table.get("discipline").is_some() {
+            // Accepted for symmetry with stations, but only processor sharing makes sense for cores.
+            if let Some(v) = table.get("discipline")
+                && self.string(v, "`discipline`") != Some("ps")
+            {
+                self.error(
+                    "a replica's CPU is processor sharing; only discipline = \"ps\" is accepted",
+                    v.span(),
+                );
+                ok = false;
+            }
+        }
+        let demand = |w: &mut Self, t: &DeTable<'_>| -> Option<Option<Dist>> {
+            match (t.get("cpu"), t.get("work")) {
+                (Some(a), Some(_)) => {
+                    w.error(
+                        "give `cpu` or `work`, not both (they mean the same here)",
+                        a.span(),
+                    );
+                    None
+                }
+                (Some(v), None) | (None, Some(v)) => w.dist(v, "`cpu`").map(Some),
+                (None, None) => Some(None),
+            }
+        };
+        let base_cpu = demand(self, table);
+        let disk_ops = amount(self, table, "disk_ops");
+        let net_bytes = amount(self, table, "net_bytes");
+        let base_next = match table.get("next") {
+            Some(v) => routing(self, v),
+            None => Some(Routing::exit()),
+        };
+        let mut cpu = Vec::new();
+        let mut next = Vec::new();
+        let on = table.get("on").and_then(|v| self.table(v, "`on`"));
+        for class in class_names {
+            let t = on
+                .and_then(|on| on.get(class.as_str()))
+                .and_then(|v| self.table(v, &format!("`on.{class}`")));
+            let (c, n) = match t {
+                Some(t) => {
+                    self.check_keys(t, &ON_KEYS, &format!("{context}.on.{class}"));
+                    let c = demand(self, t);
+                    let n = t.get("next").map(|v| routing(self, v));
+                    (c, n)
+                }
+                None => (Some(None), None),
+            };
+            match (c, &base_cpu) {
+                (Some(Some(d)), _) => cpu.push(Some(d)),
+                (Some(None), Some(b)) => cpu.push(b.clone()),
+                _ => {
+                    ok = false;
+                    cpu.push(None);
+                }
+            }
+            match n {
+                Some(Some(r)) => next.push(r),
+                Some(None) => ok = false,
+                None => next.push(base_next.clone().unwrap_or_default()),
+            }
+        }
+        if let Some(on) = on {
+            for (key, _) in on.iter() {
+                if !class_names.iter().any(|c| c == key.get_ref().as_ref()) {
+                    self.error(
+                        format!("unknown class `{}` in {context}.on", key.get_ref()),
+                        key.span(),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let replicated = Replicated {
+            kind: kind.to_owned(),
+            replicas: replicas?,
+            profile: profile?,
+            workers: workers?,
+            cpu,
+            disk_ops: disk_ops?,
+            net_bytes: net_bytes?,
+            serial: serial?,
+            next,
+        };
+        base_next?;
+        (ok && base_cpu.is_some()).then_some(replicated)
+    }
+}
+
+impl Replicated {
+    /// The replicas' stations, whose ids start at `first_id`, and the
+    /// service's balancer (its own station, named `name`) over them.
+    pub(crate) fn compile(
+        &self,
+        name: &str,
+        first_id: u32,
+        n_classes: usize,
+    ) -> (Station, Vec<Station>, ServiceInfo) {
+        let p = &self.profile;
+        let mut stations = Vec::new();
+        let mut chains = Vec::new();
+        let mut cpu_at = 0;
+        for r in 0..self.replicas {
+            // (role, servers, discipline, work per class)
+            let mut roles: Vec<(&str, u32, Discipline, Vec<Option<Dist>>)> = Vec::new();
+            let scale = |d: &Option<Dist>, share: f64| {
+                d.as_ref().and_then(|d| d.scaled(share / p.cpu_speed).ok())
+            };
+            if self.serial > 0.0 {
+                roles.push((
+                    "lock",
+                    1,
+                    Discipline::Fifo,
+                    self.cpu.iter().map(|d| scale(d, self.serial)).collect(),
+                ));
+            }
+            cpu_at = roles.len();
+            roles.push((
+                "cpu",
+                p.cores,
+                Discipline::Ps,
+                self.cpu
+                    .iter()
+                    .map(|d| scale(d, 1.0 - self.serial))
+                    .collect(),
+            ));
+            if self.disk_ops > 0.0 {
+                let t = Dist::constant(self.disk_ops / p.disk_iops * 1e9).ok();
+                roles.push(("disk", 1, Discipline::Fifo, vec![t; n_classes]));
+            }
+            if self.net_bytes > 0.0 {
+                let t = Dist::constant(8.0 * self.net_bytes / (p.network_gbps * 1e9) * 1e9).ok();
+                roles.push(("net", 1, Discipline::Fifo, vec![t; n_classes]));
+            }
+            let base = first_id + stations.len() as u32;
+            let last = base + roles.len() as u32 - 1;
+            let mut chain = Vec::new();
+            for (i, (role, servers, discipline, work)) in roles.into_iter().enumerate() {
+                let id = base + i as u32;
+                chain.push(StationId(id));
+                let behaviour = work
+                    .into_iter()
+                    .enumerate()
+                    .map(|(ci, w)| {
+                        w.map(|work| Behaviour {
+                            work,
+                            routing: if id == last {
+                                self.next[ci].clone()
+                            } else {
+                                Routing::to(StationId(id + 1))
+                            },
+                        })
+                    })
+                    .collect();
+                stations.push(Station {
+                    name: format!("{name}[{r}].{role}"),
+                    servers,
+                    discipline,
+                    capacity: None,
+                    dispatch: None,
+                    admission: (i == 0)
+                        .then_some(self.workers)
+                        .flatten()
+                        .map(|slots| Admission {
+                            slots,
+                            release_at: StationId(last),
+                        }),
+                    behaviour,
+                });
+            }
+            chains.push(chain);
+        }
+        let balancer = Station {
+            name: name.to_owned(),
+            servers: 1,
+            discipline: Discipline::Fifo,
+            capacity: None,
+            dispatch: Some(Dispatch {
+                policy: Policy::Random,
+                targets: chains.iter().map(|c| c[0]).collect(),
+            }),
+            admission: None,
+            behaviour: vec![None; n_classes],
+        };
+        let info = ServiceInfo {
+            name: name.to_owned(),
+            kind: self.kind.clone(),
+            replicas: self.replicas,
+            profile: p.clone(),
+            chains,
+            cpu_at,
+            cost_per_hour: f64::from(self.replicas) * p.cost_per_hour,
+        };
+        (balancer, stations, info)
+    }
+}
