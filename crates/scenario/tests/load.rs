@@ -188,9 +188,9 @@ fn semantic_errors() {
             .any(|e| e.contains("not supported"))
     );
     assert!(
-        errors(&MINIMAL.replace("name = \"m\"", "name = \"m\"\n[profiles]\n"))
+        errors(&MINIMAL.replace("name = \"m\"", "name = \"m\"\n[profile]\n"))
             .iter()
-            .any(|e| e.contains("not supported"))
+            .any(|e| e.contains("unknown key `profile`"))
     );
     assert!(
         errors(&MINIMAL.replace("[simulation]\nduration = \"100s\"", ""))
