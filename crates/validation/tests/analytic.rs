@@ -142,3 +142,38 @@ fn least_connections_between_pooling_and_round_robin() {
 fn profiles_vertical_and_horizontal() {
     assert_all_pass("derived_profiles");
 }
+
+/// Amdahl: with 10% of 5 ms under a replica-wide lock on c- machines (speed
+/// 1.2), one replica saturates at 1.2 / 0.5 ms = 2,400 requests/s however
+/// many cores it has: the lock is a saturated single server.
+#[test]
+fn amdahl_caps_a_replica_at_the_lock() {
+    let scenario = (
+        "scaling/amdahl.toml",
+        include_str!("../../../scenarios/scaling/amdahl.toml"),
+    );
+    for profile in ["c-4xlarge", "c-16xlarge"] {
+        let overrides = [
+            Override::new("services.api.profile", format!("\"{profile}\"")),
+            Override::new("simulation.replications", "10"),
+        ];
+        let x = estimate(scenario, &overrides, Quantity::Throughput, 0.999);
+        let band = x.half_width.unwrap();
+        assert!(
+            (x.mean - 2400.0).abs() <= band,
+            "{profile}: {} ± {band} requests/s",
+            x.mean
+        );
+    }
+    // And two cores are the limit before the lock: 2 × 1.2 / 4.5 ms = 533 requests/s.
+    let small = estimate(
+        scenario,
+        &[Override::new("simulation.replications", "10")],
+        Quantity::Throughput,
+        0.999,
+    );
+    assert!(
+        (small.mean - 2.0 * 1.2 / 0.0045).abs() <= small.half_width.unwrap(),
+        "{small:?}"
+    );
+}
