@@ -310,6 +310,8 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     finalize(&dir, &lines)?;
     plot(&dir, &lines)?;
     print!("{}", overview(&lines, total));
+    println!();
+    print!("{}", chokepoint_report::sweep::decisions(&lines));
     eprintln!(
         "{} of {total} points in {} ({} and {})",
         lines.len(),

@@ -211,3 +211,138 @@ mod tests {
         );
     }
 }
+
+/// The choices a sweep supports, per load level (each value of a
+/// `load.CLASS.rate` parameter; the whole sweep when there is none): the
+/// cheapest point that meets the SLO, and the cost against p99 Pareto
+/// frontier (the points that no other point beats on both). Costs come
+/// from replicated services; without them there is nothing to decide on and
+/// the text says so.
+pub fn decisions(lines: &[PointLine]) -> String {
+    let mut sorted: Vec<&PointLine> = lines.iter().collect();
+    sorted.sort_by_key(|l| l.point);
+    let cost = |l: &PointLine| l.value["result"]["cost"]["per_hour"].as_f64();
+    if sorted.iter().all(|l| cost(l).is_none()) {
+        return "no replicated service in this sweep, so no cost to decide on\n".into();
+    }
+    // p99 of the slowest class: what an SLO on every class looks at.
+    let p99 = |l: &PointLine| -> f64 {
+        l.value["result"]["classes"]
+            .as_object()
+            .map(|c| {
+                c.values()
+                    .filter_map(|c| c["latency"]["p99"].as_f64())
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(f64::NAN)
+    };
+    let load_path = sorted.first().and_then(|l| {
+        l.value["params"].as_object().and_then(|p| {
+            p.keys()
+                .find(|k| k.starts_with("load.") && k.ends_with(".rate"))
+                .cloned()
+        })
+    });
+    let mut levels: Vec<(String, Vec<&PointLine>)> = Vec::new();
+    for line in &sorted {
+        let level = load_path
+            .as_ref()
+            .and_then(|p| line.value["params"][p].as_str())
+            .map_or_else(|| "all points".to_owned(), |r| format!("{r}"));
+        match levels.iter_mut().find(|(l, _)| *l == level) {
+            Some((_, points)) => points.push(line),
+            None => levels.push((level, vec![line])),
+        }
+    }
+    let judged = sorted.iter().any(|l| !l.value["slo"].is_null());
+    let describe = |l: &PointLine| {
+        format!(
+            "point {} ({}): ${:.3}/h, p99 {:.4} s",
+            l.point,
+            l.value["label"].as_str().unwrap_or(""),
+            cost(l).unwrap_or(f64::NAN),
+            p99(l)
+        )
+    };
+    let mut out = String::new();
+    for (level, points) in levels {
+        let heading = match &load_path {
+            Some(p) => format!("{p} = {level}"),
+            None => level,
+        };
+        out.push_str(&format!("{heading}\n"));
+        if judged {
+            let best = points
+                .iter()
+                .filter(|l| l.value["slo"]["met"] == true)
+                .min_by(|a, b| {
+                    cost(a)
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&cost(b).unwrap_or(f64::INFINITY))
+                        .then(p99(a).total_cmp(&p99(b)))
+                });
+            match best {
+                Some(l) => out.push_str(&format!("  cheapest meeting the SLO: {}\n", describe(l))),
+                None => out.push_str("  no point meets the SLO\n"),
+            }
+        }
+        let mut frontier: Vec<&PointLine> = points
+            .iter()
+            .copied()
+            .filter(|a| {
+                let (ca, pa) = (cost(a).unwrap_or(f64::INFINITY), p99(a));
+                !points.iter().any(|b| {
+                    let (cb, pb) = (cost(b).unwrap_or(f64::INFINITY), p99(b));
+                    cb <= ca && pb <= pa && (cb < ca || pb < pa)
+                })
+            })
+            .collect();
+        frontier.sort_by(|a, b| {
+            cost(a)
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&cost(b).unwrap_or(f64::INFINITY))
+        });
+        out.push_str("  cost against p99, Pareto frontier:\n");
+        for l in frontier {
+            out.push_str(&format!("    {}\n", describe(l)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod decision_tests {
+    use super::*;
+
+    fn line(point: usize, rate: &str, cost: f64, p99: f64, met: bool) -> String {
+        format!(
+            "{{\"fingerprint\":\"f\",\"point\":{point},\"points\":4,\"label\":\"p{point}\",\"params\":{{\"load.web.rate\":\"{rate}\"}},\"slo\":{{\"met\":{met}}},\"result\":{{\"classes\":{{\"web\":{{\"latency\":{{\"p99\":{p99}}}}}}},\"cost\":{{\"per_hour\":{cost}}}}}}}\n"
+        )
+    }
+
+    #[test]
+    fn cheapest_meeting_the_slo_and_the_frontier() {
+        let text = [
+            line(0, "100/s", 1.0, 0.050, true),
+            line(1, "100/s", 2.0, 0.020, true),
+            line(2, "100/s", 3.0, 0.030, true),
+            line(3, "200/s", 1.0, 9.0, false),
+        ]
+        .concat();
+        let (lines, _) = parse_lines(&text);
+        let d = decisions(&lines);
+        assert!(
+            d.contains("load.web.rate = 100/s\n  cheapest meeting the SLO: point 0 (p0): $1.000/h"),
+            "{d}"
+        );
+        // Point 2 costs more than point 1 and is slower: not on the frontier.
+        assert!(
+            d.contains("    point 1 (p1)") && !d.contains("    point 2 (p2)"),
+            "{d}"
+        );
+        assert!(
+            d.contains("load.web.rate = 200/s\n  no point meets the SLO"),
+            "{d}"
+        );
+    }
+}
