@@ -248,7 +248,7 @@ pub fn decisions(lines: &[PointLine]) -> String {
         let level = load_path
             .as_ref()
             .and_then(|p| line.value["params"][p].as_str())
-            .map_or_else(|| "all points".to_owned(), |r| format!("{r}"));
+            .map_or_else(|| "all points".to_owned(), str::to_owned);
         match levels.iter_mut().find(|(l, _)| *l == level) {
             Some((_, points)) => points.push(line),
             None => levels.push((level, vec![line])),
