@@ -236,3 +236,41 @@ fn check_validates_every_point() {
     assert_eq!(stderr.matches("bad.toml:35:32").count(), 2 * 4, "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A sweep of replicated services draws throughput against replicas (with
+/// the ideal line) and cost against p99 (with the frontier), and its summary
+/// names the cheapest configuration meeting the SLO.
+#[test]
+fn replicated_sweep_charts_and_decisions() {
+    let dir = temp("replicated");
+    let out = chokepoint(&[
+        "sweep",
+        "scenarios/scaling/disk_bound.toml",
+        "--out",
+        dir.to_str().unwrap(),
+        "--duration",
+        "10s",
+        "--replications",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("cheapest meeting the SLO: point 2 (services.api.profile=c-large, services.api.replicas=4)"), "{stdout}");
+    assert!(stdout.contains("at equal cost, $0.34/h"), "{stdout}");
+    for (stem, text) in [
+        ("throughput-vs-replicas-browse", "ideal: linear in replicas"),
+        ("cost-vs-p99-browse", "cost ($/hour, illustrative prices)"),
+    ] {
+        let png = std::fs::metadata(dir.join(format!("{stem}.png")))
+            .unwrap()
+            .len();
+        assert!(png > 20_000, "{stem}.png is only {png} bytes");
+        let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.contains(text), "{stem}.svg lacks {text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

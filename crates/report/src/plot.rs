@@ -32,7 +32,31 @@ fn register_font() {
     });
 }
 
-/// A chart to draw: lines of (x, y) points with labels.
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// A solid line through its points, with markers.
+    Line,
+    /// A thin dashed line (references: ideal scaling, `y = x`).
+    Dashed,
+    /// Markers only.
+    Points,
+}
+
+/// One series: labelled points, a style and a colour index.
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend text (empty: not in the legend).
+    pub label: String,
+    /// The points, sorted by x for lines.
+    pub points: Vec<(f64, f64)>,
+    /// How to draw them.
+    pub style: Style,
+    /// Index into the palette; series that belong together share it.
+    pub color: usize,
+}
+
+/// A chart to draw.
 #[derive(Clone, Debug)]
 pub struct Chart {
     /// The title.
@@ -43,10 +67,24 @@ pub struct Chart {
     pub y_label: String,
     /// Whether the y axis is logarithmic.
     pub log_y: bool,
-    /// Labelled lines, each sorted by x.
-    pub series: Vec<(String, Vec<(f64, f64)>)>,
-    /// An optional dashed reference line `y = x`, labelled.
-    pub identity: Option<String>,
+    /// The series, drawn in order.
+    pub series: Vec<Series>,
+}
+
+impl Series {
+    fn new(
+        label: impl Into<String>,
+        points: Vec<(f64, f64)>,
+        style: Style,
+        color: usize,
+    ) -> Series {
+        Series {
+            label: label.into(),
+            points,
+            style,
+            color,
+        }
+    }
 }
 
 fn bounds(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
@@ -67,7 +105,7 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
-    let points = chart.series.iter().flat_map(|(_, p)| p.iter().copied());
+    let points = chart.series.iter().flat_map(|s| s.points.iter().copied());
     let (x0, x1) = bounds(points.clone().map(|(x, _)| x));
     let pad = 0.04 * (x1 - x0);
     let x_range = (x0 - pad)..(x1 + pad);
@@ -77,78 +115,78 @@ where
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(80);
-    let style = |c: usize| Palette99::pick(c).stroke_width(2);
+    // The same drawing for both axis kinds; only the y coordinate differs.
+    macro_rules! plot {
+        ($ctx:expr, $keep:expr) => {{
+            let ctx = &mut $ctx;
+            ctx.configure_mesh()
+                .x_desc(&chart.x_label)
+                .y_desc(&chart.y_label)
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(err)?;
+            for series in &chart.series {
+                let data: Vec<(f64, f64)> = series.points.iter().copied().filter($keep).collect();
+                let color = Palette99::pick(series.color);
+                let labelled = !series.label.is_empty();
+                match series.style {
+                    Style::Line => {
+                        let style = color.stroke_width(2);
+                        let drawn = ctx
+                            .draw_series(LineSeries::new(data.clone(), style))
+                            .map_err(err)?;
+                        if labelled {
+                            drawn.label(&series.label).legend(move |(x, y)| {
+                                PathElement::new(vec![(x, y), (x + 20, y)], style)
+                            });
+                        }
+                        ctx.draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                            .map_err(err)?;
+                    }
+                    Style::Dashed => {
+                        let style = color.mix(0.7).stroke_width(1);
+                        let drawn = ctx
+                            .draw_series(DashedLineSeries::new(data.clone(), 6, 4, style))
+                            .map_err(err)?;
+                        if labelled {
+                            drawn.label(&series.label).legend(move |(x, y)| {
+                                PathElement::new(vec![(x, y), (x + 20, y)], style)
+                            });
+                        }
+                    }
+                    Style::Points => {
+                        let drawn = ctx
+                            .draw_series(data.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                            .map_err(err)?;
+                        if labelled {
+                            drawn
+                                .label(&series.label)
+                                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+                        }
+                    }
+                }
+            }
+            ctx.configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(err)?;
+        }};
+    }
     if chart.log_y {
-        let positive = points.clone().map(|(_, y)| y).filter(|y| *y > 0.0);
-        let (y0, y1) = bounds(positive);
+        let (y0, y1) = bounds(points.clone().map(|(_, y)| y).filter(|y| *y > 0.0));
         let mut ctx = builder
             .build_cartesian_2d(x_range, ((y0 / 1.5).max(1e-12)..(y1 * 1.5)).log_scale())
             .map_err(err)?;
-        ctx.configure_mesh()
-            .x_desc(&chart.x_label)
-            .y_desc(&chart.y_label)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        for (i, (label, data)) in chart.series.iter().enumerate() {
-            let data: Vec<(f64, f64)> = data.iter().copied().filter(|(_, y)| *y > 0.0).collect();
-            ctx.draw_series(LineSeries::new(data.clone(), style(i)))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style(i)));
-            ctx.draw_series(
-                data.iter()
-                    .map(|&p| Circle::new(p, 3, Palette99::pick(i).filled())),
-            )
-            .map_err(err)?;
-        }
-        ctx.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(err)?;
+        plot!(ctx, |&(_, y): &(f64, f64)| y > 0.0);
     } else {
         let (_, y1) = bounds(points.clone().map(|(_, y)| y));
-        let y_top = match &chart.identity {
-            Some(_) => y1.max(x1) * 1.08,
-            None => y1 * 1.08,
-        };
         let mut ctx = builder
-            .build_cartesian_2d(x_range, 0.0..y_top)
+            .build_cartesian_2d(x_range, 0.0..y1 * 1.08)
             .map_err(err)?;
-        ctx.configure_mesh()
-            .x_desc(&chart.x_label)
-            .y_desc(&chart.y_label)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
-        if let Some(label) = &chart.identity {
-            let ideal = BLACK.mix(0.6).stroke_width(1);
-            ctx.draw_series(DashedLineSeries::new(vec![(x0, x0), (x1, x1)], 6, 4, ideal))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ideal));
-        }
-        for (i, (label, data)) in chart.series.iter().enumerate() {
-            ctx.draw_series(LineSeries::new(data.clone(), style(i)))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style(i)));
-            ctx.draw_series(
-                data.iter()
-                    .map(|&p| Circle::new(p, 3, Palette99::pick(i).filled())),
-            )
-            .map_err(err)?;
-        }
-        ctx.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(err)?;
+        plot!(ctx, |_: &(f64, f64)| true);
     }
     root.present().map_err(err)
 }
@@ -169,94 +207,236 @@ pub fn write(chart: &Chart, stem: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(vec![png, svg])
 }
 
-/// The charts of a sweep (see the module documentation); empty when the
-/// sweep has no load axis.
+/// A point's parameters other than `skip`, with its variant, as a series name.
+fn series_key(v: &serde_json::Value, skip: &[&str]) -> String {
+    let mut key: Vec<String> = v["variant"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(params) = v["params"].as_object() {
+        key.extend(
+            params
+                .iter()
+                .filter(|(k, _)| !skip.contains(&k.as_str()))
+                .map(|(k, x)| format!("{}={}", k, x.as_str().unwrap_or_default())),
+        );
+    }
+    if key.is_empty() {
+        "all points".to_owned()
+    } else {
+        key.join(", ")
+    }
+}
+
+/// Groups (x, y) points by series name, each sorted by x, names in order.
+fn group(points: Vec<(String, f64, f64)>) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for (k, x, y) in points {
+        out.entry(k).or_default().push((x, y));
+    }
+    out.into_iter()
+        .map(|(k, mut v)| {
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (k, v)
+        })
+        .collect()
+}
+
+/// The points no other point beats on both coordinates (lower is better), by x.
+pub fn frontier(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|&(xa, ya)| {
+            !points
+                .iter()
+                .any(|&(xb, yb)| xb <= xa && yb <= ya && (xb < xa || yb < ya))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out.dedup();
+    out
+}
+
+/// The charts of a sweep, by file stem:
+/// - `p99-vs-load-CLASS` and `throughput-vs-load-CLASS` (with the ideal
+///   line) when a `load.CLASS.rate` is swept;
+/// - `throughput-vs-replicas-CLASS`, with each series' ideal linear scaling,
+///   when a `services.NAME.replicas` is swept;
+/// - `cost-vs-p99-CLASS`, every point and each load level's Pareto frontier,
+///   when the points have a cost.
 pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
     let mut sorted: Vec<&PointLine> = lines.iter().collect();
     sorted.sort_by_key(|l| l.point);
     let Some(first) = sorted.first() else {
         return Vec::new();
     };
-    let Some(load_path) = first.value["params"].as_object().and_then(|p| {
-        p.keys()
-            .find(|k| k.starts_with("load.") && k.ends_with(".rate"))
-            .cloned()
-    }) else {
-        return Vec::new();
-    };
+    let params: Vec<String> = first.value["params"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let load_path = params
+        .iter()
+        .find(|k| k.starts_with("load.") && k.ends_with(".rate"))
+        .cloned();
+    let replicas_path = params
+        .iter()
+        .find(|k| k.starts_with("services.") && k.ends_with(".replicas"))
+        .cloned();
     let classes: Vec<String> = first.value["result"]["classes"]
         .as_object()
         .map(|c| c.keys().cloned().collect())
         .unwrap_or_default();
+    let param = |v: &serde_json::Value, path: &str| v["params"][path].as_str().map(str::to_owned);
     let mut charts = Vec::new();
-    for class in classes {
-        // Series keyed by everything but the load: the variant and other parameters.
-        let mut p99: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-        let mut throughput: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-        for line in &sorted {
-            let v = &line.value;
-            let Some(rate) = v["params"][&load_path]
-                .as_str()
-                .and_then(|r| parse_rate(r).ok())
-            else {
-                continue;
-            };
-            let mut key: Vec<String> = v["variant"]
-                .as_str()
-                .map(str::to_owned)
-                .into_iter()
-                .collect();
-            if let Some(params) = v["params"].as_object() {
-                key.extend(
-                    params
-                        .iter()
-                        .filter(|(k, _)| **k != load_path)
-                        .map(|(k, x)| format!("{}={}", k, x.as_str().unwrap_or_default())),
-                );
+    for class in &classes {
+        let figure = |v: &serde_json::Value, f: &str| -> Option<f64> {
+            match f {
+                "p99" => v["result"]["classes"][class]["latency"]["p99"].as_f64(),
+                _ => v["result"]["classes"][class]["throughput"].as_f64(),
             }
-            let key = if key.is_empty() {
-                "all points".to_owned()
-            } else {
-                key.join(", ")
-            };
-            let c = &v["result"]["classes"][&class];
-            if let Some(y) = c["latency"]["p99"].as_f64() {
-                p99.entry(key.clone()).or_default().push((rate, y * 1e3));
-            }
-            if let Some(x) = c["throughput"].as_f64() {
-                throughput.entry(key).or_default().push((rate, x));
-            }
-        }
-        let sort = |m: BTreeMap<String, Vec<(f64, f64)>>| -> Vec<(String, Vec<(f64, f64)>)> {
-            m.into_iter()
-                .map(|(k, mut v)| {
-                    v.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    (k, v)
-                })
-                .collect()
         };
-        charts.push((
-            format!("p99-vs-load-{class}"),
-            Chart {
-                title: format!("{class}: p99 latency against offered load"),
-                x_label: format!("offered load ({load_path}, requests/s)"),
-                y_label: "p99 latency (ms, log scale)".into(),
-                log_y: true,
-                series: sort(p99),
-                identity: None,
-            },
-        ));
-        charts.push((
-            format!("throughput-vs-load-{class}"),
-            Chart {
-                title: format!("{class}: throughput against offered load"),
-                x_label: format!("offered load ({load_path}, requests/s)"),
-                y_label: "throughput (requests/s)".into(),
-                log_y: false,
-                series: sort(throughput),
-                identity: Some("ideal: throughput = offered load".into()),
-            },
-        ));
+        if let Some(load) = &load_path {
+            let rate = |v: &serde_json::Value| param(v, load).and_then(|r| parse_rate(&r).ok());
+            let by = |f: &str, scale: f64| {
+                group(
+                    sorted
+                        .iter()
+                        .filter_map(|l| {
+                            Some((
+                                series_key(&l.value, &[load]),
+                                rate(&l.value)?,
+                                figure(&l.value, f)? * scale,
+                            ))
+                        })
+                        .collect(),
+                )
+            };
+            let p99: Vec<Series> = by("p99", 1e3)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (k, v))| Series::new(k, v, Style::Line, i))
+                .collect();
+            charts.push((
+                format!("p99-vs-load-{class}"),
+                Chart {
+                    title: format!("{class}: p99 latency against offered load"),
+                    x_label: format!("offered load ({load}, requests/s)"),
+                    y_label: "p99 latency (ms, log scale)".into(),
+                    log_y: true,
+                    series: p99,
+                },
+            ));
+            let mut throughput: Vec<Series> = by("throughput", 1.0)
+                .into_iter()
+                .enumerate()
+                .map(|(i, (k, v))| Series::new(k, v, Style::Line, i))
+                .collect();
+            let (lo, hi) = bounds(sorted.iter().filter_map(|l| rate(&l.value)));
+            throughput.insert(
+                0,
+                Series::new(
+                    "ideal: throughput = offered load",
+                    vec![(lo, lo), (hi, hi)],
+                    Style::Dashed,
+                    98,
+                ),
+            );
+            charts.push((
+                format!("throughput-vs-load-{class}"),
+                Chart {
+                    title: format!("{class}: throughput against offered load"),
+                    x_label: format!("offered load ({load}, requests/s)"),
+                    y_label: "throughput (requests/s)".into(),
+                    log_y: false,
+                    series: throughput,
+                },
+            ));
+        }
+        if let Some(replicas) = &replicas_path {
+            let count =
+                |v: &serde_json::Value| param(v, replicas).and_then(|r| r.parse::<f64>().ok());
+            let groups = group(
+                sorted
+                    .iter()
+                    .filter_map(|l| {
+                        Some((
+                            series_key(&l.value, &[replicas]),
+                            count(&l.value)?,
+                            figure(&l.value, "throughput")?,
+                        ))
+                    })
+                    .collect(),
+            );
+            let mut series = Vec::new();
+            for (i, (k, v)) in groups.into_iter().enumerate() {
+                if let (Some(&(x0, y0)), Some(&(x1, _))) = (v.first(), v.last()) {
+                    series.push(Series::new(
+                        if i == 0 {
+                            "ideal: linear in replicas"
+                        } else {
+                            ""
+                        },
+                        vec![(x0, y0), (x1, y0 * x1 / x0)],
+                        Style::Dashed,
+                        i,
+                    ));
+                }
+                series.push(Series::new(k, v, Style::Line, i));
+            }
+            charts.push((
+                format!("throughput-vs-replicas-{class}"),
+                Chart {
+                    title: format!("{class}: throughput against replicas"),
+                    x_label: format!("replicas ({replicas})"),
+                    y_label: "throughput (requests/s)".into(),
+                    log_y: false,
+                    series,
+                },
+            ));
+        }
+        let cost = |v: &serde_json::Value| v["result"]["cost"]["per_hour"].as_f64();
+        if sorted.iter().any(|l| cost(&l.value).is_some()) {
+            let level = |v: &serde_json::Value| match &load_path {
+                Some(load) => format!("{load}={}", param(v, load).unwrap_or_default()),
+                None => "all points".to_owned(),
+            };
+            let groups = group(
+                sorted
+                    .iter()
+                    .filter_map(|l| {
+                        Some((
+                            level(&l.value),
+                            cost(&l.value)?,
+                            figure(&l.value, "p99")? * 1e3,
+                        ))
+                    })
+                    .collect(),
+            );
+            let mut series = Vec::new();
+            for (i, (k, v)) in groups.into_iter().enumerate() {
+                series.push(Series::new(
+                    format!("frontier at {k}"),
+                    frontier(&v),
+                    Style::Line,
+                    i,
+                ));
+                series.push(Series::new("", v, Style::Points, i));
+            }
+            charts.push((
+                format!("cost-vs-p99-{class}"),
+                Chart {
+                    title: format!(
+                        "{class}: cost against p99 latency (every point; lines: Pareto frontiers)"
+                    ),
+                    x_label: "cost ($/hour, illustrative prices)".into(),
+                    y_label: "p99 latency (ms, log scale)".into(),
+                    log_y: true,
+                    series,
+                },
+            ));
+        }
     }
     charts
 }
@@ -275,16 +455,20 @@ mod tests {
             y_label: "p99 latency (ms, log scale)".into(),
             log_y: true,
             series: vec![
-                (
-                    "servers=1".into(),
+                Series::new(
+                    "servers=1",
                     vec![(100.0, 20.0), (200.0, 90.0), (400.0, 5000.0)],
+                    Style::Line,
+                    0,
                 ),
-                (
-                    "servers=2".into(),
+                Series::new(
+                    "servers=2",
                     vec![(100.0, 12.0), (200.0, 15.0), (400.0, 60.0)],
+                    Style::Line,
+                    1,
                 ),
+                Series::new("points", vec![(150.0, 30.0)], Style::Points, 2),
             ],
-            identity: None,
         };
         let dir = std::env::temp_dir().join(format!("chokepoint-plot-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -297,10 +481,21 @@ mod tests {
         }
         let linear = Chart {
             log_y: false,
-            identity: Some("ideal".into()),
+            series: vec![Series::new(
+                "ideal",
+                vec![(0.0, 0.0), (4.0, 4.0)],
+                Style::Dashed,
+                0,
+            )],
             ..chart
         };
         write(&linear, &dir.join("linear")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pareto_frontier() {
+        let points = [(1.0, 9.0), (2.0, 5.0), (3.0, 6.0), (4.0, 1.0), (4.0, 2.0)];
+        assert_eq!(frontier(&points), vec![(1.0, 9.0), (2.0, 5.0), (4.0, 1.0)]);
     }
 }
