@@ -402,6 +402,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             std::fs::write(&path, content)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
+        for (stem, chart) in chokepoint_report::plot::compare_charts(&comparison) {
+            chokepoint_report::plot::write(&chart, &dir.join(stem))
+                .map_err(|e| anyhow::anyhow!("cannot draw a chart in {}: {e}", dir.display()))?;
+        }
     }
     Ok(())
 }

@@ -394,6 +394,33 @@ fn compare_shows_significant_differences() {
         "{text}"
     );
     assert!(text.contains("% *)"), "{text}");
+    // With --out, the comparison is also written, with a chart of percentiles.
+    let dir = std::env::temp_dir().join(format!("chokepoint-compare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = chokepoint(&[
+        "compare",
+        "scenarios/scaling/vertical.toml",
+        "scenarios/scaling/split.toml",
+        "--duration",
+        "1000s",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(dir.join("latency-percentiles-jobs.svg")).unwrap();
+    assert!(svg.contains("latency percentiles by architecture") && svg.contains("split"));
+    assert!(
+        std::fs::metadata(dir.join("latency-percentiles-jobs.png"))
+            .unwrap()
+            .len()
+            > 10_000
+    );
+    assert!(dir.join("compare.json").exists() && dir.join("compare.txt").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
     // One file is not a comparison.
     assert_eq!(
         chokepoint(&["compare", "scenarios/mmc.toml"]).status.code(),

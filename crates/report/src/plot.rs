@@ -441,6 +441,53 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
     charts
 }
 
+/// The chart of a comparison, per class: `latency-percentiles-CLASS`, each
+/// scenario's p50, p90, p99 and p99.9 on a log scale, one line per scenario
+/// (lower is better; the tail is where architectures differ most).
+pub fn compare_charts(comparison: &crate::compare::Comparison) -> Vec<(String, Chart)> {
+    let mut classes: Vec<String> = Vec::new();
+    for summary in &comparison.results {
+        for name in summary.classes.keys() {
+            if !classes.contains(name) {
+                classes.push(name.clone());
+            }
+        }
+    }
+    classes
+        .into_iter()
+        .map(|class| {
+            let series = comparison
+                .scenarios
+                .iter()
+                .zip(&comparison.results)
+                .enumerate()
+                .filter_map(|(i, (name, summary))| {
+                    let l = &summary.classes.get(&class)?.latency;
+                    // x in "nines", −log10(1 − q), so the tail gets its share of the axis.
+                    let nines = |q: f64| -(1.0 - q).log10();
+                    let points = vec![
+                        (nines(0.5), l.p50 * 1e3),
+                        (nines(0.9), l.p90 * 1e3),
+                        (nines(0.99), l.p99 * 1e3),
+                        (nines(0.999), l.p999 * 1e3),
+                    ];
+                    Some(Series::new(name.clone(), points, Style::Line, i))
+                })
+                .collect();
+            (
+                format!("latency-percentiles-{class}"),
+                Chart {
+                    title: format!("{class}: latency percentiles by architecture"),
+                    x_label: "percentile in nines (0.3 = p50, 1 = p90, 2 = p99, 3 = p99.9)".into(),
+                    y_label: "latency (ms, log scale)".into(),
+                    log_y: true,
+                    series,
+                },
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
