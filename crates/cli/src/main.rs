@@ -247,10 +247,17 @@ fn check(path: &Path) -> anyhow::Result<()> {
         }
         None => String::new(),
     };
+    // Replicated services add their replicas' stations after the services'.
+    let internal: usize = loaded
+        .scenario
+        .services
+        .iter()
+        .map(|s| s.chains.iter().map(Vec::len).sum::<usize>())
+        .sum();
     println!(
         "{}: ok ({} service(s), {} class(es){points})",
         path.display(),
-        t.stations.len(),
+        t.stations.len() - internal,
         t.classes.len()
     );
     Ok(())

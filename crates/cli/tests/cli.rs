@@ -319,6 +319,12 @@ fn check_accepts_a_valid_file() {
         String::from_utf8_lossy(&out.stdout),
         "scenarios/checkout.toml: ok (4 service(s), 2 class(es))\n"
     );
+    // A replicated service counts once, however many stations its replicas add.
+    let out = chokepoint(&["check", "scenarios/scaling/cpu_bound.toml"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "scenarios/scaling/cpu_bound.toml: ok (1 service(s), 1 class(es), 9 sweep point(s))\n"
+    );
 }
 
 /// `compare` runs each architecture with the baseline's seed and settings:
