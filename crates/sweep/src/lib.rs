@@ -126,13 +126,12 @@ mod tests {
     use chokepoint_core::model::*;
     use chokepoint_core::time::SimTime;
 
-    /// The same seed gives bit-identical replications on 1 thread and on 4.
-    #[test]
-    fn thread_count_does_not_change_results() {
-        let topology = Topology {
+    /// One FIFO station with `servers` exp(1 s) servers, fed at `rate` per second.
+    fn queue(servers: u32, rate: f64) -> Topology {
+        Topology {
             stations: vec![Station {
                 name: "q".into(),
-                servers: 2,
+                servers,
                 discipline: Discipline::Fifo,
                 capacity: None,
                 dispatch: None,
@@ -148,10 +147,16 @@ mod tests {
                 priority: 0,
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
-                    rate: 1.5,
+                    rate,
                 },
             }],
-        };
+        }
+    }
+
+    /// The same seed gives bit-identical replications on 1 thread and on 4.
+    #[test]
+    fn thread_count_does_not_change_results() {
+        let topology = queue(2, 1.5);
         let config = RunConfig {
             warmup: SimTime::ZERO,
             duration: SimTime::from_secs_f64(2_000.0),
@@ -184,29 +189,7 @@ mod tests {
     /// give with the point's seed, whichever order the points finish in.
     #[test]
     fn points_equal_independent_replications() {
-        let topology = |servers| Topology {
-            stations: vec![Station {
-                name: "q".into(),
-                servers,
-                discipline: Discipline::Fifo,
-                capacity: None,
-                dispatch: None,
-                admission: None,
-                behaviour: vec![Some(Behaviour {
-                    work: Dist::exp(1e9).unwrap(),
-                    routing: Routing::exit(),
-                })],
-            }],
-            classes: vec![Class {
-                name: "jobs".into(),
-                entry: StationId(0),
-                priority: 0,
-                load: Load::Open {
-                    process: ArrivalProcess::Poisson,
-                    rate: 0.8,
-                },
-            }],
-        };
+        let topology = |servers| queue(servers, 0.8);
         let config = RunConfig {
             warmup: SimTime::ZERO,
             duration: SimTime::from_secs_f64(500.0),
