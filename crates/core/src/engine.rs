@@ -578,6 +578,25 @@ impl Engine {
                 i
             }
             Policy::Random => ((b.stream.uniform() * k as f64) as usize).min(k - 1),
+            Policy::PowerOfTwo => {
+                let first = ((b.stream.uniform() * k as f64) as usize).min(k - 1);
+                if k == 1 {
+                    first
+                } else {
+                    // A second, different target: draw among the k − 1 others.
+                    let other = ((b.stream.uniform() * (k - 1) as f64) as usize).min(k - 2);
+                    let second = if other >= first { other + 1 } else { other };
+                    let load = |i: usize| {
+                        let t = &self.stations[b.targets[i] as usize];
+                        t.n + t.admission.as_ref().map_or(0, |a| a.waiting.len() as u32)
+                    };
+                    if load(second) < load(first) {
+                        second
+                    } else {
+                        first
+                    }
+                }
+            }
             Policy::LeastConnections => {
                 // Fewest present; among equals, one at random (reservoir sampling).
                 let mut best = 0;

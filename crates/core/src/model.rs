@@ -126,6 +126,9 @@ pub enum Policy {
     Random,
     /// The target with the fewest requests present (ties broken at random).
     LeastConnections,
+    /// Two targets drawn at random, the one with fewer requests present
+    /// (the "power of two choices"; ties to the first drawn).
+    PowerOfTwo,
 }
 
 /// A load balancer's policy and targets.

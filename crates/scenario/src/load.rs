@@ -221,8 +221,8 @@ const KINDS: [&str; 8] = [
 /// are better spent on an open class with the equivalent rate.
 const MAX_POPULATION: i64 = 10_000_000;
 const BALANCER_KEYS: [&str; 3] = ["kind", "policy", "targets"];
-const POLICIES: [&str; 3] = ["round_robin", "random", "least_connections"];
-const LATER_POLICIES: [&str; 3] = ["power_of_two", "consistent_hash", "sticky"];
+const POLICIES: [&str; 4] = ["round_robin", "random", "least_connections", "power_of_two"];
+const LATER_POLICIES: [&str; 2] = ["consistent_hash", "sticky"];
 const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
 const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
@@ -1046,6 +1046,7 @@ impl<'s> Walker<'s> {
                     self.word(v, "policy", &POLICIES).map(|w| match w {
                         "random" => Policy::Random,
                         "least_connections" => Policy::LeastConnections,
+                        "power_of_two" => Policy::PowerOfTwo,
                         _ => Policy::RoundRobin,
                     })
                 }

@@ -177,3 +177,35 @@ fn amdahl_caps_a_replica_at_the_lock() {
         "{small:?}"
     );
 }
+
+/// The power of two choices sits between a random choice (which it refines)
+/// and least connections (which looks at every replica): at ρ = 0.7 on four
+/// exponential replicas, T(least connections) < T(power of two) < 3.333 s
+/// (random, 4 × M/M/1), each by more than the 99.9% intervals.
+#[test]
+fn power_of_two_between_least_connections_and_random() {
+    let scenario = (
+        "scaling/balanced.toml",
+        include_str!("../../../scenarios/scaling/balanced.toml"),
+    );
+    let with = |policy: &str| {
+        let overrides = [
+            Override::new("services.lb.policy", format!("\"{policy}\"")),
+            Override::new("simulation.duration", "\"50000s\""),
+            Override::new("simulation.replications", "20"),
+        ];
+        let e = estimate(scenario, &overrides, Quantity::Latency, 0.999);
+        (e.mean, e.half_width.unwrap())
+    };
+    let (lc, lc_band) = with("least_connections");
+    let (p2, p2_band) = with("power_of_two");
+    let random = 1.0 / (1.0 - 0.7);
+    assert!(
+        lc + lc_band < p2 - p2_band,
+        "least connections {lc} ± {lc_band}, power of two {p2} ± {p2_band}"
+    );
+    assert!(
+        p2 + p2_band < random,
+        "power of two {p2} ± {p2_band} not below random {random}"
+    );
+}
