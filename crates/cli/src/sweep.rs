@@ -421,6 +421,9 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     finalize(&args.out, &lines)?;
     plot(&args.out, &lines)?;
+    print!("{}", overview(&lines, total));
+    println!();
+    print!("{}", chokepoint_report::sweep::decisions(&lines));
     eprintln!("merged {total} points into {}", args.out.display());
     Ok(())
 }

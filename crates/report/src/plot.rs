@@ -69,6 +69,8 @@ pub struct Chart {
     pub log_y: bool,
     /// The series, drawn in order.
     pub series: Vec<Series>,
+    /// Whether the legend goes in the upper right corner (else upper left).
+    pub legend_right: bool,
 }
 
 impl Series {
@@ -170,7 +172,11 @@ where
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .label_font(("sans-serif", 14))
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(if chart.legend_right {
+                    SeriesLabelPosition::UpperRight
+                } else {
+                    SeriesLabelPosition::UpperLeft
+                })
                 .draw()
                 .map_err(err)?;
         }};
@@ -326,6 +332,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     y_label: "p99 latency (ms, log scale)".into(),
                     log_y: true,
                     series: p99,
+                    legend_right: false,
                 },
             ));
             let mut throughput: Vec<Series> = by("throughput", 1.0)
@@ -351,6 +358,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     y_label: "throughput (requests/s)".into(),
                     log_y: false,
                     series: throughput,
+                    legend_right: false,
                 },
             ));
         }
@@ -393,6 +401,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     y_label: "throughput (requests/s)".into(),
                     log_y: false,
                     series,
+                    legend_right: false,
                 },
             ));
         }
@@ -434,6 +443,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     y_label: "p99 latency (ms, log scale)".into(),
                     log_y: true,
                     series,
+                    legend_right: true,
                 },
             ));
         }
@@ -482,6 +492,7 @@ pub fn compare_charts(comparison: &crate::compare::Comparison) -> Vec<(String, C
                     y_label: "latency (ms, log scale)".into(),
                     log_y: true,
                     series,
+                    legend_right: false,
                 },
             )
         })
@@ -501,6 +512,7 @@ mod tests {
             x_label: "offered load (requests/s)".into(),
             y_label: "p99 latency (ms, log scale)".into(),
             log_y: true,
+            legend_right: false,
             series: vec![
                 Series::new(
                     "servers=1",
