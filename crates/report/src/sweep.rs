@@ -286,52 +286,21 @@ pub fn decisions(lines: &[PointLine]) -> String {
                 None => out.push_str("  no point meets the SLO\n"),
             }
         }
+        let coords: Vec<(f64, f64)> = points
+            .iter()
+            .map(|l| (cost(l).unwrap_or(f64::INFINITY), p99(l)))
+            .collect();
+        let best = crate::plot::frontier(&coords);
         let mut frontier: Vec<&PointLine> = points
             .iter()
             .copied()
-            .filter(|a| {
-                let (ca, pa) = (cost(a).unwrap_or(f64::INFINITY), p99(a));
-                !points.iter().any(|b| {
-                    let (cb, pb) = (cost(b).unwrap_or(f64::INFINITY), p99(b));
-                    cb <= ca && pb <= pa && (cb < ca || pb < pa)
-                })
-            })
+            .filter(|l| best.contains(&(cost(l).unwrap_or(f64::INFINITY), p99(l))))
             .collect();
         frontier.sort_by(|a, b| {
             cost(a)
                 .unwrap_or(f64::INFINITY)
                 .total_cmp(&cost(b).unwrap_or(f64::INFINITY))
         });
-        // Points that cost the same (to the cent): typically a bigger
-        // machine against more replicas, the comparison a review asks for.
-        let mut by_cost: BTreeMap<i64, Vec<&PointLine>> = BTreeMap::new();
-        for l in &points {
-            if let Some(c) = cost(l) {
-                by_cost
-                    .entry((c * 100.0).round() as i64)
-                    .or_default()
-                    .push(l);
-            }
-        }
-        for (cents, same) in by_cost.iter().filter(|(_, v)| v.len() > 1) {
-            out.push_str(&format!(
-                "  at equal cost, ${:.2}/h:\n",
-                *cents as f64 / 100.0
-            ));
-            for l in same {
-                let verdict = match l.value["slo"]["met"].as_bool() {
-                    Some(true) => ", SLO met",
-                    Some(false) => ", SLO missed",
-                    None => "",
-                };
-                out.push_str(&format!(
-                    "    point {} ({}): p99 {:.4} s{verdict}\n",
-                    l.point,
-                    l.value["label"].as_str().unwrap_or(""),
-                    p99(l)
-                ));
-            }
-        }
         out.push_str("  cost against p99, Pareto frontier:\n");
         for l in frontier {
             out.push_str(&format!("    {}\n", describe(l)));

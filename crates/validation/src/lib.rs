@@ -98,6 +98,9 @@ pub struct CaseSpec {
     pub scenario: (&'static str, &'static str),
     /// The overrides for one row, from the row's `inputs`; `None` skips the row.
     pub overrides: fn(&Value) -> Option<Vec<Override>>,
+    /// Overrides applied to every row after those (the layout of a case
+    /// that shares its scenario with others, longer runs).
+    pub fixed: Vec<Override>,
     /// JSON pointers into the row's `expected`, and the simulated quantity each is.
     pub checks: Vec<(String, Quantity)>,
 }
@@ -183,12 +186,11 @@ fn long_run() -> Vec<Override> {
     ]
 }
 
-/// Overrides of a balancer row: its policy and rate, run long.
+/// Overrides of a balancer row: its rate and policy.
 fn balancer_overrides(inputs: &Value) -> Option<Vec<Override>> {
     let policy = inputs.get("policy")?.as_str()?;
     let mut o = rate(inputs, "lambda", "load.jobs.rate")?;
     o.push(Override::new("services.lb.policy", format!("\"{policy}\"")));
-    o.extend(long_run());
     Some(o)
 }
 
@@ -219,9 +221,10 @@ pub fn cases() -> Vec<CaseSpec> {
         "mm1.toml",
         include_str!("../../../scenarios/validation/mm1.toml"),
     );
-    vec![
+    let mut specs = vec![
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "mm1_rho050",
             scenario: mm1,
             overrides: |i| rate(i, "lambda", "load.jobs.rate"),
@@ -229,6 +232,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "mm1_rho090",
             scenario: mm1,
             overrides: |i| rate(i, "lambda", "load.jobs.rate"),
@@ -236,6 +240,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "mmc_c2_erlangC",
             scenario: (
                 "mmc2.toml",
@@ -246,6 +251,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "mmc_c4_erlangC",
             scenario: (
                 "mmc4.toml",
@@ -256,6 +262,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "mm1k_finite_buffer",
             scenario: (
                 "mm1k.toml",
@@ -270,6 +277,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "erlangB_loss_mmcc",
             scenario: (
                 "erlang_b.toml",
@@ -293,6 +301,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "md1_pk",
             scenario: (
                 "md1.toml",
@@ -303,6 +312,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "mg1_erlang4_pk",
             scenario: (
                 "me41.toml",
@@ -313,6 +323,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "jackson_tandem_3_mm1",
             scenario: (
                 "jackson_tandem.toml",
@@ -341,6 +352,7 @@ pub fn cases() -> Vec<CaseSpec> {
         },
         CaseSpec {
             derived: None,
+            fixed: Vec::new(),
             id: "mva_closed_cpu_2disks",
             scenario: (
                 "mva_central_server.toml",
@@ -367,6 +379,7 @@ pub fn cases() -> Vec<CaseSpec> {
         CaseSpec {
             id: "derived_jackson_feedback",
             derived: Some(derived::jackson_feedback),
+            fixed: Vec::new(),
             scenario: (
                 "jackson_feedback.toml",
                 include_str!("../../../scenarios/validation/jackson_feedback.toml"),
@@ -389,6 +402,7 @@ pub fn cases() -> Vec<CaseSpec> {
         CaseSpec {
             id: "derived_mg1_service_laws",
             derived: Some(derived::mg1_laws),
+            fixed: Vec::new(),
             scenario: (
                 "mg1.toml",
                 include_str!("../../../scenarios/validation/mg1.toml"),
@@ -411,6 +425,7 @@ pub fn cases() -> Vec<CaseSpec> {
         CaseSpec {
             id: "derived_disciplines",
             derived: Some(derived::disciplines),
+            fixed: Vec::new(),
             scenario: (
                 "disciplines.toml",
                 include_str!("../../../scenarios/validation/disciplines.toml"),
@@ -434,6 +449,7 @@ pub fn cases() -> Vec<CaseSpec> {
         CaseSpec {
             id: "derived_priority_cobham",
             derived: Some(derived::priority),
+            fixed: Vec::new(),
             scenario: (
                 "priority.toml",
                 include_str!("../../../scenarios/validation/priority.toml"),
@@ -446,149 +462,9 @@ pub fn cases() -> Vec<CaseSpec> {
             ]),
         },
         CaseSpec {
-            id: "derived_scaling_vertical",
-            derived: Some(derived::scaling_vertical),
-            scenario: (
-                "scaling/vertical.toml",
-                include_str!("../../../scenarios/scaling/vertical.toml"),
-            ),
-            overrides: |i| {
-                rate(i, "lambda", "load.jobs.rate").map(|mut o| {
-                    o.extend(long_run());
-                    o
-                })
-            },
-            checks: owned(&[
-                ("/T", Latency),
-                ("/Wq", Wait("big")),
-                ("/L", InSystem("big")),
-                ("/Lq", InQueue("big")),
-                ("/utilization", Utilization("big")),
-            ]),
-        },
-        CaseSpec {
-            id: "derived_scaling_pooled",
-            derived: Some(derived::scaling_pooled),
-            scenario: (
-                "scaling/pooled.toml",
-                include_str!("../../../scenarios/scaling/pooled.toml"),
-            ),
-            overrides: |i| {
-                rate(i, "lambda", "load.jobs.rate").map(|mut o| {
-                    o.extend(long_run());
-                    o
-                })
-            },
-            checks: owned(&[
-                ("/T", Latency),
-                ("/Wq", Wait("pool")),
-                ("/L", InSystem("pool")),
-                ("/Lq", InQueue("pool")),
-                ("/utilization", Utilization("pool")),
-            ]),
-        },
-        CaseSpec {
-            id: "derived_scaling_split",
-            derived: Some(derived::scaling_split),
-            scenario: (
-                "scaling/split.toml",
-                include_str!("../../../scenarios/scaling/split.toml"),
-            ),
-            overrides: |i| {
-                rate(i, "lambda", "load.jobs.rate").map(|mut o| {
-                    o.extend(long_run());
-                    o
-                })
-            },
-            checks: owned(&[
-                ("/T", Latency),
-                ("/Wq", Wait("r1")),
-                ("/L", InSystem("r1")),
-                ("/Lq", InQueue("r1")),
-                ("/utilization", Utilization("r3")),
-            ]),
-        },
-        CaseSpec {
-            id: "derived_balancer_round_robin",
-            derived: Some(derived::balanced_round_robin),
-            scenario: (
-                "scaling/balanced.toml",
-                include_str!("../../../scenarios/scaling/balanced.toml"),
-            ),
-            overrides: balancer_overrides,
-            checks: owned(&[
-                ("/T", Latency),
-                ("/Wq", Wait("r2")),
-                ("/L", InSystem("r3")),
-                ("/utilization", Utilization("r4")),
-            ]),
-        },
-        CaseSpec {
-            id: "derived_balancer_random",
-            derived: Some(derived::balanced_random),
-            scenario: (
-                "scaling/balanced.toml",
-                include_str!("../../../scenarios/scaling/balanced.toml"),
-            ),
-            overrides: balancer_overrides,
-            checks: owned(&[
-                ("/T", Latency),
-                ("/Wq", Wait("r2")),
-                ("/L", InSystem("r3")),
-                ("/utilization", Utilization("r4")),
-            ]),
-        },
-        CaseSpec {
-            id: "derived_profiles_vertical",
-            derived: Some(derived::scaling_vertical),
-            scenario: (
-                "scaling/profiles.toml",
-                include_str!("../../../scenarios/scaling/profiles.toml"),
-            ),
-            overrides: |i| {
-                let mut o = rate(i, "lambda", "load.jobs.rate")?;
-                o.push(Override::new("services.api.profile", "\"fast\""));
-                o.push(Override::new("services.api.replicas", "1"));
-                o.extend(long_run());
-                Some(o)
-            },
-            checks: owned(&[("/T", Latency)]),
-        },
-        CaseSpec {
-            id: "derived_profiles_pooled",
-            derived: Some(derived::scaling_pooled),
-            scenario: (
-                "scaling/profiles.toml",
-                include_str!("../../../scenarios/scaling/profiles.toml"),
-            ),
-            overrides: |i| {
-                let mut o = rate(i, "lambda", "load.jobs.rate")?;
-                o.push(Override::new("services.api.profile", "\"wide\""));
-                o.push(Override::new("services.api.replicas", "1"));
-                o.extend(long_run());
-                Some(o)
-            },
-            checks: owned(&[("/T", Latency)]),
-        },
-        CaseSpec {
-            id: "derived_profiles_split",
-            derived: Some(derived::scaling_split),
-            scenario: (
-                "scaling/profiles.toml",
-                include_str!("../../../scenarios/scaling/profiles.toml"),
-            ),
-            overrides: |i| {
-                let mut o = rate(i, "lambda", "load.jobs.rate")?;
-                o.push(Override::new("services.api.profile", "\"single\""));
-                o.push(Override::new("services.api.replicas", "4"));
-                o.extend(long_run());
-                Some(o)
-            },
-            checks: owned(&[("/T", Latency)]),
-        },
-        CaseSpec {
             id: "derived_dm1_constant_arrivals",
             derived: Some(derived::dm1),
+            fixed: Vec::new(),
             scenario: (
                 "dm1.toml",
                 include_str!("../../../scenarios/validation/dm1.toml"),
@@ -601,6 +477,139 @@ pub fn cases() -> Vec<CaseSpec> {
                 ("/utilization", Utilization("server")),
             ]),
         },
+    ];
+    specs.extend(layout_cases());
+    specs
+}
+
+/// The checks of a single queue named `station`, and of the class's latency.
+fn queue_checks(station: &'static str) -> Vec<(String, Quantity)> {
+    use Quantity::*;
+    [
+        ("/T", Latency),
+        ("/Wq", Wait(station)),
+        ("/L", InSystem(station)),
+        ("/Lq", InQueue(station)),
+        ("/utilization", Utilization(station)),
+    ]
+    .into_iter()
+    .map(|(k, q)| (k.to_owned(), q))
+    .collect()
+}
+
+/// The same capacity laid out as one fast server, four pooled servers, four
+/// split servers (as stations, then as hardware profiles), and four
+/// replicas behind round robin and random balancers: one case each, sharing
+/// scenarios through fixed overrides, all run long enough for ρ = 0.95.
+fn layout_cases() -> Vec<CaseSpec> {
+    use Quantity::*;
+    let jobs_rate: fn(&Value) -> Option<Vec<Override>> = |i| rate(i, "lambda", "load.jobs.rate");
+    let vertical = (
+        "scaling/vertical.toml",
+        include_str!("../../../scenarios/scaling/vertical.toml"),
+    );
+    let pooled = (
+        "scaling/pooled.toml",
+        include_str!("../../../scenarios/scaling/pooled.toml"),
+    );
+    let split = (
+        "scaling/split.toml",
+        include_str!("../../../scenarios/scaling/split.toml"),
+    );
+    let balanced = (
+        "scaling/balanced.toml",
+        include_str!("../../../scenarios/scaling/balanced.toml"),
+    );
+    let profiles = (
+        "scaling/profiles.toml",
+        include_str!("../../../scenarios/scaling/profiles.toml"),
+    );
+    let mut split_checks = queue_checks("r1");
+    split_checks[4] = ("/utilization".into(), Utilization("r3"));
+    let mut balancer_checks = queue_checks("r2");
+    balancer_checks.remove(3);
+    balancer_checks[2] = ("/L".into(), InSystem("r3"));
+    balancer_checks[3] = ("/utilization".into(), Utilization("r4"));
+    let case = |id, derived, scenario, overrides, fixed: Vec<Override>, checks| CaseSpec {
+        id,
+        derived: Some(derived),
+        fixed: fixed.into_iter().chain(long_run()).collect(),
+        scenario,
+        overrides,
+        checks,
+    };
+    let profile = |name: &str, replicas: u32| {
+        vec![
+            Override::new("services.api.profile", format!("\"{name}\"")),
+            Override::new("services.api.replicas", replicas.to_string()),
+        ]
+    };
+    let latency = vec![("/T".to_owned(), Latency)];
+    vec![
+        case(
+            "derived_scaling_vertical",
+            derived::scaling_vertical,
+            vertical,
+            jobs_rate,
+            vec![],
+            queue_checks("big"),
+        ),
+        case(
+            "derived_scaling_pooled",
+            derived::scaling_pooled,
+            pooled,
+            jobs_rate,
+            vec![],
+            queue_checks("pool"),
+        ),
+        case(
+            "derived_scaling_split",
+            derived::scaling_split,
+            split,
+            jobs_rate,
+            vec![],
+            split_checks,
+        ),
+        case(
+            "derived_balancer_round_robin",
+            derived::balanced_round_robin,
+            balanced,
+            balancer_overrides,
+            vec![],
+            balancer_checks.clone(),
+        ),
+        case(
+            "derived_balancer_random",
+            derived::balanced_random,
+            balanced,
+            balancer_overrides,
+            vec![],
+            balancer_checks,
+        ),
+        case(
+            "derived_profiles_vertical",
+            derived::scaling_vertical,
+            profiles,
+            jobs_rate,
+            profile("fast", 1),
+            latency.clone(),
+        ),
+        case(
+            "derived_profiles_pooled",
+            derived::scaling_pooled,
+            profiles,
+            jobs_rate,
+            profile("wide", 1),
+            latency.clone(),
+        ),
+        case(
+            "derived_profiles_split",
+            derived::scaling_split,
+            profiles,
+            jobs_rate,
+            profile("single", 4),
+            latency,
+        ),
     ]
 }
 
@@ -656,9 +665,10 @@ pub fn run_checks(filter: Option<&str>) -> Vec<Check> {
         };
         for row in case["results"].as_array().expect("results is an array") {
             let inputs = &row["inputs"];
-            let Some(overrides) = (spec.overrides)(inputs) else {
+            let Some(mut overrides) = (spec.overrides)(inputs) else {
                 continue;
             };
+            overrides.extend(spec.fixed.iter().cloned());
             let mut variants = vec![(overrides.clone(), describe(inputs))];
             if spec.id == "erlangB_loss_mmcc" && inputs["c"] == 10 && inputs["lambda"] == 7.0 {
                 for (law, label) in insensitivity_rows() {
