@@ -286,6 +286,36 @@ pub fn decisions(lines: &[PointLine]) -> String {
                 None => out.push_str("  no point meets the SLO\n"),
             }
         }
+        // Points that cost the same (to the cent): typically a bigger
+        // machine against more replicas, the comparison a review asks for.
+        let mut by_cost: BTreeMap<i64, Vec<&PointLine>> = BTreeMap::new();
+        for l in &points {
+            if let Some(c) = cost(l) {
+                by_cost
+                    .entry((c * 100.0).round() as i64)
+                    .or_default()
+                    .push(l);
+            }
+        }
+        for (cents, same) in by_cost.iter().filter(|(_, v)| v.len() > 1) {
+            out.push_str(&format!(
+                "  at equal cost, ${:.2}/h:\n",
+                *cents as f64 / 100.0
+            ));
+            for l in same {
+                let verdict = match l.value["slo"]["met"].as_bool() {
+                    Some(true) => ", SLO met",
+                    Some(false) => ", SLO missed",
+                    None => "",
+                };
+                out.push_str(&format!(
+                    "    point {} ({}): p99 {:.4} s{verdict}\n",
+                    l.point,
+                    l.value["label"].as_str().unwrap_or(""),
+                    p99(l)
+                ));
+            }
+        }
         let coords: Vec<(f64, f64)> = points
             .iter()
             .map(|l| (cost(l).unwrap_or(f64::INFINITY), p99(l)))
@@ -341,6 +371,21 @@ mod decision_tests {
         );
         assert!(
             d.contains("load.web.rate = 200/s\n  no point meets the SLO"),
+            "{d}"
+        );
+        // Points 0 (100/s) and 3 (200/s) cost the same but are at different loads: not paired.
+        assert!(!d.contains("at equal cost"), "{d}");
+        let pair = [
+            line(0, "100/s", 1.0, 0.050, true),
+            line(1, "100/s", 1.0, 0.020, true),
+        ]
+        .concat();
+        let (lines, _) = parse_lines(&pair);
+        let d = decisions(&lines);
+        assert!(
+            d.contains(
+                "at equal cost, $1.00/h:\n    point 0 (p0): p99 0.0500 s, SLO met\n    point 1 (p1)"
+            ),
             "{d}"
         );
     }
