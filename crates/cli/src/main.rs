@@ -2,6 +2,7 @@
 //! the replication runner and the report. It alone reads files, writes to the
 //! terminal and measures wall-clock time.
 
+mod cluster;
 mod diagnostics;
 mod sweep;
 
@@ -91,6 +92,21 @@ impl SimFlags {
             sim.duration = SimTime::from_secs_f64(secs);
         }
         Ok(())
+    }
+
+    /// The flags as command-line arguments, for the jobs of `sweep --emit`.
+    fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(seed) = self.seed {
+            args.extend(["--seed".to_owned(), seed.to_string()]);
+        }
+        if let Some(n) = self.replications {
+            args.extend(["--replications".to_owned(), n.to_string()]);
+        }
+        if let Some(d) = &self.duration {
+            args.extend(["--duration".to_owned(), d.clone()]);
+        }
+        args
     }
 
     /// The flags as text, for the sweep's fingerprint.

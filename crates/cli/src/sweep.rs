@@ -23,12 +23,15 @@ use chokepoint_scenario::{Point, Scenario, SweepSpec, load_points as load_sweep_
 use chokepoint_sweep::{PointJob, point_seed, run_points};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cluster::{Emit, Plan, Resources, emit};
 use crate::{BadInput, Loaded, SimFlags, diagnostics, load, pool};
 
 /// The file of point lines in a sweep's folder.
 pub(crate) const LINES: &str = "points.jsonl";
 /// The CSV in a sweep's folder.
 pub(crate) const CSV: &str = "points.csv";
+/// In a shard's folder: which shard it holds, as `K/N`.
+const SHARD: &str = "shard.txt";
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct SweepArgs {
@@ -46,8 +49,20 @@ pub(crate) struct SweepArgs {
     #[arg(long)]
     resume: bool,
     /// Run only the points whose index modulo N is K, such as 0/4.
-    #[arg(long, value_parser = parse_shard)]
+    #[arg(long, value_parser = parse_shard, conflicts_with = "emit")]
     shard: Option<Shard>,
+    /// Write batch jobs for a cluster scheduler instead of running here:
+    /// one job per shard into DIR/shard-K, then a merge into DIR.
+    #[arg(long, value_enum, requires = "shards", conflicts_with_all = ["resume", "threads"])]
+    emit: Option<Emit>,
+    /// With --emit: the number of shards (array tasks or pods).
+    #[arg(long, requires = "emit", value_parser = clap::value_parser!(u32).range(1..))]
+    shards: Option<u32>,
+    /// With --emit slurm: submit the jobs with sbatch and print their ids.
+    #[arg(long, requires = "emit")]
+    submit: bool,
+    #[command(flatten)]
+    resources: Resources,
 }
 
 #[derive(clap::Args, Debug)]
@@ -210,6 +225,34 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{name}-sweep")));
+    if let (Some(kind), Some(shards)) = (args.emit, args.shards) {
+        if kind == Emit::K8s && args.submit {
+            return Err(BadInput(
+                "--submit works with --emit slurm; apply Kubernetes manifests with kubectl".into(),
+            )
+            .into());
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let out = std::path::absolute(&dir)
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
+        let plan = Plan {
+            binary: std::env::current_exe().context("cannot locate the chokepoint binary")?,
+            file_name: args
+                .file
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario.toml".into()),
+            source: loaded.source.clone(),
+            out,
+            name,
+            shards: shards as usize,
+            points: total,
+            sim_args: args.sim.to_args(),
+            resources: args.resources.clone(),
+        };
+        return emit(&plan, kind, args.submit);
+    }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let lines_path = dir.join(LINES);
     let (existing, partial) = read_lines(&lines_path)?;
@@ -230,6 +273,12 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     }
     // Keep only complete lines, so that appending continues a clean file.
     finalize(&dir, &existing)?;
+    if let Some(shard) = args.shard {
+        // Lets `merge` name the shard that holds a missing point.
+        let marker = dir.join(SHARD);
+        std::fs::write(&marker, format!("{}/{}\n", shard.k, shard.n))
+            .with_context(|| format!("cannot write {}", marker.display()))?;
+    }
     let done: BTreeSet<usize> = existing.iter().map(|l| l.point).collect();
 
     let todo: Vec<&(Point, Scenario)> = points
@@ -368,18 +417,25 @@ fn overview(lines: &[PointLine], total: usize) -> String {
 pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     let mut sources = Vec::new();
+    let mut absent = Vec::new();
+    // The shards the inputs say they hold: (K, N, folder).
+    let mut shards: Vec<(usize, usize, String)> = Vec::new();
     for input in &args.inputs {
         let path = if input.is_dir() {
             input.join(LINES)
         } else {
             input.clone()
         };
+        if let Some(shard) = path
+            .parent()
+            .and_then(|dir| std::fs::read_to_string(dir.join(SHARD)).ok())
+            .and_then(|text| parse_shard(text.trim()).ok())
+        {
+            shards.push((shard.k, shard.n, input.display().to_string()));
+        }
         if !path.exists() {
-            return Err(BadInput(format!(
-                "{} does not exist: that shard has not run",
-                path.display()
-            ))
-            .into());
+            absent.push(path.display().to_string());
+            continue;
         }
         let (found, partial) = read_lines(&path)?;
         if partial > 0 {
@@ -390,6 +446,19 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
         }
         sources.extend(std::iter::repeat_n(path.display().to_string(), found.len()));
         lines.extend(found);
+    }
+    if !absent.is_empty() {
+        return Err(BadInput(format!(
+            "{} {}: run {} (sweep --shard K/N --out FOLDER) and merge again",
+            absent.join(", "),
+            if absent.len() == 1 {
+                "does not exist: that shard has not run"
+            } else {
+                "do not exist: those shards have not run"
+            },
+            if absent.len() == 1 { "it" } else { "them" }
+        ))
+        .into());
     }
     let Some(first) = lines.first() else {
         return Err(BadInput("the inputs hold no point".into()).into());
@@ -408,14 +477,7 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
     let present: BTreeSet<usize> = lines.iter().map(|l| l.point).collect();
     let missing: Vec<usize> = (0..total).filter(|p| !present.contains(p)).collect();
     if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(20).map(usize::to_string).collect();
-        let more = if missing.len() > 20 { ", ..." } else { "" };
-        return Err(BadInput(format!(
-            "{} of {total} points are missing: {}{more}; rerun the shard that holds them (sweep --shard K/N --resume) and merge again",
-            missing.len(),
-            shown.join(", ")
-        ))
-        .into());
+        return Err(BadInput(missing_message(&missing, total, &shards)).into());
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -426,6 +488,45 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
     print!("{}", chokepoint_report::sweep::decisions(&lines));
     eprintln!("merged {total} points into {}", args.out.display());
     Ok(())
+}
+
+/// What a merge lacks, by shard when every input said which shard it holds.
+fn missing_message(missing: &[usize], total: usize, shards: &[(usize, usize, String)]) -> String {
+    let list = |points: &[usize]| {
+        let shown: Vec<String> = points.iter().take(20).map(usize::to_string).collect();
+        let more = if points.len() > 20 { ", ..." } else { "" };
+        format!("{}{more}", shown.join(", "))
+    };
+    let mut out = format!(
+        "{} of {total} points are missing: {}",
+        missing.len(),
+        list(missing)
+    );
+    let n = shards.first().map(|s| s.1);
+    if let Some(n) = n.filter(|&n| shards.iter().all(|s| s.1 == n)) {
+        for k in 0..n {
+            let lacking: Vec<usize> = missing.iter().copied().filter(|p| p % n == k).collect();
+            if lacking.is_empty() {
+                continue;
+            }
+            match shards.iter().find(|s| s.0 == k) {
+                Some((_, _, dir)) => out.push_str(&format!(
+                    "\n  shard {k}/{n} ({dir}) is incomplete: {} point(s) missing; rerun it with `chokepoint sweep FILE --shard {k}/{n} --out {dir} --resume`",
+                    lacking.len()
+                )),
+                None => out.push_str(&format!(
+                    "\n  shard {k}/{n} was not given to merge (or has not run): {} point(s)",
+                    lacking.len()
+                )),
+            }
+        }
+        out.push_str("\nthen merge again");
+    } else {
+        out.push_str(
+            "; rerun the shard that holds them (sweep --shard K/N --resume) and merge again",
+        );
+    }
+    out
 }
 
 #[cfg(test)]
