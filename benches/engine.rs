@@ -46,6 +46,7 @@ fn topology(means: &[f64]) -> Topology {
                 capacity: None,
                 dispatch: None,
                 admission: None,
+                call: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(mean * 1e9).unwrap(),
                     routing: if i + 1 < n {

@@ -29,6 +29,13 @@ pub fn visit_ratios(topology: &Topology) -> Vec<Option<Vec<f64>>> {
                     }
                     continue;
                 }
+                // A call sends each target one visit per call made; the
+                // caller then continues by its own routing.
+                if let Some(c) = &station.call {
+                    for to in &c.targets {
+                        a[to.idx()][from] -= c.probability;
+                    }
+                }
                 if let Some(Some(b)) = station.behaviour.get(ci) {
                     for &(to, p) in &b.routing.next {
                         a[to.idx()][from] -= p;
@@ -84,7 +91,7 @@ pub fn offered_load(topology: &Topology) -> Vec<f64> {
             continue;
         };
         for (si, station) in topology.stations.iter().enumerate() {
-            if station.dispatch.is_some() {
+            if station.dispatch.is_some() || station.call.is_some() {
                 continue;
             }
             if let Some(Some(b)) = station.behaviour.get(ci) {
@@ -113,6 +120,7 @@ mod tests {
             capacity: None,
             dispatch: None,
             admission: None,
+            call: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -160,6 +168,7 @@ mod tests {
             capacity: None,
             dispatch: None,
             admission: None,
+            call: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(1.0).unwrap(),
                 routing: Routing::to(StationId(to)),

@@ -31,6 +31,7 @@ use crate::time::{SimTime, nanos_from_f64};
 ///         capacity: None,
 ///         dispatch: None,
 ///         admission: None,
+///         call: None,
 ///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 ///     }],
 ///     classes: vec![Class {
@@ -67,7 +68,7 @@ enum Event {
     End,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Request {
     class: u32,
     station: u32,
@@ -81,19 +82,125 @@ struct Request {
     work: f64,
     /// When it started waiting for an admission slot.
     since: u64,
-    /// The stations whose admission slots it holds (the first `n_holds`).
-    holds: [u32; MAX_HOLDS],
-    n_holds: u8,
+    /// Head of the list of admission slots it holds, in [`Engine::holds`].
+    holds: u32,
+    /// Top of its call stack, in [`Engine::frames`].
+    top: u32,
+    /// For a request forked by a parallel call: the frame of the call that
+    /// awaits its reply, and that frame's id (the frame may be gone).
+    join: u32,
+    join_id: u64,
 }
 
-/// Most admission slots one request holds at once (nested pools: a worker
-/// thread, then a connection, ...).
-const MAX_HOLDS: usize = 4;
+/// No slot, frame or request.
+const NONE: u32 = u32::MAX;
 
 impl Request {
-    fn holds(&self, station: u32) -> bool {
-        self.holds[..usize::from(self.n_holds)].contains(&station)
+    fn new(class: u32, station: u32, born: u64) -> Request {
+        Request {
+            class,
+            station,
+            born,
+            at_station: 0,
+            started: 0,
+            work: 0.0,
+            since: 0,
+            holds: NONE,
+            top: NONE,
+            join: NONE,
+            join_id: 0,
+        }
     }
+}
+
+/// A vector whose freed entries are reused.
+struct Slab<T> {
+    items: Vec<T>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    fn alloc(&mut self, item: T) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.items[i as usize] = item;
+                i
+            }
+            None => {
+                self.items.push(item);
+                (self.items.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, i: u32) {
+        self.free.push(i);
+    }
+}
+
+impl<T> std::ops::Index<u32> for Slab<T> {
+    type Output = T;
+    fn index(&self, i: u32) -> &T {
+        &self.items[i as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<u32> for Slab<T> {
+    fn index_mut(&mut self, i: u32) -> &mut T {
+        &mut self.items[i as usize]
+    }
+}
+
+/// One admission slot a request holds, in a linked list per request.
+#[derive(Clone, Copy, Debug)]
+struct Hold {
+    /// The station whose pool the slot belongs to.
+    owner: u32,
+    next: u32,
+}
+
+/// A call in progress: on the caller's stack until the replies arrive.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    /// The frame below, on the same stack.
+    below: u32,
+    /// The call point.
+    station: u32,
+    /// The calling request.
+    owner: u32,
+    /// Replies still awaited.
+    awaiting: u32,
+    /// When the call was made.
+    started: u64,
+    /// Unique among live frames; 0 once the frame is freed.
+    id: u64,
+}
+
+/// Why a request ends without completing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// A full station turned it away.
+    Dropped,
+    /// A callee replied with an error.
+    Error,
+}
+
+/// A call point's targets and its random stream.
+struct CallState {
+    targets: Vec<u32>,
+    wait: u32,
+    probability: f64,
+    error: f64,
+    stream: Stream,
 }
 
 /// An admission pool's state: free slots and the requests waiting for one.
@@ -202,6 +309,8 @@ struct StationState {
     balancer: Option<Balancer>,
     /// Set when requests need a slot to enter.
     admission: Option<AdmissionState>,
+    /// Set for a call point.
+    call: Option<CallState>,
     /// The stations whose slots are given back after a visit here.
     releases: Vec<u32>,
     servers: u32,
@@ -295,6 +404,10 @@ struct Engine {
     n_events: u64,
     requests: Vec<Request>,
     free: Vec<u32>,
+    holds: Slab<Hold>,
+    frames: Slab<Frame>,
+    /// The id of the next frame.
+    frame_ids: u64,
     stations: Vec<StationState>,
     classes: Vec<ClassState>,
     /// Indexed by `station * n_classes + class`; `None` where the class never goes.
@@ -328,6 +441,13 @@ impl Engine {
                     free: a.slots,
                     waiting: VecDeque::new(),
                     last: 0,
+                }),
+                call: s.call.as_ref().map(|c| CallState {
+                    targets: c.targets.iter().map(|t| t.0).collect(),
+                    wait: c.wait,
+                    probability: c.probability,
+                    error: c.error,
+                    stream: Stream::new(derive(seed, &[name_key("call"), name_key(&s.name)])),
                 }),
                 releases: Vec::new(),
                 servers: s.servers,
@@ -364,7 +484,7 @@ impl Engine {
         let flags = stations
             .iter()
             .map(|s| {
-                let special = s.balancer.is_some() || s.admission.is_some();
+                let special = s.balancer.is_some() || s.admission.is_some() || s.call.is_some();
                 u8::from(special) * SPECIAL_ARRIVAL + u8::from(!s.releases.is_empty()) * RELEASES
             })
             .collect();
@@ -418,6 +538,9 @@ impl Engine {
             n_events: 0,
             requests: Vec::new(),
             free: Vec::new(),
+            holds: Slab::default(),
+            frames: Slab::default(),
+            frame_ids: 0,
             stations,
             classes,
             lanes,
@@ -545,13 +668,12 @@ impl Engine {
         let class = &mut self.classes[ci];
         class.stats.arrived += 1;
         let entry = class.entry;
-        let request = Request {
-            class: ci as u32,
-            station: entry,
-            born: self.now,
-            ..Request::default()
-        };
-        let req = match self.free.pop() {
+        let req = self.alloc_request(Request::new(ci as u32, entry, self.now));
+        self.arrive(req, entry as usize);
+    }
+
+    fn alloc_request(&mut self, request: Request) -> u32 {
+        match self.free.pop() {
             Some(slot) => {
                 self.requests[slot as usize] = request;
                 slot
@@ -560,8 +682,7 @@ impl Engine {
                 self.requests.push(request);
                 (self.requests.len() - 1) as u32
             }
-        };
-        self.arrive(req, entry as usize);
+        }
     }
 
     /// A load balancer's choice of target for the next request.
@@ -651,7 +772,7 @@ impl Engine {
         let now = self.now;
         let station = &mut self.stations[si];
         if let Some(a) = station.admission.as_mut()
-            && !self.requests[req as usize].holds(si as u32)
+            && !Self::holds_slot(&self.holds, &self.requests[req as usize], si as u32)
         {
             a.advance(now, &mut station.stats);
             if a.free == 0 {
@@ -665,31 +786,59 @@ impl Engine {
             station.stats.admitted += 1;
             self.take_slot(req, si);
         }
-        self.enter(req, si);
+        self.admitted(req, si);
+    }
+
+    /// `req`, holding whatever slot `si` requires, enters it or makes its call.
+    fn admitted(&mut self, req: u32, si: usize) {
+        if self.stations[si].call.is_some() {
+            self.call(req, si);
+        } else {
+            self.enter(req, si);
+        }
+    }
+
+    /// Whether `r` holds a slot of station `owner`.
+    fn holds_slot(holds: &Slab<Hold>, r: &Request, owner: u32) -> bool {
+        let mut h = r.holds;
+        while h != NONE {
+            if holds[h].owner == owner {
+                return true;
+            }
+            h = holds[h].next;
+        }
+        false
     }
 
     /// Records that `req` holds a slot of station `owner`.
     fn take_slot(&mut self, req: u32, owner: usize) {
         let r = &mut self.requests[req as usize];
-        assert!(
-            usize::from(r.n_holds) < MAX_HOLDS,
-            "a request holds at most {MAX_HOLDS} slots"
-        );
-        r.holds[usize::from(r.n_holds)] = owner as u32;
-        r.n_holds += 1;
+        r.holds = self.holds.alloc(Hold {
+            owner: owner as u32,
+            next: r.holds,
+        });
     }
 
     /// `req` gives back its slot at `owner`; the first request waiting for
     /// one takes it and enters.
     fn give_back(&mut self, req: u32, owner: usize) {
-        let r = &mut self.requests[req as usize];
-        let n = usize::from(r.n_holds);
-        if let Some(i) = r.holds[..n].iter().position(|&h| h == owner as u32) {
-            r.holds[i] = r.holds[n - 1];
-            r.n_holds -= 1;
-        } else {
+        // Unlink the slot from the request's list.
+        let mut prev = NONE;
+        let mut h = self.requests[req as usize].holds;
+        while h != NONE && self.holds[h].owner != owner as u32 {
+            prev = h;
+            h = self.holds[h].next;
+        }
+        if h == NONE {
             return;
         }
+        let next = self.holds[h].next;
+        if prev == NONE {
+            self.requests[req as usize].holds = next;
+        } else {
+            self.holds[prev].next = next;
+        }
+        self.holds.release(h);
         let now = self.now;
         let station = &mut self.stations[owner];
         let Some(a) = station.admission.as_mut() else {
@@ -701,7 +850,7 @@ impl Engine {
                 station.stats.admitted += 1;
                 station.stats.slot_wait_sum += (now - self.requests[next as usize].since) as f64;
                 self.take_slot(next, owner);
-                self.enter(next, owner);
+                self.admitted(next, owner);
             }
             None => a.free += 1,
         }
@@ -718,10 +867,136 @@ impl Engine {
 
     /// Gives back every slot `req` holds (it leaves the system).
     fn give_back_all(&mut self, req: u32) {
-        while self.requests[req as usize].n_holds > 0 {
-            let owner = self.requests[req as usize].holds[0];
+        while self.requests[req as usize].holds != NONE {
+            let owner = self.holds[self.requests[req as usize].holds].owner;
             self.give_back(req, owner as usize);
         }
+    }
+
+    /// `req` reaches call point `si` (holding its slot, if any): it calls the
+    /// targets and waits, or passes on if the call is not made.
+    fn call(&mut self, req: u32, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        station.stats.arrivals += 1;
+        let c = station
+            .call
+            .as_mut()
+            .expect("call is only called at call points");
+        if c.probability < 1.0 && c.stream.uniform() >= c.probability {
+            // Not called this time: it passes on in zero time.
+            station.stats.departures += 1;
+            self.route(req, si);
+            return;
+        }
+        let (n, wait) = (c.targets.len(), c.wait);
+        self.frame_ids += 1;
+        let id = self.frame_ids;
+        let r = &mut self.requests[req as usize];
+        r.station = si as u32;
+        let frame = self.frames.alloc(Frame {
+            below: r.top,
+            station: si as u32,
+            owner: req,
+            awaiting: wait,
+            started: now,
+            id,
+        });
+        r.top = frame;
+        if n == 1 {
+            // A single call: the request itself goes.
+            let target = self.stations[si].call.as_ref().map_or(0, |c| c.targets[0]);
+            self.arrive(req, target as usize);
+            return;
+        }
+        // A fork: one new request per target, each replying to the frame.
+        let (class, born) = (r.class, r.born);
+        for k in 0..n {
+            let target = self.stations[si].call.as_ref().map_or(0, |c| c.targets[k]);
+            let mut child = Request::new(class, target, born);
+            child.join = frame;
+            child.join_id = id;
+            let child = self.alloc_request(child);
+            self.arrive(child, target as usize);
+        }
+    }
+
+    /// `req`, inside a call, is done with what it was sent to do: it returns
+    /// to its caller, or replies to the call that forked it. Kept out of line
+    /// so that `route`, which it calls back, stays inlined in the loop.
+    #[cold]
+    #[inline(never)]
+    fn leave_call(&mut self, req: u32) {
+        let r = &self.requests[req as usize];
+        if r.top != NONE {
+            self.resume(req);
+        } else {
+            let (join, id) = (r.join, r.join_id);
+            self.discard(req);
+            if self.frames[join].id == id {
+                let f = &mut self.frames[join];
+                f.awaiting -= 1;
+                if f.awaiting == 0 {
+                    let owner = f.owner;
+                    self.resume(owner);
+                }
+            }
+        }
+    }
+
+    /// The call on top of `req`'s stack has its replies: `req` goes on from
+    /// the call point, unless the reply is an error.
+    fn resume(&mut self, req: u32) {
+        let now = self.now;
+        let top = self.requests[req as usize].top;
+        let f = self.frames[top];
+        self.frames[top].id = 0;
+        self.frames.release(top);
+        self.requests[req as usize].top = f.below;
+        let si = f.station as usize;
+        let station = &mut self.stations[si];
+        station.stats.departures += 1;
+        station.stats.response_sum += (now - f.started) as f64;
+        let c = station
+            .call
+            .as_mut()
+            .expect("frames are pushed by call points");
+        if c.error > 0.0 && c.stream.uniform() < c.error {
+            station.stats.errors += 1;
+            self.fail(req, Failure::Error);
+            return;
+        }
+        self.route(req, si);
+    }
+
+    /// `req` fails: its calls are abandoned, its slots given back; a forked
+    /// request fails the call that awaits it, a request from outside counts
+    /// as dropped or failed for its class.
+    fn fail(&mut self, req: u32, failure: Failure) {
+        let mut top = self.requests[req as usize].top;
+        while top != NONE {
+            let below = self.frames[top].below;
+            self.frames[top].id = 0;
+            self.frames.release(top);
+            top = below;
+        }
+        let r = &mut self.requests[req as usize];
+        r.top = NONE;
+        let (join, id) = (r.join, r.join_id);
+        if join != NONE {
+            self.discard(req);
+            if self.frames[join].id == id {
+                let owner = self.frames[join].owner;
+                self.fail(owner, failure);
+            }
+            return;
+        }
+        let stats = &mut self.classes[r.class as usize].stats;
+        match failure {
+            Failure::Dropped => stats.dropped += 1,
+            Failure::Error => stats.failed += 1,
+        }
+        self.release(req);
     }
 
     /// `req` enters station `si` (its slot, if any, already taken).
@@ -733,8 +1008,7 @@ impl Engine {
         station.advance(now);
         if station.n >= station.capacity {
             station.stats.dropped += 1;
-            self.classes[ci].stats.dropped += 1;
-            self.release(req);
+            self.fail(req, Failure::Dropped);
             return;
         }
         station.stats.arrivals += 1;
@@ -849,7 +1123,7 @@ impl Engine {
     }
 
     /// After a visit at `si`, sends `req` on or lets it leave.
-    #[inline]
+    #[inline(always)]
     fn route(&mut self, req: u32, si: usize) {
         if self.flags[si] & RELEASES != 0 {
             self.give_back_released_at(req, si);
@@ -860,7 +1134,14 @@ impl Engine {
             .expect("validated: every reachable station has a lane");
         match lane.route() {
             Some(next) => self.arrive(req, next as usize),
-            None => self.complete(req),
+            None => {
+                let r = &self.requests[req as usize];
+                if r.top == NONE && r.join == NONE {
+                    self.complete(req);
+                } else {
+                    self.leave_call(req);
+                }
+            }
         }
     }
 
@@ -871,16 +1152,22 @@ impl Engine {
         self.release(req);
     }
 
-    /// Frees `req`'s slot; a closed-class user goes back to thinking.
+    /// Frees `req` and the slots it holds; a closed-class user goes back to
+    /// thinking.
     fn release(&mut self, req: u32) {
-        if self.requests[req as usize].n_holds > 0 {
-            self.give_back_all(req);
-        }
         let ci = self.requests[req as usize].class as usize;
-        self.free.push(req);
+        self.discard(req);
         if matches!(self.classes[ci].load, Load::Closed { .. }) {
             self.start_thinking(ci);
         }
+    }
+
+    /// Frees `req` and the slots it holds.
+    fn discard(&mut self, req: u32) {
+        if self.requests[req as usize].holds != NONE {
+            self.give_back_all(req);
+        }
+        self.free.push(req);
     }
 }
 
@@ -903,6 +1190,7 @@ mod tests {
             capacity: None,
             dispatch: None,
             admission: None,
+            call: None,
             behaviour: vec![Some(Behaviour { work, routing })],
         }
     }
@@ -1036,6 +1324,7 @@ mod tests {
             capacity: None,
             dispatch: None,
             admission: None,
+            call: None,
             behaviour: vec![
                 Some(Behaviour {
                     work: work.clone(),
@@ -1194,6 +1483,7 @@ mod edge_tests {
                 capacity: None,
                 dispatch: None,
                 admission: None,
+                call: None,
                 behaviour: vec![Some(Behaviour {
                     work,
                     routing: Routing::exit(),
@@ -1267,6 +1557,7 @@ mod admission_tests {
             capacity: None,
             dispatch: None,
             admission,
+            call: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -1365,5 +1656,314 @@ mod admission_tests {
         );
         assert_eq!(stats.stations[1].queue_area, 0.0);
         assert!((cpu.slot_utilization(stats.duration) - 0.5).abs() < 0.01);
+    }
+}
+
+#[cfg(test)]
+mod call_tests {
+    //! Calls and fan-out against closed forms, each as a 99.99% interval
+    //! from independent replications (|z| < 3.9).
+    use super::*;
+    use crate::model::*;
+
+    const INFINITE: u32 = u32::MAX;
+
+    fn queue(name: &str, servers: u32, mean: f64, routing: Routing) -> Station {
+        Station {
+            name: name.into(),
+            servers,
+            discipline: Discipline::Fifo,
+            capacity: None,
+            dispatch: None,
+            admission: None,
+            call: None,
+            behaviour: vec![Some(Behaviour {
+                work: Dist::exp(mean * 1e9).unwrap(),
+                routing,
+            })],
+        }
+    }
+
+    fn call_point(name: &str, call: CallPoint, routing: Routing) -> Station {
+        Station {
+            name: name.into(),
+            servers: 1,
+            discipline: Discipline::Fifo,
+            capacity: None,
+            dispatch: None,
+            admission: None,
+            call: Some(call),
+            behaviour: vec![Some(Behaviour {
+                work: Dist::constant(0.0).unwrap(),
+                routing,
+            })],
+        }
+    }
+
+    fn open(rate: f64, entry: u32) -> Vec<Class> {
+        vec![Class {
+            name: "jobs".into(),
+            load: Load::Open {
+                process: ArrivalProcess::Poisson,
+                rate,
+            },
+            entry: StationId(entry),
+            priority: 0,
+        }]
+    }
+
+    /// Runs `reps` replications and returns the mean and standard error of
+    /// `figure` over them.
+    fn replicate(
+        topology: &Topology,
+        seconds: f64,
+        reps: u64,
+        figure: impl Fn(&RunStats) -> f64,
+    ) -> (f64, f64) {
+        let config = RunConfig {
+            warmup: SimTime::from_secs_f64(seconds / 20.0),
+            duration: SimTime::from_secs_f64(seconds),
+        };
+        let xs: Vec<f64> = (0..reps)
+            .map(|seed| figure(&run(topology, &config, 1000 + seed).unwrap()))
+            .collect();
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, (var / n).sqrt())
+    }
+
+    fn assert_close(what: &str, (mean, se): (f64, f64), expected: f64) {
+        let z = (mean - expected) / se;
+        assert!(
+            z.abs() < 3.9,
+            "{what}: {mean:.5} ± {se:.5}, expected {expected:.5} (z = {z:.2})"
+        );
+        // The interval must be narrow enough for the check to mean something.
+        assert!(se < 0.02 * expected, "{what}: standard error {se} too wide");
+    }
+
+    /// Fork-join of two M/M/1 queues (Nelson and Tantawi, exact for two):
+    /// T = (12 − ρ)/8 · 1/(μ − λ).
+    #[test]
+    fn two_way_fork_join_matches_nelson_tantawi() {
+        for lambda in [0.5, 0.7] {
+            let all = CallPoint {
+                targets: vec![StationId(1), StationId(2)],
+                wait: 2,
+                probability: 1.0,
+                error: 0.0,
+            };
+            let topology = Topology {
+                stations: vec![
+                    call_point("join", all, Routing::exit()),
+                    queue("left", 1, 1.0, Routing::exit()),
+                    queue("right", 1, 1.0, Routing::exit()),
+                ],
+                classes: open(lambda, 0),
+            };
+            let expected = (12.0 - lambda) / 8.0 / (1.0 - lambda);
+            let t = replicate(&topology, 40_000.0, 12, |s| s.classes[0].mean_latency());
+            assert_close(&format!("fork-join at ρ = {lambda}"), t, expected);
+            // Each queue alone is still M/M/1.
+            let q = replicate(&topology, 40_000.0, 12, |s| {
+                s.stations[1].response_sum / s.stations[1].departures as f64 / 1e9
+            });
+            assert_close("left queue", q, 1.0 / (1.0 - lambda));
+        }
+    }
+
+    /// Fan-out to k unloaded exponential backends (rate μ = 100/s): waiting
+    /// for all gives E[max] = H_k/μ, waiting for the first w of them gives
+    /// the w-th order statistic Σ_{i=k−w+1}^{k} 1/(iμ); the share of
+    /// requests slower than one backend's p99 is 1 − 0.99^k when all are
+    /// awaited.
+    #[test]
+    fn fan_out_waits_for_the_max_or_the_kth_reply() {
+        let mu = 100.0;
+        for (k, wait) in [(2u32, 2u32), (5, 5), (10, 10), (5, 2), (10, 1)] {
+            let mut stations = vec![call_point(
+                "fanout",
+                CallPoint {
+                    targets: (1..=k).map(StationId).collect(),
+                    wait,
+                    probability: 1.0,
+                    error: 0.0,
+                },
+                Routing::exit(),
+            )];
+            stations.extend(
+                (0..k).map(|i| queue(&format!("shard{i}"), INFINITE, 1.0 / mu, Routing::exit())),
+            );
+            let topology = Topology {
+                stations,
+                classes: open(50.0, 0),
+            };
+            let expected: f64 = (k - wait + 1..=k).map(|i| 1.0 / (f64::from(i) * mu)).sum();
+            let t = replicate(&topology, 400.0, 10, |s| s.classes[0].mean_latency());
+            assert_close(&format!("{wait} of {k}"), t, expected);
+            if wait == k {
+                let p99 = -(0.01f64).ln() / mu;
+                let slow = replicate(&topology, 400.0, 10, |s| {
+                    let h = &s.classes[0].latency;
+                    let above = h.count_between((p99 * 1e9) as u64, h.max());
+                    above as f64 / h.len() as f64
+                });
+                let expected = 1.0 - 0.99f64.powi(k as i32);
+                let z = (slow.0 - expected) / slow.1;
+                assert!(
+                    z.abs() < 3.9,
+                    "tail at scale, k = {k}: {slow:?} vs {expected}"
+                );
+            }
+        }
+    }
+
+    /// A caller holds its one slot through its own work (0.5 s) and a call
+    /// to an unloaded backend (0.5 s): one server with Erlang-2 service, so
+    /// at λ = 0.5 the slot wait is λE[S²]/(2(1 − ρ)) = 0.75 s and the
+    /// response 1.75 s (Pollaczek–Khinchine). Without holding, the caller
+    /// would be an M/M/1 at ρ = 0.25 and respond in 1.17 s.
+    #[test]
+    fn a_caller_holds_its_slot_until_the_reply() {
+        let mut api = queue("api", 1, 0.5, Routing::to(StationId(1)));
+        api.admission = Some(Admission {
+            slots: 1,
+            release_at: StationId(1),
+        });
+        let topology = Topology {
+            stations: vec![
+                api,
+                call_point("api.call", CallPoint::to(StationId(2)), Routing::exit()),
+                queue("backend", INFINITE, 0.5, Routing::exit()),
+            ],
+            classes: open(0.5, 0),
+        };
+        let t = replicate(&topology, 20_000.0, 12, |s| s.classes[0].mean_latency());
+        assert_close("response", t, 1.75);
+        let w = replicate(&topology, 20_000.0, 12, |s| s.stations[0].mean_slot_wait());
+        assert_close("slot wait", w, 0.75);
+        let call = replicate(&topology, 20_000.0, 12, |s| {
+            s.stations[1].response_sum / s.stations[1].departures as f64 / 1e9
+        });
+        assert_close("call time", call, 0.5);
+        // The slot is held for work and call: utilisation 0.5, the CPU's 0.25.
+        let run = run(&topology, &config(), 3).unwrap();
+        let api = &run.stations[0];
+        assert!((api.slot_utilization(run.duration) - 0.5).abs() < 0.02);
+        assert!((api.utilization(run.duration) - 0.25).abs() < 0.01);
+    }
+
+    fn config() -> RunConfig {
+        RunConfig {
+            warmup: SimTime::from_secs_f64(1_000.0),
+            duration: SimTime::from_secs_f64(50_000.0),
+        }
+    }
+
+    /// Error replies fail the request: the failed share is the error
+    /// probability, and every request is accounted for.
+    #[test]
+    fn error_replies_fail_requests() {
+        let mut call = CallPoint::to(StationId(1));
+        call.error = 0.1;
+        let topology = Topology {
+            stations: vec![
+                call_point("client", call, Routing::exit()),
+                queue("partner", INFINITE, 0.2, Routing::exit()),
+            ],
+            classes: open(5.0, 0),
+        };
+        let stats = run(&topology, &config(), 4).unwrap();
+        let c = &stats.classes[0];
+        let ended = (c.completed + c.failed) as f64;
+        let share = c.failed as f64 / ended;
+        let se = (0.1 * 0.9 / ended).sqrt();
+        assert!((share - 0.1).abs() < 3.9 * se, "failed share {share}");
+        assert!(c.arrived.abs_diff(c.completed + c.failed) < 20);
+        assert_eq!(stats.stations[0].errors, c.failed);
+    }
+
+    /// A request dropped inside a call is dropped for its class, and a fork
+    /// whose branch is dropped fails as a whole; the caller's slot is given
+    /// back in both cases (else the pool would clog and nothing complete).
+    #[test]
+    fn drops_inside_calls_end_the_caller() {
+        for forked in [false, true] {
+            let mut full = queue("full", 1, 1.0, Routing::exit());
+            full.capacity = Some(1);
+            let targets = if forked {
+                vec![StationId(2), StationId(3)]
+            } else {
+                vec![StationId(2)]
+            };
+            let wait = targets.len() as u32;
+            let mut api = queue("api", 2, 0.01, Routing::to(StationId(1)));
+            api.admission = Some(Admission {
+                slots: 2,
+                release_at: StationId(1),
+            });
+            let topology = Topology {
+                stations: vec![
+                    api,
+                    call_point(
+                        "api.call",
+                        CallPoint {
+                            targets,
+                            wait,
+                            probability: 1.0,
+                            error: 0.0,
+                        },
+                        Routing::exit(),
+                    ),
+                    full,
+                    queue("other", INFINITE, 0.1, Routing::exit()),
+                ],
+                classes: open(0.8, 0),
+            };
+            let stats = run(&topology, &config(), 5).unwrap();
+            let c = &stats.classes[0];
+            assert!(c.dropped > 1000, "forked = {forked}: {} dropped", c.dropped);
+            assert_eq!(c.dropped, stats.stations[2].dropped);
+            assert!(
+                c.arrived.abs_diff(c.completed + c.dropped) < 20,
+                "forked = {forked}: {} arrived, {} completed, {} dropped",
+                c.arrived,
+                c.completed,
+                c.dropped
+            );
+        }
+    }
+
+    #[test]
+    fn call_cycles_and_bad_calls_are_refused() {
+        let topology = Topology {
+            stations: vec![
+                call_point("a", CallPoint::to(StationId(1)), Routing::exit()),
+                queue("b", 1, 1.0, Routing::to(StationId(0))),
+            ],
+            classes: open(0.1, 0),
+        };
+        assert_eq!(
+            topology.validate(),
+            Err(ModelError::CallCycle(StationId(0)))
+        );
+        let topology = Topology {
+            stations: vec![
+                call_point(
+                    "a",
+                    CallPoint {
+                        targets: vec![StationId(1)],
+                        wait: 2,
+                        probability: 1.0,
+                        error: 0.0,
+                    },
+                    Routing::exit(),
+                ),
+                queue("b", 1, 1.0, Routing::exit()),
+            ],
+            classes: open(0.1, 0),
+        };
+        assert_eq!(topology.validate(), Err(ModelError::BadCall(StationId(0))));
     }
 }

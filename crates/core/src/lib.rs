@@ -21,6 +21,7 @@
 //!         capacity: None,
 //!         dispatch: None,
 //!         admission: None,
+//!         call: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {

@@ -101,6 +101,12 @@ pub struct Station {
     /// it until its visit at `release_at` ends; requests without a free slot
     /// wait in FIFO order.
     pub admission: Option<Admission>,
+    /// When set, this is not a queue but a call point: a request arriving
+    /// here calls the targets (in parallel if several), waits for their
+    /// replies, then leaves by its class's routing, all without using a
+    /// server; `servers`, `discipline` and `capacity` are then unused, and
+    /// `work` is ignored.
+    pub call: Option<CallPoint>,
     /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
     /// never visits this station (reaching it anyway is a model error caught
     /// when the topology is validated).
@@ -115,6 +121,38 @@ pub struct Admission {
     /// The station after whose visit the slot is given back (this station
     /// itself, or one the request reaches from it).
     pub release_at: StationId,
+}
+
+/// A synchronous call, or a group of parallel calls, made from a call point.
+///
+/// The calling request is suspended while its callees run; whatever slots it
+/// holds stay held. A callee's request "returns" when its routing would
+/// have it leave the system: the caller then resumes at the call point. With
+/// several targets, each gets its own request (a fork) and the caller resumes
+/// when `wait` of them have replied; the others run on, unawaited.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallPoint {
+    /// The first station of each callee.
+    pub targets: Vec<StationId>,
+    /// Replies to wait for, from 1 to the number of targets.
+    pub wait: u32,
+    /// The probability that the call is made; otherwise the request passes
+    /// straight on.
+    pub probability: f64,
+    /// The probability that a reply is an error, which fails the request.
+    pub error: f64,
+}
+
+impl CallPoint {
+    /// One call to `to`, always made, never failing.
+    pub fn to(to: StationId) -> CallPoint {
+        CallPoint {
+            targets: vec![to],
+            wait: 1,
+            probability: 1.0,
+            error: 0.0,
+        }
+    }
 }
 
 /// How a load balancer picks a target for each request.
@@ -228,6 +266,11 @@ pub enum ModelError {
     NoSlots(StationId),
     /// Load balancers that send requests to one another in a circle.
     BalancerCycle(StationId),
+    /// A call point without targets, waiting for more replies than it has
+    /// targets, or with a probability outside `[0, 1]`.
+    BadCall(StationId),
+    /// A call point that its own callees reach again: endless recursion.
+    CallCycle(StationId),
     /// Nothing to simulate: no class.
     Empty,
 }
@@ -259,6 +302,14 @@ impl std::fmt::Display for ModelError {
             ModelError::NoSlots(s) => write!(f, "station #{} admits no request at all", s.0),
             ModelError::BalancerCycle(s) => {
                 write!(f, "load balancer #{} is on a cycle of load balancers", s.0)
+            }
+            ModelError::BadCall(s) => write!(
+                f,
+                "call point #{} has no target, waits for more replies than it has targets, or has a probability outside [0, 1]",
+                s.0
+            ),
+            ModelError::CallCycle(s) => {
+                write!(f, "call point #{} is reached again by its own callees", s.0)
             }
             ModelError::Empty => write!(f, "nothing to simulate"),
         }
@@ -293,7 +344,20 @@ impl Topology {
                 }
                 continue;
             }
-            if station.servers == 0 {
+            if let Some(c) = &station.call {
+                let unit = |p: f64| (0.0..=1.0).contains(&p);
+                if c.targets.is_empty()
+                    || c.wait == 0
+                    || c.wait as usize > c.targets.len()
+                    || !unit(c.probability)
+                    || !unit(c.error)
+                {
+                    return Err(ModelError::BadCall(id));
+                }
+                for &t in &c.targets {
+                    known(t)?;
+                }
+            } else if station.servers == 0 {
                 return Err(ModelError::NoServers(id));
             }
             if let Some(a) = station.admission {
@@ -337,7 +401,9 @@ impl Topology {
                     stack.extend(d.targets.iter().copied());
                     continue;
                 }
-                if no_think && station.capacity.is_some() {
+                if let Some(c) = &station.call {
+                    stack.extend(c.targets.iter().copied());
+                } else if no_think && station.capacity.is_some() {
                     return Err(ModelError::ClosedLossWithoutThink(class_id));
                 }
                 let Some(Some(behaviour)) = station.behaviour.get(ci) else {
@@ -371,6 +437,38 @@ impl Topology {
         if let Some(si) = grounded.iter().position(|g| !g) {
             return Err(ModelError::BalancerCycle(StationId(si as u32)));
         }
+        // A call point must not be reachable from its own callees.
+        for (si, station) in self.stations.iter().enumerate() {
+            let Some(call) = &station.call else { continue };
+            let mut seen = vec![false; n];
+            let mut stack = call.targets.clone();
+            while let Some(s) = stack.pop() {
+                if s.idx() == si {
+                    return Err(ModelError::CallCycle(s));
+                }
+                if std::mem::replace(&mut seen[s.idx()], true) {
+                    continue;
+                }
+                stack.extend(self.successors(s));
+            }
+        }
         Ok(())
+    }
+
+    /// Every station a request at `s` may go to next, of any class, calls
+    /// included.
+    pub fn successors(&self, s: StationId) -> Vec<StationId> {
+        let station = &self.stations[s.idx()];
+        let mut out: Vec<StationId> = Vec::new();
+        if let Some(d) = &station.dispatch {
+            out.extend(&d.targets);
+        }
+        if let Some(c) = &station.call {
+            out.extend(&c.targets);
+        }
+        for b in station.behaviour.iter().flatten() {
+            out.extend(b.routing.next.iter().map(|&(to, _)| to));
+        }
+        out
     }
 }

@@ -33,6 +33,8 @@ pub struct ClassStats {
     pub completed: u64,
     /// Requests rejected by a full station during measurement.
     pub dropped: u64,
+    /// Requests that ended with an error reply during measurement.
+    pub failed: u64,
     /// End-to-end latencies of the completed requests, in nanoseconds.
     pub latency: Histogram<u64>,
     /// Sum of those latencies, in nanoseconds (exact mean, unlike the histogram).
@@ -48,6 +50,7 @@ impl ClassStats {
             arrived: 0,
             completed: 0,
             dropped: 0,
+            failed: 0,
             latency: new_histogram(),
             latency_sum: 0.0,
             latency_max: 0,
@@ -58,6 +61,7 @@ impl ClassStats {
         self.arrived = 0;
         self.completed = 0;
         self.dropped = 0;
+        self.failed = 0;
         self.latency.reset();
         self.latency_sum = 0.0;
         self.latency_max = 0;
@@ -118,6 +122,8 @@ pub struct StationStats {
     pub departures: u64,
     /// Arrivals rejected because the station was full.
     pub dropped: u64,
+    /// At a call point: replies that were errors.
+    pub errors: u64,
     /// Integral of busy servers over measured time (server-nanoseconds).
     pub busy_area: f64,
     /// Integral of requests present (nanosecond-requests).

@@ -86,6 +86,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 capacity: s.capacity,
                 dispatch: None,
                 admission: None,
+                call: None,
                 behaviour: vec![Some(behaviour); n_classes],
             }
         })

@@ -74,6 +74,7 @@ mod tests {
                 capacity,
                 dispatch: None,
                 admission: None,
+                call: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::constant(1e9).unwrap(),
                     routing: Routing::exit(),

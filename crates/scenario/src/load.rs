@@ -1018,6 +1018,7 @@ impl<'s> Walker<'s> {
             capacity: capacity?,
             dispatch: None,
             admission: None,
+            call: None,
             behaviour,
         })
     }
@@ -1087,6 +1088,7 @@ impl<'s> Walker<'s> {
                 targets: targets?,
             }),
             admission: None,
+            call: None,
             behaviour: vec![None; n_classes],
         })
     }

@@ -419,6 +419,7 @@ impl Replicated {
                             slots,
                             release_at: StationId(last),
                         }),
+                    call: None,
                     behaviour,
                 });
             }
@@ -434,6 +435,7 @@ impl Replicated {
                 targets: chains.iter().map(|c| c[0]).collect(),
             }),
             admission: None,
+            call: None,
             behaviour: vec![None; n_classes],
         };
         let info = ServiceInfo {

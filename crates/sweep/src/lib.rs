@@ -136,6 +136,7 @@ mod tests {
                 capacity: None,
                 dispatch: None,
                 admission: None,
+                call: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(1e9).unwrap(),
                     routing: Routing::exit(),
