@@ -47,6 +47,7 @@ fn topology(means: &[f64]) -> Topology {
                 dispatch: None,
                 admission: None,
                 call: None,
+                error: 0.0,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(mean * 1e9).unwrap(),
                     routing: if i + 1 < n {

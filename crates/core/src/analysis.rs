@@ -33,7 +33,7 @@ pub fn visit_ratios(topology: &Topology) -> Vec<Option<Vec<f64>>> {
                 // caller then continues by its own routing.
                 if let Some(c) = &station.call {
                     for to in &c.targets {
-                        a[to.idx()][from] -= c.probability;
+                        a[to.idx()][from] -= c.probability[ci];
                     }
                 }
                 if let Some(Some(b)) = station.behaviour.get(ci) {
@@ -121,6 +121,7 @@ mod tests {
             dispatch: None,
             admission: None,
             call: None,
+            error: 0.0,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -169,6 +170,7 @@ mod tests {
             dispatch: None,
             admission: None,
             call: None,
+            error: 0.0,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(1.0).unwrap(),
                 routing: Routing::to(StationId(to)),

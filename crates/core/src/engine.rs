@@ -32,6 +32,7 @@ use crate::time::{SimTime, nanos_from_f64};
 ///         dispatch: None,
 ///         admission: None,
 ///         call: None,
+///         error: 0.0,
 ///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 ///     }],
 ///     classes: vec![Class {
@@ -198,8 +199,8 @@ enum Failure {
 struct CallState {
     targets: Vec<u32>,
     wait: u32,
-    probability: f64,
-    error: f64,
+    /// Per class.
+    probability: Vec<f64>,
     stream: Stream,
 }
 
@@ -311,6 +312,9 @@ struct StationState {
     admission: Option<AdmissionState>,
     /// Set for a call point.
     call: Option<CallState>,
+    /// The probability that a visit ends in an error, and its stream.
+    error: f64,
+    fail_stream: Stream,
     /// The stations whose slots are given back after a visit here.
     releases: Vec<u32>,
     servers: u32,
@@ -397,6 +401,8 @@ struct ClassState {
 const SPECIAL_ARRIVAL: u8 = 1;
 /// Some admission slots are given back after a visit at the station.
 const RELEASES: u8 = 2;
+/// Visits at the station may end in an error.
+const FAILS: u8 = 4;
 
 struct Engine {
     now: u64,
@@ -445,10 +451,11 @@ impl Engine {
                 call: s.call.as_ref().map(|c| CallState {
                     targets: c.targets.iter().map(|t| t.0).collect(),
                     wait: c.wait,
-                    probability: c.probability,
-                    error: c.error,
+                    probability: c.probability.clone(),
                     stream: Stream::new(derive(seed, &[name_key("call"), name_key(&s.name)])),
                 }),
+                error: s.error,
+                fail_stream: Stream::new(derive(seed, &[name_key("error"), name_key(&s.name)])),
                 releases: Vec::new(),
                 servers: s.servers,
                 capacity: s.capacity.unwrap_or(u32::MAX),
@@ -485,7 +492,9 @@ impl Engine {
             .iter()
             .map(|s| {
                 let special = s.balancer.is_some() || s.admission.is_some() || s.call.is_some();
-                u8::from(special) * SPECIAL_ARRIVAL + u8::from(!s.releases.is_empty()) * RELEASES
+                u8::from(special) * SPECIAL_ARRIVAL
+                    + u8::from(!s.releases.is_empty()) * RELEASES
+                    + u8::from(s.error > 0.0) * FAILS
             })
             .collect();
 
@@ -865,6 +874,25 @@ impl Engine {
         }
     }
 
+    /// After a visit at a station that gives back slots or fails requests:
+    /// true when `req` failed there.
+    #[cold]
+    #[inline(never)]
+    fn after_special(&mut self, req: u32, si: usize) -> bool {
+        if self.flags[si] & FAILS != 0 {
+            let station = &mut self.stations[si];
+            if station.fail_stream.uniform() < station.error {
+                station.stats.errors += 1;
+                self.fail(req, Failure::Error);
+                return true;
+            }
+        }
+        if self.flags[si] & RELEASES != 0 {
+            self.give_back_released_at(req, si);
+        }
+        false
+    }
+
     /// Gives back every slot `req` holds (it leaves the system).
     fn give_back_all(&mut self, req: u32) {
         while self.requests[req as usize].holds != NONE {
@@ -883,7 +911,8 @@ impl Engine {
             .call
             .as_mut()
             .expect("call is only called at call points");
-        if c.probability < 1.0 && c.stream.uniform() >= c.probability {
+        let p = c.probability[self.requests[req as usize].class as usize];
+        if p < 1.0 && (p <= 0.0 || c.stream.uniform() >= p) {
             // Not called this time: it passes on in zero time.
             station.stats.departures += 1;
             self.route(req, si);
@@ -957,15 +986,6 @@ impl Engine {
         let station = &mut self.stations[si];
         station.stats.departures += 1;
         station.stats.response_sum += (now - f.started) as f64;
-        let c = station
-            .call
-            .as_mut()
-            .expect("frames are pushed by call points");
-        if c.error > 0.0 && c.stream.uniform() < c.error {
-            station.stats.errors += 1;
-            self.fail(req, Failure::Error);
-            return;
-        }
         self.route(req, si);
     }
 
@@ -1125,8 +1145,8 @@ impl Engine {
     /// After a visit at `si`, sends `req` on or lets it leave.
     #[inline(always)]
     fn route(&mut self, req: u32, si: usize) {
-        if self.flags[si] & RELEASES != 0 {
-            self.give_back_released_at(req, si);
+        if self.flags[si] & (RELEASES | FAILS) != 0 && self.after_special(req, si) {
+            return;
         }
         let ci = self.requests[req as usize].class as usize;
         let lane = self.lanes[si * self.n_classes + ci]
@@ -1191,6 +1211,7 @@ mod tests {
             dispatch: None,
             admission: None,
             call: None,
+            error: 0.0,
             behaviour: vec![Some(Behaviour { work, routing })],
         }
     }
@@ -1325,6 +1346,7 @@ mod tests {
             dispatch: None,
             admission: None,
             call: None,
+            error: 0.0,
             behaviour: vec![
                 Some(Behaviour {
                     work: work.clone(),
@@ -1484,6 +1506,7 @@ mod edge_tests {
                 dispatch: None,
                 admission: None,
                 call: None,
+                error: 0.0,
                 behaviour: vec![Some(Behaviour {
                     work,
                     routing: Routing::exit(),
@@ -1558,6 +1581,7 @@ mod admission_tests {
             dispatch: None,
             admission,
             call: None,
+            error: 0.0,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -1677,6 +1701,7 @@ mod call_tests {
             dispatch: None,
             admission: None,
             call: None,
+            error: 0.0,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -1693,6 +1718,7 @@ mod call_tests {
             dispatch: None,
             admission: None,
             call: Some(call),
+            error: 0.0,
             behaviour: vec![Some(Behaviour {
                 work: Dist::constant(0.0).unwrap(),
                 routing,
@@ -1751,8 +1777,7 @@ mod call_tests {
             let all = CallPoint {
                 targets: vec![StationId(1), StationId(2)],
                 wait: 2,
-                probability: 1.0,
-                error: 0.0,
+                probability: vec![1.0],
             };
             let topology = Topology {
                 stations: vec![
@@ -1787,8 +1812,7 @@ mod call_tests {
                 CallPoint {
                     targets: (1..=k).map(StationId).collect(),
                     wait,
-                    probability: 1.0,
-                    error: 0.0,
+                    probability: vec![1.0],
                 },
                 Routing::exit(),
             )];
@@ -1834,7 +1858,7 @@ mod call_tests {
         let topology = Topology {
             stations: vec![
                 api,
-                call_point("api.call", CallPoint::to(StationId(2)), Routing::exit()),
+                call_point("api.call", CallPoint::to(StationId(2), 1), Routing::exit()),
                 queue("backend", INFINITE, 0.5, Routing::exit()),
             ],
             classes: open(0.5, 0),
@@ -1865,12 +1889,12 @@ mod call_tests {
     /// probability, and every request is accounted for.
     #[test]
     fn error_replies_fail_requests() {
-        let mut call = CallPoint::to(StationId(1));
-        call.error = 0.1;
+        let mut partner = queue("partner", INFINITE, 0.2, Routing::exit());
+        partner.error = 0.1;
         let topology = Topology {
             stations: vec![
-                call_point("client", call, Routing::exit()),
-                queue("partner", INFINITE, 0.2, Routing::exit()),
+                call_point("client", CallPoint::to(StationId(1), 1), Routing::exit()),
+                partner,
             ],
             classes: open(5.0, 0),
         };
@@ -1881,7 +1905,7 @@ mod call_tests {
         let se = (0.1 * 0.9 / ended).sqrt();
         assert!((share - 0.1).abs() < 3.9 * se, "failed share {share}");
         assert!(c.arrived.abs_diff(c.completed + c.failed) < 20);
-        assert_eq!(stats.stations[0].errors, c.failed);
+        assert_eq!(stats.stations[1].errors, c.failed);
     }
 
     /// A request dropped inside a call is dropped for its class, and a fork
@@ -1911,8 +1935,7 @@ mod call_tests {
                         CallPoint {
                             targets,
                             wait,
-                            probability: 1.0,
-                            error: 0.0,
+                            probability: vec![1.0],
                         },
                         Routing::exit(),
                     ),
@@ -1939,7 +1962,7 @@ mod call_tests {
     fn call_cycles_and_bad_calls_are_refused() {
         let topology = Topology {
             stations: vec![
-                call_point("a", CallPoint::to(StationId(1)), Routing::exit()),
+                call_point("a", CallPoint::to(StationId(1), 1), Routing::exit()),
                 queue("b", 1, 1.0, Routing::to(StationId(0))),
             ],
             classes: open(0.1, 0),
@@ -1955,8 +1978,7 @@ mod call_tests {
                     CallPoint {
                         targets: vec![StationId(1)],
                         wait: 2,
-                        probability: 1.0,
-                        error: 0.0,
+                        probability: vec![1.0],
                     },
                     Routing::exit(),
                 ),

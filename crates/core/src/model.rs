@@ -107,6 +107,9 @@ pub struct Station {
     /// server; `servers`, `discipline` and `capacity` are then unused, and
     /// `work` is ignored.
     pub call: Option<CallPoint>,
+    /// The probability that a visit here ends in an error (a failing
+    /// dependency): the request fails, and with it every call awaiting it.
+    pub error: f64,
     /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
     /// never visits this station (reaching it anyway is a model error caught
     /// when the topology is validated).
@@ -136,21 +139,18 @@ pub struct CallPoint {
     pub targets: Vec<StationId>,
     /// Replies to wait for, from 1 to the number of targets.
     pub wait: u32,
-    /// The probability that the call is made; otherwise the request passes
-    /// straight on.
-    pub probability: f64,
-    /// The probability that a reply is an error, which fails the request.
-    pub error: f64,
+    /// Per class (indexed by [`ClassId`]), the probability that a request
+    /// makes the call; otherwise it passes straight on.
+    pub probability: Vec<f64>,
 }
 
 impl CallPoint {
-    /// One call to `to`, always made, never failing.
-    pub fn to(to: StationId) -> CallPoint {
+    /// One call to `to`, always made by each of `classes` classes.
+    pub fn to(to: StationId, classes: usize) -> CallPoint {
         CallPoint {
             targets: vec![to],
             wait: 1,
-            probability: 1.0,
-            error: 0.0,
+            probability: vec![1.0; classes],
         }
     }
 }
@@ -271,6 +271,8 @@ pub enum ModelError {
     BadCall(StationId),
     /// A call point that its own callees reach again: endless recursion.
     CallCycle(StationId),
+    /// An error probability outside `[0, 1]`.
+    BadError(StationId),
     /// Nothing to simulate: no class.
     Empty,
 }
@@ -305,9 +307,16 @@ impl std::fmt::Display for ModelError {
             }
             ModelError::BadCall(s) => write!(
                 f,
-                "call point #{} has no target, waits for more replies than it has targets, or has a probability outside [0, 1]",
+                "call point #{} has no target, waits for more replies than it has targets, or has a probability outside [0, 1] or not one per class",
                 s.0
             ),
+            ModelError::BadError(s) => {
+                write!(
+                    f,
+                    "station #{} has an error probability outside [0, 1]",
+                    s.0
+                )
+            }
             ModelError::CallCycle(s) => {
                 write!(f, "call point #{} is reached again by its own callees", s.0)
             }
@@ -344,13 +353,16 @@ impl Topology {
                 }
                 continue;
             }
+            let unit = |p: f64| (0.0..=1.0).contains(&p);
+            if !unit(station.error) {
+                return Err(ModelError::BadError(id));
+            }
             if let Some(c) = &station.call {
-                let unit = |p: f64| (0.0..=1.0).contains(&p);
                 if c.targets.is_empty()
                     || c.wait == 0
                     || c.wait as usize > c.targets.len()
-                    || !unit(c.probability)
-                    || !unit(c.error)
+                    || c.probability.len() != self.classes.len()
+                    || !c.probability.iter().all(|&p| unit(p))
                 {
                     return Err(ModelError::BadCall(id));
                 }

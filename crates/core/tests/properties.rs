@@ -87,6 +87,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 dispatch: None,
                 admission: None,
                 call: None,
+                error: 0.0,
                 behaviour: vec![Some(behaviour); n_classes],
             }
         })

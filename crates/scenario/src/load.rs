@@ -1019,6 +1019,7 @@ impl<'s> Walker<'s> {
             dispatch: None,
             admission: None,
             call: None,
+            error: 0.0,
             behaviour,
         })
     }
@@ -1089,6 +1090,7 @@ impl<'s> Walker<'s> {
             }),
             admission: None,
             call: None,
+            error: 0.0,
             behaviour: vec![None; n_classes],
         })
     }

@@ -420,6 +420,7 @@ impl Replicated {
                             release_at: StationId(last),
                         }),
                     call: None,
+                    error: 0.0,
                     behaviour,
                 });
             }
@@ -436,6 +437,7 @@ impl Replicated {
             }),
             admission: None,
             call: None,
+            error: 0.0,
             behaviour: vec![None; n_classes],
         };
         let info = ServiceInfo {

@@ -137,6 +137,7 @@ mod tests {
                 dispatch: None,
                 admission: None,
                 call: None,
+                error: 0.0,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::exp(1e9).unwrap(),
                     routing: Routing::exit(),
