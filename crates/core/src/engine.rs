@@ -919,6 +919,11 @@ impl Engine {
             return;
         }
         let (n, wait) = (c.targets.len(), c.wait);
+        // Calls in progress count as present and in service, so that the
+        // time-averaged number present is the number of callers waiting.
+        station.advance(now);
+        station.n += 1;
+        station.busy += 1;
         self.frame_ids += 1;
         let id = self.frame_ids;
         let r = &mut self.requests[req as usize];
@@ -984,6 +989,9 @@ impl Engine {
         self.requests[req as usize].top = f.below;
         let si = f.station as usize;
         let station = &mut self.stations[si];
+        station.advance(now);
+        station.n -= 1;
+        station.busy -= 1;
         station.stats.departures += 1;
         station.stats.response_sum += (now - f.started) as f64;
         self.route(req, si);
@@ -993,12 +1001,17 @@ impl Engine {
     /// request fails the call that awaits it, a request from outside counts
     /// as dropped or failed for its class.
     fn fail(&mut self, req: u32, failure: Failure) {
+        let now = self.now;
         let mut top = self.requests[req as usize].top;
         while top != NONE {
-            let below = self.frames[top].below;
+            let f = self.frames[top];
             self.frames[top].id = 0;
             self.frames.release(top);
-            top = below;
+            let station = &mut self.stations[f.station as usize];
+            station.advance(now);
+            station.n -= 1;
+            station.busy -= 1;
+            top = f.below;
         }
         let r = &mut self.requests[req as usize];
         r.top = NONE;

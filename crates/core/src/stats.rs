@@ -102,6 +102,7 @@ impl ClassStats {
         self.arrived += other.arrived;
         self.completed += other.completed;
         self.dropped += other.dropped;
+        self.failed += other.failed;
         // Both histograms auto-resize, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         self.latency_sum += other.latency_sum;

@@ -83,7 +83,7 @@ pub struct ClassSummary {
     pub completed: u64,
     /// Rejections at full stations, summed over replications.
     pub dropped: u64,
-    /// Requests that failed (errors come with later request-path features; 0 here).
+    /// Requests that ended in an error (a failing dependency), summed over replications.
     pub failed: u64,
     /// Completions per second, mean over replications.
     pub throughput: f64,
@@ -134,10 +134,26 @@ pub struct StationSummary {
     /// For a station with an admission pool (a replica's `workers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<Workers>,
+    /// For a service made of several stations (replicas, calls): where a
+    /// request's time in it goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
     /// For a replicated service: each replica's stations (`cpu`, and `lock`,
     /// `disk`, `net` when it has them), by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parts: Option<BTreeMap<String, StationSummary>>,
+}
+
+/// Mean seconds per request through a service, by where they are spent;
+/// they add up to its `mean_response`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Breakdown {
+    /// Waiting: for a worker, and in the queues of its own stations.
+    pub queue: Option<f64>,
+    /// Being served by its own stations (CPU, lock, disk, network).
+    pub work: Option<f64>,
+    /// Waiting on each callee, whole calls (hop, queues, work, nested calls).
+    pub calls: BTreeMap<String, Option<f64>>,
 }
 
 /// An admission pool's figures (worker threads, connections).
@@ -244,7 +260,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
                 arrived: pooled.arrived,
                 completed: pooled.completed,
                 dropped: pooled.dropped,
-                failed: 0,
+                failed: pooled.failed,
                 throughput: throughput.mean,
                 throughput_ci95: throughput.half_width,
                 drop_ratio: if pooled.arrived == 0 {
@@ -270,7 +286,8 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
     let grouped: Vec<usize> = info
         .services
         .iter()
-        .flat_map(|svc| svc.chains.iter().flatten().map(|id| id.idx()))
+        .flat_map(|svc| svc.chains.iter().flatten().chain(&svc.hops))
+        .map(|id| id.idx())
         .collect();
     for (si, first) in runs[0].stations.iter().enumerate() {
         if !grouped.contains(&si) && !info.services.iter().any(|svc| svc.name == first.name) {
@@ -344,6 +361,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         replicas: None,
         profile: None,
         cost_per_hour: None,
+        breakdown: None,
         workers: (first.slots > 0).then(|| Workers {
             slots: first.slots,
             utilization: estimate(runs, &|r| r.stations[si].slot_utilization(r.duration)).mean,
@@ -360,6 +378,17 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
 /// per-request wait and time in the service by Little's law.
 fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) -> StationSummary {
     let all: Vec<usize> = svc.chains.iter().flatten().map(|id| id.idx()).collect();
+    let at: Vec<usize> = svc.calls.iter().map(|c| c.at).collect();
+    let own: Vec<usize> = svc
+        .chains
+        .iter()
+        .flat_map(|c| {
+            c.iter()
+                .enumerate()
+                .filter(|(k, _)| !at.contains(k))
+                .map(|(_, id)| id.idx())
+        })
+        .collect();
     let cpus: Vec<usize> = svc.chains.iter().map(|c| c[svc.cpu_at].idx()).collect();
     let lasts: Vec<usize> = svc
         .chains
@@ -456,15 +485,65 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             .iter()
             .map(|&i| runs.iter().map(|r| r.stations[i].dropped).sum::<u64>())
             .sum(),
-        replicas: Some(svc.replicas),
-        profile: Some(svc.profile.name.clone()),
-        cost_per_hour: Some(svc.cost_per_hour),
+        replicas: svc.profile.is_some().then_some(svc.replicas),
+        profile: svc.profile.as_ref().map(|p| p.name.clone()),
+        cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),
         workers,
+        breakdown: Some(breakdown(runs, svc, wq.mean)),
         parts: Some(
-            all.iter()
+            own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))
                 .collect(),
         ),
+    }
+}
+
+/// Where a request's time in a service goes, per request through it: its
+/// queues (`queue`, the mean wait `wq`), its own stations' service (`work`),
+/// and each callee (the whole call: network hop, the callee's queues, work
+/// and its own calls). The three add up to the service's mean response.
+fn breakdown(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo, wq: f64) -> Breakdown {
+    let at: Vec<usize> = svc.calls.iter().map(|c| c.at).collect();
+    let own: Vec<usize> = svc
+        .chains
+        .iter()
+        .flat_map(|c| {
+            c.iter()
+                .enumerate()
+                .filter(|(k, _)| !at.contains(k))
+                .map(|(_, id)| id.idx())
+        })
+        .collect();
+    let out = |r: &RunStats| -> f64 {
+        svc.chains
+            .iter()
+            .filter_map(|c| c.last())
+            .map(|id| r.stations[id.idx()].throughput(r.duration))
+            .sum()
+    };
+    let work = estimate(runs, &|r| {
+        let in_service: f64 = own
+            .iter()
+            .map(|&i| r.stations[i].mean_in_system(r.duration) - r.stations[i].mean_queue_len(r.duration))
+            .sum();
+        in_service / out(r)
+    });
+    let mut calls: BTreeMap<String, f64> = BTreeMap::new();
+    for site in &svc.calls {
+        let waiting = estimate(runs, &|r| {
+            let l: f64 = svc
+                .chains
+                .iter()
+                .map(|c| r.stations[c[site.at].idx()].mean_in_system(r.duration))
+                .sum();
+            l / out(r)
+        });
+        *calls.entry(site.label.clone()).or_default() += waiting.mean;
+    }
+    Breakdown {
+        queue: finite(wq),
+        work: finite(work.mean),
+        calls: calls.into_iter().map(|(k, v)| (k, finite(v))).collect(),
     }
 }
 

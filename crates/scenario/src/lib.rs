@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+mod calls;
 pub mod diagnostic;
 mod load;
 pub mod profiles;
@@ -40,5 +41,5 @@ pub mod units;
 
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use load::{Loaded, Override, Scenario, Simulation, load, load_with};
-pub use replicated::ServiceInfo;
+pub use replicated::{CallSite, ServiceInfo};
 pub use spec::{Point, Slo, SweepSpec, load_points};

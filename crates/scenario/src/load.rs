@@ -12,7 +12,7 @@ use std::ops::Range;
 use chokepoint_core::analysis;
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Load, ModelError, Policy, Routing,
+    Admission, ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Load, ModelError, Policy, Routing,
     Station, StationId, Topology,
 };
 use chokepoint_core::time::SimTime;
@@ -20,7 +20,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::replicated::{REPLICATED_KINDS, ServiceInfo};
+use crate::calls::{self, CallEntry, INFINITE_SERVERS, PerClass};
+use crate::replicated::{CallSite, REPLICATED_KINDS, ServiceInfo};
 use crate::spec::{Slo, SweepSpec};
 use crate::units::{TextError, parse_dist, parse_duration, parse_rate};
 
@@ -196,8 +197,9 @@ const LOAD_KEYS: [&str; 6] = [
     "think",
     "priority",
 ];
-const STATION_KEYS: [&str; 7] = [
+const STATION_KEYS: [&str; 8] = [
     "kind",
+    "calls",
     "servers",
     "discipline",
     "capacity",
@@ -205,7 +207,8 @@ const STATION_KEYS: [&str; 7] = [
     "next",
     "on",
 ];
-const ON_KEYS: [&str; 2] = ["work", "next"];
+const ON_KEYS: [&str; 3] = ["work", "calls", "next"];
+const EXTERNAL_KEYS: [&str; 4] = ["kind", "latency", "concurrency", "error"];
 const NEXT_KEYS: [&str; 2] = ["to", "p"];
 const KINDS: [&str; 8] = [
     "station",
@@ -238,6 +241,15 @@ pub(crate) struct Walker<'s> {
 struct OnClass {
     work: Option<Dist>,
     next: Option<Routing>,
+    calls: Option<Vec<CallEntry>>,
+}
+
+/// A plain station as read, with its calls per class and where each class
+/// goes after them.
+struct Plain {
+    station: Station,
+    calls: PerClass,
+    next: Vec<Routing>,
 }
 
 /// A service as read, before routing names are resolved.
@@ -476,7 +488,7 @@ impl<'s> Walker<'s> {
     }
 
     /// Resolves a service name, reporting an unknown one with a suggestion.
-    fn service_ref(
+    pub(crate) fn service_ref(
         &mut self,
         value: &Value<'_>,
         what: &str,
@@ -575,17 +587,56 @@ impl<'s> Walker<'s> {
         for s in &services {
             let kind = s.table.get("kind").and_then(|v| v.get_ref().as_str());
             let Some(kind) = kind.filter(|k| REPLICATED_KINDS.contains(k)) else {
-                stations.push(self.station(s, &services, &class_names));
+                let Some(plain) = self.station(s, &services, &class_names) else {
+                    stations.push(None);
+                    continue;
+                };
+                let mut station = plain.station;
+                if calls::any(&plain.calls) {
+                    // Its servers are workers, held from admission to the last reply.
+                    let id = StationId(stations.len() as u32);
+                    let first = (services.len() + extras.len()) as u32;
+                    let c = calls::compile(&s.name, &plain.calls, &plain.next, first);
+                    let last = *c.points.last().expect("calls were made");
+                    station.admission = Some(Admission {
+                        slots: station.servers,
+                        release_at: last,
+                    });
+                    for b in station.behaviour.iter_mut().flatten() {
+                        b.routing = Routing::to(c.points[0]);
+                    }
+                    let mut chain = vec![id];
+                    chain.extend(&c.points);
+                    replicated.push(ServiceInfo {
+                        name: s.name.clone(),
+                        kind: "station".into(),
+                        replicas: 1,
+                        profile: None,
+                        chains: vec![chain],
+                        cpu_at: 0,
+                        calls: c
+                            .labels
+                            .iter()
+                            .enumerate()
+                            .map(|(j, label)| CallSite {
+                                label: label.clone(),
+                                at: 1 + j,
+                            })
+                            .collect(),
+                        hops: c.hops,
+                        cost_per_hour: 0.0,
+                    });
+                    station_spans.extend(std::iter::repeat_n(s.key_span.clone(), c.stations.len()));
+                    extras.extend(c.stations);
+                }
+                stations.push(Some(station));
                 continue;
             };
             let Some(profiles) = &profiles else {
                 stations.push(None);
                 continue;
             };
-            let context = format!("[services.{}]", s.name);
-            let read = self.replicated(s, kind, &class_names, profiles, &mut |w, v| {
-                w.routing(v, &services, &context)
-            });
+            let read = self.replicated(s, kind, &class_names, profiles, &services);
             match read {
                 Some(r) => {
                     let first = (services.len() + extras.len()) as u32;
@@ -891,7 +942,7 @@ impl<'s> Walker<'s> {
         service: &RawService<'_, '_>,
         services: &[RawService<'_, '_>],
         class_names: &[String],
-    ) -> Option<Station> {
+    ) -> Option<Plain> {
         let name = &service.name;
         let table = service.table;
         let context = format!("[services.{name}]");
@@ -906,8 +957,19 @@ impl<'s> Walker<'s> {
                 None
             }
         };
+        let plain = |station: Station| Plain {
+            station,
+            calls: vec![None; class_names.len()],
+            next: Vec::new(),
+        };
         if kind == Some("load_balancer") {
-            return self.balancer(service, services, class_names.len());
+            return self.balancer(service, services, class_names.len()).map(plain);
+        }
+        if kind == Some("external") {
+            let index = services.iter().position(|s| s.name == *name).unwrap_or(0);
+            return self
+                .external(service, StationId(index as u32), class_names.len())
+                .map(plain);
         }
         if let Some(kind) = kind
             && kind != "station"
@@ -915,7 +977,7 @@ impl<'s> Walker<'s> {
             let v = table.get("kind").expect("kind was read");
             self.error(format!("kind `{kind}` is not supported by this version of chokepoint"), v.span())
                 .help = Some(
-                "this release simulates queueing stations and load balancers; model the component as kind = \"station\" with its `servers` and `work`"
+                "this release simulates stations, load balancers, api, worker and database services and externals; model the component as kind = \"station\" with its `servers` and `work`"
                     .into(),
             );
             return None;
@@ -961,6 +1023,10 @@ impl<'s> Walker<'s> {
             Some(v) => self.routing(v, services, &context),
             None => Some(Routing::exit()),
         };
+        let base_calls = match table.get("calls") {
+            Some(v) => self.calls(v, services, &context),
+            None => Some(Vec::new()),
+        };
 
         // Per-class behaviour: [services.NAME.on.CLASS]. `None` marks a class
         // whose table had an error (already reported).
@@ -992,35 +1058,142 @@ impl<'s> Walker<'s> {
                 self.check_keys(t, &ON_KEYS, &format!("{context}.on.{class}"));
                 let work = t.get("work").map(|v| self.dist(v, "`work`"));
                 let next = t.get("next").map(|v| self.routing(v, services, &context));
-                per_class[ci] = match (work, next) {
-                    (Some(None), _) | (_, Some(None)) => None,
-                    (work, next) => Some(OnClass {
+                let calls = t.get("calls").map(|v| self.calls(v, services, &context));
+                per_class[ci] = match (work, next, calls) {
+                    (Some(None), _, _) | (_, Some(None), _) | (_, _, Some(None)) => None,
+                    (work, next, calls) => Some(OnClass {
                         work: work.flatten(),
                         next: next.flatten(),
+                        calls: calls.flatten(),
                     }),
                 };
             }
         }
         let work = work?;
         let routing = routing?;
+        let base_calls = base_calls?;
         let mut behaviour = Vec::with_capacity(class_names.len());
+        let mut calls = Vec::with_capacity(class_names.len());
+        let mut next = Vec::with_capacity(class_names.len());
         for on in per_class {
             let on = on?;
-            behaviour.push(on.work.or_else(|| work.clone()).map(|work| Behaviour {
+            let class_calls = on.calls.unwrap_or_else(|| base_calls.clone());
+            // A station that only calls others needs no work of its own.
+            let work = on.work.or_else(|| work.clone()).or_else(|| {
+                (!class_calls.is_empty())
+                    .then(|| Dist::constant(0.0).expect("zero is a valid constant"))
+            });
+            next.push(on.next.unwrap_or_else(|| routing.clone()));
+            calls.push(work.is_some().then_some(class_calls));
+            behaviour.push(work.map(|work| Behaviour {
                 work,
-                routing: on.next.unwrap_or_else(|| routing.clone()),
+                routing: next[next.len() - 1].clone(),
             }));
         }
+        let calls_made = calls::any(&calls);
+        let discipline = discipline?;
+        if calls_made {
+            // The servers are the workers held through the calls.
+            if let Some(v) = table.get("capacity") {
+                self.error(
+                    "`capacity` is not supported on a station that makes calls",
+                    v.span(),
+                )
+                .help = Some("its requests wait for a server (a worker held through the calls) in an unbounded FIFO line".into());
+                return None;
+            }
+            if discipline == Discipline::Priority
+                && let Some(v) = table.get("discipline")
+            {
+                self.error(
+                    "`priority` is not supported on a station that makes calls",
+                    v.span(),
+                )
+                .help = Some("its requests wait for a server (a worker held through the calls) in FIFO order".into());
+                return None;
+            }
+        }
+        Some(Plain {
+            station: Station {
+                name: name.clone(),
+                servers: servers?,
+                discipline,
+                capacity: capacity?,
+                dispatch: None,
+                admission: None,
+                call: None,
+                error: 0.0,
+                behaviour,
+            },
+            calls,
+            next,
+        })
+    }
+
+    /// A `kind = "external"` service: a third party's latency, with no
+    /// queue of ours (infinite servers), an optional concurrency limit, and
+    /// an error probability.
+    fn external(
+        &mut self,
+        service: &RawService<'_, '_>,
+        id: StationId,
+        n_classes: usize,
+    ) -> Option<Station> {
+        let table = service.table;
+        let name = &service.name;
+        self.check_keys(table, &EXTERNAL_KEYS, &format!("[services.{name}]"));
+        let latency = match table.get("latency") {
+            Some(v) => self.dist(v, "`latency`"),
+            None => {
+                self.error(
+                    format!("external service `{name}` has no `latency`"),
+                    service.key_span.clone(),
+                )
+                .help = Some("how long it takes to answer, such as latency = \"lognormal(p50=80ms, p99=400ms)\"".into());
+                None
+            }
+        };
+        let concurrency = match table.get("concurrency") {
+            Some(v) => self
+                .integer(v, "`concurrency`", 1)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some),
+            None => Some(None),
+        };
+        let error = match table.get("error") {
+            Some(v) => self.number(v, "`error`").and_then(|p| {
+                if (0.0..=1.0).contains(&p) {
+                    Some(p)
+                } else {
+                    self.error(
+                        format!("`error` is a probability in [0, 1], found {p}"),
+                        v.span(),
+                    );
+                    None
+                }
+            }),
+            None => Some(0.0),
+        };
+        let latency = latency?;
         Some(Station {
             name: name.clone(),
-            servers: servers?,
-            discipline: discipline?,
-            capacity: capacity?,
+            servers: INFINITE_SERVERS,
+            discipline: Discipline::Fifo,
+            capacity: None,
             dispatch: None,
-            admission: None,
+            admission: concurrency?.map(|slots| Admission {
+                slots,
+                release_at: id,
+            }),
             call: None,
-            error: 0.0,
-            behaviour,
+            error: error?,
+            behaviour: vec![
+                Some(Behaviour {
+                    work: latency,
+                    routing: Routing::exit(),
+                });
+                n_classes
+            ],
         })
     }
 

@@ -25,8 +25,9 @@ use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
     Admission, Behaviour, Discipline, Dispatch, Policy, Routing, Station, StationId,
 };
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
+use crate::calls::{self, PerClass};
 use crate::diagnostic::did_you_mean;
 use crate::load::{RawService, Walker};
 use crate::profiles::{Profile, catalog};
@@ -36,24 +37,39 @@ use crate::profiles::{Profile, catalog};
 pub struct ServiceInfo {
     /// The service's name (its balancer station has this name).
     pub name: String,
-    /// `api`, `worker` or `database`.
+    /// `api`, `worker` or `database`; `station` for a plain station that
+    /// makes calls.
     pub kind: String,
     /// Number of replicas.
     pub replicas: u32,
-    /// The profile they run on.
-    pub profile: Profile,
-    /// Per replica, its stations in order (lock?, cpu, disk?, net?), and
-    /// which of them is the CPU.
+    /// The profile they run on (none for a plain station).
+    pub profile: Option<Profile>,
+    /// Per replica, its stations in order (lock?, cpu, disk?, net?, then
+    /// its call points), and which of them is the CPU.
     pub chains: Vec<Vec<StationId>>,
     /// Index of the CPU station in each chain.
     pub cpu_at: usize,
+    /// The calls, by their position in each chain.
+    pub calls: Vec<CallSite>,
+    /// The network hops of its calls (their time counts in the calls').
+    pub hops: Vec<StationId>,
     /// The service's dollars per hour: replicas × profile price.
     pub cost_per_hour: f64,
 }
 
+/// A call point in each replica's chain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallSite {
+    /// The callee's name, or `parallel(a, b)`, `fanout(shard×16)`.
+    pub label: String,
+    /// Its index in each chain.
+    pub at: usize,
+}
+
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
-const REPLICATED_KEYS: [&str; 12] = [
+const REPLICATED_KEYS: [&str; 13] = [
     "kind",
+    "calls",
     "replicas",
     "profile",
     "workers",
@@ -74,7 +90,7 @@ const PROFILE_KEYS: [&str; 6] = [
     "network_gbps",
     "cost_per_hour",
 ];
-const ON_KEYS: [&str; 3] = ["cpu", "work", "next"];
+const ON_KEYS: [&str; 4] = ["cpu", "work", "calls", "next"];
 
 /// The catalog with the scenario's `[profiles]` applied: a known name is
 /// overridden key by key, a new name needs `cores` and `cost_per_hour`.
@@ -180,17 +196,19 @@ pub(crate) struct Replicated {
     pub(crate) serial: f64,
     /// Per class: where requests go after the service.
     pub(crate) next: Vec<Routing>,
+    /// Per class: the calls it makes.
+    pub(crate) calls: PerClass,
 }
 
 impl Walker<'_> {
-    /// Reads a replicated service's keys. `routing` reads a `next` array.
+    /// Reads a replicated service's keys.
     pub(crate) fn replicated(
         &mut self,
         service: &RawService<'_, '_>,
         kind: &str,
         class_names: &[String],
         profiles: &BTreeMap<String, Profile>,
-        routing: &mut dyn FnMut(&mut Self, &toml::Spanned<DeValue<'_>>) -> Option<Routing>,
+        services: &[RawService<'_, '_>],
     ) -> Option<Replicated> {
         let (name, key_span, table) = (
             service.name.as_str(),
@@ -281,25 +299,39 @@ impl Walker<'_> {
         let disk_ops = amount(self, table, "disk_ops");
         let net_bytes = amount(self, table, "net_bytes");
         let base_next = match table.get("next") {
-            Some(v) => routing(self, v),
+            Some(v) => self.routing(v, services, &context),
             None => Some(Routing::exit()),
+        };
+        let base_calls = match table.get("calls") {
+            Some(v) => self.calls(v, services, &context),
+            None => Some(Vec::new()),
         };
         let mut cpu = Vec::new();
         let mut next = Vec::new();
+        let mut calls = Vec::new();
         let on = table.get("on").and_then(|v| self.table(v, "`on`"));
         for class in class_names {
             let t = on
                 .and_then(|on| on.get(class.as_str()))
                 .and_then(|v| self.table(v, &format!("`on.{class}`")));
-            let (c, n) = match t {
+            let (c, n, k) = match t {
                 Some(t) => {
                     self.check_keys(t, &ON_KEYS, &format!("{context}.on.{class}"));
                     let c = demand(self, t);
-                    let n = t.get("next").map(|v| routing(self, v));
-                    (c, n)
+                    let n = t.get("next").map(|v| self.routing(v, services, &context));
+                    let k = t.get("calls").map(|v| self.calls(v, services, &context));
+                    (c, n, k)
                 }
-                None => (Some(None), None),
+                None => (Some(None), None, None),
             };
+            match k {
+                Some(Some(k)) => calls.push(Some(k)),
+                Some(None) => {
+                    ok = false;
+                    calls.push(None);
+                }
+                None => calls.push(base_calls.clone()),
+            }
             match (c, &base_cpu) {
                 (Some(Some(d)), _) => cpu.push(Some(d)),
                 (Some(None), Some(b)) => cpu.push(b.clone()),
@@ -335,8 +367,10 @@ impl Walker<'_> {
             net_bytes: net_bytes?,
             serial: serial?,
             next,
+            calls,
         };
         base_next?;
+        base_calls?;
         (ok && base_cpu.is_some()).then_some(replicated)
     }
 }
@@ -354,6 +388,8 @@ impl Replicated {
         let mut stations = Vec::new();
         let mut chains = Vec::new();
         let mut cpu_at = 0;
+        let mut sites = Vec::new();
+        let mut hops = Vec::new();
         for r in 0..self.replicas {
             // (role, servers, discipline, work per class)
             let mut roles: Vec<(&str, u32, Discipline, Vec<Option<Dist>>)> = Vec::new();
@@ -388,6 +424,20 @@ impl Replicated {
             }
             let base = first_id + stations.len() as u32;
             let last = base + roles.len() as u32 - 1;
+            // Classes that cannot use the service make no call.
+            let per_class: PerClass = self
+                .calls
+                .iter()
+                .zip(&self.cpu)
+                .map(|(c, cpu)| cpu.as_ref().and(c.clone()))
+                .collect();
+            let calls = calls::any(&per_class)
+                .then(|| calls::compile(&format!("{name}[{r}]"), &per_class, &self.next, last + 1));
+            // The worker is held until the last reply.
+            let release = calls
+                .as_ref()
+                .and_then(|c| c.points.last().copied())
+                .unwrap_or(StationId(last));
             let mut chain = Vec::new();
             for (i, (role, servers, discipline, work)) in roles.into_iter().enumerate() {
                 let id = base + i as u32;
@@ -398,7 +448,7 @@ impl Replicated {
                     .map(|(ci, w)| {
                         w.map(|work| Behaviour {
                             work,
-                            routing: if id == last {
+                            routing: if id == last && calls.is_none() {
                                 self.next[ci].clone()
                             } else {
                                 Routing::to(StationId(id + 1))
@@ -417,12 +467,28 @@ impl Replicated {
                         .flatten()
                         .map(|slots| Admission {
                             slots,
-                            release_at: StationId(last),
+                            release_at: release,
                         }),
                     call: None,
                     error: 0.0,
                     behaviour,
                 });
+            }
+            if let Some(c) = calls {
+                if r == 0 {
+                    sites = c
+                        .labels
+                        .iter()
+                        .enumerate()
+                        .map(|(j, label)| CallSite {
+                            label: label.clone(),
+                            at: chain.len() + j,
+                        })
+                        .collect();
+                }
+                chain.extend(&c.points);
+                hops.extend(&c.hops);
+                stations.extend(c.stations);
             }
             chains.push(chain);
         }
@@ -444,9 +510,11 @@ impl Replicated {
             name: name.to_owned(),
             kind: self.kind.clone(),
             replicas: self.replicas,
-            profile: p.clone(),
+            profile: Some(p.clone()),
             chains,
             cpu_at,
+            calls: sites,
+            hops,
             cost_per_hour: f64::from(self.replicas) * p.cost_per_hour,
         };
         (balancer, stations, info)

@@ -516,7 +516,7 @@ fn replicated_services_compile_into_chains() {
     // Costs: 3 × c-large, 1 × the custom profile.
     assert!((api.cost_per_hour - 3.0 * 0.085).abs() < 1e-9);
     assert!((s.services[1].cost_per_hour - 1.5).abs() < 1e-9);
-    assert_eq!(s.services[1].profile.cores, 6);
+    assert_eq!(s.services[1].profile.as_ref().map(|p| p.cores), Some(6));
 }
 
 #[test]

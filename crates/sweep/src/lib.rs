@@ -13,6 +13,8 @@
 //!         name: "q".into(), servers: 1, discipline: Discipline::Fifo, capacity: None,
 //!         dispatch: None,
 //!         admission: None,
+//!         call: None,
+//!         error: 0.0,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {

@@ -1,0 +1,369 @@
+//! Synchronous calls (`calls = [...]`), compiled into the engine's call
+//! points.
+//!
+//! ```text
+//!   own stations ─► [ call0 ]─(waits)─► [ call1 ]─(waits)─► next
+//!                      │  ▲                │  ▲
+//!                      ▼  │ reply          ▼  │ replies (all, or the first `wait`)
+//!                  [hop]? ─► cache      db, search, ads ... in parallel
+//! ```
+//!
+//! Each entry of a `calls` list is one call point per repetition (`n`); it
+//! calls one service (`to`), several in parallel (`parallel`), or one
+//! service many times in parallel (`fanout`), and waits for all replies or
+//! the first `wait`. A `latency` adds a network hop, an infinite-server delay
+//! before the callee. When classes call differently (`[services.X.on.CLASS]`
+//! with its own `calls`), the lists are laid end to end and each call point
+//! has probability 0 for the classes whose list it is not in, so that one
+//! chain, with one place where the caller's worker is given back, serves
+//! every class.
+
+use std::ops::Range;
+
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{Behaviour, CallPoint, Discipline, Routing, Station, StationId};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use crate::load::{RawService, Walker};
+
+const CALL_KEYS: [&str; 8] = ["to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes"];
+const FANOUT_KEYS: [&str; 2] = ["to", "n"];
+
+/// Servers of a station that never queues (a network hop, an external API).
+pub(crate) const INFINITE_SERVERS: u32 = u32::MAX;
+
+/// One entry of a `calls` list, as read.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CallEntry {
+    /// The callee services' own stations, one per branch.
+    pub(crate) targets: Vec<StationId>,
+    /// How reports name it: the callee, or `parallel(a, b)`, `fanout(s×16)`.
+    pub(crate) label: String,
+    /// Replies awaited.
+    pub(crate) wait: u32,
+    /// Probability that the call is made.
+    pub(crate) p: f64,
+    /// Repetitions, one after the other.
+    pub(crate) n: u32,
+    /// Network time added to each call.
+    pub(crate) latency: Option<Dist>,
+    /// Where it is written.
+    pub(crate) span: Range<usize>,
+}
+
+/// A service's calls, per class: `None` for a class that never visits it.
+pub(crate) type PerClass = Vec<Option<Vec<CallEntry>>>;
+
+/// The call points and hops built for one chain.
+#[derive(Debug, Default)]
+pub(crate) struct Compiled {
+    /// Call points, then hops, with consecutive ids from the first given.
+    pub(crate) stations: Vec<Station>,
+    /// The call points' ids, in order.
+    pub(crate) points: Vec<StationId>,
+    /// The hops' ids.
+    pub(crate) hops: Vec<StationId>,
+    /// Each call point's label.
+    pub(crate) labels: Vec<String>,
+}
+
+impl Walker<'_> {
+    /// Reads a `calls` array.
+    pub(crate) fn calls(
+        &mut self,
+        value: &Spanned<DeValue<'_>>,
+        services: &[RawService<'_, '_>],
+        context: &str,
+    ) -> Option<Vec<CallEntry>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.type_error(value, "`calls`", "an array such as [{ to = \"db\" }]");
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in items.iter() {
+            match self.call(item, services, context) {
+                Some(c) => out.push(c),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn call(
+        &mut self,
+        item: &Spanned<DeValue<'_>>,
+        services: &[RawService<'_, '_>],
+        context: &str,
+    ) -> Option<CallEntry> {
+        let t = self.table(item, "an entry of `calls`")?;
+        self.check_keys(t, &CALL_KEYS, &format!("`calls` of {context}"));
+        let mut ok = true;
+        if let Some(v) = t.get("bytes") {
+            self.error(
+                "`bytes` on a call is not supported by this version of chokepoint",
+                v.span(),
+            )
+            .help = Some(
+                "model the payload on the caller's link with `net_bytes` on the service".into(),
+            );
+            ok = false;
+        }
+        let given: Vec<&str> = ["to", "parallel", "fanout"]
+            .into_iter()
+            .filter(|k| t.get(*k).is_some())
+            .collect();
+        let targets: Option<(Vec<StationId>, String)> = match given.as_slice() {
+            ["to"] => {
+                let v = t.get("to").expect("present");
+                self.service_ref(v, "`to`", services)
+                    .map(|s| (vec![s], services[s.idx()].name.clone()))
+            }
+            ["parallel"] => {
+                let v = t.get("parallel").expect("present");
+                match v.get_ref() {
+                    DeValue::Array(names) if !names.is_empty() => {
+                        let ids: Vec<Option<StationId>> = names
+                            .iter()
+                            .map(|n| self.service_ref(n, "`parallel`", services))
+                            .collect();
+                        let ids: Option<Vec<StationId>> = ids.into_iter().collect();
+                        ids.map(|ids| {
+                            let names: Vec<&str> =
+                                ids.iter().map(|s| services[s.idx()].name.as_str()).collect();
+                            let label = format!("parallel({})", names.join(", "));
+                            (ids, label)
+                        })
+                    }
+                    _ => {
+                        self.type_error(
+                            v,
+                            "`parallel`",
+                            "a non-empty array of service names, such as [\"search\", \"ads\"]",
+                        );
+                        None
+                    }
+                }
+            }
+            ["fanout"] => {
+                let v = t.get("fanout").expect("present");
+                let f = self.table(v, "`fanout`")?;
+                self.check_keys(f, &FANOUT_KEYS, "`fanout`");
+                let to = match f.get("to") {
+                    Some(to) => self.service_ref(to, "`fanout.to`", services),
+                    None => {
+                        self.error("`fanout` needs `to`", v.span()).help =
+                            Some("such as fanout = { to = \"shard\", n = 16 }".into());
+                        None
+                    }
+                };
+                let n = match f.get("n") {
+                    Some(n) => self
+                        .integer(n, "`fanout.n`", 1)
+                        .and_then(|n| u32::try_from(n).ok()),
+                    None => {
+                        self.error("`fanout` needs `n`, the number of parallel calls", v.span())
+                            .help = Some("such as fanout = { to = \"shard\", n = 16 }".into());
+                        None
+                    }
+                };
+                match (to, n) {
+                    (Some(to), Some(n)) => Some((
+                        vec![to; n as usize],
+                        format!("fanout({}×{n})", services[to.idx()].name),
+                    )),
+                    _ => None,
+                }
+            }
+            [] => {
+                self.error("this call has no `to`", item.span()).help = Some(
+                    "name the callee, such as { to = \"db\" }, or call several at once with parallel = [...] or fanout = { to = ..., n = ... }".into(),
+                );
+                None
+            }
+            _ => {
+                self.error(
+                    format!(
+                        "a call gives one of `to`, `parallel` or `fanout`, not {}",
+                        given.join(" and ")
+                    ),
+                    item.span(),
+                );
+                None
+            }
+        };
+        let wait = match (t.get("wait"), &targets) {
+            (None, Some((ids, _))) => Some(ids.len() as u32),
+            (None, None) => None,
+            (Some(v), _) if given == ["to"] => {
+                self.error(
+                    "`wait` applies to `parallel` and `fanout` calls",
+                    v.span(),
+                );
+                None
+            }
+            (Some(v), targets) => {
+                let w = self
+                    .integer(v, "`wait`", 1)
+                    .and_then(|w| u32::try_from(w).ok());
+                match (w, targets) {
+                    (Some(w), Some((ids, _))) if w as usize > ids.len() => {
+                        self.error(
+                            format!("`wait` is {w}, but the call has {} branch(es)", ids.len()),
+                            v.span(),
+                        );
+                        None
+                    }
+                    (w, _) => w,
+                }
+            }
+        };
+        let p = match t.get("p") {
+            Some(v) => self.number(v, "`p`").and_then(|p| {
+                if (0.0..=1.0).contains(&p) {
+                    Some(p)
+                } else {
+                    self.error(format!("probability {p} is outside [0, 1]"), v.span());
+                    None
+                }
+            }),
+            None => Some(1.0),
+        };
+        let n = match t.get("n") {
+            Some(v) => self
+                .integer(v, "`n`", 1)
+                .and_then(|n| u32::try_from(n).ok()),
+            None => Some(1),
+        };
+        let latency = match t.get("latency") {
+            Some(v) => self.dist(v, "`latency`").map(Some),
+            None => Some(None),
+        };
+        let (targets, label) = targets?;
+        if !ok {
+            return None;
+        }
+        Some(CallEntry {
+            targets,
+            label,
+            wait: wait?,
+            p: p?,
+            n: n?,
+            latency: latency?,
+            span: item.span(),
+        })
+    }
+}
+
+/// Whether any class makes a call.
+pub(crate) fn any(per_class: &PerClass) -> bool {
+    per_class.iter().flatten().any(|list| !list.is_empty())
+}
+
+/// Builds the call points (then the hops) of one chain, with ids from
+/// `first_id`; requests leave the last call point by their class's `next`.
+pub(crate) fn compile(
+    prefix: &str,
+    per_class: &PerClass,
+    next: &[Routing],
+    first_id: u32,
+) -> Compiled {
+    // Distinct lists, in the order of the first class using each.
+    let mut lists: Vec<&Vec<CallEntry>> = Vec::new();
+    for list in per_class.iter().flatten() {
+        if !list.is_empty() && !lists.contains(&list) {
+            lists.push(list);
+        }
+    }
+    let mut out = Compiled::default();
+    // (entry, probability per class) for every call point, in chain order.
+    let mut points: Vec<(&CallEntry, Vec<f64>)> = Vec::new();
+    for list in &lists {
+        for entry in list.iter() {
+            let probability: Vec<f64> = per_class
+                .iter()
+                .map(|l| match l {
+                    Some(l) if l == *list => entry.p,
+                    _ => 0.0,
+                })
+                .collect();
+            for _ in 0..entry.n {
+                points.push((entry, probability.clone()));
+            }
+        }
+    }
+    let n_points = points.len() as u32;
+    let mut next_hop = first_id + n_points;
+    let mut hops = Vec::new();
+    for (j, (entry, probability)) in points.into_iter().enumerate() {
+        let id = first_id + j as u32;
+        let name = format!("{prefix}.call{j}");
+        let targets: Vec<StationId> = match &entry.latency {
+            None => entry.targets.clone(),
+            Some(latency) => entry
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(b, &target)| {
+                    let hop = StationId(next_hop);
+                    next_hop += 1;
+                    hops.push(Station {
+                        name: format!("{name}.hop{b}"),
+                        servers: INFINITE_SERVERS,
+                        discipline: Discipline::Fifo,
+                        capacity: None,
+                        dispatch: None,
+                        admission: None,
+                        call: None,
+                        error: 0.0,
+                        behaviour: per_class
+                            .iter()
+                            .map(|l| {
+                                l.as_ref().map(|_| Behaviour {
+                                    work: latency.clone(),
+                                    routing: Routing::to(target),
+                                })
+                            })
+                            .collect(),
+                    });
+                    out.hops.push(hop);
+                    hop
+                })
+                .collect(),
+        };
+        let last = j as u32 + 1 == n_points;
+        out.stations.push(Station {
+            name,
+            servers: 1,
+            discipline: Discipline::Fifo,
+            capacity: None,
+            dispatch: None,
+            admission: None,
+            call: Some(CallPoint {
+                targets,
+                wait: entry.wait,
+                probability,
+            }),
+            error: 0.0,
+            behaviour: per_class
+                .iter()
+                .enumerate()
+                .map(|(ci, l)| {
+                    l.as_ref().map(|_| Behaviour {
+                        work: Dist::constant(0.0).expect("zero is a valid constant"),
+                        routing: if last {
+                            next[ci].clone()
+                        } else {
+                            Routing::to(StationId(id + 1))
+                        },
+                    })
+                })
+                .collect(),
+        });
+        out.points.push(StationId(id));
+        out.labels.push(entry.label.clone());
+    }
+    out.stations.extend(hops);
+    out
+}

@@ -1,0 +1,114 @@
+//! The request path as it behaves: synchronous calls hold the caller's
+//! worker, so a saturated dependency drains the caller's thread pool, and
+//! only more capacity at the choke point raises throughput. Scenarios under
+//! `scenarios/request_path/`, figures from the report's summary.
+
+use chokepoint_core::model::RunConfig;
+use chokepoint_report::{RunInfo, Summary, summarize};
+use chokepoint_scenario::{Override, load_with};
+
+fn summary(file: &str, text: &str, overrides: &[Override]) -> Summary {
+    let loaded = load_with(text, overrides);
+    let errors: Vec<&str> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.message.as_str())
+        .collect();
+    let scenario = loaded
+        .scenario
+        .unwrap_or_else(|| panic!("{file} with {overrides:?} is invalid: {errors:?}"));
+    let sim = &scenario.simulation;
+    let config = RunConfig {
+        warmup: sim.warmup,
+        duration: sim.duration,
+    };
+    let runs =
+        chokepoint_sweep::replicate(&scenario.topology, &config, sim.seed, sim.replications)
+            .expect("validated scenarios run");
+    let info = RunInfo {
+        scenario: file.into(),
+        seed: sim.seed,
+        warmup: sim.warmup.as_secs_f64(),
+        wall: 0.0,
+        warnings: Vec::new(),
+        services: scenario.services.clone(),
+    };
+    summarize(&info, &runs)
+}
+
+const DB_POOL: (&str, &str) = (
+    "request_path/db_pool.toml",
+    include_str!("../../../scenarios/request_path/db_pool.toml"),
+);
+
+fn db_pool(rate: &str, more: &[Override]) -> Summary {
+    let mut overrides = vec![
+        Override::new("load.web.rate", format!("\"{rate}\"")),
+        Override::new("simulation.duration", "\"40s\""),
+        Override::new("simulation.replications", "4"),
+    ];
+    overrides.extend_from_slice(more);
+    summary(DB_POOL.0, DB_POOL.1, &overrides)
+}
+
+/// The database (4 connections × 5 ms: 800 queries/s) saturates first; past
+/// it, every API worker is held waiting on it while the API's CPUs idle,
+/// and latency climbs.
+#[test]
+fn a_saturated_database_drains_the_api_workers() {
+    let low = db_pool("400/s", &[]);
+    let near = db_pool("760/s", &[]);
+    let over = db_pool("1000/s", &[]);
+    let api_workers = |s: &Summary| s.stations["api"].workers.as_ref().unwrap().utilization;
+    let db = |s: &Summary| s.stations["db"].utilization;
+    let api_cpu = |s: &Summary| s.stations["api"].utilization;
+    let latency = |s: &Summary| s.classes["web"].latency.mean.unwrap();
+
+    // Utilisation law at the database: λ · 5 ms / 4 cores.
+    assert!((db(&low) - 0.5).abs() < 0.02, "db at 400/s: {}", db(&low));
+    // Near saturation the database is busy but the API's threads are not.
+    assert!(db(&near) > 0.9, "db at 760/s: {}", db(&near));
+    assert!(api_workers(&near) < 0.3, "api workers at 760/s: {}", api_workers(&near));
+    // Past it: all 128 API workers held, waiting; the API's CPU mostly idle.
+    assert!(db(&over) > 0.99, "db at 1000/s: {}", db(&over));
+    assert!(api_workers(&over) > 0.99, "api workers at 1000/s: {}", api_workers(&over));
+    // 800 requests/s × 1 ms on 4 cores.
+    assert!((api_cpu(&over) - 0.2).abs() < 0.01, "api cpu at 1000/s: {}", api_cpu(&over));
+    assert!(latency(&over) > 50.0 * latency(&low), "{} vs {}", latency(&over), latency(&low));
+
+    // Where the time goes: at 760/s the API's time is the database call; the
+    // three parts add up to the API's mean response.
+    let api = &near.stations["api"];
+    let b = api.breakdown.as_ref().expect("the api has a breakdown");
+    let call = b.calls["db"].unwrap();
+    let (queue, work) = (b.queue.unwrap(), b.work.unwrap());
+    assert!(call > 10.0 * work, "db call {call} vs own work {work}");
+    let total = queue + work + call;
+    let response = api.mean_response.unwrap();
+    assert!((total - response).abs() < 1e-9 * response, "{total} vs {response}");
+    // The call is the database's own response plus the 0.3 ms network hop.
+    let db_response = near.stations["db"].mean_response.unwrap();
+    assert!(
+        (call - db_response - 0.0003).abs() < 0.05 * call,
+        "call {call} vs db {db_response} + hop"
+    );
+}
+
+/// At 1000 requests/s the database caps throughput at 800/s: doubling the
+/// API's replicas changes nothing, a second database replica serves them
+/// all.
+#[test]
+fn only_capacity_at_the_choke_point_raises_throughput() {
+    let throughput = |s: &Summary| s.classes["web"].throughput;
+    let base = db_pool("1000/s", &[]);
+    let more_api = db_pool("1000/s", &[Override::new("services.api.replicas", "4")]);
+    let more_db = db_pool("1000/s", &[Override::new("services.db.replicas", "2")]);
+    for (what, s) in [("2 api replicas", &base), ("4 api replicas", &more_api)] {
+        let x = throughput(s);
+        assert!((x - 800.0).abs() < 0.015 * 800.0, "{what}: {x}/s");
+    }
+    let x = throughput(&more_db);
+    assert!((x - 1000.0).abs() < 0.015 * 1000.0, "2 db replicas: {x}/s");
+    assert!(more_db.stations["api"].workers.as_ref().unwrap().utilization < 0.3);
+}
