@@ -255,14 +255,15 @@ pub fn table(summary: &Summary) -> String {
     for (name, s) in &summary.stations {
         rows.push(vec![
             name.clone(),
-            s.servers.to_string(),
-            match s.utilization_ci95 {
-                Some(half) => format!(
+            s.servers.map_or("∞".into(), |n| n.to_string()),
+            match (s.servers, s.utilization_ci95) {
+                (None, _) => "–".into(),
+                (Some(_), Some(half)) => format!(
                     "{}% ±{}",
                     sig3(100.0 * s.utilization),
                     half_width(100.0 * half)
                 ),
-                None => format!("{}%", sig3(100.0 * s.utilization)),
+                (Some(_), None) => format!("{}%", sig3(100.0 * s.utilization)),
             },
             plain(s.throughput, None),
             plain(s.mean_in_system, s.mean_in_system_ci95),
@@ -279,6 +280,23 @@ pub fn table(summary: &Summary) -> String {
         "± = 95% confidence half-width across replications; percentiles pooled over all replications; counts are totals."
     );
     for (name, s) in &summary.stations {
+        if let (Some(b), Some(response)) = (&s.breakdown, s.mean_response) {
+            let mut parts = vec![
+                format!("queue {}", duration(b.queue, None)),
+                format!("work {}", duration(b.work, None)),
+            ];
+            parts.extend(
+                b.calls
+                    .iter()
+                    .map(|(callee, t)| format!("{callee} {}", duration(*t, None))),
+            );
+            let _ = writeln!(
+                out,
+                "{name}: {} per request = {}",
+                duration(Some(response), None),
+                parts.join(" + ")
+            );
+        }
         if let (Some(replicas), Some(profile)) = (s.replicas, &s.profile) {
             let workers = s.workers.as_ref().map_or(String::new(), |w| {
                 format!(

@@ -98,8 +98,9 @@ pub struct ClassSummary {
 /// Figures of one station.
 #[derive(Clone, Debug, Serialize)]
 pub struct StationSummary {
-    /// Number of servers.
-    pub servers: u32,
+    /// Number of servers; `null` for a station that never queues (infinite
+    /// servers: an external dependency, a network hop).
+    pub servers: Option<u32>,
     /// Busy servers over servers, time-averaged.
     pub utilization: f64,
     /// 95% CI half-width.
@@ -298,7 +299,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         stations.insert(svc.name.clone(), service_summary(runs, svc));
     }
     let open_throughput: f64 = classes.values().map(|c| c.throughput).sum();
-    let cost = (!info.services.is_empty()).then(|| {
+    let cost = info.services.iter().any(|s| s.profile.is_some()).then(|| {
         let per_hour: f64 = info.services.iter().map(|s| s.cost_per_hour).sum();
         Cost {
             per_hour,
@@ -346,7 +347,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
     let wq = estimate(runs, &|r| r.stations[si].mean_wait());
     let w = estimate(runs, &|r| r.stations[si].mean_response());
     StationSummary {
-        servers: first.servers,
+        servers: (first.servers != u32::MAX).then_some(first.servers),
         utilization: utilization.mean,
         utilization_ci95: utilization.half_width,
         throughput: throughput.mean,
@@ -470,7 +471,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         ),
     });
     StationSummary {
-        servers: cores,
+        servers: Some(cores),
         utilization: utilization.mean,
         utilization_ci95: utilization.half_width,
         throughput: throughput.mean,
@@ -524,7 +525,9 @@ fn breakdown(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo, wq: f64)
     let work = estimate(runs, &|r| {
         let in_service: f64 = own
             .iter()
-            .map(|&i| r.stations[i].mean_in_system(r.duration) - r.stations[i].mean_queue_len(r.duration))
+            .map(|&i| {
+                r.stations[i].mean_in_system(r.duration) - r.stations[i].mean_queue_len(r.duration)
+            })
             .sum();
         in_service / out(r)
     });

@@ -27,7 +27,9 @@ use toml::de::DeValue;
 
 use crate::load::{RawService, Walker};
 
-const CALL_KEYS: [&str; 8] = ["to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes"];
+const CALL_KEYS: [&str; 8] = [
+    "to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes",
+];
 const FANOUT_KEYS: [&str; 2] = ["to", "n"];
 
 /// Servers of a station that never queues (a network hop, an external API).
@@ -130,8 +132,10 @@ impl Walker<'_> {
                             .collect();
                         let ids: Option<Vec<StationId>> = ids.into_iter().collect();
                         ids.map(|ids| {
-                            let names: Vec<&str> =
-                                ids.iter().map(|s| services[s.idx()].name.as_str()).collect();
+                            let names: Vec<&str> = ids
+                                .iter()
+                                .map(|s| services[s.idx()].name.as_str())
+                                .collect();
                             let label = format!("parallel({})", names.join(", "));
                             (ids, label)
                         })
@@ -197,10 +201,7 @@ impl Walker<'_> {
             (None, Some((ids, _))) => Some(ids.len() as u32),
             (None, None) => None,
             (Some(v), _) if given == ["to"] => {
-                self.error(
-                    "`wait` applies to `parallel` and `fanout` calls",
-                    v.span(),
-                );
+                self.error("`wait` applies to `parallel` and `fanout` calls", v.span());
                 None
             }
             (Some(v), targets) => {

@@ -12,15 +12,15 @@ use std::ops::Range;
 use chokepoint_core::analysis;
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Load, ModelError, Policy, Routing,
-    Station, StationId, Topology,
+    Admission, ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Load, ModelError, Policy,
+    Routing, Station, StationId, Topology,
 };
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::calls::{self, CallEntry, INFINITE_SERVERS, PerClass};
+use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::replicated::{CallSite, REPLICATED_KINDS, ServiceInfo};
 use crate::spec::{Slo, SweepSpec};
 use crate::units::{TextError, parse_dist, parse_duration, parse_rate};
@@ -963,7 +963,9 @@ impl<'s> Walker<'s> {
             next: Vec::new(),
         };
         if kind == Some("load_balancer") {
-            return self.balancer(service, services, class_names.len()).map(plain);
+            return self
+                .balancer(service, services, class_names.len())
+                .map(plain);
         }
         if kind == Some("external") {
             let index = services.iter().position(|s| s.name == *name).unwrap_or(0);

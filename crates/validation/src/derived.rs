@@ -259,3 +259,28 @@ mod tests {
         assert!((sigma - 0.6286).abs() < 1e-3, "{sigma}");
     }
 }
+
+/// Fork-join of two M/M/1 queues with service rate 100/s
+/// (`scenarios/validation/fork_join.toml`): Nelson and Tantawi's exact
+/// result for two servers, T = (12 − ρ)/8 · 1/(μ − λ); each queue alone is
+/// an M/M/1.
+pub fn fork_join() -> Value {
+    let mu = 100.0;
+    let results: Vec<Value> = [30.0, 50.0, 70.0]
+        .into_iter()
+        .map(|lambda: f64| {
+            let rho = lambda / mu;
+            let w = 1.0 / (mu - lambda);
+            json!({
+                "inputs": { "lambda": lambda, "mu": mu },
+                "expected": {
+                    "T": (12.0 - rho) / 8.0 * w,
+                    "left_rho": rho,
+                    "left_W": w,
+                    "right_W": w,
+                }
+            })
+        })
+        .collect();
+    json!({ "id": "derived_fork_join", "results": results })
+}

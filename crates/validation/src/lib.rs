@@ -57,6 +57,8 @@ pub enum Quantity {
     Wait(&'static str),
     /// Mean time per visit at a station.
     Response(&'static str),
+    /// Fraction of class 0's completions slower than this many seconds.
+    FractionAbove(f64),
 }
 
 impl Quantity {
@@ -79,6 +81,11 @@ impl Quantity {
             Quantity::InQueue(s) => station(s).mean_queue_len(run.duration),
             Quantity::Wait(s) => station(s).mean_wait(),
             Quantity::Response(s) => station(s).mean_response(),
+            Quantity::FractionAbove(t) => {
+                let h = &class.latency;
+                let above = h.count_between((t * 1e9) as u64, h.max());
+                above as f64 / h.len() as f64
+            }
         }
     }
 
@@ -375,6 +382,61 @@ pub fn cases() -> Vec<CaseSpec> {
                 }
                 c
             },
+        },
+        CaseSpec {
+            id: "fanout_wait_for_all",
+            derived: None,
+            fixed: Vec::new(),
+            scenario: (
+                "fanout.toml",
+                include_str!("../../../scenarios/validation/fanout.toml"),
+            ),
+            overrides: |i| {
+                let k = i.get("k")?.as_u64()?;
+                let mu = i.get("mu")?.as_f64()?;
+                // A thousand replies per request is too long a run for CI.
+                if k > 100 {
+                    return None;
+                }
+                Some(vec![
+                    Override::new(
+                        "services.client.calls",
+                        format!("[{{ fanout = {{ to = \"backend\", n = {k} }} }}]"),
+                    ),
+                    Override::new(
+                        "services.backend.latency",
+                        format!("\"exp({}ms)\"", 1e3 / mu),
+                    ),
+                ])
+            },
+            checks: owned(&[
+                ("/E_max", Latency),
+                ("/max_p50", LatencyQuantile(0.50)),
+                ("/max_p90", LatencyQuantile(0.90)),
+                ("/max_p99", LatencyQuantile(0.99)),
+                ("/max_p99.9", LatencyQuantile(0.999)),
+                // One backend's p99 at μ = 100/s: ln(100)/μ.
+                (
+                    "/P_max_gt_single_backend_p99",
+                    FractionAbove(std::f64::consts::LN_10 * 2.0 / 100.0),
+                ),
+            ]),
+        },
+        CaseSpec {
+            id: "derived_fork_join",
+            derived: Some(derived::fork_join),
+            fixed: Vec::new(),
+            scenario: (
+                "fork_join.toml",
+                include_str!("../../../scenarios/validation/fork_join.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.jobs.rate"),
+            checks: owned(&[
+                ("/T", Latency),
+                ("/left_rho", Utilization("left")),
+                ("/left_W", Response("left")),
+                ("/right_W", Response("right")),
+            ]),
         },
         CaseSpec {
             id: "derived_jackson_feedback",

@@ -209,3 +209,18 @@ fn power_of_two_between_least_connections_and_random() {
         "power of two {p2} ± {p2_band} not below random {random}"
     );
 }
+
+/// Fan-out to k unloaded exponential backends, waiting for all: the mean,
+/// the percentiles of the maximum and the "tail at scale" share of requests
+/// slower than one backend's p99, 1 − 0.99^k (k = 1 to 100).
+#[test]
+fn fan_out_waits_for_the_slowest() {
+    assert_all_pass("fanout_wait_for_all");
+}
+
+/// Fork-join of two M/M/1 queues: Nelson and Tantawi's T = (12 − ρ)/8 ·
+/// 1/(μ − λ), at ρ = 0.3, 0.5, 0.7.
+#[test]
+fn fork_join_of_two_queues() {
+    assert_all_pass("derived_fork_join");
+}

@@ -23,9 +23,8 @@ fn summary(file: &str, text: &str, overrides: &[Override]) -> Summary {
         warmup: sim.warmup,
         duration: sim.duration,
     };
-    let runs =
-        chokepoint_sweep::replicate(&scenario.topology, &config, sim.seed, sim.replications)
-            .expect("validated scenarios run");
+    let runs = chokepoint_sweep::replicate(&scenario.topology, &config, sim.seed, sim.replications)
+        .expect("validated scenarios run");
     let info = RunInfo {
         scenario: file.into(),
         seed: sim.seed,
@@ -69,13 +68,30 @@ fn a_saturated_database_drains_the_api_workers() {
     assert!((db(&low) - 0.5).abs() < 0.02, "db at 400/s: {}", db(&low));
     // Near saturation the database is busy but the API's threads are not.
     assert!(db(&near) > 0.9, "db at 760/s: {}", db(&near));
-    assert!(api_workers(&near) < 0.3, "api workers at 760/s: {}", api_workers(&near));
+    assert!(
+        api_workers(&near) < 0.3,
+        "api workers at 760/s: {}",
+        api_workers(&near)
+    );
     // Past it: all 128 API workers held, waiting; the API's CPU mostly idle.
     assert!(db(&over) > 0.99, "db at 1000/s: {}", db(&over));
-    assert!(api_workers(&over) > 0.99, "api workers at 1000/s: {}", api_workers(&over));
+    assert!(
+        api_workers(&over) > 0.99,
+        "api workers at 1000/s: {}",
+        api_workers(&over)
+    );
     // 800 requests/s × 1 ms on 4 cores.
-    assert!((api_cpu(&over) - 0.2).abs() < 0.01, "api cpu at 1000/s: {}", api_cpu(&over));
-    assert!(latency(&over) > 50.0 * latency(&low), "{} vs {}", latency(&over), latency(&low));
+    assert!(
+        (api_cpu(&over) - 0.2).abs() < 0.01,
+        "api cpu at 1000/s: {}",
+        api_cpu(&over)
+    );
+    assert!(
+        latency(&over) > 50.0 * latency(&low),
+        "{} vs {}",
+        latency(&over),
+        latency(&low)
+    );
 
     // Where the time goes: at 760/s the API's time is the database call; the
     // three parts add up to the API's mean response.
@@ -86,7 +102,10 @@ fn a_saturated_database_drains_the_api_workers() {
     assert!(call > 10.0 * work, "db call {call} vs own work {work}");
     let total = queue + work + call;
     let response = api.mean_response.unwrap();
-    assert!((total - response).abs() < 1e-9 * response, "{total} vs {response}");
+    assert!(
+        (total - response).abs() < 1e-9 * response,
+        "{total} vs {response}"
+    );
     // The call is the database's own response plus the 0.3 ms network hop.
     let db_response = near.stations["db"].mean_response.unwrap();
     assert!(
@@ -110,5 +129,12 @@ fn only_capacity_at_the_choke_point_raises_throughput() {
     }
     let x = throughput(&more_db);
     assert!((x - 1000.0).abs() < 0.015 * 1000.0, "2 db replicas: {x}/s");
-    assert!(more_db.stations["api"].workers.as_ref().unwrap().utilization < 0.3);
+    assert!(
+        more_db.stations["api"]
+            .workers
+            .as_ref()
+            .unwrap()
+            .utilization
+            < 0.3
+    );
 }
