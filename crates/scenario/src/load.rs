@@ -1017,6 +1017,18 @@ impl<'s> Walker<'s> {
             }),
             None => Some(None),
         };
+        // With calls, the servers are workers held through them.
+        let capacity = match (table.get("capacity"), table.get("calls")) {
+            (Some(v), Some(_)) => {
+                self.error(
+                    "`capacity` is not supported on a station that makes calls",
+                    v.span(),
+                )
+                .help = Some("its requests wait for a server (a worker held through the calls) in an unbounded FIFO line".into());
+                None
+            }
+            _ => capacity,
+        };
         let work = match table.get("work") {
             Some(v) => self.dist(v, "`work`").map(Some),
             None => Some(None),
@@ -1092,28 +1104,16 @@ impl<'s> Walker<'s> {
                 routing: next[next.len() - 1].clone(),
             }));
         }
-        let calls_made = calls::any(&calls);
         let discipline = discipline?;
-        if calls_made {
-            // The servers are the workers held through the calls.
-            if let Some(v) = table.get("capacity") {
-                self.error(
-                    "`capacity` is not supported on a station that makes calls",
-                    v.span(),
-                )
-                .help = Some("its requests wait for a server (a worker held through the calls) in an unbounded FIFO line".into());
-                return None;
-            }
-            if discipline == Discipline::Priority
-                && let Some(v) = table.get("discipline")
-            {
+        if calls::any(&calls) && discipline == Discipline::Priority {
+            if let Some(v) = table.get("discipline") {
                 self.error(
                     "`priority` is not supported on a station that makes calls",
                     v.span(),
                 )
                 .help = Some("its requests wait for a server (a worker held through the calls) in FIFO order".into());
-                return None;
             }
+            return None;
         }
         Some(Plain {
             station: Station {
@@ -1302,6 +1302,20 @@ impl<'s> Walker<'s> {
                     class_spans[class.idx()].clone(),
                 )
                 .help = Some("a dropped user retries after thinking: give it a think time, such as think = \"exp(1s)\"".into());
+                return;
+            }
+            Err(ModelError::CallCycle(station)) => {
+                let s = &topology.stations[station.idx()];
+                let caller = s
+                    .name
+                    .rsplit_once(".call")
+                    .map_or(s.name.as_str(), |(c, _)| c);
+                let caller = caller.split_once('[').map_or(caller, |(c, _)| c);
+                self.error(
+                    format!("service `{caller}` makes a call that leads back to `{caller}` itself: calls must not form a cycle"),
+                    station_spans[station.idx()].clone(),
+                )
+                .help = Some("a caller waits for its callee, so a cycle would never end; follow the `calls` (and the callees' `next`) from this service".into());
                 return;
             }
             Err(ModelError::BalancerCycle(station)) => {

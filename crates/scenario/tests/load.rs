@@ -1,7 +1,7 @@
 //! The scenario loader as a library: what it builds, what it refuses, and
 //! that no input makes it panic.
 
-use chokepoint_core::model::{ArrivalProcess, Discipline, Load, StationId};
+use chokepoint_core::model::{ArrivalProcess, CallPoint, Discipline, Load, Routing, StationId};
 use chokepoint_scenario::{Override, Severity, line_col, load, load_with};
 use proptest::prelude::*;
 
@@ -564,4 +564,84 @@ fn replicated_service_errors() {
             .iter()
             .any(|e| e.contains("unknown key `wrokers`"))
     );
+}
+
+/// Calls compile into call points after the caller's own stations; the
+/// caller's worker is given back after the last one; per-class call lists
+/// are laid end to end, each call point made only by its classes; a
+/// latency adds a hop; an external has infinite servers, a concurrency
+/// pool and an error probability.
+#[test]
+fn calls_compile_into_call_points() {
+    let text = r#"
+[simulation]
+duration = "10s"
+[load.read]
+rate = "10/s"
+entry = "api"
+[load.write]
+rate = "5/s"
+entry = "api"
+[services.api]
+kind = "api"
+replicas = 2
+profile = "c-large"
+workers = 8
+cpu = "exp(1ms)"
+calls = [{ to = "cache", latency = "const(1ms)" }, { to = "partner", p = 0.5, n = 2 }]
+[services.api.on.write]
+calls = [{ parallel = ["db", "partner"], wait = 1 }]
+[services.cache]
+kind = "station"
+servers = 2
+work = "exp(1ms)"
+[services.db]
+kind = "station"
+work = "exp(2ms)"
+[services.partner]
+kind = "external"
+latency = "exp(50ms)"
+concurrency = 10
+error = 0.01
+"#;
+    let loaded = load(text);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let s = loaded.scenario.unwrap();
+    let t = &s.topology;
+    let api = &s.services[0];
+    // cpu, then 1 + 2 call points for `read` and 1 for `write`.
+    assert_eq!(api.chains[0].len(), 5);
+    let labels: Vec<&str> = api.calls.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["cache", "partner", "partner", "parallel(db, partner)"]
+    );
+    let station = |id: StationId| &t.stations[id.idx()];
+    let head = station(api.chains[0][0]);
+    assert_eq!(
+        head.admission.unwrap().release_at,
+        *api.chains[0].last().unwrap()
+    );
+    let points: Vec<&CallPoint> = api.chains[0][1..]
+        .iter()
+        .map(|&id| station(id).call.as_ref().unwrap())
+        .collect();
+    assert_eq!(points[0].probability, [1.0, 0.0]);
+    assert_eq!(points[1].probability, [0.5, 0.0]);
+    assert_eq!(points[3].probability, [0.0, 1.0]);
+    assert_eq!(points[3].wait, 1);
+    assert_eq!(points[3].targets.len(), 2);
+    // The cache call goes through a hop with the latency, then to the cache.
+    let hop = station(points[0].targets[0]);
+    assert_eq!(hop.servers, u32::MAX);
+    let cache = StationId(1);
+    assert_eq!(
+        hop.behaviour[0].as_ref().unwrap().routing,
+        Routing::to(cache)
+    );
+    assert_eq!(api.hops.len(), 2, "one hop per replica");
+    let partner = station(StationId(3));
+    assert_eq!(partner.servers, u32::MAX);
+    assert_eq!(partner.admission.unwrap().slots, 10);
+    assert_eq!(partner.error, 0.01);
 }
