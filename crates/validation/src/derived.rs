@@ -238,28 +238,6 @@ pub fn balanced_random() -> Value {
     balanced("random")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Erlang C against the shared analytic cases' values.
-    #[test]
-    fn erlang_c_matches_published_values() {
-        assert!((erlang_c(2, 1.8) - 0.852_631_578_947_368_3).abs() < 1e-12);
-        assert!((erlang_c(4, 3.6) - 0.787_753_264_295_362_6).abs() < 1e-12);
-        assert!((erlang_c(1, 0.5) - 0.5).abs() < 1e-12);
-    }
-
-    /// The D/M/1 root at ρ = 0.8 (known value σ ≈ 0.6286).
-    #[test]
-    fn gi_m1_root() {
-        let case = dm1();
-        let sigma = case["results"][0]["inputs"]["sigma"].as_f64().unwrap();
-        assert!((sigma - (-(1.0 - sigma) * 1.25f64).exp()).abs() < 1e-12);
-        assert!((sigma - 0.6286).abs() < 1e-3, "{sigma}");
-    }
-}
-
 /// Fork-join of two M/M/1 queues with service rate 100/s
 /// (`scenarios/validation/fork_join.toml`): Nelson and Tantawi's exact
 /// result for two servers, T = (12 − ρ)/8 · 1/(μ − λ); each queue alone is
@@ -283,4 +261,26 @@ pub fn fork_join() -> Value {
         })
         .collect();
     json!({ "id": "derived_fork_join", "results": results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Erlang C against the shared analytic cases' values.
+    #[test]
+    fn erlang_c_matches_published_values() {
+        assert!((erlang_c(2, 1.8) - 0.852_631_578_947_368_3).abs() < 1e-12);
+        assert!((erlang_c(4, 3.6) - 0.787_753_264_295_362_6).abs() < 1e-12);
+        assert!((erlang_c(1, 0.5) - 0.5).abs() < 1e-12);
+    }
+
+    /// The D/M/1 root at ρ = 0.8 (known value σ ≈ 0.6286).
+    #[test]
+    fn gi_m1_root() {
+        let case = dm1();
+        let sigma = case["results"][0]["inputs"]["sigma"].as_f64().unwrap();
+        assert!((sigma - (-(1.0 - sigma) * 1.25f64).exp()).abs() < 1e-12);
+        assert!((sigma - 0.6286).abs() < 1e-3, "{sigma}");
+    }
 }
