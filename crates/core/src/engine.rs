@@ -95,6 +95,8 @@ struct Request {
 
 /// No slot, frame or request.
 const NONE: u32 = u32::MAX;
+/// In [`Request::join`]: a message sent without awaiting a reply.
+const DETACHED: u32 = u32::MAX - 1;
 
 impl Request {
     fn new(class: u32, station: u32, born: u64) -> Request {
@@ -208,6 +210,8 @@ struct CallState {
 struct AdmissionState {
     slots: u32,
     free: u32,
+    /// Most requests waiting.
+    limit: usize,
     waiting: VecDeque<u32>,
     /// Last time its areas were brought up to date.
     last: u64,
@@ -332,6 +336,16 @@ struct StationState {
 }
 
 impl StationState {
+    /// What a balancer compares: the requests this target holds a slot for
+    /// and those waiting for one when it has an admission pool (a replica's
+    /// workers: requests anywhere in the replica), else those present.
+    fn load(&self) -> u32 {
+        match &self.admission {
+            Some(a) => a.slots - a.free + a.waiting.len() as u32,
+            None => self.n,
+        }
+    }
+
     /// Adds the areas since the last change, up to `now`.
     #[inline]
     fn advance(&mut self, now: u64) {
@@ -414,6 +428,9 @@ struct Engine {
     frames: Slab<Frame>,
     /// The id of the next frame.
     frame_ids: u64,
+    /// Messages refused or failed so far (a send compares it before and
+    /// after handing over its messages).
+    refused: u64,
     stations: Vec<StationState>,
     classes: Vec<ClassState>,
     /// Indexed by `station * n_classes + class`; `None` where the class never goes.
@@ -442,9 +459,10 @@ impl Engine {
                     turn: 0,
                     stream: Stream::new(derive(seed, &[name_key("balance"), name_key(&s.name)])),
                 }),
-                admission: s.admission.map(|a| AdmissionState {
+                admission: s.admission.as_ref().map(|a| AdmissionState {
                     slots: a.slots,
                     free: a.slots,
+                    limit: a.waiting_limit.map_or(usize::MAX, |l| l as usize),
                     waiting: VecDeque::new(),
                     last: 0,
                 }),
@@ -475,7 +493,7 @@ impl Engine {
                 stats: StationStats {
                     name: s.name.clone(),
                     servers: s.servers,
-                    slots: s.admission.map_or(0, |a| a.slots),
+                    slots: s.admission.as_ref().map_or(0, |a| a.slots),
                     ..StationStats::default()
                 },
             })
@@ -483,8 +501,8 @@ impl Engine {
 
         let mut stations: Vec<StationState> = stations;
         for (owner, s) in topology.stations.iter().enumerate() {
-            if let Some(a) = s.admission {
-                stations[a.release_at.idx()].releases.push(owner as u32);
+            for r in s.admission.iter().flat_map(|a| &a.release_at) {
+                stations[r.idx()].releases.push(owner as u32);
             }
         }
 
@@ -550,6 +568,7 @@ impl Engine {
             holds: Slab::default(),
             frames: Slab::default(),
             frame_ids: 0,
+            refused: 0,
             stations,
             classes,
             lanes,
@@ -617,6 +636,7 @@ impl Engine {
             s.advance(now);
             if let Some(a) = s.admission.as_mut() {
                 a.advance(now, &mut s.stats);
+                s.stats.waiting_end = a.waiting.len() as u64;
             }
         }
         RunStats {
@@ -635,6 +655,7 @@ impl Engine {
             s.last = now;
             if let Some(a) = s.admission.as_mut() {
                 a.last = now;
+                s.stats.waiting_start = a.waiting.len() as u64;
             }
         }
         for c in &mut self.classes {
@@ -716,10 +737,7 @@ impl Engine {
                     // A second, different target: draw among the k − 1 others.
                     let other = ((b.stream.uniform() * (k - 1) as f64) as usize).min(k - 2);
                     let second = if other >= first { other + 1 } else { other };
-                    let load = |i: usize| {
-                        let t = &self.stations[b.targets[i] as usize];
-                        t.n + t.admission.as_ref().map_or(0, |a| a.waiting.len() as u32)
-                    };
+                    let load = |i: usize| self.stations[b.targets[i] as usize].load();
                     if load(second) < load(first) {
                         second
                     } else {
@@ -733,12 +751,7 @@ impl Engine {
                 let mut fewest = u32::MAX;
                 let mut ties = 0u32;
                 for (i, &t) in b.targets.iter().enumerate() {
-                    let target = &self.stations[t as usize];
-                    let n = target.n
-                        + target
-                            .admission
-                            .as_ref()
-                            .map_or(0, |a| a.waiting.len() as u32);
+                    let n = self.stations[t as usize].load();
                     if n < fewest {
                         fewest = n;
                         best = i;
@@ -770,14 +783,6 @@ impl Engine {
 
     /// An arrival at a load balancer or at a station with an admission pool.
     fn arrive_special(&mut self, req: u32, si: usize) {
-        if self.stations[si].balancer.is_some() {
-            let stats = &mut self.stations[si].stats;
-            stats.arrivals += 1;
-            stats.departures += 1;
-            let target = self.balance(si);
-            self.arrive(req, target);
-            return;
-        }
         let now = self.now;
         let station = &mut self.stations[si];
         if let Some(a) = station.admission.as_mut()
@@ -785,6 +790,11 @@ impl Engine {
         {
             a.advance(now, &mut station.stats);
             if a.free == 0 {
+                if a.waiting.len() >= a.limit {
+                    station.stats.dropped += 1;
+                    self.fail(req, Failure::Dropped);
+                    return;
+                }
                 a.waiting.push_back(req);
                 let r = &mut self.requests[req as usize];
                 r.station = si as u32;
@@ -798,9 +808,16 @@ impl Engine {
         self.admitted(req, si);
     }
 
-    /// `req`, holding whatever slot `si` requires, enters it or makes its call.
+    /// `req`, holding whatever slot `si` requires, is dispatched by it (a
+    /// load balancer), makes its call, or enters it.
     fn admitted(&mut self, req: u32, si: usize) {
-        if self.stations[si].call.is_some() {
+        if self.stations[si].balancer.is_some() {
+            let stats = &mut self.stations[si].stats;
+            stats.arrivals += 1;
+            stats.departures += 1;
+            let target = self.balance(si);
+            self.arrive(req, target);
+        } else if self.stations[si].call.is_some() {
             self.call(req, si);
         } else {
             self.enter(req, si);
@@ -868,9 +885,24 @@ impl Engine {
     /// Gives back the slots that are released after a visit at `si`.
     #[cold]
     fn give_back_released_at(&mut self, req: u32, si: usize) {
-        for k in 0..self.stations[si].releases.len() {
-            let owner = self.stations[si].releases[k];
-            self.give_back(req, owner as usize);
+        // Newest slot first (the list is newest first): a replica's worker
+        // before the queue slot that led to it, so that whoever the queue
+        // admits next finds that worker free.
+        loop {
+            let mut h = self.requests[req as usize].holds;
+            let mut found = None;
+            while h != NONE {
+                let owner = self.holds[h].owner;
+                if self.stations[si].releases.contains(&owner) {
+                    found = Some(owner);
+                    break;
+                }
+                h = self.holds[h].next;
+            }
+            match found {
+                Some(owner) => self.give_back(req, owner as usize),
+                None => break,
+            }
         }
     }
 
@@ -919,6 +951,10 @@ impl Engine {
             return;
         }
         let (n, wait) = (c.targets.len(), c.wait);
+        if wait == 0 {
+            self.send(req, si, n);
+            return;
+        }
         // Calls in progress count as present and in service, so that the
         // time-averaged number present is the number of callers waiting.
         station.advance(now);
@@ -955,6 +991,29 @@ impl Engine {
         }
     }
 
+    /// `req` sends one message to each of the call point's `n` targets and
+    /// goes on at once, or fails if a target refuses its message.
+    fn send(&mut self, req: u32, si: usize, n: usize) {
+        let (class, born) = {
+            let r = &self.requests[req as usize];
+            (r.class, r.born)
+        };
+        let refused = self.refused;
+        for k in 0..n {
+            let target = self.stations[si].call.as_ref().map_or(0, |c| c.targets[k]);
+            let mut message = Request::new(class, target, born);
+            message.join = DETACHED;
+            let message = self.alloc_request(message);
+            self.arrive(message, target as usize);
+        }
+        self.stations[si].stats.departures += 1;
+        if self.refused != refused {
+            self.fail(req, Failure::Dropped);
+        } else {
+            self.route(req, si);
+        }
+    }
+
     /// `req`, inside a call, is done with what it was sent to do: it returns
     /// to its caller, or replies to the call that forked it. Kept out of line
     /// so that `route`, which it calls back, stays inlined in the loop.
@@ -964,6 +1023,8 @@ impl Engine {
         let r = &self.requests[req as usize];
         if r.top != NONE {
             self.resume(req);
+        } else if r.join == DETACHED {
+            self.discard(req);
         } else {
             let (join, id) = (r.join, r.join_id);
             self.discard(req);
@@ -1016,6 +1077,12 @@ impl Engine {
         let r = &mut self.requests[req as usize];
         r.top = NONE;
         let (join, id) = (r.join, r.join_id);
+        if join == DETACHED {
+            // A message refused or failed: nobody awaits it.
+            self.refused += 1;
+            self.discard(req);
+            return;
+        }
         if join != NONE {
             self.discard(req);
             if self.frames[join].id == id {
@@ -1634,10 +1701,7 @@ mod admission_tests {
                     Discipline::Ps,
                     1.0,
                     Routing::exit(),
-                    Some(Admission {
-                        slots: w,
-                        release_at: StationId(0),
-                    }),
+                    Some(Admission::new(w, StationId(0))),
                 )],
                 classes: jobs(0.8),
             };
@@ -1673,10 +1737,7 @@ mod admission_tests {
                     Discipline::Fifo,
                     0.5,
                     Routing::to(StationId(1)),
-                    Some(Admission {
-                        slots: 1,
-                        release_at: StationId(1),
-                    }),
+                    Some(Admission::new(1, StationId(1))),
                 ),
                 station("disk", Discipline::Fifo, 0.5, Routing::exit(), None),
             ],
@@ -1864,10 +1925,7 @@ mod call_tests {
     #[test]
     fn a_caller_holds_its_slot_until_the_reply() {
         let mut api = queue("api", 1, 0.5, Routing::to(StationId(1)));
-        api.admission = Some(Admission {
-            slots: 1,
-            release_at: StationId(1),
-        });
+        api.admission = Some(Admission::new(1, StationId(1)));
         let topology = Topology {
             stations: vec![
                 api,
@@ -1936,10 +1994,7 @@ mod call_tests {
             };
             let wait = targets.len() as u32;
             let mut api = queue("api", 2, 0.01, Routing::to(StationId(1)));
-            api.admission = Some(Admission {
-                slots: 2,
-                release_at: StationId(1),
-            });
+            api.admission = Some(Admission::new(2, StationId(1)));
             let topology = Topology {
                 stations: vec![
                     api,

@@ -117,13 +117,30 @@ pub struct Station {
 }
 
 /// A pool of slots held from entering a station until leaving another one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admission {
     /// How many requests may hold a slot at once.
     pub slots: u32,
-    /// The station after whose visit the slot is given back (this station
-    /// itself, or one the request reaches from it).
-    pub release_at: StationId,
+    /// The stations after whose visit the slot is given back (this station
+    /// itself, or ones the request reaches from it: the last station of
+    /// each replica a queue feeds, say). Passing one without holding a slot
+    /// of this pool does nothing.
+    pub release_at: Vec<StationId>,
+    /// Most requests waiting for a slot (a queue's buffer); beyond, an
+    /// arrival is dropped. `None`: unbounded.
+    pub waiting_limit: Option<u32>,
+}
+
+impl Admission {
+    /// `slots` slots given back after a visit at `release_at`, with an
+    /// unbounded waiting line.
+    pub fn new(slots: u32, release_at: StationId) -> Admission {
+        Admission {
+            slots,
+            release_at: vec![release_at],
+            waiting_limit: None,
+        }
+    }
 }
 
 /// A synchronous call, or a group of parallel calls, made from a call point.
@@ -137,7 +154,10 @@ pub struct Admission {
 pub struct CallPoint {
     /// The first station of each callee.
     pub targets: Vec<StationId>,
-    /// Replies to wait for, from 1 to the number of targets.
+    /// Replies to wait for, up to the number of targets. Zero makes it a
+    /// send: the messages go on their own and the caller goes on at once,
+    /// unless a target refuses its message (a full queue), which fails the
+    /// caller.
     pub wait: u32,
     /// Per class (indexed by [`ClassId`]), the probability that a request
     /// makes the call; otherwise it passes straight on.
@@ -351,7 +371,6 @@ impl Topology {
                 for &t in &d.targets {
                     known(t)?;
                 }
-                continue;
             }
             let unit = |p: f64| (0.0..=1.0).contains(&p);
             if !unit(station.error) {
@@ -359,7 +378,6 @@ impl Topology {
             }
             if let Some(c) = &station.call {
                 if c.targets.is_empty()
-                    || c.wait == 0
                     || c.wait as usize > c.targets.len()
                     || c.probability.len() != self.classes.len()
                     || !c.probability.iter().all(|&p| unit(p))
@@ -372,8 +390,10 @@ impl Topology {
             } else if station.servers == 0 {
                 return Err(ModelError::NoServers(id));
             }
-            if let Some(a) = station.admission {
-                known(a.release_at)?;
+            if let Some(a) = &station.admission {
+                for &r in &a.release_at {
+                    known(r)?;
+                }
                 if a.slots == 0 {
                     return Err(ModelError::NoSlots(id));
                 }

@@ -297,6 +297,24 @@ pub fn table(summary: &Summary) -> String {
                 parts.join(" + ")
             );
         }
+        if let (Some(w), None) = (&s.workers, &s.profile) {
+            let _ = writeln!(
+                out,
+                "{name}: {} slots ({}% held), {} waiting for one, {} wait",
+                w.slots,
+                sig3(100.0 * w.utilization),
+                sig3(w.mean_waiting),
+                duration(w.mean_wait, None)
+            );
+        }
+        if let Some(w) = s.workers.as_ref().filter(|w| w.unstable) {
+            let _ = writeln!(
+                out,
+                "{name}: UNSTABLE: its backlog grows by {}/s ±{} and would grow without bound; it needs more capacity behind it",
+                sig3(w.backlog_growth),
+                half_width(w.backlog_growth_ci95.unwrap_or(0.0))
+            );
+        }
         if let (Some(replicas), Some(profile)) = (s.replicas, &s.profile) {
             let workers = s.workers.as_ref().map_or(String::new(), |w| {
                 format!(

@@ -166,8 +166,63 @@ pub struct Workers {
     pub utilization: f64,
     /// Time-averaged number of requests waiting for a slot.
     pub mean_waiting: f64,
-    /// Mean wait for a slot per admitted request, seconds.
+    /// Mean wait for a slot per admitted request, seconds: for a queue, the
+    /// messages' age when a consumer takes them.
     pub mean_wait: Option<f64>,
+    /// How fast the line waiting for a slot grew during measurement, per
+    /// second (its length at the end minus at the start, over the duration).
+    pub backlog_growth: f64,
+    /// 95% CI half-width of `backlog_growth`.
+    pub backlog_growth_ci95: Option<f64>,
+    /// The backlog grows without bound: its growth is above 1% of the
+    /// admission rate, and its 95% interval above zero.
+    pub unstable: bool,
+}
+
+/// Workers of the stations `heads` (their admission pools) taken together.
+fn workers(runs: &[RunStats], heads: &[usize]) -> Option<Workers> {
+    let slots: u32 = heads.iter().map(|&i| runs[0].stations[i].slots).sum();
+    if slots == 0 {
+        return None;
+    }
+    let waiting = |r: &RunStats| -> f64 {
+        heads
+            .iter()
+            .map(|&i| r.stations[i].mean_slot_queue(r.duration))
+            .sum()
+    };
+    let growth = estimate(runs, &|r| {
+        let grew: f64 = heads
+            .iter()
+            .map(|&i| r.stations[i].waiting_end as f64 - r.stations[i].waiting_start as f64)
+            .sum();
+        grew / r.duration.as_secs_f64()
+    });
+    let admitted = estimate(runs, &|r| {
+        heads.iter().map(|&i| r.stations[i].admitted).sum::<u64>() as f64 / r.duration.as_secs_f64()
+    });
+    let low = growth.mean - growth.half_width.unwrap_or(f64::INFINITY);
+    Some(Workers {
+        slots,
+        utilization: estimate(runs, &|r| {
+            heads.iter().map(|&i| r.stations[i].slots_area).sum::<f64>()
+                / r.duration.as_nanos() as f64
+                / f64::from(slots)
+        })
+        .mean,
+        mean_waiting: estimate(runs, &waiting).mean,
+        mean_wait: finite(
+            estimate(runs, &|r| {
+                let waited: f64 = heads.iter().map(|&i| r.stations[i].slot_wait_sum).sum();
+                let admitted: u64 = heads.iter().map(|&i| r.stations[i].admitted).sum();
+                waited / admitted as f64 / 1e9
+            })
+            .mean,
+        ),
+        backlog_growth: growth.mean,
+        backlog_growth_ci95: growth.half_width,
+        unstable: growth.mean > 0.01 * admitted.mean && low > 0.0,
+    })
 }
 
 /// What the simulated system costs.
@@ -363,12 +418,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         profile: None,
         cost_per_hour: None,
         breakdown: None,
-        workers: (first.slots > 0).then(|| Workers {
-            slots: first.slots,
-            utilization: estimate(runs, &|r| r.stations[si].slot_utilization(r.duration)).mean,
-            mean_waiting: estimate(runs, &|r| r.stations[si].mean_slot_queue(r.duration)).mean,
-            mean_wait: finite(estimate(runs, &|r| r.stations[si].mean_slot_wait()).mean),
-        }),
+        workers: workers(runs, &[si]),
         parts: None,
     }
 }
@@ -451,25 +501,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             + waiting_for_slots(r);
         per_request(r, l)
     });
-    let slots: u32 = heads.iter().map(|&i| runs[0].stations[i].slots).sum();
-    let workers = (slots > 0).then(|| Workers {
-        slots,
-        utilization: estimate(runs, &|r| {
-            heads.iter().map(|&i| r.stations[i].slots_area).sum::<f64>()
-                / r.duration.as_nanos() as f64
-                / f64::from(slots)
-        })
-        .mean,
-        mean_waiting: estimate(runs, &waiting_for_slots).mean,
-        mean_wait: finite(
-            estimate(runs, &|r| {
-                let waited: f64 = heads.iter().map(|&i| r.stations[i].slot_wait_sum).sum();
-                let admitted: u64 = heads.iter().map(|&i| r.stations[i].admitted).sum();
-                waited / admitted as f64 / 1e9
-            })
-            .mean,
-        ),
-    });
+    let workers = workers(runs, &heads);
     StationSummary {
         servers: Some(cores),
         utilization: utilization.mean,

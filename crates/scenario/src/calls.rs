@@ -197,6 +197,53 @@ impl Walker<'_> {
                 None
             }
         };
+        // A call to a queue is a send: it awaits no reply.
+        let is_queue = |id: &StationId| {
+            services[id.idx()]
+                .table
+                .get("kind")
+                .and_then(|k| k.get_ref().as_str())
+                == Some("queue")
+        };
+        let sends = targets
+            .as_ref()
+            .map(|(ids, _)| ids.iter().filter(|id| is_queue(id)).count());
+        let targets = match (targets, sends) {
+            (Some((ids, label)), Some(queues)) if queues == ids.len() => {
+                if let Some(v) = t.get("wait") {
+                    self.error(
+                        "a message sent to a queue awaits no reply: drop `wait`",
+                        v.span(),
+                    );
+                    return None;
+                }
+                if let Some(v) = t.get("latency") {
+                    self.error("`latency` is not supported on a send to a queue", v.span());
+                    return None;
+                }
+                let label = format!(
+                    "send({})",
+                    label.trim_start_matches("parallel(").trim_end_matches(')')
+                );
+                return Some(CallEntry {
+                    targets: ids,
+                    label,
+                    wait: 0,
+                    p: self.call_probability(t)?,
+                    n: self.call_repeats(t)?,
+                    latency: None,
+                    span: item.span(),
+                });
+            }
+            (Some(_), Some(queues)) if queues > 0 => {
+                self.error(
+                    "a parallel call mixes queues (sends) and services (calls); make them two entries",
+                    item.span(),
+                );
+                return None;
+            }
+            (targets, _) => targets,
+        };
         let wait = match (t.get("wait"), &targets) {
             (None, Some((ids, _))) => Some(ids.len() as u32),
             (None, None) => None,
@@ -220,23 +267,8 @@ impl Walker<'_> {
                 }
             }
         };
-        let p = match t.get("p") {
-            Some(v) => self.number(v, "`p`").and_then(|p| {
-                if (0.0..=1.0).contains(&p) {
-                    Some(p)
-                } else {
-                    self.error(format!("probability {p} is outside [0, 1]"), v.span());
-                    None
-                }
-            }),
-            None => Some(1.0),
-        };
-        let n = match t.get("n") {
-            Some(v) => self
-                .integer(v, "`n`", 1)
-                .and_then(|n| u32::try_from(n).ok()),
-            None => Some(1),
-        };
+        let p = self.call_probability(t);
+        let n = self.call_repeats(t);
         let latency = match t.get("latency") {
             Some(v) => self.dist(v, "`latency`").map(Some),
             None => Some(None),
@@ -254,6 +286,33 @@ impl Walker<'_> {
             latency: latency?,
             span: item.span(),
         })
+    }
+}
+
+impl Walker<'_> {
+    /// A call's `p`, 1 by default.
+    fn call_probability(&mut self, t: &toml::de::DeTable<'_>) -> Option<f64> {
+        match t.get("p") {
+            Some(v) => self.number(v, "`p`").and_then(|p| {
+                if (0.0..=1.0).contains(&p) {
+                    Some(p)
+                } else {
+                    self.error(format!("probability {p} is outside [0, 1]"), v.span());
+                    None
+                }
+            }),
+            None => Some(1.0),
+        }
+    }
+
+    /// A call's `n`, 1 by default.
+    fn call_repeats(&mut self, t: &toml::de::DeTable<'_>) -> Option<u32> {
+        match t.get("n") {
+            Some(v) => self
+                .integer(v, "`n`", 1)
+                .and_then(|n| u32::try_from(n).ok()),
+            None => Some(1),
+        }
     }
 }
 

@@ -209,6 +209,7 @@ const STATION_KEYS: [&str; 8] = [
 ];
 const ON_KEYS: [&str; 3] = ["work", "calls", "next"];
 const EXTERNAL_KEYS: [&str; 4] = ["kind", "latency", "concurrency", "error"];
+const QUEUE_KEYS: [&str; 2] = ["kind", "capacity"];
 const NEXT_KEYS: [&str; 2] = ["to", "p"];
 const KINDS: [&str; 8] = [
     "station",
@@ -584,6 +585,8 @@ impl<'s> Walker<'s> {
         let mut station_spans: Vec<Range<usize>> =
             services.iter().map(|s| s.key_span.clone()).collect();
         let mut replicated: Vec<ServiceInfo> = Vec::new();
+        // (queue, the consuming worker's index in `replicated`, where it says so)
+        let mut consumers: Vec<(StationId, usize, Range<usize>)> = Vec::new();
         for s in &services {
             let kind = s.table.get("kind").and_then(|v| v.get_ref().as_str());
             let Some(kind) = kind.filter(|k| REPLICATED_KINDS.contains(k)) else {
@@ -598,10 +601,7 @@ impl<'s> Walker<'s> {
                     let first = (services.len() + extras.len()) as u32;
                     let c = calls::compile(&s.name, &plain.calls, &plain.next, first);
                     let last = *c.points.last().expect("calls were made");
-                    station.admission = Some(Admission {
-                        slots: station.servers,
-                        release_at: last,
-                    });
+                    station.admission = Some(Admission::new(station.servers, last));
                     for b in station.behaviour.iter_mut().flatten() {
                         b.routing = Routing::to(c.points[0]);
                     }
@@ -639,6 +639,9 @@ impl<'s> Walker<'s> {
             let read = self.replicated(s, kind, &class_names, profiles, &services);
             match read {
                 Some(r) => {
+                    if let Some((queue, span)) = &r.queue {
+                        consumers.push((*queue, replicated.len(), span.clone()));
+                    }
                     let first = (services.len() + extras.len()) as u32;
                     let (entry, internal, info) = r.compile(&s.name, first, class_names.len());
                     station_spans.extend(std::iter::repeat_n(s.key_span.clone(), internal.len()));
@@ -647,6 +650,61 @@ impl<'s> Walker<'s> {
                     stations.push(Some(entry));
                 }
                 None => stations.push(None),
+            }
+        }
+        // A queue feeds its worker's replicas: its slots are all their
+        // consumers, each given back when a message leaves its replica.
+        for (qi, s) in services.iter().enumerate() {
+            if s.table.get("kind").and_then(|v| v.get_ref().as_str()) != Some("queue") {
+                continue;
+            }
+            let mine: Vec<&(StationId, usize, Range<usize>)> =
+                consumers.iter().filter(|c| c.0.idx() == qi).collect();
+            let Some(Some(station)) = stations.get_mut(qi) else {
+                continue;
+            };
+            match mine.as_slice() {
+                [] => {
+                    self.error(
+                        format!("queue `{}` has no worker consuming it", s.name),
+                        s.key_span.clone(),
+                    )
+                    .help = Some(format!(
+                        "add a service with kind = \"worker\", queue = \"{}\" and its `concurrency`",
+                        s.name
+                    ));
+                }
+                [(_, w, _)] => {
+                    let info = &replicated[*w];
+                    let heads: Vec<StationId> = info.chains.iter().map(|c| c[0]).collect();
+                    let lasts: Vec<StationId> = info
+                        .chains
+                        .iter()
+                        .filter_map(|c| c.last().copied())
+                        .collect();
+                    let slots: u32 = heads
+                        .iter()
+                        .filter_map(|h| extras.get(h.idx() - services.len()))
+                        .filter_map(|st| st.admission.as_ref().map(|a| a.slots))
+                        .sum();
+                    if let Some(d) = station.dispatch.as_mut() {
+                        d.targets = heads;
+                    }
+                    if let Some(a) = station.admission.as_mut() {
+                        a.slots = slots.max(1);
+                        a.release_at = lasts;
+                    }
+                }
+                [_, (_, _, span), ..] => {
+                    self.error(
+                        format!("queue `{}` already has a worker consuming it", s.name),
+                        span.clone(),
+                    )
+                    .help = Some(
+                        "one worker service consumes a queue; give it more replicas or concurrency"
+                            .into(),
+                    );
+                }
             }
         }
         // A load balancer in front of a replicated service picks the replica.
@@ -967,6 +1025,9 @@ impl<'s> Walker<'s> {
                 .balancer(service, services, class_names.len())
                 .map(plain);
         }
+        if kind == Some("queue") {
+            return self.queue(service, class_names.len()).map(plain);
+        }
         if kind == Some("external") {
             let index = services.iter().position(|s| s.name == *name).unwrap_or(0);
             return self
@@ -1132,6 +1193,39 @@ impl<'s> Walker<'s> {
         })
     }
 
+    /// A `kind = "queue"` service: a buffer of messages in front of the
+    /// worker that consumes it. Its targets and slots (the worker's
+    /// consumers) are filled in once every service is read.
+    fn queue(&mut self, service: &RawService<'_, '_>, n_classes: usize) -> Option<Station> {
+        let table = service.table;
+        self.check_keys(table, &QUEUE_KEYS, &format!("[services.{}]", service.name));
+        let limit = match table.get("capacity") {
+            Some(v) => self
+                .integer(v, "`capacity`", 1)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some),
+            None => Some(None),
+        };
+        Some(Station {
+            name: service.name.clone(),
+            servers: 1,
+            discipline: Discipline::Fifo,
+            capacity: None,
+            dispatch: Some(Dispatch {
+                policy: Policy::LeastConnections,
+                targets: Vec::new(),
+            }),
+            admission: Some(Admission {
+                slots: 1,
+                release_at: Vec::new(),
+                waiting_limit: limit?,
+            }),
+            call: None,
+            error: 0.0,
+            behaviour: vec![None; n_classes],
+        })
+    }
+
     /// A `kind = "external"` service: a third party's latency, with no
     /// queue of ours (infinite servers), an optional concurrency limit, and
     /// an error probability.
@@ -1183,10 +1277,7 @@ impl<'s> Walker<'s> {
             discipline: Discipline::Fifo,
             capacity: None,
             dispatch: None,
-            admission: concurrency?.map(|slots| Admission {
-                slots,
-                release_at: id,
-            }),
+            admission: concurrency?.map(|slots| Admission::new(slots, id)),
             call: None,
             error: error?,
             behaviour: vec![

@@ -67,9 +67,11 @@ pub struct CallSite {
 }
 
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
-const REPLICATED_KEYS: [&str; 13] = [
+const REPLICATED_KEYS: [&str; 15] = [
     "kind",
     "calls",
+    "queue",
+    "concurrency",
     "replicas",
     "profile",
     "workers",
@@ -198,6 +200,8 @@ pub(crate) struct Replicated {
     pub(crate) next: Vec<Routing>,
     /// Per class: the calls it makes.
     pub(crate) calls: PerClass,
+    /// For a worker: the queue it consumes, and where that is written.
+    pub(crate) queue: Option<(StationId, std::ops::Range<usize>)>,
 }
 
 impl Walker<'_> {
@@ -249,11 +253,60 @@ impl Walker<'_> {
                 None
             }
         };
-        let workers = match table.get("workers") {
-            Some(v) => self
+        // A worker's consumers are its `concurrency`, another name for workers.
+        let workers = match (table.get("workers"), table.get("concurrency")) {
+            (Some(_), Some(v)) => {
+                self.error(
+                    "give `workers` or `concurrency`, not both (they mean the same)",
+                    v.span(),
+                );
+                None
+            }
+            (Some(v), None) => self
                 .integer(v, "`workers`", 1)
                 .and_then(|n| u32::try_from(n).ok())
                 .map(Some),
+            (None, Some(v)) => self
+                .integer(v, "`concurrency`", 1)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some),
+            (None, None) => Some(None),
+        };
+        let queue = match table.get("queue") {
+            Some(v) if kind != "worker" => {
+                self.error("only a `worker` consumes a `queue`", v.span());
+                None
+            }
+            Some(v) => match self.service_ref(v, "`queue`", services) {
+                Some(q)
+                    if services[q.idx()]
+                        .table
+                        .get("kind")
+                        .and_then(|k| k.get_ref().as_str())
+                        == Some("queue") =>
+                {
+                    if workers.is_some_and(|w| w.is_none()) {
+                        self.error(
+                            format!("worker `{name}` consumes a queue, so it needs `concurrency`, its consumers per replica"),
+                            key_span.clone(),
+                        );
+                        None
+                    } else {
+                        Some(Some((q, v.span())))
+                    }
+                }
+                Some(q) => {
+                    self.error(
+                        format!(
+                            "`{}` is not a queue (kind = \"queue\")",
+                            services[q.idx()].name
+                        ),
+                        v.span(),
+                    );
+                    None
+                }
+                None => None,
+            },
             None => Some(None),
         };
         let serial = match table.get("serial") {
@@ -368,6 +421,7 @@ impl Walker<'_> {
             serial: serial?,
             next,
             calls,
+            queue: queue?,
         };
         base_next?;
         base_calls?;
@@ -465,10 +519,7 @@ impl Replicated {
                     admission: (i == 0)
                         .then_some(self.workers)
                         .flatten()
-                        .map(|slots| Admission {
-                            slots,
-                            release_at: release,
-                        }),
+                        .map(|slots| Admission::new(slots, release)),
                     call: None,
                     error: 0.0,
                     behaviour,

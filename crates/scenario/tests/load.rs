@@ -483,10 +483,10 @@ fn replicated_services_compile_into_chains() {
         ["api[1].lock", "api[1].cpu", "api[1].disk", "api[1].net"]
     );
     let lock = &t.stations[api.chains[0][0].idx()];
-    let admission = lock.admission.unwrap();
+    let admission = lock.admission.clone().unwrap();
     assert_eq!(
         (admission.slots, admission.release_at),
-        (8, api.chains[0][3])
+        (8, vec![api.chains[0][3]])
     );
     // c-large: 2 cores at speed 1.2; 10% of 2 ms on the lock, 90% on the cores.
     let cpu = &t.stations[api.chains[0][1].idx()];
@@ -619,8 +619,8 @@ error = 0.01
     let station = |id: StationId| &t.stations[id.idx()];
     let head = station(api.chains[0][0]);
     assert_eq!(
-        head.admission.unwrap().release_at,
-        *api.chains[0].last().unwrap()
+        head.admission.clone().unwrap().release_at,
+        [*api.chains[0].last().unwrap()]
     );
     let points: Vec<&CallPoint> = api.chains[0][1..]
         .iter()
@@ -642,6 +642,6 @@ error = 0.01
     assert_eq!(api.hops.len(), 2, "one hop per replica");
     let partner = station(StationId(3));
     assert_eq!(partner.servers, u32::MAX);
-    assert_eq!(partner.admission.unwrap().slots, 10);
+    assert_eq!(partner.admission.as_ref().unwrap().slots, 10);
     assert_eq!(partner.error, 0.01);
 }

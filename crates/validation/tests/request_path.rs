@@ -138,3 +138,61 @@ fn only_capacity_at_the_choke_point_raises_throughput() {
             < 0.3
     );
 }
+
+const QUEUE: (&str, &str) = (
+    "request_path/queue_workers.toml",
+    include_str!("../../../scenarios/request_path/queue_workers.toml"),
+);
+
+fn queue_workers(rate: &str, more: &[Override]) -> Summary {
+    let mut overrides = vec![
+        Override::new("load.orders.rate", format!("\"{rate}\"")),
+        Override::new("simulation.duration", "\"100s\""),
+        Override::new("simulation.replications", "5"),
+    ];
+    overrides.extend_from_slice(more);
+    summary(QUEUE.0, QUEUE.1, &overrides)
+}
+
+/// Mailers slower than the producers (250 messages/s against 2 × 2 cores /
+/// 20 ms = 200/s): the backlog grows at 250 − 200 = 50/s, flagged unstable.
+/// With a third replica (300/s) or below capacity, the queue is stable with
+/// a finite message age; a bounded queue refuses the excess instead, and the
+/// refused sends fail the orders that made them.
+#[test]
+fn a_queue_behind_slow_workers_grows_without_bound() {
+    let jobs = |s: &Summary| s.stations["jobs"].workers.clone().unwrap();
+    let over = queue_workers("250/s", &[]);
+    let w = jobs(&over);
+    let band = 3.0 * w.backlog_growth_ci95.unwrap();
+    assert!(w.unstable, "{w:?}");
+    assert!((w.backlog_growth - 50.0).abs() < band.max(1.0), "{w:?}");
+    // The API answers at once whatever the backlog: 2 ms of CPU.
+    assert!(over.classes["orders"].latency.mean.unwrap() < 0.005);
+    assert!((over.stations["mailer"].throughput - 200.0).abs() < 3.0);
+
+    for (what, s) in [
+        ("150/s", queue_workers("150/s", &[])),
+        (
+            "250/s on 3 replicas",
+            queue_workers("250/s", &[Override::new("services.mailer.replicas", "3")]),
+        ),
+    ] {
+        let w = jobs(&s);
+        assert!(!w.unstable, "{what}: {w:?}");
+        assert!(w.mean_wait.unwrap() < 0.2, "{what}: age {:?}", w.mean_wait);
+        assert!(w.mean_waiting < 50.0, "{what}: depth {}", w.mean_waiting);
+    }
+
+    let bounded = queue_workers("250/s", &[Override::new("services.jobs.capacity", "100")]);
+    let w = jobs(&bounded);
+    assert!(!w.unstable, "{w:?}");
+    assert!(w.mean_waiting <= 100.0);
+    let orders = &bounded.classes["orders"];
+    // The queue, full most of the time, refuses what the mailers cannot take.
+    assert!(
+        (orders.drop_ratio - 0.2).abs() < 0.02,
+        "{}",
+        orders.drop_ratio
+    );
+}
