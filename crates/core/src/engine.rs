@@ -9,7 +9,9 @@
 use std::collections::{BinaryHeap, VecDeque};
 
 use crate::dist::Dist;
-use crate::model::{ArrivalProcess, Discipline, Load, ModelError, Policy, RunConfig, Topology};
+use crate::model::{
+    ArrivalProcess, Discipline, Dispatch, Downtime, Load, ModelError, Policy, RunConfig, Topology,
+};
 use crate::queue::EventQueue;
 use crate::rng::{Stream, derive, name_key};
 use crate::stats::{ClassStats, RunStats, StationStats};
@@ -307,6 +309,104 @@ struct Balancer {
     targets: Vec<u32>,
     turn: usize,
     stream: Stream,
+    /// Sessions: their count and, when their popularity is skewed, the
+    /// cumulative probabilities of the most popular first.
+    sessions: u32,
+    session_cdf: Vec<f64>,
+    /// Sticky: each session's target, [`NONE`] before its first request.
+    sticky: Vec<u32>,
+    /// Consistent hashing: points on the ring and their targets, sorted.
+    ring: Vec<(u64, usize)>,
+    down: Vec<Downtime>,
+}
+
+/// Points per target on a consistent-hashing ring.
+const RING_POINTS: u64 = 100;
+
+impl Balancer {
+    fn new(d: &Dispatch, stream: Stream) -> Balancer {
+        let k = d.targets.len();
+        let (sessions, session_cdf) = match d.sessions {
+            Some(s) if s.zipf > 0.0 => {
+                let weights: Vec<f64> = (1..=s.count).map(|i| f64::from(i).powf(-s.zipf)).collect();
+                let total: f64 = weights.iter().sum();
+                let mut cum = 0.0;
+                let cdf = weights
+                    .iter()
+                    .map(|w| {
+                        cum += w / total;
+                        cum
+                    })
+                    .collect();
+                (s.count, cdf)
+            }
+            Some(s) => (s.count, Vec::new()),
+            None => (0, Vec::new()),
+        };
+        let sticky = if d.policy == Policy::Sticky {
+            vec![NONE; sessions as usize]
+        } else {
+            Vec::new()
+        };
+        let mut ring: Vec<(u64, usize)> = if d.policy == Policy::ConsistentHash {
+            (0..k)
+                .flat_map(|t| {
+                    (0..RING_POINTS).map(move |v| (derive(t as u64, &[name_key("ring"), v]), t))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ring.sort_unstable();
+        Balancer {
+            policy: d.policy,
+            targets: d.targets.iter().map(|t| t.0).collect(),
+            turn: 0,
+            stream,
+            sessions,
+            session_cdf,
+            sticky,
+            ring,
+            down: d.down.clone(),
+        }
+    }
+
+    /// The session of the request passing now.
+    fn draw_session(&mut self) -> usize {
+        let u = self.stream.uniform();
+        let n = self.sessions as usize;
+        if self.session_cdf.is_empty() {
+            ((u * n as f64) as usize).min(n - 1)
+        } else {
+            self.session_cdf.partition_point(|&c| c <= u).min(n - 1)
+        }
+    }
+}
+
+/// Among `candidates`, the one with the smallest `load`; ties broken at
+/// random (reservoir sampling).
+fn least_loaded(
+    stream: &mut Stream,
+    candidates: impl Iterator<Item = usize>,
+    load: impl Fn(usize) -> u32,
+) -> usize {
+    let mut best = 0;
+    let mut fewest = u32::MAX;
+    let mut ties = 0u32;
+    for i in candidates {
+        let n = load(i);
+        if n < fewest {
+            fewest = n;
+            best = i;
+            ties = 1;
+        } else if n == fewest {
+            ties += 1;
+            if stream.uniform() * f64::from(ties) < 1.0 {
+                best = i;
+            }
+        }
+    }
+    best
 }
 
 struct StationState {
@@ -453,11 +553,11 @@ impl Engine {
             .stations
             .iter()
             .map(|s| StationState {
-                balancer: s.dispatch.as_ref().map(|d| Balancer {
-                    policy: d.policy,
-                    targets: d.targets.iter().map(|t| t.0).collect(),
-                    turn: 0,
-                    stream: Stream::new(derive(seed, &[name_key("balance"), name_key(&s.name)])),
+                balancer: s.dispatch.as_ref().map(|d| {
+                    Balancer::new(
+                        d,
+                        Stream::new(derive(seed, &[name_key("balance"), name_key(&s.name)])),
+                    )
                 }),
                 admission: s.admission.as_ref().map(|a| AdmissionState {
                     slots: a.slots,
@@ -716,59 +816,90 @@ impl Engine {
     }
 
     /// A load balancer's choice of target for the next request.
-    fn balance(&mut self, si: usize) -> usize {
+    fn balance(&mut self, si: usize) -> Option<usize> {
         // Taken out for the duration of the choice, which reads the targets.
         let Some(mut b) = self.stations[si].balancer.take() else {
             unreachable!("balance is only called for balancers");
         };
-        let k = b.targets.len();
-        let pick = match b.policy {
-            Policy::RoundRobin => {
-                let i = b.turn;
-                b.turn = (b.turn + 1) % k;
-                i
-            }
-            Policy::Random => ((b.stream.uniform() * k as f64) as usize).min(k - 1),
-            Policy::PowerOfTwo => {
-                let first = ((b.stream.uniform() * k as f64) as usize).min(k - 1);
-                if k == 1 {
-                    first
-                } else {
-                    // A second, different target: draw among the k − 1 others.
-                    let other = ((b.stream.uniform() * (k - 1) as f64) as usize).min(k - 2);
-                    let second = if other >= first { other + 1 } else { other };
-                    let load = |i: usize| self.stations[b.targets[i] as usize].load();
-                    if load(second) < load(first) {
-                        second
-                    } else {
-                        first
-                    }
-                }
-            }
-            Policy::LeastConnections => {
-                // Fewest present; among equals, one at random (reservoir sampling).
-                let mut best = 0;
-                let mut fewest = u32::MAX;
-                let mut ties = 0u32;
-                for (i, &t) in b.targets.iter().enumerate() {
-                    let n = self.stations[t as usize].load();
-                    if n < fewest {
-                        fewest = n;
-                        best = i;
-                        ties = 1;
-                    } else if n == fewest {
-                        ties += 1;
-                        if b.stream.uniform() * f64::from(ties) < 1.0 {
-                            best = i;
-                        }
-                    }
-                }
-                best
-            }
-        };
-        let target = b.targets[pick] as usize;
+        let pick = self.pick(&mut b);
+        let target = pick.map(|p| b.targets[p] as usize);
         self.stations[si].balancer = Some(b);
         target
+    }
+
+    /// The index of the target `b` chooses among those up now, if any.
+    fn pick(&self, b: &mut Balancer) -> Option<usize> {
+        let k = b.targets.len();
+        let now = self.now;
+        let is_down = |i: usize| {
+            b.down
+                .iter()
+                .any(|w| w.target == i && w.from.0 <= now && now < w.to.0)
+        };
+        // Only when some target is down are the candidates a subset.
+        let up: Option<Vec<usize>> = b
+            .down
+            .iter()
+            .any(|w| w.from.0 <= now && now < w.to.0)
+            .then(|| (0..k).filter(|&i| !is_down(i)).collect());
+        let n = up.as_ref().map_or(k, Vec::len);
+        if n == 0 {
+            return None;
+        }
+        let at = |j: usize| up.as_ref().map_or(j, |u| u[j]);
+        let session = matches!(b.policy, Policy::Sticky | Policy::ConsistentHash)
+            .then(|| b.draw_session())
+            .unwrap_or(0);
+        let load = |i: usize| self.stations[b.targets[i] as usize].load();
+        Some(match b.policy {
+            Policy::RoundRobin => loop {
+                let i = b.turn;
+                b.turn = (b.turn + 1) % k;
+                if up.as_ref().is_none_or(|u| u.contains(&i)) {
+                    break i;
+                }
+            },
+            Policy::Random => at(((b.stream.uniform() * n as f64) as usize).min(n - 1)),
+            Policy::PowerOfTwo => {
+                let first = ((b.stream.uniform() * n as f64) as usize).min(n - 1);
+                if n == 1 {
+                    at(first)
+                } else {
+                    // A second, different target: draw among the n − 1 others.
+                    let other = ((b.stream.uniform() * (n - 1) as f64) as usize).min(n - 2);
+                    let second = if other >= first { other + 1 } else { other };
+                    if load(at(second)) < load(at(first)) {
+                        at(second)
+                    } else {
+                        at(first)
+                    }
+                }
+            }
+            Policy::LeastConnections => least_loaded(&mut b.stream, (0..n).map(at), load),
+            Policy::Sticky => {
+                match b.sticky[session] {
+                    t if t != NONE && up.as_ref().is_none_or(|u| u.contains(&(t as usize))) => {
+                        t as usize
+                    }
+                    _ => {
+                        // A new session (or its target is down): the least
+                        // loaded target, from now on.
+                        let t = least_loaded(&mut b.stream, (0..n).map(at), load);
+                        b.sticky[session] = t as u32;
+                        t
+                    }
+                }
+            }
+            Policy::ConsistentHash => {
+                let h = derive(session as u64, &[name_key("session")]);
+                let start = b.ring.partition_point(|&(p, _)| p < h);
+                // Clockwise from the session's point to the first target up.
+                (0..b.ring.len())
+                    .map(|d| b.ring[(start + d) % b.ring.len()].1)
+                    .find(|&t| up.as_ref().is_none_or(|u| u.contains(&t)))
+                    .unwrap_or(at(0))
+            }
+        })
     }
 
     /// `req` arrives at station `si`.
@@ -815,8 +946,14 @@ impl Engine {
             let stats = &mut self.stations[si].stats;
             stats.arrivals += 1;
             stats.departures += 1;
-            let target = self.balance(si);
-            self.arrive(req, target);
+            match self.balance(si) {
+                Some(target) => self.arrive(req, target),
+                None => {
+                    // Every target is down.
+                    self.stations[si].stats.dropped += 1;
+                    self.fail(req, Failure::Dropped);
+                }
+            }
         } else if self.stations[si].call.is_some() {
             self.call(req, si);
         } else {

@@ -187,6 +187,35 @@ pub enum Policy {
     /// Two targets drawn at random, the one with fewer requests present
     /// (the "power of two choices"; ties to the first drawn).
     PowerOfTwo,
+    /// A request's session goes where the session's first request went
+    /// (chosen by least connections); needs [`Dispatch::sessions`].
+    Sticky,
+    /// A request's session is hashed onto a ring of the targets (100
+    /// points each): the same session, the same target, with no state;
+    /// needs [`Dispatch::sessions`].
+    ConsistentHash,
+}
+
+/// The sessions requests belong to: `count` of them, the `k`-th most
+/// popular drawn with probability proportional to 1/k^`zipf` (0: all alike).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sessions {
+    /// How many sessions.
+    pub count: u32,
+    /// The Zipf exponent of their popularity.
+    pub zipf: f64,
+}
+
+/// A window of time during which a balancer's target is down: it sends it
+/// nothing (requests already there finish).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Downtime {
+    /// The target's index in [`Dispatch::targets`].
+    pub target: usize,
+    /// From this time since the start of the run (warm-up included).
+    pub from: SimTime,
+    /// Until this time.
+    pub to: SimTime,
 }
 
 /// A load balancer's policy and targets.
@@ -196,6 +225,23 @@ pub struct Dispatch {
     pub policy: Policy,
     /// Where requests may go, at least one.
     pub targets: Vec<StationId>,
+    /// The session each request carries, drawn as it passes (for the
+    /// session-aware policies).
+    pub sessions: Option<Sessions>,
+    /// When targets are down; with every target down, a request is dropped.
+    pub down: Vec<Downtime>,
+}
+
+impl Dispatch {
+    /// A balancer over `targets`, always up, without sessions.
+    pub fn new(policy: Policy, targets: Vec<StationId>) -> Dispatch {
+        Dispatch {
+            policy,
+            targets,
+            sessions: None,
+            down: Vec::new(),
+        }
+    }
 }
 
 /// How an open class's requests arrive.
@@ -293,6 +339,9 @@ pub enum ModelError {
     CallCycle(StationId),
     /// An error probability outside `[0, 1]`.
     BadError(StationId),
+    /// A session-aware policy without sessions, bad sessions, or a downtime
+    /// of no target or of no duration.
+    BadDispatch(StationId),
     /// Nothing to simulate: no class.
     Empty,
 }
@@ -328,6 +377,11 @@ impl std::fmt::Display for ModelError {
             ModelError::BadCall(s) => write!(
                 f,
                 "call point #{} has no target, waits for more replies than it has targets, or has a probability outside [0, 1] or not one per class",
+                s.0
+            ),
+            ModelError::BadDispatch(s) => write!(
+                f,
+                "load balancer #{} has a session policy without sessions, bad sessions, or a bad downtime",
                 s.0
             ),
             ModelError::BadError(s) => {
@@ -370,6 +424,17 @@ impl Topology {
                 }
                 for &t in &d.targets {
                     known(t)?;
+                }
+                let needs_sessions = matches!(d.policy, Policy::Sticky | Policy::ConsistentHash);
+                let sessions_ok = d
+                    .sessions
+                    .is_none_or(|s| s.count > 0 && s.zipf.is_finite() && s.zipf >= 0.0);
+                let down_ok = d
+                    .down
+                    .iter()
+                    .all(|w| w.target < d.targets.len() && w.from < w.to);
+                if (needs_sessions && d.sessions.is_none()) || !sessions_ok || !down_ok {
+                    return Err(ModelError::BadDispatch(id));
                 }
             }
             let unit = |p: f64| (0.0..=1.0).contains(&p);

@@ -315,6 +315,16 @@ pub fn table(summary: &Summary) -> String {
                 half_width(w.backlog_growth_ci95.unwrap_or(0.0))
             );
         }
+        if let Some(b) = s.busiest_replica
+            && b > 1.05 * s.utilization
+        {
+            let _ = writeln!(
+                out,
+                "{name}: uneven load: the busiest replica's CPU is {}% busy, {}% on average",
+                sig3(100.0 * b),
+                sig3(100.0 * s.utilization)
+            );
+        }
         if let (Some(replicas), Some(profile)) = (s.replicas, &s.profile) {
             let workers = s.workers.as_ref().map_or(String::new(), |w| {
                 format!(

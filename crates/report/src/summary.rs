@@ -129,6 +129,14 @@ pub struct StationSummary {
     /// For a replicated service: the hardware profile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// For a service with several replicas: the CPU utilisation of the
+    /// busiest replica in each replication, averaged (equal to
+    /// `utilization` when the load is even).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busiest_replica: Option<f64>,
+    /// 95% CI half-width of `busiest_replica`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busiest_replica_ci95: Option<f64>,
     /// For a replicated service: replicas × the profile's price, dollars per hour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_per_hour: Option<f64>,
@@ -418,6 +426,8 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         profile: None,
         cost_per_hour: None,
         breakdown: None,
+        busiest_replica: None,
+        busiest_replica_ci95: None,
         workers: workers(runs, &[si]),
         parts: None,
     }
@@ -502,6 +512,13 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         per_request(r, l)
     });
     let workers = workers(runs, &heads);
+    let busiest = (cpus.len() > 1).then(|| {
+        estimate(runs, &|r| {
+            cpus.iter()
+                .map(|&i| r.stations[i].utilization(r.duration))
+                .fold(0.0, f64::max)
+        })
+    });
     StationSummary {
         servers: Some(cores),
         utilization: utilization.mean,
@@ -518,6 +535,8 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             .iter()
             .map(|&i| runs.iter().map(|r| r.stations[i].dropped).sum::<u64>())
             .sum(),
+        busiest_replica: busiest.as_ref().map(|b| b.mean),
+        busiest_replica_ci95: busiest.and_then(|b| b.half_width),
         replicas: svc.profile.is_some().then_some(svc.replicas),
         profile: svc.profile.as_ref().map(|p| p.name.clone()),
         cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),

@@ -12,9 +12,12 @@ use std::ops::Range;
 use chokepoint_core::analysis;
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Load, ModelError, Policy,
-    Routing, Station, StationId, Topology,
+    Admission, ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Downtime, Load, ModelError,
+    Policy, Routing, Sessions, Station, StationId, Topology,
 };
+use std::collections::BTreeMap;
+
+use crate::profiles::Profile;
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -197,9 +200,10 @@ const LOAD_KEYS: [&str; 6] = [
     "think",
     "priority",
 ];
-const STATION_KEYS: [&str; 8] = [
+const STATION_KEYS: [&str; 9] = [
     "kind",
     "calls",
+    "down",
     "servers",
     "discipline",
     "capacity",
@@ -208,7 +212,7 @@ const STATION_KEYS: [&str; 8] = [
     "on",
 ];
 const ON_KEYS: [&str; 3] = ["work", "calls", "next"];
-const EXTERNAL_KEYS: [&str; 4] = ["kind", "latency", "concurrency", "error"];
+const EXTERNAL_KEYS: [&str; 5] = ["kind", "latency", "concurrency", "error", "down"];
 const QUEUE_KEYS: [&str; 2] = ["kind", "capacity"];
 const NEXT_KEYS: [&str; 2] = ["to", "p"];
 const KINDS: [&str; 8] = [
@@ -224,9 +228,21 @@ const KINDS: [&str; 8] = [
 /// Each user of a closed class is simulated; beyond this, memory and time
 /// are better spent on an open class with the equivalent rate.
 const MAX_POPULATION: i64 = 10_000_000;
-const BALANCER_KEYS: [&str; 3] = ["kind", "policy", "targets"];
-const POLICIES: [&str; 4] = ["round_robin", "random", "least_connections", "power_of_two"];
-const LATER_POLICIES: [&str; 2] = ["consistent_hash", "sticky"];
+const BALANCER_KEYS: [&str; 7] = [
+    "kind", "policy", "targets", "sessions", "layer", "profile", "cpu",
+];
+const POLICIES: [&str; 6] = [
+    "round_robin",
+    "random",
+    "least_connections",
+    "power_of_two",
+    "sticky",
+    "consistent_hash",
+];
+const SESSION_KEYS: [&str; 2] = ["count", "zipf"];
+const DOWN_KEYS: [&str; 3] = ["replica", "from", "to"];
+/// Sessions a balancer tracks at most (a sticky table holds one entry each).
+const MAX_SESSIONS: i64 = 10_000_000;
 const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
 const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
@@ -251,6 +267,10 @@ struct Plain {
     station: Station,
     calls: PerClass,
     next: Vec<Routing>,
+    /// A layer 7 balancer's dispatching station and profile.
+    l7: Option<(Station, Profile)>,
+    /// When it is down.
+    down: Vec<(u32, SimTime, SimTime)>,
 }
 
 /// A service as read, before routing names are resolved.
@@ -587,14 +607,43 @@ impl<'s> Walker<'s> {
         let mut replicated: Vec<ServiceInfo> = Vec::new();
         // (queue, the consuming worker's index in `replicated`, where it says so)
         let mut consumers: Vec<(StationId, usize, Range<usize>)> = Vec::new();
+        // Stations that dispatch (balancers), and windows when stations are down.
+        let mut dispatchers: Vec<StationId> = Vec::new();
+        let mut downs: Vec<(StationId, SimTime, SimTime)> = Vec::new();
         for s in &services {
             let kind = s.table.get("kind").and_then(|v| v.get_ref().as_str());
             let Some(kind) = kind.filter(|k| REPLICATED_KINDS.contains(k)) else {
-                let Some(plain) = self.station(s, &services, &class_names) else {
+                let Some(plain) = self.station(s, &services, &class_names, profiles.as_ref())
+                else {
                     stations.push(None);
                     continue;
                 };
                 let mut station = plain.station;
+                let here = StationId(stations.len() as u32);
+                downs.extend(plain.down.iter().map(|&(_, from, to)| (here, from, to)));
+                if let Some((dispatch, profile)) = plain.l7 {
+                    // A layer 7 balancer: its CPU, then the choice.
+                    let id = StationId((services.len() + extras.len()) as u32);
+                    for b in station.behaviour.iter_mut().flatten() {
+                        b.routing = Routing::to(id);
+                    }
+                    dispatchers.push(id);
+                    replicated.push(ServiceInfo {
+                        name: s.name.clone(),
+                        kind: "load_balancer".into(),
+                        replicas: 1,
+                        cost_per_hour: profile.cost_per_hour,
+                        profile: Some(profile),
+                        chains: vec![vec![here, id]],
+                        cpu_at: 0,
+                        calls: Vec::new(),
+                        hops: Vec::new(),
+                    });
+                    station_spans.push(s.key_span.clone());
+                    extras.push(dispatch);
+                } else if station.dispatch.is_some() {
+                    dispatchers.push(here);
+                }
                 if calls::any(&plain.calls) {
                     // Its servers are workers, held from admission to the last reply.
                     let id = StationId(stations.len() as u32);
@@ -644,6 +693,12 @@ impl<'s> Walker<'s> {
                     }
                     let first = (services.len() + extras.len()) as u32;
                     let (entry, internal, info) = r.compile(&s.name, first, class_names.len());
+                    downs.extend(
+                        r.down.iter().map(|&(replica, from, to)| {
+                            (info.chains[replica as usize][0], from, to)
+                        }),
+                    );
+                    dispatchers.push(StationId(stations.len() as u32));
                     station_spans.extend(std::iter::repeat_n(s.key_span.clone(), internal.len()));
                     extras.extend(internal);
                     replicated.push(info);
@@ -707,29 +762,38 @@ impl<'s> Walker<'s> {
                 }
             }
         }
-        // A load balancer in front of a replicated service picks the replica.
-        for (i, station) in stations.iter_mut().enumerate() {
-            let is_balancer_service = services[i]
-                .table
-                .get("kind")
-                .and_then(|v| v.get_ref().as_str())
-                == Some("load_balancer");
-            if let Some(Some(d)) = station.as_mut().map(|s| s.dispatch.as_mut())
-                && is_balancer_service
-            {
-                d.targets = d
-                    .targets
-                    .iter()
-                    .flat_map(|t| {
-                        match replicated
-                            .iter()
-                            .find(|info| info.name == services[t.idx()].name)
-                        {
-                            Some(info) => info.chains.iter().map(|c| c[0]).collect(),
-                            None => vec![*t],
-                        }
-                    })
-                    .collect();
+        // A load balancer in front of a replicated service picks the replica,
+        // and knows when its targets are down.
+        for id in dispatchers {
+            let station = if id.idx() < services.len() {
+                stations[id.idx()].as_mut()
+            } else {
+                extras.get_mut(id.idx() - services.len())
+            };
+            let Some(d) = station.and_then(|s| s.dispatch.as_mut()) else {
+                continue;
+            };
+            d.targets = d
+                .targets
+                .iter()
+                .flat_map(|t| {
+                    let service = services.get(t.idx()).map(|s| s.name.as_str());
+                    match replicated.iter().find(|info| {
+                        Some(info.name.as_str()) == service && info.kind != "load_balancer"
+                    }) {
+                        Some(info) => info.chains.iter().map(|c| c[0]).collect(),
+                        None => vec![*t],
+                    }
+                })
+                .collect();
+            for (k, t) in d.targets.iter().enumerate() {
+                for &(_, from, to) in downs.iter().filter(|w| w.0 == *t) {
+                    d.down.push(Downtime {
+                        target: k,
+                        from,
+                        to,
+                    });
+                }
             }
         }
 
@@ -1000,6 +1064,7 @@ impl<'s> Walker<'s> {
         service: &RawService<'_, '_>,
         services: &[RawService<'_, '_>],
         class_names: &[String],
+        profiles: Option<&BTreeMap<String, Profile>>,
     ) -> Option<Plain> {
         let name = &service.name;
         let table = service.table;
@@ -1019,20 +1084,30 @@ impl<'s> Walker<'s> {
             station,
             calls: vec![None; class_names.len()],
             next: Vec::new(),
+            l7: None,
+            down: Vec::new(),
         };
         if kind == Some("load_balancer") {
-            return self
-                .balancer(service, services, class_names.len())
-                .map(plain);
+            let (station, l7) = self.balancer(service, services, class_names.len(), profiles)?;
+            return Some(Plain {
+                l7,
+                ..plain(station)
+            });
         }
         if kind == Some("queue") {
             return self.queue(service, class_names.len()).map(plain);
         }
         if kind == Some("external") {
             let index = services.iter().position(|s| s.name == *name).unwrap_or(0);
-            return self
-                .external(service, StationId(index as u32), class_names.len())
-                .map(plain);
+            let down = match table.get("down") {
+                Some(v) => self.downtimes(v, None)?,
+                None => Vec::new(),
+            };
+            let station = self.external(service, StationId(index as u32), class_names.len())?;
+            return Some(Plain {
+                down,
+                ..plain(station)
+            });
         }
         if let Some(kind) = kind
             && kind != "station"
@@ -1100,6 +1175,10 @@ impl<'s> Walker<'s> {
         };
         let base_calls = match table.get("calls") {
             Some(v) => self.calls(v, services, &context),
+            None => Some(Vec::new()),
+        };
+        let down = match table.get("down") {
+            Some(v) => self.downtimes(v, None),
             None => Some(Vec::new()),
         };
 
@@ -1190,6 +1269,8 @@ impl<'s> Walker<'s> {
             },
             calls,
             next,
+            l7: None,
+            down: down?,
         })
     }
 
@@ -1211,10 +1292,7 @@ impl<'s> Walker<'s> {
             servers: 1,
             discipline: Discipline::Fifo,
             capacity: None,
-            dispatch: Some(Dispatch {
-                policy: Policy::LeastConnections,
-                targets: Vec::new(),
-            }),
+            dispatch: Some(Dispatch::new(Policy::LeastConnections, Vec::new())),
             admission: Some(Admission {
                 slots: 1,
                 release_at: Vec::new(),
@@ -1291,36 +1369,106 @@ impl<'s> Walker<'s> {
     }
 
     /// A `kind = "load_balancer"` service: `policy` and `targets`.
+    /// Returns its own station, and for a layer 7 balancer the station
+    /// that dispatches after its CPU, with the profile it runs on.
     fn balancer(
         &mut self,
         service: &RawService<'_, '_>,
         services: &[RawService<'_, '_>],
         n_classes: usize,
-    ) -> Option<Station> {
+        profiles: Option<&BTreeMap<String, Profile>>,
+    ) -> Option<(Station, Option<(Station, Profile)>)> {
         let table = service.table;
         let name = &service.name;
         self.check_keys(table, &BALANCER_KEYS, &format!("[services.{name}]"));
         let policy = match table.get("policy") {
-            Some(v) => {
-                let text = self.string(v, "`policy`")?;
-                if LATER_POLICIES.contains(&text) {
-                    self.error(
-                        format!("policy `{text}` is not supported by this version of chokepoint"),
-                        v.span(),
-                    )
-                    .help = Some(format!("choose one of: {}", POLICIES.join(", ")));
-                    None
-                } else {
-                    self.word(v, "policy", &POLICIES).map(|w| match w {
-                        "random" => Policy::Random,
-                        "least_connections" => Policy::LeastConnections,
-                        "power_of_two" => Policy::PowerOfTwo,
-                        _ => Policy::RoundRobin,
-                    })
-                }
-            }
+            Some(v) => self.word(v, "policy", &POLICIES).map(|w| match w {
+                "random" => Policy::Random,
+                "least_connections" => Policy::LeastConnections,
+                "power_of_two" => Policy::PowerOfTwo,
+                "sticky" => Policy::Sticky,
+                "consistent_hash" => Policy::ConsistentHash,
+                _ => Policy::RoundRobin,
+            }),
             None => Some(Policy::RoundRobin),
         };
+        let sessions = match table.get("sessions") {
+            Some(v) => self.sessions(v).map(Some),
+            None => Some(None),
+        };
+        if let (Some(p), Some(None)) = (policy, sessions)
+            && matches!(p, Policy::Sticky | Policy::ConsistentHash)
+        {
+            let v = table.get("policy").expect("a policy was given");
+            self.error(
+                "this policy routes by session: give the balancer its `sessions`",
+                v.span(),
+            )
+            .help = Some("such as sessions = { count = 10000, zipf = 1.0 } (zipf = 0: all sessions equally active)".into());
+            return None;
+        }
+        // Layer 7 (HTTP) balancers parse requests: CPU on their own machine.
+        let l7 = match table.get("layer") {
+            None => Some(None),
+            Some(v) => match self.integer(v, "`layer`", 4) {
+                Some(4) => Some(None),
+                Some(7) => {
+                    let profile = match (table.get("profile"), profiles) {
+                        (Some(p), Some(all)) => {
+                            let text = self.string(p, "`profile`")?;
+                            match all.get(text) {
+                                Some(p) => Some(p.clone()),
+                                None => {
+                                    self.error(format!("unknown profile `{text}`"), p.span())
+                                        .help =
+                                        Some("`chokepoint profiles` lists the catalog".into());
+                                    None
+                                }
+                            }
+                        }
+                        (None, _) => {
+                            self.error(
+                                "a layer 7 balancer needs the `profile` it runs on",
+                                v.span(),
+                            )
+                            .help = Some("such as profile = \"c-xlarge\"".into());
+                            None
+                        }
+                        (Some(_), None) => None,
+                    };
+                    let cpu = match table.get("cpu") {
+                        Some(c) => self.dist(c, "`cpu`"),
+                        None => {
+                            self.error(
+                                "a layer 7 balancer needs its `cpu` per request",
+                                v.span(),
+                            )
+                            .help = Some("such as cpu = \"exp(50us)\"".into());
+                            None
+                        }
+                    };
+                    match (profile, cpu) {
+                        (Some(p), Some(c)) => Some(Some((p, c))),
+                        _ => None,
+                    }
+                }
+                Some(n) => {
+                    self.error(format!("`layer` is 4 or 7, found {n}"), v.span());
+                    None
+                }
+                None => None,
+            },
+        };
+        if l7.as_ref().is_some_and(Option::is_none) {
+            for key in ["profile", "cpu"] {
+                if let Some(v) = table.get(key) {
+                    self.error(
+                        format!("`{key}` applies to a layer 7 balancer (layer = 7)"),
+                        v.span(),
+                    );
+                }
+            }
+        }
         let targets = match table.get("targets") {
             Some(v) => match v.get_ref() {
                 DeValue::String(_) => self.service_ref(v, "`targets`", services).map(|t| vec![t]),
@@ -1345,20 +1493,159 @@ impl<'s> Walker<'s> {
                 None
             }
         };
-        Some(Station {
+        let mut dispatch = Dispatch::new(policy?, targets?);
+        dispatch.sessions = sessions?;
+        let balancer = Station {
             name: name.clone(),
             servers: 1,
             discipline: Discipline::Fifo,
             capacity: None,
-            dispatch: Some(Dispatch {
-                policy: policy?,
-                targets: targets?,
-            }),
+            dispatch: Some(dispatch),
             admission: None,
             call: None,
             error: 0.0,
             behaviour: vec![None; n_classes],
+        };
+        Some(match l7? {
+            None => (balancer, None),
+            Some((profile, cpu)) => {
+                // Its own station is its CPU; the choice is made after it.
+                let work = cpu.scaled(1.0 / profile.cpu_speed).ok()?;
+                let station = Station {
+                    name: name.clone(),
+                    servers: profile.cores,
+                    discipline: Discipline::Ps,
+                    capacity: None,
+                    dispatch: None,
+                    admission: None,
+                    call: None,
+                    error: 0.0,
+                    behaviour: vec![
+                        Some(Behaviour {
+                            work,
+                            routing: Routing::exit(),
+                        });
+                        n_classes
+                    ],
+                };
+                let dispatch = Station {
+                    name: format!("{name}.dispatch"),
+                    ..balancer
+                };
+                (station, Some((dispatch, profile)))
+            }
         })
+    }
+
+    /// A balancer's `sessions = { count = N, zipf = s }`.
+    fn sessions(&mut self, v: &Value<'_>) -> Option<Sessions> {
+        let t = self.table(v, "`sessions`")?;
+        self.check_keys(t, &SESSION_KEYS, "`sessions`");
+        let count = match t.get("count") {
+            Some(c) => self.integer(c, "`sessions.count`", 1).and_then(|n| {
+                if n > MAX_SESSIONS {
+                    self.error(format!("at most {MAX_SESSIONS} sessions"), c.span());
+                    None
+                } else {
+                    u32::try_from(n).ok()
+                }
+            }),
+            None => {
+                self.error("`sessions` needs its `count`", v.span());
+                None
+            }
+        };
+        let zipf = match t.get("zipf") {
+            Some(z) => self.number(z, "`sessions.zipf`").and_then(|x| {
+                if x >= 0.0 {
+                    Some(x)
+                } else {
+                    self.error(format!("`zipf` cannot be negative, found {x}"), z.span());
+                    None
+                }
+            }),
+            None => Some(0.0),
+        };
+        Some(Sessions {
+            count: count?,
+            zipf: zipf?,
+        })
+    }
+
+    /// A service's `down = [{ replica = 1, from = "20s", to = "40s" }]`:
+    /// windows when balancers send it nothing. `replicas`: how many it has
+    /// (`None` for a plain station, which has no `replica` key).
+    pub(crate) fn downtimes(
+        &mut self,
+        v: &Value<'_>,
+        replicas: Option<u32>,
+    ) -> Option<Vec<(u32, SimTime, SimTime)>> {
+        let DeValue::Array(items) = v.get_ref() else {
+            self.type_error(
+                v,
+                "`down`",
+                "an array such as [{ from = \"20s\", to = \"40s\" }]",
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in items.iter() {
+            let Some(t) = self.table(item, "an entry of `down`") else {
+                ok = false;
+                continue;
+            };
+            self.check_keys(t, &DOWN_KEYS, "`down`");
+            let replica = match (t.get("replica"), replicas) {
+                (Some(r), Some(n)) => self.integer(r, "`replica`", 0).and_then(|i| {
+                    if i < i64::from(n) {
+                        u32::try_from(i).ok()
+                    } else {
+                        self.error(
+                            format!(
+                                "replica {i} does not exist: they are numbered 0 to {}",
+                                n - 1
+                            ),
+                            r.span(),
+                        );
+                        None
+                    }
+                }),
+                (Some(r), None) => {
+                    self.error("`replica` applies to services with replicas", r.span());
+                    None
+                }
+                (None, Some(n)) if n > 1 => {
+                    self.error(
+                        "which replica is down? give its `replica` number (from 0)",
+                        item.span(),
+                    );
+                    None
+                }
+                (None, _) => Some(0),
+            };
+            let from = t
+                .get("from")
+                .map_or(Some(0.0), |f| self.duration(f, "`from`"));
+            let to = match t.get("to") {
+                Some(x) => self.duration(x, "`to`"),
+                None => {
+                    self.error("a downtime needs its end, `to`", item.span());
+                    None
+                }
+            };
+            match (replica, from, to) {
+                (Some(r), Some(a), Some(b)) if a < b => {
+                    out.push((r, SimTime::from_secs_f64(a), SimTime::from_secs_f64(b)));
+                }
+                (Some(_), Some(_), Some(_)) => {
+                    self.error("`to` must come after `from`", item.span());
+                    ok = false;
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     /// Checks the assembled model: reachability, loops, overload.

@@ -25,6 +25,7 @@ use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
     Admission, Behaviour, Discipline, Dispatch, Policy, Routing, Station, StationId,
 };
+use chokepoint_core::time::SimTime;
 use toml::de::DeTable;
 
 use crate::calls::{self, PerClass};
@@ -67,8 +68,9 @@ pub struct CallSite {
 }
 
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
-const REPLICATED_KEYS: [&str; 15] = [
+const REPLICATED_KEYS: [&str; 16] = [
     "kind",
+    "down",
     "calls",
     "queue",
     "concurrency",
@@ -202,6 +204,8 @@ pub(crate) struct Replicated {
     pub(crate) calls: PerClass,
     /// For a worker: the queue it consumes, and where that is written.
     pub(crate) queue: Option<(StationId, std::ops::Range<usize>)>,
+    /// Windows when a replica is down: (replica, from, to).
+    pub(crate) down: Vec<(u32, SimTime, SimTime)>,
 }
 
 impl Walker<'_> {
@@ -422,6 +426,10 @@ impl Walker<'_> {
             next,
             calls,
             queue: queue?,
+            down: match (table.get("down"), replicas) {
+                (Some(v), Some(n)) => self.downtimes(v, Some(n))?,
+                _ => Vec::new(),
+            },
         };
         base_next?;
         base_calls?;
@@ -548,10 +556,10 @@ impl Replicated {
             servers: 1,
             discipline: Discipline::Fifo,
             capacity: None,
-            dispatch: Some(Dispatch {
-                policy: Policy::Random,
-                targets: chains.iter().map(|c| c[0]).collect(),
-            }),
+            dispatch: Some(Dispatch::new(
+                Policy::Random,
+                chains.iter().map(|c| c[0]).collect(),
+            )),
             admission: None,
             call: None,
             error: 0.0,

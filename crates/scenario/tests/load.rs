@@ -417,7 +417,37 @@ work = "exp(10ms)"
     assert!(
         errors(&text.replace("least_connections", "sticky"))
             .iter()
-            .any(|e| e.contains("not supported"))
+            .any(|e| e.contains("give the balancer its `sessions`"))
+    );
+    let sticky = text.replace(
+        "policy = \"least_connections\"",
+        "policy = \"sticky\"\nsessions = { count = 100, zipf = 1.2 }",
+    );
+    let t = load(&sticky).scenario.unwrap().topology;
+    let d = t.stations[0].dispatch.as_ref().unwrap();
+    assert_eq!(
+        d.sessions,
+        Some(chokepoint_core::model::Sessions {
+            count: 100,
+            zipf: 1.2
+        })
+    );
+    // Down windows reach the balancer as its targets' indices.
+    let down = text.replace(
+        "[services.b]\n",
+        "[services.b]\ndown = [{ from = \"10s\", to = \"20s\" }]\n",
+    );
+    let t = load(&down).scenario.unwrap().topology;
+    let d = t.stations[0].dispatch.as_ref().unwrap();
+    assert_eq!(d.down.len(), 1);
+    assert_eq!(d.down[0].target, 1);
+    assert!(
+        errors(&text.replace(
+            "[services.b]\n",
+            "[services.b]\ndown = [{ from = \"30s\", to = \"20s\" }]\n"
+        ))
+        .iter()
+        .any(|e| e.contains("`to` must come after `from`"))
     );
     assert!(
         errors(&text.replace("[\"a\", \"b\"]", "[\"a\", \"c\"]"))

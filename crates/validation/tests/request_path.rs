@@ -196,3 +196,150 @@ fn a_queue_behind_slow_workers_grows_without_bound() {
         orders.drop_ratio
     );
 }
+
+fn scenario_file(name: &str) -> (String, String) {
+    let path = format!(
+        "{}/../../scenarios/request_path/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (name.to_owned(), text)
+}
+
+/// Sticky sessions with skewed activity (200 sessions, Zipf 1.1) load the
+/// replicas unevenly; least connections keeps them even. The busiest
+/// replica's CPU, per replication, against the average.
+#[test]
+fn sticky_sessions_load_replicas_unevenly() {
+    let (name, text) = scenario_file("sticky_sessions");
+    let sticky = summary(&name, &text, &[]);
+    let (name_lc, text_lc) = scenario_file("least_connections");
+    let even = summary(&name_lc, &text_lc, &[]);
+    let hashed = summary(
+        &name,
+        &text,
+        &[Override::new("services.lb.policy", "\"consistent_hash\"")],
+    );
+    let spread = |s: &Summary| {
+        let api = &s.stations["api"];
+        (
+            api.busiest_replica.unwrap() - api.utilization,
+            api.busiest_replica_ci95.unwrap(),
+        )
+    };
+    // Four replicas at 50% on average (2,000/s × 2 ms over 8 cores).
+    for s in [&sticky, &even, &hashed] {
+        assert!((s.stations["api"].utilization - 0.5).abs() < 0.01);
+    }
+    let (d, ci) = spread(&sticky);
+    assert!(
+        d - ci > 0.05,
+        "sticky: busiest replica {d} ± {ci} above the mean"
+    );
+    let (d, ci) = spread(&hashed);
+    assert!(
+        d - ci > 0.05,
+        "consistent hash: busiest replica {d} ± {ci} above the mean"
+    );
+    let (d, ci) = spread(&even);
+    assert!(
+        d + ci < 0.02,
+        "least connections: busiest replica {d} ± {ci} above the mean"
+    );
+    // Uneven load costs latency.
+    assert!(
+        sticky.classes["web"].latency.p99 > even.classes["web"].latency.p99,
+        "p99 sticky {} vs least connections {}",
+        sticky.classes["web"].latency.p99,
+        even.classes["web"].latency.p99
+    );
+}
+
+/// A layer 7 balancer on 2 cores at 1 ms per request forwards at most
+/// 2,000 requests/s: at 2,500/s it is saturated and caps throughput, while
+/// the API behind it idles at 2,000 × 2 ms / 16 cores = 25%. On 8 cores it
+/// lets the whole load through.
+#[test]
+fn a_layer_7_balancer_can_be_the_bottleneck() {
+    let (name, text) = scenario_file("l7_balancer");
+    let rate = Override::new("load.web.rate", "\"2500/s\"");
+    let small = summary(&name, &text, &[rate.clone()]);
+    assert!(small.stations["lb"].utilization > 0.99);
+    let x = small.classes["web"].throughput;
+    assert!((x - 2000.0).abs() < 0.015 * 2000.0, "{x}/s");
+    assert!((small.stations["api"].utilization - 0.25).abs() < 0.01);
+    let big = summary(
+        &name,
+        &text,
+        &[rate, Override::new("services.lb.profile", "\"g-2xlarge\"")],
+    );
+    let x = big.classes["web"].throughput;
+    assert!((x - 2500.0).abs() < 0.015 * 2500.0, "{x}/s");
+    assert!((big.stations["lb"].utilization - 2500.0 * 0.001 / 8.0).abs() < 0.01);
+}
+
+/// Replica 2 of 3 is down from 20 s to 40 s of a 60 s run: round robin sends
+/// it 200/s for 40 s (133/s on average over the run) and the others 200/s for
+/// 40 s and 300/s for 20 s (233/s); all requests are still served.
+#[test]
+fn a_replica_down_gets_nothing_while_down() {
+    let (name, text) = scenario_file("replica_down");
+    let s = summary(&name, &text, &[]);
+    let parts = s.stations["api"].parts.as_ref().unwrap();
+    let x = |r: usize| parts[&format!("api[{r}].cpu")].throughput;
+    for (r, expected) in [(0, 700.0 / 3.0), (1, 700.0 / 3.0), (2, 400.0 / 3.0)] {
+        assert!(
+            (x(r) - expected).abs() < 0.02 * expected,
+            "replica {r}: {}/s, expected {expected}",
+            x(r)
+        );
+    }
+    assert_eq!(s.classes["web"].dropped, 0);
+    // With every replica down, the balancer drops what arrives meanwhile.
+    let all_down = text.replace(
+        "down = [{ replica = 2, from = \"20s\", to = \"40s\" }]",
+        "down = [{ replica = 0, from = \"20s\", to = \"40s\" }, { replica = 1, from = \"20s\", to = \"40s\" }, { replica = 2, from = \"20s\", to = \"40s\" }]",
+    );
+    let s = summary(&name, &all_down, &[]);
+    let dropped = s.classes["web"].drop_ratio;
+    assert!((dropped - 1.0 / 3.0).abs() < 0.01, "{dropped}");
+}
+
+/// A closed class entering at a balancer: 40 users thinking 1 s, a random
+/// split over two exponential servers (50 ms) is a product-form closed
+/// network, solved exactly by mean value analysis.
+#[test]
+fn closed_users_at_a_balancer_match_mva() {
+    let (n, think, service, visit) = (40, 1.0, 0.05, 0.5);
+    let mut q = 0.0;
+    let (mut x, mut r) = (0.0, 0.0);
+    for users in 1..=n {
+        let per_visit = service * (1.0 + q);
+        r = 2.0 * visit * per_visit;
+        x = f64::from(users) / (think + r);
+        q = x * visit * per_visit;
+    }
+    let (name, text) = scenario_file("closed_users");
+    let scenario = (name.as_str(), text.as_str());
+    let overrides = [Override::new("simulation.replications", "10")];
+    let throughput = chokepoint_validation::estimate(
+        scenario,
+        &overrides,
+        chokepoint_validation::Quantity::Throughput,
+        0.999,
+    );
+    let latency = chokepoint_validation::estimate(
+        scenario,
+        &overrides,
+        chokepoint_validation::Quantity::Latency,
+        0.999,
+    );
+    assert!(
+        (throughput.mean - x).abs() <= throughput.half_width.unwrap(),
+        "throughput {throughput:?} vs MVA {x}"
+    );
+    assert!(
+        (latency.mean - r).abs() <= latency.half_width.unwrap(),
+        "latency {latency:?} vs MVA {r}"
+    );
+}
