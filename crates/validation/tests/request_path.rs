@@ -263,7 +263,7 @@ fn sticky_sessions_load_replicas_unevenly() {
 fn a_layer_7_balancer_can_be_the_bottleneck() {
     let (name, text) = scenario_file("l7_balancer");
     let rate = Override::new("load.web.rate", "\"2500/s\"");
-    let small = summary(&name, &text, &[rate.clone()]);
+    let small = summary(&name, &text, std::slice::from_ref(&rate));
     assert!(small.stations["lb"].utilization > 0.99);
     let x = small.classes["web"].throughput;
     assert!((x - 2000.0).abs() < 0.015 * 2000.0, "{x}/s");
