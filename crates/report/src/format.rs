@@ -219,9 +219,14 @@ pub fn table(summary: &Summary) -> String {
         .map(String::from)
         .to_vec(),
     ];
+    // A `failed` column only when a dependency can fail.
+    let failures = summary.classes.values().any(|c| c.failed > 0);
+    if failures {
+        rows[0].insert(4, "failed".into());
+    }
     for (name, c) in &summary.classes {
         let l = &c.latency;
-        rows.push(vec![
+        let mut row = vec![
             name.clone(),
             count(c.arrived),
             count(c.completed),
@@ -233,7 +238,11 @@ pub fn table(summary: &Summary) -> String {
             duration(Some(l.p99), l.p99_ci95),
             duration(Some(l.p999), None),
             duration(Some(l.max), None),
-        ]);
+        ];
+        if failures {
+            row.insert(4, count(c.failed));
+        }
+        rows.push(row);
     }
     render(&mut out, &rows);
     out.push('\n');

@@ -59,6 +59,10 @@ pub enum Quantity {
     Response(&'static str),
     /// Fraction of class 0's completions slower than this many seconds.
     FractionAbove(f64),
+    /// Mean wait for an admission slot at a station.
+    SlotWait(&'static str),
+    /// Fraction of class 0's ended requests that failed with an error.
+    FailedRatio,
 }
 
 impl Quantity {
@@ -81,6 +85,8 @@ impl Quantity {
             Quantity::InQueue(s) => station(s).mean_queue_len(run.duration),
             Quantity::Wait(s) => station(s).mean_wait(),
             Quantity::Response(s) => station(s).mean_response(),
+            Quantity::SlotWait(s) => station(s).mean_slot_wait(),
+            Quantity::FailedRatio => class.failed as f64 / (class.failed + class.completed) as f64,
             Quantity::FractionAbove(t) => {
                 let h = &class.latency;
                 let above = h.count_between((t * 1e9) as u64, h.max());

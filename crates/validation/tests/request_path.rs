@@ -343,3 +343,30 @@ fn closed_users_at_a_balancer_match_mva() {
         "latency {latency:?} vs MVA {r}"
     );
 }
+
+/// An external API with a concurrency limit of 4 and exp(100 ms) latency,
+/// called 30 times a second: its 4 slots form an M/M/4 queue, so calls wait
+/// Erlang C / (cμ − λ) = 0.5094 / 10 = 50.9 ms for a slot; 2% of its replies
+/// are errors, which fail the requests that made them.
+#[test]
+fn a_rate_limited_external_is_an_mmc_and_its_errors_fail_requests() {
+    use chokepoint_validation::{Quantity, derived::erlang_c, estimate};
+    let (name, text) = scenario_file("partner_api");
+    let scenario = (name.as_str(), text.as_str());
+    let overrides = [
+        Override::new("simulation.duration", "\"4000s\""),
+        Override::new("simulation.replications", "10"),
+    ];
+    let expected = erlang_c(4, 3.0) / (4.0 * 10.0 - 30.0);
+    assert!((expected - 0.0509).abs() < 1e-3);
+    let wait = estimate(scenario, &overrides, Quantity::SlotWait("payments"), 0.999);
+    assert!(
+        (wait.mean - expected).abs() <= wait.half_width.unwrap(),
+        "slot wait {wait:?} vs Erlang C {expected}"
+    );
+    let failed = estimate(scenario, &overrides, Quantity::FailedRatio, 0.999);
+    assert!(
+        (failed.mean - 0.02).abs() <= failed.half_width.unwrap(),
+        "failed share {failed:?}"
+    );
+}
