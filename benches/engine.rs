@@ -1,6 +1,7 @@
 //! Engine throughput in station visits per second (a visit = arrival, service
 //! and departure at one station), on an M/M/1 queue and on the three-station
-//! tandem of the `jackson_tandem_3_mm1` case.
+//! tandem of the `jackson_tandem_3_mm1` case; and a request path with a
+//! worker pool and a synchronous call (`engine_request_path`).
 //!
 //! Each model runs twice: through `chokepoint_core::run` with full statistics
 //! (histograms, time-weighted areas, per-visit sums), and through `baseline`,
@@ -99,6 +100,51 @@ fn engine_mm1(bencher: Bencher) {
 #[divan::bench]
 fn engine_tandem(bencher: Bencher) {
     bench_engine(bencher, &TANDEM);
+}
+
+/// A request path: an API (4 cores, processor sharing, 16 workers) that
+/// calls a database (2 servers) and holds its worker until the reply; a
+/// visit of the call point counts as one visit. Not comparable with the
+/// baseline (which has no calls); it tracks the cost of calls and pools.
+fn request_path() -> Topology {
+    let station = |name: &str, servers, discipline, mean: f64, routing| Station {
+        name: name.into(),
+        servers,
+        discipline,
+        capacity: None,
+        dispatch: None,
+        admission: None,
+        call: None,
+        error: 0.0,
+        behaviour: vec![Some(Behaviour {
+            work: Dist::exp(mean * 1e9).unwrap(),
+            routing,
+        })],
+    };
+    let mut api = station("api", 4, Discipline::Ps, 0.005, Routing::to(StationId(1)));
+    api.admission = Some(Admission::new(16, StationId(1)));
+    let mut call = station("api.call", 1, Discipline::Fifo, 1.0, Routing::exit());
+    call.behaviour[0] = Some(Behaviour {
+        work: Dist::constant(0.0).unwrap(),
+        routing: Routing::exit(),
+    });
+    call.call = Some(CallPoint::to(StationId(2), 1));
+    let db = station("db", 2, Discipline::Fifo, 0.004, Routing::exit());
+    Topology {
+        stations: vec![api, call, db],
+        ..topology(&MM1)
+    }
+}
+
+#[divan::bench]
+fn engine_request_path(bencher: Bencher) {
+    let topology = request_path();
+    let config = config();
+    let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
+    let visits: u64 = stats.stations.iter().map(|s| s.departures).sum();
+    bencher
+        .counter(ItemsCount::new(visits))
+        .bench(|| chokepoint_core::run(divan::black_box(&topology), &config, 1).unwrap());
 }
 
 /// A minimal event loop: single-server FIFO stations in series, queue
