@@ -124,6 +124,39 @@ fn run_json_follows_the_contract() {
     assert!((l - xw).abs() < 0.05 * l, "L {l} vs XW {xw}");
 }
 
+/// The request path (calls holding workers, a network hop, a balancer) on
+/// one and two threads: the same JSON, pinned by a golden with its
+/// breakdown; the breakdown adds up to the service's response.
+#[test]
+fn request_path_json_is_deterministic_and_pinned() {
+    let args = |threads: &'static str| {
+        vec![
+            "run",
+            "scenarios/request_path/db_pool.toml",
+            "--format",
+            "json",
+            "--threads",
+            threads,
+            "--duration",
+            "10s",
+            "--replications",
+            "3",
+        ]
+    };
+    let a = chokepoint(&args("1"));
+    let b = chokepoint(&args("2"));
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let (a, b) = (stable_json(&a.stdout), stable_json(&b.stdout));
+    assert_eq!(a, b);
+    let api = &a["stations"]["api"];
+    let part = |k: &str| api["breakdown"][k].as_f64().unwrap();
+    let total = part("queue") + part("work") + api["breakdown"]["calls"]["db"].as_f64().unwrap();
+    let response = api["mean_response"].as_f64().unwrap();
+    assert!((total - response).abs() < 1e-9 * response, "{total} vs {response}");
+    let pretty = serde_json::to_string_pretty(&a).unwrap() + "\n";
+    expect_file("db_pool.json", &pretty);
+}
+
 /// Same file and seed: byte-identical JSON apart from the wall-clock fields,
 /// whatever the number of threads.
 #[test]
