@@ -264,11 +264,20 @@ fn check(path: &Path) -> anyhow::Result<()> {
         None => String::new(),
     };
     // Replicated services add their replicas' stations after the services'.
+    // Services compiled into several stations (replicas, call points,
+    // hops) add them after the services' own; the own one bears its name.
     let internal: usize = loaded
         .scenario
         .services
         .iter()
-        .map(|s| s.chains.iter().map(Vec::len).sum::<usize>())
+        .map(|s| {
+            s.chains
+                .iter()
+                .flatten()
+                .chain(&s.hops)
+                .filter(|id| t.stations[id.idx()].name != s.name)
+                .count()
+        })
         .sum();
     println!(
         "{}: ok ({} service(s), {} class(es){points})",

@@ -395,6 +395,16 @@ fn overview(lines: &[PointLine], total: usize) -> String {
                 cells.push(format!("{class}: {x:.4}/s, p99 {:.4} s", p99));
             }
         }
+        if let Some(stations) = v["result"]["stations"].as_object() {
+            let unstable: Vec<&str> = stations
+                .iter()
+                .filter(|(_, s)| s["workers"]["unstable"] == true)
+                .map(|(name, _)| name.as_str())
+                .collect();
+            if !unstable.is_empty() {
+                cells.push(format!("UNSTABLE: {}", unstable.join(", ")));
+            }
+        }
         if judged {
             cells.push(if v["slo"]["met"] == true {
                 "SLO met".into()

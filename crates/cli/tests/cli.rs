@@ -152,7 +152,10 @@ fn request_path_json_is_deterministic_and_pinned() {
     let part = |k: &str| api["breakdown"][k].as_f64().unwrap();
     let total = part("queue") + part("work") + api["breakdown"]["calls"]["db"].as_f64().unwrap();
     let response = api["mean_response"].as_f64().unwrap();
-    assert!((total - response).abs() < 1e-9 * response, "{total} vs {response}");
+    assert!(
+        (total - response).abs() < 1e-9 * response,
+        "{total} vs {response}"
+    );
     let pretty = serde_json::to_string_pretty(&a).unwrap() + "\n";
     expect_file("db_pool.json", &pretty);
 }
