@@ -541,7 +541,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         profile: svc.profile.as_ref().map(|p| p.name.clone()),
         cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),
         workers,
-        breakdown: Some(breakdown(runs, svc, wq.mean)),
+        breakdown: Some(breakdown(runs, svc, &own, wq.mean)),
         parts: Some(
             own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))
@@ -554,18 +554,12 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
 /// queues (`queue`, the mean wait `wq`), its own stations' service (`work`),
 /// and each callee (the whole call: network hop, the callee's queues, work
 /// and its own calls). The three add up to the service's mean response.
-fn breakdown(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo, wq: f64) -> Breakdown {
-    let at: Vec<usize> = svc.calls.iter().map(|c| c.at).collect();
-    let own: Vec<usize> = svc
-        .chains
-        .iter()
-        .flat_map(|c| {
-            c.iter()
-                .enumerate()
-                .filter(|(k, _)| !at.contains(k))
-                .map(|(_, id)| id.idx())
-        })
-        .collect();
+fn breakdown(
+    runs: &[RunStats],
+    svc: &chokepoint_scenario::ServiceInfo,
+    own: &[usize],
+    wq: f64,
+) -> Breakdown {
     let out = |r: &RunStats| -> f64 {
         svc.chains
             .iter()

@@ -293,14 +293,7 @@ impl Walker<'_> {
     /// A call's `p`, 1 by default.
     fn call_probability(&mut self, t: &toml::de::DeTable<'_>) -> Option<f64> {
         match t.get("p") {
-            Some(v) => self.number(v, "`p`").and_then(|p| {
-                if (0.0..=1.0).contains(&p) {
-                    Some(p)
-                } else {
-                    self.error(format!("probability {p} is outside [0, 1]"), v.span());
-                    None
-                }
-            }),
+            Some(v) => self.probability(v, "probability"),
             None => Some(1.0),
         }
     }

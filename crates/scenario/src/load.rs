@@ -408,6 +408,17 @@ impl<'s> Walker<'s> {
         }
     }
 
+    /// A number in [0, 1].
+    pub(crate) fn probability(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+        let p = self.number(value, what)?;
+        if (0.0..=1.0).contains(&p) {
+            Some(p)
+        } else {
+            self.error(format!("{what} {p} is outside [0, 1]"), value.span());
+            None
+        }
+    }
+
     pub(crate) fn number(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
         let text = match value.get_ref() {
             DeValue::Integer(i) => i.as_str(),
@@ -1019,14 +1030,7 @@ impl<'s> Walker<'s> {
                 }
             };
             let p = match t.get("p") {
-                Some(v) => self.number(v, "`p`").and_then(|p| {
-                    if (0.0..=1.0).contains(&p) {
-                        Some(p)
-                    } else {
-                        self.error(format!("probability {p} is outside [0, 1]"), v.span());
-                        None
-                    }
-                }),
+                Some(v) => self.probability(v, "probability"),
                 None if several => {
                     self.error(
                         "with several routes, each needs a probability `p`",
@@ -1335,17 +1339,7 @@ impl<'s> Walker<'s> {
             None => Some(None),
         };
         let error = match table.get("error") {
-            Some(v) => self.number(v, "`error`").and_then(|p| {
-                if (0.0..=1.0).contains(&p) {
-                    Some(p)
-                } else {
-                    self.error(
-                        format!("`error` is a probability in [0, 1], found {p}"),
-                        v.span(),
-                    );
-                    None
-                }
-            }),
+            Some(v) => self.probability(v, "the error probability"),
             None => Some(0.0),
         };
         let latency = latency?;
