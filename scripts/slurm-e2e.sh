@@ -10,7 +10,7 @@
 # started are stopped by their PIDs, never by name, whether the test passes
 # or fails.
 #
-#   scripts/slurm-e2e.sh            # uses target/debug/chokepoint (built if needed)
+#   scripts/slurm-e2e.sh            # uses target/debug/chokepoint (built with the tests if needed)
 #   CHOKEPOINT=path/to/chokepoint scripts/slurm-e2e.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,9 @@ started=$(date +%s)
 say() { echo "slurm-e2e [$(($(date +%s) - started))s]: $*"; }
 
 if [ -z "${CHOKEPOINT:-}" ]; then
-    (cd "$root" && cargo build --locked --quiet -p chokepoint)
+    # The binary the test suite builds (same features, so after the tests
+    # this builds nothing; `cargo build -p chokepoint` alone would rebuild).
+    (cd "$root" && cargo test --workspace --locked --no-run --quiet 2>/dev/null)
     CHOKEPOINT="$root/target/debug/chokepoint"
 fi
 scenario="$root/scenarios/sweep_db.toml"
