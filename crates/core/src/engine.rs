@@ -93,6 +93,9 @@ struct Request {
     /// awaits its reply, and that frame's id (the frame may be gone).
     join: u32,
     join_id: u64,
+    /// Work it brings to its next service instead of the station's own
+    /// (a payload to transfer), when not negative.
+    brings: f64,
 }
 
 /// No slot, frame or request.
@@ -114,6 +117,7 @@ impl Request {
             top: NONE,
             join: NONE,
             join_id: 0,
+            brings: -1.0,
         }
     }
 }
@@ -205,6 +209,8 @@ struct CallState {
     wait: u32,
     /// Per class.
     probability: Vec<f64>,
+    /// Work each request sent brings to its target, or −1.
+    work: f64,
     stream: Stream,
 }
 
@@ -570,6 +576,7 @@ impl Engine {
                     targets: c.targets.iter().map(|t| t.0).collect(),
                     wait: c.wait,
                     probability: c.probability.clone(),
+                    work: c.work.unwrap_or(-1.0),
                     stream: Stream::new(derive(seed, &[name_key("call"), name_key(&s.name)])),
                 }),
                 error: s.error,
@@ -1087,7 +1094,7 @@ impl Engine {
             self.route(req, si);
             return;
         }
-        let (n, wait) = (c.targets.len(), c.wait);
+        let (n, wait, brings) = (c.targets.len(), c.wait, c.work);
         if wait == 0 {
             self.send(req, si, n);
             return;
@@ -1112,6 +1119,7 @@ impl Engine {
         r.top = frame;
         if n == 1 {
             // A single call: the request itself goes.
+            r.brings = brings;
             let target = self.stations[si].call.as_ref().map_or(0, |c| c.targets[0]);
             self.arrive(req, target as usize);
             return;
@@ -1123,6 +1131,7 @@ impl Engine {
             let mut child = Request::new(class, target, born);
             child.join = frame;
             child.join_id = id;
+            child.brings = brings;
             let child = self.alloc_request(child);
             self.arrive(child, target as usize);
         }
@@ -1259,7 +1268,11 @@ impl Engine {
             let lane = self.lanes[si * self.n_classes + ci]
                 .as_mut()
                 .expect("validated: every reachable station has a lane");
-            let work = lane.work.sample(&mut lane.work_stream);
+            let work = if r.brings >= 0.0 {
+                std::mem::replace(&mut r.brings, -1.0)
+            } else {
+                lane.work.sample(&mut lane.work_stream)
+            };
             r.started = now;
             r.work = work;
             let ps = &mut station.ps;
@@ -1290,7 +1303,11 @@ impl Engine {
         let lane = self.lanes[si * self.n_classes + r.class as usize]
             .as_mut()
             .expect("validated: every reachable station has a lane");
-        let work = nanos_from_f64(lane.work.sample(&mut lane.work_stream));
+        let work = nanos_from_f64(if r.brings >= 0.0 {
+            std::mem::replace(&mut r.brings, -1.0)
+        } else {
+            lane.work.sample(&mut lane.work_stream)
+        });
         self.events.push(
             SimTime(self.now.saturating_add(work)),
             Event::Departure { req },
@@ -1989,6 +2006,7 @@ mod call_tests {
                 targets: vec![StationId(1), StationId(2)],
                 wait: 2,
                 probability: vec![1.0],
+                work: None,
             };
             let topology = Topology {
                 stations: vec![
@@ -2024,6 +2042,7 @@ mod call_tests {
                     targets: (1..=k).map(StationId).collect(),
                     wait,
                     probability: vec![1.0],
+                    work: None,
                 },
                 Routing::exit(),
             )];
@@ -2141,6 +2160,7 @@ mod call_tests {
                             targets,
                             wait,
                             probability: vec![1.0],
+                            work: None,
                         },
                         Routing::exit(),
                     ),
@@ -2184,6 +2204,7 @@ mod call_tests {
                         targets: vec![StationId(1)],
                         wait: 2,
                         probability: vec![1.0],
+                        work: None,
                     },
                     Routing::exit(),
                 ),

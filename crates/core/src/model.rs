@@ -162,6 +162,10 @@ pub struct CallPoint {
     /// Per class (indexed by [`ClassId`]), the probability that a request
     /// makes the call; otherwise it passes straight on.
     pub probability: Vec<f64>,
+    /// The work (nanoseconds at rate 1) each request sent brings to its
+    /// target, instead of the target's own: a payload's transfer time on a
+    /// shared link, say. `None`: the target's own work.
+    pub work: Option<f64>,
 }
 
 impl CallPoint {
@@ -171,6 +175,7 @@ impl CallPoint {
             targets: vec![to],
             wait: 1,
             probability: vec![1.0; classes],
+            work: None,
         }
     }
 }
@@ -446,6 +451,7 @@ impl Topology {
                     || c.wait as usize > c.targets.len()
                     || c.probability.len() != self.classes.len()
                     || !c.probability.iter().all(|&p| unit(p))
+                    || c.work.is_some_and(|w| !(w.is_finite() && w >= 0.0))
                 {
                     return Err(ModelError::BadCall(id));
                 }

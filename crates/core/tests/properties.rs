@@ -252,6 +252,7 @@ fn request_path(spec: &CallSpec) -> Topology {
         targets: (2..2 + k).map(StationId).collect(),
         wait: spec.wait,
         probability: vec![spec.probability; classes],
+        work: None,
     });
     let mut stations = vec![caller, call];
     let last = 2 + k + 1;

@@ -50,6 +50,8 @@ pub(crate) struct CallEntry {
     pub(crate) n: u32,
     /// Network time added to each call.
     pub(crate) latency: Option<Dist>,
+    /// Bytes sent with each call, over the caller's link.
+    pub(crate) bytes: Option<f64>,
     /// Where it is written.
     pub(crate) span: Range<usize>,
 }
@@ -101,17 +103,17 @@ impl Walker<'_> {
     ) -> Option<CallEntry> {
         let t = self.table(item, "an entry of `calls`")?;
         self.check_keys(t, &CALL_KEYS, &format!("`calls` of {context}"));
-        let mut ok = true;
-        if let Some(v) = t.get("bytes") {
-            self.error(
-                "`bytes` on a call is not supported by this version of chokepoint",
-                v.span(),
-            )
-            .help = Some(
-                "model the payload on the caller's link with `net_bytes` on the service".into(),
-            );
-            ok = false;
-        }
+        let bytes = match t.get("bytes") {
+            Some(v) => match self.number(v, "`bytes`") {
+                Some(x) if x > 0.0 => Some(Some(x)),
+                Some(x) => {
+                    self.error(format!("`bytes` must be positive, found {x}"), v.span());
+                    None
+                }
+                None => None,
+            },
+            None => Some(None),
+        };
         let given: Vec<&str> = ["to", "parallel", "fanout"]
             .into_iter()
             .filter(|k| t.get(*k).is_some())
@@ -217,9 +219,14 @@ impl Walker<'_> {
                     );
                     return None;
                 }
-                if let Some(v) = t.get("latency") {
-                    self.error("`latency` is not supported on a send to a queue", v.span());
-                    return None;
+                for key in ["latency", "bytes"] {
+                    if let Some(v) = t.get(key) {
+                        self.error(
+                            format!("`{key}` is not supported on a send to a queue"),
+                            v.span(),
+                        );
+                        return None;
+                    }
                 }
                 let label = format!(
                     "send({})",
@@ -232,6 +239,7 @@ impl Walker<'_> {
                     p: self.call_probability(t)?,
                     n: self.call_repeats(t)?,
                     latency: None,
+                    bytes: None,
                     span: item.span(),
                 });
             }
@@ -274,9 +282,6 @@ impl Walker<'_> {
             None => Some(None),
         };
         let (targets, label) = targets?;
-        if !ok {
-            return None;
-        }
         Some(CallEntry {
             targets,
             label,
@@ -284,6 +289,7 @@ impl Walker<'_> {
             p: p?,
             n: n?,
             latency: latency?,
+            bytes: bytes?,
             span: item.span(),
         })
     }
@@ -321,6 +327,7 @@ pub(crate) fn compile(
     per_class: &PerClass,
     next: &[Routing],
     first_id: u32,
+    gbps: Option<f64>,
 ) -> Compiled {
     // Distinct lists, in the order of the first class using each.
     let mut lists: Vec<&Vec<CallEntry>> = Vec::new();
@@ -349,42 +356,87 @@ pub(crate) fn compile(
     let n_points = points.len() as u32;
     let mut next_hop = first_id + n_points;
     let mut hops = Vec::new();
+    // A station every visiting class may use, with this work and routing.
+    let internal = |name: String, servers, discipline, work: &Dist, routing: &Routing| Station {
+        name,
+        servers,
+        discipline,
+        capacity: None,
+        dispatch: None,
+        admission: None,
+        call: None,
+        error: 0.0,
+        behaviour: per_class
+            .iter()
+            .map(|l| {
+                l.as_ref().map(|_| Behaviour {
+                    work: work.clone(),
+                    routing: routing.clone(),
+                })
+            })
+            .collect(),
+    };
+    let zero = Dist::constant(0.0).expect("zero is a valid constant");
+    // Payloads cross the caller's link: one processor-sharing server shared
+    // by all its calls' transfers, each bringing its own transfer time.
+    let link = match gbps {
+        Some(_) if points.iter().any(|(e, _)| e.bytes.is_some()) => {
+            let id = StationId(next_hop);
+            next_hop += 1;
+            hops.push(internal(
+                format!("{prefix}.link"),
+                1,
+                Discipline::Ps,
+                &zero,
+                &Routing::exit(),
+            ));
+            out.hops.push(id);
+            Some(id)
+        }
+        _ => None,
+    };
     for (j, (entry, probability)) in points.into_iter().enumerate() {
         let id = first_id + j as u32;
         let name = format!("{prefix}.call{j}");
-        let targets: Vec<StationId> = match &entry.latency {
-            None => entry.targets.clone(),
-            Some(latency) => entry
-                .targets
-                .iter()
-                .enumerate()
-                .map(|(b, &target)| {
-                    let hop = StationId(next_hop);
-                    next_hop += 1;
-                    hops.push(Station {
-                        name: format!("{name}.hop{b}"),
-                        servers: INFINITE_SERVERS,
-                        discipline: Discipline::Fifo,
-                        capacity: None,
-                        dispatch: None,
-                        admission: None,
-                        call: None,
-                        error: 0.0,
-                        behaviour: per_class
-                            .iter()
-                            .map(|l| {
-                                l.as_ref().map(|_| Behaviour {
-                                    work: latency.clone(),
-                                    routing: Routing::to(target),
-                                })
-                            })
-                            .collect(),
-                    });
-                    out.hops.push(hop);
-                    hop
-                })
-                .collect(),
-        };
+        let mut targets = Vec::new();
+        for (b, &target) in entry.targets.iter().enumerate() {
+            // Each branch: its payload's transfer?, its network hop?, the callee.
+            let mut to = target;
+            if let Some(latency) = &entry.latency {
+                let hop = StationId(next_hop);
+                next_hop += 1;
+                hops.push(internal(
+                    format!("{name}.hop{b}"),
+                    INFINITE_SERVERS,
+                    Discipline::Fifo,
+                    latency,
+                    &Routing::to(to),
+                ));
+                out.hops.push(hop);
+                to = hop;
+            }
+            if let (Some(bytes), Some(link), Some(gbps)) = (entry.bytes, link, gbps) {
+                let send = StationId(next_hop);
+                next_hop += 1;
+                let mut station = internal(
+                    format!("{name}.send{b}"),
+                    1,
+                    Discipline::Fifo,
+                    &zero,
+                    &Routing::to(to),
+                );
+                station.call = Some(CallPoint {
+                    targets: vec![link],
+                    wait: 1,
+                    probability: vec![1.0; per_class.len()],
+                    work: Some(8.0 * bytes / (gbps * 1e9) * 1e9),
+                });
+                hops.push(station);
+                out.hops.push(send);
+                to = send;
+            }
+            targets.push(to);
+        }
         let last = j as u32 + 1 == n_points;
         out.stations.push(Station {
             name,
@@ -397,6 +449,7 @@ pub(crate) fn compile(
                 targets,
                 wait: entry.wait,
                 probability,
+                work: None,
             }),
             error: 0.0,
             behaviour: per_class

@@ -659,7 +659,7 @@ impl<'s> Walker<'s> {
                     // Its servers are workers, held from admission to the last reply.
                     let id = StationId(stations.len() as u32);
                     let first = (services.len() + extras.len()) as u32;
-                    let c = calls::compile(&s.name, &plain.calls, &plain.next, first);
+                    let c = calls::compile(&s.name, &plain.calls, &plain.next, first, None);
                     let last = *c.points.last().expect("calls were made");
                     station.admission = Some(Admission::new(station.servers, last));
                     for b in station.behaviour.iter_mut().flatten() {
@@ -1247,6 +1247,14 @@ impl<'s> Walker<'s> {
                 work,
                 routing: next[next.len() - 1].clone(),
             }));
+        }
+        if let Some(entry) = calls.iter().flatten().flatten().find(|e| e.bytes.is_some()) {
+            self.error(
+                "`bytes` needs the caller's network bandwidth: only a service with a `profile` has one",
+                entry.span.clone(),
+            )
+            .help = Some("make the caller kind = \"api\" (or worker, database) with a profile, or drop `bytes`".into());
+            return None;
         }
         let discipline = discipline?;
         if calls::any(&calls) && discipline == Discipline::Priority {

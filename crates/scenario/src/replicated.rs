@@ -493,8 +493,15 @@ impl Replicated {
                 .zip(&self.cpu)
                 .map(|(c, cpu)| cpu.as_ref().and(c.clone()))
                 .collect();
-            let calls = calls::any(&per_class)
-                .then(|| calls::compile(&format!("{name}[{r}]"), &per_class, &self.next, last + 1));
+            let calls = calls::any(&per_class).then(|| {
+                calls::compile(
+                    &format!("{name}[{r}]"),
+                    &per_class,
+                    &self.next,
+                    last + 1,
+                    Some(p.network_gbps),
+                )
+            });
             // The worker is held until the last reply.
             let release = calls
                 .as_ref()

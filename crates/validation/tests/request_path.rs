@@ -370,3 +370,39 @@ fn a_rate_limited_external_is_an_mmc_and_its_errors_fail_requests() {
         "failed share {failed:?}"
     );
 }
+
+/// A call's payload crosses the caller's link (one processor-sharing server
+/// shared by all its transfers): 187.5 kB at 0.75 Gbit/s is D = 2 ms; at 300
+/// calls/s the link is 60% busy and a transfer takes D / (1 − ρ) = 5 ms
+/// (M/G/1-PS, Poisson input: the API's CPU is an M/M/2-PS, whose departures
+/// are Poisson); with the store's 5 ms, a call takes 10 ms.
+#[test]
+fn payloads_share_the_callers_link() {
+    use chokepoint_validation::{Quantity, estimate};
+    let (name, text) = scenario_file("payload");
+    let scenario = (name.as_str(), text.as_str());
+    let overrides = [
+        Override::new("simulation.duration", "\"1000s\""),
+        Override::new("simulation.replications", "10"),
+    ];
+    let call = estimate(
+        scenario,
+        &overrides,
+        Quantity::Response("api[0].call0"),
+        0.999,
+    );
+    assert!(
+        (call.mean - 0.010).abs() <= call.half_width.unwrap(),
+        "call {call:?}, expected 10 ms"
+    );
+    let link = estimate(
+        scenario,
+        &overrides,
+        Quantity::Utilization("api[0].link"),
+        0.999,
+    );
+    assert!(
+        (link.mean - 0.6).abs() <= link.half_width.unwrap(),
+        "link {link:?}"
+    );
+}
