@@ -12,7 +12,9 @@
 //! calls one service (`to`), several in parallel (`parallel`), or one
 //! service many times in parallel (`fanout`), and waits for all replies or
 //! the first `wait`. A `latency` adds a network hop, an infinite-server delay
-//! before the callee. When classes call differently (`[services.X.on.CLASS]`
+//! before the callee; `bytes` first sends the payload over the caller
+//! replica's link (a nested call to one processor-sharing station per
+//! replica, each transfer bringing its own transfer time). When classes call differently (`[services.X.on.CLASS]`
 //! with its own `calls`), the lists are laid end to end and each call point
 //! has probability 0 for the classes whose list it is not in, so that one
 //! chain, with one place where the caller's worker is given back, serves
