@@ -2112,6 +2112,31 @@ mod call_tests {
         }
     }
 
+    /// Nested calls: a caller with one slot (0.5 s of work) calls B, whose
+    /// request (0.5 s, never queued) calls C (0.5 s, never queued). The slot
+    /// is held for the sum, Erlang-3 with mean 1.5 s and E[S²] = 3 s², so at
+    /// λ = 0.4 (ρ = 0.6) Pollaczek–Khinchine gives a slot wait of
+    /// λE[S²]/(2(1 − ρ)) = 1.5 s and a response of 3 s.
+    #[test]
+    fn nested_calls_hold_the_callers_slot_throughout() {
+        let mut api = queue("api", 1, 0.5, Routing::to(StationId(1)));
+        api.admission = Some(Admission::new(1, StationId(1)));
+        let topology = Topology {
+            stations: vec![
+                api,
+                call_point("api.call", CallPoint::to(StationId(2), 1), Routing::exit()),
+                queue("b", INFINITE, 0.5, Routing::to(StationId(3))),
+                call_point("b.call", CallPoint::to(StationId(4), 1), Routing::exit()),
+                queue("c", INFINITE, 0.5, Routing::exit()),
+            ],
+            classes: open(0.4, 0),
+        };
+        let t = replicate(&topology, 40_000.0, 12, |s| s.classes[0].mean_latency());
+        assert_close("response", t, 3.0);
+        let w = replicate(&topology, 40_000.0, 12, |s| s.stations[0].mean_slot_wait());
+        assert_close("slot wait", w, 1.5);
+    }
+
     /// Error replies fail the request: the failed share is the error
     /// probability, and every request is accounted for.
     #[test]

@@ -406,3 +406,53 @@ fn payloads_share_the_callers_link() {
         "link {link:?}"
     );
 }
+
+/// Per-class calls: reads call the cache, writes the database, and each
+/// callee sees exactly its class's rate; a write waits for the database
+/// (5 ms), a read for the cache (1 ms), both at no load.
+#[test]
+fn each_class_makes_its_own_calls() {
+    let text = r#"
+[simulation]
+duration = "400s"
+warmup = "10s"
+replications = 5
+seed = 53
+[load.read]
+rate = "80/s"
+entry = "api"
+[load.write]
+rate = "20/s"
+entry = "api"
+[services.api]
+kind = "station"
+servers = 64
+work = "const(100us)"
+calls = [{ to = "cache" }]
+[services.api.on.write]
+calls = [{ to = "db" }]
+[services.cache]
+kind = "external"
+latency = "const(1ms)"
+[services.db]
+kind = "external"
+latency = "const(5ms)"
+"#;
+    let s = summary("per_class", text, &[]);
+    let x = |name: &str| s.stations[name].throughput;
+    assert!((x("cache") - 80.0).abs() < 2.0, "cache {}", x("cache"));
+    assert!((x("db") - 20.0).abs() < 1.0, "db {}", x("db"));
+    let latency = |class: &str| s.classes[class].latency.mean.unwrap();
+    assert!(
+        (latency("read") - 0.0011).abs() < 1e-6,
+        "{}",
+        latency("read")
+    );
+    assert!(
+        (latency("write") - 0.0051).abs() < 1e-6,
+        "{}",
+        latency("write")
+    );
+    let calls = &s.stations["api"].breakdown.as_ref().unwrap().calls;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+}
