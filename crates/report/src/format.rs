@@ -21,8 +21,9 @@ pub fn csv(summary: &Summary) -> String {
     let mut row = |section: &str, name: &str, metric: &str, value: Option<f64>, ci: Option<f64>| {
         let _ = writeln!(
             out,
-            "{section},{},{metric},{},{}",
+            "{section},{},{},{},{}",
             csv_field(name),
+            csv_field(metric),
             cell(value),
             cell(ci)
         );
@@ -84,6 +85,53 @@ pub fn csv(summary: &Summary) -> String {
         row("station", name, "mean_wait", s.mean_wait, s.mean_wait_ci95);
         row("station", name, "mean_response", s.mean_response, None);
         row("station", name, "dropped", Some(s.dropped as f64), None);
+        if let Some(w) = &s.workers {
+            row(
+                "station",
+                name,
+                "workers_utilization",
+                Some(w.utilization),
+                None,
+            );
+            row(
+                "station",
+                name,
+                "workers_waiting",
+                Some(w.mean_waiting),
+                None,
+            );
+            row("station", name, "workers_wait", w.mean_wait, None);
+            row(
+                "station",
+                name,
+                "backlog_growth",
+                Some(w.backlog_growth),
+                w.backlog_growth_ci95,
+            );
+            row(
+                "station",
+                name,
+                "unstable",
+                Some(f64::from(u8::from(w.unstable))),
+                None,
+            );
+        }
+        if let Some(b) = s.busiest_replica {
+            row(
+                "station",
+                name,
+                "busiest_replica",
+                Some(b),
+                s.busiest_replica_ci95,
+            );
+        }
+        if let Some(b) = &s.breakdown {
+            row("station", name, "time_queue", b.queue, None);
+            row("station", name, "time_work", b.work, None);
+            for (callee, t) in &b.calls {
+                row("station", name, &format!("time_call:{callee}"), *t, None);
+            }
+        }
     }
     out
 }
