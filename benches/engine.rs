@@ -40,23 +40,20 @@ fn topology(means: &[f64]) -> Topology {
         stations: means
             .iter()
             .enumerate()
-            .map(|(i, &mean)| Station {
-                name: format!("s{i}"),
-                servers: 1,
-                discipline: Discipline::Fifo,
-                capacity: None,
-                dispatch: None,
-                admission: None,
-                call: None,
-                error: 0.0,
-                behaviour: vec![Some(Behaviour {
-                    work: Dist::exp(mean * 1e9).unwrap(),
-                    routing: if i + 1 < n {
-                        Routing::to(StationId(i as u32 + 1))
-                    } else {
-                        Routing::exit()
-                    },
-                })],
+            .map(|(i, &mean)| {
+                Station::new(
+                    format!("s{i}"),
+                    1,
+                    Discipline::Fifo,
+                    vec![Some(Behaviour {
+                        work: Dist::exp(mean * 1e9).unwrap(),
+                        routing: if i + 1 < n {
+                            Routing::to(StationId(i as u32 + 1))
+                        } else {
+                            Routing::exit()
+                        },
+                    })],
+                )
             })
             .collect(),
         classes: vec![Class {
@@ -107,19 +104,16 @@ fn engine_tandem(bencher: Bencher) {
 /// visit of the call point counts as one visit. Not comparable with the
 /// baseline (which has no calls); it tracks the cost of calls and pools.
 fn request_path() -> Topology {
-    let station = |name: &str, servers, discipline, mean: f64, routing| Station {
-        name: name.into(),
-        servers,
-        discipline,
-        capacity: None,
-        dispatch: None,
-        admission: None,
-        call: None,
-        error: 0.0,
-        behaviour: vec![Some(Behaviour {
-            work: Dist::exp(mean * 1e9).unwrap(),
-            routing,
-        })],
+    let station = |name: &str, servers, discipline, mean: f64, routing| {
+        Station::new(
+            name,
+            servers,
+            discipline,
+            vec![Some(Behaviour {
+                work: Dist::exp(mean * 1e9).unwrap(),
+                routing,
+            })],
+        )
     };
     let mut api = station("api", 4, Discipline::Ps, 0.005, Routing::to(StationId(1)));
     api.admission = Some(Admission::new(16, StationId(1)));

@@ -113,19 +113,16 @@ mod tests {
     /// b (2 servers, 2 s) ρ = 0.8, c (0.8 s) ρ = 0.64.
     #[test]
     fn feedback_visit_ratios_and_loads() {
-        let st = |name: &str, servers, mean: f64, routing| Station {
-            name: name.into(),
-            servers,
-            discipline: Discipline::Fifo,
-            capacity: None,
-            dispatch: None,
-            admission: None,
-            call: None,
-            error: 0.0,
-            behaviour: vec![Some(Behaviour {
-                work: Dist::exp(mean * 1e9).unwrap(),
-                routing,
-            })],
+        let st = |name: &str, servers, mean: f64, routing| {
+            Station::new(
+                name,
+                servers,
+                Discipline::Fifo,
+                vec![Some(Behaviour {
+                    work: Dist::exp(mean * 1e9).unwrap(),
+                    routing,
+                })],
+            )
         };
         let topology = Topology {
             stations: vec![
@@ -162,19 +159,16 @@ mod tests {
 
     #[test]
     fn a_loop_with_no_exit_has_no_visit_ratios() {
-        let st = |to| Station {
-            name: "x".into(),
-            servers: 1,
-            discipline: Discipline::Fifo,
-            capacity: None,
-            dispatch: None,
-            admission: None,
-            call: None,
-            error: 0.0,
-            behaviour: vec![Some(Behaviour {
-                work: Dist::exp(1.0).unwrap(),
-                routing: Routing::to(StationId(to)),
-            })],
+        let st = |to| {
+            Station::new(
+                "x",
+                1,
+                Discipline::Fifo,
+                vec![Some(Behaviour {
+                    work: Dist::exp(1.0).unwrap(),
+                    routing: Routing::to(StationId(to)),
+                })],
+            )
         };
         let topology = Topology {
             stations: vec![st(1), st(0)],

@@ -1437,17 +1437,12 @@ mod tests {
         work: Dist,
         routing: Routing,
     ) -> Station {
-        Station {
-            name: name.into(),
+        Station::new(
+            name,
             servers,
             discipline,
-            capacity: None,
-            dispatch: None,
-            admission: None,
-            call: None,
-            error: 0.0,
-            behaviour: vec![Some(Behaviour { work, routing })],
-        }
+            vec![Some(Behaviour { work, routing })],
+        )
     }
 
     fn open(name: &str, rate: f64, entry: u32) -> Class {
@@ -1572,16 +1567,11 @@ mod tests {
     #[test]
     fn priority_matches_cobham() {
         let work = Dist::exp(1e9).unwrap();
-        let st = Station {
-            name: "q".into(),
-            servers: 1,
-            discipline: Discipline::Priority,
-            capacity: None,
-            dispatch: None,
-            admission: None,
-            call: None,
-            error: 0.0,
-            behaviour: vec![
+        let st = Station::new(
+            "q",
+            1,
+            Discipline::Priority,
+            vec![
                 Some(Behaviour {
                     work: work.clone(),
                     routing: Routing::exit(),
@@ -1591,7 +1581,7 @@ mod tests {
                     routing: Routing::exit(),
                 }),
             ],
-        };
+        );
         let mut high = open("high", 0.4, 0);
         high.priority = 1;
         let mut low = open("low", 0.4, 0);
@@ -1732,20 +1722,15 @@ mod edge_tests {
 
     fn one_station(work: Dist, rate: f64) -> Topology {
         Topology {
-            stations: vec![Station {
-                name: "q".into(),
-                servers: 1,
-                discipline: Discipline::Fifo,
-                capacity: None,
-                dispatch: None,
-                admission: None,
-                call: None,
-                error: 0.0,
-                behaviour: vec![Some(Behaviour {
+            stations: vec![Station::new(
+                "q",
+                1,
+                Discipline::Fifo,
+                vec![Some(Behaviour {
                     work,
                     routing: Routing::exit(),
                 })],
-            }],
+            )],
             classes: vec![Class {
                 name: "jobs".into(),
                 load: Load::Open {
@@ -1921,20 +1906,15 @@ mod call_tests {
     const INFINITE: u32 = u32::MAX;
 
     fn queue(name: &str, servers: u32, mean: f64, routing: Routing) -> Station {
-        Station {
-            name: name.into(),
+        Station::new(
+            name,
             servers,
-            discipline: Discipline::Fifo,
-            capacity: None,
-            dispatch: None,
-            admission: None,
-            call: None,
-            error: 0.0,
-            behaviour: vec![Some(Behaviour {
+            Discipline::Fifo,
+            vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
             })],
-        }
+        )
     }
 
     fn call_point(name: &str, call: CallPoint, routing: Routing) -> Station {

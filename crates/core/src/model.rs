@@ -116,6 +116,29 @@ pub struct Station {
     pub behaviour: Vec<Option<Behaviour>>,
 }
 
+impl Station {
+    /// A queueing station: `servers` servers, no capacity limit, no pool,
+    /// never failing; per-class behaviour indexed by [`ClassId`].
+    pub fn new(
+        name: impl Into<String>,
+        servers: u32,
+        discipline: Discipline,
+        behaviour: Vec<Option<Behaviour>>,
+    ) -> Station {
+        Station {
+            name: name.into(),
+            servers,
+            discipline,
+            capacity: None,
+            dispatch: None,
+            admission: None,
+            call: None,
+            error: 0.0,
+            behaviour,
+        }
+    }
+}
+
 /// A pool of slots held from entering a station until leaving another one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admission {

@@ -228,22 +228,19 @@ fn call_spec() -> impl Strategy<Value = CallSpec> {
 fn request_path(spec: &CallSpec) -> Topology {
     let k = spec.backends.len() as u32;
     let classes = 2;
-    let plain = |name: String, servers: u32, routing: Routing| Station {
-        name,
-        servers,
-        discipline: Discipline::Fifo,
-        capacity: None,
-        dispatch: None,
-        admission: None,
-        call: None,
-        error: 0.0,
-        behaviour: vec![
-            Some(Behaviour {
-                work: Dist::exp(0.5e9).unwrap(),
-                routing
-            });
-            classes
-        ],
+    let plain = |name: String, servers: u32, routing: Routing| {
+        Station::new(
+            name,
+            servers,
+            Discipline::Fifo,
+            vec![
+                Some(Behaviour {
+                    work: Dist::exp(0.5e9).unwrap(),
+                    routing
+                });
+                classes
+            ],
+        )
     };
     let mut caller = plain("caller".into(), spec.slots, Routing::to(StationId(1)));
     caller.admission = Some(Admission::new(spec.slots, StationId(1)));

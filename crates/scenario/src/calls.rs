@@ -359,24 +359,21 @@ pub(crate) fn compile(
     let mut next_hop = first_id + n_points;
     let mut hops = Vec::new();
     // A station every visiting class may use, with this work and routing.
-    let internal = |name: String, servers, discipline, work: &Dist, routing: &Routing| Station {
-        name,
-        servers,
-        discipline,
-        capacity: None,
-        dispatch: None,
-        admission: None,
-        call: None,
-        error: 0.0,
-        behaviour: per_class
-            .iter()
-            .map(|l| {
-                l.as_ref().map(|_| Behaviour {
-                    work: work.clone(),
-                    routing: routing.clone(),
+    let internal = |name: String, servers, discipline, work: &Dist, routing: &Routing| {
+        Station::new(
+            name,
+            servers,
+            discipline,
+            per_class
+                .iter()
+                .map(|l| {
+                    l.as_ref().map(|_| Behaviour {
+                        work: work.clone(),
+                        routing: routing.clone(),
+                    })
                 })
-            })
-            .collect(),
+                .collect(),
+        )
     };
     let zero = Dist::constant(0.0).expect("zero is a valid constant");
     // Payloads cross the caller's link: one processor-sharing server shared

@@ -1513,23 +1513,18 @@ impl<'s> Walker<'s> {
             Some((profile, cpu)) => {
                 // Its own station is its CPU; the choice is made after it.
                 let work = cpu.scaled(1.0 / profile.cpu_speed).ok()?;
-                let station = Station {
-                    name: name.clone(),
-                    servers: profile.cores,
-                    discipline: Discipline::Ps,
-                    capacity: None,
-                    dispatch: None,
-                    admission: None,
-                    call: None,
-                    error: 0.0,
-                    behaviour: vec![
+                let station = Station::new(
+                    name.clone(),
+                    profile.cores,
+                    Discipline::Ps,
+                    vec![
                         Some(Behaviour {
                             work,
                             routing: Routing::exit(),
                         });
                         n_classes
                     ],
-                };
+                );
                 let dispatch = Station {
                     name: format!("{name}.dispatch"),
                     ..balancer

@@ -131,20 +131,15 @@ mod tests {
     /// One FIFO station with `servers` exp(1 s) servers, fed at `rate` per second.
     fn queue(servers: u32, rate: f64) -> Topology {
         Topology {
-            stations: vec![Station {
-                name: "q".into(),
+            stations: vec![Station::new(
+                "q",
                 servers,
-                discipline: Discipline::Fifo,
-                capacity: None,
-                dispatch: None,
-                admission: None,
-                call: None,
-                error: 0.0,
-                behaviour: vec![Some(Behaviour {
+                Discipline::Fifo,
+                vec![Some(Behaviour {
                     work: Dist::exp(1e9).unwrap(),
                     routing: Routing::exit(),
                 })],
-            }],
+            )],
             classes: vec![Class {
                 name: "jobs".into(),
                 entry: StationId(0),
