@@ -349,8 +349,10 @@ pub enum ModelError {
     NoServers(StationId),
     /// Routing probabilities outside `[0, 1]` or summing above one.
     BadRouting(StationId),
-    /// A closed class with no think time reaches a station with a capacity:
-    /// a dropped user would retry at once, forever, without time passing.
+    /// A closed class with no think time reaches a place that can turn it
+    /// away (a station with a capacity, a bounded queue, a balancer whose
+    /// targets can be down): a dropped user would retry at once, forever,
+    /// without time passing.
     ClosedLossWithoutThink(ClassId),
     /// An open class with a rate that is not positive and finite.
     BadRate(ClassId),
@@ -393,7 +395,7 @@ impl std::fmt::Display for ModelError {
             }
             ModelError::ClosedLossWithoutThink(c) => write!(
                 f,
-                "closed class #{} has no think time but can be dropped at a station with a capacity",
+                "closed class #{} has no think time but can be turned away (a capacity, a bounded queue, a target down)",
                 c.0
             ),
             ModelError::BadRate(c) => write!(f, "class #{} has a rate that is not positive", c.0),
@@ -523,14 +525,26 @@ impl Topology {
                     continue;
                 }
                 let station = &self.stations[s.idx()];
+                // Where a request can be turned away (a full station or
+                // queue, a balancer with its targets down), possibly at once.
+                let turns_away = (station.capacity.is_some() && station.call.is_none())
+                    || station
+                        .admission
+                        .as_ref()
+                        .is_some_and(|a| a.waiting_limit.is_some())
+                    || station
+                        .dispatch
+                        .as_ref()
+                        .is_some_and(|d| !d.down.is_empty());
+                if no_think && turns_away {
+                    return Err(ModelError::ClosedLossWithoutThink(class_id));
+                }
                 if let Some(d) = &station.dispatch {
                     stack.extend(d.targets.iter().copied());
                     continue;
                 }
                 if let Some(c) = &station.call {
                     stack.extend(c.targets.iter().copied());
-                } else if no_think && station.capacity.is_some() {
-                    return Err(ModelError::ClosedLossWithoutThink(class_id));
                 }
                 let Some(Some(behaviour)) = station.behaviour.get(ci) else {
                     return Err(ModelError::NoBehaviour {

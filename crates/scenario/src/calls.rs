@@ -34,6 +34,11 @@ const CALL_KEYS: [&str; 8] = [
 ];
 const FANOUT_KEYS: [&str; 2] = ["to", "n"];
 
+/// Parallel calls of one `fanout` at most.
+const MAX_FANOUT: u32 = 1000;
+/// Repetitions of one call at most (each is a call point).
+const MAX_REPEATS: u32 = 100;
+
 /// Servers of a station that never queues (a network hop, an external API).
 pub(crate) const INFINITE_SERVERS: u32 = u32::MAX;
 
@@ -167,9 +172,7 @@ impl Walker<'_> {
                     }
                 };
                 let n = match f.get("n") {
-                    Some(n) => self
-                        .integer(n, "`fanout.n`", 1)
-                        .and_then(|n| u32::try_from(n).ok()),
+                    Some(n) => self.count(n, "`fanout.n`", 1, MAX_FANOUT),
                     None => {
                         self.error("`fanout` needs `n`, the number of parallel calls", v.span())
                             .help = Some("such as fanout = { to = \"shard\", n = 16 }".into());
@@ -309,9 +312,7 @@ impl Walker<'_> {
     /// A call's `n`, 1 by default.
     fn call_repeats(&mut self, t: &toml::de::DeTable<'_>) -> Option<u32> {
         match t.get("n") {
-            Some(v) => self
-                .integer(v, "`n`", 1)
-                .and_then(|n| u32::try_from(n).ok()),
+            Some(v) => self.count(v, "`n`", 1, MAX_REPEATS),
             None => Some(1),
         }
     }
@@ -398,8 +399,15 @@ pub(crate) fn compile(
         let id = first_id + j as u32;
         let name = format!("{prefix}.call{j}");
         let mut targets = Vec::new();
-        for (b, &target) in entry.targets.iter().enumerate() {
-            // Each branch: its payload's transfer?, its network hop?, the callee.
+        // Branches to the same callee (a fanout) share its hop and send.
+        let mut routes: Vec<(StationId, StationId)> = Vec::new();
+        for &target in &entry.targets {
+            if let Some(&(_, to)) = routes.iter().find(|r| r.0 == target) {
+                targets.push(to);
+                continue;
+            }
+            let b = routes.len();
+            // Each callee: its payload's transfer?, its network hop?, the callee.
             let mut to = target;
             if let Some(latency) = &entry.latency {
                 let hop = StationId(next_hop);
@@ -434,6 +442,7 @@ pub(crate) fn compile(
                 out.hops.push(send);
                 to = send;
             }
+            routes.push((target, to));
             targets.push(to);
         }
         let last = j as u32 + 1 == n_points;

@@ -408,6 +408,23 @@ impl<'s> Walker<'s> {
         }
     }
 
+    /// A whole number from `min` to `max` (a count that sizes the model:
+    /// replicas, repetitions, parallel calls).
+    pub(crate) fn count(
+        &mut self,
+        value: &Value<'_>,
+        what: &str,
+        min: u32,
+        max: u32,
+    ) -> Option<u32> {
+        let n = self.integer(value, what, i64::from(min))?;
+        if n > i64::from(max) {
+            self.error(format!("{what} is at most {max}, found {n}"), value.span());
+            return None;
+        }
+        u32::try_from(n).ok()
+    }
+
     /// A number in [0, 1].
     pub(crate) fn probability(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
         let p = self.number(value, what)?;
@@ -789,9 +806,12 @@ impl<'s> Walker<'s> {
                 .iter()
                 .flat_map(|t| {
                     let service = services.get(t.idx()).map(|s| s.name.as_str());
-                    match replicated.iter().find(|info| {
-                        Some(info.name.as_str()) == service && info.kind != "load_balancer"
-                    }) {
+                    // A service's own station heads its chain when it has
+                    // one (a plain station, a layer 7 balancer): the same.
+                    match replicated
+                        .iter()
+                        .find(|info| Some(info.name.as_str()) == service)
+                    {
                         Some(info) => info.chains.iter().map(|c| c[0]).collect(),
                         None => vec![*t],
                     }
@@ -1673,7 +1693,7 @@ impl<'s> Walker<'s> {
             Err(ModelError::ClosedLossWithoutThink(class)) => {
                 let c = &topology.classes[class.idx()];
                 self.error(
-                    format!("closed class `{}` has no think time but can be dropped at a station with a `capacity`", c.name),
+                    format!("closed class `{}` has no think time but can be turned away (by a station's `capacity`, a queue's `capacity` or a balancer whose targets are `down`)", c.name),
                     class_spans[class.idx()].clone(),
                 )
                 .help = Some("a dropped user retries after thinking: give it a think time, such as think = \"exp(1s)\"".into());

@@ -67,6 +67,9 @@ pub struct CallSite {
     pub at: usize,
 }
 
+/// Replicas of one service at most (each is a chain of stations).
+const MAX_REPLICAS: u32 = 1000;
+
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
 const REPLICATED_KEYS: [&str; 16] = [
     "kind",
@@ -227,9 +230,7 @@ impl Walker<'_> {
         self.check_keys(table, &REPLICATED_KEYS, &context);
         let mut ok = true;
         let replicas = match table.get("replicas") {
-            Some(v) => self
-                .integer(v, "`replicas`", 1)
-                .and_then(|n| u32::try_from(n).ok()),
+            Some(v) => self.count(v, "`replicas`", 1, MAX_REPLICAS),
             None => Some(1),
         };
         let profile = match table.get("profile") {
