@@ -2,21 +2,10 @@
 //! JSON contract, and the rendered diagnostics of broken scenarios (goldens,
 //! regenerated with `UPDATE_EXPECT=1 cargo test -p chokepoint`).
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn chokepoint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
 
 /// Compares `actual` with the golden file, or rewrites it under UPDATE_EXPECT=1.
 fn expect_file(name: &str, actual: &str) {

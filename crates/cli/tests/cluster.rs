@@ -3,30 +3,13 @@
 //! merge names the shard that is missing or incomplete. The real Slurm run is
 //! `scripts/slurm-e2e.sh`, called by `.ci/run`.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use yaml_rust2::{Yaml, YamlLoader};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn chokepoint(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chokepoint"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chokepoint-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn ok(output: Output) -> Output {
     assert!(
@@ -35,13 +18,6 @@ fn ok(output: Output) -> Output {
         String::from_utf8_lossy(&output.stderr)
     );
     output
-}
-
-fn files(dir: &Path) -> (String, String) {
-    (
-        std::fs::read_to_string(dir.join("points.jsonl")).unwrap(),
-        std::fs::read_to_string(dir.join("points.csv")).unwrap(),
-    )
 }
 
 const FLAGS: [&str; 4] = ["--duration", "20s", "--replications", "2"];

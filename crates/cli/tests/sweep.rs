@@ -1,38 +1,12 @@
 //! `chokepoint sweep` and `merge` as users run them: the files do not depend
 //! on the thread count, on a SIGKILL and `--resume`, or on sharding.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_chokepoint"));
-    c.args(args).current_dir(root()).env("NO_COLOR", "1");
-    c
-}
-
-fn chokepoint(args: &[&str]) -> Output {
-    command(args).output().expect("the binary runs")
-}
-
-/// A fresh temporary folder for one test.
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chokepoint-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn files(dir: &Path) -> (String, String) {
-    (
-        std::fs::read_to_string(dir.join("points.jsonl")).unwrap(),
-        std::fs::read_to_string(dir.join("points.csv")).unwrap(),
-    )
-}
 
 const SHORT: [&str; 4] = ["--duration", "20s", "--replications", "3"];
 

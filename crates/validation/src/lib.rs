@@ -30,8 +30,8 @@ pub mod derived;
 
 use chokepoint_core::model::RunConfig;
 use chokepoint_core::stats::RunStats;
-use chokepoint_report::Estimate;
-use chokepoint_scenario::{Override, load_with};
+use chokepoint_report::{Estimate, RunInfo, Summary, summarize};
+use chokepoint_scenario::{Override, Scenario, load_with};
 use serde_json::Value;
 
 /// What a simulated figure is, per replication.
@@ -774,6 +774,12 @@ pub fn estimate(
 }
 
 fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
+    run(scenario, overrides).1
+}
+
+/// Loads a scenario with overrides (panicking with its errors when it is
+/// invalid: the harness only runs bundled files) and runs its replications.
+fn run(scenario: (&str, &str), overrides: &[Override]) -> (Scenario, Vec<RunStats>) {
     let loaded = load_with(scenario.1, overrides);
     let errors: Vec<String> = loaded
         .diagnostics
@@ -781,21 +787,32 @@ fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
         .filter(|d| d.is_error())
         .map(|d| d.message.clone())
         .collect();
-    let scenario_model = loaded
+    let model = loaded
         .scenario
         .unwrap_or_else(|| panic!("{} with {overrides:?} is invalid: {errors:?}", scenario.0));
-    let sim = &scenario_model.simulation;
+    let sim = &model.simulation;
     let config = RunConfig {
         warmup: sim.warmup,
         duration: sim.duration,
     };
-    chokepoint_sweep::replicate(
-        &scenario_model.topology,
-        &config,
-        sim.seed,
-        sim.replications,
-    )
-    .expect("validated scenarios run")
+    let runs = chokepoint_sweep::replicate(&model.topology, &config, sim.seed, sim.replications)
+        .expect("validated scenarios run");
+    (model, runs)
+}
+
+/// Simulates a scenario with overrides and summarises it as `chokepoint run`
+/// does (services grouped, breakdowns, workers), for checks on the report.
+pub fn summary(scenario: (&str, &str), overrides: &[Override]) -> Summary {
+    let (model, runs) = run(scenario, overrides);
+    let info = RunInfo {
+        scenario: scenario.0.into(),
+        seed: model.simulation.seed,
+        warmup: model.simulation.warmup.as_secs_f64(),
+        wall: 0.0,
+        warnings: Vec::new(),
+        services: model.services.clone(),
+    };
+    summarize(&info, &runs)
 }
 
 fn compare(

@@ -3,52 +3,45 @@
 //! only more capacity at the choke point raises throughput. Scenarios under
 //! `scenarios/request_path/`, figures from the report's summary.
 
-use chokepoint_core::model::RunConfig;
-use chokepoint_report::{RunInfo, Summary, summarize};
-use chokepoint_scenario::{Override, load_with};
+use chokepoint_report::Summary;
+use chokepoint_scenario::Override;
 
-fn summary(file: &str, text: &str, overrides: &[Override]) -> Summary {
-    let loaded = load_with(text, overrides);
-    let errors: Vec<&str> = loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.message.as_str())
-        .collect();
-    let scenario = loaded
-        .scenario
-        .unwrap_or_else(|| panic!("{file} with {overrides:?} is invalid: {errors:?}"));
-    let sim = &scenario.simulation;
-    let config = RunConfig {
-        warmup: sim.warmup,
-        duration: sim.duration,
-    };
-    let runs = chokepoint_sweep::replicate(&scenario.topology, &config, sim.seed, sim.replications)
-        .expect("validated scenarios run");
-    let info = RunInfo {
-        scenario: file.into(),
-        seed: sim.seed,
-        warmup: sim.warmup.as_secs_f64(),
-        wall: 0.0,
-        warnings: Vec::new(),
-        services: scenario.services.clone(),
-    };
-    summarize(&info, &runs)
+/// A scenario of `scenarios/request_path/`: its name and text.
+fn scenario_file(name: &str) -> (String, String) {
+    let path = format!(
+        "{}/../../scenarios/request_path/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (name.to_owned(), text)
 }
 
-const DB_POOL: (&str, &str) = (
-    "request_path/db_pool.toml",
-    include_str!("../../../scenarios/request_path/db_pool.toml"),
-);
+fn summary(name: &str, text: &str, overrides: &[Override]) -> Summary {
+    chokepoint_validation::summary((name, text), overrides)
+}
 
-fn db_pool(rate: &str, more: &[Override]) -> Summary {
+/// `name` at `rate` (the value at `rate_path`), for `duration` with
+/// `replications`, with more overrides.
+fn at_rate(
+    name: &str,
+    rate_path: &str,
+    rate: &str,
+    duration: &str,
+    replications: u32,
+    more: &[Override],
+) -> Summary {
+    let (name, text) = scenario_file(name);
     let mut overrides = vec![
-        Override::new("load.web.rate", format!("\"{rate}\"")),
-        Override::new("simulation.duration", "\"40s\""),
-        Override::new("simulation.replications", "4"),
+        Override::new(rate_path, format!("\"{rate}\"")),
+        Override::new("simulation.duration", format!("\"{duration}\"")),
+        Override::new("simulation.replications", replications.to_string()),
     ];
     overrides.extend_from_slice(more);
-    summary(DB_POOL.0, DB_POOL.1, &overrides)
+    summary(&name, &text, &overrides)
+}
+
+fn db_pool(rate: &str, more: &[Override]) -> Summary {
+    at_rate("db_pool", "load.web.rate", rate, "40s", 4, more)
 }
 
 /// The database (4 connections × 5 ms: 800 queries/s) saturates first; past
@@ -139,19 +132,8 @@ fn only_capacity_at_the_choke_point_raises_throughput() {
     );
 }
 
-const QUEUE: (&str, &str) = (
-    "request_path/queue_workers.toml",
-    include_str!("../../../scenarios/request_path/queue_workers.toml"),
-);
-
 fn queue_workers(rate: &str, more: &[Override]) -> Summary {
-    let mut overrides = vec![
-        Override::new("load.orders.rate", format!("\"{rate}\"")),
-        Override::new("simulation.duration", "\"100s\""),
-        Override::new("simulation.replications", "5"),
-    ];
-    overrides.extend_from_slice(more);
-    summary(QUEUE.0, QUEUE.1, &overrides)
+    at_rate("queue_workers", "load.orders.rate", rate, "100s", 5, more)
 }
 
 /// Mailers slower than the producers (250 messages/s against 2 × 2 cores /
@@ -195,15 +177,6 @@ fn a_queue_behind_slow_workers_grows_without_bound() {
         "{}",
         orders.drop_ratio
     );
-}
-
-fn scenario_file(name: &str) -> (String, String) {
-    let path = format!(
-        "{}/../../scenarios/request_path/{name}.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    (name.to_owned(), text)
 }
 
 /// Sticky sessions with skewed activity (200 sessions, Zipf 1.1) load the
