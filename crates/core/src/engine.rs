@@ -223,6 +223,33 @@ struct AdmissionState {
     waiting: VecDeque<u32>,
     /// Last time its areas were brought up to date.
     last: u64,
+    /// For a pool of connections: how they are opened and kept.
+    connections: Option<ConnectionState>,
+}
+
+/// A connection pool's idle connections.
+struct ConnectionState {
+    connect: f64,
+    idle_timeout: u64,
+    reuse: bool,
+    /// When each idle connection was released, most recent last.
+    idle: Vec<u64>,
+}
+
+impl ConnectionState {
+    /// Takes the most recently released idle connection still open; false
+    /// when a new one must be opened. Connections idle for longer than the
+    /// timeout are closed (all of them below one that is: they are older).
+    fn take(&mut self, now: u64) -> bool {
+        match self.idle.pop() {
+            Some(released) if now - released <= self.idle_timeout => true,
+            Some(_) => {
+                self.idle.clear();
+                false
+            }
+            None => false,
+        }
+    }
 }
 
 impl AdmissionState {
@@ -571,6 +598,12 @@ impl Engine {
                     limit: a.waiting_limit.map_or(usize::MAX, |l| l as usize),
                     waiting: VecDeque::new(),
                     last: 0,
+                    connections: a.connections.map(|c| ConnectionState {
+                        connect: c.connect,
+                        idle_timeout: c.idle_timeout.map_or(u64::MAX, |t| t.0),
+                        reuse: c.reuse,
+                        idle: Vec::new(),
+                    }),
                 }),
                 call: s.call.as_ref().map(|c| CallState {
                     targets: c.targets.iter().map(|t| t.0).collect(),
@@ -980,13 +1013,34 @@ impl Engine {
         false
     }
 
-    /// Records that `req` holds a slot of station `owner`.
+    /// Records that `req` holds a slot of station `owner`; when the slot is
+    /// a connection that must be opened, `req` pays the handshake in its
+    /// work there.
     fn take_slot(&mut self, req: u32, owner: usize) {
+        let now = self.now;
         let r = &mut self.requests[req as usize];
         r.holds = self.holds.alloc(Hold {
             owner: owner as u32,
             next: r.holds,
         });
+        let station = &mut self.stations[owner];
+        if let Some(c) = station
+            .admission
+            .as_mut()
+            .and_then(|a| a.connections.as_mut())
+            && !c.take(now)
+        {
+            station.stats.connects += 1;
+            let lane = self.lanes[owner * self.n_classes + r.class as usize]
+                .as_mut()
+                .expect("validated: every reachable station has a lane");
+            let work = if r.brings >= 0.0 {
+                r.brings
+            } else {
+                lane.work.sample(&mut lane.work_stream)
+            };
+            r.brings = work + c.connect;
+        }
     }
 
     /// `req` gives back its slot at `owner`; the first request waiting for
@@ -1015,6 +1069,11 @@ impl Engine {
             return;
         };
         a.advance(now, &mut station.stats);
+        if let Some(c) = a.connections.as_mut()
+            && c.reuse
+        {
+            c.idle.push(now);
+        }
         match a.waiting.pop_front() {
             Some(next) => {
                 station.stats.admitted += 1;
@@ -1860,6 +1919,67 @@ mod admission_tests {
                 assert!((s.mean_slot_wait() - 4.0).abs() < 0.3);
             }
         }
+    }
+
+    fn pooled(reuse: bool, connect: f64, idle_timeout: Option<f64>, work: Dist) -> Station {
+        Station {
+            admission: Some(Admission {
+                connections: Some(Connections {
+                    connect: connect * 1e9,
+                    idle_timeout: idle_timeout.map(SimTime::from_secs_f64),
+                    reuse,
+                }),
+                ..Admission::new(1, StationId(0))
+            }),
+            behaviour: vec![Some(Behaviour {
+                work,
+                routing: Routing::exit(),
+            })],
+            ..Station::new("db", 1, Discipline::Fifo, Vec::new())
+        }
+    }
+
+    /// One pooled connection in front of one server with exponential work
+    /// (mean 1 s) at λ = 0.4. Reused, it is opened once and the station is
+    /// M/M/1: T = 1/(μ − λ) = 1.667 s. Without reuse every request pays a
+    /// 0.5 s handshake, so the service is exp(1 s) + 0.5 s (mean 1.5 s,
+    /// E[S²] = 1 + 2.25 = 3.25 s²) and Pollaczek–Khinchine gives
+    /// Wq = λE[S²]/(2(1 − ρ)) = 1.625 s at ρ = 0.6, T = 3.125 s.
+    #[test]
+    fn handshakes_lengthen_the_hold_of_a_connection() {
+        for (reuse, expected) in [(true, 1.0 / 0.6), (false, 3.125)] {
+            let topology = Topology {
+                stations: vec![pooled(reuse, 0.5, None, Dist::exp(1e9).unwrap())],
+                classes: jobs(0.4),
+            };
+            let stats = run(&topology, &config(), 5).unwrap();
+            let t = stats.classes[0].mean_latency();
+            assert!((t - expected).abs() < 0.1, "reuse {reuse}: mean {t}");
+            let s = &stats.stations[0];
+            let connects = if reuse { 0 } else { s.admitted };
+            assert_eq!(s.connects, connects, "reuse {reuse}");
+        }
+    }
+
+    /// An idle timeout closes the pooled connection when no request comes
+    /// for `τ`: an arrival to an empty station (probability 1 − ρ) finds it
+    /// idle for an exponential time (rate λ, memoryless), so a fraction
+    /// (1 − ρ)·e^(−λτ) of requests open a connection. λ = 1/s, work 0.1 s,
+    /// τ = 1 s: 0.9/e = 0.331.
+    #[test]
+    fn idle_connections_time_out() {
+        let topology = Topology {
+            stations: vec![pooled(true, 0.0, Some(1.0), Dist::constant(1e8).unwrap())],
+            classes: jobs(1.0),
+        };
+        let stats = run(&topology, &config(), 9).unwrap();
+        let s = &stats.stations[0];
+        let fraction = s.connects as f64 / s.admitted as f64;
+        let expected = 0.9 * (-1f64).exp();
+        assert!(
+            (fraction - expected).abs() < 0.005,
+            "{fraction} vs {expected}"
+        );
     }
 
     /// One slot held across two exponential stages (0.5 s each): the pair

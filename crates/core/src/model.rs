@@ -140,7 +140,7 @@ impl Station {
 }
 
 /// A pool of slots held from entering a station until leaving another one.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Admission {
     /// How many requests may hold a slot at once.
     pub slots: u32,
@@ -152,6 +152,26 @@ pub struct Admission {
     /// Most requests waiting for a slot (a queue's buffer); beyond, an
     /// arrival is dropped. `None`: unbounded.
     pub waiting_limit: Option<u32>,
+    /// When set, the slots are connections that are opened on demand (a
+    /// database's connection pool); `None`: slots cost nothing to take.
+    pub connections: Option<Connections>,
+}
+
+/// How the slots of a pool are opened, kept and closed.
+///
+/// A request that takes a slot reuses the most recently released idle
+/// connection; when there is none (or it has been idle longer than
+/// `idle_timeout`, and was closed), it opens one: `connect` is added to its
+/// work at the pool's station, the handshake.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Connections {
+    /// Work to open a connection, in nanoseconds at rate 1.
+    pub connect: f64,
+    /// Idle connections close after this long; `None`: never.
+    pub idle_timeout: Option<SimTime>,
+    /// False: no pooling, every request opens its own connection and
+    /// closes it when done.
+    pub reuse: bool,
 }
 
 impl Admission {
@@ -162,6 +182,7 @@ impl Admission {
             slots,
             release_at: vec![release_at],
             waiting_limit: None,
+            connections: None,
         }
     }
 }
@@ -358,7 +379,9 @@ pub enum ModelError {
     BadRate(ClassId),
     /// A load balancer without targets.
     NoTargets(StationId),
-    /// An admission pool without slots.
+    /// An admission pool without slots, or with connections on a station
+    /// that does no work of its own (a balancer, a call point), or a
+    /// connect cost that is not finite and non-negative.
     NoSlots(StationId),
     /// Load balancers that send requests to one another in a circle.
     BalancerCycle(StationId),
@@ -400,7 +423,11 @@ impl std::fmt::Display for ModelError {
             ),
             ModelError::BadRate(c) => write!(f, "class #{} has a rate that is not positive", c.0),
             ModelError::NoTargets(s) => write!(f, "load balancer #{} has no target", s.0),
-            ModelError::NoSlots(s) => write!(f, "station #{} admits no request at all", s.0),
+            ModelError::NoSlots(s) => write!(
+                f,
+                "station #{} admits no request at all, or has connections without work of its own",
+                s.0
+            ),
             ModelError::BalancerCycle(s) => {
                 write!(f, "load balancer #{} is on a cycle of load balancers", s.0)
             }
@@ -490,7 +517,12 @@ impl Topology {
                 for &r in &a.release_at {
                     known(r)?;
                 }
-                if a.slots == 0 {
+                let bad_connections = a.connections.is_some_and(|c| {
+                    !(c.connect.is_finite() && c.connect >= 0.0)
+                        || station.dispatch.is_some()
+                        || station.call.is_some()
+                });
+                if a.slots == 0 || bad_connections {
                     return Err(ModelError::NoSlots(id));
                 }
             }

@@ -146,6 +146,8 @@ pub struct StationStats {
     pub admitted: u64,
     /// Sum of their waits for a slot, in nanoseconds.
     pub slot_wait_sum: f64,
+    /// For a pool of connections: connections opened (handshakes paid).
+    pub connects: u64,
     /// Requests waiting for a slot when measurement started.
     pub waiting_start: u64,
     /// Requests waiting for a slot when measurement ended: a queue's

@@ -125,7 +125,39 @@ pub fn csv(summary: &Summary) -> String {
                 s.busiest_replica_ci95,
             );
         }
+        if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
+            row("station", name, "connects", Some(c), None);
+        }
+        for (lock, l) in s.locks.iter().flatten() {
+            let metric = |m: &str| format!("lock:{lock}:{m}");
+            row(
+                "station",
+                name,
+                &metric("utilization"),
+                Some(l.utilization),
+                l.utilization_ci95,
+            );
+            row(
+                "station",
+                name,
+                &metric("throughput"),
+                Some(l.throughput),
+                None,
+            );
+            row(
+                "station",
+                name,
+                &metric("mean_wait"),
+                l.mean_wait,
+                l.mean_wait_ci95,
+            );
+            row("station", name, &metric("mean_hold"), l.mean_hold, None);
+        }
         if let Some(b) = &s.breakdown {
+            row("station", name, "time_pool_wait", b.pool_wait, None);
+            if b.connect.is_some() {
+                row("station", name, "time_connect", b.connect, None);
+            }
             row("station", name, "time_queue", b.queue, None);
             row("station", name, "time_work", b.work, None);
             for (callee, t) in &b.calls {
@@ -338,10 +370,15 @@ pub fn table(summary: &Summary) -> String {
     );
     for (name, s) in &summary.stations {
         if let (Some(b), Some(response)) = (&s.breakdown, s.mean_response) {
-            let mut parts = vec![
-                format!("queue {}", duration(b.queue, None)),
-                format!("work {}", duration(b.work, None)),
-            ];
+            let mut parts = Vec::new();
+            if s.workers.is_some() {
+                parts.push(format!("pool wait {}", duration(b.pool_wait, None)));
+            }
+            if b.connect.is_some() {
+                parts.push(format!("connect {}", duration(b.connect, None)));
+            }
+            parts.push(format!("queue {}", duration(b.queue, None)));
+            parts.push(format!("work {}", duration(b.work, None)));
             parts.extend(
                 b.calls
                     .iter()
@@ -372,6 +409,21 @@ pub fn table(summary: &Summary) -> String {
                 half_width(w.backlog_growth_ci95.unwrap_or(0.0))
             );
         }
+        if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
+            let _ = writeln!(out, "{name}: {} connections opened per second", sig3(c));
+        }
+        for (lock, l) in s.locks.iter().flatten() {
+            let _ = writeln!(
+                out,
+                "{name}: lock {lock}: {} stripe{} {}% held, {} acquisitions/s, {} wait, {} hold",
+                l.stripes,
+                if l.stripes == 1 { "" } else { "s" },
+                sig3(100.0 * l.utilization),
+                sig3(l.throughput),
+                duration(l.mean_wait, l.mean_wait_ci95),
+                duration(l.mean_hold, None)
+            );
+        }
         if let Some(b) = s.busiest_replica
             && b > 1.05 * s.utilization
         {
@@ -385,8 +437,13 @@ pub fn table(summary: &Summary) -> String {
         if let (Some(replicas), Some(profile)) = (s.replicas, &s.profile) {
             let workers = s.workers.as_ref().map_or(String::new(), |w| {
                 format!(
-                    ", {} worker slots ({}% held, {} waiting)",
+                    ", {} {} ({}% held, {} waiting)",
                     w.slots,
+                    if w.connects.is_some() {
+                        "pooled connections"
+                    } else {
+                        "worker slots"
+                    },
                     sig3(100.0 * w.utilization),
                     sig3(w.mean_waiting)
                 )

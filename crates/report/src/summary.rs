@@ -143,6 +143,9 @@ pub struct StationSummary {
     /// For a station with an admission pool (a replica's `workers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<Workers>,
+    /// For a service with locks: each lock, over its stripes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locks: Option<BTreeMap<String, LockSummary>>,
     /// For a service made of several stations (replicas, calls): where a
     /// request's time in it goes.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,7 +160,13 @@ pub struct StationSummary {
 /// they add up to its `mean_response`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Breakdown {
-    /// Waiting: for a worker, and in the queues of its own stations.
+    /// Waiting for a slot of its pool: a worker (thread), or a database's
+    /// connection.
+    pub pool_wait: Option<f64>,
+    /// Opening connections (the handshakes), for a database with a pool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<f64>,
+    /// Waiting in the queues of its own stations (its cores, lock, disk).
     pub queue: Option<f64>,
     /// Being served by its own stations (CPU, lock, disk, network).
     pub work: Option<f64>,
@@ -185,10 +194,74 @@ pub struct Workers {
     /// The backlog grows without bound: its growth is above 1% of the
     /// admission rate, and its 95% interval above zero.
     pub unstable: bool,
+    /// For a pool of connections: connections opened per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connects: Option<f64>,
+}
+
+/// A lock's figures, over its stripes.
+#[derive(Clone, Debug, Serialize)]
+pub struct LockSummary {
+    /// Stripes (each held by one request at a time).
+    pub stripes: u32,
+    /// Time-averaged fraction of stripes held.
+    pub utilization: f64,
+    /// 95% CI half-width.
+    pub utilization_ci95: Option<f64>,
+    /// Acquisitions per second.
+    pub throughput: f64,
+    /// Mean wait for the lock per acquisition, seconds.
+    pub mean_wait: Option<f64>,
+    /// 95% CI half-width.
+    pub mean_wait_ci95: Option<f64>,
+    /// Mean time held per acquisition, seconds.
+    pub mean_hold: Option<f64>,
+}
+
+/// The locks of a service.
+fn locks(
+    runs: &[RunStats],
+    svc: &chokepoint_scenario::ServiceInfo,
+) -> BTreeMap<String, LockSummary> {
+    svc.locks
+        .iter()
+        .map(|lock| {
+            let ids: Vec<usize> = lock.stripes.iter().map(|s| s.idx()).collect();
+            let sum = |r: &RunStats, f: &dyn Fn(&chokepoint_core::stats::StationStats) -> f64| {
+                ids.iter().map(|&i| f(&r.stations[i])).sum::<f64>()
+            };
+            let utilization = estimate(runs, &|r| {
+                sum(r, &|s| s.busy_area) / r.duration.as_nanos() as f64 / ids.len() as f64
+            });
+            let throughput = estimate(runs, &|r| {
+                sum(r, &|s| s.departures as f64) / r.duration.as_secs_f64()
+            });
+            let wait = estimate(runs, &|r| {
+                sum(r, &|s| s.wait_sum) / sum(r, &|s| s.departures as f64) / 1e9
+            });
+            let hold = estimate(runs, &|r| {
+                (sum(r, &|s| s.response_sum) - sum(r, &|s| s.wait_sum))
+                    / sum(r, &|s| s.departures as f64)
+                    / 1e9
+            });
+            (
+                lock.name.clone(),
+                LockSummary {
+                    stripes: ids.len() as u32,
+                    utilization: utilization.mean,
+                    utilization_ci95: utilization.half_width,
+                    throughput: throughput.mean,
+                    mean_wait: finite(wait.mean),
+                    mean_wait_ci95: wait.half_width,
+                    mean_hold: finite(hold.mean),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Workers of the stations `heads` (their admission pools) taken together.
-fn workers(runs: &[RunStats], heads: &[usize]) -> Option<Workers> {
+fn workers(runs: &[RunStats], heads: &[usize], connections: bool) -> Option<Workers> {
     let slots: u32 = heads.iter().map(|&i| runs[0].stations[i].slots).sum();
     if slots == 0 {
         return None;
@@ -230,6 +303,13 @@ fn workers(runs: &[RunStats], heads: &[usize]) -> Option<Workers> {
         backlog_growth: growth.mean,
         backlog_growth_ci95: growth.half_width,
         unstable: growth.mean > 0.01 * admitted.mean && low > 0.0,
+        connects: connections.then(|| {
+            estimate(runs, &|r| {
+                heads.iter().map(|&i| r.stations[i].connects).sum::<u64>() as f64
+                    / r.duration.as_secs_f64()
+            })
+            .mean
+        }),
     })
 }
 
@@ -350,7 +430,13 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
     let grouped: Vec<usize> = info
         .services
         .iter()
-        .flat_map(|svc| svc.chains.iter().flatten().chain(&svc.hops))
+        .flat_map(|svc| {
+            svc.chains.iter().flatten().chain(&svc.hops).chain(
+                svc.locks
+                    .iter()
+                    .flat_map(|l| std::iter::once(&l.head).chain(&l.stripes)),
+            )
+        })
         .map(|id| id.idx())
         .collect();
     for (si, first) in runs[0].stations.iter().enumerate() {
@@ -426,9 +512,10 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         profile: None,
         cost_per_hour: None,
         breakdown: None,
+        locks: None,
         busiest_replica: None,
         busiest_replica_ci95: None,
-        workers: workers(runs, &[si]),
+        workers: workers(runs, &[si], false),
         parts: None,
     }
 }
@@ -511,7 +598,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             + waiting_for_slots(r);
         per_request(r, l)
     });
-    let workers = workers(runs, &heads);
+    let workers = workers(runs, &heads, svc.connect);
     let busiest = (cpus.len() > 1).then(|| {
         estimate(runs, &|r| {
             cpus.iter()
@@ -541,7 +628,8 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         profile: svc.profile.as_ref().map(|p| p.name.clone()),
         cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),
         workers,
-        breakdown: Some(breakdown(runs, svc, &own, wq.mean)),
+        breakdown: Some(breakdown(runs, svc, &own, &heads, wq.mean)),
+        locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),
         parts: Some(
             own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))
@@ -550,14 +638,17 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
     }
 }
 
-/// Where a request's time in a service goes, per request through it: its
-/// queues (`queue`, the mean wait `wq`), its own stations' service (`work`),
-/// and each callee (the whole call: network hop, the callee's queues, work
-/// and its own calls). The three add up to the service's mean response.
+/// Where a request's time in a service goes, per request through it: the
+/// wait for a worker or connection (`pool_wait`, at the chains' `heads`),
+/// handshakes (`connect`), its stations' queues (`queue`: the rest of the
+/// mean wait `wq`), their service (`work`), and each callee (the whole call:
+/// network hop, the callee's queues, work and its own calls). They add up
+/// to the service's mean response.
 fn breakdown(
     runs: &[RunStats],
     svc: &chokepoint_scenario::ServiceInfo,
     own: &[usize],
+    heads: &[usize],
     wq: f64,
 ) -> Breakdown {
     let out = |r: &RunStats| -> f64 {
@@ -567,14 +658,26 @@ fn breakdown(
             .map(|id| r.stations[id.idx()].throughput(r.duration))
             .sum()
     };
+    let in_service = |r: &RunStats, i: usize| {
+        r.stations[i].mean_in_system(r.duration) - r.stations[i].mean_queue_len(r.duration)
+    };
+    // The connection step heads each chain of a pooled database.
+    let connect = svc.connect.then(|| {
+        estimate(runs, &|r| {
+            heads.iter().map(|&i| in_service(r, i)).sum::<f64>() / out(r)
+        })
+        .mean
+    });
     let work = estimate(runs, &|r| {
-        let in_service: f64 = own
+        let busy: f64 = own.iter().map(|&i| in_service(r, i)).sum();
+        busy / out(r)
+    });
+    let pool_wait = estimate(runs, &|r| {
+        heads
             .iter()
-            .map(|&i| {
-                r.stations[i].mean_in_system(r.duration) - r.stations[i].mean_queue_len(r.duration)
-            })
-            .sum();
-        in_service / out(r)
+            .map(|&i| r.stations[i].mean_slot_queue(r.duration))
+            .sum::<f64>()
+            / out(r)
     });
     let mut calls: BTreeMap<String, f64> = BTreeMap::new();
     for site in &svc.calls {
@@ -589,8 +692,10 @@ fn breakdown(
         *calls.entry(site.label.clone()).or_default() += waiting.mean;
     }
     Breakdown {
-        queue: finite(wq),
-        work: finite(work.mean),
+        pool_wait: finite(pool_wait.mean),
+        connect: connect.and_then(finite),
+        queue: finite(wq - pool_wait.mean),
+        work: finite(work.mean - connect.unwrap_or(0.0)),
         calls: calls.into_iter().map(|(k, v)| (k, finite(v))).collect(),
     }
 }

@@ -32,6 +32,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod calls;
+mod data;
 pub mod diagnostic;
 mod load;
 pub mod profiles;
@@ -41,5 +42,5 @@ pub mod units;
 
 pub use diagnostic::{Diagnostic, Severity, line_col};
 pub use load::{Loaded, Override, Scenario, Simulation, load, load_with};
-pub use replicated::{CallSite, ServiceInfo};
+pub use replicated::{CallSite, LockInfo, ServiceInfo};
 pub use spec::{Point, Slo, SweepSpec, load_points};

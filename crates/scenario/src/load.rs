@@ -246,7 +246,7 @@ const MAX_SESSIONS: i64 = 10_000_000;
 const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
 const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
-type Value<'i> = Spanned<DeValue<'i>>;
+pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
 pub(crate) struct Walker<'s> {
     pub(crate) src: &'s str,
@@ -666,6 +666,8 @@ impl<'s> Walker<'s> {
                         cpu_at: 0,
                         calls: Vec::new(),
                         hops: Vec::new(),
+                        locks: Vec::new(),
+                        connect: false,
                     });
                     station_spans.push(s.key_span.clone());
                     extras.push(dispatch);
@@ -701,6 +703,8 @@ impl<'s> Walker<'s> {
                             })
                             .collect(),
                         hops: c.hops,
+                        locks: Vec::new(),
+                        connect: false,
                         cost_per_hour: 0.0,
                     });
                     station_spans.extend(std::iter::repeat_n(s.key_span.clone(), c.stations.len()));
@@ -1329,6 +1333,7 @@ impl<'s> Walker<'s> {
                 slots: 1,
                 release_at: Vec::new(),
                 waiting_limit: limit?,
+                connections: None,
             }),
             call: None,
             error: 0.0,
@@ -1739,9 +1744,23 @@ impl<'s> Walker<'s> {
                 .help = Some("make the `next` probabilities of some service on the loop sum below 1".into());
             }
         }
+        // Stripes of a lock (`name[k]`) are alike: one warning for them all.
+        let mut warned: Vec<&str> = Vec::new();
         for (si, rho) in analysis::offered_load(topology).into_iter().enumerate() {
             if rho >= 1.0 {
                 let s = &topology.stations[si];
+                let name = match s.name.strip_suffix(']').and_then(|n| n.rsplit_once('[')) {
+                    Some((lock, k))
+                        if k.bytes().all(|b| b.is_ascii_digit()) && lock.contains(".lock.") =>
+                    {
+                        if warned.contains(&lock) {
+                            continue;
+                        }
+                        warned.push(lock);
+                        format!("lock `{lock}` (each of its stripes)")
+                    }
+                    _ => format!("service `{}`", s.name),
+                };
                 let outcome = if s.capacity.is_some() {
                     "it will drop the excess at its capacity"
                 } else {
@@ -1750,8 +1769,8 @@ impl<'s> Walker<'s> {
                 self.diags.push(
                     Diagnostic::warning(
                         format!(
-                            "service `{}` is overloaded: offered load ρ = {rho:.3} with {} server(s); {outcome}",
-                            s.name, s.servers
+                            "{name} is overloaded: offered load ρ = {rho:.3} with {} server(s); {outcome}",
+                            s.servers
                         ),
                         Some(station_spans[si].clone()),
                     )

@@ -28,7 +28,8 @@ use chokepoint_core::model::{
 use chokepoint_core::time::SimTime;
 use toml::de::DeTable;
 
-use crate::calls::{self, PerClass};
+use crate::calls::{self, CallEntry, INFINITE_SERVERS, PerClass};
+use crate::data::{Lock, Op, Pool, Table};
 use crate::diagnostic::did_you_mean;
 use crate::load::{RawService, Walker};
 use crate::profiles::{Profile, catalog};
@@ -54,8 +55,25 @@ pub struct ServiceInfo {
     pub calls: Vec<CallSite>,
     /// The network hops of its calls (their time counts in the calls').
     pub hops: Vec<StationId>,
+    /// Its locks (shared by its replicas), each with its stripes.
+    pub locks: Vec<LockInfo>,
+    /// Its chains start with the connection step of a pool (a database's
+    /// `pool`): time there is spent opening connections.
+    pub connect: bool,
     /// The service's dollars per hour: replicas × profile price.
     pub cost_per_hour: f64,
+}
+
+/// A lock a service's requests hold, and the stations that are its stripes
+/// (one holder each).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LockInfo {
+    /// The lock's name.
+    pub name: String,
+    /// Its first station: the one that picks a stripe, or the only stripe.
+    pub head: StationId,
+    /// Its stripes.
+    pub stripes: Vec<StationId>,
 }
 
 /// A call point in each replica's chain.
@@ -71,8 +89,11 @@ pub struct CallSite {
 const MAX_REPLICAS: u32 = 1000;
 
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
-const REPLICATED_KEYS: [&str; 16] = [
+const REPLICATED_KEYS: [&str; 19] = [
     "kind",
+    "pool",
+    "table",
+    "locks",
     "down",
     "calls",
     "queue",
@@ -97,7 +118,7 @@ const PROFILE_KEYS: [&str; 6] = [
     "network_gbps",
     "cost_per_hour",
 ];
-const ON_KEYS: [&str; 4] = ["cpu", "work", "calls", "next"];
+const ON_KEYS: [&str; 5] = ["cpu", "work", "calls", "next", "op"];
 
 /// The catalog with the scenario's `[profiles]` applied: a known name is
 /// overridden key by key, a new name needs `cores` and `cost_per_hour`.
@@ -209,6 +230,16 @@ pub(crate) struct Replicated {
     pub(crate) queue: Option<(StationId, std::ops::Range<usize>)>,
     /// Windows when a replica is down: (replica, from, to).
     pub(crate) down: Vec<(u32, SimTime, SimTime)>,
+    /// A database's connection pool, per replica (instead of `workers`).
+    pub(crate) pool: Option<Pool>,
+    /// A database's table: each class's operation costs pages on the disk.
+    pub(crate) table: Option<Table>,
+    /// Per class: its operation at a database.
+    pub(crate) ops: Vec<Op>,
+    /// Locks every request holds for part of its time, shared by the replicas.
+    pub(crate) locks: Vec<Lock>,
+    /// Where the service is declared (for the calls to its locks).
+    pub(crate) span: std::ops::Range<usize>,
 }
 
 impl Walker<'_> {
@@ -353,6 +384,38 @@ impl Walker<'_> {
                 (None, None) => Some(None),
             }
         };
+        let database = kind == "database";
+        let only_database = |w: &mut Self, key: &str| {
+            let v = table.get(key)?;
+            if !database {
+                w.error(format!("only a `database` has a `{key}`"), v.span())
+                    .help = Some(match key {
+                    "pool" => "an api's or worker's threads are its `workers`".into(),
+                    _ => "make the service kind = \"database\"".into(),
+                });
+                return None;
+            }
+            Some(v)
+        };
+        let pool = match only_database(self, "pool") {
+            Some(v) if table.get("workers").is_some() => {
+                self.error(
+                    "give `pool` or `workers`, not both: a database's connections are its pool",
+                    v.span(),
+                );
+                None
+            }
+            Some(v) => self.pool(v).map(Some),
+            None => Some(None).filter(|_| database || table.get("pool").is_none()),
+        };
+        let db_table = match only_database(self, "table") {
+            Some(v) => self.db_table(v).map(Some),
+            None => Some(None).filter(|_| database || table.get("table").is_none()),
+        };
+        let locks = match table.get("locks") {
+            Some(v) => self.locks(v),
+            None => Some(Vec::new()),
+        };
         let base_cpu = demand(self, table);
         let disk_ops = amount(self, table, "disk_ops");
         let net_bytes = amount(self, table, "net_bytes");
@@ -367,6 +430,7 @@ impl Walker<'_> {
         let mut cpu = Vec::new();
         let mut next = Vec::new();
         let mut calls = Vec::new();
+        let mut ops = Vec::new();
         let on = table.get("on").and_then(|v| self.table(v, "`on`"));
         for class in class_names {
             let t = on
@@ -378,9 +442,25 @@ impl Walker<'_> {
                     let c = demand(self, t);
                     let n = t.get("next").map(|v| self.routing(v, services, &context));
                     let k = t.get("calls").map(|v| self.calls(v, services, &context));
+                    let op = match t.get("op") {
+                        Some(v) if !database => {
+                            self.error(
+                                "only a `database` distinguishes reads from writes",
+                                v.span(),
+                            );
+                            None
+                        }
+                        Some(v) => self.op(v),
+                        None => Some(Op::Read),
+                    };
+                    ok &= op.is_some();
+                    ops.push(op.unwrap_or_default());
                     (c, n, k)
                 }
-                None => (Some(None), None, None),
+                None => {
+                    ops.push(Op::Read);
+                    (Some(None), None, None)
+                }
             };
             match k {
                 Some(Some(k)) => calls.push(Some(k)),
@@ -431,6 +511,11 @@ impl Walker<'_> {
                 (Some(v), Some(n)) => self.downtimes(v, Some(n))?,
                 _ => Vec::new(),
             },
+            pool: pool?,
+            table: db_table?,
+            ops,
+            locks: locks?,
+            span: key_span,
         };
         base_next?;
         base_calls?;
@@ -453,12 +538,63 @@ impl Replicated {
         let mut cpu_at = 0;
         let mut sites = Vec::new();
         let mut hops = Vec::new();
+        // The locks first, shared by every replica; each request calls them
+        // before its own calls.
+        let uses: Vec<bool> = self.cpu.iter().map(Option::is_some).collect();
+        let mut lock_calls = Vec::new();
+        let mut locks = Vec::new();
+        for lock in &self.locks {
+            let head = first_id + stations.len() as u32;
+            let own = lock.stations(name, head, &uses);
+            locks.push(LockInfo {
+                name: lock.name.clone(),
+                head: StationId(head),
+                stripes: (head..head + own.len() as u32)
+                    .skip(usize::from(own.len() > 1))
+                    .map(StationId)
+                    .collect(),
+            });
+            stations.extend(own);
+            lock_calls.push(CallEntry {
+                targets: vec![StationId(head)],
+                label: format!("lock {}", lock.name),
+                wait: 1,
+                p: 1.0,
+                n: 1,
+                latency: None,
+                bytes: None,
+                span: self.span.clone(),
+            });
+        }
+        // Classes that cannot use the service make no call.
+        let per_class: PerClass = self
+            .calls
+            .iter()
+            .zip(&self.cpu)
+            .map(|(c, cpu)| {
+                cpu.as_ref().and(c.as_ref()).map(|c| {
+                    let mut all = lock_calls.clone();
+                    all.extend(c.iter().cloned());
+                    all
+                })
+            })
+            .collect();
+        let zero = Dist::constant(0.0).expect("zero is a valid constant");
         for r in 0..self.replicas {
             // (role, servers, discipline, work per class)
             let mut roles: Vec<(&str, u32, Discipline, Vec<Option<Dist>>)> = Vec::new();
             let scale = |d: &Option<Dist>, share: f64| {
                 d.as_ref().and_then(|d| d.scaled(share / p.cpu_speed).ok())
             };
+            if self.pool.is_some() {
+                // Opening a connection: a delay that never queues.
+                roles.push((
+                    "connect",
+                    INFINITE_SERVERS,
+                    Discipline::Fifo,
+                    uses.iter().map(|&u| u.then(|| zero.clone())).collect(),
+                ));
+            }
             if self.serial > 0.0 {
                 roles.push((
                     "lock",
@@ -477,9 +613,18 @@ impl Replicated {
                     .map(|d| scale(d, 1.0 - self.serial))
                     .collect(),
             ));
-            if self.disk_ops > 0.0 {
-                let t = Dist::constant(self.disk_ops / p.disk_iops * 1e9).ok();
-                roles.push(("disk", 1, Discipline::Fifo, vec![t; n_classes]));
+            // Disk operations: the service's own, plus its table's pages.
+            let ops: Vec<f64> = self
+                .ops
+                .iter()
+                .map(|&op| self.disk_ops + self.table.map_or(0.0, |t| t.pages(op)))
+                .collect();
+            if ops.iter().any(|&o| o > 0.0) {
+                let t = ops
+                    .iter()
+                    .map(|o| Dist::constant(o / p.disk_iops * 1e9).ok())
+                    .collect();
+                roles.push(("disk", 1, Discipline::Fifo, t));
             }
             if self.net_bytes > 0.0 {
                 let t = Dist::constant(8.0 * self.net_bytes / (p.network_gbps * 1e9) * 1e9).ok();
@@ -487,13 +632,6 @@ impl Replicated {
             }
             let base = first_id + stations.len() as u32;
             let last = base + roles.len() as u32 - 1;
-            // Classes that cannot use the service make no call.
-            let per_class: PerClass = self
-                .calls
-                .iter()
-                .zip(&self.cpu)
-                .map(|(c, cpu)| cpu.as_ref().and(c.clone()))
-                .collect();
             let calls = calls::any(&per_class).then(|| {
                 calls::compile(
                     &format!("{name}[{r}]"),
@@ -532,10 +670,14 @@ impl Replicated {
                     discipline,
                     capacity: None,
                     dispatch: None,
-                    admission: (i == 0)
-                        .then_some(self.workers)
-                        .flatten()
-                        .map(|slots| Admission::new(slots, release)),
+                    admission: match &self.pool {
+                        _ if i > 0 => None,
+                        Some(pool) => Some(Admission {
+                            connections: Some(pool.connections),
+                            ..Admission::new(pool.size, release)
+                        }),
+                        None => self.workers.map(|slots| Admission::new(slots, release)),
+                    },
                     call: None,
                     error: 0.0,
                     behaviour,
@@ -582,6 +724,8 @@ impl Replicated {
             cpu_at,
             calls: sites,
             hops,
+            locks,
+            connect: self.pool.is_some(),
             cost_per_hour: f64::from(self.replicas) * p.cost_per_hour,
         };
         (balancer, stations, info)

@@ -675,3 +675,79 @@ error = 0.01
     assert_eq!(partner.admission.as_ref().unwrap().slots, 10);
     assert_eq!(partner.error, 0.01);
 }
+
+/// The data tier's keys: where they apply, and what they need.
+#[test]
+fn data_tier_errors() {
+    let db = |extra: &str| {
+        API.replace(
+            "work = \"exp(4ms)\"",
+            &format!("work = \"exp(4ms)\"\n{extra}"),
+        )
+    };
+    let expect = |text: &str, what: &str| {
+        let e = errors(text);
+        assert!(e.iter().any(|m| m.contains(what)), "{what}: {e:?}");
+    };
+    assert!(
+        errors(&db(
+            "pool = { size = 4, connect = \"5ms\", idle_timeout = \"1m\", reuse = false }"
+        ))
+        .is_empty()
+    );
+    expect(
+        &API.replace("workers = 8", "pool = { size = 8 }"),
+        "only a `database` has a `pool`",
+    );
+    expect(&db("workers = 2\npool = { size = 4 }"), "not both");
+    expect(&db("pool = { connect = \"5ms\" }"), "`pool` needs `size`");
+    expect(&db("pool = { size = 4, reuse = 1 }"), "true or false");
+    expect(
+        &db("pool = { size = 4, conect = \"5ms\" }"),
+        "unknown key `conect`",
+    );
+    expect(
+        &db("table = { rows_per_page = 10 }"),
+        "`table` needs `rows`",
+    );
+    expect(&db("table = { rows = 0.5 }"), "at least 1");
+    expect(
+        &API.replace("serial = 0.1", "table = { rows = 100 }"),
+        "only a `database` has a `table`",
+    );
+    expect(
+        &db("[services.db.on.web]\nop = \"upsert\""),
+        "unknown `op` `upsert`",
+    );
+    expect(
+        &API.replace("serial = 0.1", "[services.api.on.web]\nop = \"write\""),
+        "only a `database`",
+    );
+    expect(&db("locks = { hold = \"exp(2ms\" }"), "`hold`");
+    expect(&db("locks = { keys = 4 }"), "needs `hold`");
+    expect(
+        &db("locks = [{ name = \"a\", hold = \"1ms\" }, { name = \"a\", hold = \"1ms\" }]"),
+        "two locks are named `a`",
+    );
+    expect(
+        &db("locks = { hold = \"1ms\", keys = 100000 }"),
+        "at most 1000",
+    );
+
+    // A valid lock: shared stripes behind a balancer, called from each replica.
+    let loaded = load(&db("locks = { name = \"row\", hold = \"2ms\", keys = 3 }"));
+    assert!(errors(&db("locks = { name = \"row\", hold = \"2ms\", keys = 3 }")).is_empty());
+    let scenario = loaded.scenario.unwrap();
+    let names: Vec<&str> = scenario
+        .topology
+        .stations
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    for name in ["db.lock.row", "db.lock.row[0]", "db.lock.row[2]"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let info = scenario.services.iter().find(|s| s.name == "db").unwrap();
+    assert_eq!(info.locks[0].stripes.len(), 3);
+    assert_eq!(info.calls[0].label, "lock row");
+}

@@ -91,9 +91,9 @@ fn a_saturated_database_drains_the_api_workers() {
     let api = &near.stations["api"];
     let b = api.breakdown.as_ref().expect("the api has a breakdown");
     let call = b.calls["db"].unwrap();
-    let (queue, work) = (b.queue.unwrap(), b.work.unwrap());
+    let (pool_wait, queue, work) = (b.pool_wait.unwrap(), b.queue.unwrap(), b.work.unwrap());
     assert!(call > 10.0 * work, "db call {call} vs own work {work}");
-    let total = queue + work + call;
+    let total = pool_wait + queue + work + call;
     let response = api.mean_response.unwrap();
     assert!(
         (total - response).abs() < 1e-9 * response,

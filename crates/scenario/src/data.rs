@@ -1,0 +1,322 @@
+//! The data tier's keys: a database's connection `pool`, its `table` (an
+//! index cost model) with each class's `op`, and the `locks` a service's
+//! requests hold.
+//!
+//! ```text
+//!   [ pool: size connections ]─► [ connect: handshake, when none is idle ] ─► cpu ─► disk: pages ─► [ lock ]─► ...
+//!                                                                                                   striped: keys × one holder
+//! ```
+//!
+//! - The pool is an admission pool whose slots are connections: a query
+//!   waits for one ("pool wait"), reuses an idle one or opens one (the
+//!   `connect` delay, while holding it), and returns it after its last
+//!   station.
+//! - The table turns each class's operation into page reads on the
+//!   replica's disk: an indexed read ⌈log₂ rows⌉, a scan ⌈rows /
+//!   rows_per_page⌉, a write ⌈log₂ rows⌉ for the row and as many again for
+//!   each index.
+//! - A lock is a call to `keys` stripes shared by every replica, each one
+//!   holder at a time for `hold`: throughput through it is at most
+//!   keys / hold, whatever the replicas and cores.
+
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{Connections, Discipline, Dispatch, Policy, Routing, Station};
+use chokepoint_core::time::SimTime;
+use toml::de::{DeTable, DeValue};
+
+use crate::load::{Value, Walker};
+use crate::units::parse_duration;
+
+const POOL_KEYS: [&str; 4] = ["size", "connect", "idle_timeout", "reuse"];
+const TABLE_KEYS: [&str; 4] = ["rows", "rows_per_page", "indexes", "indexed"];
+const LOCK_KEYS: [&str; 3] = ["name", "hold", "keys"];
+
+/// Connections in one pool at most, and stripes of one lock.
+const MAX_SLOTS: u32 = 100_000;
+const MAX_STRIPES: u32 = 1000;
+
+/// A database's connection pool, per replica.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Pool {
+    pub(crate) size: u32,
+    pub(crate) connections: Connections,
+}
+
+/// What a class does at a database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Op {
+    #[default]
+    Read,
+    Write,
+}
+
+/// A table's size and indexes, for the cost of each operation in pages.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Table {
+    pub(crate) rows: f64,
+    pub(crate) rows_per_page: f64,
+    pub(crate) indexes: u32,
+    pub(crate) indexed: bool,
+}
+
+impl Table {
+    /// Pages an operation reads: an indexed read walks one tree, a scan
+    /// reads every page, a write finds its row and updates every index.
+    pub(crate) fn pages(&self, op: Op) -> f64 {
+        let depth = self.rows.log2().ceil().max(1.0);
+        match op {
+            Op::Read if self.indexed => depth,
+            Op::Read => (self.rows / self.rows_per_page).ceil().max(1.0),
+            Op::Write => depth * f64::from(1 + self.indexes),
+        }
+    }
+}
+
+/// A lock requests hold for part of their work: `keys` stripes, each held
+/// by one request at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Lock {
+    pub(crate) name: String,
+    pub(crate) hold: Dist,
+    pub(crate) keys: u32,
+}
+
+impl Lock {
+    /// The lock's stations, from `first_id`: one station when it has one
+    /// stripe, else a balancer (its head) picking a stripe at random for
+    /// each request, then the stripes. Every class in `uses` may take it.
+    pub(crate) fn stations(&self, service: &str, first_id: u32, uses: &[bool]) -> Vec<Station> {
+        let name = format!("{service}.lock.{}", self.name);
+        let stripe = |name: String| {
+            Station::new(
+                name,
+                1,
+                Discipline::Fifo,
+                uses.iter()
+                    .map(|&u| {
+                        u.then(|| chokepoint_core::model::Behaviour {
+                            work: self.hold.clone(),
+                            routing: Routing::exit(),
+                        })
+                    })
+                    .collect(),
+            )
+        };
+        if self.keys == 1 {
+            return vec![stripe(name)];
+        }
+        let mut out = vec![Station {
+            dispatch: Some(Dispatch::new(
+                Policy::Random,
+                (0..self.keys)
+                    .map(|k| chokepoint_core::model::StationId(first_id + 1 + k))
+                    .collect(),
+            )),
+            ..Station::new(name.clone(), 1, Discipline::Fifo, vec![None; uses.len()])
+        }];
+        out.extend((0..self.keys).map(|k| stripe(format!("{name}[{k}]"))));
+        out
+    }
+}
+
+impl Walker<'_> {
+    /// `pool = { size, connect, idle_timeout, reuse }`.
+    pub(crate) fn pool(&mut self, v: &Value<'_>) -> Option<Pool> {
+        let t = self.table(v, "`pool`")?;
+        self.check_keys(t, &POOL_KEYS, "`pool`");
+        let size = match t.get("size") {
+            Some(s) => self.count(s, "`pool.size`", 1, MAX_SLOTS),
+            None => {
+                self.error("`pool` needs `size`, its number of connections", v.span())
+                    .help = Some("such as pool = { size = 20, connect = \"5ms\" }".into());
+                None
+            }
+        };
+        let connect = match t.get("connect") {
+            Some(c) => self.duration(c, "`pool.connect`"),
+            None => Some(0.0),
+        };
+        let idle_timeout = match t.get("idle_timeout") {
+            Some(d) => self.duration(d, "`pool.idle_timeout`").map(Some),
+            None => Some(None),
+        };
+        let reuse = match t.get("reuse") {
+            Some(b) => self.boolean(b, "`pool.reuse`"),
+            None => Some(true),
+        };
+        Some(Pool {
+            size: size?,
+            connections: Connections {
+                connect: connect? * 1e9,
+                idle_timeout: idle_timeout?.map(SimTime::from_secs_f64),
+                reuse: reuse?,
+            },
+        })
+    }
+
+    /// `table = { rows, rows_per_page, indexes, indexed }`.
+    pub(crate) fn db_table(&mut self, v: &Value<'_>) -> Option<Table> {
+        let t = self.table(v, "`table`")?;
+        self.check_keys(t, &TABLE_KEYS, "`table`");
+        let positive = |w: &mut Self, t: &DeTable<'_>, key: &str, default: Option<f64>| match t
+            .get(key)
+        {
+            Some(x) => match w.number(x, &format!("`table.{key}`")) {
+                Some(n) if n >= 1.0 => Some(n),
+                Some(n) => {
+                    w.error(
+                        format!("`table.{key}` must be at least 1, found {n}"),
+                        x.span(),
+                    );
+                    None
+                }
+                None => None,
+            },
+            None if default.is_some() => default,
+            None => {
+                w.error(format!("`table` needs `{key}`"), v.span()).help = Some(
+                    "such as table = { rows = 1_000_000, rows_per_page = 100, indexes = 2 }".into(),
+                );
+                None
+            }
+        };
+        let rows = positive(self, t, "rows", None);
+        let rows_per_page = positive(self, t, "rows_per_page", Some(100.0));
+        let indexes = match t.get("indexes") {
+            Some(x) => self.count(x, "`table.indexes`", 0, 64),
+            None => Some(0),
+        };
+        let indexed = match t.get("indexed") {
+            Some(b) => self.boolean(b, "`table.indexed`"),
+            None => Some(true),
+        };
+        Some(Table {
+            rows: rows?,
+            rows_per_page: rows_per_page?,
+            indexes: indexes?,
+            indexed: indexed?,
+        })
+    }
+
+    /// `op = "read" | "write"`.
+    pub(crate) fn op(&mut self, v: &Value<'_>) -> Option<Op> {
+        match self.string(v, "`op`")? {
+            "read" => Some(Op::Read),
+            "write" => Some(Op::Write),
+            other => {
+                self.error(format!("unknown `op` `{other}`"), v.span()).help =
+                    Some("an operation is \"read\" or \"write\"".into());
+                None
+            }
+        }
+    }
+
+    /// `locks = { name, hold, keys }`, or an array of them.
+    pub(crate) fn locks(&mut self, v: &Value<'_>) -> Option<Vec<Lock>> {
+        let items: Vec<&Value<'_>> = match v.get_ref() {
+            DeValue::Array(items) => items.iter().collect(),
+            DeValue::Table(_) => vec![v],
+            _ => {
+                self.type_error(
+                    v,
+                    "`locks`",
+                    "a table such as { name = \"hot_row\", hold = \"2ms\", keys = 10 } or an array of them",
+                );
+                return None;
+            }
+        };
+        let mut out: Vec<Lock> = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let Some(t) = self.table(item, "a lock") else {
+                ok = false;
+                continue;
+            };
+            self.check_keys(t, &LOCK_KEYS, "a lock");
+            let name = match t.get("name") {
+                Some(n) => self.string(n, "`name`").map(str::to_owned),
+                None => Some(format!("lock{}", out.len())),
+            };
+            let hold = match t.get("hold") {
+                Some(h) => self.hold(h),
+                None => {
+                    self.error(
+                        "a lock needs `hold`, how long each request holds it",
+                        item.span(),
+                    )
+                    .help =
+                        Some("such as { name = \"hot_row\", hold = \"2ms\", keys = 10 }".into());
+                    None
+                }
+            };
+            let keys = match t.get("keys") {
+                Some(k) => self.count(k, "`keys`", 1, MAX_STRIPES),
+                None => Some(1),
+            };
+            match (name, hold, keys) {
+                (Some(name), Some(hold), Some(keys)) => {
+                    if out.iter().any(|l| l.name == name) {
+                        let span = t.get("name").map_or(item.span(), |n| n.span());
+                        self.error(format!("two locks are named `{name}`"), span);
+                        ok = false;
+                    }
+                    out.push(Lock { name, hold, keys });
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A lock's hold: a duration (`"2ms"`, constant) or a distribution.
+    fn hold(&mut self, v: &Value<'_>) -> Option<Dist> {
+        if let DeValue::String(s) = v.get_ref()
+            && let Ok(secs) = parse_duration(s)
+        {
+            return match Dist::constant(secs * 1e9) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.error(format!("`hold`: {e}"), v.span());
+                    None
+                }
+            };
+        }
+        self.dist(v, "`hold`")
+    }
+
+    /// `true` or `false`.
+    pub(crate) fn boolean(&mut self, v: &Value<'_>, what: &str) -> Option<bool> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.type_error(v, what, "true or false");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_by_operation() {
+        let t = Table {
+            rows: 1e6,
+            rows_per_page: 100.0,
+            indexes: 3,
+            indexed: true,
+        };
+        // log₂ 10⁶ = 19.93: a 20-level walk.
+        assert_eq!(t.pages(Op::Read), 20.0);
+        assert_eq!(t.pages(Op::Write), 80.0);
+        let scan = Table {
+            indexed: false,
+            ..t
+        };
+        assert_eq!(scan.pages(Op::Read), 10_000.0);
+        let bare = Table { indexes: 0, ..t };
+        assert_eq!(bare.pages(Op::Write), 20.0);
+    }
+}
