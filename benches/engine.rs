@@ -70,6 +70,7 @@ fn topology(means: &[f64]) -> Topology {
 
 fn config() -> RunConfig {
     RunConfig {
+        window: None,
         warmup: SimTime::ZERO,
         duration: SimTime::from_secs_f64(CUSTOMERS / ARRIVAL_RATE),
     }

@@ -130,6 +130,15 @@ struct RunArgs {
     /// Also write results.json, results.csv and results.txt into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also write timeseries.csv into this folder: per window of simulated
+    /// time from the start (warm-up included), each class's throughput and
+    /// latency, each service's throughput and each cache's hit ratio.
+    #[arg(long)]
+    timeseries: Option<PathBuf>,
+    /// The length of a time-series window, such as "1s" (default: a
+    /// hundredth of warm-up plus duration).
+    #[arg(long, requires = "timeseries")]
+    window: Option<String>,
     /// Worker threads for replications (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
@@ -299,7 +308,13 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     args.sim.apply(&mut scenario.simulation)?;
     let sim = &scenario.simulation;
 
+    let window = match (&args.timeseries, &args.window) {
+        (None, _) => None,
+        (Some(_), Some(text)) => Some(parse_window(text)?),
+        (Some(_), None) => Some(SimTime((sim.warmup.0 + sim.duration.0) / 100).max(SimTime(1))),
+    };
     let config = RunConfig {
+        window,
         warmup: sim.warmup,
         duration: sim.duration,
     };
@@ -341,7 +356,22 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
+    if let Some(dir) = &args.timeseries {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let path = dir.join("timeseries.csv");
+        std::fs::write(&path, chokepoint_report::timeseries_csv(&info, &runs))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(())
+}
+
+/// A `--window` length: a positive duration.
+fn parse_window(text: &str) -> anyhow::Result<SimTime> {
+    match parse_duration(text) {
+        Ok(secs) if secs > 0.0 => Ok(SimTime::from_secs_f64(secs)),
+        Ok(_) => Err(BadInput(format!("--window must be positive, found {text}")).into()),
+        Err(e) => Err(BadInput(format!("--window {text}: {}", e.message)).into()),
+    }
 }
 
 /// Simulates each scenario with the baseline's `[simulation]` settings (seed,
@@ -380,6 +410,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         }
     }
     let config = RunConfig {
+        window: None,
         warmup: sim.warmup,
         duration: sim.duration,
     };

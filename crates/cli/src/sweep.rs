@@ -292,6 +292,7 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
             index: point.index,
             topology: scenario.topology.clone(),
             config: RunConfig {
+                window: None,
                 warmup: scenario.simulation.warmup,
                 duration: scenario.simulation.duration,
             },

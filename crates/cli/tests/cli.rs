@@ -199,11 +199,18 @@ fn same_seed_same_json_on_any_thread_count() {
 
 #[test]
 fn every_bundled_scenario_is_valid() {
-    for entry in std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .chain(std::fs::read_dir(root().join("scenarios/validation")).unwrap())
-    {
+    // scenarios/ and each of its folders but invalid/.
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() && !path.ends_with("invalid") {
+            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            paths.push(path);
+        }
+    }
+    assert!(paths.len() > 40, "{paths:?}");
+    for path in paths {
         if path.extension().is_some_and(|e| e == "toml") {
             let out = chokepoint(&["check", path.to_str().unwrap()]);
             assert!(
@@ -334,6 +341,53 @@ fn out_dir_gets_json_csv_and_table() {
             .contains("utilization")
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--timeseries DIR` writes the run's windows as tidy CSV: a cold cache's
+/// hit ratio climbs from its first window to its last.
+#[test]
+fn timeseries_shows_a_cold_cache_warming_up() {
+    let dir = temp("timeseries");
+    let out = chokepoint(&[
+        "run",
+        "scenarios/data/cold_start.toml",
+        "--replications",
+        "2",
+        "--duration",
+        "40s",
+        "--timeseries",
+        dir.to_str().unwrap(),
+        "--window",
+        "4s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    assert!(csv.starts_with("time,kind,name,metric,value,ci95\n"));
+    let hit_ratio: Vec<f64> = csv
+        .lines()
+        .filter(|l| l.contains(",station,cache,hit_ratio,"))
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(hit_ratio.len(), 10);
+    assert!(hit_ratio[0] < hit_ratio[9] - 0.05, "{hit_ratio:?}");
+    assert!(csv.contains("\n40,class,reads,throughput,"));
+    assert!(csv.contains(",station,db,throughput,"));
+
+    let bad = chokepoint(&[
+        "run",
+        "scenarios/data/cold_start.toml",
+        "--timeseries",
+        dir.to_str().unwrap(),
+        "--window",
+        "0s",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--window must be positive"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

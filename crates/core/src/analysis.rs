@@ -2,7 +2,7 @@
 //! visit ratios from the routing (the traffic equations of a Jackson network)
 //! and the offered load of open classes at each station.
 
-use crate::model::{Load, Topology};
+use crate::model::{CacheContents, CacheOp, Load, Popularity, Topology, WritePolicy};
 
 /// Per class and station, the mean number of visits a request makes.
 ///
@@ -36,9 +36,27 @@ pub fn visit_ratios(topology: &Topology) -> Vec<Option<Vec<f64>>> {
                         a[to.idx()][from] -= c.probability[ci];
                     }
                 }
+                // A cache sends its misses (and writes that go through) to
+                // its backing store, whose end routes as the cache does.
+                let mut onward = 1.0;
+                if let Some(c) = &station.cache {
+                    let backing = match (c.ops[ci], c.write_policy) {
+                        (CacheOp::Write, WritePolicy::WriteBack { .. }) => 1.0,
+                        (CacheOp::Write, _) => {
+                            onward = 0.0;
+                            1.0
+                        }
+                        (CacheOp::Read, _) => {
+                            let miss = 1.0 - expected_hit_ratio(&c.contents);
+                            onward = 1.0 - miss;
+                            miss
+                        }
+                    };
+                    a[c.backing.idx()][from] -= backing;
+                }
                 if let Some(Some(b)) = station.behaviour.get(ci) {
                     for &(to, p) in &b.routing.next {
-                        a[to.idx()][from] -= p;
+                        a[to.idx()][from] -= onward * p;
                     }
                 }
             }
@@ -47,6 +65,64 @@ pub fn visit_ratios(topology: &Topology) -> Vec<Option<Vec<f64>>> {
             solve(a, rhs).filter(|v| v.iter().all(|&x| x.is_finite() && x > -1e-9))
         })
         .collect()
+}
+
+/// The long-run hit ratio of a cache's reads: the fixed one, or for an LRU
+/// cache Che's approximation (ignoring the time to live).
+pub fn expected_hit_ratio(contents: &CacheContents) -> f64 {
+    match contents {
+        CacheContents::HitRatio(h) => *h,
+        CacheContents::Lru { keys, capacity, .. } => che_hit_ratio(*keys, *capacity),
+    }
+}
+
+/// Che's approximation of an LRU cache's hit ratio under independent
+/// requests with Zipf popularity: the characteristic time `T` solves
+/// `Σₖ (1 − e^(−pₖT)) = capacity`, and the hit ratio is
+/// `Σₖ pₖ (1 − e^(−pₖT))`. Keys beyond the first thousand are grouped in
+/// bins 1% wide, over which the popularity barely changes.
+pub fn che_hit_ratio(keys: Popularity, capacity: u32) -> f64 {
+    if capacity >= keys.count {
+        return 1.0;
+    }
+    // (popularity weight of one key in the bin, keys in the bin)
+    let mut bins: Vec<(f64, f64)> = Vec::new();
+    let mut k = 1u64;
+    let n = u64::from(keys.count);
+    while k <= n {
+        let width = if k <= 1000 { 1 } else { (k / 100).max(1) };
+        let end = (k + width - 1).min(n);
+        let mid = (k + end) as f64 / 2.0;
+        bins.push((mid.powf(-keys.zipf), (end - k + 1) as f64));
+        k = end + 1;
+    }
+    let total: f64 = bins.iter().map(|(w, m)| w * m).sum();
+    let occupied = |t: f64| -> f64 {
+        bins.iter()
+            .map(|(w, m)| m * (1.0 - (-w / total * t).exp()))
+            .sum()
+    };
+    // Bracket T, then bisect on a log scale.
+    let target = f64::from(capacity);
+    let (mut low, mut high) = (0.0f64, 1.0f64);
+    while occupied(high) < target {
+        high *= 2.0;
+    }
+    for _ in 0..100 {
+        let mid = 0.5 * (low + high);
+        if occupied(mid) < target {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let t = 0.5 * (low + high);
+    bins.iter()
+        .map(|(w, m)| {
+            let p = w / total;
+            m * p * (1.0 - (-p * t).exp())
+        })
+        .sum()
 }
 
 /// Gaussian elimination with partial pivoting; `None` when singular.

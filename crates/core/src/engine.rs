@@ -8,13 +8,15 @@
 
 use std::collections::{BinaryHeap, VecDeque};
 
+use crate::cache::{CacheState, Outcome};
 use crate::dist::Dist;
 use crate::model::{
-    ArrivalProcess, Discipline, Dispatch, Downtime, Load, ModelError, Policy, RunConfig, Topology,
+    ArrivalProcess, CacheOp, Discipline, Dispatch, Downtime, Load, ModelError, Policy, RunConfig,
+    Topology, WritePolicy,
 };
 use crate::queue::EventQueue;
 use crate::rng::{Stream, derive, name_key};
-use crate::stats::{ClassStats, RunStats, StationStats};
+use crate::stats::{CacheStats, ClassStats, RunStats, StationStats, Window};
 use crate::time::{SimTime, nanos_from_f64};
 
 /// Runs one replication of `topology` with the given seed.
@@ -35,6 +37,7 @@ use crate::time::{SimTime, nanos_from_f64};
 ///         admission: None,
 ///         call: None,
 ///         error: 0.0,
+///         cache: None,
 ///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 ///     }],
 ///     classes: vec![Class {
@@ -44,7 +47,7 @@ use crate::time::{SimTime, nanos_from_f64};
 ///         priority: 0,
 ///     }],
 /// };
-/// let config = RunConfig { warmup: SimTime::from_secs_f64(1e3), duration: SimTime::from_secs_f64(1e5) };
+/// let config = RunConfig { window: None, warmup: SimTime::from_secs_f64(1e3), duration: SimTime::from_secs_f64(1e5) };
 /// let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
 /// let mean = stats.classes[0].mean_latency();
 /// assert!((mean - 2.0).abs() < 0.2, "{mean}");
@@ -65,6 +68,10 @@ enum Event {
     PsDeparture { station: u32, generation: u32 },
     /// A closed-class user finishes thinking and sends a request.
     ThinkEnd { class: u32 },
+    /// A write-back cache writes its oldest dirty entries to its backing store.
+    Flush { station: u32 },
+    /// A window of the time series ends.
+    Sample,
     /// Measurement starts: statistics are reset.
     WarmupEnd,
     /// Measurement ends.
@@ -449,6 +456,8 @@ struct StationState {
     admission: Option<AdmissionState>,
     /// Set for a call point.
     call: Option<CallState>,
+    /// Set for a cache: its entries and counts.
+    cache: Option<Box<CacheState>>,
     /// The probability that a visit ends in an error, and its stream.
     error: f64,
     fail_stream: Stream,
@@ -550,6 +559,8 @@ const SPECIAL_ARRIVAL: u8 = 1;
 const RELEASES: u8 = 2;
 /// Visits at the station may end in an error.
 const FAILS: u8 = 4;
+/// The station is a cache: a visit ends with a lookup.
+const LOOKUP: u8 = 8;
 
 struct Engine {
     now: u64,
@@ -572,6 +583,11 @@ struct Engine {
     /// from the station states so the common case reads one dense byte.
     flags: Vec<u8>,
     n_classes: usize,
+    /// The time series: windows so far, the running totals at the last
+    /// sample, and the totals counted before the warm-up's reset.
+    series: Vec<Window>,
+    sampled: Window,
+    before_reset: Window,
 }
 
 impl Engine {
@@ -611,6 +627,12 @@ impl Engine {
                     probability: c.probability.clone(),
                     work: c.work.unwrap_or(-1.0),
                     stream: Stream::new(derive(seed, &[name_key("call"), name_key(&s.name)])),
+                }),
+                cache: s.cache.as_ref().map(|c| {
+                    Box::new(CacheState::new(
+                        c,
+                        Stream::new(derive(seed, &[name_key("keys"), name_key(&s.name)])),
+                    ))
                 }),
                 error: s.error,
                 fail_stream: Stream::new(derive(seed, &[name_key("error"), name_key(&s.name)])),
@@ -653,6 +675,7 @@ impl Engine {
                 u8::from(special) * SPECIAL_ARRIVAL
                     + u8::from(!s.releases.is_empty()) * RELEASES
                     + u8::from(s.error > 0.0) * FAILS
+                    + u8::from(s.cache.is_some()) * LOOKUP
             })
             .collect();
 
@@ -714,6 +737,9 @@ impl Engine {
             lanes,
             flags,
             n_classes,
+            series: Vec::new(),
+            sampled: Window::default(),
+            before_reset: Window::default(),
         }
     }
 
@@ -723,6 +749,24 @@ impl Engine {
             self.events.push(config.warmup, Event::WarmupEnd);
         }
         self.events.push(SimTime(end), Event::End);
+        if let Some(window) = config.window.filter(|w| w.0 > 0) {
+            self.sampled = self.totals();
+            self.before_reset = Window {
+                end: SimTime::ZERO,
+                ..self.sampled.clone()
+            };
+            if window.0 < end {
+                self.events.push(window, Event::Sample);
+            }
+        }
+        for (si, s) in self.stations.iter().enumerate() {
+            if let Some(WritePolicy::WriteBack { interval, .. }) =
+                s.cache.as_ref().map(|c| c.write_policy)
+            {
+                self.events
+                    .push(interval, Event::Flush { station: si as u32 });
+            }
+        }
 
         for ci in 0..self.classes.len() {
             match self.classes[ci].load {
@@ -760,12 +804,29 @@ impl Engine {
                     self.n_events += 1;
                     self.new_request(class as usize);
                 }
+                Event::Flush { station } => {
+                    self.n_events += 1;
+                    self.flush(station as usize);
+                }
+                Event::Sample => {
+                    // Bookkeeping, not counted: the events a run reports do
+                    // not depend on whether a series is recorded.
+                    self.sample();
+                    let window = config.window.map_or(u64::MAX, |w| w.0);
+                    let next = self.now.saturating_add(window);
+                    if next < end {
+                        self.events.push(SimTime(next), Event::Sample);
+                    }
+                }
                 Event::WarmupEnd => {
                     self.n_events += 1;
                     self.reset_stats();
                 }
                 Event::End => {
                     self.n_events += 1;
+                    if config.window.is_some_and(|w| w.0 > 0) && self.now > self.sampled.end.0 {
+                        self.sample();
+                    }
                     break;
                 }
             }
@@ -778,16 +839,64 @@ impl Engine {
                 a.advance(now, &mut s.stats);
                 s.stats.waiting_end = a.waiting.len() as u64;
             }
+            if let Some(c) = s.cache.as_mut() {
+                c.advance(now);
+                let counts = &c.counts;
+                s.stats.cache = Some(CacheStats {
+                    hits: counts.hits,
+                    misses: counts.misses,
+                    writes: counts.writes,
+                    flushed: counts.flushed,
+                    dirty_area: counts.dirty_area,
+                    dirty_max: counts.dirty_max,
+                    dirty_end: c.dirty.len() as u64,
+                    entries_end: c.entries(),
+                });
+            }
         }
         RunStats {
             duration: config.duration,
             events: self.n_events,
             classes: self.classes.iter().map(|c| c.stats.clone()).collect(),
             stations: self.stations.iter().map(|s| s.stats.clone()).collect(),
+            series: std::mem::take(&mut self.series),
         }
     }
 
+    /// Running totals since the start of the run, now: the counters since
+    /// the last reset plus those counted before it.
+    fn totals(&self) -> Window {
+        let cache = |s: &StationState, f: fn(&crate::cache::Counts) -> u64| {
+            s.cache.as_ref().map_or(0, |c| f(&c.counts))
+        };
+        let mut t = Window {
+            end: SimTime(self.now),
+            length: SimTime::ZERO,
+            completed: self.classes.iter().map(|c| c.stats.completed).collect(),
+            latency_sum: self.classes.iter().map(|c| c.stats.latency_sum).collect(),
+            departures: self.stations.iter().map(|s| s.stats.departures).collect(),
+            hits: self.stations.iter().map(|s| cache(s, |c| c.hits)).collect(),
+            misses: self
+                .stations
+                .iter()
+                .map(|s| cache(s, |c| c.misses))
+                .collect(),
+        };
+        t.add(&self.before_reset);
+        t
+    }
+
+    /// Closes the current window of the time series.
+    #[cold]
+    fn sample(&mut self) {
+        let now = self.totals();
+        self.series.push(Window::between(&self.sampled, &now));
+        self.sampled = now;
+    }
+
     fn reset_stats(&mut self) {
+        // Keep the running totals of the time series across the reset.
+        self.before_reset = self.totals();
         let now = self.now;
         for s in &mut self.stations {
             s.advance(now);
@@ -796,6 +905,9 @@ impl Engine {
             if let Some(a) = s.admission.as_mut() {
                 a.last = now;
                 s.stats.waiting_start = a.waiting.len() as u64;
+            }
+            if let Some(c) = s.cache.as_mut() {
+                c.reset(now);
             }
         }
         for c in &mut self.classes {
@@ -1125,7 +1237,57 @@ impl Engine {
         if self.flags[si] & RELEASES != 0 {
             self.give_back_released_at(req, si);
         }
+        if self.flags[si] & LOOKUP != 0 {
+            let now = self.now;
+            let ci = self.requests[req as usize].class as usize;
+            let c = self.stations[si]
+                .cache
+                .as_mut()
+                .expect("the LOOKUP flag marks caches");
+            if c.visit(c.ops[ci], now) == Outcome::Backing {
+                let backing = c.backing as usize;
+                self.arrive(req, backing);
+                return true;
+            }
+        }
         false
+    }
+
+    /// A write-back cache at `si` sends its oldest dirty entries to the
+    /// backing store (the target of its first call point, or its backing
+    /// station), one write each (messages nobody waits for), and plans its
+    /// next flush.
+    #[cold]
+    fn flush(&mut self, si: usize) {
+        let now = self.now;
+        let c = self.stations[si].cache.as_mut().expect("only caches flush");
+        let WritePolicy::WriteBack { batch, interval } = c.write_policy else {
+            return;
+        };
+        let n = c.flush(batch, now);
+        let backing = c.backing;
+        // The writes are made as the first class that writes here.
+        let class = c
+            .ops
+            .iter()
+            .position(|&op| op == CacheOp::Write)
+            .unwrap_or(0) as u32;
+        // Straight to the store (past the call point that reads wait at:
+        // nobody waits for these).
+        let backing = self.stations[backing as usize]
+            .call
+            .as_ref()
+            .map_or(backing, |call| call.targets[0]);
+        for _ in 0..n {
+            let mut write = Request::new(class, backing, now);
+            write.join = DETACHED;
+            let write = self.alloc_request(write);
+            self.arrive(write, backing as usize);
+        }
+        self.events.push(
+            SimTime(now.saturating_add(interval.0)),
+            Event::Flush { station: si as u32 },
+        );
     }
 
     /// Gives back every slot `req` holds (it leaves the system).
@@ -1438,7 +1600,7 @@ impl Engine {
     /// After a visit at `si`, sends `req` on or lets it leave.
     #[inline(always)]
     fn route(&mut self, req: u32, si: usize) {
-        if self.flags[si] & (RELEASES | FAILS) != 0 && self.after_special(req, si) {
+        if self.flags[si] & (RELEASES | FAILS | LOOKUP) != 0 && self.after_special(req, si) {
             return;
         }
         let ci = self.requests[req as usize].class as usize;
@@ -1533,6 +1695,7 @@ mod tests {
             classes: vec![open("jobs", 1.5, 0)],
         };
         let config = RunConfig {
+            window: None,
             warmup: secs(100.0),
             duration: secs(10_000.0),
         };
@@ -1562,6 +1725,7 @@ mod tests {
             classes: vec![open("jobs", 1.2, 0)],
         };
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: secs(5_000.0),
         };
@@ -1609,6 +1773,7 @@ mod tests {
         bigger.stations[0].behaviour[0] = None;
         bigger.stations[1].behaviour[1] = None;
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: secs(2_000.0),
         };
@@ -1650,6 +1815,7 @@ mod tests {
             classes: vec![low, high],
         };
         let config = RunConfig {
+            window: None,
             warmup: secs(5_000.0),
             duration: secs(400_000.0),
         };
@@ -1678,6 +1844,7 @@ mod tests {
                 classes: vec![open("jobs", rate, 0)],
             };
             let config = RunConfig {
+                window: None,
                 warmup: secs(2_000.0),
                 duration: secs(300_000.0),
             };
@@ -1718,6 +1885,7 @@ mod tests {
             classes: vec![open("jobs", 0.8, 0)],
         };
         let config = RunConfig {
+            window: None,
             warmup: secs(2_000.0),
             duration: secs(300_000.0),
         };
@@ -1755,6 +1923,7 @@ mod tests {
             }],
         };
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: secs(10.0),
         };
@@ -1808,6 +1977,7 @@ mod edge_tests {
     fn enormous_service_times_do_not_overflow() {
         let topology = one_station(Dist::constant(1e30).unwrap(), 1.0);
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: SimTime::from_secs_f64(100.0),
         };
@@ -1824,6 +1994,7 @@ mod edge_tests {
     fn warmup_is_deleted() {
         let topology = one_station(Dist::exp(0.5e9).unwrap(), 1.0);
         let config = RunConfig {
+            window: None,
             warmup: SimTime::from_secs_f64(5_000.0),
             duration: SimTime::from_secs_f64(2_000.0),
         };
@@ -1860,6 +2031,7 @@ mod admission_tests {
             admission,
             call: None,
             error: 0.0,
+            cache: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -1881,6 +2053,7 @@ mod admission_tests {
 
     fn config() -> RunConfig {
         RunConfig {
+            window: None,
             warmup: SimTime::from_secs_f64(2_000.0),
             duration: SimTime::from_secs_f64(400_000.0),
         }
@@ -2047,6 +2220,7 @@ mod call_tests {
             admission: None,
             call: Some(call),
             error: 0.0,
+            cache: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::constant(0.0).unwrap(),
                 routing,
@@ -2075,6 +2249,7 @@ mod call_tests {
         figure: impl Fn(&RunStats) -> f64,
     ) -> (f64, f64) {
         let config = RunConfig {
+            window: None,
             warmup: SimTime::from_secs_f64(seconds / 20.0),
             duration: SimTime::from_secs_f64(seconds),
         };
@@ -2207,6 +2382,7 @@ mod call_tests {
 
     fn config() -> RunConfig {
         RunConfig {
+            window: None,
             warmup: SimTime::from_secs_f64(1_000.0),
             duration: SimTime::from_secs_f64(50_000.0),
         }
@@ -2387,6 +2563,7 @@ mod session_tests {
 
     fn arrivals(t: &Topology) -> Vec<u64> {
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: SimTime::from_secs_f64(2_000.0),
         };

@@ -14,17 +14,12 @@
 //!
 //! //  jobs ──► [ q: 4 servers, exp(1 s) ] ──► out        (M/M/4 at ρ = 0.9)
 //! let topology = Topology {
-//!     stations: vec![Station {
-//!         name: "q".into(),
-//!         servers: 4,
-//!         discipline: Discipline::Fifo,
-//!         capacity: None,
-//!         dispatch: None,
-//!         admission: None,
-//!         call: None,
-//!         error: 0.0,
-//!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
-//!     }],
+//!     stations: vec![Station::new(
+//!         "q",
+//!         4,
+//!         Discipline::Fifo,
+//!         vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
+//!     )],
 //!     classes: vec![Class {
 //!         name: "jobs".into(),
 //!         load: Load::Open { process: ArrivalProcess::Poisson, rate: 3.6 },
@@ -32,7 +27,7 @@
 //!         priority: 0,
 //!     }],
 //! };
-//! let config = RunConfig { warmup: SimTime::from_secs_f64(500.0), duration: SimTime::from_secs_f64(20_000.0) };
+//! let config = RunConfig { window: None, warmup: SimTime::from_secs_f64(500.0), duration: SimTime::from_secs_f64(20_000.0) };
 //! let stats = chokepoint_core::run(&topology, &config, 7).unwrap();
 //! let utilization = stats.stations[0].utilization(stats.duration);
 //! assert!((utilization - 0.9).abs() < 0.03);
@@ -41,6 +36,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod analysis;
+mod cache;
 pub mod dist;
 mod engine;
 pub mod model;

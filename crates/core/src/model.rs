@@ -110,6 +110,9 @@ pub struct Station {
     /// The probability that a visit here ends in an error (a failing
     /// dependency): the request fails, and with it every call awaiting it.
     pub error: f64,
+    /// When set, this station is a cache: after each visit it decides
+    /// whether the request hit, or must fetch from the backing store.
+    pub cache: Option<Cache>,
     /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
     /// never visits this station (reaching it anyway is a model error caught
     /// when the topology is validated).
@@ -134,9 +137,86 @@ impl Station {
             admission: None,
             call: None,
             error: 0.0,
+            cache: None,
             behaviour,
         }
     }
+}
+
+/// What a cache holds, and how it decides hits.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CacheContents {
+    /// Each read hits with a fixed probability.
+    HitRatio(f64),
+    /// Each request carries a key drawn from a catalogue with Zipf
+    /// popularity (independent draws); the cache holds `capacity` entries,
+    /// evicting the least recently used, each for at most `ttl`.
+    Lru {
+        /// The catalogue's size and skew.
+        keys: Popularity,
+        /// Entries held at most.
+        capacity: u32,
+        /// How long an entry stays valid after it is stored; `None`: forever.
+        ttl: Option<SimTime>,
+    },
+}
+
+/// What a class does at a cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CacheOp {
+    /// Look the key up; on a miss, fetch it.
+    #[default]
+    Read,
+    /// Change the key's value (see [`WritePolicy`]).
+    Write,
+}
+
+/// What a write does to the cache and its backing store.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WritePolicy {
+    /// The entry is dropped and the write goes on to the backing store.
+    Invalidate,
+    /// The entry is updated and the write goes on to the backing store
+    /// (synchronously: the writer waits for both).
+    WriteThrough,
+    /// The entry is updated and marked dirty; the writer goes on at once.
+    /// Every `interval`, up to `batch` dirty entries are written to the
+    /// backing store (one write each, sent without waiting); until then
+    /// they are at risk: a crash would lose them.
+    WriteBack {
+        /// Dirty entries written per flush at most.
+        batch: u32,
+        /// Time between flushes.
+        interval: SimTime,
+    },
+}
+
+/// A cache in front of a backing store.
+///
+/// Entries are stored when a miss is decided (as if concurrent misses for
+/// a key waited for one fetch), so the contents follow the independent
+/// reference model that Che's approximation describes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cache {
+    /// Hit ratio or LRU contents.
+    pub contents: CacheContents,
+    /// Per class (indexed by [`ClassId`]): reads or writes.
+    pub ops: Vec<CacheOp>,
+    /// What writes do.
+    pub write_policy: WritePolicy,
+    /// Where misses and writes go on: the first station of the fetch from
+    /// the backing store (its end routes as the cache does).
+    pub backing: StationId,
+}
+
+/// A population of items (sessions, keys): `count` of them, the `k`-th most
+/// popular drawn with probability proportional to 1/k^`zipf` (0: all alike).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Popularity {
+    /// How many.
+    pub count: u32,
+    /// The Zipf exponent of their popularity.
+    pub zipf: f64,
 }
 
 /// A pool of slots held from entering a station until leaving another one.
@@ -245,15 +325,8 @@ pub enum Policy {
     ConsistentHash,
 }
 
-/// The sessions requests belong to: `count` of them, the `k`-th most
-/// popular drawn with probability proportional to 1/k^`zipf` (0: all alike).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sessions {
-    /// How many sessions.
-    pub count: u32,
-    /// The Zipf exponent of their popularity.
-    pub zipf: f64,
-}
+/// The sessions requests belong to, and how popular each is.
+pub type Sessions = Popularity;
 
 /// A window of time during which a balancer's target is down: it sends it
 /// nothing (requests already there finish).
@@ -351,6 +424,9 @@ pub struct RunConfig {
     pub warmup: SimTime,
     /// Simulated time measured after the warm-up.
     pub duration: SimTime,
+    /// When set, the run also records a time series in windows of this
+    /// length from its start, warm-up included (see [`crate::stats::Window`]).
+    pub window: Option<SimTime>,
 }
 
 /// Why a topology cannot be run.
@@ -392,6 +468,10 @@ pub enum ModelError {
     CallCycle(StationId),
     /// An error probability outside `[0, 1]`.
     BadError(StationId),
+    /// A cache on a balancer or call point, with a hit ratio outside
+    /// `[0, 1]`, an empty catalogue or no capacity, a batch or interval of
+    /// zero, or not one operation per class.
+    BadCache(StationId),
     /// A session-aware policy without sessions, bad sessions, or a downtime
     /// of no target or of no duration.
     BadDispatch(StationId),
@@ -448,6 +528,11 @@ impl std::fmt::Display for ModelError {
                     s.0
                 )
             }
+            ModelError::BadCache(s) => write!(
+                f,
+                "cache #{} is not a queueing station, or has a bad hit ratio, catalogue, capacity, flush or operations",
+                s.0
+            ),
             ModelError::CallCycle(s) => {
                 write!(f, "call point #{} is reached again by its own callees", s.0)
             }
@@ -512,6 +597,35 @@ impl Topology {
                 }
             } else if station.servers == 0 {
                 return Err(ModelError::NoServers(id));
+            }
+            if let Some(c) = &station.cache {
+                known(c.backing)?;
+                let contents_ok = match &c.contents {
+                    CacheContents::HitRatio(h) => unit(*h),
+                    CacheContents::Lru {
+                        keys,
+                        capacity,
+                        ttl,
+                    } => {
+                        keys.count > 0
+                            && keys.zipf.is_finite()
+                            && keys.zipf >= 0.0
+                            && *capacity > 0
+                            && ttl.is_none_or(|t| t.0 > 0)
+                    }
+                };
+                let policy_ok = match c.write_policy {
+                    WritePolicy::WriteBack { batch, interval } => batch > 0 && interval.0 > 0,
+                    _ => true,
+                };
+                if !contents_ok
+                    || !policy_ok
+                    || c.ops.len() != self.classes.len()
+                    || station.dispatch.is_some()
+                    || station.call.is_some()
+                {
+                    return Err(ModelError::BadCache(id));
+                }
             }
             if let Some(a) = &station.admission {
                 for &r in &a.release_at {
@@ -578,6 +692,9 @@ impl Topology {
                 if let Some(c) = &station.call {
                     stack.extend(c.targets.iter().copied());
                 }
+                if let Some(c) = &station.cache {
+                    stack.push(c.backing);
+                }
                 let Some(Some(behaviour)) = station.behaviour.get(ci) else {
                     return Err(ModelError::NoBehaviour {
                         class: class_id,
@@ -637,6 +754,9 @@ impl Topology {
         }
         if let Some(c) = &station.call {
             out.extend(&c.targets);
+        }
+        if let Some(c) = &station.cache {
+            out.push(c.backing);
         }
         for b in station.behaviour.iter().flatten() {
             out.extend(b.routing.next.iter().map(|&(to, _)| to));

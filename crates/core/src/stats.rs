@@ -148,6 +148,8 @@ pub struct StationStats {
     pub slot_wait_sum: f64,
     /// For a pool of connections: connections opened (handshakes paid).
     pub connects: u64,
+    /// For a cache: its lookups and writes.
+    pub cache: Option<CacheStats>,
     /// Requests waiting for a slot when measurement started.
     pub waiting_start: u64,
     /// Requests waiting for a slot when measurement ended: a queue's
@@ -205,6 +207,95 @@ impl StationStats {
     }
 }
 
+/// A cache's figures over the measured time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CacheStats {
+    /// Reads served from the cache.
+    pub hits: u64,
+    /// Reads that went to the backing store.
+    pub misses: u64,
+    /// Writes.
+    pub writes: u64,
+    /// Dirty entries written to the backing store (write-back).
+    pub flushed: u64,
+    /// Integral of dirty entries, the writes at risk, over time
+    /// (nanosecond-entries).
+    pub dirty_area: f64,
+    /// Most dirty entries at once.
+    pub dirty_max: u64,
+    /// Dirty entries when measurement ended.
+    pub dirty_end: u64,
+    /// Entries held when measurement ended (LRU caches).
+    pub entries_end: Option<u32>,
+}
+
+impl CacheStats {
+    /// Hits over reads (NaN without reads).
+    pub fn hit_ratio(&self) -> f64 {
+        self.hits as f64 / (self.hits + self.misses) as f64
+    }
+
+    /// Time-averaged number of writes at risk.
+    pub fn mean_at_risk(&self, duration: SimTime) -> f64 {
+        self.dirty_area / duration.as_nanos() as f64
+    }
+}
+
+/// What happened during one window of a run's time series (see
+/// [`crate::model::RunConfig::window`]). Windows cover the whole run from
+/// its start, warm-up included, so that transients (a cold cache) show.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Window {
+    /// When the window ends, since the start of the run.
+    pub end: SimTime,
+    /// Its length (the last window may be shorter).
+    pub length: SimTime,
+    /// Per class: requests completed in the window.
+    pub completed: Vec<u64>,
+    /// Per class: the sum of their latencies, in nanoseconds.
+    pub latency_sum: Vec<f64>,
+    /// Per station: visits completed in the window.
+    pub departures: Vec<u64>,
+    /// Per station: cache hits in the window (0 elsewhere).
+    pub hits: Vec<u64>,
+    /// Per station: cache misses in the window (0 elsewhere).
+    pub misses: Vec<u64>,
+}
+
+impl Window {
+    /// Counts from `before` to `after`, two running totals.
+    pub(crate) fn between(before: &Window, after: &Window) -> Window {
+        let diff = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| x - y).collect();
+        Window {
+            end: after.end,
+            length: SimTime(after.end.0 - before.end.0),
+            completed: diff(&after.completed, &before.completed),
+            latency_sum: after
+                .latency_sum
+                .iter()
+                .zip(&before.latency_sum)
+                .map(|(x, y)| x - y)
+                .collect(),
+            departures: diff(&after.departures, &before.departures),
+            hits: diff(&after.hits, &before.hits),
+            misses: diff(&after.misses, &before.misses),
+        }
+    }
+
+    /// Adds `other`'s counts to these (running totals across a reset).
+    pub(crate) fn add(&mut self, other: &Window) {
+        let add = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add(&mut self.completed, &other.completed);
+        add(&mut self.departures, &other.departures);
+        add(&mut self.hits, &other.hits);
+        add(&mut self.misses, &other.misses);
+        self.latency_sum
+            .iter_mut()
+            .zip(&other.latency_sum)
+            .for_each(|(x, y)| *x += y);
+    }
+}
+
 /// Everything one replication measured.
 #[derive(Clone, Debug)]
 pub struct RunStats {
@@ -216,4 +307,6 @@ pub struct RunStats {
     pub classes: Vec<ClassStats>,
     /// Per station, in topology order.
     pub stations: Vec<StationStats>,
+    /// The time series, when asked for: one entry per window.
+    pub series: Vec<Window>,
 }

@@ -88,6 +88,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 admission: None,
                 call: None,
                 error: 0.0,
+                cache: None,
                 behaviour: vec![Some(behaviour); n_classes],
             }
         })
@@ -137,7 +138,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let topology = topology(&specs, load, closed);
-        let config = RunConfig { warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(3_000.0) };
+        let config = RunConfig { window: None, warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(3_000.0) };
         let stats = chokepoint_core::run(&topology, &config, seed).unwrap();
 
         // Conservation: requests in flight seen from the classes equal those
@@ -310,7 +311,7 @@ proptest! {
     fn calls_conserve_requests_and_slots(spec in call_spec(), seed in any::<u64>()) {
         let topology = request_path(&spec);
         prop_assert!(topology.validate().is_ok());
-        let config = RunConfig { warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(3_000.0) };
+        let config = RunConfig { window: None, warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(3_000.0) };
         let stats = chokepoint_core::run(&topology, &config, seed).unwrap();
         for c in &stats.classes {
             let ended = c.completed + c.dropped + c.failed;

@@ -128,6 +128,27 @@ pub fn csv(summary: &Summary) -> String {
         if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
             row("station", name, "connects", Some(c), None);
         }
+        if let Some(c) = &s.cache {
+            row("station", name, "hit_ratio", c.hit_ratio, c.hit_ratio_ci95);
+            row("station", name, "hits", Some(c.hits as f64), None);
+            row("station", name, "misses", Some(c.misses as f64), None);
+            row("station", name, "writes", Some(c.writes as f64), None);
+            row("station", name, "flushed", Some(c.flushed as f64), None);
+            row(
+                "station",
+                name,
+                "writes_at_risk",
+                Some(c.writes_at_risk),
+                c.writes_at_risk_ci95,
+            );
+            row(
+                "station",
+                name,
+                "writes_at_risk_max",
+                Some(c.writes_at_risk_max as f64),
+                None,
+            );
+        }
         for (lock, l) in s.locks.iter().flatten() {
             let metric = |m: &str| format!("lock:{lock}:{m}");
             row(
@@ -411,6 +432,30 @@ pub fn table(summary: &Summary) -> String {
         }
         if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
             let _ = writeln!(out, "{name}: {} connections opened per second", sig3(c));
+        }
+        if let Some(c) = &s.cache {
+            let ratio = match (c.hit_ratio, c.hit_ratio_ci95) {
+                (Some(h), Some(ci)) => format!("{}% ±{}", sig3(100.0 * h), half_width(100.0 * ci)),
+                (Some(h), None) => format!("{}%", sig3(100.0 * h)),
+                (None, _) => "-".into(),
+            };
+            let mut line = format!(
+                "{name}: hit ratio {ratio} ({} hits, {} misses)",
+                count(c.hits),
+                count(c.misses)
+            );
+            if c.writes > 0 {
+                let _ = write!(line, ", {} writes", count(c.writes));
+            }
+            if c.flushed > 0 || c.writes_at_risk > 0.0 {
+                let _ = write!(
+                    line,
+                    ", {} writes at risk on average (at most {}) until flushed",
+                    sig3(c.writes_at_risk),
+                    count(c.writes_at_risk_max)
+                );
+            }
+            let _ = writeln!(out, "{line}");
         }
         for (lock, l) in s.locks.iter().flatten() {
             let _ = writeln!(

@@ -76,6 +76,7 @@ mod tests {
                 admission: None,
                 call: None,
                 error: 0.0,
+                cache: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::constant(1e9).unwrap(),
                     routing: Routing::exit(),
@@ -92,6 +93,7 @@ mod tests {
             }],
         };
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: SimTime::from_secs_f64(100.0),
         };

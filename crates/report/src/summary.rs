@@ -143,6 +143,9 @@ pub struct StationSummary {
     /// For a station with an admission pool (a replica's `workers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<Workers>,
+    /// For a cache: hits, misses, writes and the writes at risk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheSummary>,
     /// For a service with locks: each lock, over its stripes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locks: Option<BTreeMap<String, LockSummary>>,
@@ -197,6 +200,58 @@ pub struct Workers {
     /// For a pool of connections: connections opened per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connects: Option<f64>,
+}
+
+/// A cache's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct CacheSummary {
+    /// Hits over reads, per replication, averaged (null without reads).
+    pub hit_ratio: Option<f64>,
+    /// 95% CI half-width.
+    pub hit_ratio_ci95: Option<f64>,
+    /// Reads served from the cache, summed over replications.
+    pub hits: u64,
+    /// Reads that went to the backing store, summed over replications.
+    pub misses: u64,
+    /// Writes, summed over replications.
+    pub writes: u64,
+    /// Write-back: dirty entries written to the backing store, summed.
+    pub flushed: u64,
+    /// Write-back: time-averaged number of writes acknowledged but not yet
+    /// flushed, which a crash would lose (0 for the other policies).
+    pub writes_at_risk: f64,
+    /// 95% CI half-width.
+    pub writes_at_risk_ci95: Option<f64>,
+    /// Write-back: most writes at risk at once, over replications.
+    pub writes_at_risk_max: u64,
+    /// LRU caches: entries held at the end, averaged over replications.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries: Option<f64>,
+}
+
+/// The cache at station `si`, if it is one.
+fn cache(runs: &[RunStats], si: usize) -> Option<CacheSummary> {
+    runs[0].stations[si].cache.as_ref()?;
+    let of = |r: &RunStats| r.stations[si].cache.clone().unwrap_or_default();
+    let hit_ratio = estimate(runs, &|r| of(r).hit_ratio());
+    let at_risk = estimate(runs, &|r| of(r).mean_at_risk(r.duration));
+    let total = |f: &dyn Fn(&chokepoint_core::stats::CacheStats) -> u64| -> u64 {
+        runs.iter().map(|r| f(&of(r))).sum()
+    };
+    Some(CacheSummary {
+        hit_ratio: finite(hit_ratio.mean),
+        hit_ratio_ci95: hit_ratio.half_width,
+        hits: total(&|c| c.hits),
+        misses: total(&|c| c.misses),
+        writes: total(&|c| c.writes),
+        flushed: total(&|c| c.flushed),
+        writes_at_risk: at_risk.mean,
+        writes_at_risk_ci95: at_risk.half_width,
+        writes_at_risk_max: runs.iter().map(|r| of(r).dirty_max).max().unwrap_or(0),
+        entries: of(&runs[0])
+            .entries_end
+            .map(|_| estimate(runs, &|r| f64::from(of(r).entries_end.unwrap_or(0))).mean),
+    })
 }
 
 /// A lock's figures, over its stripes.
@@ -512,6 +567,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         profile: None,
         cost_per_hour: None,
         breakdown: None,
+        cache: cache(runs, si),
         locks: None,
         busiest_replica: None,
         busiest_replica_ci95: None,
@@ -538,12 +594,6 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         })
         .collect();
     let cpus: Vec<usize> = svc.chains.iter().map(|c| c[svc.cpu_at].idx()).collect();
-    let lasts: Vec<usize> = svc
-        .chains
-        .iter()
-        .filter_map(|c| c.last())
-        .map(|id| id.idx())
-        .collect();
     let heads: Vec<usize> = svc.chains.iter().map(|c| c[0].idx()).collect();
     let cores: u32 = cpus.iter().map(|&i| runs[0].stations[i].servers).sum();
     let utilization = estimate(runs, &|r| {
@@ -551,8 +601,10 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             / r.duration.as_nanos() as f64
             / f64::from(cores)
     });
+    // Requests through the service: those its chains' first stations
+    // served (for a cache, hits leave there and misses go on).
     let throughput = estimate(runs, &|r| {
-        lasts
+        heads
             .iter()
             .map(|&i| r.stations[i].throughput(r.duration))
             .sum()
@@ -576,7 +628,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             + waiting_for_slots(r)
     });
     let per_request = |r: &RunStats, area: f64| {
-        let x: f64 = lasts
+        let x: f64 = heads
             .iter()
             .map(|&i| r.stations[i].throughput(r.duration))
             .sum();
@@ -630,6 +682,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         workers,
         breakdown: Some(breakdown(runs, svc, &own, &heads, wq.mean)),
         locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),
+        cache: cache(runs, heads[0]),
         parts: Some(
             own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))
@@ -652,10 +705,9 @@ fn breakdown(
     wq: f64,
 ) -> Breakdown {
     let out = |r: &RunStats| -> f64 {
-        svc.chains
+        heads
             .iter()
-            .filter_map(|c| c.last())
-            .map(|id| r.stations[id.idx()].throughput(r.duration))
+            .map(|&i| r.stations[i].throughput(r.duration))
             .sum()
     };
     let in_service = |r: &RunStats, i: usize| {

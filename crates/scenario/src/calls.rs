@@ -460,6 +460,7 @@ pub(crate) fn compile(
                 work: None,
             }),
             error: 0.0,
+            cache: None,
             behaviour: per_class
                 .iter()
                 .enumerate()

@@ -20,7 +20,13 @@
 //!   keys / hold, whatever the replicas and cores.
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Connections, Discipline, Dispatch, Policy, Routing, Station};
+use chokepoint_core::model::{
+    CacheContents, CacheOp, Connections, Discipline, Dispatch, Policy, Popularity, Routing,
+    Station, WritePolicy,
+};
+
+use crate::calls::CallEntry;
+use crate::load::RawService;
 use chokepoint_core::time::SimTime;
 use toml::de::{DeTable, DeValue};
 
@@ -30,6 +36,21 @@ use crate::units::parse_duration;
 const POOL_KEYS: [&str; 4] = ["size", "connect", "idle_timeout", "reuse"];
 const TABLE_KEYS: [&str; 4] = ["rows", "rows_per_page", "indexes", "indexed"];
 const LOCK_KEYS: [&str; 3] = ["name", "hold", "keys"];
+/// A cache's own keys, besides a station's (`capacity` is its entries).
+pub(crate) const CACHE_KEYS: [&str; 9] = [
+    "hit_ratio",
+    "keys",
+    "zipf",
+    "capacity",
+    "ttl",
+    "on_miss",
+    "write_policy",
+    "flush_batch",
+    "flush_interval",
+];
+const WRITE_POLICIES: [&str; 3] = ["invalidate", "write_through", "write_back"];
+/// Keys of a cache's catalogue at most (16 bytes of state each).
+const MAX_KEYS: u32 = 10_000_000;
 
 /// Connections in one pool at most, and stripes of one lock.
 const MAX_SLOTS: u32 = 100_000;
@@ -119,7 +140,213 @@ impl Lock {
     }
 }
 
+/// A cache's keys, as read.
+#[derive(Clone, Debug)]
+pub(crate) struct CacheSpec {
+    pub(crate) contents: CacheContents,
+    pub(crate) write_policy: WritePolicy,
+    pub(crate) on_miss: Vec<CallEntry>,
+    /// Per class.
+    pub(crate) ops: Vec<CacheOp>,
+}
+
 impl Walker<'_> {
+    /// A `kind = "cache"` service's own keys: its contents (`hit_ratio`, or
+    /// `keys`, `zipf`, `capacity`, `ttl`), its fetch (`on_miss`), its
+    /// `write_policy` and each class's `op`.
+    pub(crate) fn cache_spec(
+        &mut self,
+        service: &RawService<'_, '_>,
+        services: &[RawService<'_, '_>],
+        class_names: &[String],
+        context: &str,
+    ) -> Option<CacheSpec> {
+        let table = service.table;
+        let lru_keys = ["keys", "zipf", "capacity", "ttl"];
+        let given: Vec<&str> = lru_keys
+            .into_iter()
+            .filter(|k| table.get(*k).is_some())
+            .collect();
+        let contents = match (table.get("hit_ratio"), given.as_slice()) {
+            (Some(v), []) => self
+                .probability(v, "`hit_ratio`")
+                .map(CacheContents::HitRatio),
+            (Some(v), _) => {
+                self.error(
+                    format!(
+                        "give `hit_ratio` or the contents ({}), not both",
+                        given.join(", ")
+                    ),
+                    v.span(),
+                )
+                .help = Some(
+                    "a fixed hit ratio, or one that emerges from keys, zipf and capacity".into(),
+                );
+                None
+            }
+            (None, _) if table.get("keys").is_none() || table.get("capacity").is_none() => {
+                self.error(
+                    format!("cache `{}` needs `hit_ratio`, or `keys` and `capacity`", service.name),
+                    service.key_span.clone(),
+                )
+                .help = Some(
+                    "such as hit_ratio = 0.9, or keys = 1_000_000, zipf = 0.99, capacity = 50_000 (entries, least recently used evicted)".into(),
+                );
+                None
+            }
+            (None, _) => {
+                let keys = table
+                    .get("keys")
+                    .and_then(|v| self.count(v, "`keys`", 1, MAX_KEYS));
+                let capacity = table
+                    .get("capacity")
+                    .and_then(|v| self.count(v, "`capacity`", 1, MAX_KEYS));
+                let zipf = match table.get("zipf") {
+                    Some(v) => match self.number(v, "`zipf`") {
+                        Some(z) if z >= 0.0 => Some(z),
+                        Some(z) => {
+                            self.error(format!("`zipf` must be at least 0, found {z}"), v.span());
+                            None
+                        }
+                        None => None,
+                    },
+                    None => Some(0.0),
+                };
+                let ttl = match table.get("ttl") {
+                    Some(v) => self.duration(v, "`ttl`").and_then(|t| {
+                        if t > 0.0 {
+                            Some(Some(SimTime::from_secs_f64(t)))
+                        } else {
+                            self.error("`ttl` must be positive", v.span());
+                            None
+                        }
+                    }),
+                    None => Some(None),
+                };
+                match (keys, capacity, zipf, ttl) {
+                    (Some(count), Some(capacity), Some(zipf), Some(ttl)) => {
+                        Some(CacheContents::Lru {
+                            keys: Popularity { count, zipf },
+                            capacity,
+                            ttl,
+                        })
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let policy = match table.get("write_policy") {
+            Some(v) => match self.string(v, "`write_policy`") {
+                Some(w) if WRITE_POLICIES.contains(&w) => Some(w),
+                Some(w) => {
+                    self.error(format!("unknown `write_policy` `{w}`"), v.span())
+                        .help = Some(format!("choose one of: {}", WRITE_POLICIES.join(", ")));
+                    None
+                }
+                None => None,
+            },
+            None => Some("invalidate"),
+        };
+        let flush_keys = ["flush_batch", "flush_interval"];
+        let write_policy = match policy {
+            Some("write_back") => {
+                let batch = match table.get("flush_batch") {
+                    Some(v) => self.count(v, "`flush_batch`", 1, MAX_KEYS),
+                    None => Some(100),
+                };
+                let interval = match table.get("flush_interval") {
+                    Some(v) => self.duration(v, "`flush_interval`").and_then(|t| {
+                        if t > 0.0 {
+                            Some(SimTime::from_secs_f64(t))
+                        } else {
+                            self.error("`flush_interval` must be positive", v.span());
+                            None
+                        }
+                    }),
+                    None => Some(SimTime::from_secs_f64(1.0)),
+                };
+                match (batch, interval) {
+                    (Some(batch), Some(interval)) => {
+                        Some(WritePolicy::WriteBack { batch, interval })
+                    }
+                    _ => None,
+                }
+            }
+            Some(other) => {
+                for key in flush_keys {
+                    if let Some(v) = table.get(key) {
+                        self.diags.push(crate::Diagnostic::warning(
+                            format!(
+                                "`{key}` is ignored: it applies to write_policy = \"write_back\""
+                            ),
+                            Some(v.span()),
+                        ));
+                    }
+                }
+                Some(if other == "write_through" {
+                    WritePolicy::WriteThrough
+                } else {
+                    WritePolicy::Invalidate
+                })
+            }
+            None => None,
+        };
+        let on_miss = match table.get("on_miss") {
+            Some(v) => self.calls(v, services, context).and_then(|c| {
+                if c.is_empty() {
+                    self.error(
+                        "`on_miss` is empty: a miss must fetch from somewhere",
+                        v.span(),
+                    );
+                    None
+                } else {
+                    Some(c)
+                }
+            }),
+            None => {
+                self.error(
+                    format!(
+                        "cache `{}` needs `on_miss`, the services a miss fetches from",
+                        service.name
+                    ),
+                    service.key_span.clone(),
+                )
+                .help = Some("such as on_miss = [{ to = \"db\" }]".into());
+                None
+            }
+        };
+        if let Some(v) = table.get("calls") {
+            self.error(
+                "a cache calls its backing store on a miss: use `on_miss`",
+                v.span(),
+            );
+        }
+        let mut ops = vec![CacheOp::Read; class_names.len()];
+        let mut ok = true;
+        if let Some(DeValue::Table(on)) = table.get("on").map(|v| v.get_ref()) {
+            for (key, value) in on.iter() {
+                let (Some(ci), DeValue::Table(t)) = (
+                    class_names.iter().position(|c| c == key.get_ref().as_ref()),
+                    value.get_ref(),
+                ) else {
+                    continue; // Reported with the station's keys.
+                };
+                match t.get("op").map(|v| self.op(v)) {
+                    Some(Some(crate::data::Op::Write)) => ops[ci] = CacheOp::Write,
+                    Some(None) => ok = false,
+                    _ => {}
+                }
+            }
+        }
+        Some(CacheSpec {
+            contents: contents?,
+            write_policy: write_policy?,
+            on_miss: on_miss?,
+            ops,
+        })
+        .filter(|_| ok)
+    }
+
     /// `pool = { size, connect, idle_timeout, reuse }`.
     pub(crate) fn pool(&mut self, v: &Value<'_>) -> Option<Pool> {
         let t = self.table(v, "`pool`")?;

@@ -12,8 +12,8 @@ use std::ops::Range;
 use chokepoint_core::analysis;
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, ArrivalProcess, Behaviour, Class, Discipline, Dispatch, Downtime, Load, ModelError,
-    Policy, Routing, Sessions, Station, StationId, Topology,
+    Admission, ArrivalProcess, Behaviour, Cache, Class, Discipline, Dispatch, Downtime, Load,
+    ModelError, Policy, Routing, Sessions, Station, StationId, Topology,
 };
 use std::collections::BTreeMap;
 
@@ -23,6 +23,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::calls::{self, CallEntry, INFINITE_SERVERS, PerClass};
+use crate::data::{CACHE_KEYS, CacheSpec};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::replicated::{CallSite, REPLICATED_KINDS, ServiceInfo};
 use crate::spec::{Slo, SweepSpec};
@@ -271,6 +272,8 @@ struct Plain {
     l7: Option<(Station, Profile)>,
     /// When it is down.
     down: Vec<(u32, SimTime, SimTime)>,
+    /// For a cache: its contents, fetch and operations.
+    cache: Option<CacheSpec>,
 }
 
 /// A service as read, before routing names are resolved.
@@ -674,21 +677,42 @@ impl<'s> Walker<'s> {
                 } else if station.dispatch.is_some() {
                     dispatchers.push(here);
                 }
-                if calls::any(&plain.calls) {
+                // A station that calls, or a cache that fetches on a miss:
+                // the station, then its call points.
+                let id = StationId(stations.len() as u32);
+                let first = (services.len() + extras.len()) as u32;
+                let compiled = if let Some(spec) = &plain.cache {
+                    let per_class: PerClass = station
+                        .behaviour
+                        .iter()
+                        .map(|b| b.as_ref().map(|_| spec.on_miss.clone()))
+                        .collect();
+                    let c = calls::compile(&s.name, &per_class, &plain.next, first, None);
+                    station.cache = Some(Cache {
+                        contents: spec.contents.clone(),
+                        ops: spec.ops.clone(),
+                        write_policy: spec.write_policy,
+                        backing: c.points[0],
+                    });
+                    Some(("cache", c))
+                } else if calls::any(&plain.calls) {
                     // Its servers are workers, held from admission to the last reply.
-                    let id = StationId(stations.len() as u32);
-                    let first = (services.len() + extras.len()) as u32;
                     let c = calls::compile(&s.name, &plain.calls, &plain.next, first, None);
                     let last = *c.points.last().expect("calls were made");
                     station.admission = Some(Admission::new(station.servers, last));
                     for b in station.behaviour.iter_mut().flatten() {
                         b.routing = Routing::to(c.points[0]);
                     }
+                    Some(("station", c))
+                } else {
+                    None
+                };
+                if let Some((kind, c)) = compiled {
                     let mut chain = vec![id];
                     chain.extend(&c.points);
                     replicated.push(ServiceInfo {
                         name: s.name.clone(),
-                        kind: "station".into(),
+                        kind: kind.into(),
                         replicas: 1,
                         profile: None,
                         chains: vec![chain],
@@ -1114,6 +1138,7 @@ impl<'s> Walker<'s> {
             next: Vec::new(),
             l7: None,
             down: Vec::new(),
+            cache: None,
         };
         if kind == Some("load_balancer") {
             let (station, l7) = self.balancer(service, services, class_names.len(), profiles)?;
@@ -1137,18 +1162,20 @@ impl<'s> Walker<'s> {
                 ..plain(station)
             });
         }
-        if let Some(kind) = kind
-            && kind != "station"
-        {
-            let v = table.get("kind").expect("kind was read");
-            self.error(format!("kind `{kind}` is not supported by this version of chokepoint"), v.span())
-                .help = Some(
-                "this release simulates stations, load balancers, api, worker and database services and externals; model the component as kind = \"station\" with its `servers` and `work`"
-                    .into(),
-            );
-            return None;
-        }
-        self.check_keys(table, &STATION_KEYS, &context);
+        let is_cache = kind == Some("cache");
+        let cache = if is_cache {
+            let known: Vec<&str> = STATION_KEYS
+                .iter()
+                .chain(&CACHE_KEYS)
+                .copied()
+                .filter(|k| *k != "calls")
+                .collect();
+            self.check_keys(table, &known, &context);
+            Some(self.cache_spec(service, services, class_names, &context))
+        } else {
+            self.check_keys(table, &STATION_KEYS, &context);
+            None
+        };
         let servers = match table.get("servers") {
             Some(v) => self
                 .integer(v, "`servers`", 1)
@@ -1164,7 +1191,7 @@ impl<'s> Walker<'s> {
             }),
             None => Some(Discipline::Fifo),
         };
-        let capacity = match table.get("capacity") {
+        let capacity = match table.get("capacity").filter(|_| !is_cache) {
             Some(v) => self.integer(v, "`capacity`", 1).and_then(|n| {
                 let n = u32::try_from(n).ok()?;
                 if let Some(servers) = servers
@@ -1183,7 +1210,7 @@ impl<'s> Walker<'s> {
         };
         // With calls, the servers are workers held through them.
         let capacity = match (table.get("capacity"), table.get("calls")) {
-            (Some(v), Some(_)) => {
+            (Some(v), Some(_)) if !is_cache => {
                 self.error(
                     "`capacity` is not supported on a station that makes calls",
                     v.span(),
@@ -1237,7 +1264,12 @@ impl<'s> Walker<'s> {
                 let Some(t) = self.table(value, &format!("`on.{class}`")) else {
                     continue;
                 };
-                self.check_keys(t, &ON_KEYS, &format!("{context}.on.{class}"));
+                let on_keys: &[&str] = if is_cache {
+                    &["work", "next", "op"]
+                } else {
+                    &ON_KEYS
+                };
+                self.check_keys(t, on_keys, &format!("{context}.on.{class}"));
                 let work = t.get("work").map(|v| self.dist(v, "`work`"));
                 let next = t.get("next").map(|v| self.routing(v, services, &context));
                 let calls = t.get("calls").map(|v| self.calls(v, services, &context));
@@ -1301,12 +1333,17 @@ impl<'s> Walker<'s> {
                 admission: None,
                 call: None,
                 error: 0.0,
+                cache: None,
                 behaviour,
             },
             calls,
             next,
             l7: None,
             down: down?,
+            cache: match cache {
+                Some(spec) => Some(spec?),
+                None => None,
+            },
         })
     }
 
@@ -1337,6 +1374,7 @@ impl<'s> Walker<'s> {
             }),
             call: None,
             error: 0.0,
+            cache: None,
             behaviour: vec![None; n_classes],
         })
     }
@@ -1385,6 +1423,7 @@ impl<'s> Walker<'s> {
             admission: concurrency?.map(|slots| Admission::new(slots, id)),
             call: None,
             error: error?,
+            cache: None,
             behaviour: vec![
                 Some(Behaviour {
                     work: latency,
@@ -1531,6 +1570,7 @@ impl<'s> Walker<'s> {
             admission: None,
             call: None,
             error: 0.0,
+            cache: None,
             behaviour: vec![None; n_classes],
         };
         Some(match l7? {

@@ -665,11 +665,6 @@ impl Replicated {
                     })
                     .collect();
                 stations.push(Station {
-                    name: format!("{name}[{r}].{role}"),
-                    servers,
-                    discipline,
-                    capacity: None,
-                    dispatch: None,
                     admission: match &self.pool {
                         _ if i > 0 => None,
                         Some(pool) => Some(Admission {
@@ -678,9 +673,12 @@ impl Replicated {
                         }),
                         None => self.workers.map(|slots| Admission::new(slots, release)),
                     },
-                    call: None,
-                    error: 0.0,
-                    behaviour,
+                    ..Station::new(
+                        format!("{name}[{r}].{role}"),
+                        servers,
+                        discipline,
+                        behaviour,
+                    )
                 });
             }
             if let Some(c) = calls {
@@ -713,6 +711,7 @@ impl Replicated {
             admission: None,
             call: None,
             error: 0.0,
+            cache: None,
             behaviour: vec![None; n_classes],
         };
         let info = ServiceInfo {

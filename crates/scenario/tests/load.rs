@@ -185,7 +185,7 @@ fn semantic_errors() {
     assert!(
         errors(&MINIMAL.replace("kind = \"station\"", "kind = \"cache\""))
             .iter()
-            .any(|e| e.contains("not supported"))
+            .any(|e| e.contains("needs `on_miss`"))
     );
     assert!(
         errors(&MINIMAL.replace("name = \"m\"", "name = \"m\"\n[profile]\n"))

@@ -15,6 +15,7 @@
 //!         admission: None,
 //!         call: None,
 //!         error: 0.0,
+//!         cache: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {
@@ -22,7 +23,7 @@
 //!         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
 //!     }],
 //! };
-//! let config = RunConfig { warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(100.0) };
+//! let config = RunConfig { window: None, warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(100.0) };
 //! let runs = chokepoint_sweep::replicate(&topology, &config, 1, 4).unwrap();
 //! assert_eq!(runs.len(), 4);
 //! ```
@@ -157,6 +158,7 @@ mod tests {
     fn thread_count_does_not_change_results() {
         let topology = queue(2, 1.5);
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: SimTime::from_secs_f64(2_000.0),
         };
@@ -190,6 +192,7 @@ mod tests {
     fn points_equal_independent_replications() {
         let topology = |servers| queue(servers, 0.8);
         let config = RunConfig {
+            window: None,
             warmup: SimTime::ZERO,
             duration: SimTime::from_secs_f64(500.0),
         };

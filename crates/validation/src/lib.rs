@@ -30,6 +30,7 @@ pub mod derived;
 
 use chokepoint_core::model::RunConfig;
 use chokepoint_core::stats::RunStats;
+use chokepoint_core::time::SimTime;
 use chokepoint_report::{Estimate, RunInfo, Summary, summarize};
 use chokepoint_scenario::{Override, Scenario, load_with};
 use serde_json::Value;
@@ -774,12 +775,22 @@ pub fn estimate(
 }
 
 fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
-    run(scenario, overrides).1
+    run(scenario, overrides, None).1
+}
+
+/// Runs a scenario's replications with overrides, recording a time series
+/// in windows of `window` (see [`RunConfig::window`]).
+pub fn series(scenario: (&str, &str), overrides: &[Override], window: SimTime) -> Vec<RunStats> {
+    run(scenario, overrides, Some(window)).1
 }
 
 /// Loads a scenario with overrides (panicking with its errors when it is
 /// invalid: the harness only runs bundled files) and runs its replications.
-fn run(scenario: (&str, &str), overrides: &[Override]) -> (Scenario, Vec<RunStats>) {
+fn run(
+    scenario: (&str, &str),
+    overrides: &[Override],
+    window: Option<SimTime>,
+) -> (Scenario, Vec<RunStats>) {
     let loaded = load_with(scenario.1, overrides);
     let errors: Vec<String> = loaded
         .diagnostics
@@ -792,6 +803,7 @@ fn run(scenario: (&str, &str), overrides: &[Override]) -> (Scenario, Vec<RunStat
         .unwrap_or_else(|| panic!("{} with {overrides:?} is invalid: {errors:?}", scenario.0));
     let sim = &model.simulation;
     let config = RunConfig {
+        window,
         warmup: sim.warmup,
         duration: sim.duration,
     };
@@ -803,7 +815,7 @@ fn run(scenario: (&str, &str), overrides: &[Override]) -> (Scenario, Vec<RunStat
 /// Simulates a scenario with overrides and summarises it as `chokepoint run`
 /// does (services grouped, breakdowns, workers), for checks on the report.
 pub fn summary(scenario: (&str, &str), overrides: &[Override]) -> Summary {
-    let (model, runs) = run(scenario, overrides);
+    let (model, runs) = run(scenario, overrides, None);
     let info = RunInfo {
         scenario: scenario.0.into(),
         seed: model.simulation.seed,

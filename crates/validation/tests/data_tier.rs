@@ -229,3 +229,222 @@ fn indexes_trade_read_latency_for_write_latency() {
     assert!(mean(&indexed, "lookups") < mean(&scans, "lookups") / 30.0);
     assert!(mean(&indexed, "updates") > mean(&scans, "updates") * 1.3);
 }
+
+/// `scenarios/validation/NAME.toml` with overrides.
+fn validation(name: &str, overrides: &[(&str, &str)]) -> Summary {
+    let path = format!(
+        "{}/../../scenarios/validation/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let overrides: Vec<Override> = overrides
+        .iter()
+        .map(|(path, value)| Override::new(*path, *value))
+        .collect();
+    chokepoint_validation::summary((name, &text), &overrides)
+}
+
+/// Che's approximation, summed over every key (independent of the
+/// engine's own, binned, estimate): `T` solves Σ (1 − e^(−pₖT)) = C by
+/// bisection, and the hit ratio is Σ pₖ (1 − e^(−pₖT)).
+fn che(keys: u32, zipf: f64, capacity: u32) -> f64 {
+    let weights: Vec<f64> = (1..=keys).map(|k| f64::from(k).powf(-zipf)).collect();
+    let total: f64 = weights.iter().sum();
+    let p: Vec<f64> = weights.iter().map(|w| w / total).collect();
+    let held = |t: f64| p.iter().map(|x| 1.0 - (-x * t).exp()).sum::<f64>();
+    let (mut low, mut high) = (0.0, 1.0);
+    while held(high) < f64::from(capacity) {
+        high *= 2.0;
+    }
+    for _ in 0..80 {
+        let mid = 0.5 * (low + high);
+        if held(mid) < f64::from(capacity) {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    p.iter().map(|x| x * (1.0 - (-x * low).exp())).sum()
+}
+
+/// The measured LRU hit ratio is within 2 percentage points of Che's
+/// approximation for four (capacity, skew) pairs over 20,000 keys.
+#[test]
+fn lru_hit_ratio_follows_che() {
+    for (capacity, zipf) in [(2000, 1.0), (500, 0.8), (5000, 0.6), (1000, 1.2)] {
+        let (c, z) = (capacity.to_string(), zipf.to_string());
+        let s = validation(
+            "lru_cache",
+            &[("services.cache.capacity", &c), ("services.cache.zipf", &z)],
+        );
+        let cache = s.stations["cache"].cache.as_ref().unwrap();
+        let measured = cache.hit_ratio.unwrap();
+        let expected = che(20_000, zipf, capacity);
+        assert!(
+            (measured - expected).abs() < 0.02,
+            "capacity {capacity}, zipf {zipf}: {measured} vs Che {expected}"
+        );
+        // And the engine's own estimate (for its overload warnings) agrees.
+        let binned = chokepoint_core::analysis::che_hit_ratio(
+            chokepoint_core::model::Popularity {
+                count: 20_000,
+                zipf,
+            },
+            capacity,
+        );
+        assert!((binned - expected).abs() < 1e-3, "{binned} vs {expected}");
+        assert_eq!(cache.entries, Some(f64::from(capacity)));
+    }
+}
+
+/// A cache with a fixed 80% hit ratio in front of a database: the cache is
+/// M/M/1 (2 ms at ρ = 0.5), the database M/M/2 on the misses (100/s,
+/// ρ = 0.5: 13.3 ms), and a read's latency is the mixture: with
+/// probability 0.8 the cache's exponential sojourn (rate 500/s), otherwise
+/// that plus the database's (independent in this feed-forward network:
+/// Reich's theorem), whose law is exp(100/s) without a wait (probability
+/// 2/3) and Erlang-2 (100/s) with one. Its mean is 4.67 ms; its p99 is
+/// found by bisection on the mixture's survival function.
+#[test]
+fn a_fixed_hit_ratio_cache_is_a_mixture_of_mm1_and_mm2() {
+    let s = validation("cache_hit_ratio", &[]);
+    let (a, b, c_wait) = (500.0f64, 100.0f64, 1.0 / 3.0);
+    // Survival of Exp(a) + X where X is Exp(b) (prob 1 − C) or Erlang-2(b).
+    let survival = |t: f64| -> f64 {
+        // Exp(a) + Exp(b), a ≠ b.
+        let one = (a * (-b * t).exp() - b * (-a * t).exp()) / (a - b);
+        // Exp(a) + Erlang-2(b): by convolution with the Erlang density.
+        let steps = 4000;
+        let dx = t / f64::from(steps);
+        let mut two = 0.0;
+        for i in 0..steps {
+            let x = (f64::from(i) + 0.5) * dx;
+            two += b * b * x * (-b * x).exp() * (-a * (t - x)).exp() * dx;
+        }
+        two += (1.0 + b * t) * (-b * t).exp();
+        let miss = (1.0 - c_wait) * one + c_wait * two;
+        0.8 * (-a * t).exp() + 0.2 * miss
+    };
+    let (mut low, mut high) = (0.0, 1.0);
+    for _ in 0..60 {
+        let mid = 0.5 * (low + high);
+        if survival(mid) > 0.01 {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let p99 = low;
+    let l = &s.classes["reads"].latency;
+    let mean = 0.002 + 0.2 * (1.0 / 100.0 + c_wait / 100.0);
+    let (m, ci) = (l.mean.unwrap(), l.mean_ci95.unwrap());
+    assert!(
+        (m - mean).abs() < ci + 0.002 * mean,
+        "mean {m} ±{ci} vs {mean}"
+    );
+    let (q, qci) = (l.p99, l.p99_ci95.unwrap());
+    assert!(
+        (q - p99).abs() < qci + 0.002 * p99,
+        "p99 {q} ±{qci} vs {p99}"
+    );
+    let cache = s.stations["cache"].cache.as_ref().unwrap();
+    let (h, hci) = (cache.hit_ratio.unwrap(), cache.hit_ratio_ci95.unwrap());
+    assert!((h - 0.8).abs() < hci + 1e-4, "hit ratio {h} ±{hci}");
+    let db = &s.stations["db"];
+    near("db throughput", db.throughput, 100.0, 0.01);
+    let w = db.mean_response.unwrap();
+    near("db response (M/M/2)", w, 0.01 + c_wait / 100.0, 0.01);
+}
+
+/// Write-back acknowledges writes from the cache and flushes them every
+/// second: with a fixed hit ratio each write is its own dirty entry, so
+/// the writes at risk climb by a Poisson stream from 0 to each flush and
+/// average λ·T/2 = 100/s × 1 s / 2 = 50; all reach the database (40 misses
+/// and 100 writes per second). Write-through and invalidation write the
+/// database synchronously: nothing at risk, and each write waits for it.
+#[test]
+fn write_back_puts_writes_at_risk_and_write_through_does_not() {
+    let run = |policy: &str| {
+        let policy = format!("\"{policy}\"");
+        data(
+            "write_back",
+            &[
+                ("services.cache.write_policy", &policy),
+                ("simulation.duration", "\"60s\""),
+            ],
+        )
+    };
+    let back = run("write_back");
+    let c = back.stations["cache"].cache.as_ref().unwrap();
+    let (risk, ci) = (c.writes_at_risk, c.writes_at_risk_ci95.unwrap());
+    assert!((risk - 50.0).abs() < ci + 0.5, "at risk {risk} ±{ci}");
+    assert!(c.writes_at_risk_max > 100, "{c:?}");
+    // Every write is flushed, give or take those dirty at either end.
+    assert!(c.writes.abs_diff(c.flushed) <= 5 * 150, "{c:?}");
+    near("db load", back.stations["db"].throughput, 140.0, 0.02);
+    let write_back_latency = back.classes["writes"].latency.mean.unwrap();
+    assert!(write_back_latency < 0.001, "{write_back_latency}");
+
+    for policy in ["write_through", "invalidate"] {
+        let s = run(policy);
+        let c = s.stations["cache"].cache.as_ref().unwrap();
+        assert_eq!(
+            (c.writes_at_risk, c.writes_at_risk_max, c.flushed),
+            (0.0, 0, 0),
+            "{policy}"
+        );
+        assert!(c.writes > 0);
+        near(
+            &format!("{policy}: db load"),
+            s.stations["db"].throughput,
+            140.0,
+            0.02,
+        );
+        // The write waits for the database's 5 ms of work.
+        let latency = s.classes["writes"].latency.mean.unwrap();
+        assert!(latency > write_back_latency + 0.005, "{policy}: {latency}");
+    }
+}
+
+/// A cold cache: the run starts empty and the time series shows the hit
+/// ratio climbing. In the first 2 s the cache has seen few keys, so far
+/// fewer reads hit than in steady state; over the last minute the ratio is
+/// Che's (within 2 points). The windows tile the run: their completions add
+/// up to the run's, exactly (no warm-up here).
+#[test]
+fn a_cold_cache_warms_up_in_the_time_series() {
+    let path = format!(
+        "{}/../../scenarios/data/cold_start.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let window = chokepoint_core::time::SimTime::from_secs_f64(2.0);
+    let runs = chokepoint_validation::series(("cold_start", &text), &[], window);
+    let steady = che(1_000_000, 0.9, 10_000);
+    let ratio = |from: usize, to: usize| {
+        let (mut hits, mut lookups) = (0u64, 0u64);
+        for r in &runs {
+            for w in &r.series[from..to] {
+                hits += w.hits[0];
+                lookups += w.hits[0] + w.misses[0];
+            }
+        }
+        hits as f64 / lookups as f64
+    };
+    for r in &runs {
+        assert_eq!(r.series.len(), 60);
+        let completed: u64 = r.series.iter().map(|w| w.completed[0]).sum();
+        assert_eq!(completed, r.classes[0].completed);
+        assert_eq!(r.series[59].end.as_secs_f64(), 120.0);
+    }
+    let first = ratio(0, 1);
+    assert!(
+        first < 0.7 * steady,
+        "first window {first} vs steady {steady}"
+    );
+    let last = ratio(30, 60);
+    assert!(
+        (last - steady).abs() < 0.02,
+        "last minute {last} vs Che {steady}"
+    );
+}

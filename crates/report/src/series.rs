@@ -1,0 +1,88 @@
+//! A run's time series as tidy CSV: per window of simulated time (from the
+//! start, warm-up included), each class's throughput and mean latency, each
+//! service's throughput and each cache's hit ratio, averaged over the
+//! replications with a 95% confidence half-width.
+//!
+//! ```text
+//! time,kind,name,metric,value,ci95
+//! 1,class,reads,throughput,299.4,3.1
+//! 1,station,cache,hit_ratio,0.183,0.004
+//! ```
+
+use std::fmt::Write as _;
+
+use chokepoint_core::stats::{RunStats, Window};
+
+use crate::summary::{Estimate, RunInfo};
+
+/// The series of `runs` (which must have recorded one, with the same
+/// windows) as CSV; a header alone when they recorded none.
+pub fn timeseries_csv(info: &RunInfo, runs: &[RunStats]) -> String {
+    let mut out = String::from("time,kind,name,metric,value,ci95\n");
+    let Some(first) = runs.first() else {
+        return out;
+    };
+    // Services compiled into several stations count at their chains' heads.
+    let grouped: Vec<usize> = info
+        .services
+        .iter()
+        .flat_map(|svc| {
+            svc.chains.iter().flatten().chain(&svc.hops).chain(
+                svc.locks
+                    .iter()
+                    .flat_map(|l| std::iter::once(&l.head).chain(&l.stripes)),
+            )
+        })
+        .map(|id| id.idx())
+        .collect();
+    let mut stations: Vec<(String, Vec<usize>)> = first
+        .stations
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            !grouped.contains(i) && !info.services.iter().any(|svc| svc.name == s.name)
+        })
+        .map(|(i, s)| (s.name.clone(), vec![i]))
+        .collect();
+    stations.extend(info.services.iter().map(|svc| {
+        let heads = svc.chains.iter().map(|c| c[0].idx()).collect();
+        (svc.name.clone(), heads)
+    }));
+    stations.sort();
+    let windows = runs.iter().map(|r| r.series.len()).min().unwrap_or(0);
+    for w in 0..windows {
+        fn at(r: &RunStats, w: usize) -> &Window {
+            &r.series[w]
+        }
+        let at = |r| at(r, w);
+        let time = at(first).end.as_secs_f64();
+        let mut row = |kind: &str, name: &str, metric: &str, f: &dyn Fn(&Window) -> f64| {
+            let values: Vec<f64> = runs.iter().map(|r| f(at(r))).collect();
+            let e = Estimate::of(&values, 0.95);
+            if e.mean.is_finite() {
+                let ci = e.half_width.map_or(String::new(), |h| format!("{h}"));
+                let _ = writeln!(out, "{time},{kind},{name},{metric},{},{ci}", e.mean);
+            }
+        };
+        for (ci, class) in first.classes.iter().enumerate() {
+            row("class", &class.name, "throughput", &|x| {
+                x.completed[ci] as f64 / x.length.as_secs_f64()
+            });
+            row("class", &class.name, "latency_mean", &|x| {
+                x.latency_sum[ci] / x.completed[ci] as f64 / 1e9
+            });
+        }
+        for (name, ids) in &stations {
+            row("station", name, "throughput", &|x| {
+                ids.iter().map(|&i| x.departures[i]).sum::<u64>() as f64 / x.length.as_secs_f64()
+            });
+            let lookups = |x: &Window| ids.iter().map(|&i| x.hits[i] + x.misses[i]).sum::<u64>();
+            if runs.iter().any(|r| r.series.iter().any(|x| lookups(x) > 0)) {
+                row("station", name, "hit_ratio", &|x| {
+                    ids.iter().map(|&i| x.hits[i]).sum::<u64>() as f64 / lookups(x) as f64
+                });
+            }
+        }
+    }
+    out
+}
