@@ -113,6 +113,10 @@ pub struct Station {
     /// When set, this station is a cache: after each visit it decides
     /// whether the request hit, or must fetch from the backing store.
     pub cache: Option<Cache>,
+    /// When set, this processor-sharing station is a replica's CPU with a
+    /// garbage-collected heap: requests allocate as they enter, and a full
+    /// heap stops every job here for a pause.
+    pub gc: Option<Gc>,
     /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
     /// never visits this station (reaching it anyway is a model error caught
     /// when the topology is validated).
@@ -138,9 +142,35 @@ impl Station {
             call: None,
             error: 0.0,
             cache: None,
+            gc: None,
             behaviour,
         }
     }
+}
+
+/// A stop-the-world garbage collector on a replica.
+///
+/// Each request entering the station allocates `alloc` bytes, which stay
+/// live while it is in flight. When the bytes allocated since the last
+/// collection exceed the free heap (`heap` minus the live data, `live`
+/// plus `alloc` per request in flight), every job at the station stops for
+/// `pause_min + pause_per_byte × live`: the pause grows with the live heap,
+/// and a heap that is nearly all live collects again and again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gc {
+    /// Heap size, bytes.
+    pub heap: f64,
+    /// Live data whatever the load (caches, sessions), bytes.
+    pub live: f64,
+    /// Bytes each request allocates.
+    pub alloc: f64,
+    /// The shortest pause, nanoseconds.
+    pub pause_min: f64,
+    /// Pause per live byte, nanoseconds.
+    pub pause_per_byte: f64,
+    /// The station whose admission pool's held slots are the requests in
+    /// flight on the replica (its workers); `None`: those at this station.
+    pub in_flight: Option<StationId>,
 }
 
 /// What a cache holds, and how it decides hits.
@@ -468,6 +498,9 @@ pub enum ModelError {
     CallCycle(StationId),
     /// An error probability outside `[0, 1]`.
     BadError(StationId),
+    /// A garbage collector on a station that is not processor sharing, or
+    /// with a heap, allocation or pause that is not positive and finite.
+    BadGc(StationId),
     /// A cache on a balancer or call point, with a hit ratio outside
     /// `[0, 1]`, an empty catalogue or no capacity, a batch or interval of
     /// zero, or not one operation per class.
@@ -528,6 +561,11 @@ impl std::fmt::Display for ModelError {
                     s.0
                 )
             }
+            ModelError::BadGc(s) => write!(
+                f,
+                "station #{} has a garbage collector but is not processor sharing, or a bad heap, allocation or pause",
+                s.0
+            ),
             ModelError::BadCache(s) => write!(
                 f,
                 "cache #{} is not a queueing station, or has a bad hit ratio, catalogue, capacity, flush or operations",
@@ -597,6 +635,23 @@ impl Topology {
                 }
             } else if station.servers == 0 {
                 return Err(ModelError::NoServers(id));
+            }
+            if let Some(g) = &station.gc {
+                let finite = |x: f64| x.is_finite() && x >= 0.0;
+                if station.discipline != Discipline::Ps
+                    || station.dispatch.is_some()
+                    || station.call.is_some()
+                    || !(finite(g.heap) && g.heap > 0.0)
+                    || !(finite(g.alloc) && g.alloc > 0.0)
+                    || !finite(g.live)
+                    || !finite(g.pause_min)
+                    || !finite(g.pause_per_byte)
+                {
+                    return Err(ModelError::BadGc(id));
+                }
+                if let Some(f) = g.in_flight {
+                    known(f)?;
+                }
             }
             if let Some(c) = &station.cache {
                 known(c.backing)?;

@@ -150,6 +150,12 @@ pub struct StationStats {
     pub connects: u64,
     /// For a cache: its lookups and writes.
     pub cache: Option<CacheStats>,
+    /// For a CPU with a garbage collector: pauses started.
+    pub gc_pauses: u64,
+    /// Their total length, in nanoseconds.
+    pub gc_pause_sum: f64,
+    /// The longest, in nanoseconds.
+    pub gc_pause_max: u64,
     /// Requests waiting for a slot when measurement started.
     pub waiting_start: u64,
     /// Requests waiting for a slot when measurement ended: a queue's

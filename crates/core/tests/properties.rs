@@ -89,6 +89,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 call: None,
                 error: 0.0,
                 cache: None,
+                gc: None,
                 behaviour: vec![Some(behaviour); n_classes],
             }
         })

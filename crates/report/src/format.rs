@@ -128,6 +128,41 @@ pub fn csv(summary: &Summary) -> String {
         if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
             row("station", name, "connects", Some(c), None);
         }
+        if let Some(g) = &s.gc {
+            row(
+                "station",
+                name,
+                "gc_pauses_per_sec",
+                Some(g.pauses_per_sec),
+                None,
+            );
+            row("station", name, "gc_paused", Some(g.paused), g.paused_ci95);
+            row("station", name, "gc_mean_pause", g.mean_pause, None);
+            row("station", name, "gc_longest_pause", Some(g.longest), None);
+            for (k, r) in g.replicas.iter().enumerate() {
+                row(
+                    "station",
+                    name,
+                    &format!("gc_pauses[{k}]"),
+                    Some(r.pauses as f64),
+                    None,
+                );
+                row(
+                    "station",
+                    name,
+                    &format!("gc_pause_total[{k}]"),
+                    Some(r.total),
+                    None,
+                );
+                row(
+                    "station",
+                    name,
+                    &format!("gc_longest_pause[{k}]"),
+                    Some(r.longest),
+                    None,
+                );
+            }
+        }
         if let Some(c) = &s.cache {
             row("station", name, "hit_ratio", c.hit_ratio, c.hit_ratio_ci95);
             row("station", name, "hits", Some(c.hits as f64), None);
@@ -432,6 +467,29 @@ pub fn table(summary: &Summary) -> String {
         }
         if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
             let _ = writeln!(out, "{name}: {} connections opened per second", sig3(c));
+        }
+        if let Some(g) = &s.gc {
+            let per_replica: Vec<String> = g
+                .replicas
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} ({}, longest {})",
+                        count(r.pauses),
+                        duration(Some(r.total), None),
+                        duration(Some(r.longest), None)
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "{name}: GC paused {}% of the time: {} pauses/s of {} on average, the longest {}; per replica: {}",
+                plain(100.0 * g.paused, g.paused_ci95.map(|c| 100.0 * c)),
+                sig3(g.pauses_per_sec),
+                duration(g.mean_pause, None),
+                duration(Some(g.longest), None),
+                per_replica.join(", ")
+            );
         }
         if let Some(c) = &s.cache {
             let ratio = match (c.hit_ratio, c.hit_ratio_ci95) {

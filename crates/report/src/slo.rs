@@ -77,6 +77,7 @@ mod tests {
                 call: None,
                 error: 0.0,
                 cache: None,
+                gc: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::constant(1e9).unwrap(),
                     routing: Routing::exit(),

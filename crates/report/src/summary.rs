@@ -143,6 +143,9 @@ pub struct StationSummary {
     /// For a station with an admission pool (a replica's `workers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<Workers>,
+    /// For a service whose replicas collect garbage: their pauses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc: Option<GcSummary>,
     /// For a cache: hits, misses, writes and the writes at risk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CacheSummary>,
@@ -200,6 +203,80 @@ pub struct Workers {
     /// For a pool of connections: connections opened per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connects: Option<f64>,
+}
+
+/// Garbage collection pauses of a service's replicas.
+#[derive(Clone, Debug, Serialize)]
+pub struct GcSummary {
+    /// Pauses per second, over all replicas.
+    pub pauses_per_sec: f64,
+    /// Fraction of the time a replica is paused, averaged over replicas.
+    pub paused: f64,
+    /// 95% CI half-width.
+    pub paused_ci95: Option<f64>,
+    /// Mean pause, seconds (null without pauses).
+    pub mean_pause: Option<f64>,
+    /// Longest pause, seconds, over replicas and replications.
+    pub longest: f64,
+    /// Per replica, summed over replications: pauses, their total (s) and
+    /// the longest (s).
+    pub replicas: Vec<GcReplica>,
+}
+
+/// One replica's pauses, over all replications.
+#[derive(Clone, Debug, Serialize)]
+pub struct GcReplica {
+    /// Pauses.
+    pub pauses: u64,
+    /// Their total length, seconds.
+    pub total: f64,
+    /// The longest, seconds.
+    pub longest: f64,
+}
+
+/// The pauses at the CPU stations `cpus` (one per replica).
+fn gc(runs: &[RunStats], cpus: &[usize]) -> GcSummary {
+    let secs = |r: &RunStats| r.duration.as_secs_f64();
+    let pauses: u64 = runs
+        .iter()
+        .flat_map(|r| cpus.iter().map(move |&i| r.stations[i].gc_pauses))
+        .sum();
+    let paused_ns: f64 = runs
+        .iter()
+        .flat_map(|r| cpus.iter().map(move |&i| r.stations[i].gc_pause_sum))
+        .sum();
+    let paused = estimate(runs, &|r| {
+        cpus.iter()
+            .map(|&i| r.stations[i].gc_pause_sum)
+            .sum::<f64>()
+            / 1e9
+            / secs(r)
+            / cpus.len() as f64
+    });
+    let replicas: Vec<GcReplica> = cpus
+        .iter()
+        .map(|&i| GcReplica {
+            pauses: runs.iter().map(|r| r.stations[i].gc_pauses).sum(),
+            total: runs.iter().map(|r| r.stations[i].gc_pause_sum).sum::<f64>() / 1e9,
+            longest: runs
+                .iter()
+                .map(|r| r.stations[i].gc_pause_max)
+                .max()
+                .unwrap_or(0) as f64
+                / 1e9,
+        })
+        .collect();
+    GcSummary {
+        pauses_per_sec: estimate(runs, &|r| {
+            cpus.iter().map(|&i| r.stations[i].gc_pauses).sum::<u64>() as f64 / secs(r)
+        })
+        .mean,
+        paused: paused.mean,
+        paused_ci95: paused.half_width,
+        mean_pause: (pauses > 0).then(|| paused_ns / pauses as f64 / 1e9),
+        longest: replicas.iter().map(|r| r.longest).fold(0.0, f64::max),
+        replicas,
+    }
 }
 
 /// A cache's figures.
@@ -567,6 +644,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         profile: None,
         cost_per_hour: None,
         breakdown: None,
+        gc: None,
         cache: cache(runs, si),
         locks: None,
         busiest_replica: None,
@@ -683,6 +761,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         breakdown: Some(breakdown(runs, svc, &own, &heads, wq.mean)),
         locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),
         cache: cache(runs, heads[0]),
+        gc: svc.gc.then(|| gc(runs, &cpus)),
         parts: Some(
             own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))

@@ -461,6 +461,7 @@ pub(crate) fn compile(
             }),
             error: 0.0,
             cache: None,
+            gc: None,
             behaviour: per_class
                 .iter()
                 .enumerate()

@@ -49,6 +49,8 @@ pub(crate) const CACHE_KEYS: [&str; 9] = [
     "flush_interval",
 ];
 const WRITE_POLICIES: [&str; 3] = ["invalidate", "write_through", "write_back"];
+const GC_KEYS: [&str; 3] = ["model", "pause_min", "pause_per_gb"];
+const GC_MODELS: [&str; 1] = ["stop_the_world"];
 /// Keys of a cache's catalogue at most (16 bytes of state each).
 const MAX_KEYS: u32 = 10_000_000;
 
@@ -140,6 +142,17 @@ impl Lock {
     }
 }
 
+/// A service's heap and collector, as read: sizes in bytes, pauses in
+/// nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct HeapSpec {
+    pub(crate) heap: f64,
+    pub(crate) live: f64,
+    pub(crate) alloc: f64,
+    pub(crate) pause_min: f64,
+    pub(crate) pause_per_byte: f64,
+}
+
 /// A cache's keys, as read.
 #[derive(Clone, Debug)]
 pub(crate) struct CacheSpec {
@@ -151,6 +164,111 @@ pub(crate) struct CacheSpec {
 }
 
 impl Walker<'_> {
+    /// A service's `heap_gb`, `live_gb`, `alloc_per_request` (MB) and `gc`
+    /// (`"stop_the_world"`, or a table with `model`, `pause_min`,
+    /// `pause_per_gb`); `Some(None)` when it has none of them.
+    pub(crate) fn heap(
+        &mut self,
+        table: &DeTable<'_>,
+        service: &RawService<'_, '_>,
+    ) -> Option<Option<HeapSpec>> {
+        let keys = ["heap_gb", "live_gb", "alloc_per_request", "gc"];
+        if keys.iter().all(|k| table.get(*k).is_none()) {
+            return Some(None);
+        }
+        let mut ok = true;
+        for key in ["heap_gb", "alloc_per_request", "gc"] {
+            if table.get(key).is_none() {
+                self.error(
+                    format!(
+                        "service `{}` has a heap: it needs `heap_gb`, `alloc_per_request` and `gc`",
+                        service.name
+                    ),
+                    service.key_span.clone(),
+                )
+                .help = Some(format!(
+                    "`{key}` is missing; such as heap_gb = 4, live_gb = 1, alloc_per_request = 8 (MB), gc = \"stop_the_world\""
+                ));
+                ok = false;
+                break;
+            }
+        }
+        let positive = |w: &mut Self, key: &str, zero_ok: bool| -> Option<f64> {
+            let v = table.get(key)?;
+            match w.number(v, &format!("`{key}`")) {
+                Some(x) if x > 0.0 || (zero_ok && x == 0.0) => Some(x),
+                Some(x) => {
+                    w.error(format!("`{key}` must be positive, found {x}"), v.span());
+                    None
+                }
+                None => None,
+            }
+        };
+        let heap = positive(self, "heap_gb", false);
+        let live = match table.get("live_gb") {
+            Some(_) => positive(self, "live_gb", true),
+            None => Some(0.0),
+        };
+        let alloc = positive(self, "alloc_per_request", false);
+        if let (Some(h), Some(l), Some(v)) = (heap, live, table.get("live_gb"))
+            && l >= h
+        {
+            self.error(
+                format!("`live_gb` ({l}) must be below `heap_gb` ({h}): the heap would be full before any request"),
+                v.span(),
+            );
+            ok = false;
+        }
+        let (mut pause_min, mut pause_per_gb) = (Some(1e-3), Some(50e-3));
+        if let Some(v) = table.get("gc") {
+            match v.get_ref() {
+                DeValue::String(m) => {
+                    if !GC_MODELS.contains(&m.as_ref()) {
+                        self.error(format!("unknown `gc` model `{m}`"), v.span())
+                            .help = Some(format!("choose one of: {}", GC_MODELS.join(", ")));
+                        ok = false;
+                    }
+                }
+                DeValue::Table(t) => {
+                    self.check_keys(t, &GC_KEYS, "`gc`");
+                    match t.get("model").map(|m| self.string(m, "`gc.model`")) {
+                        Some(Some(m)) if GC_MODELS.contains(&m) => {}
+                        Some(Some(m)) => {
+                            let span = t.get("model").map_or(v.span(), |m| m.span());
+                            self.error(format!("unknown `gc` model `{m}`"), span).help =
+                                Some(format!("choose one of: {}", GC_MODELS.join(", ")));
+                            ok = false;
+                        }
+                        Some(None) => ok = false,
+                        None => {}
+                    }
+                    if let Some(p) = t.get("pause_min") {
+                        pause_min = self.duration(p, "`gc.pause_min`");
+                    }
+                    if let Some(p) = t.get("pause_per_gb") {
+                        pause_per_gb = self.duration(p, "`gc.pause_per_gb`");
+                    }
+                }
+                _ => {
+                    self.type_error(
+                        v,
+                        "`gc`",
+                        "\"stop_the_world\" or a table such as { model = \"stop_the_world\", pause_per_gb = \"50ms\" }",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let spec = HeapSpec {
+            heap: heap? * 1e9,
+            live: live? * 1e9,
+            alloc: alloc? * 1e6,
+            pause_min: pause_min? * 1e9,
+            pause_per_byte: pause_per_gb? * 1e9 / 1e9,
+        };
+        ok.then_some(Some(spec))
+    }
+
     /// A `kind = "cache"` service's own keys: its contents (`hit_ratio`, or
     /// `keys`, `zipf`, `capacity`, `ttl`), its fetch (`on_miss`), its
     /// `write_policy` and each class's `op`.

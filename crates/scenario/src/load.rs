@@ -671,6 +671,7 @@ impl<'s> Walker<'s> {
                         hops: Vec::new(),
                         locks: Vec::new(),
                         connect: false,
+                        gc: false,
                     });
                     station_spans.push(s.key_span.clone());
                     extras.push(dispatch);
@@ -729,6 +730,7 @@ impl<'s> Walker<'s> {
                         hops: c.hops,
                         locks: Vec::new(),
                         connect: false,
+                        gc: false,
                         cost_per_hour: 0.0,
                     });
                     station_spans.extend(std::iter::repeat_n(s.key_span.clone(), c.stations.len()));
@@ -1334,6 +1336,7 @@ impl<'s> Walker<'s> {
                 call: None,
                 error: 0.0,
                 cache: None,
+                gc: None,
                 behaviour,
             },
             calls,
@@ -1375,6 +1378,7 @@ impl<'s> Walker<'s> {
             call: None,
             error: 0.0,
             cache: None,
+            gc: None,
             behaviour: vec![None; n_classes],
         })
     }
@@ -1424,6 +1428,7 @@ impl<'s> Walker<'s> {
             call: None,
             error: error?,
             cache: None,
+            gc: None,
             behaviour: vec![
                 Some(Behaviour {
                     work: latency,
@@ -1571,6 +1576,7 @@ impl<'s> Walker<'s> {
             call: None,
             error: 0.0,
             cache: None,
+            gc: None,
             behaviour: vec![None; n_classes],
         };
         Some(match l7? {

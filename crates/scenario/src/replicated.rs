@@ -23,13 +23,13 @@ use std::collections::BTreeMap;
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, Behaviour, Discipline, Dispatch, Policy, Routing, Station, StationId,
+    Admission, Behaviour, Discipline, Dispatch, Gc, Policy, Routing, Station, StationId,
 };
 use chokepoint_core::time::SimTime;
 use toml::de::DeTable;
 
 use crate::calls::{self, CallEntry, INFINITE_SERVERS, PerClass};
-use crate::data::{Lock, Op, Pool, Table};
+use crate::data::{HeapSpec, Lock, Op, Pool, Table};
 use crate::diagnostic::did_you_mean;
 use crate::load::{RawService, Walker};
 use crate::profiles::{Profile, catalog};
@@ -60,6 +60,8 @@ pub struct ServiceInfo {
     /// Its chains start with the connection step of a pool (a database's
     /// `pool`): time there is spent opening connections.
     pub connect: bool,
+    /// Its replicas' CPUs collect garbage (`heap_gb`, `gc`).
+    pub gc: bool,
     /// The service's dollars per hour: replicas × profile price.
     pub cost_per_hour: f64,
 }
@@ -89,8 +91,12 @@ pub struct CallSite {
 const MAX_REPLICAS: u32 = 1000;
 
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
-const REPLICATED_KEYS: [&str; 19] = [
+const REPLICATED_KEYS: [&str; 23] = [
     "kind",
+    "heap_gb",
+    "live_gb",
+    "alloc_per_request",
+    "gc",
     "pool",
     "table",
     "locks",
@@ -240,6 +246,8 @@ pub(crate) struct Replicated {
     pub(crate) locks: Vec<Lock>,
     /// Where the service is declared (for the calls to its locks).
     pub(crate) span: std::ops::Range<usize>,
+    /// Its replicas' heap and collector.
+    pub(crate) heap: Option<HeapSpec>,
 }
 
 impl Walker<'_> {
@@ -412,6 +420,7 @@ impl Walker<'_> {
             Some(v) => self.db_table(v).map(Some),
             None => Some(None).filter(|_| database || table.get("table").is_none()),
         };
+        let heap = self.heap(table, service);
         let locks = match table.get("locks") {
             Some(v) => self.locks(v),
             None => Some(Vec::new()),
@@ -516,6 +525,7 @@ impl Walker<'_> {
             ops,
             locks: locks?,
             span: key_span,
+            heap: heap?,
         };
         base_next?;
         base_calls?;
@@ -664,7 +674,19 @@ impl Replicated {
                         })
                     })
                     .collect();
+                // The CPU's heap: requests in flight are those holding the
+                // replica's workers (or connections), if it has a pool.
+                let in_flight =
+                    (self.workers.is_some() || self.pool.is_some()).then_some(StationId(base));
                 stations.push(Station {
+                    gc: self.heap.filter(|_| role == "cpu").map(|h| Gc {
+                        heap: h.heap,
+                        live: h.live,
+                        alloc: h.alloc,
+                        pause_min: h.pause_min,
+                        pause_per_byte: h.pause_per_byte,
+                        in_flight,
+                    }),
                     admission: match &self.pool {
                         _ if i > 0 => None,
                         Some(pool) => Some(Admission {
@@ -712,6 +734,7 @@ impl Replicated {
             call: None,
             error: 0.0,
             cache: None,
+            gc: None,
             behaviour: vec![None; n_classes],
         };
         let info = ServiceInfo {
@@ -725,6 +748,7 @@ impl Replicated {
             hops,
             locks,
             connect: self.pool.is_some(),
+            gc: self.heap.is_some(),
             cost_per_hour: f64::from(self.replicas) * p.cost_per_hour,
         };
         (balancer, stations, info)

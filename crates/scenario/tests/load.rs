@@ -734,6 +734,62 @@ fn data_tier_errors() {
         "at most 1000",
     );
 
+    // Heaps and collectors.
+    let heap = |extra: &str| API.replace("serial = 0.1", extra);
+    assert!(
+        errors(&heap(
+            "heap_gb = 4\nlive_gb = 1\nalloc_per_request = 8\ngc = \"stop_the_world\""
+        ))
+        .is_empty()
+    );
+    expect(
+        &heap("heap_gb = 4\ngc = \"stop_the_world\""),
+        "needs `heap_gb`, `alloc_per_request` and `gc`",
+    );
+    expect(
+        &heap("heap_gb = 4\nlive_gb = 5\nalloc_per_request = 8\ngc = \"stop_the_world\""),
+        "must be below `heap_gb`",
+    );
+    expect(
+        &heap("heap_gb = 4\nalloc_per_request = 8\ngc = \"g1\""),
+        "unknown `gc` model `g1`",
+    );
+    expect(
+        &heap(
+            "heap_gb = 4\nalloc_per_request = 8\ngc = { model = \"stop_the_world\", pause = \"1ms\" }",
+        ),
+        "unknown key `pause`",
+    );
+    expect(
+        &heap("heap_gb = -4\nalloc_per_request = 8\ngc = \"stop_the_world\""),
+        "must be positive",
+    );
+
+    // Caches.
+    let cache = |extra: &str| {
+        MINIMAL.replace(
+            "kind = \"station\"",
+            &format!("kind = \"cache\"\non_miss = [{{ to = \"q\" }}]\n{extra}"),
+        )
+    };
+    expect(&cache(""), "needs `hit_ratio`, or `keys` and `capacity`");
+    expect(&cache("hit_ratio = 0.9\nkeys = 10"), "not both");
+    expect(&cache("hit_ratio = 1.5"), "outside [0, 1]");
+    expect(&cache("keys = 100\ncapacity = 0"), "at least 1");
+    expect(&cache("keys = 100\ncapacity = 10\nzipf = -1"), "at least 0");
+    expect(
+        &cache("hit_ratio = 0.9\nwrite_policy = \"write_around\""),
+        "unknown `write_policy`",
+    );
+    expect(
+        &cache("hit_ratio = 0.9\nwrite_policy = \"write_back\"\nflush_interval = \"0s\""),
+        "must be positive",
+    );
+    expect(
+        &cache("hit_ratio = 0.9\ncalls = [{ to = \"q\" }]"),
+        "use `on_miss`",
+    );
+
     // A valid lock: shared stripes behind a balancer, called from each replica.
     let loaded = load(&db("locks = { name = \"row\", hold = \"2ms\", keys = 3 }"));
     assert!(errors(&db("locks = { name = \"row\", hold = \"2ms\", keys = 3 }")).is_empty());

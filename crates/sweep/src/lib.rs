@@ -16,6 +16,7 @@
 //!         call: None,
 //!         error: 0.0,
 //!         cache: None,
+//!         gc: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {
