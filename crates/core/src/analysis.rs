@@ -2,7 +2,7 @@
 //! visit ratios from the routing (the traffic equations of a Jackson network)
 //! and the offered load of open classes at each station.
 
-use crate::model::{CacheContents, CacheOp, Load, Popularity, Topology, WritePolicy};
+use crate::model::{CacheContents, Load, Op, Popularity, Topology, WritePolicy};
 
 /// Per class and station, the mean number of visits a request makes.
 ///
@@ -41,12 +41,12 @@ pub fn visit_ratios(topology: &Topology) -> Vec<Option<Vec<f64>>> {
                 let mut onward = 1.0;
                 if let Some(c) = &station.cache {
                     let backing = match (c.ops[ci], c.write_policy) {
-                        (CacheOp::Write, WritePolicy::WriteBack { .. }) => 1.0,
-                        (CacheOp::Write, _) => {
+                        (Op::Write, WritePolicy::WriteBack { .. }) => 1.0,
+                        (Op::Write, _) => {
                             onward = 0.0;
                             1.0
                         }
-                        (CacheOp::Read, _) => {
+                        (Op::Read, _) => {
                             let miss = 1.0 - expected_hit_ratio(&c.contents);
                             onward = 1.0 - miss;
                             miss

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 use rand_distr::{Distribution, Zipf};
 
-use crate::model::{Cache, CacheContents, CacheOp, WritePolicy};
+use crate::model::{Cache, CacheContents, Op, Popularity, WritePolicy};
 use crate::rng::Stream;
 
 /// No key: the end of the list.
@@ -153,7 +153,7 @@ pub(crate) struct Counts {
 
 /// A cache station's state.
 pub(crate) struct CacheState {
-    pub(crate) ops: Vec<CacheOp>,
+    pub(crate) ops: Vec<Op>,
     pub(crate) write_policy: WritePolicy,
     pub(crate) backing: u32,
     hit_ratio: f64,
@@ -178,8 +178,7 @@ impl CacheState {
                 capacity,
                 ttl,
             } => {
-                let zipf = Zipf::new(f64::from(keys.count), keys.zipf)
-                    .expect("validated: a non-empty catalogue and a finite exponent ≥ 0");
+                let zipf = zipf(*keys);
                 let lru = Lru::new(keys.count, *capacity, ttl.map(|t| t.0));
                 (0.0, Some((zipf, lru)))
             }
@@ -207,7 +206,7 @@ impl CacheState {
     fn draw_key(&mut self) -> u32 {
         match &self.keys {
             // Zipf draws 1..=n as a float.
-            Some((zipf, _)) => zipf.sample(self.stream.rng()) as u32 - 1,
+            Some((zipf, _)) => draw(zipf, &mut self.stream),
             None => 0,
         }
     }
@@ -234,10 +233,10 @@ impl CacheState {
     }
 
     /// A request of an `op` class leaves the cache station at `now`.
-    pub(crate) fn visit(&mut self, op: CacheOp, now: u64) -> Outcome {
+    pub(crate) fn visit(&mut self, op: Op, now: u64) -> Outcome {
         let key = self.draw_key();
         match op {
-            CacheOp::Read => {
+            Op::Read => {
                 let hit = match &mut self.keys {
                     Some((_, lru)) => {
                         let hit = lru.get(key, now);
@@ -256,7 +255,7 @@ impl CacheState {
                     Outcome::Backing
                 }
             }
-            CacheOp::Write => {
+            Op::Write => {
                 self.counts.writes += 1;
                 match self.write_policy {
                     WritePolicy::Invalidate => {
@@ -306,6 +305,103 @@ impl CacheState {
         self.counts.flushed += n as u64;
         n
     }
+}
+
+/// A replicated database's state at one of its stations.
+pub(crate) enum ReplicaState {
+    /// The leader: when each key's last write becomes visible.
+    Leader {
+        keys: Zipf<f64>,
+        lag: crate::dist::Dist,
+        visible_at: Vec<u64>,
+        /// When the last write becomes visible (writes apply in order).
+        last: u64,
+        stream: Stream,
+        lag_stream: Stream,
+    },
+    /// A follower: the leader's station and the same catalogue.
+    Follower {
+        leader: u32,
+        keys: Zipf<f64>,
+        stream: Stream,
+    },
+}
+
+impl ReplicaState {
+    pub(crate) fn leader(
+        keys: Popularity,
+        lag: crate::dist::Dist,
+        stream: Stream,
+        lag_stream: Stream,
+    ) -> ReplicaState {
+        ReplicaState::Leader {
+            keys: zipf(keys),
+            lag,
+            visible_at: vec![0; keys.count as usize],
+            last: 0,
+            stream,
+            lag_stream,
+        }
+    }
+
+    pub(crate) fn follower(leader: u32, keys: Popularity, stream: Stream) -> ReplicaState {
+        ReplicaState::Follower {
+            leader,
+            keys: zipf(keys),
+            stream,
+        }
+    }
+
+    /// A write at the leader at `now`.
+    pub(crate) fn write(&mut self, now: u64) {
+        if let ReplicaState::Leader {
+            keys,
+            lag,
+            visible_at,
+            last,
+            stream,
+            lag_stream,
+        } = self
+        {
+            let key = draw(keys, stream);
+            let visible = now
+                .saturating_add(crate::time::nanos_from_f64(lag.sample(lag_stream)))
+                .max(*last);
+            *last = visible;
+            visible_at[key as usize] = visible;
+        }
+    }
+
+    /// A follower's key for a read.
+    pub(crate) fn read_key(&mut self) -> Option<(u32, u32)> {
+        match self {
+            ReplicaState::Follower {
+                leader,
+                keys,
+                stream,
+            } => Some((*leader, draw(keys, stream))),
+            ReplicaState::Leader { .. } => None,
+        }
+    }
+
+    /// Whether `key` read at `now` misses a write (at the leader's state).
+    pub(crate) fn stale(&self, key: u32, now: u64) -> bool {
+        match self {
+            ReplicaState::Leader { visible_at, .. } => now < visible_at[key as usize],
+            ReplicaState::Follower { .. } => false,
+        }
+    }
+}
+
+/// A Zipf sampler over a validated catalogue.
+fn zipf(keys: Popularity) -> Zipf<f64> {
+    Zipf::new(f64::from(keys.count), keys.zipf)
+        .expect("validated: a non-empty catalogue and a finite exponent ≥ 0")
+}
+
+/// A key, 0-based.
+fn draw(keys: &Zipf<f64>, stream: &mut Stream) -> u32 {
+    keys.sample(stream.rng()) as u32 - 1
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@
 
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::cache::{CacheState, Outcome};
+use crate::cache::{CacheState, Outcome, ReplicaState};
 use crate::dist::Dist;
 use crate::model::{
-    ArrivalProcess, CacheOp, Discipline, Dispatch, Downtime, Gc, Load, ModelError, Policy,
-    RunConfig, Topology, WritePolicy,
+    ArrivalProcess, Discipline, Dispatch, Downtime, Gc, Load, ModelError, Op, Policy, Popularity,
+    Replication, RunConfig, Topology, WritePolicy,
 };
 use crate::queue::EventQueue;
 use crate::rng::{Stream, derive, name_key};
@@ -39,6 +39,7 @@ use crate::time::{SimTime, nanos_from_f64};
 ///         error: 0.0,
 ///         cache: None,
 ///         gc: None,
+///         replication: None,
 ///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 ///     }],
 ///     classes: vec![Class {
@@ -470,6 +471,8 @@ struct StationState {
     cache: Option<Box<CacheState>>,
     /// Set for a CPU with a garbage collector: its heap.
     gc: Option<Box<GcState>>,
+    /// Set for a replicated database's leader or follower.
+    replica: Option<Box<ReplicaState>>,
     /// A garbage collection pause: processor sharing makes no progress.
     paused: bool,
     /// The probability that a visit ends in an error, and its stream.
@@ -579,6 +582,8 @@ const FAILS: u8 = 4;
 const LOOKUP: u8 = 8;
 /// The station's requests allocate on a garbage-collected heap.
 const ALLOCATES: u8 = 16;
+/// Visits at the station are replicated writes or replica reads.
+const REPLICATES: u8 = 32;
 
 struct Engine {
     now: u64,
@@ -659,6 +664,26 @@ impl Engine {
                     })
                 }),
                 paused: false,
+                replica: s.replication.as_ref().map(|r| {
+                    let stream = |what: &str| {
+                        Stream::new(derive(seed, &[name_key(what), name_key(&s.name)]))
+                    };
+                    Box::new(match r {
+                        Replication::Leader { keys, lag } => {
+                            ReplicaState::leader(*keys, lag.clone(), stream("keys"), stream("lag"))
+                        }
+                        Replication::Follower { leader } => {
+                            let keys = match &topology.stations[leader.idx()].replication {
+                                Some(Replication::Leader { keys, .. }) => *keys,
+                                _ => Popularity {
+                                    count: 1,
+                                    zipf: 0.0,
+                                },
+                            };
+                            ReplicaState::follower(leader.0, keys, stream("keys"))
+                        }
+                    })
+                }),
                 error: s.error,
                 fail_stream: Stream::new(derive(seed, &[name_key("error"), name_key(&s.name)])),
                 releases: Vec::new(),
@@ -702,6 +727,7 @@ impl Engine {
                     + u8::from(s.error > 0.0) * FAILS
                     + u8::from(s.cache.is_some()) * LOOKUP
                     + u8::from(s.gc.is_some()) * ALLOCATES
+                    + u8::from(s.replica.is_some()) * REPLICATES
             })
             .collect();
 
@@ -1267,6 +1293,9 @@ impl Engine {
         if self.flags[si] & RELEASES != 0 {
             self.give_back_released_at(req, si);
         }
+        if self.flags[si] & REPLICATES != 0 {
+            self.replicate(si);
+        }
         if self.flags[si] & LOOKUP != 0 {
             let now = self.now;
             let ci = self.requests[req as usize].class as usize;
@@ -1283,6 +1312,30 @@ impl Engine {
         false
     }
 
+    /// A visit at `si`, a replicated database's leader (a write) or
+    /// follower (a read, stale or not).
+    fn replicate(&mut self, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        let replica = station.replica.as_mut().expect("REPLICATES marks replicas");
+        match replica.read_key() {
+            None => {
+                replica.write(now);
+                station.stats.replicated_writes += 1;
+            }
+            Some((leader, key)) => {
+                station.stats.replica_reads += 1;
+                let stale = self.stations[leader as usize]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|l| l.stale(key, now));
+                if stale {
+                    self.stations[si].stats.stale_reads += 1;
+                }
+            }
+        }
+    }
+
     /// A write-back cache at `si` sends its oldest dirty entries to the
     /// backing store (the target of its first call point, or its backing
     /// station), one write each (messages nobody waits for), and plans its
@@ -1297,11 +1350,7 @@ impl Engine {
         let n = c.flush(batch, now);
         let backing = c.backing;
         // The writes are made as the first class that writes here.
-        let class = c
-            .ops
-            .iter()
-            .position(|&op| op == CacheOp::Write)
-            .unwrap_or(0) as u32;
+        let class = c.ops.iter().position(|&op| op == Op::Write).unwrap_or(0) as u32;
         // Straight to the store (past the call point that reads wait at:
         // nobody waits for these).
         let backing = self.stations[backing as usize]
@@ -1710,7 +1759,9 @@ impl Engine {
     /// After a visit at `si`, sends `req` on or lets it leave.
     #[inline(always)]
     fn route(&mut self, req: u32, si: usize) {
-        if self.flags[si] & (RELEASES | FAILS | LOOKUP) != 0 && self.after_special(req, si) {
+        if self.flags[si] & (RELEASES | FAILS | LOOKUP | REPLICATES) != 0
+            && self.after_special(req, si)
+        {
             return;
         }
         let ci = self.requests[req as usize].class as usize;
@@ -2143,6 +2194,7 @@ mod admission_tests {
             error: 0.0,
             cache: None,
             gc: None,
+            replication: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::exp(mean * 1e9).unwrap(),
                 routing,
@@ -2333,6 +2385,7 @@ mod call_tests {
             error: 0.0,
             cache: None,
             gc: None,
+            replication: None,
             behaviour: vec![Some(Behaviour {
                 work: Dist::constant(0.0).unwrap(),
                 routing,

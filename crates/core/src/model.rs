@@ -117,6 +117,9 @@ pub struct Station {
     /// garbage-collected heap: requests allocate as they enter, and a full
     /// heap stops every job here for a pause.
     pub gc: Option<Gc>,
+    /// When set, visits here are writes on a replicated database's leader,
+    /// or reads on one of its followers, which may be stale.
+    pub replication: Option<Replication>,
     /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
     /// never visits this station (reaching it anyway is a model error caught
     /// when the topology is validated).
@@ -143,9 +146,33 @@ impl Station {
             error: 0.0,
             cache: None,
             gc: None,
+            replication: None,
             behaviour,
         }
     }
+}
+
+/// A database's part in asynchronous replication.
+///
+/// Each visit at the leader is a write to a key drawn from the catalogue;
+/// it becomes visible on the followers `lag` later (writes apply in commit
+/// order, so never before the previous one). Each visit at a follower is a
+/// read of a key drawn from the same catalogue, stale when the last write
+/// to that key is not visible yet.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Replication {
+    /// Where writes happen.
+    Leader {
+        /// The keys and their popularity.
+        keys: Popularity,
+        /// The replication lag of each write.
+        lag: Dist,
+    },
+    /// Where reads happen, behind `leader` (a station with the leader role).
+    Follower {
+        /// The leader's station.
+        leader: StationId,
+    },
 }
 
 /// A stop-the-world garbage collector on a replica.
@@ -191,13 +218,13 @@ pub enum CacheContents {
     },
 }
 
-/// What a class does at a cache.
+/// What a class does to the data it touches (at a cache, a database).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum CacheOp {
-    /// Look the key up; on a miss, fetch it.
+pub enum Op {
+    /// Read a key: at a cache, look it up and fetch it on a miss.
     #[default]
     Read,
-    /// Change the key's value (see [`WritePolicy`]).
+    /// Change a key's value (at a cache, see [`WritePolicy`]).
     Write,
 }
 
@@ -231,7 +258,7 @@ pub struct Cache {
     /// Hit ratio or LRU contents.
     pub contents: CacheContents,
     /// Per class (indexed by [`ClassId`]): reads or writes.
-    pub ops: Vec<CacheOp>,
+    pub ops: Vec<Op>,
     /// What writes do.
     pub write_policy: WritePolicy,
     /// Where misses and writes go on: the first station of the fetch from
@@ -498,6 +525,9 @@ pub enum ModelError {
     CallCycle(StationId),
     /// An error probability outside `[0, 1]`.
     BadError(StationId),
+    /// A follower whose leader is not a leader, or a leader with an empty
+    /// catalogue.
+    BadReplication(StationId),
     /// A garbage collector on a station that is not processor sharing, or
     /// with a heap, allocation or pause that is not positive and finite.
     BadGc(StationId),
@@ -561,6 +591,11 @@ impl std::fmt::Display for ModelError {
                     s.0
                 )
             }
+            ModelError::BadReplication(s) => write!(
+                f,
+                "station #{} is a follower of a station that is not a leader, or a leader without keys",
+                s.0
+            ),
             ModelError::BadGc(s) => write!(
                 f,
                 "station #{} has a garbage collector but is not processor sharing, or a bad heap, allocation or pause",
@@ -635,6 +670,23 @@ impl Topology {
                 }
             } else if station.servers == 0 {
                 return Err(ModelError::NoServers(id));
+            }
+            match &station.replication {
+                Some(Replication::Leader { keys, .. })
+                    if keys.count == 0 || !keys.zipf.is_finite() || keys.zipf < 0.0 =>
+                {
+                    return Err(ModelError::BadReplication(id));
+                }
+                Some(Replication::Follower { leader }) => {
+                    known(*leader)?;
+                    if !matches!(
+                        self.stations[leader.idx()].replication,
+                        Some(Replication::Leader { .. })
+                    ) {
+                        return Err(ModelError::BadReplication(id));
+                    }
+                }
+                _ => {}
             }
             if let Some(g) = &station.gc {
                 let finite = |x: f64| x.is_finite() && x >= 0.0;

@@ -150,6 +150,12 @@ pub struct StationStats {
     pub connects: u64,
     /// For a cache: its lookups and writes.
     pub cache: Option<CacheStats>,
+    /// For a replicated database's leader: writes.
+    pub replicated_writes: u64,
+    /// For a follower: reads, and those that were stale.
+    pub replica_reads: u64,
+    /// Reads that missed a write not yet replicated.
+    pub stale_reads: u64,
     /// For a CPU with a garbage collector: pauses started.
     pub gc_pauses: u64,
     /// Their total length, in nanoseconds.

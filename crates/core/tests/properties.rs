@@ -90,6 +90,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 error: 0.0,
                 cache: None,
                 gc: None,
+                replication: None,
                 behaviour: vec![Some(behaviour); n_classes],
             }
         })

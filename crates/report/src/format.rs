@@ -128,6 +128,30 @@ pub fn csv(summary: &Summary) -> String {
         if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
             row("station", name, "connects", Some(c), None);
         }
+        if let Some(r) = &s.replication {
+            row("station", name, "replica_reads", Some(r.reads as f64), None);
+            row(
+                "station",
+                name,
+                "replicated_writes",
+                Some(r.writes as f64),
+                None,
+            );
+            row(
+                "station",
+                name,
+                "stale_reads",
+                Some(r.stale_reads as f64),
+                None,
+            );
+            row(
+                "station",
+                name,
+                "stale_ratio",
+                r.stale_ratio,
+                r.stale_ratio_ci95,
+            );
+        }
         if let Some(g) = &s.gc {
             row(
                 "station",
@@ -467,6 +491,21 @@ pub fn table(summary: &Summary) -> String {
         }
         if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
             let _ = writeln!(out, "{name}: {} connections opened per second", sig3(c));
+        }
+        if let Some(r) = &s.replication {
+            let ratio = match (r.stale_ratio, r.stale_ratio_ci95) {
+                (Some(x), Some(ci)) => format!("{}% ±{}", sig3(100.0 * x), half_width(100.0 * ci)),
+                (Some(x), None) => format!("{}%", sig3(100.0 * x)),
+                (None, _) => "-".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{name}: {} read replica{}: {} reads, {ratio} stale (a write not yet replicated); {} writes at the leader",
+                r.followers,
+                if r.followers == 1 { "" } else { "s" },
+                count(r.reads),
+                count(r.writes)
+            );
         }
         if let Some(g) = &s.gc {
             let per_replica: Vec<String> = g

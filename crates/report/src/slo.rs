@@ -78,6 +78,7 @@ mod tests {
                 error: 0.0,
                 cache: None,
                 gc: None,
+                replication: None,
                 behaviour: vec![Some(Behaviour {
                     work: Dist::constant(1e9).unwrap(),
                     routing: Routing::exit(),

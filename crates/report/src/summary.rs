@@ -143,6 +143,9 @@ pub struct StationSummary {
     /// For a station with an admission pool (a replica's `workers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<Workers>,
+    /// For a database with read replicas: writes, reads and stale reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationSummary>,
     /// For a service whose replicas collect garbage: their pauses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gc: Option<GcSummary>,
@@ -203,6 +206,44 @@ pub struct Workers {
     /// For a pool of connections: connections opened per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connects: Option<f64>,
+}
+
+/// A replicated database's reads and writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplicationSummary {
+    /// Read replicas.
+    pub followers: u32,
+    /// Writes at the leader, summed over replications.
+    pub writes: u64,
+    /// Reads at the followers, summed over replications.
+    pub reads: u64,
+    /// Reads that missed a write not yet replicated, summed.
+    pub stale_reads: u64,
+    /// Stale reads over reads, per replication, averaged.
+    pub stale_ratio: Option<f64>,
+    /// 95% CI half-width.
+    pub stale_ratio_ci95: Option<f64>,
+}
+
+/// The reads and writes recorded at any of `stations`.
+fn replication(runs: &[RunStats], stations: &[usize], followers: u32) -> ReplicationSummary {
+    let total = |r: &RunStats, f: fn(&chokepoint_core::stats::StationStats) -> u64| -> u64 {
+        stations.iter().map(|&i| f(&r.stations[i])).sum()
+    };
+    let all = |f: fn(&chokepoint_core::stats::StationStats) -> u64| -> u64 {
+        runs.iter().map(|r| total(r, f)).sum()
+    };
+    let ratio = estimate(runs, &|r| {
+        total(r, |s| s.stale_reads) as f64 / total(r, |s| s.replica_reads) as f64
+    });
+    ReplicationSummary {
+        followers,
+        writes: all(|s| s.replicated_writes),
+        reads: all(|s| s.replica_reads),
+        stale_reads: all(|s| s.stale_reads),
+        stale_ratio: finite(ratio.mean),
+        stale_ratio_ci95: ratio.half_width,
+    }
 }
 
 /// Garbage collection pauses of a service's replicas.
@@ -645,6 +686,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         cost_per_hour: None,
         breakdown: None,
         gc: None,
+        replication: None,
         cache: cache(runs, si),
         locks: None,
         busiest_replica: None,
@@ -762,6 +804,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),
         cache: cache(runs, heads[0]),
         gc: svc.gc.then(|| gc(runs, &cpus)),
+        replication: (svc.followers > 0).then(|| replication(runs, &all, svc.followers)),
         parts: Some(
             own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))

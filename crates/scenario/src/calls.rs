@@ -462,6 +462,7 @@ pub(crate) fn compile(
             error: 0.0,
             cache: None,
             gc: None,
+            replication: None,
             behaviour: per_class
                 .iter()
                 .enumerate()

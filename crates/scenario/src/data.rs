@@ -21,8 +21,8 @@
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    CacheContents, CacheOp, Connections, Discipline, Dispatch, Policy, Popularity, Routing,
-    Station, WritePolicy,
+    CacheContents, Connections, Discipline, Dispatch, Op, Policy, Popularity, Routing, Station,
+    WritePolicy,
 };
 
 use crate::calls::CallEntry;
@@ -51,8 +51,11 @@ pub(crate) const CACHE_KEYS: [&str; 9] = [
 const WRITE_POLICIES: [&str; 3] = ["invalidate", "write_through", "write_back"];
 const GC_KEYS: [&str; 3] = ["model", "pause_min", "pause_per_gb"];
 const GC_MODELS: [&str; 1] = ["stop_the_world"];
-/// Keys of a cache's catalogue at most (16 bytes of state each).
+/// Keys of a catalogue at most (a cache keeps 16 bytes of state for each,
+/// a replicated database 8).
 const MAX_KEYS: u32 = 10_000_000;
+/// Read replicas of one database at most.
+const MAX_FOLLOWERS: u32 = 100;
 
 /// Connections in one pool at most, and stripes of one lock.
 const MAX_SLOTS: u32 = 100_000;
@@ -63,14 +66,6 @@ const MAX_STRIPES: u32 = 1000;
 pub(crate) struct Pool {
     pub(crate) size: u32,
     pub(crate) connections: Connections,
-}
-
-/// What a class does at a database.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Op {
-    #[default]
-    Read,
-    Write,
 }
 
 /// A table's size and indexes, for the cost of each operation in pages.
@@ -160,7 +155,7 @@ pub(crate) struct CacheSpec {
     pub(crate) write_policy: WritePolicy,
     pub(crate) on_miss: Vec<CallEntry>,
     /// Per class.
-    pub(crate) ops: Vec<CacheOp>,
+    pub(crate) ops: Vec<Op>,
 }
 
 impl Walker<'_> {
@@ -313,23 +308,10 @@ impl Walker<'_> {
                 None
             }
             (None, _) => {
-                let keys = table
-                    .get("keys")
-                    .and_then(|v| self.count(v, "`keys`", 1, MAX_KEYS));
+                let keys = self.popularity(table.get("keys"), table.get("zipf"));
                 let capacity = table
                     .get("capacity")
                     .and_then(|v| self.count(v, "`capacity`", 1, MAX_KEYS));
-                let zipf = match table.get("zipf") {
-                    Some(v) => match self.number(v, "`zipf`") {
-                        Some(z) if z >= 0.0 => Some(z),
-                        Some(z) => {
-                            self.error(format!("`zipf` must be at least 0, found {z}"), v.span());
-                            None
-                        }
-                        None => None,
-                    },
-                    None => Some(0.0),
-                };
                 let ttl = match table.get("ttl") {
                     Some(v) => self.duration(v, "`ttl`").and_then(|t| {
                         if t > 0.0 {
@@ -341,14 +323,12 @@ impl Walker<'_> {
                     }),
                     None => Some(None),
                 };
-                match (keys, capacity, zipf, ttl) {
-                    (Some(count), Some(capacity), Some(zipf), Some(ttl)) => {
-                        Some(CacheContents::Lru {
-                            keys: Popularity { count, zipf },
-                            capacity,
-                            ttl,
-                        })
-                    }
+                match (keys, capacity, ttl) {
+                    (Some(keys), Some(capacity), Some(ttl)) => Some(CacheContents::Lru {
+                        keys,
+                        capacity,
+                        ttl,
+                    }),
                     _ => None,
                 }
             }
@@ -439,7 +419,7 @@ impl Walker<'_> {
                 v.span(),
             );
         }
-        let mut ops = vec![CacheOp::Read; class_names.len()];
+        let mut ops = vec![Op::Read; class_names.len()];
         let mut ok = true;
         if let Some(DeValue::Table(on)) = table.get("on").map(|v| v.get_ref()) {
             for (key, value) in on.iter() {
@@ -450,7 +430,7 @@ impl Walker<'_> {
                     continue; // Reported with the station's keys.
                 };
                 match t.get("op").map(|v| self.op(v)) {
-                    Some(Some(crate::data::Op::Write)) => ops[ci] = CacheOp::Write,
+                    Some(Some(Op::Write)) => ops[ci] = Op::Write,
                     Some(None) => ok = false,
                     _ => {}
                 }
@@ -463,6 +443,60 @@ impl Walker<'_> {
             ops,
         })
         .filter(|_| ok)
+    }
+
+    /// A database's `replicas = { count, lag }`: read replicas following
+    /// the leader.
+    pub(crate) fn read_replicas(&mut self, v: &Value<'_>) -> Option<(u32, Dist)> {
+        let t = self.table(v, "`replicas`")?;
+        self.check_keys(t, &["count", "lag"], "`replicas`");
+        let count = match t.get("count") {
+            Some(c) => self.count(c, "`replicas.count`", 1, MAX_FOLLOWERS),
+            None => {
+                self.error("`replicas` needs `count`, the read replicas", v.span())
+                    .help = Some("such as replicas = { count = 2, lag = \"exp(50ms)\" }".into());
+                None
+            }
+        };
+        let lag = match t.get("lag") {
+            Some(l) => self.hold(l),
+            None => {
+                self.error(
+                    "`replicas` needs `lag`, how long a write takes to reach them",
+                    v.span(),
+                )
+                .help = Some("such as replicas = { count = 2, lag = \"exp(50ms)\" }".into());
+                None
+            }
+        };
+        Some((count?, lag?))
+    }
+
+    /// A catalogue: `keys` (default 1) with Zipf popularity `zipf` (default 0).
+    pub(crate) fn popularity(
+        &mut self,
+        keys: Option<&Value<'_>>,
+        zipf: Option<&Value<'_>>,
+    ) -> Option<Popularity> {
+        let count = match keys {
+            Some(k) => self.count(k, "`keys`", 1, MAX_KEYS),
+            None => Some(1),
+        };
+        let zipf = match zipf {
+            Some(v) => match self.number(v, "`zipf`") {
+                Some(z) if z >= 0.0 => Some(z),
+                Some(z) => {
+                    self.error(format!("`zipf` must be at least 0, found {z}"), v.span());
+                    None
+                }
+                None => None,
+            },
+            None => Some(0.0),
+        };
+        Some(Popularity {
+            count: count?,
+            zipf: zipf?,
+        })
     }
 
     /// `pool = { size, connect, idle_timeout, reuse }`.

@@ -672,6 +672,7 @@ impl<'s> Walker<'s> {
                         locks: Vec::new(),
                         connect: false,
                         gc: false,
+                        followers: 0,
                     });
                     station_spans.push(s.key_span.clone());
                     extras.push(dispatch);
@@ -731,6 +732,7 @@ impl<'s> Walker<'s> {
                         locks: Vec::new(),
                         connect: false,
                         gc: false,
+                        followers: 0,
                         cost_per_hour: 0.0,
                     });
                     station_spans.extend(std::iter::repeat_n(s.key_span.clone(), c.stations.len()));
@@ -821,7 +823,12 @@ impl<'s> Walker<'s> {
             }
         }
         // A load balancer in front of a replicated service picks the replica,
-        // and knows when its targets are down.
+        // and knows when its targets are down; a service whose own station
+        // routes by class (a database with read replicas) keeps it.
+        let routes_itself: Vec<bool> = stations
+            .iter()
+            .map(|s| s.as_ref().is_some_and(|s| s.dispatch.is_none()))
+            .collect();
         for id in dispatchers {
             let station = if id.idx() < services.len() {
                 stations[id.idx()].as_mut()
@@ -842,8 +849,10 @@ impl<'s> Walker<'s> {
                         .iter()
                         .find(|info| Some(info.name.as_str()) == service)
                     {
-                        Some(info) => info.chains.iter().map(|c| c[0]).collect(),
-                        None => vec![*t],
+                        Some(info) if !(info.followers > 0 && routes_itself[t.idx()]) => {
+                            info.chains.iter().map(|c| c[0]).collect()
+                        }
+                        _ => vec![*t],
                     }
                 })
                 .collect();
@@ -1337,6 +1346,7 @@ impl<'s> Walker<'s> {
                 error: 0.0,
                 cache: None,
                 gc: None,
+                replication: None,
                 behaviour,
             },
             calls,
@@ -1379,6 +1389,7 @@ impl<'s> Walker<'s> {
             error: 0.0,
             cache: None,
             gc: None,
+            replication: None,
             behaviour: vec![None; n_classes],
         })
     }
@@ -1429,6 +1440,7 @@ impl<'s> Walker<'s> {
             error: error?,
             cache: None,
             gc: None,
+            replication: None,
             behaviour: vec![
                 Some(Behaviour {
                     work: latency,
@@ -1577,6 +1589,7 @@ impl<'s> Walker<'s> {
             error: 0.0,
             cache: None,
             gc: None,
+            replication: None,
             behaviour: vec![None; n_classes],
         };
         Some(match l7? {

@@ -23,13 +23,14 @@ use std::collections::BTreeMap;
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, Behaviour, Discipline, Dispatch, Gc, Policy, Routing, Station, StationId,
+    Admission, Behaviour, Discipline, Dispatch, Gc, Op, Policy, Popularity, Replication, Routing,
+    Station, StationId,
 };
 use chokepoint_core::time::SimTime;
-use toml::de::DeTable;
+use toml::de::{DeTable, DeValue};
 
 use crate::calls::{self, CallEntry, INFINITE_SERVERS, PerClass};
-use crate::data::{HeapSpec, Lock, Op, Pool, Table};
+use crate::data::{HeapSpec, Lock, Pool, Table};
 use crate::diagnostic::did_you_mean;
 use crate::load::{RawService, Walker};
 use crate::profiles::{Profile, catalog};
@@ -53,7 +54,9 @@ pub struct ServiceInfo {
     pub cpu_at: usize,
     /// The calls, by their position in each chain.
     pub calls: Vec<CallSite>,
-    /// The network hops of its calls (their time counts in the calls').
+    /// Its other stations, outside the chains: the network hops of its
+    /// calls (their time counts in the calls'), the balancer over a
+    /// database's read replicas.
     pub hops: Vec<StationId>,
     /// Its locks (shared by its replicas), each with its stripes.
     pub locks: Vec<LockInfo>,
@@ -62,6 +65,9 @@ pub struct ServiceInfo {
     pub connect: bool,
     /// Its replicas' CPUs collect garbage (`heap_gb`, `gc`).
     pub gc: bool,
+    /// A database with read replicas: how many (its chains are the
+    /// leader's, then theirs).
+    pub followers: u32,
     /// The service's dollars per hour: replicas × profile price.
     pub cost_per_hour: f64,
 }
@@ -91,8 +97,10 @@ pub struct CallSite {
 const MAX_REPLICAS: u32 = 1000;
 
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
-const REPLICATED_KEYS: [&str; 23] = [
+const REPLICATED_KEYS: [&str; 25] = [
     "kind",
+    "keys",
+    "zipf",
     "heap_gb",
     "live_gb",
     "alloc_per_request",
@@ -248,6 +256,11 @@ pub(crate) struct Replicated {
     pub(crate) span: std::ops::Range<usize>,
     /// Its replicas' heap and collector.
     pub(crate) heap: Option<HeapSpec>,
+    /// A database with read replicas: how many follow the leader, and the
+    /// replication lag; reads go to them, writes to the leader.
+    pub(crate) followers: Option<(u32, Dist)>,
+    /// The keys its reads and writes touch (stale reads are per key).
+    pub(crate) keys: Popularity,
 }
 
 impl Walker<'_> {
@@ -268,10 +281,39 @@ impl Walker<'_> {
         let context = format!("[services.{name}]");
         self.check_keys(table, &REPLICATED_KEYS, &context);
         let mut ok = true;
+        // A database's `replicas` may be a table: a leader and read replicas.
+        let mut followers = Some(None);
         let replicas = match table.get("replicas") {
+            Some(v) if kind == "database" && matches!(v.get_ref(), DeValue::Table(_)) => {
+                followers = self.read_replicas(v).map(Some);
+                followers.clone().flatten().map(|(n, _)| n + 1)
+            }
             Some(v) => self.count(v, "`replicas`", 1, MAX_REPLICAS),
             None => Some(1),
         };
+        let keys = match (table.get("keys"), table.get("zipf")) {
+            (None, None) => Some(Popularity {
+                count: 1,
+                zipf: 0.0,
+            }),
+            (k, z) if followers.as_ref().is_some_and(Option::is_none) => {
+                let v = k.or(z).expect("one is present");
+                self.error(
+                    "`keys` and `zipf` apply to a database with read replicas, for its stale reads",
+                    v.span(),
+                )
+                .help = Some("such as replicas = { count = 2, lag = \"exp(50ms)\" }".into());
+                None
+            }
+            (k, z) => self.popularity(k, z),
+        };
+        if let (Some(Some(_)), Some(v)) = (&followers, table.get("down")) {
+            self.error(
+                "`down` is not supported on a database with read replicas",
+                v.span(),
+            );
+            followers = None;
+        }
         let profile = match table.get("profile") {
             Some(v) => {
                 let text = self.string(v, "`profile`")?;
@@ -526,6 +568,8 @@ impl Walker<'_> {
             locks: locks?,
             span: key_span,
             heap: heap?,
+            followers: followers?,
+            keys: keys?,
         };
         base_next?;
         base_calls?;
@@ -590,6 +634,7 @@ impl Replicated {
             })
             .collect();
         let zero = Dist::constant(0.0).expect("zero is a valid constant");
+        let mut leader_last: Option<StationId> = None;
         for r in 0..self.replicas {
             // (role, servers, discipline, work per class)
             let mut roles: Vec<(&str, u32, Discipline, Vec<Option<Dist>>)> = Vec::new();
@@ -678,7 +723,20 @@ impl Replicated {
                 // replica's workers (or connections), if it has a pool.
                 let in_flight =
                     (self.workers.is_some() || self.pool.is_some()).then_some(StationId(base));
+                // With read replicas, the last own station of the leader's
+                // chain records writes, and each follower's checks reads.
+                let replication =
+                    self.followers.as_ref().filter(|_| id == last).map(
+                        |(_, lag)| match leader_last {
+                            None => Replication::Leader {
+                                keys: self.keys,
+                                lag: lag.clone(),
+                            },
+                            Some(leader) => Replication::Follower { leader },
+                        },
+                    );
                 stations.push(Station {
+                    replication,
                     gc: self.heap.filter(|_| role == "cpu").map(|h| Gc {
                         heap: h.heap,
                         live: h.live,
@@ -719,23 +777,43 @@ impl Replicated {
                 hops.extend(&c.hops);
                 stations.extend(c.stations);
             }
+            if r == 0 {
+                leader_last = Some(StationId(last));
+            }
             chains.push(chain);
         }
-        let balancer = Station {
-            name: name.to_owned(),
-            servers: 1,
-            discipline: Discipline::Fifo,
-            capacity: None,
-            dispatch: Some(Dispatch::new(
-                Policy::Random,
-                chains.iter().map(|c| c[0]).collect(),
-            )),
-            admission: None,
-            call: None,
-            error: 0.0,
-            cache: None,
-            gc: None,
-            behaviour: vec![None; n_classes],
+        let heads: Vec<StationId> = chains.iter().map(|c| c[0]).collect();
+        let balancer = if self.followers.is_some() {
+            // Reads spread over the followers, writes go to the leader: the
+            // service's own station routes each class, in no time.
+            let reads = StationId(first_id + stations.len() as u32);
+            hops.push(reads);
+            stations.push(Station {
+                dispatch: Some(Dispatch::new(Policy::Random, heads[1..].to_vec())),
+                ..Station::new(
+                    format!("{name}.reads"),
+                    1,
+                    Discipline::Fifo,
+                    vec![None; n_classes],
+                )
+            });
+            let behaviour = self
+                .ops
+                .iter()
+                .zip(&uses)
+                .map(|(op, &u)| {
+                    u.then(|| Behaviour {
+                        work: zero.clone(),
+                        routing: Routing::to(if *op == Op::Write { heads[0] } else { reads }),
+                    })
+                })
+                .collect();
+            Station::new(name, INFINITE_SERVERS, Discipline::Fifo, behaviour)
+        } else {
+            Station {
+                dispatch: Some(Dispatch::new(Policy::Random, heads)),
+                ..Station::new(name, 1, Discipline::Fifo, vec![None; n_classes])
+            }
         };
         let info = ServiceInfo {
             name: name.to_owned(),
@@ -748,6 +826,7 @@ impl Replicated {
             hops,
             locks,
             connect: self.pool.is_some(),
+            followers: self.followers.as_ref().map_or(0, |f| f.0),
             gc: self.heap.is_some(),
             cost_per_hour: f64::from(self.replicas) * p.cost_per_hour,
         };

@@ -765,6 +765,25 @@ fn data_tier_errors() {
         "must be positive",
     );
 
+    // Read replicas.
+    assert!(
+        errors(&db(
+            "replicas = { count = 2, lag = \"exp(50ms)\" }\nkeys = 1000\nzipf = 0.9"
+        ))
+        .is_empty()
+    );
+    expect(&db("replicas = { lag = \"50ms\" }"), "needs `count`");
+    expect(&db("replicas = { count = 2 }"), "needs `lag`");
+    expect(
+        &db("replicas = { count = 2, lag = \"exp(50ms)\", delay = 1 }"),
+        "unknown key `delay`",
+    );
+    expect(&db("keys = 1000"), "apply to a database with read replicas");
+    expect(
+        &API.replace("replicas = 3", "replicas = { count = 2, lag = \"1ms\" }"),
+        "must be a whole number",
+    );
+
     // Caches.
     let cache = |extra: &str| {
         MINIMAL.replace(

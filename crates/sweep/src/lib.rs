@@ -17,6 +17,7 @@
 //!         error: 0.0,
 //!         cache: None,
 //!         gc: None,
+//!         replication: None,
 //!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
 //!     }],
 //!     classes: vec![Class {
