@@ -139,7 +139,10 @@ fn request_path_json_is_deterministic_and_pinned() {
     assert_eq!(a, b);
     let api = &a["stations"]["api"];
     let part = |k: &str| api["breakdown"][k].as_f64().unwrap();
-    let total = part("queue") + part("work") + api["breakdown"]["calls"]["db"].as_f64().unwrap();
+    let total = part("pool_wait")
+        + part("queue")
+        + part("work")
+        + api["breakdown"]["calls"]["db"].as_f64().unwrap();
     let response = api["mean_response"].as_f64().unwrap();
     assert!(
         (total - response).abs() < 1e-9 * response,
@@ -147,6 +150,43 @@ fn request_path_json_is_deterministic_and_pinned() {
     );
     let pretty = serde_json::to_string_pretty(&a).unwrap() + "\n";
     expect_file("db_pool.json", &pretty);
+}
+
+/// The data tier's figures (pool, lock, cache, read replicas, GC) on one
+/// scenario: the same on one thread or two, and pinned.
+#[test]
+fn data_tier_json_is_deterministic_and_pinned() {
+    let args = |threads: &'static str| {
+        vec![
+            "run",
+            "scenarios/data/shop.toml",
+            "--format",
+            "json",
+            "--threads",
+            threads,
+            "--duration",
+            "10s",
+            "--replications",
+            "2",
+        ]
+    };
+    let a = chokepoint(&args("1"));
+    let b = chokepoint(&args("2"));
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let (a, b) = (stable_json(&a.stdout), stable_json(&b.stdout));
+    assert_eq!(a, b);
+    let s = &a["stations"];
+    for (station, key) in [
+        ("api", "gc"),
+        ("api", "locks"),
+        ("cache", "cache"),
+        ("db", "replication"),
+    ] {
+        assert!(s[station][key].is_object(), "{station}.{key}");
+    }
+    assert!(s["db"]["workers"]["connects"].is_number());
+    let pretty = serde_json::to_string_pretty(&a).unwrap() + "\n";
+    expect_file("shop.json", &pretty);
 }
 
 /// Same file and seed: byte-identical JSON apart from the wall-clock fields,

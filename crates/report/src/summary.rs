@@ -771,9 +771,13 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         per_request(r, l)
     });
     let workers = workers(runs, &heads, svc.connect);
-    let busiest = (cpus.len() > 1).then(|| {
+    // Among replicas meant to be alike: a database's read replicas, not
+    // its leader.
+    let alike = &cpus[usize::from(svc.followers > 0)..];
+    let busiest = (alike.len() > 1).then(|| {
         estimate(runs, &|r| {
-            cpus.iter()
+            alike
+                .iter()
                 .map(|&i| r.stations[i].utilization(r.duration))
                 .fold(0.0, f64::max)
         })
