@@ -116,27 +116,37 @@ fn run_json_follows_the_contract() {
 /// The request path (calls holding workers, a network hop, a balancer) on
 /// one and two threads: the same JSON, pinned by a golden with its
 /// breakdown; the breakdown adds up to the service's response.
-#[test]
-fn request_path_json_is_deterministic_and_pinned() {
-    let args = |threads: &'static str| {
-        vec![
+/// `run FILE --format json` for `duration` with `replications`, on one
+/// thread and on two: the same JSON (wall-clock fields aside), returned.
+fn json_on_any_thread_count(file: &str, duration: &str, replications: &str) -> serde_json::Value {
+    let run = |threads: &str| {
+        let out = chokepoint(&[
             "run",
-            "scenarios/request_path/db_pool.toml",
+            file,
             "--format",
             "json",
             "--threads",
             threads,
             "--duration",
-            "10s",
+            duration,
             "--replications",
-            "3",
-        ]
+            replications,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stable_json(&out.stdout)
     };
-    let a = chokepoint(&args("1"));
-    let b = chokepoint(&args("2"));
-    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
-    let (a, b) = (stable_json(&a.stdout), stable_json(&b.stdout));
-    assert_eq!(a, b);
+    let a = run("1");
+    assert_eq!(a, run("2"), "{file}");
+    a
+}
+
+#[test]
+fn request_path_json_is_deterministic_and_pinned() {
+    let a = json_on_any_thread_count("scenarios/request_path/db_pool.toml", "10s", "3");
     let api = &a["stations"]["api"];
     let part = |k: &str| api["breakdown"][k].as_f64().unwrap();
     let total = part("pool_wait")
@@ -156,25 +166,7 @@ fn request_path_json_is_deterministic_and_pinned() {
 /// scenario: the same on one thread or two, and pinned.
 #[test]
 fn data_tier_json_is_deterministic_and_pinned() {
-    let args = |threads: &'static str| {
-        vec![
-            "run",
-            "scenarios/data/shop.toml",
-            "--format",
-            "json",
-            "--threads",
-            threads,
-            "--duration",
-            "10s",
-            "--replications",
-            "2",
-        ]
-    };
-    let a = chokepoint(&args("1"));
-    let b = chokepoint(&args("2"));
-    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
-    let (a, b) = (stable_json(&a.stdout), stable_json(&b.stdout));
-    assert_eq!(a, b);
+    let a = json_on_any_thread_count("scenarios/data/shop.toml", "10s", "2");
     let s = &a["stations"];
     for (station, key) in [
         ("api", "gc"),

@@ -1575,11 +1575,6 @@ impl Engine {
             };
             r.started = now;
             r.work = work;
-            if self.flags[si] & ALLOCATES != 0 {
-                self.allocate(req, si, work);
-                return;
-            }
-            let station = &mut self.stations[si];
             let ps = &mut station.ps;
             ps.seq += 1;
             ps.jobs.push(PsJob {
@@ -1587,6 +1582,9 @@ impl Engine {
                 seq: ps.seq,
                 req,
             });
+            if self.flags[si] & ALLOCATES != 0 {
+                self.allocate(si);
+            }
             self.ps_reschedule(si);
         } else {
             station.n += 1;
@@ -1657,19 +1655,12 @@ impl Engine {
         self.route(job.req, si);
     }
 
-    /// `req` enters PS station `si`, whose heap is garbage-collected, with
-    /// `work` to do: it allocates, and may start a pause.
+    /// A request enters PS station `si`, whose heap is garbage-collected:
+    /// it allocates, and may start a pause.
     #[cold]
     #[inline(never)]
-    fn allocate(&mut self, req: u32, si: usize, work: f64) {
+    fn allocate(&mut self, si: usize) {
         let station = &mut self.stations[si];
-        let ps = &mut station.ps;
-        ps.seq += 1;
-        ps.jobs.push(PsJob {
-            finish: ps.vtime + work,
-            seq: ps.seq,
-            req,
-        });
         let gc = station
             .gc
             .as_mut()
@@ -1678,7 +1669,6 @@ impl Engine {
         if !station.paused {
             self.collect_if_full(si);
         }
-        self.ps_reschedule(si);
     }
 
     /// Starts a pause at `si` when the allocations since the last one

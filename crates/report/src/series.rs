@@ -23,18 +23,7 @@ pub fn timeseries_csv(info: &RunInfo, runs: &[RunStats]) -> String {
         return out;
     };
     // Services compiled into several stations count at their chains' heads.
-    let grouped: Vec<usize> = info
-        .services
-        .iter()
-        .flat_map(|svc| {
-            svc.chains.iter().flatten().chain(&svc.hops).chain(
-                svc.locks
-                    .iter()
-                    .flat_map(|l| std::iter::once(&l.head).chain(&l.stripes)),
-            )
-        })
-        .map(|id| id.idx())
-        .collect();
+    let grouped = crate::summary::grouped(info);
     let mut stations: Vec<(String, Vec<usize>)> = first
         .stations
         .iter()

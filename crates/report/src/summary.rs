@@ -600,18 +600,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
     }
 
     let mut stations = BTreeMap::new();
-    let grouped: Vec<usize> = info
-        .services
-        .iter()
-        .flat_map(|svc| {
-            svc.chains.iter().flatten().chain(&svc.hops).chain(
-                svc.locks
-                    .iter()
-                    .flat_map(|l| std::iter::once(&l.head).chain(&l.stripes)),
-            )
-        })
-        .map(|id| id.idx())
-        .collect();
+    let grouped = grouped(info);
     for (si, first) in runs[0].stations.iter().enumerate() {
         if !grouped.contains(&si) && !info.services.iter().any(|svc| svc.name == first.name) {
             stations.insert(first.name.clone(), station_summary(runs, si));
@@ -652,6 +641,22 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         slo: None,
         cost,
     }
+}
+
+/// The stations that services compiled into several stations own (their
+/// chains, hops and locks): reported with their service, not alone.
+pub(crate) fn grouped(info: &RunInfo) -> Vec<usize> {
+    info.services
+        .iter()
+        .flat_map(|svc| {
+            svc.chains.iter().flatten().chain(&svc.hops).chain(
+                svc.locks
+                    .iter()
+                    .flat_map(|l| std::iter::once(&l.head).chain(&l.stripes)),
+            )
+        })
+        .map(|id| id.idx())
+        .collect()
 }
 
 fn estimate(runs: &[RunStats], f: &dyn Fn(&RunStats) -> f64) -> Estimate {

@@ -7,8 +7,18 @@ use chokepoint_scenario::Override;
 
 /// `scenarios/data/NAME.toml` with overrides (`path`, TOML value).
 fn data(name: &str, overrides: &[(&str, &str)]) -> Summary {
+    scenario("data", name, overrides)
+}
+
+/// `scenarios/validation/NAME.toml` with overrides.
+fn validation(name: &str, overrides: &[(&str, &str)]) -> Summary {
+    scenario("validation", name, overrides)
+}
+
+/// `scenarios/FOLDER/NAME.toml` with overrides, summarised.
+fn scenario(folder: &str, name: &str, overrides: &[(&str, &str)]) -> Summary {
     let path = format!(
-        "{}/../../scenarios/data/{name}.toml",
+        "{}/../../scenarios/{folder}/{name}.toml",
         env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -228,20 +238,6 @@ fn indexes_trade_read_latency_for_write_latency() {
     let mean = |s: &Summary, class: &str| s.classes[class].latency.mean.unwrap();
     assert!(mean(&indexed, "lookups") < mean(&scans, "lookups") / 30.0);
     assert!(mean(&indexed, "updates") > mean(&scans, "updates") * 1.3);
-}
-
-/// `scenarios/validation/NAME.toml` with overrides.
-fn validation(name: &str, overrides: &[(&str, &str)]) -> Summary {
-    let path = format!(
-        "{}/../../scenarios/validation/{name}.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let overrides: Vec<Override> = overrides
-        .iter()
-        .map(|(path, value)| Override::new(*path, *value))
-        .collect();
-    chokepoint_validation::summary((name, &text), &overrides)
 }
 
 /// Che's approximation, summed over every key (independent of the
