@@ -339,3 +339,206 @@ proptest! {
         prop_assert_eq!(stats.classes[0].latency_sum.to_bits(), again.classes[0].latency_sum.to_bits());
     }
 }
+
+#[derive(Clone, Debug)]
+struct DataSpec {
+    /// `None`: a fixed hit ratio; else (keys, capacity, zipf, ttl in s).
+    lru: Option<(u32, u32, f64, Option<f64>)>,
+    hit_ratio: f64,
+    policy: u8,
+    /// Connections at the database, reused or not, with an idle timeout.
+    slots: u32,
+    reuse: bool,
+    idle_timeout: Option<f64>,
+    /// A heap (bytes, in units of one request's allocation) or none.
+    heap: Option<f64>,
+    /// The database's visits also pass a follower, half of the time.
+    replicated: bool,
+}
+
+fn data_spec() -> impl Strategy<Value = DataSpec> {
+    (
+        prop::option::of((
+            1u32..200,
+            1u32..100,
+            0.0f64..1.5,
+            prop::option::of(0.5f64..20.0),
+        )),
+        0.0f64..1.0,
+        0u8..3,
+        1u32..5,
+        any::<bool>(),
+        prop::option::of(0.1f64..5.0),
+        prop::option::of(2.0f64..20.0),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(lru, hit_ratio, policy, slots, reuse, idle_timeout, heap, replicated)| DataSpec {
+                lru,
+                hit_ratio,
+                policy,
+                slots,
+                reuse,
+                idle_timeout,
+                heap,
+                replicated,
+            },
+        )
+}
+
+/// Readers and writers at a cache whose misses (and writes that go through)
+/// call a database: pooled connections with a connect cost, processor
+/// sharing with a collected heap, and maybe a follower checking stale reads.
+fn data_tier(spec: &DataSpec) -> Topology {
+    let classes = 2;
+    let plain = |name: &str, servers: u32, discipline, mean: f64, routing: Routing| {
+        Station::new(
+            name,
+            servers,
+            discipline,
+            vec![
+                Some(Behaviour {
+                    work: Dist::exp(mean * 1e9).unwrap(),
+                    routing
+                });
+                classes
+            ],
+        )
+    };
+    let mut cache = plain("cache", 1, Discipline::Fifo, 0.05, Routing::exit());
+    cache.cache = Some(Cache {
+        contents: match spec.lru {
+            Some((keys, capacity, zipf, ttl)) => CacheContents::Lru {
+                keys: Popularity { count: keys, zipf },
+                capacity,
+                ttl: ttl.map(SimTime::from_secs_f64),
+            },
+            None => CacheContents::HitRatio(spec.hit_ratio),
+        },
+        ops: vec![Op::Read, Op::Write],
+        write_policy: match spec.policy {
+            0 => WritePolicy::Invalidate,
+            1 => WritePolicy::WriteThrough,
+            _ => WritePolicy::WriteBack {
+                batch: 3,
+                interval: SimTime::from_secs_f64(2.0),
+            },
+        },
+        backing: StationId(1),
+    });
+    let mut call = plain("cache.call", 1, Discipline::Fifo, 1.0, Routing::exit());
+    call.call = Some(CallPoint::to(StationId(2), classes));
+    let follower = Routing {
+        next: if spec.replicated {
+            vec![(StationId(3), 0.5)]
+        } else {
+            Vec::new()
+        },
+    };
+    let mut db = plain("db", 2, Discipline::Ps, 0.2, follower);
+    db.admission = Some(Admission {
+        connections: Some(Connections {
+            connect: 0.05e9,
+            idle_timeout: spec.idle_timeout.map(SimTime::from_secs_f64),
+            reuse: spec.reuse,
+        }),
+        ..Admission::new(spec.slots, StationId(2))
+    });
+    db.gc = spec.heap.map(|heap| Gc {
+        heap,
+        live: 0.5,
+        alloc: 1.0,
+        pause_min: 0.1e9,
+        pause_per_byte: 0.01e9,
+        in_flight: Some(StationId(2)),
+    });
+    let mut stations = vec![cache, call, db];
+    if spec.replicated {
+        stations[2].replication = Some(Replication::Leader {
+            keys: Popularity {
+                count: 20,
+                zipf: 0.5,
+            },
+            lag: Dist::exp(0.3e9).unwrap(),
+        });
+        let mut replica = plain("replica", 1, Discipline::Fifo, 0.05, Routing::exit());
+        replica.replication = Some(Replication::Follower {
+            leader: StationId(2),
+        });
+        stations.push(replica);
+    }
+    let open = |name: &str, rate: f64| Class {
+        name: name.into(),
+        load: Load::Open {
+            process: ArrivalProcess::Poisson,
+            rate,
+        },
+        entry: StationId(0),
+        priority: 0,
+    };
+    Topology {
+        stations,
+        classes: vec![open("reads", 2.0), open("writes", 0.5)],
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0xda7a),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Caches, connection pools, collected heaps and replication in any
+    /// combination: nothing panics, every cache visit is a hit, a miss or a
+    /// write, no connection leaks and no more are opened than taken, pauses
+    /// fit in the run, stale reads are reads, the time series tiles the
+    /// run, and the run is deterministic.
+    #[test]
+    fn data_tier_counts_add_up(spec in data_spec(), seed in any::<u64>()) {
+        let topology = data_tier(&spec);
+        prop_assert!(topology.validate().is_ok());
+        let config = RunConfig {
+            window: Some(SimTime::from_secs_f64(300.0)),
+            warmup: SimTime::ZERO,
+            duration: SimTime::from_secs_f64(3_000.0),
+        };
+        let stats = chokepoint_core::run(&topology, &config, seed).unwrap();
+        let horizon = config.duration.as_nanos() as f64;
+        let cache = &stats.stations[0];
+        let c = cache.cache.as_ref().unwrap();
+        prop_assert_eq!(c.hits + c.misses + c.writes, cache.departures);
+        prop_assert!(c.flushed <= c.writes);
+        let db = &stats.stations[2];
+        prop_assert!(db.slots_area <= f64::from(spec.slots) * horizon + 1.0);
+        prop_assert!(db.connects <= db.admitted);
+        if spec.reuse && spec.idle_timeout.is_none() {
+            prop_assert!(db.connects <= u64::from(spec.slots));
+        }
+        prop_assert!(db.gc_pause_sum <= horizon + 1e9);
+        if spec.heap.is_none() {
+            prop_assert_eq!(db.gc_pauses, 0);
+        }
+        if let Some(replica) = stats.stations.get(3) {
+            prop_assert!(replica.stale_reads <= replica.replica_reads);
+            prop_assert_eq!(replica.replica_reads, replica.departures);
+            prop_assert_eq!(db.replicated_writes, db.departures);
+        }
+        for s in &stats.stations {
+            let slack = s.departures as f64 + 1.0;
+            prop_assert!(s.system_area + slack >= s.response_sum, "{}: {} < {}", s.name, s.system_area, s.response_sum);
+        }
+        // Windows of 300 s tile the 3000 s run.
+        prop_assert_eq!(stats.series.len(), 10);
+        for (ci, class) in stats.classes.iter().enumerate() {
+            let completed: u64 = stats.series.iter().map(|w| w.completed[ci]).sum();
+            prop_assert_eq!(completed, class.completed);
+        }
+        let hits: u64 = stats.series.iter().map(|w| w.hits[0]).sum();
+        prop_assert_eq!(hits, c.hits);
+        let again = chokepoint_core::run(&topology, &config, seed).unwrap();
+        prop_assert_eq!(stats.events, again.events);
+        prop_assert_eq!(stats.classes[0].latency_sum.to_bits(), again.classes[0].latency_sum.to_bits());
+    }
+}
