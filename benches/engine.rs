@@ -1,7 +1,8 @@
 //! Engine throughput in station visits per second (a visit = arrival, service
 //! and departure at one station), on an M/M/1 queue and on the three-station
 //! tandem of the `jackson_tandem_3_mm1` case; and a request path with a
-//! worker pool and a synchronous call (`engine_request_path`).
+//! worker pool and a synchronous call (`engine_request_path`); and the data
+//! tier: a cache, pooled connections and a collected heap (`engine_data_tier`).
 //!
 //! Each model runs twice: through `chokepoint_core::run` with full statistics
 //! (histograms, time-weighted areas, per-visit sums), and through `baseline`,
@@ -134,6 +135,66 @@ fn request_path() -> Topology {
 #[divan::bench]
 fn engine_request_path(bencher: Bencher) {
     let topology = request_path();
+    let config = config();
+    let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
+    let visits: u64 = stats.stations.iter().map(|s| s.departures).sum();
+    bencher
+        .counter(ItemsCount::new(visits))
+        .bench(|| chokepoint_core::run(divan::black_box(&topology), &config, 1).unwrap());
+}
+
+/// The data tier: an LRU cache (100,000 Zipf keys, 10,000 entries) whose
+/// misses call a database with 8 pooled connections and a collected heap on
+/// its 4 processor-sharing cores. Tracks the cost of lookups, connections
+/// and allocations; a visit of the call point counts as one visit.
+fn data_tier() -> Topology {
+    let mut t = request_path();
+    let cache = &mut t.stations[0];
+    cache.admission = None;
+    cache.discipline = Discipline::Fifo;
+    cache.servers = 1;
+    cache.behaviour[0] = Some(Behaviour {
+        work: Dist::constant(0.2e6).unwrap(),
+        routing: Routing::exit(),
+    });
+    cache.cache = Some(Cache {
+        contents: CacheContents::Lru {
+            keys: Popularity {
+                count: 100_000,
+                zipf: 0.9,
+            },
+            capacity: 10_000,
+            ttl: None,
+        },
+        ops: vec![Op::Read],
+        write_policy: WritePolicy::Invalidate,
+        backing: StationId(1),
+    });
+    let db = &mut t.stations[2];
+    db.servers = 4;
+    db.discipline = Discipline::Ps;
+    db.admission = Some(Admission {
+        connections: Some(Connections {
+            connect: 1e6,
+            idle_timeout: None,
+            reuse: true,
+        }),
+        ..Admission::new(8, StationId(2))
+    });
+    db.gc = Some(Gc {
+        heap: 4e9,
+        live: 1e9,
+        alloc: 1e6,
+        pause_min: 1e6,
+        pause_per_byte: 0.05,
+        in_flight: Some(StationId(2)),
+    });
+    t
+}
+
+#[divan::bench]
+fn engine_data_tier(bencher: Bencher) {
+    let topology = data_tier();
     let config = config();
     let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
     let visits: u64 = stats.stations.iter().map(|s| s.departures).sum();

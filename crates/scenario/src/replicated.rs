@@ -453,6 +453,8 @@ impl Walker<'_> {
                     "give `pool` or `workers`, not both: a database's connections are its pool",
                     v.span(),
                 );
+                // Its own mistakes too.
+                self.pool(v);
                 None
             }
             Some(v) => self.pool(v).map(Some),

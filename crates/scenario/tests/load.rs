@@ -215,18 +215,18 @@ fn overload_is_a_warning() {
 fn bundled() -> Vec<String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
     let mut texts = Vec::new();
-    for dir in [
-        root.to_string(),
-        format!("{root}/validation"),
-        format!("{root}/invalid"),
-    ] {
+    let mut dirs = vec![std::path::PathBuf::from(root)];
+    while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "toml") {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
                 texts.push(std::fs::read_to_string(path).unwrap());
             }
         }
     }
+    assert!(texts.len() > 50, "{} bundled scenarios", texts.len());
     texts.sort();
     texts
 }
@@ -234,7 +234,7 @@ fn bundled() -> Vec<String> {
 proptest! {
     // A fixed seed and no failure files: the suite is the same on every run.
     #![proptest_config(ProptestConfig {
-        cases: 400,
+        cases: 1000,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed),
         failure_persistence: None,
         ..ProptestConfig::default()
