@@ -474,8 +474,13 @@ pub fn table(summary: &Summary) -> String {
         if let (Some(w), None) = (&s.workers, &s.profile) {
             let _ = writeln!(
                 out,
-                "{name}: {} slots ({}% held), {} waiting for one, {} wait",
+                "{name}: {} {} ({}% held), {} waiting for one, {} wait",
                 w.slots,
+                if w.connects.is_some() {
+                    "pooled connections"
+                } else {
+                    "slots"
+                },
                 sig3(100.0 * w.utilization),
                 sig3(w.mean_waiting),
                 duration(w.mean_wait, None)

@@ -97,8 +97,9 @@ pub struct CallSite {
 const MAX_REPLICAS: u32 = 1000;
 
 pub(crate) const REPLICATED_KINDS: [&str; 3] = ["api", "worker", "database"];
-const REPLICATED_KEYS: [&str; 25] = [
+const REPLICATED_KEYS: [&str; 26] = [
     "kind",
+    "servers",
     "keys",
     "zipf",
     "heap_gb",
@@ -314,8 +315,25 @@ impl Walker<'_> {
             );
             followers = None;
         }
-        let profile = match table.get("profile") {
-            Some(v) => {
+        let profile = match (table.get("profile"), table.get("servers")) {
+            (Some(_), Some(v)) => {
+                self.error(
+                    "give `profile` or `servers`, not both: a profile has its cores",
+                    v.span(),
+                );
+                None
+            }
+            // Without a machine: `servers` cores at the reference speed, free.
+            (None, Some(v)) => self.count(v, "`servers`", 1, 100_000).map(|cores| Profile {
+                name: String::new(),
+                cores,
+                cpu_speed: 1.0,
+                memory_gb: 0.0,
+                disk_iops: 3000.0,
+                network_gbps: 1.0,
+                cost_per_hour: 0.0,
+            }),
+            (Some(v), None) => {
                 let text = self.string(v, "`profile`")?;
                 match profiles.get(text) {
                     Some(p) => Some(p.clone()),
@@ -329,13 +347,14 @@ impl Walker<'_> {
                     }
                 }
             }
-            None => {
+            (None, None) => {
                 self.error(
                     format!("service `{name}` of kind `{kind}` needs a `profile`"),
                     key_span.clone(),
                 )
-                .help =
-                    Some("the machine its replicas run on, such as profile = \"c-large\"".into());
+                .help = Some(
+                    "the machine its replicas run on, such as profile = \"c-large\"; or `servers`, its cores without a machine".into(),
+                );
                 None
             }
         };
@@ -821,7 +840,8 @@ impl Replicated {
             name: name.to_owned(),
             kind: self.kind.clone(),
             replicas: self.replicas,
-            profile: Some(p.clone()),
+            // A service given `servers` instead runs on no priced machine.
+            profile: (!p.name.is_empty()).then(|| p.clone()),
             chains,
             cpu_at,
             calls: sites,

@@ -765,6 +765,22 @@ fn data_tier_errors() {
         "must be positive",
     );
 
+    // A database without a machine: `servers` cores, as in the design's sketch.
+    let machine_less = API.replace("profile = \"mine\"", "servers = 8");
+    assert!(
+        errors(&machine_less).is_empty(),
+        "{:?}",
+        errors(&machine_less)
+    );
+    let scenario = load(&machine_less).scenario.unwrap();
+    let info = scenario.services.iter().find(|s| s.name == "db").unwrap();
+    assert_eq!((info.profile.is_none(), info.cost_per_hour), (true, 0.0));
+    assert_eq!(
+        scenario.topology.stations[info.chains[0][info.cpu_at].idx()].servers,
+        8
+    );
+    expect(&db("servers = 8"), "give `profile` or `servers`, not both");
+
     // Read replicas.
     assert!(
         errors(&db(
