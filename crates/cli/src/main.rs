@@ -308,11 +308,22 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     args.sim.apply(&mut scenario.simulation)?;
     let sim = &scenario.simulation;
 
+    let total = sim.warmup.0.saturating_add(sim.duration.0);
     let window = match (&args.timeseries, &args.window) {
         (None, _) => None,
         (Some(_), Some(text)) => Some(parse_window(text)?),
-        (Some(_), None) => Some(SimTime((sim.warmup.0 + sim.duration.0) / 100).max(SimTime(1))),
+        (Some(_), None) => Some(SimTime(total / 100).max(SimTime(1))),
     };
+    if let Some(w) = window
+        && total / w.0 > MAX_WINDOWS
+    {
+        return Err(BadInput(format!(
+            "--window {} s makes {} windows of the run; at most {MAX_WINDOWS}",
+            w.as_secs_f64(),
+            total / w.0
+        ))
+        .into());
+    }
     let config = RunConfig {
         window,
         warmup: sim.warmup,
@@ -364,6 +375,10 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Windows of a time series at most (each holds a few numbers per class and
+/// station, per replication).
+const MAX_WINDOWS: u64 = 100_000;
 
 /// A `--window` length: a positive duration.
 fn parse_window(text: &str) -> anyhow::Result<SimTime> {

@@ -419,6 +419,16 @@ fn timeseries_shows_a_cold_cache_warming_up() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--window must be positive"));
+    let tiny = chokepoint(&[
+        "run",
+        "scenarios/data/cold_start.toml",
+        "--timeseries",
+        dir.to_str().unwrap(),
+        "--window",
+        "1us",
+    ]);
+    assert_eq!(tiny.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&tiny.stderr).contains("at most 100000"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -483,6 +483,8 @@ pub struct RunConfig {
     pub duration: SimTime,
     /// When set, the run also records a time series in windows of this
     /// length from its start, warm-up included (see [`crate::stats::Window`]).
+    /// Each window keeps a few numbers per class and station: callers bound
+    /// their count (the CLI allows 100,000).
     pub window: Option<SimTime>,
 }
 
