@@ -254,6 +254,16 @@ impl Walker<'_> {
                 }
             }
         }
+        if pause_min == Some(0.0)
+            && pause_per_gb == Some(0.0)
+            && let Some(v) = table.get("gc")
+        {
+            self.error(
+                "a collection takes time: `pause_min` or `pause_per_gb` must be positive",
+                v.span(),
+            );
+            ok = false;
+        }
         let spec = HeapSpec {
             heap: heap? * 1e9,
             live: live? * 1e9,

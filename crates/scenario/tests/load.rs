@@ -800,6 +800,13 @@ fn data_tier_errors() {
         "must be a whole number",
     );
 
+    expect(
+        &heap(
+            "heap_gb = 4\nalloc_per_request = 8\ngc = { pause_min = \"0s\", pause_per_gb = \"0s\" }",
+        ),
+        "a collection takes time",
+    );
+
     // Caches.
     let cache = |extra: &str| {
         MINIMAL.replace(
