@@ -26,6 +26,7 @@ use chokepoint_core::model::{
 };
 
 use crate::calls::CallEntry;
+use crate::diagnostic::did_you_mean;
 use crate::load::RawService;
 use chokepoint_core::time::SimTime;
 use toml::de::{DeTable, DeValue};
@@ -652,6 +653,45 @@ impl Walker<'_> {
                     out.push(Lock { name, hold, keys });
                 }
                 _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A class's `locks = ["name", ...]`: which of the service's locks it
+    /// takes, by index.
+    pub(crate) fn lock_names(&mut self, v: &Value<'_>, locks: &[Lock]) -> Option<Vec<usize>> {
+        let DeValue::Array(items) = v.get_ref() else {
+            self.type_error(
+                v,
+                "`locks`",
+                "an array of the service's lock names, such as [\"inventory\"]",
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in items.iter() {
+            let Some(name) = self.string(item, "a lock's name") else {
+                ok = false;
+                continue;
+            };
+            match locks.iter().position(|l| l.name == name) {
+                Some(i) => out.push(i),
+                None => {
+                    let d = self.error(format!("the service has no lock `{name}`"), item.span());
+                    d.help = Some(match did_you_mean(name, locks.iter().map(|l| l.name.as_str())) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if locks.is_empty() => {
+                            "declare it in the service's own `locks`, such as locks = { name = \"inventory\", hold = \"2ms\" }".into()
+                        }
+                        None => format!(
+                            "its locks are: {}",
+                            locks.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                    ok = false;
+                }
             }
         }
         ok.then_some(out)

@@ -133,7 +133,7 @@ const PROFILE_KEYS: [&str; 6] = [
     "network_gbps",
     "cost_per_hour",
 ];
-const ON_KEYS: [&str; 5] = ["cpu", "work", "calls", "next", "op"];
+const ON_KEYS: [&str; 6] = ["cpu", "work", "calls", "next", "op", "locks"];
 
 /// The catalog with the scenario's `[profiles]` applied: a known name is
 /// overridden key by key, a new name needs `cores` and `cost_per_hour`.
@@ -251,8 +251,10 @@ pub(crate) struct Replicated {
     pub(crate) table: Option<Table>,
     /// Per class: its operation at a database.
     pub(crate) ops: Vec<Op>,
-    /// Locks every request holds for part of its time, shared by the replicas.
+    /// Locks requests hold for part of their time, shared by the replicas.
     pub(crate) locks: Vec<Lock>,
+    /// Per class: the locks it takes, by index (`None`: all of them).
+    pub(crate) lock_use: Vec<Option<Vec<usize>>>,
     /// Where the service is declared (for the calls to its locks).
     pub(crate) span: std::ops::Range<usize>,
     /// Its replicas' heap and collector.
@@ -503,6 +505,7 @@ impl Walker<'_> {
         let mut next = Vec::new();
         let mut calls = Vec::new();
         let mut ops = Vec::new();
+        let mut lock_use: Vec<Option<Vec<usize>>> = Vec::new();
         let on = table.get("on").and_then(|v| self.table(v, "`on`"));
         for class in class_names {
             let t = on
@@ -527,10 +530,19 @@ impl Walker<'_> {
                     };
                     ok &= op.is_some();
                     ops.push(op.unwrap_or_default());
+                    let chosen = match t.get("locks") {
+                        Some(v) => self
+                            .lock_names(v, locks.as_deref().unwrap_or(&[]))
+                            .map(Some),
+                        None => Some(None),
+                    };
+                    ok &= chosen.is_some();
+                    lock_use.push(chosen.flatten());
                     (c, n, k)
                 }
                 None => {
                     ops.push(Op::Read);
+                    lock_use.push(None);
                     (Some(None), None, None)
                 }
             };
@@ -587,6 +599,7 @@ impl Walker<'_> {
             table: db_table?,
             ops,
             locks: locks?,
+            lock_use,
             span: key_span,
             heap: heap?,
             followers: followers?,
@@ -613,13 +626,16 @@ impl Replicated {
         let mut cpu_at = 0;
         let mut sites = Vec::new();
         let mut hops = Vec::new();
-        // The locks first, shared by every replica; each request calls them
-        // before its own calls.
+        // The locks first, shared by every replica; each request calls those
+        // its class takes before its own calls.
         let uses: Vec<bool> = self.cpu.iter().map(Option::is_some).collect();
+        let takes = |ci: usize, l: usize| self.lock_use[ci].as_ref().is_none_or(|u| u.contains(&l));
         let mut lock_calls = Vec::new();
         let mut locks = Vec::new();
         for lock in &self.locks {
             let head = first_id + stations.len() as u32;
+            // Every class that visits the service may reach the stripes (its
+            // call is made with probability 0 when the class does not take it).
             let own = lock.stations(name, head, &uses);
             locks.push(LockInfo {
                 name: lock.name.clone(),
@@ -646,9 +662,15 @@ impl Replicated {
             .calls
             .iter()
             .zip(&self.cpu)
-            .map(|(c, cpu)| {
+            .enumerate()
+            .map(|(ci, (c, cpu))| {
                 cpu.as_ref().and(c.as_ref()).map(|c| {
-                    let mut all = lock_calls.clone();
+                    let mut all: Vec<CallEntry> = lock_calls
+                        .iter()
+                        .enumerate()
+                        .filter(|&(l, _)| takes(ci, l))
+                        .map(|(_, e)| e.clone())
+                        .collect();
                     all.extend(c.iter().cloned());
                     all
                 })

@@ -832,6 +832,15 @@ fn data_tier_errors() {
         "use `on_miss`",
     );
 
+    expect(
+        &db("locks = { name = \"row\", hold = \"1ms\" }\n[services.db.on.web]\nlocks = [\"rwo\"]"),
+        "the service has no lock `rwo`",
+    );
+    expect(
+        &db("[services.db.on.web]\nlocks = \"row\""),
+        "must be an array",
+    );
+
     // A valid lock: shared stripes behind a balancer, called from each replica.
     let loaded = load(&db("locks = { name = \"row\", hold = \"2ms\", keys = 3 }"));
     assert!(errors(&db("locks = { name = \"row\", hold = \"2ms\", keys = 3 }")).is_empty());

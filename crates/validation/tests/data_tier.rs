@@ -552,3 +552,31 @@ fn stale_reads_follow_the_replication_lag() {
         near("follower cpu", parts["db[1].cpu"].utilization, 0.2, 0.03);
     }
 }
+
+/// A class takes only the locks its `on.CLASS.locks` names: in the shop,
+/// orders take the stock lock and browsing does not, so the lock is
+/// acquired at the orders' rate, held 1 ms each (utilisation law over its 8
+/// stripes), and browsing's latency has no lock in it.
+#[test]
+fn only_the_classes_that_need_a_lock_take_it() {
+    let s = data("shop", &[("simulation.duration", "\"20s\"")]);
+    let lock = &s.stations["api"].locks.as_ref().unwrap()["stock"];
+    let orders = s.classes["order"].throughput;
+    near("acquisitions", lock.throughput, orders, 0.01);
+    near(
+        "utilisation law",
+        lock.utilization,
+        orders * 0.001 / 8.0,
+        0.01,
+    );
+    // Per request through the API: the orders' share of a 1 ms hold (the
+    // wait is nanoseconds at 0.7% utilisation).
+    let b = s.stations["api"].breakdown.as_ref().unwrap();
+    let share = orders / s.stations["api"].throughput;
+    near(
+        "lock in breakdown",
+        b.calls["lock stock"].unwrap(),
+        share * 0.001,
+        0.02,
+    );
+}
