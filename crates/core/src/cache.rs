@@ -232,9 +232,16 @@ impl CacheState {
         self.keys.as_ref().map(|(_, lru)| lru.len())
     }
 
-    /// A request of an `op` class leaves the cache station at `now`.
-    pub(crate) fn visit(&mut self, op: Op, now: u64) -> Outcome {
+    /// A request of an `op` class leaves the cache station at `now`: what
+    /// happens, and the key it touched (a fixed-ratio cache has none:
+    /// `u32::MAX`).
+    pub(crate) fn visit(&mut self, op: Op, now: u64) -> (Outcome, u32) {
         let key = self.draw_key();
+        let outcome = self.decide(op, key, now);
+        (outcome, if self.keys.is_some() { key } else { END })
+    }
+
+    fn decide(&mut self, op: Op, key: u32, now: u64) -> Outcome {
         match op {
             Op::Read => {
                 let hit = match &mut self.keys {
@@ -291,19 +298,23 @@ impl CacheState {
         }
     }
 
-    /// Takes up to `batch` dirty entries to write to the backing store.
-    pub(crate) fn flush(&mut self, batch: u32, now: u64) -> usize {
+    /// Takes up to `batch` dirty entries to write to the backing store:
+    /// their keys (`u32::MAX` for a fixed-ratio cache's, which have none).
+    pub(crate) fn flush(&mut self, batch: u32, now: u64) -> Vec<u32> {
         self.advance(now);
         let n = self.dirty.len().min(batch as usize);
+        let keyed = self.keys.is_some();
+        let mut keys = Vec::with_capacity(n);
         for _ in 0..n {
-            if let Some(key) = self.dirty.pop_front()
-                && let Some(d) = self.is_dirty.get_mut(key as usize)
-            {
-                *d = false;
+            if let Some(key) = self.dirty.pop_front() {
+                if let Some(d) = self.is_dirty.get_mut(key as usize) {
+                    *d = false;
+                }
+                keys.push(if keyed { key } else { END });
             }
         }
         self.counts.flushed += n as u64;
-        n
+        keys
     }
 }
 
@@ -323,6 +334,7 @@ pub(crate) enum ReplicaState {
     Follower {
         leader: u32,
         keys: Zipf<f64>,
+        count: u32,
         stream: Stream,
     },
 }
@@ -348,12 +360,14 @@ impl ReplicaState {
         ReplicaState::Follower {
             leader,
             keys: zipf(keys),
+            count: keys.count,
             stream,
         }
     }
 
-    /// A write at the leader at `now`.
-    pub(crate) fn write(&mut self, now: u64) {
+    /// A write at the leader at `now`, of `key` (modulo the catalogue) or
+    /// of one drawn.
+    pub(crate) fn write(&mut self, now: u64, key: Option<u32>) {
         if let ReplicaState::Leader {
             keys,
             lag,
@@ -363,7 +377,10 @@ impl ReplicaState {
             lag_stream,
         } = self
         {
-            let key = draw(keys, stream);
+            let key = match key {
+                Some(k) => k % visible_at.len() as u32,
+                None => draw(keys, stream),
+            };
             let visible = now
                 .saturating_add(crate::time::nanos_from_f64(lag.sample(lag_stream)))
                 .max(*last);
@@ -372,14 +389,22 @@ impl ReplicaState {
         }
     }
 
-    /// A follower's key for a read.
-    pub(crate) fn read_key(&mut self) -> Option<(u32, u32)> {
+    /// A follower's leader and the key it reads: `key` (modulo the
+    /// catalogue) or one drawn; `None` at the leader.
+    pub(crate) fn read_key(&mut self, key: Option<u32>) -> Option<(u32, u32)> {
         match self {
             ReplicaState::Follower {
                 leader,
                 keys,
+                count,
                 stream,
-            } => Some((*leader, draw(keys, stream))),
+            } => Some((
+                *leader,
+                match key {
+                    Some(k) => k % *count,
+                    None => draw(keys, stream),
+                },
+            )),
             ReplicaState::Leader { .. } => None,
         }
     }

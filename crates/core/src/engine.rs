@@ -107,6 +107,9 @@ struct Request {
     /// Work it brings to its next service instead of the station's own
     /// (a payload to transfer), when not negative.
     brings: f64,
+    /// The key a cache's miss or write carries to its backing store, for a
+    /// replicated database there ([`NONE`]: none; it then draws its own).
+    key: u32,
 }
 
 /// No slot, frame or request.
@@ -129,6 +132,7 @@ impl Request {
             join: NONE,
             join_id: 0,
             brings: -1.0,
+            key: NONE,
         }
     }
 }
@@ -1294,7 +1298,8 @@ impl Engine {
             self.give_back_released_at(req, si);
         }
         if self.flags[si] & REPLICATES != 0 {
-            self.replicate(si);
+            let key = std::mem::replace(&mut self.requests[req as usize].key, NONE);
+            self.replicate(si, key);
         }
         if self.flags[si] & LOOKUP != 0 {
             let now = self.now;
@@ -1303,24 +1308,29 @@ impl Engine {
                 .cache
                 .as_mut()
                 .expect("the LOOKUP flag marks caches");
-            if c.visit(c.ops[ci], now) == Outcome::Backing {
+            let (outcome, key) = c.visit(c.ops[ci], now);
+            if outcome == Outcome::Backing {
                 let backing = c.backing as usize;
+                self.requests[req as usize].key = key;
                 self.arrive(req, backing);
                 return true;
             }
+            self.requests[req as usize].key = NONE;
         }
         false
     }
 
     /// A visit at `si`, a replicated database's leader (a write) or
-    /// follower (a read, stale or not).
-    fn replicate(&mut self, si: usize) {
+    /// follower (a read, stale or not), of the request's `key` (or one drawn
+    /// from the catalogue when it carries [`NONE`]).
+    fn replicate(&mut self, si: usize, key: u32) {
         let now = self.now;
         let station = &mut self.stations[si];
         let replica = station.replica.as_mut().expect("REPLICATES marks replicas");
-        match replica.read_key() {
+        let key = (key != NONE).then_some(key);
+        match replica.read_key(key) {
             None => {
-                replica.write(now);
+                replica.write(now, key);
                 station.stats.replicated_writes += 1;
             }
             Some((leader, key)) => {
@@ -1347,7 +1357,7 @@ impl Engine {
         let WritePolicy::WriteBack { batch, interval } = c.write_policy else {
             return;
         };
-        let n = c.flush(batch, now);
+        let keys: Vec<u32> = c.flush(batch, now);
         let backing = c.backing;
         // The writes are made as the first class that writes here.
         let class = c.ops.iter().position(|&op| op == Op::Write).unwrap_or(0) as u32;
@@ -1357,9 +1367,10 @@ impl Engine {
             .call
             .as_ref()
             .map_or(backing, |call| call.targets[0]);
-        for _ in 0..n {
+        for key in keys {
             let mut write = Request::new(class, backing, now);
             write.join = DETACHED;
+            write.key = key;
             let write = self.alloc_request(write);
             self.arrive(write, backing as usize);
         }

@@ -580,3 +580,38 @@ fn only_the_classes_that_need_a_lock_take_it() {
         0.02,
     );
 }
+
+/// A cache's miss or write carries its key to the replicated database
+/// behind it, so the two policies differ where independent keys could not
+/// tell them apart: writing through the cache keeps a just-written key in
+/// it, so no read of that key goes to a lagging replica (no stale reads,
+/// but for keys evicted within the lag); invalidating drops it, and the
+/// next read of a hot key misses and often reaches a replica before the
+/// write did (read-your-writes broken).
+#[test]
+fn a_cache_in_front_of_replicas_decides_read_your_writes() {
+    let run = |policy: &str| {
+        let policy = format!("\"{policy}\"");
+        let s = data(
+            "shop",
+            &[
+                ("services.cache.write_policy", &policy),
+                ("simulation.duration", "\"20s\""),
+            ],
+        );
+        s.stations["db"].replication.clone().unwrap()
+    };
+    let through = run("write_through");
+    let invalidate = run("invalidate");
+    let (ratio, ci) = (
+        invalidate.stale_ratio.unwrap(),
+        invalidate.stale_ratio_ci95.unwrap(),
+    );
+    assert!(ratio - ci > 0.002, "invalidate: {ratio} ±{ci}");
+    assert!(
+        (through.stale_reads as f64) < 0.05 * invalidate.stale_reads as f64,
+        "write-through {through:?} vs invalidate {invalidate:?}"
+    );
+    // Writes reach the leader under both, reads the replicas.
+    assert_eq!(through.writes, invalidate.writes);
+}
