@@ -280,10 +280,7 @@ fn check(path: &Path) -> anyhow::Result<()> {
         .services
         .iter()
         .map(|s| {
-            s.chains
-                .iter()
-                .flatten()
-                .chain(&s.hops)
+            s.stations()
                 .filter(|id| t.stations[id.idx()].name != s.name)
                 .count()
         })

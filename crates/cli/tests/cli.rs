@@ -446,6 +446,12 @@ fn check_accepts_a_valid_file() {
         String::from_utf8_lossy(&out.stdout),
         "scenarios/scaling/cpu_bound.toml: ok (1 service(s), 1 class(es), 9 sweep point(s))\n"
     );
+    // So do locks, caches' fetches and read replicas.
+    let out = chokepoint(&["check", "scenarios/data/shop.toml"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "scenarios/data/shop.toml: ok (3 service(s), 2 class(es))\n"
+    );
 }
 
 /// `compare` runs each architecture with the baseline's seed and settings:

@@ -648,13 +648,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
 pub(crate) fn grouped(info: &RunInfo) -> Vec<usize> {
     info.services
         .iter()
-        .flat_map(|svc| {
-            svc.chains.iter().flatten().chain(&svc.hops).chain(
-                svc.locks
-                    .iter()
-                    .flat_map(|l| std::iter::once(&l.head).chain(&l.stripes)),
-            )
-        })
+        .flat_map(|svc| svc.stations())
         .map(|id| id.idx())
         .collect()
 }

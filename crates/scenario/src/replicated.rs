@@ -72,6 +72,23 @@ pub struct ServiceInfo {
     pub cost_per_hour: f64,
 }
 
+impl ServiceInfo {
+    /// Every station the service was compiled into: its chains, its other
+    /// stations and its locks.
+    pub fn stations(&self) -> impl Iterator<Item = StationId> + '_ {
+        self.chains
+            .iter()
+            .flatten()
+            .chain(&self.hops)
+            .chain(
+                self.locks
+                    .iter()
+                    .flat_map(|l| std::iter::once(&l.head).chain(&l.stripes)),
+            )
+            .copied()
+    }
+}
+
 /// A lock a service's requests hold, and the stations that are its stripes
 /// (one holder each).
 #[derive(Clone, Debug, PartialEq)]
