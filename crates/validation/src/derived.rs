@@ -263,6 +263,84 @@ pub fn fork_join() -> Value {
     json!({ "id": "derived_fork_join", "results": results })
 }
 
+/// A cache with a fixed 80% hit ratio (M/M/1, 1 ms) in front of a
+/// database (M/M/2, 10 ms) that gets the misses, a Poisson stream thinned
+/// to 20% (`scenarios/validation/cache_hit_ratio.toml`): the cache and the
+/// database are independent M/M/1 and M/M/2 queues (Jackson), and a read
+/// takes the cache's time plus, one time in five, the database's.
+pub fn cache_mixture() -> Value {
+    let (mu_cache, mu_db, hit) = (1000.0, 100.0, 0.8);
+    let results: Vec<Value> = [300.0, 500.0, 800.0]
+        .into_iter()
+        .map(|lambda: f64| {
+            let cache_w = 1.0 / (mu_cache - lambda);
+            let lambda_db = (1.0 - hit) * lambda;
+            let a = lambda_db / mu_db;
+            let db_w = 1.0 / mu_db + erlang_c(2, a) / (2.0 * mu_db - lambda_db);
+            json!({
+                "inputs": { "lambda": lambda, "hit_ratio": hit },
+                "expected": {
+                    "T": cache_w + (1.0 - hit) * db_w,
+                    "hit_ratio": hit,
+                    "cache_W": cache_w,
+                    "db_W": db_w,
+                    "db_rho": a / 2.0,
+                }
+            })
+        })
+        .collect();
+    json!({ "id": "derived_cache_mixture", "results": results })
+}
+
+/// Stale reads behind read replicas (`scenarios/data/read_replicas.toml`
+/// with a constant 50 ms lag and 100 keys): writes leave the leader as a
+/// Poisson stream of 100/s (Burke), each to a key of popularity pₖ; a key
+/// has a write not yet replicated with probability 1 − e^(−λ pₖ L) (an
+/// M/G/∞ count), and reads come at times independent of the writes.
+pub fn stale_reads() -> Value {
+    let (lambda, lag, keys) = (100.0, 0.05, 100);
+    let results: Vec<Value> = [0.0, 0.8, 1.2]
+        .into_iter()
+        .map(|zipf: f64| {
+            let weights: Vec<f64> = (1..=keys).map(|k| f64::from(k).powf(-zipf)).collect();
+            let total: f64 = weights.iter().sum();
+            let stale: f64 = weights
+                .iter()
+                .map(|w| {
+                    let p = w / total;
+                    p * (1.0 - (-lambda * p * lag).exp())
+                })
+                .sum();
+            json!({
+                "inputs": { "zipf": zipf, "keys": keys, "writes_per_s": lambda, "lag_s": lag },
+                "expected": { "stale_ratio": stale }
+            })
+        })
+        .collect();
+    json!({ "id": "derived_stale_reads", "results": results })
+}
+
+/// A striped lock (`scenarios/data/striped_lock.toml`): 10 stripes held
+/// 2 ms each, a stripe drawn at random per request, so each is an M/D/1
+/// queue at λ/10: ρ = λ/10 · 2 ms, Wq = ρD / (2(1 − ρ)).
+pub fn striped_lock() -> Value {
+    let hold = 0.002;
+    let results: Vec<Value> = [2000.0, 4000.0, 4500.0]
+        .into_iter()
+        .map(|lambda: f64| {
+            let rho = lambda / 10.0 * hold;
+            json!({
+                "inputs": { "lambda": lambda, "stripes": 10, "hold_s": hold },
+                "expected": {
+                    "stripe_rho": rho,
+                    "stripe_Wq": rho * hold / (2.0 * (1.0 - rho)),
+                }
+            })
+        })
+        .collect();
+    json!({ "id": "derived_striped_lock", "results": results })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

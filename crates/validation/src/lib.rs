@@ -64,6 +64,10 @@ pub enum Quantity {
     SlotWait(&'static str),
     /// Fraction of class 0's ended requests that failed with an error.
     FailedRatio,
+    /// Hits over reads at a cache station.
+    HitRatio(&'static str),
+    /// Stale reads over reads, over all of a run's read replicas.
+    StaleRatio,
 }
 
 impl Quantity {
@@ -88,6 +92,15 @@ impl Quantity {
             Quantity::Response(s) => station(s).mean_response(),
             Quantity::SlotWait(s) => station(s).mean_slot_wait(),
             Quantity::FailedRatio => class.failed as f64 / (class.failed + class.completed) as f64,
+            Quantity::HitRatio(s) => station(s)
+                .cache
+                .as_ref()
+                .map_or(f64::NAN, |c| c.hit_ratio()),
+            Quantity::StaleRatio => {
+                let stale: u64 = run.stations.iter().map(|s| s.stale_reads).sum();
+                let reads: u64 = run.stations.iter().map(|s| s.replica_reads).sum();
+                stale as f64 / reads as f64
+            }
             Quantity::FractionAbove(t) => {
                 let h = &class.latency;
                 let above = h.count_between((t * 1e9) as u64, h.max());
@@ -108,7 +121,8 @@ pub struct CaseSpec {
     pub id: &'static str,
     /// For cases not in the shared file: the function computing its reference values.
     pub derived: Option<fn() -> Value>,
-    /// The scenario file name under `scenarios/validation/`, and its text.
+    /// The scenario file name (under `scenarios/validation/`, `scaling/` or
+    /// `data/`), and its text.
     pub scenario: (&'static str, &'static str),
     /// The overrides for one row, from the row's `inputs`; `None` skips the row.
     pub overrides: fn(&Value) -> Option<Vec<Override>>,
@@ -548,7 +562,67 @@ pub fn cases() -> Vec<CaseSpec> {
         },
     ];
     specs.extend(layout_cases());
+    specs.extend(data_tier_cases());
     specs
+}
+
+/// The data tier's mechanisms that a closed form describes exactly.
+fn data_tier_cases() -> Vec<CaseSpec> {
+    use Quantity::*;
+    let owned = |checks: &[(&str, Quantity)]| -> Vec<(String, Quantity)> {
+        checks.iter().map(|&(k, q)| (k.to_owned(), q)).collect()
+    };
+    vec![
+        CaseSpec {
+            id: "derived_cache_mixture",
+            derived: Some(derived::cache_mixture),
+            fixed: Vec::new(),
+            scenario: (
+                "cache_hit_ratio.toml",
+                include_str!("../../../scenarios/validation/cache_hit_ratio.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.reads.rate"),
+            checks: owned(&[
+                ("/T", Latency),
+                ("/hit_ratio", HitRatio("cache")),
+                ("/cache_W", Response("cache")),
+                ("/db_W", Response("db")),
+                ("/db_rho", Utilization("db")),
+            ]),
+        },
+        CaseSpec {
+            id: "derived_stale_reads",
+            derived: Some(derived::stale_reads),
+            fixed: vec![
+                Override::new("services.db.replicas.lag", "\"50ms\""),
+                Override::new("services.db.keys", "100"),
+                Override::new("simulation.duration", "\"100s\""),
+            ],
+            scenario: (
+                "read_replicas.toml",
+                include_str!("../../../scenarios/data/read_replicas.toml"),
+            ),
+            overrides: |i| {
+                let zipf = i.get("zipf")?.as_f64()?;
+                Some(vec![Override::new("services.db.zipf", zipf.to_string())])
+            },
+            checks: owned(&[("/stale_ratio", StaleRatio)]),
+        },
+        CaseSpec {
+            id: "derived_striped_lock",
+            derived: Some(derived::striped_lock),
+            fixed: vec![Override::new("simulation.duration", "\"60s\"")],
+            scenario: (
+                "striped_lock.toml",
+                include_str!("../../../scenarios/data/striped_lock.toml"),
+            ),
+            overrides: |i| rate(i, "lambda", "load.orders.rate"),
+            checks: owned(&[
+                ("/stripe_rho", Utilization("api.lock.inventory[0]")),
+                ("/stripe_Wq", Wait("api.lock.inventory[0]")),
+            ]),
+        },
+    ]
 }
 
 /// The checks of a single queue named `station`, and of the class's latency.
@@ -872,7 +946,7 @@ pub fn markdown(checks: &[Check], command: &str) -> String {
          A check passes when theory lies within the 99.9% interval (percentiles: widened by the histogram's 0.1% resolution); \
          since an exact simulator misses that interval once in a thousand checks by chance, one miss per case is tolerated if it lies within the 99.99% interval. \
          `in 95%` says whether theory lies within the 95% interval, which about 95% of checks should: a systematic bias would show as a much lower share.\n\
-         The scenarios are under `scenarios/validation/`; the rows' inputs are applied as overrides.\n\n",
+         The scenarios are under `scenarios/validation/` (and `scaling/`, `data/` for the cases derived from their mechanisms); the rows' inputs are applied as overrides.\n\n",
     );
     out.push_str(&format!(
         "**{passed} of {} checks within the 99.9% interval, {} tolerated, {} failed; theory lies within the 95% interval in {covered} of {} ({:.1}%).**\n\n",

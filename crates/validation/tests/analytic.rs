@@ -224,3 +224,22 @@ fn fan_out_waits_for_the_slowest() {
 fn fork_join_of_two_queues() {
     assert_all_pass("derived_fork_join");
 }
+
+/// A fixed-hit-ratio cache in front of a database: an M/M/1 and an M/M/2
+/// queue on the thinned stream, and their mixture end to end.
+#[test]
+fn cache_in_front_of_a_database() {
+    assert_all_pass("derived_cache_mixture");
+}
+
+/// Stale reads behind read replicas: Σ pₖ (1 − e^(−λ pₖ L)).
+#[test]
+fn stale_reads_behind_read_replicas() {
+    assert_all_pass("derived_stale_reads");
+}
+
+/// Each stripe of a randomly striped lock is an M/D/1 queue.
+#[test]
+fn striped_lock_stripes_are_md1() {
+    assert_all_pass("derived_striped_lock");
+}
