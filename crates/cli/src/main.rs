@@ -369,6 +369,11 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         let path = dir.join("timeseries.csv");
         std::fs::write(&path, chokepoint_report::timeseries_csv(&info, &runs))
             .with_context(|| format!("cannot write {}", path.display()))?;
+        let rows = chokepoint_report::timeseries(&info, &runs);
+        for (stem, chart) in chokepoint_report::plot::timeseries_charts(&rows) {
+            chokepoint_report::plot::write(&chart, &dir.join(stem))
+                .map_err(|e| anyhow::anyhow!(e))?;
+        }
     }
     Ok(())
 }

@@ -408,6 +408,16 @@ fn timeseries_shows_a_cold_cache_warming_up() {
     assert!(hit_ratio[0] < hit_ratio[9] - 0.05, "{hit_ratio:?}");
     assert!(csv.contains("\n40,class,reads,throughput,"));
     assert!(csv.contains(",station,db,throughput,"));
+    // And as charts, PNG and SVG.
+    for stem in [
+        "timeseries-throughput",
+        "timeseries-latency",
+        "timeseries-hit-ratio",
+    ] {
+        assert!(dir.join(format!("{stem}.png")).exists(), "{stem}.png");
+    }
+    let svg = std::fs::read_to_string(dir.join("timeseries-hit-ratio.svg")).unwrap();
+    assert!(svg.contains("cache hit ratio over time"));
 
     let bad = chokepoint(&[
         "run",

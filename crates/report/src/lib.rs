@@ -7,11 +7,11 @@
 pub mod compare;
 mod format;
 pub mod plot;
-mod series;
+pub mod series;
 pub mod slo;
 pub mod summary;
 pub mod sweep;
 
 pub use format::{csv, json, table};
-pub use series::timeseries_csv;
+pub use series::{timeseries, timeseries_csv};
 pub use summary::{Estimate, RunInfo, Summary, summarize, t_quantile};

@@ -499,6 +499,100 @@ pub fn compare_charts(comparison: &crate::compare::Comparison) -> Vec<(String, C
         .collect()
 }
 
+/// Charts of a run's time series: throughput of each class and service,
+/// mean latency of each class, and each cache's hit ratio (when there is a
+/// cache), against the time since the start of the run.
+pub fn timeseries_charts(rows: &[crate::series::SeriesRow]) -> Vec<(String, Chart)> {
+    /// One chart: its file stem, title, y label, the metric, the kinds of
+    /// rows it shows, and the factor to its unit.
+    struct Spec {
+        stem: &'static str,
+        title: &'static str,
+        y_label: &'static str,
+        metric: &'static str,
+        kinds: &'static [&'static str],
+        scale: f64,
+    }
+    let specs = [
+        Spec {
+            stem: "timeseries-throughput",
+            title: "throughput over time",
+            y_label: "completions per second",
+            metric: "throughput",
+            kinds: &["class", "station"],
+            scale: 1.0,
+        },
+        Spec {
+            stem: "timeseries-latency",
+            title: "mean latency over time",
+            y_label: "mean latency (ms)",
+            metric: "latency_mean",
+            kinds: &["class"],
+            scale: 1e3,
+        },
+        Spec {
+            stem: "timeseries-hit-ratio",
+            title: "cache hit ratio over time",
+            y_label: "hit ratio (%)",
+            metric: "hit_ratio",
+            kinds: &["station"],
+            scale: 100.0,
+        },
+    ];
+    specs
+        .into_iter()
+        .filter_map(|spec| {
+            let Spec {
+                stem,
+                title,
+                y_label,
+                metric,
+                kinds,
+                scale,
+            } = spec;
+            let mut names: Vec<(&str, &str)> = Vec::new();
+            for r in rows
+                .iter()
+                .filter(|r| r.metric == metric && kinds.contains(&r.kind))
+            {
+                if !names.contains(&(r.kind, r.name.as_str())) {
+                    names.push((r.kind, r.name.as_str()));
+                }
+            }
+            let series: Vec<Series> = names
+                .iter()
+                .enumerate()
+                .map(|(i, &(kind, name))| {
+                    let points = rows
+                        .iter()
+                        .filter(|r| r.metric == metric && r.kind == kind && r.name == name)
+                        .map(|r| (r.time, r.value * scale))
+                        .collect();
+                    let label = if kinds.len() > 1 {
+                        format!("{kind} {name}")
+                    } else {
+                        name.to_owned()
+                    };
+                    Series::new(label, points, Style::Line, i)
+                })
+                .collect();
+            (!series.is_empty()).then(|| {
+                (
+                    stem.to_owned(),
+                    Chart {
+                        title: title.into(),
+                        x_label: "time since the start of the run, warm-up included (s)".into(),
+                        y_label: y_label.into(),
+                        log_y: false,
+                        series,
+                        legend_right: true,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,10 +15,42 @@ use chokepoint_core::stats::{RunStats, Window};
 
 use crate::summary::{Estimate, RunInfo};
 
+/// One figure of one window, averaged over replications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesRow {
+    /// The window's end, seconds since the start of the run.
+    pub time: f64,
+    /// `class` or `station`.
+    pub kind: &'static str,
+    /// The class's or service's name.
+    pub name: String,
+    /// `throughput` (per second), `latency_mean` (seconds), `hit_ratio`.
+    pub metric: &'static str,
+    /// The mean over replications.
+    pub value: f64,
+    /// The 95% half-width, with several replications.
+    pub ci95: Option<f64>,
+}
+
 /// The series of `runs` (which must have recorded one, with the same
 /// windows) as CSV; a header alone when they recorded none.
 pub fn timeseries_csv(info: &RunInfo, runs: &[RunStats]) -> String {
     let mut out = String::from("time,kind,name,metric,value,ci95\n");
+    for r in timeseries(info, runs) {
+        let ci = r.ci95.map_or(String::new(), |h| format!("{h}"));
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{ci}",
+            r.time, r.kind, r.name, r.metric, r.value
+        );
+    }
+    out
+}
+
+/// The series of `runs`, window by window: each class's throughput and mean
+/// latency, each service's throughput, each cache's hit ratio.
+pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
+    let mut out = Vec::new();
     let Some(first) = runs.first() else {
         return out;
     };
@@ -45,14 +77,21 @@ pub fn timeseries_csv(info: &RunInfo, runs: &[RunStats]) -> String {
         }
         let at = |r| at(r, w);
         let time = at(first).end.as_secs_f64();
-        let mut row = |kind: &str, name: &str, metric: &str, f: &dyn Fn(&Window) -> f64| {
-            let values: Vec<f64> = runs.iter().map(|r| f(at(r))).collect();
-            let e = Estimate::of(&values, 0.95);
-            if e.mean.is_finite() {
-                let ci = e.half_width.map_or(String::new(), |h| format!("{h}"));
-                let _ = writeln!(out, "{time},{kind},{name},{metric},{},{ci}", e.mean);
-            }
-        };
+        let mut row =
+            |kind: &'static str, name: &str, metric: &'static str, f: &dyn Fn(&Window) -> f64| {
+                let values: Vec<f64> = runs.iter().map(|r| f(at(r))).collect();
+                let e = Estimate::of(&values, 0.95);
+                if e.mean.is_finite() {
+                    out.push(SeriesRow {
+                        time,
+                        kind,
+                        name: name.to_owned(),
+                        metric,
+                        value: e.mean,
+                        ci95: e.half_width,
+                    });
+                }
+            };
         for (ci, class) in first.classes.iter().enumerate() {
             row("class", &class.name, "throughput", &|x| {
                 x.completed[ci] as f64 / x.length.as_secs_f64()
