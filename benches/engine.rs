@@ -132,15 +132,20 @@ fn request_path() -> Topology {
     }
 }
 
-#[divan::bench]
-fn engine_request_path(bencher: Bencher) {
-    let topology = request_path();
+/// Runs `topology` through the engine, counting every station's visits
+/// (call points included).
+fn bench_topology(bencher: Bencher, topology: Topology) {
     let config = config();
     let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
     let visits: u64 = stats.stations.iter().map(|s| s.departures).sum();
     bencher
         .counter(ItemsCount::new(visits))
         .bench(|| chokepoint_core::run(divan::black_box(&topology), &config, 1).unwrap());
+}
+
+#[divan::bench]
+fn engine_request_path(bencher: Bencher) {
+    bench_topology(bencher, request_path());
 }
 
 /// The data tier: an LRU cache (100,000 Zipf keys, 10,000 entries) whose
@@ -194,13 +199,7 @@ fn data_tier() -> Topology {
 
 #[divan::bench]
 fn engine_data_tier(bencher: Bencher) {
-    let topology = data_tier();
-    let config = config();
-    let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
-    let visits: u64 = stats.stations.iter().map(|s| s.departures).sum();
-    bencher
-        .counter(ItemsCount::new(visits))
-        .bench(|| chokepoint_core::run(divan::black_box(&topology), &config, 1).unwrap());
+    bench_topology(bencher, data_tier());
 }
 
 /// A minimal event loop: single-server FIFO stations in series, queue
