@@ -102,10 +102,14 @@ pub fn che_hit_ratio(keys: Popularity, capacity: u32) -> f64 {
             .map(|(w, m)| m * (1.0 - (-w / total * t).exp()))
             .sum()
     };
-    // Bracket T, then bisect on a log scale.
+    // Bracket T, then bisect. When no finite T fills the cache (so skewed a
+    // popularity that the keys requested at all fit in it), every read hits.
     let target = f64::from(capacity);
     let (mut low, mut high) = (0.0f64, 1.0f64);
     while occupied(high) < target {
+        if high > 1e300 {
+            return 1.0;
+        }
         high *= 2.0;
     }
     for _ in 0..100 {
@@ -181,6 +185,18 @@ pub fn offered_load(topology: &Topology) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Che's approximation at its limits: a cache as large as the catalogue
+    /// holds it all; a popularity so skewed that only the first key is ever
+    /// drawn fits in any cache; uniform popularity gives capacity / keys.
+    #[test]
+    fn che_at_its_limits() {
+        let keys = |zipf| Popularity { count: 1000, zipf };
+        assert_eq!(che_hit_ratio(keys(0.9), 1000), 1.0);
+        assert_eq!(che_hit_ratio(keys(1e10), 10), 1.0);
+        // Uniform: every key has the same hit probability 1 − e^(−T/N) = C/N.
+        assert!((che_hit_ratio(keys(0.0), 250) - 0.25).abs() < 1e-9);
+    }
     use crate::dist::Dist;
     use crate::model::*;
 

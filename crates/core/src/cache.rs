@@ -424,9 +424,10 @@ fn zipf(keys: Popularity) -> Zipf<f64> {
         .expect("validated: a non-empty catalogue and a finite exponent ≥ 0")
 }
 
-/// A key, 0-based.
+/// A key, 0-based (the sampler draws 1..=n as a float; the subtraction
+/// saturates so that no rounding can index below the first key).
 fn draw(keys: &Zipf<f64>, stream: &mut Stream) -> u32 {
-    keys.sample(stream.rng()) as u32 - 1
+    (keys.sample(stream.rng()) as u32).saturating_sub(1)
 }
 
 #[cfg(test)]
