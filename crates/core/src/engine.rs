@@ -28,20 +28,12 @@ use crate::time::{SimTime, nanos_from_f64};
 ///
 /// // An M/M/1 queue at utilisation 0.5: the mean response time is 2 s.
 /// let topology = Topology {
-///     stations: vec![Station {
-///         name: "server".into(),
-///         servers: 1,
-///         discipline: Discipline::Fifo,
-///         capacity: None,
-///         dispatch: None,
-///         admission: None,
-///         call: None,
-///         error: 0.0,
-///         cache: None,
-///         gc: None,
-///         replication: None,
-///         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
-///     }],
+///     stations: vec![Station::new(
+///         "server",
+///         1,
+///         Discipline::Fifo,
+///         vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
+///     )],
 ///     classes: vec![Class {
 ///         name: "jobs".into(),
 ///         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
@@ -2185,21 +2177,16 @@ mod admission_tests {
         admission: Option<Admission>,
     ) -> Station {
         Station {
-            name: name.into(),
-            servers: 1,
-            discipline,
-            capacity: None,
-            dispatch: None,
             admission,
-            call: None,
-            error: 0.0,
-            cache: None,
-            gc: None,
-            replication: None,
-            behaviour: vec![Some(Behaviour {
-                work: Dist::exp(mean * 1e9).unwrap(),
-                routing,
-            })],
+            ..Station::new(
+                name,
+                1,
+                discipline,
+                vec![Some(Behaviour {
+                    work: Dist::exp(mean * 1e9).unwrap(),
+                    routing,
+                })],
+            )
         }
     }
 
@@ -2376,21 +2363,16 @@ mod call_tests {
 
     fn call_point(name: &str, call: CallPoint, routing: Routing) -> Station {
         Station {
-            name: name.into(),
-            servers: 1,
-            discipline: Discipline::Fifo,
-            capacity: None,
-            dispatch: None,
-            admission: None,
             call: Some(call),
-            error: 0.0,
-            cache: None,
-            gc: None,
-            replication: None,
-            behaviour: vec![Some(Behaviour {
-                work: Dist::constant(0.0).unwrap(),
-                routing,
-            })],
+            ..Station::new(
+                name,
+                1,
+                Discipline::Fifo,
+                vec![Some(Behaviour {
+                    work: Dist::constant(0.0).unwrap(),
+                    routing,
+                })],
+            )
         }
     }
 

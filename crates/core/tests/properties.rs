@@ -80,18 +80,13 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 routing: Routing { next },
             };
             Station {
-                name: format!("s{i}"),
-                servers: s.servers,
-                discipline: s.discipline,
                 capacity: s.capacity,
-                dispatch: None,
-                admission: None,
-                call: None,
-                error: 0.0,
-                cache: None,
-                gc: None,
-                replication: None,
-                behaviour: vec![Some(behaviour); n_classes],
+                ..Station::new(
+                    format!("s{i}"),
+                    s.servers,
+                    s.discipline,
+                    vec![Some(behaviour); n_classes],
+                )
             }
         })
         .collect();

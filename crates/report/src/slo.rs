@@ -68,21 +68,16 @@ mod tests {
     fn summary(capacity: Option<u32>) -> Summary {
         let topology = Topology {
             stations: vec![Station {
-                name: "q".into(),
-                servers: 1,
-                discipline: Discipline::Fifo,
                 capacity,
-                dispatch: None,
-                admission: None,
-                call: None,
-                error: 0.0,
-                cache: None,
-                gc: None,
-                replication: None,
-                behaviour: vec![Some(Behaviour {
-                    work: Dist::constant(1e9).unwrap(),
-                    routing: Routing::exit(),
-                })],
+                ..Station::new(
+                    "q",
+                    1,
+                    Discipline::Fifo,
+                    vec![Some(Behaviour {
+                        work: Dist::constant(1e9).unwrap(),
+                        routing: Routing::exit(),
+                    })],
+                )
             }],
             classes: vec![Class {
                 name: "jobs".into(),

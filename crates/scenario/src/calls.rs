@@ -446,37 +446,28 @@ pub(crate) fn compile(
             targets.push(to);
         }
         let last = j as u32 + 1 == n_points;
+        let behaviour = per_class
+            .iter()
+            .enumerate()
+            .map(|(ci, l)| {
+                l.as_ref().map(|_| Behaviour {
+                    work: Dist::constant(0.0).expect("zero is a valid constant"),
+                    routing: if last {
+                        next[ci].clone()
+                    } else {
+                        Routing::to(StationId(id + 1))
+                    },
+                })
+            })
+            .collect();
         out.stations.push(Station {
-            name,
-            servers: 1,
-            discipline: Discipline::Fifo,
-            capacity: None,
-            dispatch: None,
-            admission: None,
             call: Some(CallPoint {
                 targets,
                 wait: entry.wait,
                 probability,
                 work: None,
             }),
-            error: 0.0,
-            cache: None,
-            gc: None,
-            replication: None,
-            behaviour: per_class
-                .iter()
-                .enumerate()
-                .map(|(ci, l)| {
-                    l.as_ref().map(|_| Behaviour {
-                        work: Dist::constant(0.0).expect("zero is a valid constant"),
-                        routing: if last {
-                            next[ci].clone()
-                        } else {
-                            Routing::to(StationId(id + 1))
-                        },
-                    })
-                })
-                .collect(),
+            ..Station::new(name, 1, Discipline::Fifo, behaviour)
         });
         out.points.push(StationId(id));
         out.labels.push(entry.label.clone());

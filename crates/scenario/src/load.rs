@@ -668,7 +668,7 @@ impl<'s> Walker<'s> {
                         chains: vec![vec![here, id]],
                         cpu_at: 0,
                         calls: Vec::new(),
-                        hops: Vec::new(),
+                        others: Vec::new(),
                         locks: Vec::new(),
                         connect: false,
                         gc: false,
@@ -728,7 +728,7 @@ impl<'s> Walker<'s> {
                                 at: 1 + j,
                             })
                             .collect(),
-                        hops: c.hops,
+                        others: c.hops,
                         locks: Vec::new(),
                         connect: false,
                         gc: false,
@@ -1336,18 +1336,8 @@ impl<'s> Walker<'s> {
         }
         Some(Plain {
             station: Station {
-                name: name.clone(),
-                servers: servers?,
-                discipline,
                 capacity: capacity?,
-                dispatch: None,
-                admission: None,
-                call: None,
-                error: 0.0,
-                cache: None,
-                gc: None,
-                replication: None,
-                behaviour,
+                ..Station::new(name.clone(), servers?, discipline, behaviour)
             },
             calls,
             next,
@@ -1374,10 +1364,6 @@ impl<'s> Walker<'s> {
             None => Some(None),
         };
         Some(Station {
-            name: service.name.clone(),
-            servers: 1,
-            discipline: Discipline::Fifo,
-            capacity: None,
             dispatch: Some(Dispatch::new(Policy::LeastConnections, Vec::new())),
             admission: Some(Admission {
                 slots: 1,
@@ -1385,12 +1371,12 @@ impl<'s> Walker<'s> {
                 waiting_limit: limit?,
                 connections: None,
             }),
-            call: None,
-            error: 0.0,
-            cache: None,
-            gc: None,
-            replication: None,
-            behaviour: vec![None; n_classes],
+            ..Station::new(
+                service.name.clone(),
+                1,
+                Discipline::Fifo,
+                vec![None; n_classes],
+            )
         })
     }
 
@@ -1430,24 +1416,20 @@ impl<'s> Walker<'s> {
         };
         let latency = latency?;
         Some(Station {
-            name: name.clone(),
-            servers: INFINITE_SERVERS,
-            discipline: Discipline::Fifo,
-            capacity: None,
-            dispatch: None,
             admission: concurrency?.map(|slots| Admission::new(slots, id)),
-            call: None,
             error: error?,
-            cache: None,
-            gc: None,
-            replication: None,
-            behaviour: vec![
-                Some(Behaviour {
-                    work: latency,
-                    routing: Routing::exit(),
-                });
-                n_classes
-            ],
+            ..Station::new(
+                name.clone(),
+                INFINITE_SERVERS,
+                Discipline::Fifo,
+                vec![
+                    Some(Behaviour {
+                        work: latency,
+                        routing: Routing::exit(),
+                    });
+                    n_classes
+                ],
+            )
         })
     }
 
@@ -1579,18 +1561,8 @@ impl<'s> Walker<'s> {
         let mut dispatch = Dispatch::new(policy?, targets?);
         dispatch.sessions = sessions?;
         let balancer = Station {
-            name: name.clone(),
-            servers: 1,
-            discipline: Discipline::Fifo,
-            capacity: None,
             dispatch: Some(dispatch),
-            admission: None,
-            call: None,
-            error: 0.0,
-            cache: None,
-            gc: None,
-            replication: None,
-            behaviour: vec![None; n_classes],
+            ..Station::new(name.clone(), 1, Discipline::Fifo, vec![None; n_classes])
         };
         Some(match l7? {
             None => (balancer, None),

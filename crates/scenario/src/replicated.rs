@@ -57,7 +57,7 @@ pub struct ServiceInfo {
     /// Its other stations, outside the chains: the network hops of its
     /// calls (their time counts in the calls'), the balancer over a
     /// database's read replicas.
-    pub hops: Vec<StationId>,
+    pub others: Vec<StationId>,
     /// Its locks (shared by its replicas), each with its stripes.
     pub locks: Vec<LockInfo>,
     /// Its chains start with the connection step of a pool (a database's
@@ -79,7 +79,7 @@ impl ServiceInfo {
         self.chains
             .iter()
             .flatten()
-            .chain(&self.hops)
+            .chain(&self.others)
             .chain(
                 self.locks
                     .iter()
@@ -642,7 +642,7 @@ impl Replicated {
         let mut chains = Vec::new();
         let mut cpu_at = 0;
         let mut sites = Vec::new();
-        let mut hops = Vec::new();
+        let mut others = Vec::new();
         // The locks first, shared by every replica; each request calls those
         // its class takes before its own calls.
         let uses: Vec<bool> = self.cpu.iter().map(Option::is_some).collect();
@@ -834,7 +834,7 @@ impl Replicated {
                         .collect();
                 }
                 chain.extend(&c.points);
-                hops.extend(&c.hops);
+                others.extend(&c.hops);
                 stations.extend(c.stations);
             }
             if r == 0 {
@@ -847,7 +847,7 @@ impl Replicated {
             // Reads spread over the followers, writes go to the leader: the
             // service's own station routes each class, in no time.
             let reads = StationId(first_id + stations.len() as u32);
-            hops.push(reads);
+            others.push(reads);
             stations.push(Station {
                 dispatch: Some(Dispatch::new(Policy::Random, heads[1..].to_vec())),
                 ..Station::new(
@@ -884,7 +884,7 @@ impl Replicated {
             chains,
             cpu_at,
             calls: sites,
-            hops,
+            others,
             locks,
             connect: self.pool.is_some(),
             followers: self.followers.as_ref().map_or(0, |f| f.0),

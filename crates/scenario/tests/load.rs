@@ -669,7 +669,7 @@ error = 0.01
         hop.behaviour[0].as_ref().unwrap().routing,
         Routing::to(cache)
     );
-    assert_eq!(api.hops.len(), 2, "one hop per replica");
+    assert_eq!(api.others.len(), 2, "one hop per replica");
     let partner = station(StationId(3));
     assert_eq!(partner.servers, u32::MAX);
     assert_eq!(partner.admission.as_ref().unwrap().slots, 10);

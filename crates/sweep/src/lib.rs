@@ -9,17 +9,12 @@
 //! ```
 //! use chokepoint_core::{dist::Dist, model::*, time::SimTime};
 //! let topology = Topology {
-//!     stations: vec![Station {
-//!         name: "q".into(), servers: 1, discipline: Discipline::Fifo, capacity: None,
-//!         dispatch: None,
-//!         admission: None,
-//!         call: None,
-//!         error: 0.0,
-//!         cache: None,
-//!         gc: None,
-//!         replication: None,
-//!         behaviour: vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
-//!     }],
+//!     stations: vec![Station::new(
+//!         "q",
+//!         1,
+//!         Discipline::Fifo,
+//!         vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
+//!     )],
 //!     classes: vec![Class {
 //!         name: "jobs".into(), entry: StationId(0), priority: 0,
 //!         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
