@@ -822,12 +822,13 @@ impl<'s> Walker<'s> {
                 }
             }
         }
-        // A load balancer in front of a replicated service picks the replica,
-        // and knows when its targets are down; a service whose own station
-        // routes by class (a database with read replicas) keeps it.
-        let routes_itself: Vec<bool> = stations
+        // A load balancer in front of a service whose own station is an even
+        // split over its replicas takes that choice over (and knows when the
+        // replicas are down); any other service keeps its own station (a
+        // database with read replicas routes by class there).
+        let splits: Vec<bool> = stations
             .iter()
-            .map(|s| s.as_ref().is_some_and(|s| s.dispatch.is_none()))
+            .map(|s| s.as_ref().is_some_and(|s| s.dispatch.is_some()))
             .collect();
         for id in dispatchers {
             let station = if id.idx() < services.len() {
@@ -843,15 +844,11 @@ impl<'s> Walker<'s> {
                 .iter()
                 .flat_map(|t| {
                     let service = services.get(t.idx()).map(|s| s.name.as_str());
-                    // A service's own station heads its chain when it has
-                    // one (a plain station, a layer 7 balancer): the same.
                     match replicated
                         .iter()
                         .find(|info| Some(info.name.as_str()) == service)
                     {
-                        Some(info) if !(info.followers > 0 && routes_itself[t.idx()]) => {
-                            info.chains.iter().map(|c| c[0]).collect()
-                        }
+                        Some(info) if splits[t.idx()] => info.chains.iter().map(|c| c[0]).collect(),
                         _ => vec![*t],
                     }
                 })

@@ -858,3 +858,40 @@ fn data_tier_errors() {
     assert_eq!(info.locks[0].stripes.len(), 3);
     assert_eq!(info.calls[0].label, "lock row");
 }
+
+/// A load balancer in front of a service takes over the even split of its
+/// replicas, but leaves a database with read replicas its own station, which
+/// sends writes to the leader and reads to the followers.
+#[test]
+fn a_balancer_keeps_a_replicated_databases_routing() {
+    let text = |replicas: &str| {
+        format!(
+            r#"
+[simulation]
+duration = "10s"
+[load.web]
+rate = "10/s"
+entry = "lb"
+[services.lb]
+kind = "load_balancer"
+targets = "db"
+[services.db]
+kind = "database"
+servers = 2
+cpu = "exp(1ms)"
+replicas = {replicas}
+"#
+        )
+    };
+    let targets = |replicas: &str| {
+        let s = load(&text(replicas)).scenario.unwrap();
+        let lb = &s.topology.stations[0];
+        let db = s.services.iter().find(|i| i.name == "db").unwrap();
+        let heads: Vec<StationId> = db.chains.iter().map(|c| c[0]).collect();
+        (lb.dispatch.as_ref().unwrap().targets.clone(), heads)
+    };
+    let (split, heads) = targets("3");
+    assert_eq!(split, heads);
+    let (kept, _) = targets("{ count = 2, lag = \"10ms\" }");
+    assert_eq!(kept, vec![StationId(1)]);
+}
