@@ -21,8 +21,8 @@
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    CacheContents, Connections, Discipline, Dispatch, Op, Policy, Popularity, Routing, Station,
-    WritePolicy,
+    Behaviour, CacheContents, Connections, Discipline, Dispatch, Op, Policy, Popularity, Routing,
+    Station, StationId, WritePolicy,
 };
 
 use crate::calls::CallEntry;
@@ -113,7 +113,7 @@ impl Lock {
                 Discipline::Fifo,
                 uses.iter()
                     .map(|&u| {
-                        u.then(|| chokepoint_core::model::Behaviour {
+                        u.then(|| Behaviour {
                             work: self.hold.clone(),
                             routing: Routing::exit(),
                         })
@@ -128,7 +128,7 @@ impl Lock {
             dispatch: Some(Dispatch::new(
                 Policy::Random,
                 (0..self.keys)
-                    .map(|k| chokepoint_core::model::StationId(first_id + 1 + k))
+                    .map(|k| StationId(first_id + 1 + k))
                     .collect(),
             )),
             ..Station::new(name.clone(), 1, Discipline::Fifo, vec![None; uses.len()])
@@ -270,7 +270,8 @@ impl Walker<'_> {
             live: live? * 1e9,
             alloc: alloc? * 1e6,
             pause_min: pause_min? * 1e9,
-            pause_per_byte: pause_per_gb? * 1e9 / 1e9,
+            // Seconds per GB (10⁹ bytes) are nanoseconds per byte.
+            pause_per_byte: pause_per_gb?,
         };
         ok.then_some(Some(spec))
     }
