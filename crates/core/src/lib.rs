@@ -36,7 +36,6 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod analysis;
-mod cache;
 pub mod dist;
 mod engine;
 pub mod model;

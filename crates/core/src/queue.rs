@@ -34,6 +34,11 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// The size of one entry of an [`EventQueue<E>`], for size checks.
+pub const fn entry_size<E>() -> usize {
+    std::mem::size_of::<Entry<E>>()
+}
+
 /// A min-priority queue of events keyed by time, FIFO among equal times.
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,

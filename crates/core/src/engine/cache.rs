@@ -12,6 +12,7 @@ use rand_distr::{Distribution, Zipf};
 
 use crate::model::{Cache, CacheContents, Op, Popularity, WritePolicy};
 use crate::rng::Stream;
+use crate::stats::CacheStats;
 
 /// No key: the end of the list.
 const END: u32 = u32::MAX;
@@ -227,6 +228,21 @@ impl CacheState {
         self.last = now;
     }
 
+    /// What the replication measured, for [`crate::stats::StationStats::cache`].
+    pub(crate) fn stats(&self) -> CacheStats {
+        let counts = &self.counts;
+        CacheStats {
+            hits: counts.hits,
+            misses: counts.misses,
+            writes: counts.writes,
+            flushed: counts.flushed,
+            dirty_area: counts.dirty_area,
+            dirty_max: counts.dirty_max,
+            dirty_end: self.dirty.len() as u64,
+            entries_end: self.entries(),
+        }
+    }
+
     /// Entries held (for an LRU cache).
     pub(crate) fn entries(&self) -> Option<u32> {
         self.keys.as_ref().map(|(_, lru)| lru.len())
@@ -318,115 +334,15 @@ impl CacheState {
     }
 }
 
-/// A replicated database's state at one of its stations.
-pub(crate) enum ReplicaState {
-    /// The leader: when each key's last write becomes visible.
-    Leader {
-        keys: Zipf<f64>,
-        lag: crate::dist::Dist,
-        visible_at: Vec<u64>,
-        /// When the last write becomes visible (writes apply in order).
-        last: u64,
-        stream: Stream,
-        lag_stream: Stream,
-    },
-    /// A follower: the leader's station and the same catalogue.
-    Follower {
-        leader: u32,
-        keys: Zipf<f64>,
-        count: u32,
-        stream: Stream,
-    },
-}
-
-impl ReplicaState {
-    pub(crate) fn leader(
-        keys: Popularity,
-        lag: crate::dist::Dist,
-        stream: Stream,
-        lag_stream: Stream,
-    ) -> ReplicaState {
-        ReplicaState::Leader {
-            keys: zipf(keys),
-            lag,
-            visible_at: vec![0; keys.count as usize],
-            last: 0,
-            stream,
-            lag_stream,
-        }
-    }
-
-    pub(crate) fn follower(leader: u32, keys: Popularity, stream: Stream) -> ReplicaState {
-        ReplicaState::Follower {
-            leader,
-            keys: zipf(keys),
-            count: keys.count,
-            stream,
-        }
-    }
-
-    /// A write at the leader at `now`, of `key` (modulo the catalogue) or
-    /// of one drawn.
-    pub(crate) fn write(&mut self, now: u64, key: Option<u32>) {
-        if let ReplicaState::Leader {
-            keys,
-            lag,
-            visible_at,
-            last,
-            stream,
-            lag_stream,
-        } = self
-        {
-            let key = match key {
-                Some(k) => k % visible_at.len() as u32,
-                None => draw(keys, stream),
-            };
-            let visible = now
-                .saturating_add(crate::time::nanos_from_f64(lag.sample(lag_stream)))
-                .max(*last);
-            *last = visible;
-            visible_at[key as usize] = visible;
-        }
-    }
-
-    /// A follower's leader and the key it reads: `key` (modulo the
-    /// catalogue) or one drawn; `None` at the leader.
-    pub(crate) fn read_key(&mut self, key: Option<u32>) -> Option<(u32, u32)> {
-        match self {
-            ReplicaState::Follower {
-                leader,
-                keys,
-                count,
-                stream,
-            } => Some((
-                *leader,
-                match key {
-                    Some(k) => k % *count,
-                    None => draw(keys, stream),
-                },
-            )),
-            ReplicaState::Leader { .. } => None,
-        }
-    }
-
-    /// Whether `key` read at `now` misses a write (at the leader's state).
-    pub(crate) fn stale(&self, key: u32, now: u64) -> bool {
-        match self {
-            ReplicaState::Leader { visible_at, .. } => now < visible_at[key as usize],
-            ReplicaState::Follower { .. } => false,
-        }
-    }
-}
-
 /// A Zipf sampler over a validated catalogue.
-fn zipf(keys: Popularity) -> Zipf<f64> {
+pub(super) fn zipf(keys: Popularity) -> Zipf<f64> {
     Zipf::new(f64::from(keys.count), keys.zipf)
         .expect("validated: a non-empty catalogue and a finite exponent ≥ 0")
 }
 
 /// A key, 0-based (the sampler draws 1..=n as a float; the subtraction
 /// saturates so that no rounding can index below the first key).
-fn draw(keys: &Zipf<f64>, stream: &mut Stream) -> u32 {
+pub(super) fn draw(keys: &Zipf<f64>, stream: &mut Stream) -> u32 {
     (keys.sample(stream.rng()) as u32).saturating_sub(1)
 }
 

@@ -1,0 +1,198 @@
+//! Load balancers: a policy's choice among the targets up now.
+//!
+//! Availability is live state: which targets are down is changed by
+//! events (today the scenario's static downtime windows, pushed at the
+//! start of a run; later crashes and autoscaling), and the choice reads the
+//! list of targets up, never a schedule.
+
+use crate::model::{Dispatch, Policy};
+use crate::rng::{Stream, derive, name_key};
+
+use super::request::NONE;
+
+/// Points per target on a consistent-hashing ring.
+const RING_POINTS: u64 = 100;
+
+/// A load balancer's state: its policy, targets, turn and random stream.
+pub(super) struct Balancer {
+    policy: Policy,
+    /// The targets' stations.
+    pub(super) targets: Vec<u32>,
+    turn: usize,
+    stream: Stream,
+    /// Sessions: their count and, when their popularity is skewed, the
+    /// cumulative probabilities of the most popular first.
+    sessions: u32,
+    session_cdf: Vec<f64>,
+    /// Sticky: each session's target, [`NONE`] before its first request.
+    sticky: Vec<u32>,
+    /// Consistent hashing: points on the ring and their targets, sorted.
+    ring: Vec<(u64, usize)>,
+    /// Per target, how many reasons it has to be down now (windows may overlap).
+    down: Vec<u32>,
+    /// The targets up now, in order.
+    up: Vec<usize>,
+}
+
+impl Balancer {
+    pub(super) fn new(d: &Dispatch, stream: Stream) -> Balancer {
+        let k = d.targets.len();
+        let (sessions, session_cdf) = match d.sessions {
+            Some(s) if s.zipf > 0.0 => {
+                let weights: Vec<f64> = (1..=s.count).map(|i| f64::from(i).powf(-s.zipf)).collect();
+                let total: f64 = weights.iter().sum();
+                let mut cum = 0.0;
+                let cdf = weights
+                    .iter()
+                    .map(|w| {
+                        cum += w / total;
+                        cum
+                    })
+                    .collect();
+                (s.count, cdf)
+            }
+            Some(s) => (s.count, Vec::new()),
+            None => (0, Vec::new()),
+        };
+        let sticky = if d.policy == Policy::Sticky {
+            vec![NONE; sessions as usize]
+        } else {
+            Vec::new()
+        };
+        let mut ring: Vec<(u64, usize)> = if d.policy == Policy::ConsistentHash {
+            (0..k)
+                .flat_map(|t| {
+                    (0..RING_POINTS).map(move |v| (derive(t as u64, &[name_key("ring"), v]), t))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ring.sort_unstable();
+        Balancer {
+            policy: d.policy,
+            targets: d.targets.iter().map(|t| t.0).collect(),
+            turn: 0,
+            stream,
+            sessions,
+            session_cdf,
+            sticky,
+            ring,
+            down: vec![0; k],
+            up: (0..k).collect(),
+        }
+    }
+
+    /// Target `target` goes down (`up` false) or comes back.
+    pub(super) fn set_up(&mut self, target: usize, up: bool) {
+        let d = &mut self.down[target];
+        *d = if up { d.saturating_sub(1) } else { *d + 1 };
+        let down = &self.down;
+        self.up.clear();
+        self.up.extend((0..down.len()).filter(|&i| down[i] == 0));
+    }
+
+    /// The session of the request passing now.
+    fn draw_session(&mut self) -> usize {
+        let u = self.stream.uniform();
+        let n = self.sessions as usize;
+        if self.session_cdf.is_empty() {
+            ((u * n as f64) as usize).min(n - 1)
+        } else {
+            self.session_cdf.partition_point(|&c| c <= u).min(n - 1)
+        }
+    }
+
+    /// The station of the target chosen for the request passing now, among
+    /// those up; `None` when every target is down. `load` tells how loaded
+    /// a target's station is.
+    pub(super) fn pick(&mut self, load: impl Fn(u32) -> u32) -> Option<u32> {
+        let k = self.targets.len();
+        let n = self.up.len();
+        if n == 0 {
+            return None;
+        }
+        let session = matches!(self.policy, Policy::Sticky | Policy::ConsistentHash)
+            .then(|| self.draw_session())
+            .unwrap_or(0);
+        let up = &self.up;
+        let down = &self.down;
+        let at = |j: usize| up[j];
+        let targets = &self.targets;
+        let load = |i: usize| load(targets[i]);
+        let stream = &mut self.stream;
+        let chosen = match self.policy {
+            Policy::RoundRobin => loop {
+                let i = self.turn;
+                self.turn = (self.turn + 1) % k;
+                if down[i] == 0 {
+                    break i;
+                }
+            },
+            Policy::Random => at(((stream.uniform() * n as f64) as usize).min(n - 1)),
+            Policy::PowerOfTwo => {
+                let first = ((stream.uniform() * n as f64) as usize).min(n - 1);
+                if n == 1 {
+                    at(first)
+                } else {
+                    // A second, different target: draw among the n − 1 others.
+                    let other = ((stream.uniform() * (n - 1) as f64) as usize).min(n - 2);
+                    let second = if other >= first { other + 1 } else { other };
+                    if load(at(second)) < load(at(first)) {
+                        at(second)
+                    } else {
+                        at(first)
+                    }
+                }
+            }
+            Policy::LeastConnections => least_loaded(stream, (0..n).map(at), load),
+            Policy::Sticky => match self.sticky[session] {
+                t if t != NONE && down[t as usize] == 0 => t as usize,
+                _ => {
+                    // A new session (or its target is down): the least
+                    // loaded target, from now on.
+                    let t = least_loaded(stream, (0..n).map(at), load);
+                    self.sticky[session] = t as u32;
+                    t
+                }
+            },
+            Policy::ConsistentHash => {
+                let h = derive(session as u64, &[name_key("session")]);
+                let ring = &self.ring;
+                let start = ring.partition_point(|&(p, _)| p < h);
+                // Clockwise from the session's point to the first target up.
+                (0..ring.len())
+                    .map(|d| ring[(start + d) % ring.len()].1)
+                    .find(|&t| down[t] == 0)
+                    .unwrap_or(at(0))
+            }
+        };
+        Some(self.targets[chosen])
+    }
+}
+
+/// Among `candidates`, the one with the smallest `load`; ties broken at
+/// random (reservoir sampling).
+fn least_loaded(
+    stream: &mut Stream,
+    candidates: impl Iterator<Item = usize>,
+    load: impl Fn(usize) -> u32,
+) -> usize {
+    let mut best = 0;
+    let mut fewest = u32::MAX;
+    let mut ties = 0u32;
+    for i in candidates {
+        let n = load(i);
+        if n < fewest {
+            fewest = n;
+            best = i;
+            ties = 1;
+        } else if n == fewest {
+            ties += 1;
+            if stream.uniform() * f64::from(ties) < 1.0 {
+                best = i;
+            }
+        }
+    }
+    best
+}

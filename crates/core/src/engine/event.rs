@@ -1,0 +1,40 @@
+//! The events of a run: a closed enum, so that every trigger shows up in the
+//! loop's one `match` (`engine/mod.rs`).
+//!
+//! An event about a request holds a [`ReqRef`] and is ignored when it has
+//! gone stale (the request was cancelled or freed); a processor-sharing
+//! station's next departure is checked the same way against the station's
+//! own generation. Events kept out of the reported count (bookkeeping that
+//! must not change the figures) are marked so.
+
+use super::request::ReqRef;
+
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Event {
+    /// The next external arrival of an open class.
+    Arrival { class: u32 },
+    /// A request finishes its service at a non-PS station, unless stale.
+    Departure { req: ReqRef },
+    /// The earliest PS job at `station` finishes, unless `generation` is stale.
+    PsDeparture { station: u32, generation: u32 },
+    /// A closed-class user finishes thinking and sends a request.
+    ThinkEnd { class: u32 },
+    /// A write-back cache writes its oldest dirty entries to its backing store.
+    Flush { station: u32 },
+    /// A garbage collection pause at `station` ends.
+    GcEnd { station: u32 },
+    /// A balancer's target goes down (not counted).
+    TargetDown { station: u32, target: u32 },
+    /// A balancer's target comes back (not counted).
+    TargetUp { station: u32, target: u32 },
+    /// A window of the time series ends (not counted).
+    Sample,
+    /// Measurement starts: statistics are reset.
+    WarmupEnd,
+    /// Measurement ends.
+    End,
+}
+
+// The event list's entries stay 32 bytes (a 16-byte key and the event).
+const _: () = assert!(std::mem::size_of::<Event>() <= 16);
+const _: () = assert!(crate::queue::entry_size::<Event>() == 32);

@@ -1,0 +1,552 @@
+//! How a request moves: it arrives at a station, is admitted, dispatched,
+//! calls or enters; it is served, departs, and is routed on, completes or
+//! fails. This is the only place that dispatches on a station's role and
+//! runs the mechanisms' hooks, in this order:
+//!
+//! | when | order | hook (flag) | what it may do |
+//! | --- | --- | --- | --- |
+//! | arrival | 1 | admission pool (`SPECIAL_ARRIVAL`) | take a slot, or queue for one, or refuse (drop) |
+//! | arrival | 2 | role (`SPECIAL_ARRIVAL`) | balancer: pass on to a target at once (or drop if all are down); call point: call |
+//! | arrival | 3 | enter | capacity check (drop), then a server, the waiting line or processor sharing |
+//! | entering PS | – | garbage collection (`ALLOCATES`) | allocate; a full heap pauses the station |
+//! | after a visit | 1 | error (`FAILS`) | fail the request (stops here) |
+//! | after a visit | 2 | release (`RELEASES`) | give back the slots released here, newest first (admitting waiting requests at once) |
+//! | after a visit | 3 | replication (`REPLICATES`) | record a write at the leader, or a (stale) read at a follower |
+//! | after a visit | 4 | cache lookup (`LOOKUP`) | a hit routes on; a miss or a write goes to the backing store (stops here) |
+//! | after a visit | 5 | routing | the class's next station, or leave: complete, or return from a call |
+//!
+//! Zero-time consequences run depth first, in the order they arise (a slot
+//! given back admits the next waiting request before the request that gave
+//! it back moves on). Every figure depends on this order: change it only
+//! with a reason and re-run the goldens.
+
+use super::Engine;
+use super::calls::Failure;
+use super::event::Event;
+use super::pool::{Admit, Hold};
+use super::request::{DETACHED, FORKED, KEYED, NONE};
+use super::station::{Role, flag};
+use crate::model::{Load, Op, WritePolicy};
+use crate::time::{SimTime, nanos_from_f64};
+
+use super::cache::Outcome;
+
+impl Engine {
+    /// A new request of class `ci` arrives from outside.
+    pub(super) fn new_request(&mut self, ci: usize) {
+        let class = &mut self.classes[ci];
+        class.stats.arrived += 1;
+        let entry = class.entry;
+        let req = self.requests.alloc(ci as u32, entry, self.now, 0);
+        self.arrive(req, entry as usize);
+    }
+
+    /// `req` arrives at station `si`.
+    #[inline]
+    pub(super) fn arrive(&mut self, req: u32, si: usize) {
+        if self.flags[si] & flag::SPECIAL_ARRIVAL == 0 {
+            self.enter(req, si);
+        } else {
+            self.arrive_special(req, si);
+        }
+    }
+
+    /// An arrival at a load balancer, a call point or a station with an
+    /// admission pool: first the pool.
+    fn arrive_special(&mut self, req: u32, si: usize) {
+        let now = self.now;
+        if self.stations[si].pool.is_some() && !self.holds_slot(req, si as u32) {
+            let station = &mut self.stations[si];
+            let pool = station.pool.as_mut().expect("checked above");
+            match pool.admit(req, now, &mut station.stats) {
+                Admit::Refused => {
+                    station.stats.dropped += 1;
+                    self.fail(req, Failure::Dropped);
+                    return;
+                }
+                Admit::Waits => {
+                    self.requests[req].station = si as u32;
+                    self.requests.cold(req).since = now;
+                    return;
+                }
+                Admit::Taken => self.take_slot(req, si),
+            }
+        }
+        self.admitted(req, si);
+    }
+
+    /// `req`, holding whatever slot `si` requires, is dispatched by it (a
+    /// load balancer), makes its call, or enters it.
+    fn admitted(&mut self, req: u32, si: usize) {
+        match &mut self.stations[si].role {
+            Role::Queue => self.enter(req, si),
+            Role::Call(_) => self.call(req, si),
+            Role::Balancer(_) => {
+                let stats = &mut self.stations[si].stats;
+                stats.arrivals += 1;
+                stats.departures += 1;
+                match self.balance(si) {
+                    Some(target) => self.arrive(req, target as usize),
+                    None => {
+                        // Every target is down.
+                        self.stations[si].stats.dropped += 1;
+                        self.fail(req, Failure::Dropped);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Balancer `si`'s choice of a target station for the request passing now.
+    fn balance(&mut self, si: usize) -> Option<u32> {
+        // Taken out for the duration of the choice, which reads the targets.
+        let mut role = std::mem::replace(&mut self.stations[si].role, Role::Queue);
+        let Role::Balancer(b) = &mut role else {
+            unreachable!("balance is only called for balancers");
+        };
+        let stations = &self.stations;
+        let target = b.pick(|t| stations[t as usize].load());
+        self.stations[si].role = role;
+        target
+    }
+
+    /// Whether `req` holds a slot of station `owner`'s pool.
+    fn holds_slot(&self, req: u32, owner: u32) -> bool {
+        let mut h = self.requests[req].holds;
+        while h != NONE {
+            if self.holds[h].owner == owner {
+                return true;
+            }
+            h = self.holds[h].next;
+        }
+        false
+    }
+
+    /// Records that `req` holds a slot of station `owner`; when the slot is
+    /// a connection that must be opened, `req` pays the handshake in its
+    /// work there.
+    fn take_slot(&mut self, req: u32, owner: usize) {
+        let now = self.now;
+        let depth = self.depth(req);
+        let r = &mut self.requests[req];
+        r.holds = self
+            .holds
+            .insert(Hold::new(owner as u32, r.holds, depth))
+            .index;
+        let station = &mut self.stations[owner];
+        if let Some(connect) = station.pool.as_mut().and_then(|p| p.handshake(now)) {
+            station.stats.connects += 1;
+            let lane = self.lanes[owner * self.n_classes + r.class as usize]
+                .as_mut()
+                .expect("validated: every reachable station has a lane");
+            let work = lane.work(&mut r.brings);
+            r.brings = work + connect;
+        }
+    }
+
+    /// `req` gives back its slot at `owner`; the first request waiting for
+    /// one takes it and is admitted.
+    pub(super) fn give_back(&mut self, req: u32, owner: usize) {
+        // Unlink the slot from the request's list.
+        let mut prev = NONE;
+        let mut h = self.requests[req].holds;
+        while h != NONE && self.holds[h].owner != owner as u32 {
+            prev = h;
+            h = self.holds[h].next;
+        }
+        if h == NONE {
+            return;
+        }
+        let next = self.holds[h].next;
+        if prev == NONE {
+            self.requests[req].holds = next;
+        } else {
+            self.holds[prev].next = next;
+        }
+        self.holds.remove(h);
+        let now = self.now;
+        let station = &mut self.stations[owner];
+        let Some(pool) = station.pool.as_mut() else {
+            return;
+        };
+        if let Some(next) = pool.release(now, &mut station.stats) {
+            station.stats.slot_wait_sum += (now - self.requests.cold(next).since) as f64;
+            self.take_slot(next, owner);
+            self.admitted(next, owner);
+        }
+    }
+
+    /// Gives back the slots that are released after a visit at `si`.
+    #[cold]
+    fn give_back_released_at(&mut self, req: u32, si: usize) {
+        // Newest slot first (the list is newest first): a replica's worker
+        // before the queue slot that led to it, so that whoever the queue
+        // admits next finds that worker free.
+        loop {
+            let mut h = self.requests[req].holds;
+            let mut found = None;
+            while h != NONE {
+                let owner = self.holds[h].owner;
+                if self.stations[si].releases.contains(&owner) {
+                    found = Some(owner);
+                    break;
+                }
+                h = self.holds[h].next;
+            }
+            match found {
+                Some(owner) => self.give_back(req, owner as usize),
+                None => break,
+            }
+        }
+    }
+
+    /// `req` enters station `si` (its slot, if any, already taken).
+    #[inline]
+    fn enter(&mut self, req: u32, si: usize) {
+        let now = self.now;
+        let ci = self.requests[req].class as usize;
+        let station = &mut self.stations[si];
+        station.advance(now);
+        if station.n >= station.capacity {
+            station.stats.dropped += 1;
+            self.fail(req, Failure::Dropped);
+            return;
+        }
+        station.stats.arrivals += 1;
+        let r = &mut self.requests[req];
+        r.station = si as u32;
+        r.at_station = now;
+        if station.is_ps {
+            station.ps_update(now);
+            station.n += 1;
+            station.busy = station.n.min(station.servers);
+            let lane = self.lanes[si * self.n_classes + ci]
+                .as_mut()
+                .expect("validated: every reachable station has a lane");
+            let work = lane.work(&mut r.brings);
+            r.started = now;
+            r.work = work;
+            let ps = &mut station.ps;
+            ps.seq += 1;
+            ps.jobs.push(super::station::PsJob {
+                finish: ps.vtime + work,
+                seq: ps.seq,
+                req,
+            });
+            if self.flags[si] & flag::ALLOCATES != 0 {
+                self.allocate(si);
+            }
+            self.ps_reschedule(si);
+        } else {
+            station.n += 1;
+            if station.busy < station.servers {
+                station.busy += 1;
+                self.start_service(req, si);
+            } else {
+                let rank = self.classes[ci].rank;
+                station.queue.push(req, rank);
+            }
+        }
+    }
+
+    /// `req` takes a free server at station `si` (already counted as busy).
+    #[inline]
+    pub(super) fn start_service(&mut self, req: u32, si: usize) {
+        let r = &mut self.requests[req];
+        r.started = self.now;
+        let lane = self.lanes[si * self.n_classes + r.class as usize]
+            .as_mut()
+            .expect("validated: every reachable station has a lane");
+        let work = nanos_from_f64(lane.work(&mut r.brings));
+        let handle = self.requests.handle(req);
+        self.events.push(
+            SimTime(self.now.saturating_add(work)),
+            Event::Departure { req: handle },
+        );
+    }
+
+    /// `req`'s service at its station ends.
+    pub(super) fn depart(&mut self, req: u32) {
+        let now = self.now;
+        let r = &self.requests[req];
+        let si = r.station as usize;
+        let station = &mut self.stations[si];
+        station.advance(now);
+        station.n -= 1;
+        station.stats.departures += 1;
+        station.stats.wait_sum += (r.started - r.at_station) as f64;
+        station.stats.response_sum += (now - r.at_station) as f64;
+        match station.queue.pop() {
+            Some(next) => self.start_service(next, si),
+            None => station.busy -= 1,
+        }
+        self.route(req, si);
+    }
+
+    /// The earliest job at processor-sharing station `si` is done.
+    pub(super) fn ps_depart(&mut self, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        station.advance(now);
+        station.ps_update(now);
+        let job = station
+            .ps
+            .jobs
+            .pop()
+            .expect("a live PS departure event implies a job in service");
+        station.n -= 1;
+        station.busy = station.n.min(station.servers);
+        let r = &self.requests[job.req];
+        let response = (now - r.at_station) as f64;
+        station.stats.departures += 1;
+        station.stats.response_sum += response;
+        station.stats.wait_sum += response - r.work;
+        self.ps_reschedule(si);
+        self.route(job.req, si);
+    }
+
+    /// Schedules the next PS departure at station `si`, making the previous
+    /// one stale; none while the station makes no progress.
+    pub(super) fn ps_reschedule(&mut self, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        let rate = station.ps_rate();
+        let ps = &mut station.ps;
+        ps.generation = ps.generation.wrapping_add(1);
+        if station.speed == 0.0 {
+            return;
+        }
+        if let Some(top) = ps.jobs.peek() {
+            // Rounded to the nearest nanosecond: the job popped at the event
+            // is the heap's minimum whatever the rounding, and rounding (not
+            // ceiling) keeps the reported PS wait (response − work) unbiased.
+            let remaining = (top.finish - ps.vtime).max(0.0);
+            let dt = nanos_from_f64(remaining / rate);
+            let generation = ps.generation;
+            self.events.push(
+                SimTime(now.saturating_add(dt)),
+                Event::PsDeparture {
+                    station: si as u32,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// A request enters PS station `si`, whose heap is garbage-collected:
+    /// it allocates, and may start a pause.
+    #[cold]
+    #[inline(never)]
+    fn allocate(&mut self, si: usize) {
+        let gc = self.stations[si]
+            .gc
+            .as_mut()
+            .expect("ALLOCATES marks collected heaps");
+        gc.allocate();
+        if !gc.paused {
+            self.collect_if_full(si);
+        }
+    }
+
+    /// Starts a pause at `si` when its heap is full: the station stops
+    /// (speed 0) until a `GcEnd` event.
+    fn collect_if_full(&mut self, si: usize) {
+        let now = self.now;
+        let station = &self.stations[si];
+        let gc = station.gc.as_ref().expect("only collected heaps collect");
+        let in_flight = match gc.in_flight_at() {
+            Some(pool) => self.stations[pool]
+                .pool
+                .as_ref()
+                .map_or(station.n, |p| p.held()),
+            None => station.n,
+        };
+        let station = &mut self.stations[si];
+        let gc = station.gc.as_mut().expect("only collected heaps collect");
+        let Some(pause) = gc.collect_if_full(in_flight) else {
+            return;
+        };
+        gc.paused = true;
+        station.ps_update(now);
+        station.speed = 0.0;
+        station.stats.gc_pauses += 1;
+        station.stats.gc_pause_sum += pause as f64;
+        station.stats.gc_pause_max = station.stats.gc_pause_max.max(pause);
+        self.events.push(
+            SimTime(now.saturating_add(pause)),
+            Event::GcEnd { station: si as u32 },
+        );
+    }
+
+    /// A pause at `si` ends: its jobs go on, unless the heap is full again.
+    #[cold]
+    pub(super) fn gc_end(&mut self, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        station.ps_update(now);
+        station.speed = 1.0;
+        if let Some(gc) = station.gc.as_mut() {
+            gc.paused = false;
+        }
+        self.collect_if_full(si);
+        self.ps_reschedule(si);
+    }
+
+    /// After a visit at `si`, sends `req` on or lets it leave.
+    #[inline(always)]
+    pub(super) fn route(&mut self, req: u32, si: usize) {
+        if self.flags[si] & flag::AFTER_VISIT != 0 && self.after_visit(req, si) {
+            return;
+        }
+        let ci = self.requests[req].class as usize;
+        let lane = self.lanes[si * self.n_classes + ci]
+            .as_mut()
+            .expect("validated: every reachable station has a lane");
+        match lane.route() {
+            Some(next) => self.arrive(req, next as usize),
+            None => {
+                let r = &self.requests[req];
+                if r.top == NONE && r.flags & (FORKED | DETACHED) == 0 {
+                    self.complete(req);
+                } else {
+                    self.leave_call(req);
+                }
+            }
+        }
+    }
+
+    /// The hooks after a visit at `si`, in the order of the table above:
+    /// true when `req` failed there or was sent elsewhere.
+    #[cold]
+    #[inline(never)]
+    fn after_visit(&mut self, req: u32, si: usize) -> bool {
+        if self.flags[si] & flag::FAILS != 0 {
+            let station = &mut self.stations[si];
+            if station.fail_stream.uniform() < station.error {
+                station.stats.errors += 1;
+                self.fail(req, Failure::Error);
+                return true;
+            }
+        }
+        if self.flags[si] & flag::RELEASES != 0 {
+            self.give_back_released_at(req, si);
+        }
+        if self.flags[si] & flag::REPLICATES != 0 {
+            let r = &mut self.requests[req];
+            let key = (r.flags & KEYED != 0).then(|| self.requests.cold(req).key);
+            self.requests[req].flags &= !KEYED;
+            self.replicate(si, key);
+        }
+        if self.flags[si] & flag::LOOKUP != 0 {
+            let now = self.now;
+            let ci = self.requests[req].class as usize;
+            let c = self.stations[si]
+                .cache
+                .as_mut()
+                .expect("the LOOKUP flag marks caches");
+            let (outcome, key) = c.visit(c.ops[ci], now);
+            if outcome == Outcome::Backing {
+                let backing = c.backing as usize;
+                self.carry_key(req, key);
+                self.arrive(req, backing);
+                return true;
+            }
+            self.requests[req].flags &= !KEYED;
+        }
+        false
+    }
+
+    /// `req` carries `key` on ([`NONE`]: no key).
+    fn carry_key(&mut self, req: u32, key: u32) {
+        if key == NONE {
+            self.requests[req].flags &= !KEYED;
+        } else {
+            self.requests[req].flags |= KEYED;
+            self.requests.cold(req).key = key;
+        }
+    }
+
+    /// A visit at `si`, a replicated database's leader (a write) or
+    /// follower (a read, stale or not), of the request's `key` (or one drawn
+    /// from the catalogue).
+    fn replicate(&mut self, si: usize, key: Option<u32>) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        let replica = station.replica.as_mut().expect("REPLICATES marks replicas");
+        match replica.read_key(key) {
+            None => {
+                replica.write(now, key);
+                station.stats.replicated_writes += 1;
+            }
+            Some((leader, key)) => {
+                station.stats.replica_reads += 1;
+                let stale = self.stations[leader as usize]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|l| l.stale(key, now));
+                if stale {
+                    self.stations[si].stats.stale_reads += 1;
+                }
+            }
+        }
+    }
+
+    /// A write-back cache at `si` sends its oldest dirty entries to the
+    /// backing store (the target of its first call point, or its backing
+    /// station), one write each (messages nobody waits for), and plans its
+    /// next flush.
+    #[cold]
+    pub(super) fn flush(&mut self, si: usize) {
+        let now = self.now;
+        let c = self.stations[si].cache.as_mut().expect("only caches flush");
+        let WritePolicy::WriteBack { batch, interval } = c.write_policy else {
+            return;
+        };
+        let keys: Vec<u32> = c.flush(batch, now);
+        let backing = c.backing;
+        // The writes are made as the first class that writes here.
+        let class = c.ops.iter().position(|&op| op == Op::Write).unwrap_or(0) as u32;
+        // Straight to the store (past the call point that reads wait at:
+        // nobody waits for these).
+        let backing = match &self.stations[backing as usize].role {
+            Role::Call(call) => call.targets[0],
+            _ => backing,
+        };
+        for key in keys {
+            let write = self.requests.alloc(class, backing, now, DETACHED);
+            self.carry_key(write, key);
+            self.arrive(write, backing as usize);
+        }
+        self.events.push(
+            SimTime(now.saturating_add(interval.0)),
+            Event::Flush { station: si as u32 },
+        );
+    }
+
+    /// `req` leaves the system, done.
+    fn complete(&mut self, req: u32) {
+        let r = &self.requests[req];
+        let ci = r.class as usize;
+        self.classes[ci].stats.record_latency(self.now - r.born);
+        self.release(req);
+    }
+
+    /// Frees `req` and the slots it holds; a closed-class user goes back to
+    /// thinking.
+    pub(super) fn release(&mut self, req: u32) {
+        let ci = self.requests[req].class as usize;
+        self.discard(req);
+        if matches!(self.classes[ci].load, Load::Closed { .. }) {
+            self.start_thinking(ci);
+        }
+    }
+
+    /// Frees `req` and the slots it holds.
+    pub(super) fn discard(&mut self, req: u32) {
+        while self.requests[req].holds != NONE {
+            let owner = self.holds[self.requests[req].holds].owner;
+            self.give_back(req, owner as usize);
+        }
+        self.requests.free(req);
+    }
+}

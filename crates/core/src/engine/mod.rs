@@ -1,0 +1,520 @@
+//! The event loop: pop the earliest event, apply it, update the statistics.
+//!
+//! Events form a closed enum ([`event`]), so every trigger is visible in the
+//! one `match` of [`Engine::run`]. Requests ([`request`]) live in a slab and
+//! move between stations by index; a visit costs one scheduled event (its
+//! departure) plus the arrival's own event for the first visit. Statistics
+//! are updated in place as the state changes, as time-weighted areas and
+//! sums, so memory does not grow with the run.
+//!
+//! The modules, and who may call whom:
+//!
+//! - `flow`: how a request moves (arrive, admit, enter, depart, route,
+//!   complete). The only place that dispatches on a station's role and runs
+//!   the mechanisms' hooks, in the order written there.
+//! - `calls`: frames, replies, unwinding to a frame, cancellation.
+//! - one module per mechanism, each owning its state and returning what
+//!   happens next, never calling back into the flow: `pool` (admission
+//!   slots and connections), `balancer`, `cache`, `replication`, `gc`.
+//! - `station` (queues, processor sharing, speed), `request` (hot and cold
+//!   parts), `slab` (generation-checked handles), `event`.
+
+mod balancer;
+mod cache;
+mod calls;
+mod event;
+mod flow;
+mod gc;
+mod pool;
+mod replication;
+mod request;
+mod slab;
+mod station;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+use crate::dist::Dist;
+use crate::model::{
+    ArrivalProcess, Discipline, Load, ModelError, Popularity, Replication, RunConfig, Topology,
+    WritePolicy,
+};
+use crate::queue::EventQueue;
+use crate::rng::{Stream, derive, name_key};
+use crate::stats::{ClassStats, RunStats, StationStats, Window};
+use crate::time::{SimTime, nanos_from_f64};
+
+use balancer::Balancer;
+use cache::CacheState;
+use calls::{CallState, Frame};
+use event::Event;
+use gc::GcState;
+use pool::{Hold, Pool};
+use replication::ReplicaState;
+use request::Requests;
+use slab::Slab;
+use station::{Ps, Role, StationState, WaitQueue};
+
+/// Runs one replication of `topology` with the given seed.
+///
+/// The result is a pure function of `(topology, config, seed)`.
+///
+/// ```
+/// use chokepoint_core::{dist::Dist, model::*, time::SimTime};
+///
+/// // An M/M/1 queue at utilisation 0.5: the mean response time is 2 s.
+/// let topology = Topology {
+///     stations: vec![Station::new(
+///         "server",
+///         1,
+///         Discipline::Fifo,
+///         vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
+///     )],
+///     classes: vec![Class {
+///         name: "jobs".into(),
+///         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
+///         entry: StationId(0),
+///         priority: 0,
+///     }],
+/// };
+/// let config = RunConfig { window: None, warmup: SimTime::from_secs_f64(1e3), duration: SimTime::from_secs_f64(1e5) };
+/// let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
+/// let mean = stats.classes[0].mean_latency();
+/// assert!((mean - 2.0).abs() < 0.2, "{mean}");
+/// ```
+pub fn run(topology: &Topology, config: &RunConfig, seed: u64) -> Result<RunStats, ModelError> {
+    topology.validate()?;
+    let mut engine = Engine::new(topology, seed);
+    Ok(engine.run(config))
+}
+
+/// What a station does to one class, with that pair's own random streams.
+struct Lane {
+    work: Dist,
+    /// Cumulative probabilities and destinations.
+    next: Vec<(f64, u32)>,
+    work_stream: Stream,
+    route_stream: Stream,
+}
+
+impl Lane {
+    /// Picks the next station, or `None` to leave.
+    #[inline]
+    fn route(&mut self) -> Option<u32> {
+        match self.next.as_slice() {
+            [] => None,
+            [(p, to)] if *p >= 1.0 => Some(*to),
+            next => {
+                let u = self.route_stream.uniform();
+                next.iter().find(|&&(cum, _)| u < cum).map(|&(_, to)| to)
+            }
+        }
+    }
+
+    /// The work of one visit: what the request brings, or a draw.
+    #[inline]
+    fn work(&mut self, brings: &mut f64) -> f64 {
+        if *brings >= 0.0 {
+            std::mem::replace(brings, -1.0)
+        } else {
+            self.work.sample(&mut self.work_stream)
+        }
+    }
+}
+
+struct ClassState {
+    load: Load,
+    entry: u32,
+    rank: usize,
+    arrival_stream: Stream,
+    think_stream: Stream,
+    /// Exact (unrounded) time of the next open arrival, in nanoseconds.
+    next_arrival: f64,
+    stats: ClassStats,
+}
+
+struct Engine {
+    now: u64,
+    events: EventQueue<Event>,
+    n_events: u64,
+    requests: Requests,
+    holds: Slab<Hold>,
+    frames: Slab<Frame>,
+    /// Messages refused or failed so far (a send compares it before and
+    /// after handing over its messages).
+    refused: u64,
+    stations: Vec<StationState>,
+    classes: Vec<ClassState>,
+    /// Indexed by `station * n_classes + class`; `None` where the class never goes.
+    lanes: Vec<Option<Lane>>,
+    /// Per station, its [`station::flag`] bits, kept apart from the station
+    /// states so the common case reads one dense array.
+    flags: Vec<u16>,
+    n_classes: usize,
+    /// The time series: windows so far, the running totals at the last
+    /// sample, and the totals counted before the warm-up's reset.
+    series: Vec<Window>,
+    sampled: Window,
+    before_reset: Window,
+}
+
+impl Engine {
+    fn new(topology: &Topology, seed: u64) -> Engine {
+        let n_classes = topology.classes.len();
+        // Distinct priorities, ascending: a class's rank is its index here.
+        let mut priorities: Vec<i64> = topology.classes.iter().map(|c| c.priority).collect();
+        priorities.sort_unstable();
+        priorities.dedup();
+
+        let mut stations: Vec<StationState> = topology
+            .stations
+            .iter()
+            .map(|s| {
+                let stream =
+                    |what: &str| Stream::new(derive(seed, &[name_key(what), name_key(&s.name)]));
+                let role = if let Some(d) = &s.dispatch {
+                    Role::Balancer(Box::new(Balancer::new(d, stream("balance"))))
+                } else if let Some(c) = &s.call {
+                    Role::Call(Box::new(CallState {
+                        targets: c.targets.iter().map(|t| t.0).collect(),
+                        wait: c.wait,
+                        probability: c.probability.clone(),
+                        work: c.work.unwrap_or(-1.0),
+                        stream: stream("call"),
+                    }))
+                } else {
+                    Role::Queue
+                };
+                StationState {
+                    role,
+                    pool: s.admission.as_ref().map(Pool::new),
+                    cache: s
+                        .cache
+                        .as_ref()
+                        .map(|c| Box::new(CacheState::new(c, stream("keys")))),
+                    gc: s.gc.as_ref().map(|g| Box::new(GcState::new(g))),
+                    replica: s.replication.as_ref().map(|r| {
+                        Box::new(match r {
+                            Replication::Leader { keys, lag } => ReplicaState::leader(
+                                *keys,
+                                lag.clone(),
+                                stream("keys"),
+                                stream("lag"),
+                            ),
+                            Replication::Follower { leader } => {
+                                let keys = match &topology.stations[leader.idx()].replication {
+                                    Some(Replication::Leader { keys, .. }) => *keys,
+                                    _ => Popularity {
+                                        count: 1,
+                                        zipf: 0.0,
+                                    },
+                                };
+                                ReplicaState::follower(leader.0, keys, stream("keys"))
+                            }
+                        })
+                    }),
+                    error: s.error,
+                    fail_stream: stream("error"),
+                    releases: Vec::new(),
+                    servers: s.servers,
+                    capacity: s.capacity.unwrap_or(u32::MAX),
+                    is_ps: s.discipline == Discipline::Ps,
+                    n: 0,
+                    busy: 0,
+                    queue: match s.discipline {
+                        Discipline::Fifo => WaitQueue::Fifo(VecDeque::new()),
+                        Discipline::Lifo => WaitQueue::Lifo(Vec::new()),
+                        Discipline::Priority => WaitQueue::Priority(
+                            (0..priorities.len()).map(|_| VecDeque::new()).collect(),
+                        ),
+                        Discipline::Ps => WaitQueue::None,
+                    },
+                    ps: Ps::default(),
+                    speed: 1.0,
+                    last: 0,
+                    stats: StationStats {
+                        name: s.name.clone(),
+                        servers: s.servers,
+                        slots: s.admission.as_ref().map_or(0, |a| a.slots),
+                        ..StationStats::default()
+                    },
+                }
+            })
+            .collect();
+        for (owner, s) in topology.stations.iter().enumerate() {
+            for r in s.admission.iter().flat_map(|a| &a.release_at) {
+                stations[r.idx()].releases.push(owner as u32);
+            }
+        }
+        let flags = stations.iter().map(StationState::flags).collect();
+
+        let mut lanes = Vec::with_capacity(topology.stations.len() * n_classes);
+        for station in &topology.stations {
+            let skey = name_key(&station.name);
+            for (ci, class) in topology.classes.iter().enumerate() {
+                let ckey = name_key(&class.name);
+                lanes.push(station.behaviour.get(ci).and_then(|b| b.as_ref()).map(|b| {
+                    let mut cum = 0.0;
+                    let next = b
+                        .routing
+                        .next
+                        .iter()
+                        .map(|&(to, p)| {
+                            cum += p;
+                            (cum, to.0)
+                        })
+                        .collect();
+                    Lane {
+                        work: b.work.clone(),
+                        next,
+                        work_stream: Stream::new(derive(seed, &[name_key("work"), skey, ckey])),
+                        route_stream: Stream::new(derive(seed, &[name_key("route"), skey, ckey])),
+                    }
+                }));
+            }
+        }
+
+        let classes = topology
+            .classes
+            .iter()
+            .map(|c| {
+                let ckey = name_key(&c.name);
+                ClassState {
+                    load: c.load.clone(),
+                    entry: c.entry.0,
+                    rank: priorities.binary_search(&c.priority).unwrap_or(0),
+                    arrival_stream: Stream::new(derive(seed, &[name_key("arrival"), ckey])),
+                    think_stream: Stream::new(derive(seed, &[name_key("think"), ckey])),
+                    next_arrival: 0.0,
+                    stats: ClassStats::new(&c.name),
+                }
+            })
+            .collect();
+
+        let mut engine = Engine {
+            now: 0,
+            events: EventQueue::default(),
+            n_events: 0,
+            requests: Requests::default(),
+            holds: Slab::default(),
+            frames: Slab::default(),
+            refused: 0,
+            stations,
+            classes,
+            lanes,
+            flags,
+            n_classes,
+            series: Vec::new(),
+            sampled: Window::default(),
+            before_reset: Window::default(),
+        };
+        // Balancers' targets go down and come back by events, before any
+        // other event of the same instant.
+        for (si, s) in topology.stations.iter().enumerate() {
+            for w in s.dispatch.iter().flat_map(|d| &d.down) {
+                let (station, target) = (si as u32, w.target as u32);
+                engine
+                    .events
+                    .push(w.from, Event::TargetDown { station, target });
+                engine
+                    .events
+                    .push(w.to, Event::TargetUp { station, target });
+            }
+        }
+        engine
+    }
+
+    fn run(&mut self, config: &RunConfig) -> RunStats {
+        let end = config.warmup.0.saturating_add(config.duration.0);
+        if config.warmup.0 > 0 {
+            self.events.push(config.warmup, Event::WarmupEnd);
+        }
+        self.events.push(SimTime(end), Event::End);
+        if let Some(window) = config.window.filter(|w| w.0 > 0) {
+            self.sampled = self.totals();
+            self.before_reset = Window {
+                end: SimTime::ZERO,
+                ..self.sampled.clone()
+            };
+            if window.0 < end {
+                self.events.push(window, Event::Sample);
+            }
+        }
+        for si in 0..self.stations.len() {
+            if let Some(WritePolicy::WriteBack { interval, .. }) =
+                self.stations[si].cache.as_ref().map(|c| c.write_policy)
+            {
+                self.events
+                    .push(interval, Event::Flush { station: si as u32 });
+            }
+        }
+
+        for ci in 0..self.classes.len() {
+            match self.classes[ci].load {
+                Load::Open { .. } => self.schedule_arrival(ci),
+                Load::Closed { population, .. } => {
+                    for _ in 0..population {
+                        self.start_thinking(ci);
+                    }
+                }
+            }
+        }
+
+        while let Some((time, event)) = self.events.pop() {
+            self.now = time.0;
+            match event {
+                Event::Arrival { class } => {
+                    self.n_events += 1;
+                    self.schedule_arrival(class as usize);
+                    self.new_request(class as usize);
+                }
+                Event::Departure { req } => {
+                    if self.requests.is_live(req) {
+                        self.n_events += 1;
+                        self.depart(req.index);
+                    }
+                }
+                Event::PsDeparture {
+                    station,
+                    generation,
+                } => {
+                    if self.stations[station as usize].ps.generation == generation {
+                        self.n_events += 1;
+                        self.ps_depart(station as usize);
+                    }
+                }
+                Event::ThinkEnd { class } => {
+                    self.n_events += 1;
+                    self.new_request(class as usize);
+                }
+                Event::Flush { station } => {
+                    self.n_events += 1;
+                    self.flush(station as usize);
+                }
+                Event::GcEnd { station } => {
+                    self.n_events += 1;
+                    self.gc_end(station as usize);
+                }
+                Event::TargetDown { station, target } => self.set_up(station, target, false),
+                Event::TargetUp { station, target } => self.set_up(station, target, true),
+                Event::Sample => {
+                    // Bookkeeping, not counted: the events a run reports do
+                    // not depend on whether a series is recorded.
+                    self.sample();
+                    let window = config.window.map_or(u64::MAX, |w| w.0);
+                    let next = self.now.saturating_add(window);
+                    if next < end {
+                        self.events.push(SimTime(next), Event::Sample);
+                    }
+                }
+                Event::WarmupEnd => {
+                    self.n_events += 1;
+                    self.reset_stats();
+                }
+                Event::End => {
+                    self.n_events += 1;
+                    if config.window.is_some_and(|w| w.0 > 0) && self.now > self.sampled.end.0 {
+                        self.sample();
+                    }
+                    break;
+                }
+            }
+        }
+
+        let now = self.now;
+        for s in &mut self.stations {
+            s.finish(now);
+        }
+        RunStats {
+            duration: config.duration,
+            events: self.n_events,
+            classes: self.classes.iter().map(|c| c.stats.clone()).collect(),
+            stations: self.stations.iter().map(|s| s.stats.clone()).collect(),
+            series: std::mem::take(&mut self.series),
+        }
+    }
+
+    /// Running totals since the start of the run, now: the counters since
+    /// the last reset plus those counted before it.
+    fn totals(&self) -> Window {
+        let cache = |s: &StationState, f: fn(&cache::Counts) -> u64| {
+            s.cache.as_ref().map_or(0, |c| f(&c.counts))
+        };
+        let mut t = Window {
+            end: SimTime(self.now),
+            length: SimTime::ZERO,
+            completed: self.classes.iter().map(|c| c.stats.completed).collect(),
+            latency_sum: self.classes.iter().map(|c| c.stats.latency_sum).collect(),
+            departures: self.stations.iter().map(|s| s.stats.departures).collect(),
+            hits: self.stations.iter().map(|s| cache(s, |c| c.hits)).collect(),
+            misses: self
+                .stations
+                .iter()
+                .map(|s| cache(s, |c| c.misses))
+                .collect(),
+        };
+        t.add(&self.before_reset);
+        t
+    }
+
+    /// Closes the current window of the time series.
+    #[cold]
+    fn sample(&mut self) {
+        let now = self.totals();
+        self.series.push(Window::between(&self.sampled, &now));
+        self.sampled = now;
+    }
+
+    fn reset_stats(&mut self) {
+        // Keep the running totals of the time series across the reset.
+        self.before_reset = self.totals();
+        let now = self.now;
+        for s in &mut self.stations {
+            s.reset(now);
+        }
+        for c in &mut self.classes {
+            c.stats.reset();
+        }
+    }
+
+    /// A balancer's target goes down or comes back: bookkeeping of a
+    /// schedule, not counted as an event.
+    #[cold]
+    fn set_up(&mut self, station: u32, target: u32, up: bool) {
+        if let Role::Balancer(b) = &mut self.stations[station as usize].role {
+            b.set_up(target as usize, up);
+        }
+    }
+
+    /// Schedules the next external arrival of open class `ci`.
+    fn schedule_arrival(&mut self, ci: usize) {
+        let class = &mut self.classes[ci];
+        let Load::Open { process, rate } = class.load else {
+            return;
+        };
+        let mean_gap = 1e9 / rate;
+        class.next_arrival += match process {
+            ArrivalProcess::Poisson => -mean_gap * class.arrival_stream.uniform_open0().ln(),
+            ArrivalProcess::Constant => mean_gap,
+        };
+        let at = nanos_from_f64(class.next_arrival).max(self.now);
+        self.events
+            .push(SimTime(at), Event::Arrival { class: ci as u32 });
+    }
+
+    /// A closed-class user starts thinking (or, without think time, sends at once).
+    fn start_thinking(&mut self, ci: usize) {
+        let class = &mut self.classes[ci];
+        let Load::Closed { ref think, .. } = class.load else {
+            return;
+        };
+        let delay = think
+            .as_ref()
+            .map_or(0, |d| nanos_from_f64(d.sample(&mut class.think_stream)));
+        self.events.push(
+            SimTime(self.now.saturating_add(delay)),
+            Event::ThinkEnd { class: ci as u32 },
+        );
+    }
+}

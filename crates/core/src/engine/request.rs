@@ -1,0 +1,155 @@
+//! Requests: a hot record of at most 64 bytes (one cache line) read on every
+//! visit, and cold side tables for what a few mechanisms need.
+//!
+//! Requests live in a [`Slab`] and move between stations by index; every
+//! pending event that names one holds a [`ReqRef`], so cancelling it (a
+//! timeout, a crash, a hedge won elsewhere) is bumping its generation.
+
+use super::calls::FrameRef;
+use super::slab::{Generation, Ref, Slab};
+
+/// No slot, frame or request.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// A handle on a request that goes stale when the request is freed or its
+/// pending event cancelled.
+pub(super) type ReqRef = Ref<Request>;
+
+/// In [`Request::flags`]: a request forked by a parallel call; the frame
+/// awaiting its reply is [`Cold::join`].
+pub(super) const FORKED: u8 = 1;
+/// In [`Request::flags`]: a message sent without awaiting a reply.
+pub(super) const DETACHED: u8 = 2;
+/// In [`Request::flags`]: it carries the key [`Cold::key`] (a cache's miss
+/// or write on its way to a replicated database).
+pub(super) const KEYED: u8 = 4;
+
+/// What every visit reads and writes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Request {
+    /// When the request entered the system.
+    pub(super) born: u64,
+    /// When it arrived at its current station.
+    pub(super) at_station: u64,
+    /// When its service started at its current station.
+    pub(super) started: u64,
+    /// Its work at its current station (processor sharing only), in nanoseconds.
+    pub(super) work: f64,
+    /// Work it brings to its next service instead of the station's own (a
+    /// payload to transfer, a handshake), when not negative.
+    pub(super) brings: f64,
+    pub(super) generation: u32,
+    pub(super) class: u32,
+    pub(super) station: u32,
+    /// Head of the list of admission slots it holds, newest first.
+    pub(super) holds: u32,
+    /// Top of its call stack.
+    pub(super) top: u32,
+    /// [`FORKED`], [`DETACHED`], [`KEYED`].
+    pub(super) flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Request>() <= 64);
+
+impl Generation for Request {
+    #[inline]
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+    #[inline]
+    fn set_generation(&mut self, generation: u32) {
+        self.generation = generation;
+    }
+}
+
+/// What only some mechanisms read, beside the hot record; valid only where
+/// the hot record's flags (or the mechanism's own state) say so.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Cold {
+    /// When it started waiting for an admission slot.
+    pub(super) since: u64,
+    /// For a [`FORKED`] request: the frame of the call awaiting its reply.
+    pub(super) join: FrameRef,
+    /// For a [`KEYED`] request: its key.
+    pub(super) key: u32,
+}
+
+/// Every request in flight: hot records in a slab, cold ones beside them.
+#[derive(Default)]
+pub(super) struct Requests {
+    hot: Slab<Request>,
+    cold: Vec<Cold>,
+}
+
+impl Requests {
+    /// A new request of `class` at `station`, born at `born`.
+    #[inline]
+    pub(super) fn alloc(&mut self, class: u32, station: u32, born: u64, flags: u8) -> u32 {
+        let r = self.hot.insert(Request {
+            born,
+            at_station: 0,
+            started: 0,
+            work: 0.0,
+            brings: -1.0,
+            generation: 0,
+            class,
+            station,
+            holds: NONE,
+            top: NONE,
+            flags,
+        });
+        if r.index as usize == self.cold.len() {
+            self.cold.push(Cold {
+                since: 0,
+                join: FrameRef::new(NONE, 0),
+                key: NONE,
+            });
+        }
+        r.index
+    }
+
+    /// Frees request `i`: its handles go stale.
+    #[inline]
+    pub(super) fn free(&mut self, i: u32) {
+        self.hot.remove(i);
+    }
+
+    /// Cancels request `i`'s pending event: the handles made so far go stale.
+    pub(super) fn reissue(&mut self, i: u32) -> ReqRef {
+        self.hot.reissue(i)
+    }
+
+    /// A handle on request `i`, for an event about it.
+    #[inline]
+    pub(super) fn handle(&self, i: u32) -> ReqRef {
+        self.hot.handle(i)
+    }
+
+    /// Whether `r` still names the request it was made for, with the same
+    /// pending event.
+    #[inline]
+    pub(super) fn is_live(&self, r: ReqRef) -> bool {
+        self.hot.is_live(r)
+    }
+
+    /// Request `i`'s cold fields.
+    #[inline]
+    pub(super) fn cold(&mut self, i: u32) -> &mut Cold {
+        &mut self.cold[i as usize]
+    }
+}
+
+impl std::ops::Index<u32> for Requests {
+    type Output = Request;
+    #[inline]
+    fn index(&self, i: u32) -> &Request {
+        &self.hot[i]
+    }
+}
+
+impl std::ops::IndexMut<u32> for Requests {
+    #[inline]
+    fn index_mut(&mut self, i: u32) -> &mut Request {
+        &mut self.hot[i]
+    }
+}
