@@ -124,7 +124,7 @@ fn request_path() -> Topology {
         work: Dist::constant(0.0).unwrap(),
         routing: Routing::exit(),
     });
-    call.call = Some(CallPoint::to(StationId(2), 1));
+    call.role = Role::Call(CallPoint::to(StationId(2), 1));
     let db = station("db", 2, Discipline::Fifo, 0.004, Routing::exit());
     Topology {
         stations: vec![api, call, db],
@@ -156,13 +156,16 @@ fn data_tier() -> Topology {
     let mut t = request_path();
     let cache = &mut t.stations[0];
     cache.admission = None;
-    cache.discipline = Discipline::Fifo;
-    cache.servers = 1;
+    let Role::Queue(q) = &mut cache.role else {
+        unreachable!("the API is a queue")
+    };
+    q.discipline = Discipline::Fifo;
+    q.servers = 1;
     cache.behaviour[0] = Some(Behaviour {
         work: Dist::constant(0.2e6).unwrap(),
         routing: Routing::exit(),
     });
-    cache.cache = Some(Cache {
+    q.cache = Some(Cache {
         contents: CacheContents::Lru {
             keys: Popularity {
                 count: 100_000,
@@ -176,8 +179,11 @@ fn data_tier() -> Topology {
         backing: StationId(1),
     });
     let db = &mut t.stations[2];
-    db.servers = 4;
-    db.discipline = Discipline::Ps;
+    let Role::Queue(q) = &mut db.role else {
+        unreachable!("the database is a queue")
+    };
+    q.servers = 4;
+    q.discipline = Discipline::Ps;
     db.admission = Some(Admission {
         connections: Some(Connections {
             connect: 1e6,
@@ -186,7 +192,7 @@ fn data_tier() -> Topology {
         }),
         ..Admission::new(8, StationId(2))
     });
-    db.gc = Some(Gc {
+    q.gc = Some(Gc {
         heap: 4e9,
         live: 1e9,
         alloc: 1e6,

@@ -36,11 +36,13 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod analysis;
+mod check;
 pub mod dist;
 mod engine;
 pub mod model;
 pub mod queue;
 pub mod rng;
+pub mod routing;
 pub mod stats;
 pub mod time;
 

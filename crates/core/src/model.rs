@@ -80,36 +80,55 @@ pub struct Behaviour {
     pub routing: Routing,
 }
 
-/// A queueing station: `servers` identical servers and one queue.
+/// A station: a queue, a load balancer or a call point, with what it does
+/// to each class and the mechanisms any station may have (an admission
+/// pool, an error probability).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Station {
-    /// The user's name for it.
+    /// The user's name for it (also what its random streams derive from).
     pub name: String,
+    /// What it is: its roles exclude one another.
+    pub role: Role,
+    /// When set, a request must take one of a limited number of slots (a
+    /// worker thread, a connection) before entering this station, and keeps
+    /// it until its visit at `release_at` ends; requests without a free slot
+    /// wait in FIFO order.
+    pub admission: Option<Admission>,
+    /// The probability that a visit here ends in an error (a failing
+    /// dependency): the request fails, and with it every call awaiting it.
+    pub error: f64,
+    /// Per-class behaviour, indexed by [`ClassId`]: the work of a visit (a
+    /// queue's; ignored elsewhere) and where the request goes next (after a
+    /// call point's replies; a balancer uses none). `None` for a class that
+    /// never visits this station (reaching it anyway is a model error caught
+    /// when the topology is validated).
+    pub behaviour: Vec<Option<Behaviour>>,
+}
+
+/// What a station is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Role {
+    /// A queueing station: requests wait for its servers and do work there.
+    Queue(Queue),
+    /// A load balancer: a request arriving here is passed at once, in zero
+    /// time, to one of the targets chosen by the policy.
+    Balancer(Dispatch),
+    /// A call point: a request arriving here calls the targets (in parallel
+    /// if several), waits for their replies, then leaves by its class's
+    /// routing, all without using a server.
+    Call(CallPoint),
+}
+
+/// A queueing station: `servers` identical servers, one queue, and the data
+/// mechanisms a queue may carry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Queue {
     /// Number of parallel servers, at least one.
     pub servers: u32,
     /// Queue discipline.
     pub discipline: Discipline,
     /// Most requests present (queued plus in service); arrivals beyond are dropped.
     pub capacity: Option<u32>,
-    /// When set, this is not a queue but a load balancer: a request arriving
-    /// here is passed at once, in zero time, to one of the targets chosen by
-    /// the policy; `servers`, `discipline`, `capacity` and `behaviour` are
-    /// then unused.
-    pub dispatch: Option<Dispatch>,
-    /// When set, a request must take one of a limited number of slots (a
-    /// worker thread, a connection) before entering this station, and keeps
-    /// it until its visit at `release_at` ends; requests without a free slot
-    /// wait in FIFO order.
-    pub admission: Option<Admission>,
-    /// When set, this is not a queue but a call point: a request arriving
-    /// here calls the targets (in parallel if several), waits for their
-    /// replies, then leaves by its class's routing, all without using a
-    /// server; `servers`, `discipline` and `capacity` are then unused, and
-    /// `work` is ignored.
-    pub call: Option<CallPoint>,
-    /// The probability that a visit here ends in an error (a failing
-    /// dependency): the request fails, and with it every call awaiting it.
-    pub error: f64,
     /// When set, this station is a cache: after each visit it decides
     /// whether the request hit, or must fetch from the backing store.
     pub cache: Option<Cache>,
@@ -120,10 +139,20 @@ pub struct Station {
     /// When set, visits here are writes on a replicated database's leader,
     /// or reads on one of its followers, which may be stale.
     pub replication: Option<Replication>,
-    /// Per-class behaviour, indexed by [`ClassId`]. `None` for a class that
-    /// never visits this station (reaching it anyway is a model error caught
-    /// when the topology is validated).
-    pub behaviour: Vec<Option<Behaviour>>,
+}
+
+impl Queue {
+    /// `servers` servers with `discipline`, no capacity limit, no data mechanism.
+    pub fn new(servers: u32, discipline: Discipline) -> Queue {
+        Queue {
+            servers,
+            discipline,
+            capacity: None,
+            cache: None,
+            gc: None,
+            replication: None,
+        }
+    }
 }
 
 impl Station {
@@ -135,20 +164,87 @@ impl Station {
         discipline: Discipline,
         behaviour: Vec<Option<Behaviour>>,
     ) -> Station {
+        Station::with_role(
+            name,
+            Role::Queue(Queue::new(servers, discipline)),
+            behaviour,
+        )
+    }
+
+    /// A station with `role`, no pool, never failing.
+    pub fn with_role(
+        name: impl Into<String>,
+        role: Role,
+        behaviour: Vec<Option<Behaviour>>,
+    ) -> Station {
         Station {
             name: name.into(),
-            servers,
-            discipline,
-            capacity: None,
-            dispatch: None,
+            role,
             admission: None,
-            call: None,
             error: 0.0,
-            cache: None,
-            gc: None,
-            replication: None,
             behaviour,
         }
+    }
+
+    /// A load balancer for `n_classes` classes.
+    pub fn balancer(name: impl Into<String>, dispatch: Dispatch, n_classes: usize) -> Station {
+        Station::with_role(name, Role::Balancer(dispatch), vec![None; n_classes])
+    }
+
+    /// Its queue, if it is one.
+    pub fn queue(&self) -> Option<&Queue> {
+        match &self.role {
+            Role::Queue(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// Its queue, if it is one, to change.
+    pub fn queue_mut(&mut self) -> Option<&mut Queue> {
+        match &mut self.role {
+            Role::Queue(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// Its balancer's policy and targets, if it is one.
+    pub fn dispatch(&self) -> Option<&Dispatch> {
+        match &self.role {
+            Role::Balancer(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Its balancer's policy and targets, if it is one, to change.
+    pub fn dispatch_mut(&mut self) -> Option<&mut Dispatch> {
+        match &mut self.role {
+            Role::Balancer(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Its call, if it is a call point.
+    pub fn call(&self) -> Option<&CallPoint> {
+        match &self.role {
+            Role::Call(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Its servers: a queue's; one for a balancer or a call point (which
+    /// use none, and are reported with one).
+    pub fn servers(&self) -> u32 {
+        self.queue().map_or(1, |q| q.servers)
+    }
+
+    /// Its cache, if it is a queue with one.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.queue().and_then(|q| q.cache.as_ref())
+    }
+
+    /// Its replication role, if it is a queue with one.
+    pub fn replication(&self) -> Option<&Replication> {
+        self.queue().and_then(|q| q.replication.as_ref())
     }
 }
 
@@ -530,12 +626,11 @@ pub enum ModelError {
     /// A follower whose leader is not a leader, or a leader with an empty
     /// catalogue.
     BadReplication(StationId),
-    /// A garbage collector on a station that is not processor sharing, or
+    /// A garbage collector on a queue that is not processor sharing, or
     /// with a heap, allocation or pause that is not positive and finite.
     BadGc(StationId),
-    /// A cache on a balancer or call point, with a hit ratio outside
-    /// `[0, 1]`, an empty catalogue or no capacity, a batch or interval of
-    /// zero, or not one operation per class.
+    /// A cache with a hit ratio outside `[0, 1]`, an empty catalogue or no
+    /// capacity, a batch or interval of zero, or not one operation per class.
     BadCache(StationId),
     /// A session-aware policy without sessions, bad sessions, or a downtime
     /// of no target or of no duration.
@@ -605,7 +700,7 @@ impl std::fmt::Display for ModelError {
             ),
             ModelError::BadCache(s) => write!(
                 f,
-                "cache #{} is not a queueing station, or has a bad hit ratio, catalogue, capacity, flush or operations",
+                "cache #{} has a bad hit ratio, catalogue, capacity, flush or operations",
                 s.0
             ),
             ModelError::CallCycle(s) => {
@@ -617,259 +712,3 @@ impl std::fmt::Display for ModelError {
 }
 
 impl std::error::Error for ModelError {}
-
-impl Topology {
-    /// Checks the invariants the engine relies on. The scenario crate reports
-    /// user errors with spans before this; this is the engine's own guard.
-    pub fn validate(&self) -> Result<(), ModelError> {
-        if self.classes.is_empty() {
-            return Err(ModelError::Empty);
-        }
-        let n = self.stations.len();
-        let known = |s: StationId| {
-            if s.idx() < n {
-                Ok(())
-            } else {
-                Err(ModelError::UnknownStation(s))
-            }
-        };
-        for (si, station) in self.stations.iter().enumerate() {
-            let id = StationId(si as u32);
-            if let Some(d) = &station.dispatch {
-                if d.targets.is_empty() {
-                    return Err(ModelError::NoTargets(id));
-                }
-                for &t in &d.targets {
-                    known(t)?;
-                }
-                let needs_sessions = matches!(d.policy, Policy::Sticky | Policy::ConsistentHash);
-                let sessions_ok = d
-                    .sessions
-                    .is_none_or(|s| s.count > 0 && s.zipf.is_finite() && s.zipf >= 0.0);
-                let down_ok = d
-                    .down
-                    .iter()
-                    .all(|w| w.target < d.targets.len() && w.from < w.to);
-                if (needs_sessions && d.sessions.is_none()) || !sessions_ok || !down_ok {
-                    return Err(ModelError::BadDispatch(id));
-                }
-            }
-            let unit = |p: f64| (0.0..=1.0).contains(&p);
-            if !unit(station.error) {
-                return Err(ModelError::BadError(id));
-            }
-            if let Some(c) = &station.call {
-                if c.targets.is_empty()
-                    || c.wait as usize > c.targets.len()
-                    || c.probability.len() != self.classes.len()
-                    || !c.probability.iter().all(|&p| unit(p))
-                    || c.work.is_some_and(|w| !(w.is_finite() && w >= 0.0))
-                {
-                    return Err(ModelError::BadCall(id));
-                }
-                for &t in &c.targets {
-                    known(t)?;
-                }
-            } else if station.servers == 0 {
-                return Err(ModelError::NoServers(id));
-            }
-            match &station.replication {
-                Some(Replication::Leader { keys, .. })
-                    if keys.count == 0 || !keys.zipf.is_finite() || keys.zipf < 0.0 =>
-                {
-                    return Err(ModelError::BadReplication(id));
-                }
-                Some(Replication::Follower { leader }) => {
-                    known(*leader)?;
-                    if !matches!(
-                        self.stations[leader.idx()].replication,
-                        Some(Replication::Leader { .. })
-                    ) {
-                        return Err(ModelError::BadReplication(id));
-                    }
-                }
-                _ => {}
-            }
-            if let Some(g) = &station.gc {
-                let finite = |x: f64| x.is_finite() && x >= 0.0;
-                if station.discipline != Discipline::Ps
-                    || station.dispatch.is_some()
-                    || station.call.is_some()
-                    || !(finite(g.heap) && g.heap > 0.0)
-                    || !(finite(g.alloc) && g.alloc > 0.0)
-                    || !finite(g.live)
-                    || !finite(g.pause_min)
-                    || !finite(g.pause_per_byte)
-                {
-                    return Err(ModelError::BadGc(id));
-                }
-                if let Some(f) = g.in_flight {
-                    known(f)?;
-                }
-            }
-            if let Some(c) = &station.cache {
-                known(c.backing)?;
-                let contents_ok = match &c.contents {
-                    CacheContents::HitRatio(h) => unit(*h),
-                    CacheContents::Lru {
-                        keys,
-                        capacity,
-                        ttl,
-                    } => {
-                        keys.count > 0
-                            && keys.zipf.is_finite()
-                            && keys.zipf >= 0.0
-                            && *capacity > 0
-                            && ttl.is_none_or(|t| t.0 > 0)
-                    }
-                };
-                let policy_ok = match c.write_policy {
-                    WritePolicy::WriteBack { batch, interval } => batch > 0 && interval.0 > 0,
-                    _ => true,
-                };
-                if !contents_ok
-                    || !policy_ok
-                    || c.ops.len() != self.classes.len()
-                    || station.dispatch.is_some()
-                    || station.call.is_some()
-                {
-                    return Err(ModelError::BadCache(id));
-                }
-            }
-            if let Some(a) = &station.admission {
-                for &r in &a.release_at {
-                    known(r)?;
-                }
-                let bad_connections = a.connections.is_some_and(|c| {
-                    !(c.connect.is_finite() && c.connect >= 0.0)
-                        || station.dispatch.is_some()
-                        || station.call.is_some()
-                });
-                if a.slots == 0 || bad_connections {
-                    return Err(ModelError::NoSlots(id));
-                }
-            }
-            for behaviour in station.behaviour.iter().flatten() {
-                let mut sum = 0.0;
-                for &(to, p) in &behaviour.routing.next {
-                    known(to)?;
-                    if !(0.0..=1.0).contains(&p) {
-                        return Err(ModelError::BadRouting(id));
-                    }
-                    sum += p;
-                }
-                if sum > 1.0 + 1e-9 {
-                    return Err(ModelError::BadRouting(id));
-                }
-            }
-        }
-        // Every station a class can reach must know what to do with it.
-        for (ci, class) in self.classes.iter().enumerate() {
-            let class_id = ClassId(ci as u32);
-            known(class.entry)?;
-            if let Load::Open { rate, .. } = class.load
-                && !(rate.is_finite() && rate > 0.0)
-            {
-                return Err(ModelError::BadRate(class_id));
-            }
-            let no_think = matches!(class.load, Load::Closed { think: None, .. });
-            let mut seen = vec![false; n];
-            let mut stack = vec![class.entry];
-            while let Some(s) = stack.pop() {
-                if std::mem::replace(&mut seen[s.idx()], true) {
-                    continue;
-                }
-                let station = &self.stations[s.idx()];
-                // Where a request can be turned away (a full station or
-                // queue, a balancer with its targets down), possibly at once.
-                let turns_away = (station.capacity.is_some() && station.call.is_none())
-                    || station
-                        .admission
-                        .as_ref()
-                        .is_some_and(|a| a.waiting_limit.is_some())
-                    || station
-                        .dispatch
-                        .as_ref()
-                        .is_some_and(|d| !d.down.is_empty());
-                if no_think && turns_away {
-                    return Err(ModelError::ClosedLossWithoutThink(class_id));
-                }
-                if let Some(d) = &station.dispatch {
-                    stack.extend(d.targets.iter().copied());
-                    continue;
-                }
-                if let Some(c) = &station.call {
-                    stack.extend(c.targets.iter().copied());
-                }
-                if let Some(c) = &station.cache {
-                    stack.push(c.backing);
-                }
-                let Some(Some(behaviour)) = station.behaviour.get(ci) else {
-                    return Err(ModelError::NoBehaviour {
-                        class: class_id,
-                        station: s,
-                    });
-                };
-                stack.extend(behaviour.routing.next.iter().map(|&(to, _)| to));
-            }
-        }
-        // Balancers pass requests on in zero time. A balancer is grounded if
-        // one of its targets is a station or a grounded balancer; balancers
-        // that are not would pass a request around forever at one instant.
-        let mut grounded: Vec<bool> = self.stations.iter().map(|s| s.dispatch.is_none()).collect();
-        loop {
-            let mut changed = false;
-            for (si, station) in self.stations.iter().enumerate() {
-                if let Some(d) = &station.dispatch
-                    && !grounded[si]
-                    && d.targets.iter().any(|t| grounded[t.idx()])
-                {
-                    grounded[si] = true;
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-        if let Some(si) = grounded.iter().position(|g| !g) {
-            return Err(ModelError::BalancerCycle(StationId(si as u32)));
-        }
-        // A call point must not be reachable from its own callees.
-        for (si, station) in self.stations.iter().enumerate() {
-            let Some(call) = &station.call else { continue };
-            let mut seen = vec![false; n];
-            let mut stack = call.targets.clone();
-            while let Some(s) = stack.pop() {
-                if s.idx() == si {
-                    return Err(ModelError::CallCycle(s));
-                }
-                if std::mem::replace(&mut seen[s.idx()], true) {
-                    continue;
-                }
-                stack.extend(self.successors(s));
-            }
-        }
-        Ok(())
-    }
-
-    /// Every station a request at `s` may go to next, of any class, calls
-    /// included.
-    pub fn successors(&self, s: StationId) -> Vec<StationId> {
-        let station = &self.stations[s.idx()];
-        let mut out: Vec<StationId> = Vec::new();
-        if let Some(d) = &station.dispatch {
-            out.extend(&d.targets);
-        }
-        if let Some(c) = &station.call {
-            out.extend(&c.targets);
-        }
-        if let Some(c) = &station.cache {
-            out.push(c.backing);
-        }
-        for b in station.behaviour.iter().flatten() {
-            out.extend(b.routing.next.iter().map(|&(to, _)| to));
-        }
-        out
-    }
-}

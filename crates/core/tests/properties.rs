@@ -79,15 +79,16 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
                 work: work(s.law),
                 routing: Routing { next },
             };
-            Station {
-                capacity: s.capacity,
-                ..Station::new(
-                    format!("s{i}"),
-                    s.servers,
-                    s.discipline,
-                    vec![Some(behaviour); n_classes],
-                )
+            let mut station = Station::new(
+                format!("s{i}"),
+                s.servers,
+                s.discipline,
+                vec![Some(behaviour); n_classes],
+            );
+            if let Role::Queue(q) = &mut station.role {
+                q.capacity = s.capacity;
             }
+            station
         })
         .collect();
     let mut classes = vec![Class {
@@ -243,7 +244,7 @@ fn request_path(spec: &CallSpec) -> Topology {
     let mut caller = plain("caller".into(), spec.slots, Routing::to(StationId(1)));
     caller.admission = Some(Admission::new(spec.slots, StationId(1)));
     let mut call = plain("caller.call".into(), 1, Routing::exit());
-    call.call = Some(CallPoint {
+    call.role = Role::Call(CallPoint {
         targets: (2..2 + k).map(StationId).collect(),
         wait: spec.wait,
         probability: vec![spec.probability; classes],
@@ -258,13 +259,13 @@ fn request_path(spec: &CallSpec) -> Topology {
             Routing::exit()
         };
         let mut b = plain(format!("backend{i}"), 2, routing);
-        b.capacity = capacity.map(|c| c + 1);
+        b.queue_mut().unwrap().capacity = capacity.map(|c| c + 1);
         b.error = error;
         stations.push(b);
     }
     // The first backend's nested call, to `last`.
     let mut nested = plain("backend0.call".into(), 1, Routing::exit());
-    nested.call = Some(CallPoint::to(StationId(last), classes));
+    nested.role = Role::Call(CallPoint::to(StationId(last), classes));
     stations.push(nested);
     stations.push(plain("last".into(), 1, Routing::exit()));
     Topology {
@@ -401,7 +402,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         )
     };
     let mut cache = plain("cache", 1, Discipline::Fifo, 0.05, Routing::exit());
-    cache.cache = Some(Cache {
+    cache.queue_mut().unwrap().cache = Some(Cache {
         contents: match spec.lru {
             Some((keys, capacity, zipf, ttl)) => CacheContents::Lru {
                 keys: Popularity { count: keys, zipf },
@@ -422,7 +423,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         backing: StationId(1),
     });
     let mut call = plain("cache.call", 1, Discipline::Fifo, 1.0, Routing::exit());
-    call.call = Some(CallPoint::to(StationId(2), classes));
+    call.role = Role::Call(CallPoint::to(StationId(2), classes));
     let follower = Routing {
         next: if spec.replicated {
             vec![(StationId(3), 0.5)]
@@ -439,7 +440,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         }),
         ..Admission::new(spec.slots, StationId(2))
     });
-    db.gc = spec.heap.map(|heap| Gc {
+    db.queue_mut().unwrap().gc = spec.heap.map(|heap| Gc {
         heap,
         live: 0.5,
         alloc: 1.0,
@@ -449,7 +450,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
     });
     let mut stations = vec![cache, call, db];
     if spec.replicated {
-        stations[2].replication = Some(Replication::Leader {
+        stations[2].queue_mut().unwrap().replication = Some(Replication::Leader {
             keys: Popularity {
                 count: 20,
                 zipf: 0.5,
@@ -457,7 +458,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
             lag: Dist::exp(0.3e9).unwrap(),
         });
         let mut replica = plain("replica", 1, Discipline::Fifo, 0.05, Routing::exit());
-        replica.replication = Some(Replication::Follower {
+        replica.queue_mut().unwrap().replication = Some(Replication::Follower {
             leader: StationId(2),
         });
         stations.push(replica);

@@ -67,18 +67,17 @@ mod tests {
 
     fn summary(capacity: Option<u32>) -> Summary {
         let topology = Topology {
-            stations: vec![Station {
-                capacity,
-                ..Station::new(
-                    "q",
-                    1,
-                    Discipline::Fifo,
-                    vec![Some(Behaviour {
-                        work: Dist::constant(1e9).unwrap(),
-                        routing: Routing::exit(),
-                    })],
-                )
-            }],
+            stations: vec![Station::with_role(
+                "q",
+                Role::Queue(Queue {
+                    capacity,
+                    ..Queue::new(1, Discipline::Fifo)
+                }),
+                vec![Some(Behaviour {
+                    work: Dist::constant(1e9).unwrap(),
+                    routing: Routing::exit(),
+                })],
+            )],
             classes: vec![Class {
                 name: "jobs".into(),
                 entry: StationId(0),

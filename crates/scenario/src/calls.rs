@@ -23,7 +23,7 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Behaviour, CallPoint, Discipline, Routing, Station, StationId};
+use chokepoint_core::model::{Behaviour, CallPoint, Discipline, Role, Routing, Station, StationId};
 use toml::Spanned;
 use toml::de::DeValue;
 
@@ -432,7 +432,7 @@ pub(crate) fn compile(
                     &zero,
                     &Routing::to(to),
                 );
-                station.call = Some(CallPoint {
+                station.role = Role::Call(CallPoint {
                     targets: vec![link],
                     wait: 1,
                     probability: vec![1.0; per_class.len()],
@@ -460,15 +460,16 @@ pub(crate) fn compile(
                 })
             })
             .collect();
-        out.stations.push(Station {
-            call: Some(CallPoint {
+        out.stations.push(Station::with_role(
+            name,
+            Role::Call(CallPoint {
                 targets,
                 wait: entry.wait,
                 probability,
                 work: None,
             }),
-            ..Station::new(name, 1, Discipline::Fifo, behaviour)
-        });
+            behaviour,
+        ));
         out.points.push(StationId(id));
         out.labels.push(entry.label.clone());
     }

@@ -124,15 +124,16 @@ impl Lock {
         if self.keys == 1 {
             return vec![stripe(name)];
         }
-        let mut out = vec![Station {
-            dispatch: Some(Dispatch::new(
+        let mut out = vec![Station::balancer(
+            name.clone(),
+            Dispatch::new(
                 Policy::Random,
                 (0..self.keys)
                     .map(|k| StationId(first_id + 1 + k))
                     .collect(),
-            )),
-            ..Station::new(name.clone(), 1, Discipline::Fifo, vec![None; uses.len()])
-        }];
+            ),
+            uses.len(),
+        )];
         out.extend((0..self.keys).map(|k| stripe(format!("{name}[{k}]"))));
         out
     }

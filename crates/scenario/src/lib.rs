@@ -20,7 +20,7 @@
 //! let loaded = chokepoint_scenario::load(text);
 //! assert!(loaded.diagnostics.is_empty());
 //! let scenario = loaded.scenario.unwrap();
-//! assert_eq!(scenario.topology.stations[0].servers, 1);
+//! assert_eq!(scenario.topology.stations[0].servers(), 1);
 //!
 //! // A typo is found, located and explained.
 //! let broken = text.replace("work =", "wrok =");

@@ -13,7 +13,7 @@ use chokepoint_core::analysis;
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
     Admission, ArrivalProcess, Behaviour, Cache, Class, Discipline, Dispatch, Downtime, Load,
-    ModelError, Policy, Routing, Sessions, Station, StationId, Topology,
+    ModelError, Policy, Queue, Role, Routing, Sessions, Station, StationId, Topology,
 };
 use std::collections::BTreeMap;
 
@@ -676,7 +676,7 @@ impl<'s> Walker<'s> {
                     });
                     station_spans.push(s.key_span.clone());
                     extras.push(dispatch);
-                } else if station.dispatch.is_some() {
+                } else if station.dispatch().is_some() {
                     dispatchers.push(here);
                 }
                 // A station that calls, or a cache that fetches on a miss:
@@ -690,7 +690,7 @@ impl<'s> Walker<'s> {
                         .map(|b| b.as_ref().map(|_| spec.on_miss.clone()))
                         .collect();
                     let c = calls::compile(&s.name, &per_class, &plain.next, first, None);
-                    station.cache = Some(Cache {
+                    station.queue_mut().expect("a cache is a queue").cache = Some(Cache {
                         contents: spec.contents.clone(),
                         ops: spec.ops.clone(),
                         write_policy: spec.write_policy,
@@ -701,7 +701,7 @@ impl<'s> Walker<'s> {
                     // Its servers are workers, held from admission to the last reply.
                     let c = calls::compile(&s.name, &plain.calls, &plain.next, first, None);
                     let last = *c.points.last().expect("calls were made");
-                    station.admission = Some(Admission::new(station.servers, last));
+                    station.admission = Some(Admission::new(station.servers(), last));
                     for b in station.behaviour.iter_mut().flatten() {
                         b.routing = Routing::to(c.points[0]);
                     }
@@ -802,7 +802,7 @@ impl<'s> Walker<'s> {
                         .filter_map(|h| extras.get(h.idx() - services.len()))
                         .filter_map(|st| st.admission.as_ref().map(|a| a.slots))
                         .sum();
-                    if let Some(d) = station.dispatch.as_mut() {
+                    if let Some(d) = station.dispatch_mut() {
                         d.targets = heads;
                     }
                     if let Some(a) = station.admission.as_mut() {
@@ -828,7 +828,7 @@ impl<'s> Walker<'s> {
         // database with read replicas routes by class there).
         let splits: Vec<bool> = stations
             .iter()
-            .map(|s| s.as_ref().is_some_and(|s| s.dispatch.is_some()))
+            .map(|s| s.as_ref().is_some_and(|s| s.dispatch().is_some()))
             .collect();
         for id in dispatchers {
             let station = if id.idx() < services.len() {
@@ -836,7 +836,7 @@ impl<'s> Walker<'s> {
             } else {
                 extras.get_mut(id.idx() - services.len())
             };
-            let Some(d) = station.and_then(|s| s.dispatch.as_mut()) else {
+            let Some(d) = station.and_then(|s| s.dispatch_mut()) else {
                 continue;
             };
             d.targets = d
@@ -1332,10 +1332,14 @@ impl<'s> Walker<'s> {
             return None;
         }
         Some(Plain {
-            station: Station {
-                capacity: capacity?,
-                ..Station::new(name.clone(), servers?, discipline, behaviour)
-            },
+            station: Station::with_role(
+                name.clone(),
+                Role::Queue(Queue {
+                    capacity: capacity?,
+                    ..Queue::new(servers?, discipline)
+                }),
+                behaviour,
+            ),
             calls,
             next,
             l7: None,
@@ -1361,18 +1365,16 @@ impl<'s> Walker<'s> {
             None => Some(None),
         };
         Some(Station {
-            dispatch: Some(Dispatch::new(Policy::LeastConnections, Vec::new())),
             admission: Some(Admission {
                 slots: 1,
                 release_at: Vec::new(),
                 waiting_limit: limit?,
                 connections: None,
             }),
-            ..Station::new(
+            ..Station::balancer(
                 service.name.clone(),
-                1,
-                Discipline::Fifo,
-                vec![None; n_classes],
+                Dispatch::new(Policy::LeastConnections, Vec::new()),
+                n_classes,
             )
         })
     }
@@ -1557,10 +1559,7 @@ impl<'s> Walker<'s> {
         };
         let mut dispatch = Dispatch::new(policy?, targets?);
         dispatch.sessions = sessions?;
-        let balancer = Station {
-            dispatch: Some(dispatch),
-            ..Station::new(name.clone(), 1, Discipline::Fifo, vec![None; n_classes])
-        };
+        let balancer = Station::balancer(name.clone(), dispatch, n_classes);
         Some(match l7? {
             None => (balancer, None),
             Some((profile, cpu)) => {
@@ -1789,7 +1788,7 @@ impl<'s> Walker<'s> {
                     }
                     _ => format!("service `{}`", s.name),
                 };
-                let outcome = if s.capacity.is_some() {
+                let outcome = if s.queue().is_some_and(|q| q.capacity.is_some()) {
                     "it will drop the excess at its capacity"
                 } else {
                     "its queue will grow without bound and the results depend on the duration"
@@ -1798,7 +1797,7 @@ impl<'s> Walker<'s> {
                     Diagnostic::warning(
                         format!(
                             "{name} is overloaded: offered load ρ = {rho:.3} with {} server(s); {outcome}",
-                            s.servers
+                            s.servers()
                         ),
                         Some(station_spans[si].clone()),
                     )

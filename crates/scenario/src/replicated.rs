@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, Behaviour, Discipline, Dispatch, Gc, Op, Policy, Popularity, Replication, Routing,
-    Station, StationId,
+    Admission, Behaviour, Discipline, Dispatch, Gc, Op, Policy, Popularity, Queue, Replication,
+    Role, Routing, Station, StationId,
 };
 use chokepoint_core::time::SimTime;
 use toml::de::{DeTable, DeValue};
@@ -795,7 +795,7 @@ impl Replicated {
                             Some(leader) => Replication::Follower { leader },
                         },
                     );
-                stations.push(Station {
+                let queue = Queue {
                     replication,
                     gc: self.heap.filter(|_| role == "cpu").map(|h| Gc {
                         heap: h.heap,
@@ -805,6 +805,9 @@ impl Replicated {
                         pause_per_byte: h.pause_per_byte,
                         in_flight,
                     }),
+                    ..Queue::new(servers, discipline)
+                };
+                stations.push(Station {
                     admission: match &self.pool {
                         _ if i > 0 => None,
                         Some(pool) => Some(Admission {
@@ -813,10 +816,9 @@ impl Replicated {
                         }),
                         None => self.workers.map(|slots| Admission::new(slots, release)),
                     },
-                    ..Station::new(
+                    ..Station::with_role(
                         format!("{name}[{r}].{role}"),
-                        servers,
-                        discipline,
+                        Role::Queue(queue),
                         behaviour,
                     )
                 });
@@ -848,15 +850,11 @@ impl Replicated {
             // service's own station routes each class, in no time.
             let reads = StationId(first_id + stations.len() as u32);
             others.push(reads);
-            stations.push(Station {
-                dispatch: Some(Dispatch::new(Policy::Random, heads[1..].to_vec())),
-                ..Station::new(
-                    format!("{name}.reads"),
-                    1,
-                    Discipline::Fifo,
-                    vec![None; n_classes],
-                )
-            });
+            stations.push(Station::balancer(
+                format!("{name}.reads"),
+                Dispatch::new(Policy::Random, heads[1..].to_vec()),
+                n_classes,
+            ));
             let behaviour = self
                 .ops
                 .iter()
@@ -870,10 +868,7 @@ impl Replicated {
                 .collect();
             Station::new(name, INFINITE_SERVERS, Discipline::Fifo, behaviour)
         } else {
-            Station {
-                dispatch: Some(Dispatch::new(Policy::Random, heads)),
-                ..Station::new(name, 1, Discipline::Fifo, vec![None; n_classes])
-            }
+            Station::balancer(name, Dispatch::new(Policy::Random, heads), n_classes)
         };
         let info = ServiceInfo {
             name: name.to_owned(),

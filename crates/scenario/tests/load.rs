@@ -34,7 +34,11 @@ fn defaults() {
     assert_eq!(s.simulation.warmup.as_nanos(), 0);
     let q = &s.topology.stations[0];
     assert_eq!(
-        (q.servers, q.discipline, q.capacity),
+        (
+            q.servers(),
+            q.queue().unwrap().discipline,
+            q.queue().unwrap().capacity
+        ),
         (1, Discipline::Fifo, None)
     );
     assert_eq!(
@@ -79,7 +83,7 @@ work = "uniform(1ms, 3ms)"
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let t = loaded.scenario.unwrap().topology;
     let front = &t.stations[0];
-    assert_eq!(front.capacity, Some(10));
+    assert_eq!(front.queue().unwrap().capacity, Some(10));
     let web = front.behaviour[0].as_ref().unwrap();
     let batch = front.behaviour[1].as_ref().unwrap();
     assert_eq!(web.routing.next, vec![(StationId(1), 0.5)]);
@@ -94,7 +98,7 @@ work = "uniform(1ms, 3ms)"
             think: Some(_)
         }
     ));
-    assert_eq!(t.stations[1].discipline, Discipline::Ps);
+    assert_eq!(t.stations[1].queue().unwrap().discipline, Discipline::Ps);
 }
 
 #[test]
@@ -108,7 +112,7 @@ fn overrides_change_values_and_locate_their_errors() {
     )
     .scenario
     .unwrap();
-    assert_eq!(s.topology.stations[0].servers, 3);
+    assert_eq!(s.topology.stations[0].servers(), 3);
     assert!(matches!(s.topology.classes[0].load, Load::Open { rate, .. } if rate == 7.0));
 
     // A bad overridden value is reported at the key it replaced.
@@ -321,8 +325,11 @@ fn sweep_points_cross_variants_with_the_grid() {
     );
     let loaded = chokepoint_scenario::load_points(SWEPT, &spec);
     let last = loaded[11].1.scenario.as_ref().unwrap();
-    assert_eq!(last.topology.stations[0].servers, 2);
-    assert_eq!(last.topology.stations[0].discipline, Discipline::Ps);
+    assert_eq!(last.topology.stations[0].servers(), 2);
+    assert_eq!(
+        last.topology.stations[0].queue().unwrap().discipline,
+        Discipline::Ps
+    );
     assert!(matches!(last.topology.classes[0].load, Load::Open { rate, .. } if rate == 3.0));
     let slo = s.slo.unwrap();
     assert_eq!(slo.p99, Some(0.05));
@@ -406,7 +413,7 @@ work = "exp(10ms)"
     let loaded = load(text);
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let t = loaded.scenario.unwrap().topology;
-    let d = t.stations[0].dispatch.as_ref().unwrap();
+    let d = t.stations[0].dispatch().unwrap();
     assert_eq!(d.policy, chokepoint_core::model::Policy::LeastConnections);
     assert_eq!(d.targets, vec![StationId(1), StationId(2)]);
     assert!(
@@ -424,7 +431,7 @@ work = "exp(10ms)"
         "policy = \"sticky\"\nsessions = { count = 100, zipf = 1.2 }",
     );
     let t = load(&sticky).scenario.unwrap().topology;
-    let d = t.stations[0].dispatch.as_ref().unwrap();
+    let d = t.stations[0].dispatch().unwrap();
     assert_eq!(
         d.sessions,
         Some(chokepoint_core::model::Sessions {
@@ -438,7 +445,7 @@ work = "exp(10ms)"
         "[services.b]\ndown = [{ from = \"10s\", to = \"20s\" }]\n",
     );
     let t = load(&down).scenario.unwrap().topology;
-    let d = t.stations[0].dispatch.as_ref().unwrap();
+    let d = t.stations[0].dispatch().unwrap();
     assert_eq!(d.down.len(), 1);
     assert_eq!(d.down[0].target, 1);
     assert!(
@@ -520,7 +527,10 @@ fn replicated_services_compile_into_chains() {
     );
     // c-large: 2 cores at speed 1.2; 10% of 2 ms on the lock, 90% on the cores.
     let cpu = &t.stations[api.chains[0][1].idx()];
-    assert_eq!((cpu.servers, cpu.discipline), (2, Discipline::Ps));
+    assert_eq!(
+        (cpu.servers(), cpu.queue().unwrap().discipline),
+        (2, Discipline::Ps)
+    );
     let cpu_mean = cpu.behaviour[0].as_ref().unwrap().work.mean();
     assert!((cpu_mean - 0.9 * 2e6 / 1.2).abs() < 1e-3);
     let lock_mean = lock.behaviour[0].as_ref().unwrap().work.mean();
@@ -538,7 +548,7 @@ fn replicated_services_compile_into_chains() {
         .mean();
     assert!((disk - 0.5e6).abs() < 1e-3 && (net - 80_000.0 / 0.75).abs() < 1e-3);
     // The balancer in front of api picks among its replicas directly.
-    let lb = t.stations[0].dispatch.as_ref().unwrap();
+    let lb = t.stations[0].dispatch().unwrap();
     assert_eq!(
         lb.targets,
         api.chains.iter().map(|c| c[0]).collect::<Vec<_>>()
@@ -654,7 +664,7 @@ error = 0.01
     );
     let points: Vec<&CallPoint> = api.chains[0][1..]
         .iter()
-        .map(|&id| station(id).call.as_ref().unwrap())
+        .map(|&id| station(id).call().unwrap())
         .collect();
     assert_eq!(points[0].probability, [1.0, 0.0]);
     assert_eq!(points[1].probability, [0.5, 0.0]);
@@ -663,7 +673,7 @@ error = 0.01
     assert_eq!(points[3].targets.len(), 2);
     // The cache call goes through a hop with the latency, then to the cache.
     let hop = station(points[0].targets[0]);
-    assert_eq!(hop.servers, u32::MAX);
+    assert_eq!(hop.servers(), u32::MAX);
     let cache = StationId(1);
     assert_eq!(
         hop.behaviour[0].as_ref().unwrap().routing,
@@ -671,7 +681,7 @@ error = 0.01
     );
     assert_eq!(api.others.len(), 2, "one hop per replica");
     let partner = station(StationId(3));
-    assert_eq!(partner.servers, u32::MAX);
+    assert_eq!(partner.servers(), u32::MAX);
     assert_eq!(partner.admission.as_ref().unwrap().slots, 10);
     assert_eq!(partner.error, 0.01);
 }
@@ -776,7 +786,7 @@ fn data_tier_errors() {
     let info = scenario.services.iter().find(|s| s.name == "db").unwrap();
     assert_eq!((info.profile.is_none(), info.cost_per_hour), (true, 0.0));
     assert_eq!(
-        scenario.topology.stations[info.chains[0][info.cpu_at].idx()].servers,
+        scenario.topology.stations[info.chains[0][info.cpu_at].idx()].servers(),
         8
     );
     expect(&db("servers = 8"), "give `profile` or `servers`, not both");
@@ -888,7 +898,7 @@ replicas = {replicas}
         let lb = &s.topology.stations[0];
         let db = s.services.iter().find(|i| i.name == "db").unwrap();
         let heads: Vec<StationId> = db.chains.iter().map(|c| c[0]).collect();
-        (lb.dispatch.as_ref().unwrap().targets.clone(), heads)
+        (lb.dispatch().unwrap().targets.clone(), heads)
     };
     let (split, heads) = targets("3");
     assert_eq!(split, heads);

@@ -281,7 +281,7 @@ fn lru_hit_ratio_follows_che() {
             "capacity {capacity}, zipf {zipf}: {measured} vs Che {expected}"
         );
         // And the engine's own estimate (for its overload warnings) agrees.
-        let binned = chokepoint_core::analysis::che_hit_ratio(
+        let binned = chokepoint_core::routing::che_hit_ratio(
             chokepoint_core::model::Popularity {
                 count: 20_000,
                 zipf,

@@ -37,8 +37,8 @@ use std::collections::VecDeque;
 
 use crate::dist::Dist;
 use crate::model::{
-    ArrivalProcess, Discipline, Load, ModelError, Popularity, Replication, RunConfig, Topology,
-    WritePolicy,
+    self, ArrivalProcess, Discipline, Load, ModelError, Popularity, Replication, RunConfig,
+    Topology, WritePolicy,
 };
 use crate::queue::EventQueue;
 use crate::rng::{Stream, derive, name_key};
@@ -173,28 +173,31 @@ impl Engine {
             .map(|s| {
                 let stream =
                     |what: &str| Stream::new(derive(seed, &[name_key(what), name_key(&s.name)]));
-                let role = if let Some(d) = &s.dispatch {
-                    Role::Balancer(Box::new(Balancer::new(d, stream("balance"))))
-                } else if let Some(c) = &s.call {
-                    Role::Call(Box::new(CallState {
+                let role = match &s.role {
+                    model::Role::Balancer(d) => {
+                        Role::Balancer(Box::new(Balancer::new(d, stream("balance"))))
+                    }
+                    model::Role::Call(c) => Role::Call(Box::new(CallState {
                         targets: c.targets.iter().map(|t| t.0).collect(),
                         wait: c.wait,
                         probability: c.probability.clone(),
                         work: c.work.unwrap_or(-1.0),
                         stream: stream("call"),
-                    }))
-                } else {
-                    Role::Queue
+                    })),
+                    model::Role::Queue(_) => Role::Queue,
                 };
+                let q = s.queue();
+                let discipline = q.map(|q| q.discipline);
                 StationState {
                     role,
                     pool: s.admission.as_ref().map(Pool::new),
                     cache: s
-                        .cache
-                        .as_ref()
+                        .cache()
                         .map(|c| Box::new(CacheState::new(c, stream("keys")))),
-                    gc: s.gc.as_ref().map(|g| Box::new(GcState::new(g))),
-                    replica: s.replication.as_ref().map(|r| {
+                    gc: q
+                        .and_then(|q| q.gc.as_ref())
+                        .map(|g| Box::new(GcState::new(g))),
+                    replica: s.replication().map(|r| {
                         Box::new(match r {
                             Replication::Leader { keys, lag } => ReplicaState::leader(
                                 *keys,
@@ -203,7 +206,7 @@ impl Engine {
                                 stream("lag"),
                             ),
                             Replication::Follower { leader } => {
-                                let keys = match &topology.stations[leader.idx()].replication {
+                                let keys = match topology.stations[leader.idx()].replication() {
                                     Some(Replication::Leader { keys, .. }) => *keys,
                                     _ => Popularity {
                                         count: 1,
@@ -217,25 +220,25 @@ impl Engine {
                     error: s.error,
                     fail_stream: stream("error"),
                     releases: Vec::new(),
-                    servers: s.servers,
-                    capacity: s.capacity.unwrap_or(u32::MAX),
-                    is_ps: s.discipline == Discipline::Ps,
+                    servers: s.servers(),
+                    capacity: q.and_then(|q| q.capacity).unwrap_or(u32::MAX),
+                    is_ps: discipline == Some(Discipline::Ps),
                     n: 0,
                     busy: 0,
-                    queue: match s.discipline {
-                        Discipline::Fifo => WaitQueue::Fifo(VecDeque::new()),
-                        Discipline::Lifo => WaitQueue::Lifo(Vec::new()),
-                        Discipline::Priority => WaitQueue::Priority(
+                    queue: match discipline {
+                        Some(Discipline::Fifo) => WaitQueue::Fifo(VecDeque::new()),
+                        Some(Discipline::Lifo) => WaitQueue::Lifo(Vec::new()),
+                        Some(Discipline::Priority) => WaitQueue::Priority(
                             (0..priorities.len()).map(|_| VecDeque::new()).collect(),
                         ),
-                        Discipline::Ps => WaitQueue::None,
+                        Some(Discipline::Ps) | None => WaitQueue::None,
                     },
                     ps: Ps::default(),
                     speed: 1.0,
                     last: 0,
                     stats: StationStats {
                         name: s.name.clone(),
-                        servers: s.servers,
+                        servers: s.servers(),
                         slots: s.admission.as_ref().map_or(0, |a| a.slots),
                         ..StationStats::default()
                     },
@@ -312,7 +315,7 @@ impl Engine {
         // Balancers' targets go down and come back by events, before any
         // other event of the same instant.
         for (si, s) in topology.stations.iter().enumerate() {
-            for w in s.dispatch.iter().flat_map(|d| &d.down) {
+            for w in s.dispatch().iter().flat_map(|d| &d.down) {
                 let (station, target) = (si as u32, w.target as u32);
                 engine
                     .events

@@ -12,7 +12,7 @@ fn balanced(policy: Policy, sessions: u32, down: Vec<Downtime>) -> Topology {
     });
     dispatch.down = down;
     let mut lb = Station::new("lb", 1, Discipline::Fifo, vec![None]);
-    lb.dispatch = Some(dispatch);
+    lb.role = Role::Balancer(dispatch);
     let mut stations = vec![lb];
     stations.extend((1..=4).map(|i| {
         Station::new(

@@ -173,7 +173,7 @@ fn error_replies_fail_requests() {
 fn drops_inside_calls_end_the_caller() {
     for forked in [false, true] {
         let mut full = queue("full", 1, 1.0, Routing::exit());
-        full.capacity = Some(1);
+        full.queue_mut().unwrap().capacity = Some(1);
         let targets = if forked {
             vec![StationId(2), StationId(3)]
         } else {

@@ -16,7 +16,7 @@ fn every_tenth_request_waits_for_a_pause() {
             routing: Routing::exit(),
         })],
     );
-    cpu.gc = Some(Gc {
+    cpu.queue_mut().unwrap().gc = Some(Gc {
         heap: 10.5,
         live: 0.0,
         alloc: 1.0,
@@ -50,6 +50,6 @@ fn every_tenth_request_waits_for_a_pause() {
 
     // A model error: a collector on a FIFO station.
     let mut bad = topology.clone();
-    bad.stations[0].discipline = Discipline::Fifo;
+    bad.stations[0].queue_mut().unwrap().discipline = Discipline::Fifo;
     assert!(matches!(run(&bad, &config, 1), Err(ModelError::BadGc(_))));
 }

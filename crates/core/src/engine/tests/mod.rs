@@ -5,6 +5,7 @@
 
 use super::calls::Failure;
 use super::*;
+use crate::model::Role;
 use crate::model::*;
 
 mod balancers;
@@ -50,16 +51,14 @@ fn queue(name: &str, servers: u32, mean: f64, routing: Routing) -> Station {
 
 /// A call point for one class.
 fn call_point(name: &str, call: CallPoint, routing: Routing) -> Station {
-    Station {
-        call: Some(call),
-        ..station(
-            name,
-            1,
-            Discipline::Fifo,
-            Dist::constant(0.0).unwrap(),
+    Station::with_role(
+        name,
+        Role::Call(call),
+        vec![Some(Behaviour {
+            work: Dist::constant(0.0).unwrap(),
             routing,
-        )
-    }
+        })],
+    )
 }
 
 /// An open class with Poisson arrivals.

@@ -37,7 +37,7 @@ fn requests_are_conserved() {
         Dist::exp(1e9).unwrap(),
         Routing::exit(),
     );
-    st.capacity = Some(3);
+    st.queue_mut().unwrap().capacity = Some(3);
     let topology = Topology {
         stations: vec![st],
         classes: vec![open("jobs", 1.2, 0)],
@@ -224,7 +224,7 @@ fn closed_loss_without_think_is_refused() {
         Dist::exp(1e9).unwrap(),
         Routing::exit(),
     );
-    st.capacity = Some(2);
+    st.queue_mut().unwrap().capacity = Some(2);
     let topology = Topology {
         stations: vec![st],
         classes: vec![Class {

@@ -1,0 +1,248 @@
+//! The engine's own guard: the invariants a [`Topology`] must hold before it
+//! runs. The scenario crate reports a user's mistakes with spans before
+//! this; a topology built by hand (tests, benchmarks) meets these checks
+//! only.
+
+use crate::model::{
+    CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
+    Topology, WritePolicy,
+};
+use crate::routing::hops;
+
+impl Topology {
+    /// Checks the invariants the engine relies on.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.classes.is_empty() {
+            return Err(ModelError::Empty);
+        }
+        let n = self.stations.len();
+        let known = |s: StationId| {
+            if s.idx() < n {
+                Ok(())
+            } else {
+                Err(ModelError::UnknownStation(s))
+            }
+        };
+        let unit = |p: f64| (0.0..=1.0).contains(&p);
+        for (si, station) in self.stations.iter().enumerate() {
+            let id = StationId(si as u32);
+            match &station.role {
+                Role::Balancer(d) => {
+                    if d.targets.is_empty() {
+                        return Err(ModelError::NoTargets(id));
+                    }
+                    for &t in &d.targets {
+                        known(t)?;
+                    }
+                    let needs_sessions =
+                        matches!(d.policy, Policy::Sticky | Policy::ConsistentHash);
+                    let sessions_ok = d
+                        .sessions
+                        .is_none_or(|s| s.count > 0 && s.zipf.is_finite() && s.zipf >= 0.0);
+                    let down_ok = d
+                        .down
+                        .iter()
+                        .all(|w| w.target < d.targets.len() && w.from < w.to);
+                    if (needs_sessions && d.sessions.is_none()) || !sessions_ok || !down_ok {
+                        return Err(ModelError::BadDispatch(id));
+                    }
+                }
+                Role::Call(c) => {
+                    if c.targets.is_empty()
+                        || c.wait as usize > c.targets.len()
+                        || c.probability.len() != self.classes.len()
+                        || !c.probability.iter().all(|&p| unit(p))
+                        || c.work.is_some_and(|w| !(w.is_finite() && w >= 0.0))
+                    {
+                        return Err(ModelError::BadCall(id));
+                    }
+                    for &t in &c.targets {
+                        known(t)?;
+                    }
+                }
+                Role::Queue(q) => {
+                    if q.servers == 0 {
+                        return Err(ModelError::NoServers(id));
+                    }
+                    match &q.replication {
+                        Some(Replication::Leader { keys, .. })
+                            if keys.count == 0 || !keys.zipf.is_finite() || keys.zipf < 0.0 =>
+                        {
+                            return Err(ModelError::BadReplication(id));
+                        }
+                        Some(Replication::Follower { leader }) => {
+                            known(*leader)?;
+                            if !matches!(
+                                self.stations[leader.idx()].replication(),
+                                Some(Replication::Leader { .. })
+                            ) {
+                                return Err(ModelError::BadReplication(id));
+                            }
+                        }
+                        _ => {}
+                    }
+                    if let Some(g) = &q.gc {
+                        let finite = |x: f64| x.is_finite() && x >= 0.0;
+                        let ok = q.discipline == Discipline::Ps
+                            && finite(g.heap)
+                            && g.heap > 0.0
+                            && finite(g.alloc)
+                            && g.alloc > 0.0
+                            && finite(g.live)
+                            && finite(g.pause_min)
+                            && finite(g.pause_per_byte);
+                        if !ok {
+                            return Err(ModelError::BadGc(id));
+                        }
+                        if let Some(f) = g.in_flight {
+                            known(f)?;
+                        }
+                    }
+                    if let Some(c) = &q.cache {
+                        known(c.backing)?;
+                        let contents_ok = match &c.contents {
+                            CacheContents::HitRatio(h) => unit(*h),
+                            CacheContents::Lru {
+                                keys,
+                                capacity,
+                                ttl,
+                            } => {
+                                keys.count > 0
+                                    && keys.zipf.is_finite()
+                                    && keys.zipf >= 0.0
+                                    && *capacity > 0
+                                    && ttl.is_none_or(|t| t.0 > 0)
+                            }
+                        };
+                        let policy_ok = match c.write_policy {
+                            WritePolicy::WriteBack { batch, interval } => {
+                                batch > 0 && interval.0 > 0
+                            }
+                            _ => true,
+                        };
+                        if !contents_ok || !policy_ok || c.ops.len() != self.classes.len() {
+                            return Err(ModelError::BadCache(id));
+                        }
+                    }
+                }
+            }
+            if !unit(station.error) {
+                return Err(ModelError::BadError(id));
+            }
+            if let Some(a) = &station.admission {
+                for &r in &a.release_at {
+                    known(r)?;
+                }
+                let bad_connections = a.connections.is_some_and(|c| {
+                    !(c.connect.is_finite() && c.connect >= 0.0) || station.queue().is_none()
+                });
+                if a.slots == 0 || bad_connections {
+                    return Err(ModelError::NoSlots(id));
+                }
+            }
+            for behaviour in station.behaviour.iter().flatten() {
+                let mut sum = 0.0;
+                for &(to, p) in &behaviour.routing.next {
+                    known(to)?;
+                    if !unit(p) {
+                        return Err(ModelError::BadRouting(id));
+                    }
+                    sum += p;
+                }
+                if sum > 1.0 + 1e-9 {
+                    return Err(ModelError::BadRouting(id));
+                }
+            }
+        }
+        // Every station a class can reach must know what to do with it.
+        for (ci, class) in self.classes.iter().enumerate() {
+            let class_id = ClassId(ci as u32);
+            known(class.entry)?;
+            if let Load::Open { rate, .. } = class.load
+                && !(rate.is_finite() && rate > 0.0)
+            {
+                return Err(ModelError::BadRate(class_id));
+            }
+            let no_think = matches!(class.load, Load::Closed { think: None, .. });
+            let mut seen = vec![false; n];
+            let mut stack = vec![class.entry];
+            while let Some(s) = stack.pop() {
+                if std::mem::replace(&mut seen[s.idx()], true) {
+                    continue;
+                }
+                let station = &self.stations[s.idx()];
+                // Where a request can be turned away (a full station or
+                // queue, a balancer with its targets down), possibly at once.
+                let turns_away = station.queue().is_some_and(|q| q.capacity.is_some())
+                    || station
+                        .admission
+                        .as_ref()
+                        .is_some_and(|a| a.waiting_limit.is_some())
+                    || station.dispatch().is_some_and(|d| !d.down.is_empty());
+                if no_think && turns_away {
+                    return Err(ModelError::ClosedLossWithoutThink(class_id));
+                }
+                if station.dispatch().is_none()
+                    && !matches!(station.behaviour.get(ci), Some(Some(_)))
+                {
+                    return Err(ModelError::NoBehaviour {
+                        class: class_id,
+                        station: s,
+                    });
+                }
+                stack.extend(hops(self, s, class_id).iter().map(|h| h.to));
+            }
+        }
+        // Balancers pass requests on in zero time. A balancer is grounded if
+        // one of its targets is a station or a grounded balancer; balancers
+        // that are not would pass a request around forever at one instant.
+        let mut grounded: Vec<bool> = self
+            .stations
+            .iter()
+            .map(|s| s.dispatch().is_none())
+            .collect();
+        loop {
+            let mut changed = false;
+            for (si, station) in self.stations.iter().enumerate() {
+                if let Some(d) = station.dispatch()
+                    && !grounded[si]
+                    && d.targets.iter().any(|t| grounded[t.idx()])
+                {
+                    grounded[si] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if let Some(si) = grounded.iter().position(|g| !g) {
+            return Err(ModelError::BalancerCycle(StationId(si as u32)));
+        }
+        // A call point must not be reachable from its own callees.
+        for (si, station) in self.stations.iter().enumerate() {
+            let Some(call) = station.call() else { continue };
+            let mut seen = vec![false; n];
+            let mut stack = call.targets.clone();
+            while let Some(s) = stack.pop() {
+                if s.idx() == si {
+                    return Err(ModelError::CallCycle(s));
+                }
+                if std::mem::replace(&mut seen[s.idx()], true) {
+                    continue;
+                }
+                stack.extend(self.successors(s));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every station a request at `s` may go to next, of any class, calls
+    /// included.
+    pub fn successors(&self, s: StationId) -> Vec<StationId> {
+        (0..self.classes.len())
+            .flat_map(|ci| hops(self, s, ClassId(ci as u32)))
+            .map(|h| h.to)
+            .collect()
+    }
+}

@@ -1,0 +1,159 @@
+//! Where a request can go next, and how often: the one successor function
+//! that the model's checks, the analysis and the scenario's checks share.
+//!
+//! A request of a class at a station goes on to a balancer's targets (an
+//! equal share each in the long run), a call point's targets (each called
+//! with the call's probability; it then goes on by its routing), a cache's
+//! backing store (on a read's miss, and for a write that goes through) and
+//! the class's routing. The engine makes the same moves one request at a
+//! time (`engine/flow.rs`).
+
+use crate::model::{
+    CacheContents, ClassId, Op, Popularity, Role, StationId, Topology, WritePolicy,
+};
+
+/// One place a request may go next, with the mean number of visits there
+/// per visit here.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hop {
+    /// Where.
+    pub to: StationId,
+    /// Mean visits there per visit here (zero for a path this class never
+    /// takes but that exists, such as a call it makes with probability 0).
+    pub visits: f64,
+}
+
+/// Every place a request of `class` at station `s` may go next, in the
+/// order the engine considers them: a balancer's targets; or a call
+/// point's targets, a cache's backing store, then the class's routing.
+/// `s` and `class` must be in range, and a call's probabilities and a
+/// cache's operations must have one entry per class.
+pub fn hops(topology: &Topology, s: StationId, class: ClassId) -> Vec<Hop> {
+    let station = &topology.stations[s.idx()];
+    let ci = class.idx();
+    let mut out = Vec::new();
+    match &station.role {
+        // A balancer sends each target an equal share in the long run
+        // (exactly for round robin and random; for least connections when
+        // the targets are alike, an approximation otherwise).
+        Role::Balancer(d) => {
+            let share = 1.0 / d.targets.len() as f64;
+            out.extend(d.targets.iter().map(|&to| Hop { to, visits: share }));
+            return out;
+        }
+        // A call sends each target one visit per call made; the caller
+        // then continues by its own routing.
+        Role::Call(c) => out.extend(c.targets.iter().map(|&to| Hop {
+            to,
+            visits: c.probability[ci],
+        })),
+        Role::Queue(_) => {}
+    }
+    // A cache sends its misses (and writes that go through) to its backing
+    // store, whose end routes as the cache does.
+    let mut onward = 1.0;
+    if let Some(c) = station.cache() {
+        let backing = match (c.ops[ci], c.write_policy) {
+            (Op::Write, WritePolicy::WriteBack { .. }) => 1.0,
+            (Op::Write, _) => {
+                onward = 0.0;
+                1.0
+            }
+            (Op::Read, _) => {
+                let miss = 1.0 - expected_hit_ratio(&c.contents);
+                onward = 1.0 - miss;
+                miss
+            }
+        };
+        out.push(Hop {
+            to: c.backing,
+            visits: backing,
+        });
+    }
+    if let Some(Some(b)) = station.behaviour.get(ci) {
+        out.extend(b.routing.next.iter().map(|&(to, p)| Hop {
+            to,
+            visits: onward * p,
+        }));
+    }
+    out
+}
+
+/// The long-run hit ratio of a cache's reads: the fixed one, or for an LRU
+/// cache Che's approximation (ignoring the time to live).
+pub fn expected_hit_ratio(contents: &CacheContents) -> f64 {
+    match contents {
+        CacheContents::HitRatio(h) => *h,
+        CacheContents::Lru { keys, capacity, .. } => che_hit_ratio(*keys, *capacity),
+    }
+}
+
+/// Che's approximation of an LRU cache's hit ratio under independent
+/// requests with Zipf popularity: the characteristic time `T` solves
+/// `Σₖ (1 − e^(−pₖT)) = capacity`, and the hit ratio is
+/// `Σₖ pₖ (1 − e^(−pₖT))`. Keys beyond the first thousand are grouped in
+/// bins 1% wide, over which the popularity barely changes.
+pub fn che_hit_ratio(keys: Popularity, capacity: u32) -> f64 {
+    if capacity >= keys.count {
+        return 1.0;
+    }
+    // (popularity weight of one key in the bin, keys in the bin)
+    let mut bins: Vec<(f64, f64)> = Vec::new();
+    let mut k = 1u64;
+    let n = u64::from(keys.count);
+    while k <= n {
+        let width = if k <= 1000 { 1 } else { (k / 100).max(1) };
+        let end = (k + width - 1).min(n);
+        let mid = (k + end) as f64 / 2.0;
+        bins.push((mid.powf(-keys.zipf), (end - k + 1) as f64));
+        k = end + 1;
+    }
+    let total: f64 = bins.iter().map(|(w, m)| w * m).sum();
+    let occupied = |t: f64| -> f64 {
+        bins.iter()
+            .map(|(w, m)| m * (1.0 - (-w / total * t).exp()))
+            .sum()
+    };
+    // Bracket T, then bisect. When no finite T fills the cache (so skewed a
+    // popularity that the keys requested at all fit in it), every read hits.
+    let target = f64::from(capacity);
+    let (mut low, mut high) = (0.0f64, 1.0f64);
+    while occupied(high) < target {
+        if high > 1e300 {
+            return 1.0;
+        }
+        high *= 2.0;
+    }
+    for _ in 0..100 {
+        let mid = 0.5 * (low + high);
+        if occupied(mid) < target {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let t = 0.5 * (low + high);
+    bins.iter()
+        .map(|(w, m)| {
+            let p = w / total;
+            m * p * (1.0 - (-p * t).exp())
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Che's approximation at its limits: a cache as large as the catalogue
+    /// holds it all; a popularity so skewed that only the first key is ever
+    /// drawn fits in any cache; uniform popularity gives capacity / keys.
+    #[test]
+    fn che_at_its_limits() {
+        let keys = |zipf| Popularity { count: 1000, zipf };
+        assert_eq!(che_hit_ratio(keys(0.9), 1000), 1.0);
+        assert_eq!(che_hit_ratio(keys(1e10), 10), 1.0);
+        // Uniform: every key has the same hit probability 1 − e^(−T/N) = C/N.
+        assert!((che_hit_ratio(keys(0.0), 250) - 0.25).abs() < 1e-9);
+    }
+}
