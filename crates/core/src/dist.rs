@@ -292,8 +292,18 @@ impl Dist {
     }
 
     /// One draw, in nanoseconds (never negative).
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, stream: &mut Stream) -> f64 {
+        // The common laws inline in the engine's loop; the others out of line.
+        match *self {
+            Dist::Const { value } => value,
+            Dist::Exp { mean } => -mean * stream.uniform_open0().ln(),
+            _ => self.sample_other(stream),
+        }
+    }
+
+    #[inline(never)]
+    fn sample_other(&self, stream: &mut Stream) -> f64 {
         match *self {
             Dist::Const { value } => value,
             Dist::Exp { mean } => -mean * stream.uniform_open0().ln(),

@@ -502,8 +502,9 @@ impl Engine {
             ArrivalProcess::Constant => mean_gap,
         };
         let at = nanos_from_f64(class.next_arrival).max(self.now);
+        // One arrival pending per open class, in the class's standing slot.
         self.events
-            .push(SimTime(at), Event::Arrival { class: ci as u32 });
+            .push_standing(ci, SimTime(at), Event::Arrival { class: ci as u32 });
     }
 
     /// A closed-class user starts thinking (or, without think time, sends at once).
