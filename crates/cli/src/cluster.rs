@@ -15,7 +15,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use crate::BadInput;
+use crate::input::BadInput;
 
 /// Where a sweep's batch jobs run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -4,17 +4,18 @@
 
 mod cluster;
 mod diagnostics;
+mod input;
 mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
-use chokepoint_core::model::RunConfig;
 use chokepoint_core::time::SimTime;
-use chokepoint_scenario::{Scenario, Simulation, units::parse_duration};
+use chokepoint_scenario::units::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
+
+use input::{BadInput, SimFlags, load, pool};
 
 /// Simulate backend request pipelines and see where they choke.
 #[derive(Parser, Debug)]
@@ -61,63 +62,6 @@ struct CompareArgs {
     threads: Option<u32>,
 }
 
-/// Overrides of the scenario's `[simulation]` table.
-#[derive(clap::Args, Debug, Default)]
-struct SimFlags {
-    /// Override the scenario's seed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Override the number of replications.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    replications: Option<u32>,
-    /// Override the measured duration, such as "1000s" or "2h".
-    #[arg(long)]
-    duration: Option<String>,
-}
-
-impl SimFlags {
-    fn apply(&self, sim: &mut Simulation) -> Result<(), BadInput> {
-        if let Some(seed) = self.seed {
-            sim.seed = seed;
-        }
-        if let Some(n) = self.replications {
-            sim.replications = n;
-        }
-        if let Some(d) = &self.duration {
-            let secs = parse_duration(d)
-                .map_err(|e| BadInput(format!("--duration {d}: {}", e.message)))?;
-            if secs <= 0.0 {
-                return Err(BadInput("--duration must be positive".into()));
-            }
-            sim.duration = SimTime::from_secs_f64(secs);
-        }
-        Ok(())
-    }
-
-    /// The flags as command-line arguments, for the jobs of `sweep --emit`.
-    fn to_args(&self) -> Vec<String> {
-        let mut args = Vec::new();
-        if let Some(seed) = self.seed {
-            args.extend(["--seed".to_owned(), seed.to_string()]);
-        }
-        if let Some(n) = self.replications {
-            args.extend(["--replications".to_owned(), n.to_string()]);
-        }
-        if let Some(d) = &self.duration {
-            args.extend(["--duration".to_owned(), d.clone()]);
-        }
-        args
-    }
-
-    /// The flags as text, for the sweep's fingerprint.
-    fn describe(&self) -> String {
-        format!(
-            "{:?} {:?} {:?}",
-            self.seed, self.replications, self.duration
-        )
-    }
-}
-
 #[derive(clap::Args, Debug)]
 struct RunArgs {
     /// The scenario file (TOML).
@@ -156,18 +100,6 @@ enum Format {
     Json,
     Csv,
 }
-
-/// An error that is the user's input: exit code 2.
-#[derive(Debug)]
-pub(crate) struct BadInput(pub(crate) String);
-
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -208,75 +140,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// A scenario as read from its file.
-pub(crate) struct Loaded {
-    /// The text, for sweep points and diagnostics.
-    pub(crate) source: String,
-    /// The path as shown to the user.
-    pub(crate) shown: String,
-    /// The validated scenario.
-    pub(crate) scenario: Scenario,
-    /// The messages of its warnings.
-    pub(crate) warnings: Vec<String>,
-}
-
-impl Loaded {
-    /// The scenario's name, or its file's name.
-    pub(crate) fn name(&self, path: &Path) -> String {
-        self.scenario.name.clone().unwrap_or_else(|| {
-            let stem = path.file_stem().unwrap_or_default();
-            stem.to_string_lossy().into_owned()
-        })
-    }
-}
-
-/// Reads and validates a scenario, printing its diagnostics to stderr.
-pub(crate) fn load(path: &Path) -> anyhow::Result<Loaded> {
-    let shown = path.display().to_string();
-    let source =
-        std::fs::read_to_string(path).map_err(|e| BadInput(format!("cannot read {shown}: {e}")))?;
-    let loaded = chokepoint_scenario::load(&source);
-    if !loaded.diagnostics.is_empty() {
-        eprint!(
-            "{}",
-            diagnostics::render(&shown, &source, &loaded.diagnostics)
-        );
-    }
-    // Errors were printed above; exit 2 without repeating them.
-    let scenario = loaded.scenario.ok_or_else(|| BadInput(String::new()))?;
-    let warnings = loaded.diagnostics.into_iter().map(|d| d.message).collect();
-    Ok(Loaded {
-        source,
-        shown,
-        scenario,
-        warnings,
-    })
-}
-
-/// A rayon pool with `threads` workers (default: one per core).
-pub(crate) fn pool(threads: Option<u32>) -> anyhow::Result<rayon::ThreadPool> {
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        builder = builder.num_threads(n as usize);
-    }
-    builder.build().context("cannot start worker threads")
-}
-
 fn check(path: &Path) -> anyhow::Result<()> {
     let loaded = load(path)?;
-    let t = &loaded.scenario.topology;
-    let points = match &loaded.scenario.sweep {
+    let scenario = &loaded.study.scenario;
+    let points = match &scenario.sweep {
         Some(spec) => {
             sweep::load_points(&loaded, spec)?;
             format!(", {} sweep point(s)", spec.len())
         }
         None => String::new(),
     };
-    // Replicated services add their replicas' stations after the services'.
     // Services compiled into several stations (replicas, call points,
     // hops) add them after the services' own; the own one bears its name.
-    let internal: usize = loaded
-        .scenario
+    let t = &scenario.topology;
+    let internal: usize = scenario
         .services
         .iter()
         .map(|s| {
@@ -295,15 +172,9 @@ fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let loaded = load(&args.file)?;
-    let name = loaded.name(&args.file);
-    let Loaded {
-        mut scenario,
-        warnings,
-        ..
-    } = loaded;
-    args.sim.apply(&mut scenario.simulation)?;
-    let sim = &scenario.simulation;
+    let mut study = load(&args.file)?.study;
+    args.sim.apply(&mut study.scenario.simulation)?;
+    let sim = study.scenario.simulation.clone();
 
     let total = sim.warmup.0.saturating_add(sim.duration.0);
     let window = match (&args.timeseries, &args.window) {
@@ -321,43 +192,20 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let config = RunConfig {
-        window,
-        warmup: sim.warmup,
-        duration: sim.duration,
-    };
-    let pool = pool(args.threads)?;
-    let started = Instant::now();
-    let runs = pool.install(|| {
-        chokepoint_sweep::replicate(&scenario.topology, &config, sim.seed, sim.replications)
-    })?;
-    let wall = started.elapsed().as_secs_f64();
-
-    let info = chokepoint_report::RunInfo {
-        scenario: name,
-        seed: sim.seed,
-        warmup: sim.warmup.as_secs_f64(),
-        wall,
-        warnings,
-        services: scenario.services.clone(),
-    };
-    let mut summary = chokepoint_report::summarize(&info, &runs);
-    summary.slo = scenario
-        .slo
-        .as_ref()
-        .map(|slo| chokepoint_report::slo::judge(&summary, slo));
+    let outcome = pool(args.threads)?.install(|| study.run(&sim, window))?;
+    let summary = &outcome.summary;
     let text = match args.format {
-        Format::Table => chokepoint_report::table(&summary),
-        Format::Json => chokepoint_report::json(&summary),
-        Format::Csv => chokepoint_report::csv(&summary),
+        Format::Table => chokepoint_report::table(summary),
+        Format::Json => chokepoint_report::json(summary),
+        Format::Csv => chokepoint_report::csv(summary),
     };
     print!("{text}");
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         for (name, content) in [
-            ("results.json", chokepoint_report::json(&summary)),
-            ("results.csv", chokepoint_report::csv(&summary)),
-            ("results.txt", chokepoint_report::table(&summary)),
+            ("results.json", chokepoint_report::json(summary)),
+            ("results.csv", chokepoint_report::csv(summary)),
+            ("results.txt", chokepoint_report::table(summary)),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, content)
@@ -367,9 +215,12 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.timeseries {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("timeseries.csv");
-        std::fs::write(&path, chokepoint_report::timeseries_csv(&info, &runs))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        let rows = chokepoint_report::timeseries(&info, &runs);
+        std::fs::write(
+            &path,
+            chokepoint_report::timeseries_csv(&outcome.info, &outcome.runs),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        let rows = chokepoint_report::timeseries(&outcome.info, &outcome.runs);
         for (stem, chart) in chokepoint_report::plot::timeseries_charts(&rows) {
             chokepoint_report::plot::write(&chart, &dir.join(stem))
                 .map_err(|e| anyhow::anyhow!(e))?;
@@ -399,23 +250,15 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     for file in &args.files {
         loaded.push(load(file)?);
     }
-    let mut sim = loaded[0].scenario.simulation.clone();
+    let mut sim = loaded[0].study.scenario.simulation.clone();
     args.sim.apply(&mut sim)?;
-    let base_classes: Vec<&str> = loaded[0]
-        .scenario
-        .topology
-        .classes
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
+    let class_names = |l: &input::Loaded| -> Vec<String> {
+        let classes = &l.study.scenario.topology.classes;
+        classes.iter().map(|c| c.name.clone()).collect()
+    };
+    let base_classes = class_names(&loaded[0]);
     for l in &loaded[1..] {
-        let classes: Vec<&str> = l
-            .scenario
-            .topology
-            .classes
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
+        let classes = class_names(l);
         if classes != base_classes {
             eprintln!(
                 "warning: {} has classes [{}] where {} has [{}]: their loads differ",
@@ -426,39 +269,16 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let config = RunConfig {
-        window: None,
-        warmup: sim.warmup,
-        duration: sim.duration,
-    };
     let pool = pool(args.threads)?;
     let mut runs = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    for (l, file) in loaded.iter().zip(&args.files) {
-        let started = Instant::now();
-        let stats = pool.install(|| {
-            chokepoint_sweep::replicate(&l.scenario.topology, &config, sim.seed, sim.replications)
-        })?;
-        let mut name = l.name(file);
-        if names.contains(&name) {
-            name = file.display().to_string();
+    for (l, file) in loaded.iter_mut().zip(&args.files) {
+        if names.contains(&l.study.name) {
+            l.study.name = file.display().to_string();
         }
-        names.push(name.clone());
-        let info = chokepoint_report::RunInfo {
-            scenario: name.clone(),
-            seed: sim.seed,
-            warmup: sim.warmup.as_secs_f64(),
-            wall: started.elapsed().as_secs_f64(),
-            warnings: l.warnings.clone(),
-            services: l.scenario.services.clone(),
-        };
-        let mut summary = chokepoint_report::summarize(&info, &stats);
-        summary.slo = l
-            .scenario
-            .slo
-            .as_ref()
-            .map(|slo| chokepoint_report::slo::judge(&summary, slo));
-        runs.push((name, summary));
+        names.push(l.study.name.clone());
+        let outcome = pool.install(|| l.study.run(&sim, None))?;
+        runs.push((l.study.name.clone(), outcome.summary));
     }
     let comparison = chokepoint_report::compare::compare(runs);
     let text = match args.format {

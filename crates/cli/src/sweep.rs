@@ -14,17 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::Context;
-use chokepoint_core::model::RunConfig;
 use chokepoint_core::rng::name_key;
-use chokepoint_report::slo::judge;
 use chokepoint_report::sweep::{PointLine, finish, parse_lines, point_line};
-use chokepoint_report::{RunInfo, summarize};
-use chokepoint_scenario::{Point, Scenario, SweepSpec, load_points as load_sweep_points};
-use chokepoint_sweep::{PointJob, point_seed, run_points};
+use chokepoint_scenario::{Point, SweepSpec, load_points as load_sweep_points};
+use chokepoint_study::{Study, run_sweep};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cluster::{Emit, Plan, Resources, emit};
-use crate::{BadInput, Loaded, SimFlags, diagnostics, load, pool};
+use crate::diagnostics;
+use crate::input::{BadInput, Loaded, SimFlags, load, pool};
 
 /// The file of point lines in a sweep's folder.
 pub(crate) const LINES: &str = "points.jsonl";
@@ -100,12 +98,13 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { k, n })
 }
 
-/// Loads every point, printing errors in full and warnings in one line each.
-/// Fails (bad input) if any point is invalid.
+/// Loads every point as a study of its own (reported under the sweep's
+/// name), printing errors in full and warnings in one line each. Fails (bad
+/// input) if any point is invalid.
 pub(crate) fn load_points(
     loaded: &Loaded,
     spec: &SweepSpec,
-) -> anyhow::Result<Vec<(Point, Scenario)>> {
+) -> anyhow::Result<Vec<(Point, Study)>> {
     let mut points = Vec::new();
     let mut errors = Vec::new();
     for (point, result) in load_sweep_points(&loaded.source, spec) {
@@ -116,7 +115,7 @@ pub(crate) fn load_points(
         }
         errors.extend(bad);
         if let Some(s) = result.scenario {
-            points.push((point, s));
+            points.push((point, Study::new(loaded.study.name.clone(), s, Vec::new())));
         }
     }
     if !errors.is_empty() {
@@ -206,17 +205,17 @@ impl Appender {
 
 pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let loaded = load(&args.file)?;
-    let Some(spec) = loaded.scenario.sweep.clone() else {
+    let Some(spec) = loaded.study.scenario.sweep.clone() else {
         return Err(BadInput(format!(
             "{} has no [sweep] table; `chokepoint run` simulates it once",
             loaded.shown
         ))
         .into());
     };
-    let name = loaded.name(&args.file);
+    let name = loaded.study.name.clone();
     let mut points = load_points(&loaded, &spec)?;
-    for (_, scenario) in &mut points {
-        args.sim.apply(&mut scenario.simulation)?;
+    for (_, study) in &mut points {
+        args.sim.apply(&mut study.scenario.simulation)?;
     }
     let fingerprint = fingerprint(&loaded.source, &args.sim);
     let total = spec.len();
@@ -281,28 +280,14 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     }
     let done: BTreeSet<usize> = existing.iter().map(|l| l.point).collect();
 
-    let todo: Vec<&(Point, Scenario)> = points
-        .iter()
+    let todo: Vec<(Point, Study)> = points
+        .into_iter()
         .filter(|(p, _)| !done.contains(&p.index))
         .filter(|(p, _)| args.shard.is_none_or(|s| p.index % s.n == s.k))
         .collect();
-    let jobs: Vec<PointJob> = todo
-        .iter()
-        .map(|(point, scenario)| PointJob {
-            index: point.index,
-            topology: scenario.topology.clone(),
-            config: RunConfig {
-                window: None,
-                warmup: scenario.simulation.warmup,
-                duration: scenario.simulation.duration,
-            },
-            seed: point_seed(scenario.simulation.seed, point.index),
-            replications: scenario.simulation.replications,
-        })
-        .collect();
 
     let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(jobs.len() as u64);
+        let bar = ProgressBar::new(todo.len() as u64);
         bar.set_style(
             ProgressStyle::with_template(
                 "{bar:40} {pos}/{len} points  {elapsed} elapsed, ETA {eta}",
@@ -327,19 +312,8 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     });
     let failure: Mutex<Option<std::io::Error>> = Mutex::new(None);
     pool(args.threads)?.install(|| {
-        run_points(&jobs, |j, runs| {
-            let (point, scenario) = todo[j];
-            let info = RunInfo {
-                scenario: name.clone(),
-                seed: scenario.simulation.seed,
-                warmup: scenario.simulation.warmup.as_secs_f64(),
-                wall: 0.0,
-                warnings: Vec::new(),
-                services: scenario.services.clone(),
-            };
-            let summary = summarize(&info, &runs);
-            let verdict = scenario.slo.as_ref().map(|slo| judge(&summary, slo));
-            let line = point_line(&fingerprint, total, point, &summary, verdict.as_ref());
+        run_sweep(&todo, |j, summary| {
+            let line = point_line(&fingerprint, total, &todo[j].0, &summary);
             let mut out = appender.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = out.append(&line) {
                 failure

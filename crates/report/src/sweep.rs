@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use chokepoint_scenario::Point;
 use serde_json::{Map, Value};
 
-use crate::slo::Verdict;
 use crate::summary::Summary;
 
 /// The JSON line of one sweep point (with a final newline).
@@ -18,16 +17,15 @@ use crate::summary::Summary;
 /// `fingerprint` identifies the sweep (its source and settings) so that
 /// resuming or merging refuses lines of another sweep; `points` is the
 /// sweep's number of points, so that a merge knows what is missing. The
+/// SLO verdict is the line's own `slo`, beside the `result`; the
 /// wall-clock fields of the summary are left out: the line is a pure
 /// function of the scenario and seed.
-pub fn point_line(
-    fingerprint: &str,
-    points: usize,
-    point: &Point,
-    summary: &Summary,
-    verdict: Option<&Verdict>,
-) -> String {
+pub fn point_line(fingerprint: &str, points: usize, point: &Point, summary: &Summary) -> String {
+    let verdict = summary.slo.as_ref();
     let mut summary = serde_json::to_value(summary).expect("summary serialises");
+    if let Some(result) = summary.as_object_mut() {
+        result.shift_remove("slo");
+    }
     if let Some(engine) = summary.get_mut("engine").and_then(Value::as_object_mut) {
         engine.remove("wall");
         engine.remove("events_per_sec");

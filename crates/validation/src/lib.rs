@@ -28,11 +28,11 @@
 
 pub mod derived;
 
-use chokepoint_core::model::RunConfig;
 use chokepoint_core::stats::RunStats;
 use chokepoint_core::time::SimTime;
-use chokepoint_report::{Estimate, RunInfo, Summary, summarize};
-use chokepoint_scenario::{Override, Scenario, load_with};
+use chokepoint_report::{Estimate, Summary};
+use chokepoint_scenario::{Override, load_with};
+use chokepoint_study::{Outcome, Study};
 use serde_json::Value;
 
 /// What a simulated figure is, per replication.
@@ -849,22 +849,18 @@ pub fn estimate(
 }
 
 fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
-    run(scenario, overrides, None).1
+    run(scenario, overrides, None).runs
 }
 
 /// Runs a scenario's replications with overrides, recording a time series
-/// in windows of `window` (see [`RunConfig::window`]).
+/// in windows of `window` (see [`chokepoint_core::model::RunConfig::window`]).
 pub fn series(scenario: (&str, &str), overrides: &[Override], window: SimTime) -> Vec<RunStats> {
-    run(scenario, overrides, Some(window)).1
+    run(scenario, overrides, Some(window)).runs
 }
 
 /// Loads a scenario with overrides (panicking with its errors when it is
-/// invalid: the harness only runs bundled files) and runs its replications.
-fn run(
-    scenario: (&str, &str),
-    overrides: &[Override],
-    window: Option<SimTime>,
-) -> (Scenario, Vec<RunStats>) {
+/// invalid: the harness only runs bundled files) as a study named after it.
+fn study(scenario: (&str, &str), overrides: &[Override]) -> Study {
     let loaded = load_with(scenario.1, overrides);
     let errors: Vec<String> = loaded
         .diagnostics
@@ -875,30 +871,26 @@ fn run(
     let model = loaded
         .scenario
         .unwrap_or_else(|| panic!("{} with {overrides:?} is invalid: {errors:?}", scenario.0));
-    let sim = &model.simulation;
-    let config = RunConfig {
-        window,
-        warmup: sim.warmup,
-        duration: sim.duration,
-    };
-    let runs = chokepoint_sweep::replicate(&model.topology, &config, sim.seed, sim.replications)
-        .expect("validated scenarios run");
-    (model, runs)
+    Study::new(scenario.0, model, Vec::new())
+}
+
+/// Runs a scenario with overrides: its replications, and their summary.
+fn run(scenario: (&str, &str), overrides: &[Override], window: Option<SimTime>) -> Outcome {
+    let study = study(scenario, overrides);
+    study
+        .run(&study.scenario.simulation, window)
+        .expect("validated scenarios run")
 }
 
 /// Simulates a scenario with overrides and summarises it as `chokepoint run`
 /// does (services grouped, breakdowns, workers), for checks on the report.
 pub fn summary(scenario: (&str, &str), overrides: &[Override]) -> Summary {
-    let (model, runs) = run(scenario, overrides, None);
-    let info = RunInfo {
-        scenario: scenario.0.into(),
-        seed: model.simulation.seed,
-        warmup: model.simulation.warmup.as_secs_f64(),
-        wall: 0.0,
-        warnings: Vec::new(),
-        services: model.services.clone(),
-    };
-    summarize(&info, &runs)
+    let mut summary = run(scenario, overrides, None).summary;
+    // Without wall-clock time, so that a check's figures are a pure
+    // function of the scenario.
+    summary.engine.wall = 0.0;
+    summary.engine.events_per_sec = 0.0;
+    summary
 }
 
 fn compare(

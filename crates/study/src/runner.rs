@@ -5,27 +5,6 @@
 //! [`chokepoint_core::rng::replication_seed`]`(s, r)`, and results come back in
 //! replication order, so the output does not depend on how many threads ran
 //! them or in which order they finished.
-//!
-//! ```
-//! use chokepoint_core::{dist::Dist, model::*, time::SimTime};
-//! let topology = Topology {
-//!     stations: vec![Station::new(
-//!         "q",
-//!         1,
-//!         Discipline::Fifo,
-//!         vec![Some(Behaviour { work: Dist::exp(1e9).unwrap(), routing: Routing::exit() })],
-//!     )],
-//!     classes: vec![Class {
-//!         name: "jobs".into(), entry: StationId(0), priority: 0,
-//!         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
-//!     }],
-//! };
-//! let config = RunConfig { window: None, warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(100.0) };
-//! let runs = chokepoint_sweep::replicate(&topology, &config, 1, 4).unwrap();
-//! assert_eq!(runs.len(), 4);
-//! ```
-#![deny(missing_docs)]
-#![warn(missing_debug_implementations, unreachable_pub)]
 
 use std::sync::Mutex;
 
@@ -42,17 +21,15 @@ pub fn point_seed(seed: u64, index: usize) -> u64 {
 
 /// One point of a sweep, ready to run.
 #[derive(Clone, Debug)]
-pub struct PointJob {
-    /// The point's index in the sweep (for its seed and for reporting).
-    pub index: usize,
+pub(crate) struct PointJob {
     /// What to simulate.
-    pub topology: Topology,
+    pub(crate) topology: Topology,
     /// Warm-up and duration.
-    pub config: RunConfig,
+    pub(crate) config: RunConfig,
     /// The point's seed (see [`point_seed`]).
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// How many replications.
-    pub replications: u32,
+    pub(crate) replications: u32,
 }
 
 /// Runs every replication of every job in parallel, as one pool of
@@ -60,7 +37,7 @@ pub struct PointJob {
 /// are few. When the last replication of a point finishes, `on_point` gets
 /// the point's job index (in `jobs`) and its replications in order. Points
 /// finish in any order; what each gets does not depend on the thread count.
-pub fn run_points<F>(jobs: &[PointJob], on_point: F) -> Result<(), ModelError>
+pub(crate) fn run_points<F>(jobs: &[PointJob], on_point: F) -> Result<(), ModelError>
 where
     F: Fn(usize, Vec<RunStats>) + Sync,
 {
@@ -195,7 +172,6 @@ mod tests {
         };
         let jobs: Vec<PointJob> = (0..5)
             .map(|i| PointJob {
-                index: i,
                 topology: topology(1 + i as u32),
                 config,
                 seed: point_seed(9, i),

@@ -1,0 +1,119 @@
+//! What every command reads: a scenario file (as a [`Study`]), flags over
+//! its `[simulation]`, the thread pool; and the error that is the user's
+//! input (exit code 2).
+
+use std::path::Path;
+
+use anyhow::Context;
+use chokepoint_core::time::SimTime;
+use chokepoint_scenario::{Simulation, units::parse_duration};
+use chokepoint_study::Study;
+
+use crate::diagnostics;
+
+/// Overrides of the scenario's `[simulation]` table.
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct SimFlags {
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Override the number of replications.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) replications: Option<u32>,
+    /// Override the measured duration, such as "1000s" or "2h".
+    #[arg(long)]
+    pub(crate) duration: Option<String>,
+}
+
+impl SimFlags {
+    pub(crate) fn apply(&self, sim: &mut Simulation) -> Result<(), BadInput> {
+        if let Some(seed) = self.seed {
+            sim.seed = seed;
+        }
+        if let Some(n) = self.replications {
+            sim.replications = n;
+        }
+        if let Some(d) = &self.duration {
+            let secs = parse_duration(d)
+                .map_err(|e| BadInput(format!("--duration {d}: {}", e.message)))?;
+            if secs <= 0.0 {
+                return Err(BadInput("--duration must be positive".into()));
+            }
+            sim.duration = SimTime::from_secs_f64(secs);
+        }
+        Ok(())
+    }
+
+    /// The flags as command-line arguments, for the jobs of `sweep --emit`.
+    pub(crate) fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(seed) = self.seed {
+            args.extend(["--seed".to_owned(), seed.to_string()]);
+        }
+        if let Some(n) = self.replications {
+            args.extend(["--replications".to_owned(), n.to_string()]);
+        }
+        if let Some(d) = &self.duration {
+            args.extend(["--duration".to_owned(), d.clone()]);
+        }
+        args
+    }
+
+    /// The flags as text, for the sweep's fingerprint.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{:?} {:?} {:?}",
+            self.seed, self.replications, self.duration
+        )
+    }
+}
+
+/// An error that is the user's input: exit code 2.
+#[derive(Debug)]
+pub(crate) struct BadInput(pub(crate) String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// A scenario as read from its file.
+pub(crate) struct Loaded {
+    /// The text, for sweep points and diagnostics.
+    pub(crate) source: String,
+    /// The path as shown to the user.
+    pub(crate) shown: String,
+    /// The validated scenario, named by its `name` or its file's.
+    pub(crate) study: Study,
+}
+
+/// Reads and validates a scenario, printing its diagnostics to stderr.
+pub(crate) fn load(path: &Path) -> anyhow::Result<Loaded> {
+    let shown = path.display().to_string();
+    let source =
+        std::fs::read_to_string(path).map_err(|e| BadInput(format!("cannot read {shown}: {e}")))?;
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let (study, diagnostics) = Study::load(&source, &stem);
+    if !diagnostics.is_empty() {
+        eprint!("{}", diagnostics::render(&shown, &source, &diagnostics));
+    }
+    // Errors were printed above; exit 2 without repeating them.
+    let study = study.ok_or_else(|| BadInput(String::new()))?;
+    Ok(Loaded {
+        source,
+        shown,
+        study,
+    })
+}
+
+/// A rayon pool with `threads` workers (default: one per core).
+pub(crate) fn pool(threads: Option<u32>) -> anyhow::Result<rayon::ThreadPool> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        builder = builder.num_threads(n as usize);
+    }
+    builder.build().context("cannot start worker threads")
+}
