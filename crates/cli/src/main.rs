@@ -2,7 +2,6 @@
 //! the replication runner and the report. It alone reads files, writes to the
 //! terminal and measures wall-clock time.
 
-mod cluster;
 mod diagnostics;
 mod input;
 mod sweep;

@@ -13,6 +13,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod cluster;
+
 use anyhow::Context;
 use chokepoint_core::rng::name_key;
 use chokepoint_report::sweep::{PointLine, finish, parse_lines, point_line};
@@ -20,9 +22,9 @@ use chokepoint_scenario::{Point, SweepSpec, load_points as load_sweep_points};
 use chokepoint_study::{Study, run_sweep};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cluster::{Emit, Plan, Resources, emit};
 use crate::diagnostics;
 use crate::input::{BadInput, Loaded, SimFlags, load, pool};
+use cluster::{Emit, Plan, Resources, emit};
 
 /// The file of point lines in a sweep's folder.
 pub(crate) const LINES: &str = "points.jsonl";

@@ -16,7 +16,7 @@ use chokepoint_scenario::units::parse_rate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::sweep::PointLine;
+use crate::sweep::{PointLine, frontier};
 
 /// Makes DejaVu Sans the font of "sans-serif" (once per process).
 fn register_font() {
@@ -247,22 +247,6 @@ fn group(points: Vec<(String, f64, f64)>) -> Vec<(String, Vec<(f64, f64)>)> {
             (k, v)
         })
         .collect()
-}
-
-/// The points no other point beats on both coordinates (lower is better), by x.
-pub fn frontier(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut out: Vec<(f64, f64)> = points
-        .iter()
-        .copied()
-        .filter(|&(xa, ya)| {
-            !points
-                .iter()
-                .any(|&(xb, yb)| xb <= xa && yb <= ya && (xb < xa || yb < ya))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.total_cmp(&b.0));
-    out.dedup();
-    out
 }
 
 /// The charts of a sweep, by file stem:

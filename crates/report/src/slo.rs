@@ -1,18 +1,7 @@
 //! Judging results against service-level objectives (`[slo]`).
 
+use crate::summary::{Summary, Verdict};
 use chokepoint_scenario::Slo;
-use serde::Serialize;
-
-use crate::summary::Summary;
-
-/// Whether a point meets the SLO, and if not, why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Verdict {
-    /// True when every class meets every objective.
-    pub met: bool,
-    /// One sentence per objective missed, such as "browse: p99 0.31 s > 0.2 s".
-    pub violations: Vec<String>,
-}
 
 /// Judges a summary against an SLO: every class must meet every objective given.
 /// A class with no completion misses every latency objective.

@@ -519,10 +519,19 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// The verdict against the scenario's `[slo]`, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub slo: Option<crate::slo::Verdict>,
+    pub slo: Option<Verdict>,
     /// The cost of the replicated services, when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Cost>,
+}
+
+/// Whether a point meets the SLO, and if not, why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// True when every class meets every objective.
+    pub met: bool,
+    /// One sentence per objective missed, such as "browse: p99 0.31 s > 0.2 s".
+    pub violations: Vec<String>,
 }
 
 /// What the summary needs to know about the run besides its statistics.

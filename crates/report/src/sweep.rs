@@ -179,6 +179,22 @@ pub fn finish(lines: &[PointLine]) -> (String, String) {
     (jsonl, csv)
 }
 
+/// The points no other point beats on both coordinates (lower is better), by x.
+pub fn frontier(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|&(xa, ya)| {
+            !points
+                .iter()
+                .any(|&(xb, yb)| xb <= xa && yb <= ya && (xb < xa || yb < ya))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,7 +334,7 @@ pub fn decisions(lines: &[PointLine]) -> String {
             .iter()
             .map(|l| (cost(l).unwrap_or(f64::INFINITY), p99(l)))
             .collect();
-        let best = crate::plot::frontier(&coords);
+        let best = frontier(&coords);
         let mut frontier: Vec<&PointLine> = points
             .iter()
             .copied()

@@ -14,52 +14,8 @@
 //! stack; a timeout or a retry will unwind to the frame that handles it.
 
 use super::Engine;
-use super::request::{DETACHED, FORKED, NONE};
-use super::slab::{Generation, Ref};
+use super::request::{DETACHED, FORKED, Frame, NONE};
 use super::station::Role;
-use crate::rng::Stream;
-
-/// A handle on a frame: stale once the frame is popped.
-pub(super) type FrameRef = Ref<Frame>;
-
-/// A call point's targets and its random stream.
-pub(super) struct CallState {
-    pub(super) targets: Vec<u32>,
-    pub(super) wait: u32,
-    /// Per class.
-    pub(super) probability: Vec<f64>,
-    /// Work each request sent brings to its target, or −1.
-    pub(super) work: f64,
-    pub(super) stream: Stream,
-}
-
-/// A call in progress: on the caller's stack until the replies arrive.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Frame {
-    /// The frame below, on the same stack.
-    pub(super) below: u32,
-    /// The call point.
-    pub(super) station: u32,
-    /// The calling request.
-    pub(super) owner: u32,
-    /// Replies still awaited.
-    pub(super) awaiting: u32,
-    /// When the call was made.
-    pub(super) started: u64,
-    /// Frames on the stack, this one included: slots taken at this depth
-    /// or deeper belong to this call's callee.
-    pub(super) depth: u32,
-    generation: u32,
-}
-
-impl Generation for Frame {
-    fn generation(&self) -> u32 {
-        self.generation
-    }
-    fn set_generation(&mut self, generation: u32) {
-        self.generation = generation;
-    }
-}
 
 /// Why a request ends without completing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -47,14 +47,14 @@ use crate::time::{SimTime, nanos_from_f64};
 
 use balancer::Balancer;
 use cache::CacheState;
-use calls::{CallState, Frame};
+
 use event::Event;
 use gc::GcState;
 use pool::{Hold, Pool};
 use replication::ReplicaState;
-use request::Requests;
+use request::{Frame, Requests};
 use slab::Slab;
-use station::{Ps, Role, StationState, WaitQueue};
+use station::{CallState, Ps, Role, StationState, WaitQueue};
 
 /// Runs one replication of `topology` with the given seed.
 ///

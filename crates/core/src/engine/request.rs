@@ -1,11 +1,11 @@
 //! Requests: a hot record of at most 64 bytes (one cache line) read on every
 //! visit, and cold side tables for what a few mechanisms need.
 //!
-//! Requests live in a [`Slab`] and move between stations by index; every
+//! A request's call stack is a list of [`Frame`]s (in their own slab, see
+//! `calls.rs`). Requests live in a [`Slab`] and move between stations by index; every
 //! pending event that names one holds a [`ReqRef`], so cancelling it (a
 //! timeout, a crash, a hedge won elsewhere) is bumping its generation.
 
-use super::calls::FrameRef;
 use super::slab::{Generation, Ref, Slab};
 
 /// No slot, frame or request.
@@ -72,6 +72,37 @@ pub(super) struct Cold {
     pub(super) join: FrameRef,
     /// For a [`KEYED`] request: its key.
     pub(super) key: u32,
+}
+
+/// A handle on a frame: stale once the frame is popped.
+pub(super) type FrameRef = Ref<Frame>;
+
+/// A call in progress: on the caller's stack until the replies arrive.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Frame {
+    /// The frame below, on the same stack.
+    pub(super) below: u32,
+    /// The call point.
+    pub(super) station: u32,
+    /// The calling request.
+    pub(super) owner: u32,
+    /// Replies still awaited.
+    pub(super) awaiting: u32,
+    /// When the call was made.
+    pub(super) started: u64,
+    /// Frames on the stack, this one included: slots taken at this depth
+    /// or deeper belong to this call's callee.
+    pub(super) depth: u32,
+    pub(super) generation: u32,
+}
+
+impl Generation for Frame {
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u32) {
+        self.generation = generation;
+    }
 }
 
 /// Every request in flight: hot records in a slab, cold ones beside them.

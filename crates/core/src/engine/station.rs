@@ -6,7 +6,6 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use super::balancer::Balancer;
 use super::cache::CacheState;
-use super::calls::CallState;
 use super::gc::GcState;
 use super::pool::Pool;
 use super::replication::ReplicaState;
@@ -109,6 +108,17 @@ pub(super) struct Ps {
     pub(super) jobs: BinaryHeap<PsJob>,
     pub(super) generation: u32,
     pub(super) seq: u64,
+}
+
+/// A call point's targets and its random stream.
+pub(super) struct CallState {
+    pub(super) targets: Vec<u32>,
+    pub(super) wait: u32,
+    /// Per class.
+    pub(super) probability: Vec<f64>,
+    /// Work each request sent brings to its target, or −1.
+    pub(super) work: f64,
+    pub(super) stream: Stream,
 }
 
 /// What a station is, beside its queueing state.

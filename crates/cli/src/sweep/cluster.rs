@@ -407,7 +407,7 @@ fn yaml_string(text: &str) -> String {
 /// jobs and prints their ids.
 pub(crate) fn emit(plan: &Plan, kind: Emit, submit: bool) -> anyhow::Result<()> {
     let out = &plan.out;
-    if out.join(crate::sweep::LINES).exists() {
+    if out.join(super::LINES).exists() {
         return Err(BadInput(format!(
             "{} already holds a finished sweep; choose another --out",
             out.display()
