@@ -123,7 +123,8 @@ pub enum Role {
 /// mechanisms a queue may carry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Queue {
-    /// Number of parallel servers, at least one.
+    /// Number of parallel servers, at least one; [`Queue::INFINITE`] for a
+    /// delay that never queues.
     pub servers: u32,
     /// Queue discipline.
     pub discipline: Discipline,
@@ -142,6 +143,10 @@ pub struct Queue {
 }
 
 impl Queue {
+    /// Servers of a station that never queues (a network hop, an external
+    /// dependency): infinitely many.
+    pub const INFINITE: u32 = u32::MAX;
+
     /// `servers` servers with `discipline`, no capacity limit, no data mechanism.
     pub fn new(servers: u32, discipline: Discipline) -> Queue {
         Queue {

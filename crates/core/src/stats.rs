@@ -170,6 +170,12 @@ pub struct StationStats {
 }
 
 impl StationStats {
+    /// Its servers, or `None` for a station that never queues
+    /// ([`crate::model::Queue::INFINITE`]).
+    pub fn finite_servers(&self) -> Option<u32> {
+        (self.servers != crate::model::Queue::INFINITE).then_some(self.servers)
+    }
+
     /// Time-averaged fraction of servers busy.
     pub fn utilization(&self, duration: SimTime) -> f64 {
         self.busy_area / duration.as_nanos() as f64 / f64::from(self.servers)

@@ -60,13 +60,11 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
         .stations
         .iter()
         .enumerate()
-        .filter(|(i, s)| {
-            !grouped.contains(i) && !info.services.iter().any(|svc| svc.name == s.name)
-        })
+        .filter(|(i, _)| !grouped.contains(i))
         .map(|(i, s)| (s.name.clone(), vec![i]))
         .collect();
-    stations.extend(info.services.iter().map(|svc| {
-        let heads = svc.chains.iter().map(|c| c[0].idx()).collect();
+    stations.extend(info.compound().map(|svc| {
+        let heads = svc.replicas.iter().map(|r| r.head().idx()).collect();
         (svc.name.clone(), heads)
     }));
     stations.sort();

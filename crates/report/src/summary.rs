@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chokepoint_core::stats::RunStats;
+use chokepoint_scenario::layout::{ReplicaLayout, ReplicaRole, ServiceLayout};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -392,10 +393,7 @@ pub struct LockSummary {
 }
 
 /// The locks of a service.
-fn locks(
-    runs: &[RunStats],
-    svc: &chokepoint_scenario::ServiceInfo,
-) -> BTreeMap<String, LockSummary> {
+fn locks(runs: &[RunStats], svc: &ServiceLayout) -> BTreeMap<String, LockSummary> {
     svc.locks
         .iter()
         .map(|lock| {
@@ -547,8 +545,16 @@ pub struct RunInfo {
     pub wall: f64,
     /// Warnings to carry into the output.
     pub warnings: Vec<String>,
-    /// The replicated services, whose stations are reported together.
-    pub services: Vec<chokepoint_scenario::ServiceInfo>,
+    /// What each service became: those lowered into several stations
+    /// are reported as a whole.
+    pub services: Vec<ServiceLayout>,
+}
+
+impl RunInfo {
+    /// The services lowered into several stations, reported as a whole.
+    pub fn compound(&self) -> impl Iterator<Item = &ServiceLayout> {
+        self.services.iter().filter(|s| s.is_compound())
+    }
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -611,11 +617,11 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
     let mut stations = BTreeMap::new();
     let grouped = grouped(info);
     for (si, first) in runs[0].stations.iter().enumerate() {
-        if !grouped.contains(&si) && !info.services.iter().any(|svc| svc.name == first.name) {
+        if !grouped.contains(&si) {
             stations.insert(first.name.clone(), station_summary(runs, si));
         }
     }
-    for svc in &info.services {
+    for svc in info.compound() {
         stations.insert(svc.name.clone(), service_summary(runs, svc));
     }
     let open_throughput: f64 = classes.values().map(|c| c.throughput).sum();
@@ -652,11 +658,10 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
     }
 }
 
-/// The stations that services compiled into several stations own (their
-/// chains, hops and locks): reported with their service, not alone.
+/// The stations that services lowered into several stations own (their
+/// own, chains, hops and locks): reported with their service, not alone.
 pub(crate) fn grouped(info: &RunInfo) -> Vec<usize> {
-    info.services
-        .iter()
+    info.compound()
         .flat_map(|svc| svc.stations())
         .map(|id| id.idx())
         .collect()
@@ -677,7 +682,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
     let wq = estimate(runs, &|r| r.stations[si].mean_wait());
     let w = estimate(runs, &|r| r.stations[si].mean_response());
     StationSummary {
-        servers: (first.servers != u32::MAX).then_some(first.servers),
+        servers: first.finite_servers(),
         utilization: utilization.mean,
         utilization_ci95: utilization.half_width,
         throughput: throughput.mean,
@@ -708,21 +713,20 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
 /// replicas; requests present and waiting summed over every station of
 /// every replica (slot waiters included); throughput out of the replicas;
 /// per-request wait and time in the service by Little's law.
-fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) -> StationSummary {
-    let all: Vec<usize> = svc.chains.iter().flatten().map(|id| id.idx()).collect();
-    let at: Vec<usize> = svc.calls.iter().map(|c| c.at).collect();
-    let own: Vec<usize> = svc
-        .chains
+fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
+    let all: Vec<usize> = svc
+        .replicas
         .iter()
-        .flat_map(|c| {
-            c.iter()
-                .enumerate()
-                .filter(|(k, _)| !at.contains(k))
-                .map(|(_, id)| id.idx())
-        })
+        .flat_map(ReplicaLayout::stations)
+        .map(|id| id.idx())
         .collect();
-    let cpus: Vec<usize> = svc.chains.iter().map(|c| c[svc.cpu_at].idx()).collect();
-    let heads: Vec<usize> = svc.chains.iter().map(|c| c[0].idx()).collect();
+    let own: Vec<usize> = svc
+        .replicas
+        .iter()
+        .flat_map(|r| r.own.iter().map(|&(_, id)| id.idx()))
+        .collect();
+    let cpus: Vec<usize> = svc.replicas.iter().map(|r| r.cpu().idx()).collect();
+    let heads: Vec<usize> = svc.replicas.iter().map(|r| r.head().idx()).collect();
     let cores: u32 = cpus.iter().map(|&i| runs[0].stations[i].servers).sum();
     let utilization = estimate(runs, &|r| {
         cpus.iter().map(|&i| r.stations[i].busy_area).sum::<f64>()
@@ -778,10 +782,15 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             + waiting_for_slots(r);
         per_request(r, l)
     });
-    let workers = workers(runs, &heads, svc.connect);
+    let workers = workers(runs, &heads, svc.connects());
     // Among replicas meant to be alike: a database's read replicas, not
     // its leader.
-    let alike = &cpus[usize::from(svc.followers > 0)..];
+    let alike: Vec<usize> = svc
+        .replicas
+        .iter()
+        .filter(|r| r.role != ReplicaRole::Leader)
+        .map(|r| r.cpu().idx())
+        .collect();
     let busiest = (alike.len() > 1).then(|| {
         estimate(runs, &|r| {
             alike
@@ -808,7 +817,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
             .sum(),
         busiest_replica: busiest.as_ref().map(|b| b.mean),
         busiest_replica_ci95: busiest.and_then(|b| b.half_width),
-        replicas: svc.profile.is_some().then_some(svc.replicas),
+        replicas: svc.profile.is_some().then_some(svc.replicas.len() as u32),
         profile: svc.profile.as_ref().map(|p| p.name.clone()),
         cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),
         workers,
@@ -816,7 +825,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
         locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),
         cache: cache(runs, heads[0]),
         gc: svc.gc.then(|| gc(runs, &cpus)),
-        replication: (svc.followers > 0).then(|| replication(runs, &all, svc.followers)),
+        replication: (svc.followers() > 0).then(|| replication(runs, &all, svc.followers())),
         parts: Some(
             own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))
@@ -833,7 +842,7 @@ fn service_summary(runs: &[RunStats], svc: &chokepoint_scenario::ServiceInfo) ->
 /// to the service's mean response.
 fn breakdown(
     runs: &[RunStats],
-    svc: &chokepoint_scenario::ServiceInfo,
+    svc: &ServiceLayout,
     own: &[usize],
     heads: &[usize],
     wq: f64,
@@ -848,7 +857,7 @@ fn breakdown(
         r.stations[i].mean_in_system(r.duration) - r.stations[i].mean_queue_len(r.duration)
     };
     // The connection step heads each chain of a pooled database.
-    let connect = svc.connect.then(|| {
+    let connect = svc.connects().then(|| {
         estimate(runs, &|r| {
             heads.iter().map(|&i| in_service(r, i)).sum::<f64>() / out(r)
         })
@@ -866,16 +875,16 @@ fn breakdown(
             / out(r)
     });
     let mut calls: BTreeMap<String, f64> = BTreeMap::new();
-    for site in &svc.calls {
+    for (k, label) in svc.calls.iter().enumerate() {
         let waiting = estimate(runs, &|r| {
             let l: f64 = svc
-                .chains
+                .replicas
                 .iter()
-                .map(|c| r.stations[c[site.at].idx()].mean_in_system(r.duration))
+                .map(|c| r.stations[c.calls[k].idx()].mean_in_system(r.duration))
                 .sum();
             l / out(r)
         });
-        *calls.entry(site.label.clone()).or_default() += waiting.mean;
+        *calls.entry(label.clone()).or_default() += waiting.mean;
     }
     Breakdown {
         pool_wait: finite(pool_wait.mean),

@@ -31,16 +31,19 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
-mod calls;
-mod data;
+mod check;
 pub mod diagnostic;
+pub mod layout;
 mod load;
+mod lower;
 pub mod profiles;
-mod replicated;
+mod read;
+mod resolve;
 pub mod spec;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Severity, line_col};
-pub use load::{Loaded, Override, Scenario, Simulation, load, load_with};
-pub use replicated::{CallSite, LockInfo, ServiceInfo};
-pub use spec::{Point, Slo, SweepSpec, load_points};
+pub use layout::{Origin, Part, ServiceId, ServiceKind, ServiceLayout};
+pub use load::{Loaded, Scenario, load, load_points, load_with};
+pub use read::Simulation;
+pub use spec::{Override, Point, Slo, SweepSpec};

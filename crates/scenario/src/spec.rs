@@ -22,10 +22,7 @@
 
 use std::ops::Range;
 
-use toml::de::{DeTable, DeValue};
-
-use crate::diagnostic::Diagnostic;
-use crate::load::{Loaded, Override, Walker, load_with};
+use toml::de::DeValue;
 
 /// The most points a sweep may have.
 pub const MAX_POINTS: usize = 100_000;
@@ -164,27 +161,6 @@ impl SweepSpec {
     }
 }
 
-/// Loads every point of a sweep. Each point's diagnostics are prefixed with
-/// its index and label; those located in the file point at the sweep value
-/// that caused them when the override created or replaced the value.
-pub fn load_points(source: &str, spec: &SweepSpec) -> Vec<(Point, Loaded)> {
-    spec.points()
-        .into_iter()
-        .map(|point| {
-            let mut loaded = load_with(source, &point.overrides);
-            for d in &mut loaded.diagnostics {
-                d.message = format!(
-                    "sweep point {} ({}): {}",
-                    point.index,
-                    point.label(),
-                    d.message
-                );
-            }
-            (point, loaded)
-        })
-        .collect()
-}
-
 /// Service-level objectives: every class of a point must meet each one given.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Slo {
@@ -202,224 +178,26 @@ pub struct Slo {
     pub max_error_rate: Option<f64>,
 }
 
-const SLO_KEYS: [&str; 6] = ["mean", "p50", "p90", "p99", "p999", "max_error_rate"];
-const SWEEP_VARIANT_KEYS: [&str; 2] = ["name", "set"];
-
-/// Flattens nested tables into dotted paths, so that `a.b = 1` (nested
-/// tables in TOML) and `"a.b" = 1` (one quoted key) mean the same.
-fn flatten<'t, 'i>(
-    prefix: &str,
-    table: &'t DeTable<'i>,
-    out: &mut Vec<(String, &'t toml::Spanned<DeValue<'i>>)>,
-) {
-    for (key, value) in table.iter() {
-        let path = if prefix.is_empty() {
-            key.get_ref().to_string()
-        } else {
-            format!("{prefix}.{}", key.get_ref())
-        };
-        match value.get_ref() {
-            DeValue::Table(t) => flatten(&path, t, out),
-            _ => out.push((path, value)),
-        }
-    }
+/// A change applied to the document before it is read: `path` is a dotted
+/// path (`load.jobs.rate`) and `value` a TOML value (`"1.8/s"`, `4`, `0.5`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    /// Dotted path of the key to set.
+    pub path: String,
+    /// The new value, written as in a TOML file.
+    pub value: String,
+    /// Where the override itself is written in the source (a sweep value),
+    /// to point diagnostics at; `None` points them at the replaced key.
+    pub at: Option<Range<usize>>,
 }
 
-impl Walker<'_> {
-    fn sweep_value(&mut self, value: &toml::Spanned<DeValue<'_>>) -> Option<SweepValue> {
-        let span = value.span();
-        match self.src.get(span.clone()) {
-            Some(text) if !matches!(value.get_ref(), DeValue::Table(_) | DeValue::Array(_)) => {
-                Some(SweepValue {
-                    text: text.to_owned(),
-                    span,
-                })
-            }
-            _ => {
-                self.error("a sweep value must be a string, number or boolean", span);
-                None
-            }
+impl Override {
+    /// An override of `path` with the TOML value `value`.
+    pub fn new(path: impl Into<String>, value: impl Into<String>) -> Override {
+        Override {
+            path: path.into(),
+            value: value.into(),
+            at: None,
         }
-    }
-
-    fn sweep_path(&mut self, path: &str, span: Range<usize>) -> bool {
-        if path.starts_with("sweep") || path.starts_with("slo") {
-            self.error(
-                format!("`{path}`: a sweep cannot change the sweep or the SLO"),
-                span,
-            );
-            return false;
-        }
-        true
-    }
-
-    /// Reads `[sweep]`; `Some(None)` when there is none, `None` on error.
-    pub(crate) fn sweep(&mut self, doc: &DeTable<'_>) -> Option<Option<SweepSpec>> {
-        let Some(value) = doc.get("sweep") else {
-            return Some(None);
-        };
-        let sweep_span = doc.get_key_value("sweep").map_or(0..0, |(k, _)| k.span());
-        let table = self.table(value, "`sweep`")?;
-        let mut ok = true;
-        let mut axes = Vec::new();
-        let mut variants = Vec::new();
-        let mut entries = Vec::new();
-        for (key, value) in table.iter() {
-            if key.get_ref() == "variant" {
-                continue;
-            }
-            match value.get_ref() {
-                DeValue::Table(t) => flatten(key.get_ref(), t, &mut entries),
-                _ => entries.push((key.get_ref().to_string(), value)),
-            }
-        }
-        for (path, value) in entries {
-            if !self.sweep_path(&path, value.span()) {
-                ok = false;
-                continue;
-            }
-            let DeValue::Array(items) = value.get_ref() else {
-                self.error(
-                    format!("`{path}` in [sweep] must be an array of values"),
-                    value.span(),
-                )
-                .help = Some(format!("such as \"{path}\" = [1, 2, 4]"));
-                ok = false;
-                continue;
-            };
-            if items.is_empty() {
-                self.error(format!("`{path}` in [sweep] has no value"), value.span());
-                ok = false;
-                continue;
-            }
-            let values: Vec<Option<SweepValue>> =
-                items.iter().map(|v| self.sweep_value(v)).collect();
-            match values.into_iter().collect::<Option<Vec<_>>>() {
-                Some(values) => axes.push(Axis { path, values }),
-                None => ok = false,
-            }
-        }
-        if let Some(list) = table.get("variant") {
-            match list.get_ref() {
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        let Some(t) = self.table(item, "a [[sweep.variant]]") else {
-                            ok = false;
-                            continue;
-                        };
-                        self.check_keys(t, &SWEEP_VARIANT_KEYS, "[[sweep.variant]]");
-                        let name = match t.get("name") {
-                            Some(v) => self.string(v, "`name`").map(str::to_owned),
-                            None => {
-                                self.error("a variant needs a `name`", item.span());
-                                None
-                            }
-                        };
-                        if let Some(n) = &name
-                            && variants.iter().any(|v: &Variant| &v.name == n)
-                        {
-                            let span = t.get("name").map_or(item.span(), toml::Spanned::span);
-                            self.error(format!("two variants are named `{n}`"), span);
-                            ok = false;
-                        }
-                        let mut set = Vec::new();
-                        if let Some(s) = t.get("set")
-                            && let Some(s) = self.table(s, "`set`")
-                        {
-                            let mut entries = Vec::new();
-                            flatten("", s, &mut entries);
-                            for (path, value) in entries {
-                                if !self.sweep_path(&path, value.span()) {
-                                    ok = false;
-                                } else if let Some(v) = self.sweep_value(value) {
-                                    set.push((path, v));
-                                } else {
-                                    ok = false;
-                                }
-                            }
-                        }
-                        match name {
-                            Some(name) => variants.push(Variant { name, set }),
-                            None => ok = false,
-                        }
-                    }
-                }
-                _ => {
-                    self.error(
-                        "`variant` must be written as [[sweep.variant]] tables",
-                        list.span(),
-                    );
-                    ok = false;
-                }
-            }
-        }
-        let spec = SweepSpec { axes, variants };
-        if ok && spec.axes.is_empty() && spec.variants.is_empty() {
-            self.diags.push(
-                Diagnostic::error("[sweep] has nothing to sweep", Some(sweep_span.clone()))
-                    .with_help("add a grid such as \"services.q.servers\" = [1, 2, 4], or [[sweep.variant]] tables"),
-            );
-            ok = false;
-        }
-        if ok && spec.len() > MAX_POINTS {
-            self.error(
-                format!(
-                    "the sweep has {} points, more than {MAX_POINTS}",
-                    spec.len()
-                ),
-                sweep_span,
-            );
-            ok = false;
-        }
-        ok.then_some(Some(spec))
-    }
-
-    /// Reads `[slo]`; `Some(None)` when there is none, `None` on error.
-    pub(crate) fn slo(&mut self, doc: &DeTable<'_>) -> Option<Option<Slo>> {
-        let Some(value) = doc.get("slo") else {
-            return Some(None);
-        };
-        let table = self.table(value, "`slo`")?;
-        self.check_keys(table, &SLO_KEYS, "[slo]");
-        let mut ok = true;
-        let mut duration = |w: &mut Self, key: &str| match table.get(key) {
-            Some(v) => {
-                let d = w.duration(v, &format!("`{key}`"));
-                ok &= d.is_some();
-                d
-            }
-            None => None,
-        };
-        let mean = duration(self, "mean");
-        let p50 = duration(self, "p50");
-        let p90 = duration(self, "p90");
-        let p99 = duration(self, "p99");
-        let p999 = duration(self, "p999");
-        let max_error_rate = match table.get("max_error_rate") {
-            Some(v) => match self.number(v, "`max_error_rate`") {
-                Some(x) if (0.0..=1.0).contains(&x) => Some(x),
-                Some(x) => {
-                    self.error(
-                        format!("`max_error_rate` is a fraction in [0, 1], found {x}"),
-                        v.span(),
-                    );
-                    ok = false;
-                    None
-                }
-                None => {
-                    ok = false;
-                    None
-                }
-            },
-            None => None,
-        };
-        ok.then_some(Some(Slo {
-            mean,
-            p50,
-            p90,
-            p99,
-            p999,
-            max_error_rate,
-        }))
     }
 }

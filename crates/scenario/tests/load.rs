@@ -2,6 +2,7 @@
 //! that no input makes it panic.
 
 use chokepoint_core::model::{ArrivalProcess, CallPoint, Discipline, Load, Routing, StationId};
+use chokepoint_scenario::layout::{Origin, Part, ReplicaRole, ServiceId};
 use chokepoint_scenario::{Override, Severity, line_col, load, load_with};
 use proptest::prelude::*;
 
@@ -509,9 +510,17 @@ fn replicated_services_compile_into_chains() {
     let t = &s.topology;
     // 3 entries, then api: 3 × (lock, cpu, disk, net), then db: 1 × cpu.
     assert_eq!(t.stations.len(), 3 + 12 + 1);
-    let api = &s.services[0];
-    assert_eq!((api.replicas, api.cpu_at, api.chains[0].len()), (3, 1, 4));
-    let names: Vec<&str> = api.chains[1]
+    let service = |name: &str| s.services.iter().find(|l| l.name == name).unwrap();
+    let api = service("api");
+    let chains: Vec<Vec<StationId>> = api
+        .replicas
+        .iter()
+        .map(|r| r.stations().collect())
+        .collect();
+    let parts: Vec<Part> = api.replicas[0].own.iter().map(|&(p, _)| p).collect();
+    assert_eq!(api.replicas.len(), 3);
+    assert_eq!(parts, [Part::Serial, Part::Cpu, Part::Disk, Part::Net]);
+    let names: Vec<&str> = chains[1]
         .iter()
         .map(|id| t.stations[id.idx()].name.as_str())
         .collect();
@@ -519,14 +528,24 @@ fn replicated_services_compile_into_chains() {
         names,
         ["api[1].lock", "api[1].cpu", "api[1].disk", "api[1].net"]
     );
-    let lock = &t.stations[api.chains[0][0].idx()];
+    // Every station knows where it came from.
+    assert_eq!(
+        s.origins[chains[1][1].idx()],
+        Origin {
+            service: ServiceId(1),
+            replica: Some(1),
+            part: Part::Cpu
+        }
+    );
+    assert_eq!(s.origins[0].part, Part::Entry);
+    let lock = &t.stations[chains[0][0].idx()];
     let admission = lock.admission.clone().unwrap();
     assert_eq!(
         (admission.slots, admission.release_at),
-        (8, vec![api.chains[0][3]])
+        (8, vec![chains[0][3]])
     );
     // c-large: 2 cores at speed 1.2; 10% of 2 ms on the lock, 90% on the cores.
-    let cpu = &t.stations[api.chains[0][1].idx()];
+    let cpu = &t.stations[api.replicas[0].cpu().idx()];
     assert_eq!(
         (cpu.servers(), cpu.queue().unwrap().discipline),
         (2, Discipline::Ps)
@@ -536,12 +555,12 @@ fn replicated_services_compile_into_chains() {
     let lock_mean = lock.behaviour[0].as_ref().unwrap().work.mean();
     assert!((lock_mean - 0.1 * 2e6 / 1.2).abs() < 1e-3);
     // Disk: 2 ops at 4,000 IOPS; network: 80,000 bits at 0.75 Gb/s.
-    let disk = t.stations[api.chains[0][2].idx()].behaviour[0]
+    let disk = t.stations[chains[0][2].idx()].behaviour[0]
         .as_ref()
         .unwrap()
         .work
         .mean();
-    let net = t.stations[api.chains[0][3].idx()].behaviour[0]
+    let net = t.stations[chains[0][3].idx()].behaviour[0]
         .as_ref()
         .unwrap()
         .work
@@ -551,12 +570,16 @@ fn replicated_services_compile_into_chains() {
     let lb = t.stations[0].dispatch().unwrap();
     assert_eq!(
         lb.targets,
-        api.chains.iter().map(|c| c[0]).collect::<Vec<_>>()
+        api.replicas.iter().map(|r| r.head()).collect::<Vec<_>>()
     );
     // Costs: 3 × c-large, 1 × the custom profile.
     assert!((api.cost_per_hour - 3.0 * 0.085).abs() < 1e-9);
-    assert!((s.services[1].cost_per_hour - 1.5).abs() < 1e-9);
-    assert_eq!(s.services[1].profile.as_ref().map(|p| p.cores), Some(6));
+    assert!((service("db").cost_per_hour - 1.5).abs() < 1e-9);
+    assert_eq!(service("db").profile.as_ref().map(|p| p.cores), Some(6));
+    // One layout per service, in file order: a balancer is its one station.
+    let kinds: Vec<&str> = s.services.iter().map(|l| l.kind.as_str()).collect();
+    assert_eq!(kinds, ["load_balancer", "api", "database"]);
+    assert!(!s.services[0].is_compound());
 }
 
 #[test]
@@ -649,20 +672,22 @@ error = 0.01
     let s = loaded.scenario.unwrap();
     let t = &s.topology;
     let api = &s.services[0];
+    let chain: Vec<StationId> = api.replicas[0].stations().collect();
     // cpu, then 1 + 2 call points for `read` and 1 for `write`.
-    assert_eq!(api.chains[0].len(), 5);
-    let labels: Vec<&str> = api.calls.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(chain.len(), 5);
+    let labels: Vec<&str> = api.calls.iter().map(String::as_str).collect();
     assert_eq!(
         labels,
         ["cache", "partner", "partner", "parallel(db, partner)"]
     );
     let station = |id: StationId| &t.stations[id.idx()];
-    let head = station(api.chains[0][0]);
+    let head = station(chain[0]);
     assert_eq!(
         head.admission.clone().unwrap().release_at,
-        [*api.chains[0].last().unwrap()]
+        [*chain.last().unwrap()]
     );
-    let points: Vec<&CallPoint> = api.chains[0][1..]
+    assert_eq!(api.replicas[0].last(), *chain.last().unwrap());
+    let points: Vec<&CallPoint> = chain[1..]
         .iter()
         .map(|&id| station(id).call().unwrap())
         .collect();
@@ -679,7 +704,12 @@ error = 0.01
         hop.behaviour[0].as_ref().unwrap().routing,
         Routing::to(cache)
     );
-    assert_eq!(api.others.len(), 2, "one hop per replica");
+    assert_eq!(api.hops.len(), 2, "one hop per replica");
+    assert!(
+        api.hops
+            .iter()
+            .all(|h| s.origins[h.idx()].part == Part::Hop)
+    );
     let partner = station(StationId(3));
     assert_eq!(partner.servers(), u32::MAX);
     assert_eq!(partner.admission.as_ref().unwrap().slots, 10);
@@ -786,7 +816,7 @@ fn data_tier_errors() {
     let info = scenario.services.iter().find(|s| s.name == "db").unwrap();
     assert_eq!((info.profile.is_none(), info.cost_per_hour), (true, 0.0));
     assert_eq!(
-        scenario.topology.stations[info.chains[0][info.cpu_at].idx()].servers(),
+        scenario.topology.stations[info.replicas[0].cpu().idx()].servers(),
         8
     );
     expect(&db("servers = 8"), "give `profile` or `servers`, not both");
@@ -866,7 +896,17 @@ fn data_tier_errors() {
     }
     let info = scenario.services.iter().find(|s| s.name == "db").unwrap();
     assert_eq!(info.locks[0].stripes.len(), 3);
-    assert_eq!(info.calls[0].label, "lock row");
+    assert_eq!(info.calls[0], "lock row");
+    // The stripes are known as such, whatever their names.
+    let stripes: Vec<Part> = info.locks[0]
+        .stripes
+        .iter()
+        .map(|id| scenario.origins[id.idx()].part)
+        .collect();
+    assert_eq!(
+        stripes,
+        [Part::Stripe(0, 0), Part::Stripe(0, 1), Part::Stripe(0, 2)]
+    );
 }
 
 /// A load balancer in front of a service takes over the even split of its
@@ -897,11 +937,21 @@ replicas = {replicas}
         let s = load(&text(replicas)).scenario.unwrap();
         let lb = &s.topology.stations[0];
         let db = s.services.iter().find(|i| i.name == "db").unwrap();
-        let heads: Vec<StationId> = db.chains.iter().map(|c| c[0]).collect();
-        (lb.dispatch().unwrap().targets.clone(), heads)
+        let heads: Vec<StationId> = db.replicas.iter().map(|r| r.head()).collect();
+        let roles: Vec<ReplicaRole> = db.replicas.iter().map(|r| r.role).collect();
+        (lb.dispatch().unwrap().targets.clone(), heads, roles)
     };
-    let (split, heads) = targets("3");
+    let (split, heads, roles) = targets("3");
     assert_eq!(split, heads);
-    let (kept, _) = targets("{ count = 2, lag = \"10ms\" }");
+    assert_eq!(roles, [ReplicaRole::Plain; 3]);
+    let (kept, _, roles) = targets("{ count = 2, lag = \"10ms\" }");
     assert_eq!(kept, vec![StationId(1)]);
+    assert_eq!(
+        roles,
+        [
+            ReplicaRole::Leader,
+            ReplicaRole::Follower,
+            ReplicaRole::Follower
+        ]
+    );
 }

@@ -19,19 +19,15 @@
 //!   holder at a time for `hold`: throughput through it is at most
 //!   keys / hold, whatever the replicas and cores.
 
-use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{
-    Behaviour, CacheContents, Connections, Discipline, Dispatch, Op, Policy, Popularity, Routing,
-    Station, StationId, WritePolicy,
-};
+use std::ops::Range;
 
-use crate::calls::CallEntry;
-use crate::diagnostic::did_you_mean;
-use crate::load::RawService;
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{CacheContents, Connections, Op, Popularity, WritePolicy};
 use chokepoint_core::time::SimTime;
 use toml::de::{DeTable, DeValue};
 
-use crate::load::{Value, Walker};
+use super::{CallId, Value, Walker};
+use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::units::parse_duration;
 
 const POOL_KEYS: [&str; 4] = ["size", "connect", "idle_timeout", "reuse"];
@@ -100,45 +96,6 @@ pub(crate) struct Lock {
     pub(crate) keys: u32,
 }
 
-impl Lock {
-    /// The lock's stations, from `first_id`: one station when it has one
-    /// stripe, else a balancer (its head) picking a stripe at random for
-    /// each request, then the stripes. Every class in `uses` may take it.
-    pub(crate) fn stations(&self, service: &str, first_id: u32, uses: &[bool]) -> Vec<Station> {
-        let name = format!("{service}.lock.{}", self.name);
-        let stripe = |name: String| {
-            Station::new(
-                name,
-                1,
-                Discipline::Fifo,
-                uses.iter()
-                    .map(|&u| {
-                        u.then(|| Behaviour {
-                            work: self.hold.clone(),
-                            routing: Routing::exit(),
-                        })
-                    })
-                    .collect(),
-            )
-        };
-        if self.keys == 1 {
-            return vec![stripe(name)];
-        }
-        let mut out = vec![Station::balancer(
-            name.clone(),
-            Dispatch::new(
-                Policy::Random,
-                (0..self.keys)
-                    .map(|k| StationId(first_id + 1 + k))
-                    .collect(),
-            ),
-            uses.len(),
-        )];
-        out.extend((0..self.keys).map(|k| stripe(format!("{name}[{k}]"))));
-        out
-    }
-}
-
 /// A service's heap and collector, as read: sizes in bytes, pauses in
 /// nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -152,10 +109,10 @@ pub(crate) struct HeapSpec {
 
 /// A cache's keys, as read.
 #[derive(Clone, Debug)]
-pub(crate) struct CacheSpec {
+pub(crate) struct CacheDef {
     pub(crate) contents: CacheContents,
     pub(crate) write_policy: WritePolicy,
-    pub(crate) on_miss: Vec<CallEntry>,
+    pub(crate) on_miss: Vec<CallId>,
     /// Per class.
     pub(crate) ops: Vec<Op>,
 }
@@ -166,8 +123,9 @@ impl Walker<'_> {
     /// `pause_per_gb`); `Some(None)` when it has none of them.
     pub(crate) fn heap(
         &mut self,
+        name: &str,
+        key_span: &Range<usize>,
         table: &DeTable<'_>,
-        service: &RawService<'_, '_>,
     ) -> Option<Option<HeapSpec>> {
         let keys = ["heap_gb", "live_gb", "alloc_per_request", "gc"];
         if keys.iter().all(|k| table.get(*k).is_none()) {
@@ -178,10 +136,9 @@ impl Walker<'_> {
             if table.get(key).is_none() {
                 self.error(
                     format!(
-                        "service `{}` has a heap: it needs `heap_gb`, `alloc_per_request` and `gc`",
-                        service.name
+                        "service `{name}` has a heap: it needs `heap_gb`, `alloc_per_request` and `gc`"
                     ),
-                    service.key_span.clone(),
+                    key_span.clone(),
                 )
                 .help = Some(format!(
                     "`{key}` is missing; such as heap_gb = 4, live_gb = 1, alloc_per_request = 8 (MB), gc = \"stop_the_world\""
@@ -280,14 +237,14 @@ impl Walker<'_> {
     /// A `kind = "cache"` service's own keys: its contents (`hit_ratio`, or
     /// `keys`, `zipf`, `capacity`, `ttl`), its fetch (`on_miss`), its
     /// `write_policy` and each class's `op`.
-    pub(crate) fn cache_spec(
+    pub(crate) fn cache(
         &mut self,
-        service: &RawService<'_, '_>,
-        services: &[RawService<'_, '_>],
+        name: &str,
+        key_span: &Range<usize>,
+        table: &DeTable<'_>,
         class_names: &[String],
         context: &str,
-    ) -> Option<CacheSpec> {
-        let table = service.table;
+    ) -> Option<CacheDef> {
         let lru_keys = ["keys", "zipf", "capacity", "ttl"];
         let given: Vec<&str> = lru_keys
             .into_iter()
@@ -312,8 +269,8 @@ impl Walker<'_> {
             }
             (None, _) if table.get("keys").is_none() || table.get("capacity").is_none() => {
                 self.error(
-                    format!("cache `{}` needs `hit_ratio`, or `keys` and `capacity`", service.name),
-                    service.key_span.clone(),
+                    format!("cache `{name}` needs `hit_ratio`, or `keys` and `capacity`"),
+                    key_span.clone(),
                 )
                 .help = Some(
                     "such as hit_ratio = 0.9, or keys = 1_000_000, zipf = 0.99, capacity = 50_000 (entries, least recently used evicted)".into(),
@@ -386,7 +343,7 @@ impl Walker<'_> {
             Some(other) => {
                 for key in flush_keys {
                     if let Some(v) = table.get(key) {
-                        self.diags.push(crate::Diagnostic::warning(
+                        self.diags.push(Diagnostic::warning(
                             format!(
                                 "`{key}` is ignored: it applies to write_policy = \"write_back\""
                             ),
@@ -403,7 +360,7 @@ impl Walker<'_> {
             None => None,
         };
         let on_miss = match table.get("on_miss") {
-            Some(v) => self.calls(v, services, context).and_then(|c| {
+            Some(v) => self.calls(v, context).and_then(|c| {
                 if c.is_empty() {
                     self.error(
                         "`on_miss` is empty: a miss must fetch from somewhere",
@@ -416,11 +373,8 @@ impl Walker<'_> {
             }),
             None => {
                 self.error(
-                    format!(
-                        "cache `{}` needs `on_miss`, the services a miss fetches from",
-                        service.name
-                    ),
-                    service.key_span.clone(),
+                    format!("cache `{name}` needs `on_miss`, the services a miss fetches from"),
+                    key_span.clone(),
                 )
                 .help = Some("such as on_miss = [{ to = \"db\" }]".into());
                 None
@@ -449,7 +403,7 @@ impl Walker<'_> {
                 }
             }
         }
-        Some(CacheSpec {
+        Some(CacheDef {
             contents: contents?,
             write_policy: write_policy?,
             on_miss: on_miss?,
@@ -700,7 +654,7 @@ impl Walker<'_> {
     }
 
     /// A lock's hold: a duration (`"2ms"`, constant) or a distribution.
-    fn hold(&mut self, v: &Value<'_>) -> Option<Dist> {
+    pub(crate) fn hold(&mut self, v: &Value<'_>) -> Option<Dist> {
         if let DeValue::String(s) = v.get_ref()
             && let Ok(secs) = parse_duration(s)
         {
@@ -713,17 +667,6 @@ impl Walker<'_> {
             };
         }
         self.dist(v, "`hold`")
-    }
-
-    /// `true` or `false`.
-    pub(crate) fn boolean(&mut self, v: &Value<'_>, what: &str) -> Option<bool> {
-        match v.get_ref() {
-            DeValue::Boolean(b) => Some(*b),
-            _ => {
-                self.type_error(v, what, "true or false");
-                None
-            }
-        }
     }
 }
 

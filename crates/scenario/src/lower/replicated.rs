@@ -1,0 +1,350 @@
+//! Services that run on machines (`api`, `worker`, `database`), lowered
+//! into replicas.
+//!
+//! ```text
+//!                       ┌─► [ connect ]? ─► [ lock ]? ─► [ cpu: cores, PS ] ─► [ disk ]? ─► [ net ]? ─► calls ─┐  replica 0
+//!   ──► [ api: balancer ]                                                                                    ├─► next
+//!                       └─► ... one chain per replica ...                                                     ┘
+//!        `workers` (or a pool's connections) are taken at the first station of a chain, given back after the last
+//! ```
+//!
+//! - CPU: the replica's `cores` as servers, processor sharing, the demand
+//!   divided by the profile's `cpu_speed`.
+//! - Serial fraction (`serial = 0.05`): that share of the CPU demand runs on
+//!   a one-server lock shared by the whole replica, as in Amdahl's law.
+//! - Disk: `disk_ops` operations (plus a table's pages) take `ops /
+//!   disk_iops` seconds on a one-server device; network: `net_bytes` take
+//!   `8 · net_bytes / (network_gbps · 10⁹)` seconds on a one-server link.
+//! - Locks: stripes shared by every replica, taken by a call before the
+//!   service's own calls.
+//! - The service's own station is a load balancer: requests reach the
+//!   replicas by an even random split, unless a `load_balancer` service
+//!   targets the service, in which case its policy picks the replica. A
+//!   database with read replicas routes writes to the leader and reads to
+//!   a balancer over its followers instead.
+
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{
+    Admission, Behaviour, Discipline, Dispatch, Gc, Op, Policy, Queue, Replication, Role, Routing,
+    Station, StationId,
+};
+
+use super::calls::{self, Compiled};
+use super::{Builder, Downs, downtimes, routing, zero};
+use crate::layout::{LockLayout, Origin, Part, ReplicaLayout, ReplicaRole, ServiceLayout};
+use crate::read::{Lock, ReplicatedDef};
+use crate::resolve::{CallEntry, Callee, Links, PerClass};
+
+/// One of a replica's own stations to build: its part, its name's suffix,
+/// servers, discipline and work per class.
+type OwnPart = (Part, &'static str, u32, Discipline, Vec<Option<Dist>>);
+
+/// Lowers a replicated service: its locks, its replicas' chains, a read
+/// replicas' balancer; and its own station.
+pub(crate) fn lower(
+    b: &mut Builder,
+    layout: &mut ServiceLayout,
+    downs: &mut Downs,
+    name: &str,
+    def: &ReplicatedDef,
+    links: &Links,
+) {
+    let p = &def.profile;
+    let n_classes = b.n_classes();
+    let service = layout.id;
+    let origin = |replica: Option<u32>, part| Origin {
+        service,
+        replica,
+        part,
+    };
+    // The locks first, shared by every replica; each request calls those
+    // its class takes before its own calls.
+    let uses: Vec<bool> = def.cpu.iter().map(Option::is_some).collect();
+    let takes = |ci: usize, l: usize| def.lock_use[ci].as_ref().is_none_or(|u| u.contains(&l));
+    let mut lock_calls = Vec::new();
+    for (k, lock) in def.locks.iter().enumerate() {
+        let l = lock_stations(b, name, lock, k as u32, &uses, |part| origin(None, part));
+        lock_calls.push(CallEntry {
+            targets: vec![Callee::Station(l.head)],
+            label: format!("lock {}", lock.name),
+            wait: 1,
+            p: 1.0,
+            n: 1,
+            latency: None,
+            bytes: None,
+            span: def.span.clone(),
+        });
+        layout.locks.push(l);
+    }
+    // Classes that cannot use the service make no call.
+    let per_class: PerClass = links
+        .calls
+        .iter()
+        .zip(&def.cpu)
+        .enumerate()
+        .map(|(ci, (c, cpu))| {
+            cpu.as_ref().and(c.as_ref()).map(|c| {
+                let mut all: Vec<CallEntry> = lock_calls
+                    .iter()
+                    .enumerate()
+                    .filter(|&(l, _)| takes(ci, l))
+                    .map(|(_, e)| e.clone())
+                    .collect();
+                all.extend(c.iter().cloned());
+                all
+            })
+        })
+        .collect();
+    let next: Vec<Routing> = links.next.iter().map(routing).collect();
+    let mut leader_last: Option<StationId> = None;
+    for r in 0..def.replicas {
+        let mut parts: Vec<OwnPart> = Vec::new();
+        let scale = |d: &Option<Dist>, share: f64| {
+            d.as_ref().and_then(|d| d.scaled(share / p.cpu_speed).ok())
+        };
+        if def.pool.is_some() {
+            // Opening a connection: a delay that never queues.
+            parts.push((
+                Part::Connect,
+                "connect",
+                Queue::INFINITE,
+                Discipline::Fifo,
+                uses.iter().map(|&u| u.then(zero)).collect(),
+            ));
+        }
+        if def.serial > 0.0 {
+            parts.push((
+                Part::Serial,
+                "lock",
+                1,
+                Discipline::Fifo,
+                def.cpu.iter().map(|d| scale(d, def.serial)).collect(),
+            ));
+        }
+        parts.push((
+            Part::Cpu,
+            "cpu",
+            p.cores,
+            Discipline::Ps,
+            def.cpu.iter().map(|d| scale(d, 1.0 - def.serial)).collect(),
+        ));
+        // Disk operations: the service's own, plus its table's pages.
+        let ops: Vec<f64> = def
+            .ops
+            .iter()
+            .map(|&op| def.disk_ops + def.table.map_or(0.0, |t| t.pages(op)))
+            .collect();
+        if ops.iter().any(|&o| o > 0.0) {
+            let t = ops
+                .iter()
+                .map(|o| Dist::constant(o / p.disk_iops * 1e9).ok())
+                .collect();
+            parts.push((Part::Disk, "disk", 1, Discipline::Fifo, t));
+        }
+        if def.net_bytes > 0.0 {
+            let t = Dist::constant(8.0 * def.net_bytes / (p.network_gbps * 1e9) * 1e9).ok();
+            parts.push((Part::Net, "net", 1, Discipline::Fifo, vec![t; n_classes]));
+        }
+        let ids: Vec<StationId> = parts
+            .iter()
+            .map(|(part, ..)| b.reserve(origin(Some(r), *part)))
+            .collect();
+        let last = ids[ids.len() - 1];
+        let calls: Option<Compiled> = per_class
+            .iter()
+            .flatten()
+            .any(|list| !list.is_empty())
+            .then(|| {
+                calls::compile(
+                    b,
+                    &format!("{name}[{r}]"),
+                    &per_class,
+                    &next,
+                    Some(p.network_gbps),
+                    |part| origin(Some(r), part),
+                )
+            });
+        // The worker is held until the last reply.
+        let release = calls
+            .as_ref()
+            .and_then(|c| c.points.last().copied())
+            .unwrap_or(last);
+        let first_call = calls.as_ref().map(|c| c.points[0]);
+        let mut own = Vec::new();
+        for (i, (part, role, servers, discipline, work)) in parts.into_iter().enumerate() {
+            let id = ids[i];
+            own.push((part, id));
+            let behaviour = work
+                .into_iter()
+                .enumerate()
+                .map(|(ci, w)| {
+                    w.map(|work| Behaviour {
+                        work,
+                        routing: match ids.get(i + 1).copied().or(first_call) {
+                            Some(to) => Routing::to(to),
+                            None => next[ci].clone(),
+                        },
+                    })
+                })
+                .collect();
+            // The CPU's heap: requests in flight are those holding the
+            // replica's workers (or connections), if it has a pool.
+            let in_flight = (def.workers.is_some() || def.pool.is_some()).then_some(ids[0]);
+            // With read replicas, the last own station of the leader's
+            // chain records writes, and each follower's checks reads.
+            let replication = def
+                .followers
+                .as_ref()
+                .filter(|_| id == last)
+                .map(|(_, lag)| match leader_last {
+                    None => Replication::Leader {
+                        keys: def.keys,
+                        lag: lag.clone(),
+                    },
+                    Some(leader) => Replication::Follower { leader },
+                });
+            let queue = Queue {
+                replication,
+                gc: def.heap.filter(|_| part == Part::Cpu).map(|h| Gc {
+                    heap: h.heap,
+                    live: h.live,
+                    alloc: h.alloc,
+                    pause_min: h.pause_min,
+                    pause_per_byte: h.pause_per_byte,
+                    in_flight,
+                }),
+                ..Queue::new(servers, discipline)
+            };
+            b.set(
+                id,
+                Station {
+                    admission: match &def.pool {
+                        _ if i > 0 => None,
+                        Some(pool) => Some(Admission {
+                            connections: Some(pool.connections),
+                            ..Admission::new(pool.size, release)
+                        }),
+                        None => def.workers.map(|slots| Admission::new(slots, release)),
+                    },
+                    ..Station::with_role(
+                        format!("{name}[{r}].{role}"),
+                        Role::Queue(queue),
+                        behaviour,
+                    )
+                },
+            );
+        }
+        let (points, labels, hops) = match calls {
+            Some(c) => (c.points, c.labels, c.hops),
+            None => Default::default(),
+        };
+        if r == 0 {
+            layout.calls = labels;
+            leader_last = Some(last);
+        }
+        layout.hops.extend(hops);
+        layout.replicas.push(ReplicaLayout {
+            own,
+            calls: points,
+            role: match (&def.followers, r) {
+                (None, _) => ReplicaRole::Plain,
+                (Some(_), 0) => ReplicaRole::Leader,
+                (Some(_), _) => ReplicaRole::Follower,
+            },
+        });
+    }
+    let heads: Vec<StationId> = layout.replicas.iter().map(ReplicaLayout::head).collect();
+    downs.extend(
+        def.down
+            .iter()
+            .map(|&(replica, from, to)| (heads[replica as usize], from, to)),
+    );
+    let entry = if def.followers.is_some() {
+        // Reads spread over the followers, writes go to the leader: the
+        // service's own station routes each class, in no time.
+        let reads = b.add(
+            Station::balancer(
+                format!("{name}.reads"),
+                Dispatch::new(Policy::Random, heads[1..].to_vec()),
+                n_classes,
+            ),
+            origin(None, Part::Reads),
+        );
+        layout.reads = Some(reads);
+        let behaviour = def
+            .ops
+            .iter()
+            .zip(&uses)
+            .map(|(op, &u)| {
+                u.then(|| Behaviour {
+                    work: zero(),
+                    routing: Routing::to(if *op == Op::Write { heads[0] } else { reads }),
+                })
+            })
+            .collect();
+        Station::new(name, Queue::INFINITE, Discipline::Fifo, behaviour)
+    } else {
+        let mut dispatch = Dispatch::new(Policy::Random, heads);
+        dispatch.down = downtimes(&dispatch.targets, downs);
+        Station::balancer(name, dispatch, n_classes)
+    };
+    b.set(layout.entry, entry);
+    // A service given `servers` instead of a profile runs on no priced machine.
+    layout.profile = (!p.name.is_empty()).then(|| p.clone());
+    layout.cost_per_hour = f64::from(def.replicas) * p.cost_per_hour;
+    layout.gc = def.heap.is_some();
+}
+
+/// A lock's stations: one when it has one stripe, else a balancer (its
+/// head) picking a stripe at random for each request, then the stripes.
+/// Every class in `uses` may take it.
+fn lock_stations(
+    b: &mut Builder,
+    service: &str,
+    lock: &Lock,
+    k: u32,
+    uses: &[bool],
+    origin: impl Fn(Part) -> Origin,
+) -> LockLayout {
+    let name = format!("{service}.lock.{}", lock.name);
+    let stripe = |name: String| {
+        Station::new(
+            name,
+            1,
+            Discipline::Fifo,
+            uses.iter()
+                .map(|&u| {
+                    u.then(|| Behaviour {
+                        work: lock.hold.clone(),
+                        routing: Routing::exit(),
+                    })
+                })
+                .collect(),
+        )
+    };
+    if lock.keys == 1 {
+        let head = b.add(stripe(name.clone()), origin(Part::Lock(k)));
+        return LockLayout {
+            name: lock.name.clone(),
+            head,
+            stripes: vec![head],
+        };
+    }
+    let head = b.reserve(origin(Part::Lock(k)));
+    let stripes: Vec<StationId> = (0..lock.keys)
+        .map(|s| b.add(stripe(format!("{name}[{s}]")), origin(Part::Stripe(k, s))))
+        .collect();
+    b.set(
+        head,
+        Station::balancer(
+            name,
+            Dispatch::new(Policy::Random, stripes.clone()),
+            uses.len(),
+        ),
+    );
+    LockLayout {
+        name: lock.name.clone(),
+        head,
+        stripes,
+    }
+}
