@@ -354,36 +354,28 @@ fn overview(lines: &[PointLine], total: usize) -> String {
     let mut sorted: Vec<&PointLine> = lines.iter().collect();
     sorted.sort_by_key(|l| l.point);
     let mut out = String::new();
-    let met = sorted
-        .iter()
-        .filter(|l| l.value["slo"]["met"] == true)
-        .count();
-    let judged = sorted.iter().any(|l| !l.value["slo"].is_null());
+    let met = sorted.iter().filter(|l| l.view.met() == Some(true)).count();
+    let judged = sorted.iter().any(|l| l.view.slo.is_some());
     for line in &sorted {
-        let v = &line.value;
-        let mut cells = vec![
-            format!("{:>4}", line.point),
-            v["label"].as_str().unwrap_or("").to_owned(),
-        ];
-        if let Some(classes) = v["result"]["classes"].as_object() {
-            for (class, c) in classes {
-                let p99 = c["latency"]["p99"].as_f64().unwrap_or(f64::NAN);
-                let x = c["throughput"].as_f64().unwrap_or(f64::NAN);
-                cells.push(format!("{class}: {x:.4}/s, p99 {:.4} s", p99));
-            }
+        let v = &line.view;
+        let mut cells = vec![format!("{:>4}", line.point), v.label.clone()];
+        for (class, c) in &v.result.classes {
+            let p99 = c.latency.p99.unwrap_or(f64::NAN);
+            let x = c.throughput.unwrap_or(f64::NAN);
+            cells.push(format!("{class}: {x:.4}/s, p99 {:.4} s", p99));
         }
-        if let Some(stations) = v["result"]["stations"].as_object() {
-            let unstable: Vec<&str> = stations
-                .iter()
-                .filter(|(_, s)| s["workers"]["unstable"] == true)
-                .map(|(name, _)| name.as_str())
-                .collect();
-            if !unstable.is_empty() {
-                cells.push(format!("UNSTABLE: {}", unstable.join(", ")));
-            }
+        let unstable: Vec<&str> = v
+            .result
+            .stations
+            .iter()
+            .filter(|(_, s)| s.workers.as_ref().is_some_and(|w| w.unstable))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !unstable.is_empty() {
+            cells.push(format!("UNSTABLE: {}", unstable.join(", ")));
         }
         if judged {
-            cells.push(if v["slo"]["met"] == true {
+            cells.push(if v.met() == Some(true) {
                 "SLO met".into()
             } else {
                 "SLO missed".into()

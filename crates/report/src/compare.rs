@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::figures::{self, Cell, Unit};
 use crate::summary::Summary;
 
 /// One figure across the scenarios.
@@ -45,68 +46,6 @@ pub struct Comparison {
     pub results: Vec<Summary>,
 }
 
-/// Reads a figure (value, 95% half-width) of a named class or station.
-type Getter = fn(&Summary, &str) -> Option<(f64, Option<f64>)>;
-
-/// A figure: its name, whether it is in seconds, and how to read it.
-type Figure = (&'static str, bool, Getter);
-
-const CLASS_FIGURES: [Figure; 7] = [
-    ("throughput", false, |s, n| {
-        s.classes.get(n).map(|c| (c.throughput, c.throughput_ci95))
-    }),
-    ("latency.mean", true, |s, n| {
-        s.classes
-            .get(n)
-            .and_then(|c| c.latency.mean.map(|m| (m, c.latency.mean_ci95)))
-    }),
-    ("latency.p50", true, |s, n| {
-        s.classes.get(n).map(|c| (c.latency.p50, None))
-    }),
-    ("latency.p90", true, |s, n| {
-        s.classes.get(n).map(|c| (c.latency.p90, None))
-    }),
-    ("latency.p99", true, |s, n| {
-        s.classes
-            .get(n)
-            .map(|c| (c.latency.p99, c.latency.p99_ci95))
-    }),
-    ("latency.p999", true, |s, n| {
-        s.classes.get(n).map(|c| (c.latency.p999, None))
-    }),
-    ("drop_ratio", false, |s, n| {
-        s.classes.get(n).map(|c| (c.drop_ratio, None))
-    }),
-];
-
-const STATION_FIGURES: [Figure; 5] = [
-    ("utilization", false, |s, n| {
-        s.stations
-            .get(n)
-            .map(|x| (x.utilization, x.utilization_ci95))
-    }),
-    ("mean_in_system", false, |s, n| {
-        s.stations
-            .get(n)
-            .map(|x| (x.mean_in_system, x.mean_in_system_ci95))
-    }),
-    ("mean_queue_len", false, |s, n| {
-        s.stations
-            .get(n)
-            .map(|x| (x.mean_queue_len, x.mean_queue_len_ci95))
-    }),
-    ("mean_wait", true, |s, n| {
-        s.stations
-            .get(n)
-            .and_then(|x| x.mean_wait.map(|w| (w, x.mean_wait_ci95)))
-    }),
-    ("mean_response", true, |s, n| {
-        s.stations
-            .get(n)
-            .and_then(|x| x.mean_response.map(|w| (w, None)))
-    }),
-];
-
 /// Names in order of first appearance across the summaries.
 fn union<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -118,59 +57,81 @@ fn union<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
     out
 }
 
-/// Compares `runs` (name, summary), the first being the baseline.
+/// Compares `runs` (name, summary), the first being the baseline, on the
+/// figures that `compare` shows (see `figures.rs`).
 pub fn compare(runs: Vec<(String, Summary)>) -> Comparison {
     let (scenarios, results): (Vec<String>, Vec<Summary>) = runs.into_iter().unzip();
     let mut rows = Vec::new();
-    let sections: [(&'static str, Vec<String>, &[Figure]); 2] = [
-        (
-            "class",
-            union(results.iter().flat_map(|s| s.classes.keys())),
-            &CLASS_FIGURES,
-        ),
-        (
-            "station",
-            union(results.iter().flat_map(|s| s.stations.keys())),
-            &STATION_FIGURES,
-        ),
-    ];
-    for (section, names, figures) in sections {
-        for name in names {
-            for &(metric, seconds, get) in figures {
-                let got: Vec<Option<(f64, Option<f64>)>> =
-                    results.iter().map(|s| get(s, &name)).collect();
-                let base = got[0];
-                let change = got
-                    .iter()
-                    .map(|g| match (base, g) {
-                        (Some((b, _)), Some((v, _))) if b != 0.0 => Some((v - b) / b.abs()),
-                        _ => None,
-                    })
-                    .collect();
-                let significant = got
-                    .iter()
-                    .map(|g| match (base, g) {
-                        (Some((b, Some(hb))), Some((v, Some(hv)))) => (v - b).abs() > hb + hv,
-                        _ => false,
-                    })
-                    .collect();
-                rows.push(Row {
-                    section,
-                    name: name.clone(),
-                    metric,
-                    seconds,
-                    values: got.iter().map(|g| g.map(|(v, _)| v)).collect(),
-                    ci95: got.iter().map(|g| g.and_then(|(_, h)| h)).collect(),
-                    change,
-                    significant,
-                });
-            }
-        }
-    }
+    let classes = union(results.iter().flat_map(|s| s.classes.keys()));
+    section(
+        &mut rows,
+        "class",
+        &classes,
+        &figures::CLASS,
+        &results,
+        |s, n| s.classes.get(n),
+    );
+    let stations = union(results.iter().flat_map(|s| s.stations.keys()));
+    section(
+        &mut rows,
+        "station",
+        &stations,
+        &figures::STATION,
+        &results,
+        |s, n| s.stations.get(n),
+    );
     Comparison {
         scenarios,
         rows,
         results,
+    }
+}
+
+/// The rows of one section: per name, per figure shown, its values across
+/// `results` (read by `get`) and their changes from the first.
+fn section<T>(
+    rows: &mut Vec<Row>,
+    section: &'static str,
+    names: &[String],
+    entries: &[figures::Entry<T>],
+    results: &[Summary],
+    get: impl for<'a> Fn(&'a Summary, &str) -> Option<&'a T>,
+) {
+    for name in names {
+        for f in figures::compared(entries) {
+            let got: Vec<Option<(f64, Option<f64>)>> = results
+                .iter()
+                .map(|s| {
+                    let cell: Option<Cell> = get(s, name).and_then(|x| (f.read)(x));
+                    cell.and_then(|c| c.value.map(|v| (v, c.ci95)))
+                })
+                .collect();
+            let base = got[0];
+            let change = got
+                .iter()
+                .map(|g| match (base, g) {
+                    (Some((b, _)), Some((v, _))) if b != 0.0 => Some((v - b) / b.abs()),
+                    _ => None,
+                })
+                .collect();
+            let significant = got
+                .iter()
+                .map(|g| match (base, g) {
+                    (Some((b, Some(hb))), Some((v, Some(hv)))) => (v - b).abs() > hb + hv,
+                    _ => false,
+                })
+                .collect();
+            rows.push(Row {
+                section,
+                name: name.clone(),
+                metric: f.compare.unwrap_or_default(),
+                seconds: f.unit == Unit::Seconds,
+                values: got.iter().map(|g| g.map(|(v, _)| v)).collect(),
+                ci95: got.iter().map(|g| g.and_then(|(_, h)| h)).collect(),
+                change,
+                significant,
+            });
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::figures::{self, Cell, Figure, Unit};
 use crate::summary::Summary;
 
 /// The JSON contract of MODEL.md §5, pretty-printed, with a final newline.
@@ -13,236 +14,30 @@ pub fn json(summary: &Summary) -> String {
     out
 }
 
-/// A tidy CSV: one row per figure, `section,name,metric,value,ci95`.
-/// Times in seconds, rates per second; an empty cell where there is no value.
+/// A tidy CSV: one row per figure, `section,name,metric,value,ci95`, the
+/// figures of `figures.rs` in their order. Times in seconds, rates
+/// per second; an empty cell where there is no value.
 pub fn csv(summary: &Summary) -> String {
     let mut out = String::from("section,name,metric,value,ci95\n");
     let cell = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v}"));
-    let mut row = |section: &str, name: &str, metric: &str, value: Option<f64>, ci: Option<f64>| {
+    let mut row = |section: &str, name: &str, metric: &str, c: Cell| {
         let _ = writeln!(
             out,
             "{section},{},{},{},{}",
             csv_field(name),
             csv_field(metric),
-            cell(value),
-            cell(ci)
+            cell(c.value),
+            cell(c.ci95)
         );
     };
     for (name, c) in &summary.classes {
-        row("class", name, "arrived", Some(c.arrived as f64), None);
-        row("class", name, "completed", Some(c.completed as f64), None);
-        row("class", name, "dropped", Some(c.dropped as f64), None);
-        row("class", name, "failed", Some(c.failed as f64), None);
-        row(
-            "class",
-            name,
-            "throughput",
-            Some(c.throughput),
-            c.throughput_ci95,
-        );
-        row(
-            "class",
-            name,
-            "latency_mean",
-            c.latency.mean,
-            c.latency.mean_ci95,
-        );
-        row("class", name, "latency_p50", Some(c.latency.p50), None);
-        row("class", name, "latency_p90", Some(c.latency.p90), None);
-        row(
-            "class",
-            name,
-            "latency_p99",
-            Some(c.latency.p99),
-            c.latency.p99_ci95,
-        );
-        row("class", name, "latency_p999", Some(c.latency.p999), None);
-        row("class", name, "latency_max", Some(c.latency.max), None);
+        for (metric, value) in figures::rows(&figures::CLASS, c) {
+            row("class", name, &metric, value);
+        }
     }
     for (name, s) in &summary.stations {
-        row(
-            "station",
-            name,
-            "utilization",
-            Some(s.utilization),
-            s.utilization_ci95,
-        );
-        row("station", name, "throughput", Some(s.throughput), None);
-        row(
-            "station",
-            name,
-            "mean_in_system",
-            Some(s.mean_in_system),
-            s.mean_in_system_ci95,
-        );
-        row(
-            "station",
-            name,
-            "mean_queue_len",
-            Some(s.mean_queue_len),
-            s.mean_queue_len_ci95,
-        );
-        row("station", name, "mean_wait", s.mean_wait, s.mean_wait_ci95);
-        row("station", name, "mean_response", s.mean_response, None);
-        row("station", name, "dropped", Some(s.dropped as f64), None);
-        if let Some(w) = &s.workers {
-            row(
-                "station",
-                name,
-                "workers_utilization",
-                Some(w.utilization),
-                None,
-            );
-            row(
-                "station",
-                name,
-                "workers_waiting",
-                Some(w.mean_waiting),
-                None,
-            );
-            row("station", name, "workers_wait", w.mean_wait, None);
-            row(
-                "station",
-                name,
-                "backlog_growth",
-                Some(w.backlog_growth),
-                w.backlog_growth_ci95,
-            );
-            row(
-                "station",
-                name,
-                "unstable",
-                Some(f64::from(u8::from(w.unstable))),
-                None,
-            );
-        }
-        if let Some(b) = s.busiest_replica {
-            row(
-                "station",
-                name,
-                "busiest_replica",
-                Some(b),
-                s.busiest_replica_ci95,
-            );
-        }
-        if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
-            row("station", name, "connects", Some(c), None);
-        }
-        if let Some(r) = &s.replication {
-            row("station", name, "replica_reads", Some(r.reads as f64), None);
-            row(
-                "station",
-                name,
-                "replicated_writes",
-                Some(r.writes as f64),
-                None,
-            );
-            row(
-                "station",
-                name,
-                "stale_reads",
-                Some(r.stale_reads as f64),
-                None,
-            );
-            row(
-                "station",
-                name,
-                "stale_ratio",
-                r.stale_ratio,
-                r.stale_ratio_ci95,
-            );
-        }
-        if let Some(g) = &s.gc {
-            row(
-                "station",
-                name,
-                "gc_pauses_per_sec",
-                Some(g.pauses_per_sec),
-                None,
-            );
-            row("station", name, "gc_paused", Some(g.paused), g.paused_ci95);
-            row("station", name, "gc_mean_pause", g.mean_pause, None);
-            row("station", name, "gc_longest_pause", Some(g.longest), None);
-            for (k, r) in g.replicas.iter().enumerate() {
-                row(
-                    "station",
-                    name,
-                    &format!("gc_pauses[{k}]"),
-                    Some(r.pauses as f64),
-                    None,
-                );
-                row(
-                    "station",
-                    name,
-                    &format!("gc_pause_total[{k}]"),
-                    Some(r.total),
-                    None,
-                );
-                row(
-                    "station",
-                    name,
-                    &format!("gc_longest_pause[{k}]"),
-                    Some(r.longest),
-                    None,
-                );
-            }
-        }
-        if let Some(c) = &s.cache {
-            row("station", name, "hit_ratio", c.hit_ratio, c.hit_ratio_ci95);
-            row("station", name, "hits", Some(c.hits as f64), None);
-            row("station", name, "misses", Some(c.misses as f64), None);
-            row("station", name, "writes", Some(c.writes as f64), None);
-            row("station", name, "flushed", Some(c.flushed as f64), None);
-            row(
-                "station",
-                name,
-                "writes_at_risk",
-                Some(c.writes_at_risk),
-                c.writes_at_risk_ci95,
-            );
-            row(
-                "station",
-                name,
-                "writes_at_risk_max",
-                Some(c.writes_at_risk_max as f64),
-                None,
-            );
-        }
-        for (lock, l) in s.locks.iter().flatten() {
-            let metric = |m: &str| format!("lock:{lock}:{m}");
-            row(
-                "station",
-                name,
-                &metric("utilization"),
-                Some(l.utilization),
-                l.utilization_ci95,
-            );
-            row(
-                "station",
-                name,
-                &metric("throughput"),
-                Some(l.throughput),
-                None,
-            );
-            row(
-                "station",
-                name,
-                &metric("mean_wait"),
-                l.mean_wait,
-                l.mean_wait_ci95,
-            );
-            row("station", name, &metric("mean_hold"), l.mean_hold, None);
-        }
-        if let Some(b) = &s.breakdown {
-            row("station", name, "time_pool_wait", b.pool_wait, None);
-            if b.connect.is_some() {
-                row("station", name, "time_connect", b.connect, None);
-            }
-            row("station", name, "time_queue", b.queue, None);
-            row("station", name, "time_work", b.work, None);
-            for (callee, t) in &b.calls {
-                row("station", name, &format!("time_call:{callee}"), *t, None);
-            }
+        for (metric, value) in figures::rows(&figures::STATION, s) {
+            row("station", name, &metric, value);
         }
     }
     out
@@ -299,6 +94,27 @@ pub(crate) fn duration(x: Option<f64>, ci: Option<f64>) -> String {
     }
 }
 
+/// A fraction as a percentage, with its ± part.
+pub(crate) fn percent(x: f64, ci: Option<f64>) -> String {
+    match ci {
+        Some(half) => format!("{}% ±{}", sig3(100.0 * x), half_width(100.0 * half)),
+        None => format!("{}%", sig3(100.0 * x)),
+    }
+}
+
+/// A figure as the table shows it: its own way, else by its unit.
+fn show<T>(f: &Figure<T>, of: &T) -> String {
+    if let Some(show) = f.show {
+        return show(of);
+    }
+    match ((f.read)(of), f.unit) {
+        (None, _) | (Some(Cell { value: None, .. }), Unit::Count | Unit::Number) => "-".into(),
+        (Some(c), Unit::Seconds) => duration(c.value, c.ci95),
+        (Some(c), Unit::Count) => count(c.value.unwrap_or(0.0) as u64),
+        (Some(c), Unit::Number) => plain(c.value.unwrap_or(f64::NAN), c.ci95),
+    }
+}
+
 pub(crate) fn plain(x: f64, ci: Option<f64>) -> String {
     match ci {
         Some(half) => format!("{} ±{}", sig3(x), half_width(half)),
@@ -348,6 +164,20 @@ pub(crate) fn render(out: &mut String, rows: &[Vec<String>]) {
     }
 }
 
+/// A table's header row: `first`, then each figure's column.
+fn header<T>(first: &str, columns: &[&Figure<T>]) -> Vec<String> {
+    std::iter::once(first.to_owned())
+        .chain(columns.iter().filter_map(|f| f.column.map(String::from)))
+        .collect()
+}
+
+/// A table's row: `name`, then each figure as shown.
+fn line<T>(name: &str, columns: &[&Figure<T>], of: &T) -> Vec<String> {
+    std::iter::once(name.to_owned())
+        .chain(columns.iter().map(|f| show(f, of)))
+        .collect()
+}
+
 /// A table for people: per class, then per station, with units and ± for
 /// 95% confidence intervals across replications.
 pub fn table(summary: &Summary) -> String {
@@ -362,85 +192,21 @@ pub fn table(summary: &Summary) -> String {
         summary.seed
     );
     out.push('\n');
-    let mut rows = vec![
-        [
-            "class",
-            "arrived",
-            "completed",
-            "dropped",
-            "throughput/s",
-            "mean",
-            "p50",
-            "p90",
-            "p99",
-            "p99.9",
-            "max",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
     // A `failed` column only when a dependency can fail.
     let failures = summary.classes.values().any(|c| c.failed > 0);
-    if failures {
-        rows[0].insert(4, "failed".into());
-    }
+    let columns: Vec<&Figure<_>> = figures::columns(&figures::CLASS)
+        .filter(|f| failures || f.csv != Some("failed"))
+        .collect();
+    let mut rows = vec![header("class", &columns)];
     for (name, c) in &summary.classes {
-        let l = &c.latency;
-        let mut row = vec![
-            name.clone(),
-            count(c.arrived),
-            count(c.completed),
-            count(c.dropped),
-            plain(c.throughput, c.throughput_ci95),
-            duration(l.mean, l.mean_ci95),
-            duration(Some(l.p50), None),
-            duration(Some(l.p90), None),
-            duration(Some(l.p99), l.p99_ci95),
-            duration(Some(l.p999), None),
-            duration(Some(l.max), None),
-        ];
-        if failures {
-            row.insert(4, count(c.failed));
-        }
-        rows.push(row);
+        rows.push(line(name, &columns, c));
     }
     render(&mut out, &rows);
     out.push('\n');
-    let mut rows = vec![
-        [
-            "station",
-            "servers",
-            "utilization",
-            "throughput/s",
-            "in system",
-            "in queue",
-            "wait",
-            "response",
-            "dropped",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    let columns: Vec<&Figure<_>> = figures::columns(&figures::STATION).collect();
+    let mut rows = vec![header("station", &columns)];
     for (name, s) in &summary.stations {
-        rows.push(vec![
-            name.clone(),
-            s.servers.map_or("∞".into(), |n| n.to_string()),
-            match (s.servers, s.utilization_ci95) {
-                (None, _) => "–".into(),
-                (Some(_), Some(half)) => format!(
-                    "{}% ±{}",
-                    sig3(100.0 * s.utilization),
-                    half_width(100.0 * half)
-                ),
-                (Some(_), None) => format!("{}%", sig3(100.0 * s.utilization)),
-            },
-            plain(s.throughput, None),
-            plain(s.mean_in_system, s.mean_in_system_ci95),
-            plain(s.mean_queue_len, s.mean_queue_len_ci95),
-            duration(s.mean_wait, s.mean_wait_ci95),
-            duration(s.mean_response, None),
-            count(s.dropped),
-        ]);
+        rows.push(line(name, &columns, s));
     }
     render(&mut out, &rows);
     out.push('\n');

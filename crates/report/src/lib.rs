@@ -5,6 +5,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod compare;
+mod figures;
 mod format;
 pub mod plot;
 pub mod series;

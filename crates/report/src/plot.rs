@@ -12,11 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use chokepoint_scenario::units::parse_rate;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::sweep::{PointLine, frontier};
+use crate::sweep::{PointLine, PointView, frontier, load_rate_path};
 
 /// Makes DejaVu Sans the font of "sans-serif" (once per process).
 fn register_font() {
@@ -214,20 +213,14 @@ pub fn write(chart: &Chart, stem: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// A point's parameters other than `skip`, with its variant, as a series name.
-fn series_key(v: &serde_json::Value, skip: &[&str]) -> String {
-    let mut key: Vec<String> = v["variant"]
-        .as_str()
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
-    if let Some(params) = v["params"].as_object() {
-        key.extend(
-            params
-                .iter()
-                .filter(|(k, _)| !skip.contains(&k.as_str()))
-                .map(|(k, x)| format!("{}={}", k, x.as_str().unwrap_or_default())),
-        );
-    }
+fn series_key(v: &PointView, skip: &[&str]) -> String {
+    let mut key: Vec<String> = v.variant.iter().cloned().collect();
+    key.extend(
+        v.params
+            .iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+            .map(|(k, x)| format!("{k}={x}")),
+    );
     if key.is_empty() {
         "all points".to_owned()
     } else {
@@ -262,42 +255,35 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
     let Some(first) = sorted.first() else {
         return Vec::new();
     };
-    let params: Vec<String> = first.value["params"]
-        .as_object()
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default();
-    let load_path = params
+    let load_path = load_rate_path(&first.view);
+    let replicas_path = first
+        .view
+        .params
         .iter()
-        .find(|k| k.starts_with("load.") && k.ends_with(".rate"))
-        .cloned();
-    let replicas_path = params
-        .iter()
+        .map(|(p, _)| p)
         .find(|k| k.starts_with("services.") && k.ends_with(".replicas"))
         .cloned();
-    let classes: Vec<String> = first.value["result"]["classes"]
-        .as_object()
-        .map(|c| c.keys().cloned().collect())
-        .unwrap_or_default();
-    let param = |v: &serde_json::Value, path: &str| v["params"][path].as_str().map(str::to_owned);
+    let classes: Vec<String> = first.view.result.classes.keys().cloned().collect();
     let mut charts = Vec::new();
     for class in &classes {
-        let figure = |v: &serde_json::Value, f: &str| -> Option<f64> {
+        let figure = |v: &PointView, f: &str| -> Option<f64> {
+            let c = v.result.classes.get(class)?;
             match f {
-                "p99" => v["result"]["classes"][class]["latency"]["p99"].as_f64(),
-                _ => v["result"]["classes"][class]["throughput"].as_f64(),
+                "p99" => c.latency.p99,
+                _ => c.throughput,
             }
         };
         if let Some(load) = &load_path {
-            let rate = |v: &serde_json::Value| param(v, load).and_then(|r| parse_rate(&r).ok());
+            let rate = |v: &PointView| v.axis(load);
             let by = |f: &str, scale: f64| {
                 group(
                     sorted
                         .iter()
                         .filter_map(|l| {
                             Some((
-                                series_key(&l.value, &[load]),
-                                rate(&l.value)?,
-                                figure(&l.value, f)? * scale,
+                                series_key(&l.view, &[load]),
+                                rate(&l.view)?,
+                                figure(&l.view, f)? * scale,
                             ))
                         })
                         .collect(),
@@ -324,7 +310,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                 .enumerate()
                 .map(|(i, (k, v))| Series::new(k, v, Style::Line, i))
                 .collect();
-            let (lo, hi) = bounds(sorted.iter().filter_map(|l| rate(&l.value)));
+            let (lo, hi) = bounds(sorted.iter().filter_map(|l| rate(&l.view)));
             throughput.insert(
                 0,
                 Series::new(
@@ -347,16 +333,14 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
             ));
         }
         if let Some(replicas) = &replicas_path {
-            let count =
-                |v: &serde_json::Value| param(v, replicas).and_then(|r| r.parse::<f64>().ok());
             let groups = group(
                 sorted
                     .iter()
                     .filter_map(|l| {
                         Some((
-                            series_key(&l.value, &[replicas]),
-                            count(&l.value)?,
-                            figure(&l.value, "throughput")?,
+                            series_key(&l.view, &[replicas]),
+                            l.view.axis(replicas)?,
+                            figure(&l.view, "throughput")?,
                         ))
                     })
                     .collect(),
@@ -389,10 +373,9 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                 },
             ));
         }
-        let cost = |v: &serde_json::Value| v["result"]["cost"]["per_hour"].as_f64();
-        if sorted.iter().any(|l| cost(&l.value).is_some()) {
-            let level = |v: &serde_json::Value| match &load_path {
-                Some(load) => format!("{load}={}", param(v, load).unwrap_or_default()),
+        if sorted.iter().any(|l| l.view.cost().is_some()) {
+            let level = |v: &PointView| match &load_path {
+                Some(load) => format!("{load}={}", v.param(load).unwrap_or_default()),
                 None => "all points".to_owned(),
             };
             let groups = group(
@@ -400,9 +383,9 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     .iter()
                     .filter_map(|l| {
                         Some((
-                            level(&l.value),
-                            cost(&l.value)?,
-                            figure(&l.value, "p99")? * 1e3,
+                            level(&l.view),
+                            l.view.cost()?,
+                            figure(&l.view, "p99")? * 1e3,
                         ))
                     })
                     .collect(),

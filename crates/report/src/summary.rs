@@ -524,11 +524,12 @@ pub struct Summary {
 }
 
 /// Whether a point meets the SLO, and if not, why.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// True when every class meets every objective.
     pub met: bool,
     /// One sentence per objective missed, such as "browse: p99 0.31 s > 0.2 s".
+    #[serde(default)]
     pub violations: Vec<String>,
 }
 

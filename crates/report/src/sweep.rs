@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 
 use chokepoint_scenario::Point;
+use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::summary::Verdict;
 
 use crate::summary::Summary;
 
@@ -66,11 +69,148 @@ pub struct PointLine {
     pub point: usize,
     /// The sweep's number of points.
     pub points: usize,
-    /// The whole line, parsed.
+    /// What decisions, charts and overviews read of it, typed.
+    pub view: PointView,
+    /// The whole line, parsed (the CSV flattens it all).
     pub value: Value,
     /// The line as written (without its newline): files are rebuilt from
     /// these, so a line survives any number of resumes and merges unchanged.
     pub raw: String,
+}
+
+/// What is read of a point line besides its place in the sweep.
+#[derive(Clone, Debug, Default)]
+pub struct PointView {
+    /// The point's label (`variant; path=value, ...`).
+    pub label: String,
+    /// Its variant, if the sweep has variants.
+    pub variant: Option<String>,
+    /// The grid values, by path, as written in the sweep.
+    pub params: Vec<(String, String)>,
+    /// Its verdict against the SLO, when there is one.
+    pub slo: Option<Verdict>,
+    /// The figures decisions and charts need.
+    pub result: PointResult,
+}
+
+/// A point's figures, as the point line holds them.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PointResult {
+    /// Per class.
+    #[serde(default)]
+    pub classes: BTreeMap<String, PointClass>,
+    /// Per station: whether its backlog grows without bound.
+    #[serde(default)]
+    pub stations: BTreeMap<String, PointStation>,
+    /// What the point costs, when it has priced machines.
+    #[serde(default)]
+    pub cost: Option<PointCost>,
+}
+
+/// A class's figures at a point.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PointClass {
+    /// Completions per second.
+    #[serde(default)]
+    pub throughput: Option<f64>,
+    /// Its latencies.
+    #[serde(default)]
+    pub latency: PointLatency,
+}
+
+/// A class's tail latency at a point.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PointLatency {
+    /// The 99th percentile, seconds.
+    #[serde(default)]
+    pub p99: Option<f64>,
+}
+
+/// A station's state at a point.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PointStation {
+    /// Its worker pool, if it has one.
+    #[serde(default)]
+    pub workers: Option<PointWorkers>,
+}
+
+/// A worker pool at a point.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PointWorkers {
+    /// Its backlog grows without bound.
+    #[serde(default)]
+    pub unstable: bool,
+}
+
+/// A point's cost.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PointCost {
+    /// Dollars per hour.
+    #[serde(default)]
+    pub per_hour: Option<f64>,
+}
+
+impl PointView {
+    /// Reads a line's parts, each on its own: a part that does not read
+    /// (a line from another version) is left empty, and the line is still
+    /// a point.
+    fn of(line: &Value) -> PointView {
+        fn part<T: serde::de::DeserializeOwned + Default>(v: Option<&Value>) -> T {
+            v.and_then(|v| T::deserialize(v).ok()).unwrap_or_default()
+        }
+        PointView {
+            label: part(line.get("label")),
+            variant: part(line.get("variant")),
+            params: line
+                .get("params")
+                .and_then(Value::as_object)
+                .map(|params| {
+                    params
+                        .iter()
+                        .map(|(k, v)| match v {
+                            Value::String(s) => (k.clone(), s.clone()),
+                            other => (k.clone(), other.to_string()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            slo: part(line.get("slo")),
+            result: part(line.get("result")),
+        }
+    }
+
+    /// The value of the grid parameter `path`, as written.
+    pub fn param(&self, path: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The number the grid parameter `path` stands for on an axis (a rate
+    /// per second for `load.CLASS.rate`, a count otherwise).
+    pub fn axis(&self, path: &str) -> Option<f64> {
+        chokepoint_scenario::spec::axis_value(path, self.param(path)?)
+    }
+
+    /// The p99 of its slowest class (what an SLO on every class looks at).
+    pub fn worst_p99(&self) -> f64 {
+        self.result
+            .classes
+            .values()
+            .filter_map(|c| c.latency.p99)
+            .fold(0.0, f64::max)
+    }
+
+    /// The SLO's verdict: met, missed, or not judged.
+    pub fn met(&self) -> Option<bool> {
+        self.slo.as_ref().map(|v| v.met)
+    }
+
+    /// What the point costs per hour, if it is priced.
+    pub fn cost(&self) -> Option<f64> {
+        self.result.cost.as_ref().and_then(|c| c.per_hour)
+    }
 }
 
 /// Reads point lines, skipping any line that is not a complete point (the
@@ -89,6 +229,7 @@ pub fn parse_lines(text: &str) -> (Vec<PointLine>, usize) {
                     fingerprint: value.get("fingerprint")?.as_str()?.to_owned(),
                     point: usize::try_from(value.get("point")?.as_u64()?).ok()?,
                     points: usize::try_from(value.get("points")?.as_u64()?).ok()?,
+                    view: PointView::of(&value),
                     value,
                     raw: raw.trim_end_matches('\n').to_owned(),
                 })
@@ -179,6 +320,15 @@ pub fn finish(lines: &[PointLine]) -> (String, String) {
     (jsonl, csv)
 }
 
+/// The grid parameter that sets a class's arrival rate, if the sweep has one.
+pub fn load_rate_path(view: &PointView) -> Option<String> {
+    view.params
+        .iter()
+        .map(|(p, _)| p)
+        .find(|k| k.starts_with("load.") && k.ends_with(".rate"))
+        .cloned()
+}
+
 /// The points no other point beats on both coordinates (lower is better), by x.
 pub fn frontier(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = points
@@ -235,45 +385,30 @@ mod tests {
 pub fn decisions(lines: &[PointLine]) -> String {
     let mut sorted: Vec<&PointLine> = lines.iter().collect();
     sorted.sort_by_key(|l| l.point);
-    let cost = |l: &PointLine| l.value["result"]["cost"]["per_hour"].as_f64();
+    let cost = |l: &PointLine| l.view.cost();
     if sorted.iter().all(|l| cost(l).is_none()) {
         return "no replicated service in this sweep, so no cost to decide on\n".into();
     }
     // p99 of the slowest class: what an SLO on every class looks at.
-    let p99 = |l: &PointLine| -> f64 {
-        l.value["result"]["classes"]
-            .as_object()
-            .map(|c| {
-                c.values()
-                    .filter_map(|c| c["latency"]["p99"].as_f64())
-                    .fold(0.0, f64::max)
-            })
-            .unwrap_or(f64::NAN)
-    };
-    let load_path = sorted.first().and_then(|l| {
-        l.value["params"].as_object().and_then(|p| {
-            p.keys()
-                .find(|k| k.starts_with("load.") && k.ends_with(".rate"))
-                .cloned()
-        })
-    });
+    let p99 = |l: &PointLine| l.view.worst_p99();
+    let load_path = sorted.first().and_then(|l| load_rate_path(&l.view));
     let mut levels: Vec<(String, Vec<&PointLine>)> = Vec::new();
     for line in &sorted {
         let level = load_path
-            .as_ref()
-            .and_then(|p| line.value["params"][p].as_str())
+            .as_deref()
+            .and_then(|p| line.view.param(p))
             .map_or_else(|| "all points".to_owned(), str::to_owned);
         match levels.iter_mut().find(|(l, _)| *l == level) {
             Some((_, points)) => points.push(line),
             None => levels.push((level, vec![line])),
         }
     }
-    let judged = sorted.iter().any(|l| !l.value["slo"].is_null());
+    let judged = sorted.iter().any(|l| l.view.slo.is_some());
     let describe = |l: &PointLine| {
         format!(
             "point {} ({}): ${:.3}/h, p99 {:.4} s",
             l.point,
-            l.value["label"].as_str().unwrap_or(""),
+            l.view.label,
             cost(l).unwrap_or(f64::NAN),
             p99(l)
         )
@@ -288,7 +423,7 @@ pub fn decisions(lines: &[PointLine]) -> String {
         if judged {
             let best = points
                 .iter()
-                .filter(|l| l.value["slo"]["met"] == true)
+                .filter(|l| l.view.met() == Some(true))
                 .min_by(|a, b| {
                     cost(a)
                         .unwrap_or(f64::INFINITY)
@@ -317,7 +452,7 @@ pub fn decisions(lines: &[PointLine]) -> String {
                 *cents as f64 / 100.0
             ));
             for l in same {
-                let verdict = match l.value["slo"]["met"].as_bool() {
+                let verdict = match l.view.met() {
                     Some(true) => ", SLO met",
                     Some(false) => ", SLO missed",
                     None => "",
@@ -325,7 +460,7 @@ pub fn decisions(lines: &[PointLine]) -> String {
                 out.push_str(&format!(
                     "    point {} ({}): p99 {:.4} s{verdict}\n",
                     l.point,
-                    l.value["label"].as_str().unwrap_or(""),
+                    l.view.label,
                     p99(l)
                 ));
             }

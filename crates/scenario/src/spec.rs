@@ -201,3 +201,15 @@ impl Override {
         }
     }
 }
+
+/// The number a sweep value stands for on a chart's axis: the rate per
+/// second of a `load.CLASS.rate` (`"200/s"`, `"27000/min"`), else the
+/// number written (a count of replicas or servers). `text` is the value as
+/// a point shows it (strings without their quotes).
+pub fn axis_value(path: &str, text: &str) -> Option<f64> {
+    if path.starts_with("load.") && path.ends_with(".rate") {
+        crate::units::parse_rate(text).ok()
+    } else {
+        text.parse().ok()
+    }
+}

@@ -1,0 +1,396 @@
+//! Every figure of a summary, named once: its name in the CSV, its path in
+//! the JSON when `compare` shows it, its column in the table for people,
+//! its unit, and how to read it. The CSV, the tables and `compare` are
+//! renderings of these lists, so a new figure is added here, once.
+
+use crate::summary::{ClassSummary, StationSummary};
+
+/// A figure's value and the half-width of its 95% confidence interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Cell {
+    /// `None`: not defined in this run (a mean of nothing).
+    pub(crate) value: Option<f64>,
+    pub(crate) ci95: Option<f64>,
+}
+
+impl Cell {
+    fn of(value: f64, ci95: Option<f64>) -> Cell {
+        Cell {
+            value: Some(value),
+            ci95,
+        }
+    }
+
+    fn maybe(value: Option<f64>, ci95: Option<f64>) -> Cell {
+        Cell { value, ci95 }
+    }
+
+    fn count(n: u64) -> Cell {
+        Cell::of(n as f64, None)
+    }
+}
+
+/// How a figure reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unit {
+    /// A count over all replications.
+    Count,
+    /// Seconds.
+    Seconds,
+    /// A rate, or any other plain number.
+    Number,
+}
+
+/// One figure of a class or station.
+pub(crate) struct Figure<T> {
+    /// Its name in the CSV (`latency_p99`); `None`: not a row of it.
+    pub(crate) csv: Option<&'static str>,
+    /// Its path in the JSON contract (`latency.p99`) when `compare`
+    /// shows it.
+    pub(crate) compare: Option<&'static str>,
+    /// Its column in the table for people, if it has one.
+    pub(crate) column: Option<&'static str>,
+    pub(crate) unit: Unit,
+    /// Its value; `None` when the summary has no such figure (a station
+    /// without workers has no `workers_wait`).
+    pub(crate) read: fn(&T) -> Option<Cell>,
+    /// How the table shows it, when not by its unit.
+    pub(crate) show: Option<fn(&T) -> String>,
+}
+
+/// One entry of a list of figures: a figure, or a family of them named at
+/// run time (one per lock, replica or callee).
+pub(crate) enum Entry<T> {
+    One(Figure<T>),
+    Many(fn(&T) -> Vec<(String, Cell)>),
+}
+
+const fn figure<T>(csv: &'static str, unit: Unit, read: fn(&T) -> Option<Cell>) -> Entry<T> {
+    Entry::One(Figure {
+        csv: Some(csv),
+        compare: None,
+        column: None,
+        unit,
+        read,
+        show: None,
+    })
+}
+
+/// A class's figure, a row of the CSV.
+const fn class(
+    csv: &'static str,
+    unit: Unit,
+    read: fn(&ClassSummary) -> Option<Cell>,
+) -> Entry<ClassSummary> {
+    figure(csv, unit, read)
+}
+
+/// A station's figure, a row of the CSV.
+const fn station(
+    csv: &'static str,
+    unit: Unit,
+    read: fn(&StationSummary) -> Option<Cell>,
+) -> Entry<StationSummary> {
+    figure(csv, unit, read)
+}
+
+impl<T> Entry<T> {
+    /// The same figure, shown by `compare` at `path`.
+    const fn compared(self, path: &'static str) -> Entry<T> {
+        match self {
+            Entry::One(f) => Entry::One(Figure {
+                compare: Some(path),
+                ..f
+            }),
+            many => many,
+        }
+    }
+
+    /// The same figure, in the table's column `header`.
+    const fn column(self, header: &'static str) -> Entry<T> {
+        match self {
+            Entry::One(f) => Entry::One(Figure {
+                column: Some(header),
+                ..f
+            }),
+            many => many,
+        }
+    }
+}
+
+/// A class's figures, in the order of the CSV.
+pub(crate) const CLASS: [Entry<ClassSummary>; 12] = [
+    class("arrived", Unit::Count, |c| Some(Cell::count(c.arrived))).column("arrived"),
+    class("completed", Unit::Count, |c| Some(Cell::count(c.completed))).column("completed"),
+    class("dropped", Unit::Count, |c| Some(Cell::count(c.dropped))).column("dropped"),
+    // Shown in the table only when a dependency can fail.
+    class("failed", Unit::Count, |c| Some(Cell::count(c.failed))).column("failed"),
+    class("throughput", Unit::Number, |c| {
+        Some(Cell::of(c.throughput, c.throughput_ci95))
+    })
+    .compared("throughput")
+    .column("throughput/s"),
+    class("latency_mean", Unit::Seconds, |c| {
+        Some(Cell::maybe(c.latency.mean, c.latency.mean_ci95))
+    })
+    .compared("latency.mean")
+    .column("mean"),
+    class("latency_p50", Unit::Seconds, |c| {
+        Some(Cell::of(c.latency.p50, None))
+    })
+    .compared("latency.p50")
+    .column("p50"),
+    class("latency_p90", Unit::Seconds, |c| {
+        Some(Cell::of(c.latency.p90, None))
+    })
+    .compared("latency.p90")
+    .column("p90"),
+    class("latency_p99", Unit::Seconds, |c| {
+        Some(Cell::of(c.latency.p99, c.latency.p99_ci95))
+    })
+    .compared("latency.p99")
+    .column("p99"),
+    class("latency_p999", Unit::Seconds, |c| {
+        Some(Cell::of(c.latency.p999, None))
+    })
+    .compared("latency.p999")
+    .column("p99.9"),
+    class("latency_max", Unit::Seconds, |c| {
+        Some(Cell::of(c.latency.max, None))
+    })
+    .column("max"),
+    Entry::One(Figure {
+        csv: None,
+        compare: Some("drop_ratio"),
+        column: None,
+        unit: Unit::Number,
+        read: |c| Some(Cell::of(c.drop_ratio, None)),
+        show: None,
+    }),
+];
+
+/// A station's (or a service's) figures, in the order of the CSV.
+pub(crate) const STATION: [Entry<StationSummary>; 37] = [
+    Entry::One(Figure {
+        csv: None,
+        compare: None,
+        column: Some("servers"),
+        unit: Unit::Count,
+        read: |s| s.servers.map(|n| Cell::of(f64::from(n), None)),
+        show: Some(|s| s.servers.map_or("∞".into(), |n| n.to_string())),
+    }),
+    Entry::One(Figure {
+        csv: Some("utilization"),
+        compare: Some("utilization"),
+        column: Some("utilization"),
+        unit: Unit::Number,
+        read: |s| Some(Cell::of(s.utilization, s.utilization_ci95)),
+        // A station that never queues has no utilisation to speak of.
+        show: Some(|s| match (s.servers, s.utilization_ci95) {
+            (None, _) => "–".into(),
+            (Some(_), ci) => crate::format::percent(s.utilization, ci),
+        }),
+    }),
+    station("throughput", Unit::Number, |s| {
+        Some(Cell::of(s.throughput, None))
+    })
+    .column("throughput/s"),
+    station("mean_in_system", Unit::Number, |s| {
+        Some(Cell::of(s.mean_in_system, s.mean_in_system_ci95))
+    })
+    .compared("mean_in_system")
+    .column("in system"),
+    station("mean_queue_len", Unit::Number, |s| {
+        Some(Cell::of(s.mean_queue_len, s.mean_queue_len_ci95))
+    })
+    .compared("mean_queue_len")
+    .column("in queue"),
+    station("mean_wait", Unit::Seconds, |s| {
+        Some(Cell::maybe(s.mean_wait, s.mean_wait_ci95))
+    })
+    .compared("mean_wait")
+    .column("wait"),
+    station("mean_response", Unit::Seconds, |s| {
+        Some(Cell::maybe(s.mean_response, None))
+    })
+    .compared("mean_response")
+    .column("response"),
+    station("dropped", Unit::Count, |s| Some(Cell::count(s.dropped))).column("dropped"),
+    // Worker slots (or connections, or a queue's consumers).
+    station("workers_utilization", Unit::Number, |s| {
+        s.workers.as_ref().map(|w| Cell::of(w.utilization, None))
+    }),
+    station("workers_waiting", Unit::Number, |s| {
+        s.workers.as_ref().map(|w| Cell::of(w.mean_waiting, None))
+    }),
+    station("workers_wait", Unit::Seconds, |s| {
+        s.workers.as_ref().map(|w| Cell::maybe(w.mean_wait, None))
+    }),
+    station("backlog_growth", Unit::Number, |s| {
+        s.workers
+            .as_ref()
+            .map(|w| Cell::of(w.backlog_growth, w.backlog_growth_ci95))
+    }),
+    station("unstable", Unit::Number, |s| {
+        s.workers
+            .as_ref()
+            .map(|w| Cell::of(f64::from(u8::from(w.unstable)), None))
+    }),
+    station("busiest_replica", Unit::Number, |s| {
+        s.busiest_replica
+            .map(|b| Cell::of(b, s.busiest_replica_ci95))
+    }),
+    station("connects", Unit::Number, |s| {
+        s.workers
+            .as_ref()
+            .and_then(|w| w.connects)
+            .map(|c| Cell::of(c, None))
+    }),
+    // Read replicas.
+    station("replica_reads", Unit::Count, |s| {
+        s.replication.as_ref().map(|r| Cell::count(r.reads))
+    }),
+    station("replicated_writes", Unit::Count, |s| {
+        s.replication.as_ref().map(|r| Cell::count(r.writes))
+    }),
+    station("stale_reads", Unit::Count, |s| {
+        s.replication.as_ref().map(|r| Cell::count(r.stale_reads))
+    }),
+    station("stale_ratio", Unit::Number, |s| {
+        s.replication
+            .as_ref()
+            .map(|r| Cell::maybe(r.stale_ratio, r.stale_ratio_ci95))
+    }),
+    // Garbage collection, then per replica.
+    station("gc_pauses_per_sec", Unit::Number, |s| {
+        s.gc.as_ref().map(|g| Cell::of(g.pauses_per_sec, None))
+    }),
+    station("gc_paused", Unit::Number, |s| {
+        s.gc.as_ref().map(|g| Cell::of(g.paused, g.paused_ci95))
+    }),
+    station("gc_mean_pause", Unit::Seconds, |s| {
+        s.gc.as_ref().map(|g| Cell::maybe(g.mean_pause, None))
+    }),
+    station("gc_longest_pause", Unit::Seconds, |s| {
+        s.gc.as_ref().map(|g| Cell::of(g.longest, None))
+    }),
+    Entry::Many(|s| {
+        let Some(g) = &s.gc else {
+            return Vec::new();
+        };
+        g.replicas
+            .iter()
+            .enumerate()
+            .flat_map(|(k, r)| {
+                [
+                    (format!("gc_pauses[{k}]"), Cell::count(r.pauses)),
+                    (format!("gc_pause_total[{k}]"), Cell::of(r.total, None)),
+                    (format!("gc_longest_pause[{k}]"), Cell::of(r.longest, None)),
+                ]
+            })
+            .collect()
+    }),
+    // A cache.
+    station("hit_ratio", Unit::Number, |s| {
+        s.cache
+            .as_ref()
+            .map(|c| Cell::maybe(c.hit_ratio, c.hit_ratio_ci95))
+    }),
+    station("hits", Unit::Count, |s| {
+        s.cache.as_ref().map(|c| Cell::count(c.hits))
+    }),
+    station("misses", Unit::Count, |s| {
+        s.cache.as_ref().map(|c| Cell::count(c.misses))
+    }),
+    station("writes", Unit::Count, |s| {
+        s.cache.as_ref().map(|c| Cell::count(c.writes))
+    }),
+    station("flushed", Unit::Count, |s| {
+        s.cache.as_ref().map(|c| Cell::count(c.flushed))
+    }),
+    station("writes_at_risk", Unit::Number, |s| {
+        s.cache
+            .as_ref()
+            .map(|c| Cell::of(c.writes_at_risk, c.writes_at_risk_ci95))
+    }),
+    station("writes_at_risk_max", Unit::Count, |s| {
+        s.cache.as_ref().map(|c| Cell::count(c.writes_at_risk_max))
+    }),
+    // Each lock.
+    Entry::Many(|s| {
+        s.locks
+            .iter()
+            .flatten()
+            .flat_map(|(lock, l)| {
+                let metric = |m: &str| format!("lock:{lock}:{m}");
+                [
+                    (
+                        metric("utilization"),
+                        Cell::of(l.utilization, l.utilization_ci95),
+                    ),
+                    (metric("throughput"), Cell::of(l.throughput, None)),
+                    (
+                        metric("mean_wait"),
+                        Cell::maybe(l.mean_wait, l.mean_wait_ci95),
+                    ),
+                    (metric("mean_hold"), Cell::maybe(l.mean_hold, None)),
+                ]
+            })
+            .collect()
+    }),
+    // Where a request's time goes.
+    station("time_pool_wait", Unit::Seconds, |s| {
+        s.breakdown.as_ref().map(|b| Cell::maybe(b.pool_wait, None))
+    }),
+    station("time_connect", Unit::Seconds, |s| {
+        s.breakdown
+            .as_ref()
+            .filter(|b| b.connect.is_some())
+            .map(|b| Cell::maybe(b.connect, None))
+    }),
+    station("time_queue", Unit::Seconds, |s| {
+        s.breakdown.as_ref().map(|b| Cell::maybe(b.queue, None))
+    }),
+    station("time_work", Unit::Seconds, |s| {
+        s.breakdown.as_ref().map(|b| Cell::maybe(b.work, None))
+    }),
+    Entry::Many(|s| {
+        s.breakdown
+            .iter()
+            .flat_map(|b| &b.calls)
+            .map(|(callee, t)| (format!("time_call:{callee}"), Cell::maybe(*t, None)))
+            .collect()
+    }),
+];
+
+/// Every CSV row of one class or station: (metric, cell), in order.
+pub(crate) fn rows<T>(entries: &[Entry<T>], of: &T) -> Vec<(String, Cell)> {
+    let mut out = Vec::new();
+    for entry in entries {
+        match entry {
+            Entry::One(f) => {
+                if let (Some(name), Some(cell)) = (f.csv, (f.read)(of)) {
+                    out.push((name.to_owned(), cell));
+                }
+            }
+            Entry::Many(read) => out.extend(read(of)),
+        }
+    }
+    out
+}
+
+/// The figures with a column in the table for people, in order.
+pub(crate) fn columns<T>(entries: &[Entry<T>]) -> impl Iterator<Item = &Figure<T>> {
+    entries.iter().filter_map(|e| match e {
+        Entry::One(f) if f.column.is_some() => Some(f),
+        _ => None,
+    })
+}
+
+/// The figures `compare` shows, in order.
+pub(crate) fn compared<T>(entries: &[Entry<T>]) -> impl Iterator<Item = &Figure<T>> {
+    entries.iter().filter_map(|e| match e {
+        Entry::One(f) if f.compare.is_some() => Some(f),
+        _ => None,
+    })
+}
