@@ -39,6 +39,10 @@ pub(crate) enum Unit {
     Seconds,
     /// A rate, or any other plain number.
     Number,
+    /// A fraction, shown as a percentage.
+    Percent,
+    /// Servers: infinitely many when there is no value.
+    Servers,
 }
 
 /// One figure of a class or station.
@@ -54,8 +58,9 @@ pub(crate) struct Figure<T> {
     /// Its value; `None` when the summary has no such figure (a station
     /// without workers has no `workers_wait`).
     pub(crate) read: fn(&T) -> Option<Cell>,
-    /// How the table shows it, when not by its unit.
-    pub(crate) show: Option<fn(&T) -> String>,
+    /// Whether it means something for this class or station; the table
+    /// shows a dash where it does not (`None`: always).
+    pub(crate) applies: Option<fn(&T) -> bool>,
 }
 
 /// One entry of a list of figures: a figure, or a family of them named at
@@ -72,7 +77,7 @@ const fn figure<T>(csv: &'static str, unit: Unit, read: fn(&T) -> Option<Cell>) 
         column: None,
         unit,
         read,
-        show: None,
+        applies: None,
     })
 }
 
@@ -165,7 +170,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 12] = [
         column: None,
         unit: Unit::Number,
         read: |c| Some(Cell::of(c.drop_ratio, None)),
-        show: None,
+        applies: None,
     }),
 ];
 
@@ -175,21 +180,18 @@ pub(crate) const STATION: [Entry<StationSummary>; 37] = [
         csv: None,
         compare: None,
         column: Some("servers"),
-        unit: Unit::Count,
+        unit: Unit::Servers,
         read: |s| s.servers.map(|n| Cell::of(f64::from(n), None)),
-        show: Some(|s| s.servers.map_or("∞".into(), |n| n.to_string())),
+        applies: None,
     }),
     Entry::One(Figure {
         csv: Some("utilization"),
         compare: Some("utilization"),
         column: Some("utilization"),
-        unit: Unit::Number,
+        unit: Unit::Percent,
         read: |s| Some(Cell::of(s.utilization, s.utilization_ci95)),
         // A station that never queues has no utilisation to speak of.
-        show: Some(|s| match (s.servers, s.utilization_ci95) {
-            (None, _) => "–".into(),
-            (Some(_), ci) => crate::format::percent(s.utilization, ci),
-        }),
+        applies: Some(|s| s.servers.is_some()),
     }),
     station("throughput", Unit::Number, |s| {
         Some(Cell::of(s.throughput, None))

@@ -102,16 +102,22 @@ pub(crate) fn percent(x: f64, ci: Option<f64>) -> String {
     }
 }
 
-/// A figure as the table shows it: its own way, else by its unit.
+/// A figure as the table shows it, by its unit; a dash where it does not
+/// apply or has no value.
 fn show<T>(f: &Figure<T>, of: &T) -> String {
-    if let Some(show) = f.show {
-        return show(of);
+    if f.applies.is_some_and(|applies| !applies(of)) {
+        return "–".into();
     }
-    match ((f.read)(of), f.unit) {
-        (None, _) | (Some(Cell { value: None, .. }), Unit::Count | Unit::Number) => "-".into(),
-        (Some(c), Unit::Seconds) => duration(c.value, c.ci95),
-        (Some(c), Unit::Count) => count(c.value.unwrap_or(0.0) as u64),
-        (Some(c), Unit::Number) => plain(c.value.unwrap_or(f64::NAN), c.ci95),
+    let cell = (f.read)(of);
+    match (f.unit, cell) {
+        (Unit::Servers, None) => "∞".into(),
+        (Unit::Servers, Some(c)) => format!("{}", c.value.unwrap_or(0.0)),
+        (_, None) => "-".into(),
+        (Unit::Seconds, Some(c)) => duration(c.value, c.ci95),
+        (_, Some(Cell { value: None, .. })) => "-".into(),
+        (Unit::Count, Some(c)) => count(c.value.unwrap_or(0.0) as u64),
+        (Unit::Number, Some(c)) => plain(c.value.unwrap_or(f64::NAN), c.ci95),
+        (Unit::Percent, Some(c)) => percent(c.value.unwrap_or(f64::NAN), c.ci95),
     }
 }
 
