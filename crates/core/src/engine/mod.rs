@@ -366,62 +366,8 @@ impl Engine {
 
         while let Some((time, event)) = self.events.pop() {
             self.now = time.0;
-            match event {
-                Event::Arrival { class } => {
-                    self.n_events += 1;
-                    self.schedule_arrival(class as usize);
-                    self.new_request(class as usize);
-                }
-                Event::Departure { req } => {
-                    if self.requests.is_live(req) {
-                        self.n_events += 1;
-                        self.depart(req.index);
-                    }
-                }
-                Event::PsDeparture {
-                    station,
-                    generation,
-                } => {
-                    if self.stations[station as usize].ps.generation == generation {
-                        self.n_events += 1;
-                        self.ps_depart(station as usize);
-                    }
-                }
-                Event::ThinkEnd { class } => {
-                    self.n_events += 1;
-                    self.new_request(class as usize);
-                }
-                Event::Flush { station } => {
-                    self.n_events += 1;
-                    self.flush(station as usize);
-                }
-                Event::GcEnd { station } => {
-                    self.n_events += 1;
-                    self.gc_end(station as usize);
-                }
-                Event::TargetDown { station, target } => self.set_up(station, target, false),
-                Event::TargetUp { station, target } => self.set_up(station, target, true),
-                Event::Sample => {
-                    // Bookkeeping, not counted: the events a run reports do
-                    // not depend on whether a series is recorded.
-                    self.sample();
-                    let window = config.window.map_or(u64::MAX, |w| w.0);
-                    let next = self.now.saturating_add(window);
-                    if next < end {
-                        self.events.push(SimTime(next), Event::Sample);
-                    }
-                }
-                Event::WarmupEnd => {
-                    self.n_events += 1;
-                    self.reset_stats();
-                }
-                Event::End => {
-                    self.n_events += 1;
-                    if config.window.is_some_and(|w| w.0 > 0) && self.now > self.sampled.end.0 {
-                        self.sample();
-                    }
-                    break;
-                }
+            if self.apply(event, config, end) {
+                break;
             }
         }
 
@@ -436,6 +382,70 @@ impl Engine {
             stations: self.stations.iter().map(|s| s.stats.clone()).collect(),
             series: std::mem::take(&mut self.series),
         }
+    }
+
+    /// Applies one event at `self.now` of a run ending at `end`; true when
+    /// the run is over.
+    #[inline(always)]
+    fn apply(&mut self, event: Event, config: &RunConfig, end: u64) -> bool {
+        match event {
+            Event::Arrival { class } => {
+                self.n_events += 1;
+                self.schedule_arrival(class as usize);
+                self.new_request(class as usize);
+            }
+            Event::Departure { req } => {
+                if self.requests.is_live(req) {
+                    self.n_events += 1;
+                    self.depart(req.index);
+                }
+            }
+            Event::PsDeparture {
+                station,
+                generation,
+            } => {
+                if self.stations[station as usize].ps.generation == generation {
+                    self.n_events += 1;
+                    self.ps_depart(station as usize);
+                }
+            }
+            Event::ThinkEnd { class } => {
+                self.n_events += 1;
+                self.new_request(class as usize);
+            }
+            Event::Flush { station } => {
+                self.n_events += 1;
+                self.flush(station as usize);
+            }
+            Event::GcEnd { station } => {
+                self.n_events += 1;
+                self.gc_end(station as usize);
+            }
+            Event::TargetDown { station, target } => self.set_up(station, target, false),
+            Event::TargetUp { station, target } => self.set_up(station, target, true),
+            Event::Sample => {
+                // Bookkeeping, not counted: the events a run reports do
+                // not depend on whether a series is recorded.
+                self.sample();
+                let window = config.window.map_or(u64::MAX, |w| w.0);
+                let next = self.now.saturating_add(window);
+                if next < end {
+                    self.events.push(SimTime(next), Event::Sample);
+                }
+            }
+            Event::WarmupEnd => {
+                self.n_events += 1;
+                self.reset_stats();
+            }
+            Event::End => {
+                self.n_events += 1;
+                if config.window.is_some_and(|w| w.0 > 0) && self.now > self.sampled.end.0 {
+                    self.sample();
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// Running totals since the start of the run, now: the counters since

@@ -124,7 +124,7 @@ fn engine(topology: &Topology) -> Engine {
 }
 
 impl Engine {
-    /// Runs the events due up to `until` (inclusive), as the loop would.
+    /// Runs the events due up to `until` (inclusive), as the loop does.
     fn step_until(&mut self, until: u64) {
         while let Some((time, event)) = self.events.pop() {
             if time.0 > until {
@@ -132,24 +132,15 @@ impl Engine {
                 break;
             }
             self.now = time.0;
-            match event {
-                Event::Departure { req } => {
-                    if self.requests.is_live(req) {
-                        self.n_events += 1;
-                        self.depart(req.index);
-                    }
-                }
-                Event::PsDeparture {
-                    station,
-                    generation,
-                } => {
-                    if self.stations[station as usize].ps.generation == generation {
-                        self.n_events += 1;
-                        self.ps_depart(station as usize);
-                    }
-                }
-                other => panic!("step_until drives requests injected by hand, not {other:?}"),
-            }
+            let config = RunConfig {
+                window: None,
+                warmup: SimTime::ZERO,
+                duration: SimTime(u64::MAX),
+            };
+            assert!(
+                !self.apply(event, &config, u64::MAX),
+                "no end of run is scheduled"
+            );
         }
         self.now = until;
     }
