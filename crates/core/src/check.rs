@@ -26,27 +26,32 @@ impl Topology {
         let unit = |p: f64| (0.0..=1.0).contains(&p);
         for (si, station) in self.stations.iter().enumerate() {
             let id = StationId(si as u32);
-            match &station.role {
-                Role::Balancer(d) => {
-                    if d.targets.is_empty() {
-                        return Err(ModelError::NoTargets(id));
-                    }
-                    for &t in &d.targets {
-                        known(t)?;
-                    }
-                    let needs_sessions =
-                        matches!(d.policy, Policy::Sticky | Policy::ConsistentHash);
-                    let sessions_ok = d
-                        .sessions
-                        .is_none_or(|s| s.count > 0 && s.zipf.is_finite() && s.zipf >= 0.0);
-                    let down_ok = d
-                        .down
-                        .iter()
-                        .all(|w| w.target < d.targets.len() && w.from < w.to);
-                    if (needs_sessions && d.sessions.is_none()) || !sessions_ok || !down_ok {
-                        return Err(ModelError::BadDispatch(id));
-                    }
+            if let Role::Balancer(d) = &station.role {
+                if d.targets.is_empty() {
+                    return Err(ModelError::NoTargets(id));
                 }
+                for &t in &d.targets {
+                    known(t)?;
+                }
+                let needs_sessions = matches!(d.policy, Policy::Sticky | Policy::ConsistentHash);
+                let sessions_ok = d
+                    .sessions
+                    .is_none_or(|s| s.count > 0 && s.zipf.is_finite() && s.zipf >= 0.0);
+                let down_ok = d
+                    .down
+                    .iter()
+                    .all(|w| w.target < d.targets.len() && w.from < w.to);
+                if (needs_sessions && d.sessions.is_none()) || !sessions_ok || !down_ok {
+                    return Err(ModelError::BadDispatch(id));
+                }
+            }
+            // In this order, so that a station with several faults is
+            // reported as it always was.
+            if !unit(station.error) {
+                return Err(ModelError::BadError(id));
+            }
+            match &station.role {
+                Role::Balancer(_) => {}
                 Role::Call(c) => {
                     if c.targets.is_empty()
                         || c.wait as usize > c.targets.len()
@@ -125,9 +130,6 @@ impl Topology {
                         }
                     }
                 }
-            }
-            if !unit(station.error) {
-                return Err(ModelError::BadError(id));
             }
             if let Some(a) = &station.admission {
                 for &r in &a.release_at {
@@ -238,7 +240,9 @@ impl Topology {
     }
 
     /// Every station a request at `s` may go to next, of any class, calls
-    /// included.
+    /// included ([`hops`] for each class). The station's calls and cache
+    /// must have one entry per class, as [`Topology::validate`] checks
+    /// first.
     pub fn successors(&self, s: StationId) -> Vec<StationId> {
         (0..self.classes.len())
             .flat_map(|ci| hops(self, s, ClassId(ci as u32)))

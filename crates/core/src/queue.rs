@@ -122,6 +122,13 @@ impl<E> EventQueue<E> {
         Some((SimTime((e.key >> 64) as u64), e.event))
     }
 
+    /// The time of the earliest event, without removing it.
+    pub fn peek_time(&self) -> Option<SimTime> {
+        let top = self.heap.peek().map_or(u128::MAX, |e| e.key);
+        let key = top.min(self.earliest_key);
+        (key != u128::MAX).then_some(SimTime((key >> 64) as u64))
+    }
+
     /// Takes the earliest standing slot's event, and finds the next earliest.
     #[cold]
     fn pop_standing(&mut self) -> Entry<E> {
@@ -179,6 +186,7 @@ mod tests {
         q.push_standing(0, SimTime(2), 'd');
         q.push(SimTime(1), 'e');
         assert_eq!(q.len(), 5);
+        assert_eq!(q.peek_time(), Some(SimTime(1)));
         let mut order = Vec::new();
         while let Some((t, e)) = q.pop() {
             order.push(e);

@@ -1,5 +1,7 @@
 //! Where a request can go next, and how often: the one successor function
-//! that the model's checks, the analysis and the scenario's checks share.
+//! of the model's checks (`Topology::validate`, `successors`) and of the
+//! analysis (visit ratios, offered load), and through them of the scenario's
+//! checks.
 //!
 //! A request of a class at a station goes on to a balancer's targets (an
 //! equal share each in the long run), a call point's targets (each called

@@ -16,6 +16,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::sweep::{PointLine, PointView, frontier, load_rate_path};
+use chokepoint_scenario::spec::Knob;
 
 /// Makes DejaVu Sans the font of "sans-serif" (once per process).
 fn register_font() {
@@ -261,7 +262,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
         .params
         .iter()
         .map(|(p, _)| p)
-        .find(|k| k.starts_with("services.") && k.ends_with(".replicas"))
+        .find(|k| Knob::of(k) == Knob::Replicas)
         .cloned();
     let classes: Vec<String> = first.view.result.classes.keys().cloned().collect();
     let mut charts = Vec::new();

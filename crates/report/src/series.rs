@@ -54,7 +54,7 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
     let Some(first) = runs.first() else {
         return out;
     };
-    // Services compiled into several stations count at their chains' heads.
+    // Services lowered into several stations count at their replicas' heads.
     let grouped = crate::summary::grouped(info);
     let mut stations: Vec<(String, Vec<usize>)> = first
         .stations

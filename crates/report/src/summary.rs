@@ -660,7 +660,8 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
 }
 
 /// The stations that services lowered into several stations own (their
-/// own, chains, hops and locks): reported with their service, not alone.
+/// own, their replicas' chains, hops and locks): reported with their
+/// service, not alone.
 pub(crate) fn grouped(info: &RunInfo) -> Vec<usize> {
     info.compound()
         .flat_map(|svc| svc.stations())
@@ -734,7 +735,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
             / r.duration.as_nanos() as f64
             / f64::from(cores)
     });
-    // Requests through the service: those its chains' first stations
+    // Requests through the service: those its replicas' first stations
     // served (for a cache, hits leave there and misses go on).
     let throughput = estimate(runs, &|r| {
         heads
@@ -824,7 +825,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         workers,
         breakdown: Some(breakdown(runs, svc, &own, &heads, wq.mean)),
         locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),
-        cache: cache(runs, heads[0]),
+        cache: cache(runs, svc.entry.idx()),
         gc: svc.gc.then(|| gc(runs, &cpus)),
         replication: (svc.followers() > 0).then(|| replication(runs, &all, svc.followers())),
         parts: Some(
@@ -836,7 +837,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
 }
 
 /// Where a request's time in a service goes, per request through it: the
-/// wait for a worker or connection (`pool_wait`, at the chains' `heads`),
+/// wait for a worker or connection (`pool_wait`, at the replicas' `heads`),
 /// handshakes (`connect`), its stations' queues (`queue`: the rest of the
 /// mean wait `wq`), their service (`work`), and each callee (the whole call:
 /// network hop, the callee's queues, work and its own calls). They add up
@@ -876,16 +877,16 @@ fn breakdown(
             / out(r)
     });
     let mut calls: BTreeMap<String, f64> = BTreeMap::new();
-    for (k, label) in svc.calls.iter().enumerate() {
+    for site in &svc.calls {
         let waiting = estimate(runs, &|r| {
-            let l: f64 = svc
-                .replicas
+            let l: f64 = site
+                .at
                 .iter()
-                .map(|c| r.stations[c.calls[k].idx()].mean_in_system(r.duration))
+                .map(|c| r.stations[c.idx()].mean_in_system(r.duration))
                 .sum();
             l / out(r)
         });
-        *calls.entry(label.clone()).or_default() += waiting.mean;
+        *calls.entry(site.label.clone()).or_default() += waiting.mean;
     }
     Breakdown {
         pool_wait: finite(pool_wait.mean),

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::summary::Verdict;
+use chokepoint_scenario::spec::Knob;
 
 use crate::summary::Summary;
 
@@ -325,7 +326,7 @@ pub fn load_rate_path(view: &PointView) -> Option<String> {
     view.params
         .iter()
         .map(|(p, _)| p)
-        .find(|k| k.starts_with("load.") && k.ends_with(".rate"))
+        .find(|k| Knob::of(k) == Knob::Rate)
         .cloned()
 }
 

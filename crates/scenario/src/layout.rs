@@ -195,6 +195,16 @@ impl ReplicaLayout {
     }
 }
 
+/// One call of a service's chains: the same in every replica.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallSite {
+    /// How reports name it: the callee, `parallel(a, b)`, `fanout(shard×16)`,
+    /// `send(q)`, `lock NAME`.
+    pub label: String,
+    /// Its call point in each replica, by replica.
+    pub at: Vec<StationId>,
+}
+
 /// A lock a service's requests hold: the station that picks a stripe (or
 /// the only stripe) and its stripes.
 #[derive(Clone, Debug, PartialEq)]
@@ -221,9 +231,8 @@ pub struct ServiceLayout {
     /// Its replicas' chains; empty for a service that is its own station
     /// alone.
     pub replicas: Vec<ReplicaLayout>,
-    /// How reports name each call point, by position in a chain: the
-    /// callee, `parallel(a, b)`, `fanout(shard×16)`, `send(q)`, `lock NAME`.
-    pub calls: Vec<String>,
+    /// Its calls, in the order of its chains.
+    pub calls: Vec<CallSite>,
     /// Its calls' network hops, links and payload sends (their time counts
     /// in the calls').
     pub hops: Vec<StationId>,

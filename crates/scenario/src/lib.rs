@@ -43,7 +43,7 @@ pub mod spec;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Severity, line_col};
-pub use layout::{Origin, Part, ServiceId, ServiceKind, ServiceLayout};
+pub use layout::{CallSite, Origin, Part, ServiceId, ServiceKind, ServiceLayout};
 pub use load::{Loaded, Scenario, load, load_points, load_with};
 pub use read::Simulation;
 pub use spec::{Override, Point, Slo, SweepSpec};

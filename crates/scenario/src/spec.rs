@@ -202,14 +202,37 @@ impl Override {
     }
 }
 
+/// What a sweep's path sets, as far as charts and decisions care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Knob {
+    /// An open class's arrival rate (`load.CLASS.rate`): the offered load.
+    Rate,
+    /// A service's replicas (`services.NAME.replicas`).
+    Replicas,
+    /// Anything else.
+    Other,
+}
+
+impl Knob {
+    /// What `path` sets.
+    pub fn of(path: &str) -> Knob {
+        if path.starts_with("load.") && path.ends_with(".rate") {
+            Knob::Rate
+        } else if path.starts_with("services.") && path.ends_with(".replicas") {
+            Knob::Replicas
+        } else {
+            Knob::Other
+        }
+    }
+}
+
 /// The number a sweep value stands for on a chart's axis: the rate per
 /// second of a `load.CLASS.rate` (`"200/s"`, `"27000/min"`), else the
 /// number written (a count of replicas or servers). `text` is the value as
 /// a point shows it (strings without their quotes).
 pub fn axis_value(path: &str, text: &str) -> Option<f64> {
-    if path.starts_with("load.") && path.ends_with(".rate") {
-        crate::units::parse_rate(text).ok()
-    } else {
-        text.parse().ok()
+    match Knob::of(path) {
+        Knob::Rate => crate::units::parse_rate(text).ok(),
+        _ => text.parse().ok(),
     }
 }

@@ -675,7 +675,8 @@ error = 0.01
     let chain: Vec<StationId> = api.replicas[0].stations().collect();
     // cpu, then 1 + 2 call points for `read` and 1 for `write`.
     assert_eq!(chain.len(), 5);
-    let labels: Vec<&str> = api.calls.iter().map(String::as_str).collect();
+    let labels: Vec<&str> = api.calls.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(api.calls[0].at, [chain[1], api.replicas[1].calls[0]]);
     assert_eq!(
         labels,
         ["cache", "partner", "partner", "parallel(db, partner)"]
@@ -896,7 +897,7 @@ fn data_tier_errors() {
     }
     let info = scenario.services.iter().find(|s| s.name == "db").unwrap();
     assert_eq!(info.locks[0].stripes.len(), 3);
-    assert_eq!(info.calls[0], "lock row");
+    assert_eq!(info.calls[0].label, "lock row");
     // The stripes are known as such, whatever their names.
     let stripes: Vec<Part> = info.locks[0]
         .stripes

@@ -104,13 +104,8 @@ impl Study {
     /// settings), on the current rayon pool, recording a time series in
     /// windows of `window` if set; then summarizes and judges it.
     pub fn run(&self, sim: &Simulation, window: Option<SimTime>) -> Result<Outcome, ModelError> {
-        let config = RunConfig {
-            window,
-            warmup: sim.warmup,
-            duration: sim.duration,
-        };
         let started = Instant::now();
-        let runs = replicate(&self.scenario.topology, &config, sim.seed, sim.replications)?;
+        let runs = self.replicate(sim, window)?;
         let wall = started.elapsed().as_secs_f64();
         let (info, summary) = self.summarize(sim, &runs, wall);
         Ok(Outcome {
@@ -118,6 +113,20 @@ impl Study {
             summary,
             info,
         })
+    }
+
+    /// Only the replications of [`Study::run`], in order, without a summary.
+    pub fn replicate(
+        &self,
+        sim: &Simulation,
+        window: Option<SimTime>,
+    ) -> Result<Vec<RunStats>, ModelError> {
+        let config = RunConfig {
+            window,
+            warmup: sim.warmup,
+            duration: sim.duration,
+        };
+        replicate(&self.scenario.topology, &config, sim.seed, sim.replications)
     }
 
     /// Summarizes replications of this study run with `sim`, which took

@@ -32,7 +32,7 @@ use chokepoint_core::stats::RunStats;
 use chokepoint_core::time::SimTime;
 use chokepoint_report::{Estimate, Summary};
 use chokepoint_scenario::{Override, load_with};
-use chokepoint_study::{Outcome, Study};
+use chokepoint_study::Study;
 use serde_json::Value;
 
 /// What a simulated figure is, per replication.
@@ -849,13 +849,13 @@ pub fn estimate(
 }
 
 fn simulate(scenario: (&str, &str), overrides: &[Override]) -> Vec<RunStats> {
-    run(scenario, overrides, None).runs
+    replications(scenario, overrides, None)
 }
 
 /// Runs a scenario's replications with overrides, recording a time series
 /// in windows of `window` (see [`chokepoint_core::model::RunConfig::window`]).
 pub fn series(scenario: (&str, &str), overrides: &[Override], window: SimTime) -> Vec<RunStats> {
-    run(scenario, overrides, Some(window)).runs
+    replications(scenario, overrides, Some(window))
 }
 
 /// Loads a scenario with overrides (panicking with its errors when it is
@@ -874,18 +874,26 @@ fn study(scenario: (&str, &str), overrides: &[Override]) -> Study {
     Study::new(scenario.0, model, Vec::new())
 }
 
-/// Runs a scenario with overrides: its replications, and their summary.
-fn run(scenario: (&str, &str), overrides: &[Override], window: Option<SimTime>) -> Outcome {
+/// Runs a scenario's replications with overrides.
+fn replications(
+    scenario: (&str, &str),
+    overrides: &[Override],
+    window: Option<SimTime>,
+) -> Vec<RunStats> {
     let study = study(scenario, overrides);
     study
-        .run(&study.scenario.simulation, window)
+        .replicate(&study.scenario.simulation, window)
         .expect("validated scenarios run")
 }
 
 /// Simulates a scenario with overrides and summarises it as `chokepoint run`
 /// does (services grouped, breakdowns, workers), for checks on the report.
 pub fn summary(scenario: (&str, &str), overrides: &[Override]) -> Summary {
-    let mut summary = run(scenario, overrides, None).summary;
+    let study = study(scenario, overrides);
+    let outcome = study
+        .run(&study.scenario.simulation, None)
+        .expect("validated scenarios run");
+    let mut summary = outcome.summary;
     // Without wall-clock time, so that a check's figures are a pure
     // function of the scenario.
     summary.engine.wall = 0.0;

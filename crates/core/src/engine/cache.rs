@@ -315,12 +315,13 @@ impl CacheState {
     }
 
     /// Takes up to `batch` dirty entries to write to the backing store:
-    /// their keys (`u32::MAX` for a fixed-ratio cache's, which have none).
-    pub(crate) fn flush(&mut self, batch: u32, now: u64) -> Vec<u32> {
+    /// their keys, into `keys` (`u32::MAX` for a fixed-ratio cache's, which
+    /// have none).
+    pub(crate) fn flush(&mut self, batch: u32, now: u64, keys: &mut Vec<u32>) {
         self.advance(now);
         let n = self.dirty.len().min(batch as usize);
         let keyed = self.keys.is_some();
-        let mut keys = Vec::with_capacity(n);
+        keys.clear();
         for _ in 0..n {
             if let Some(key) = self.dirty.pop_front() {
                 if let Some(d) = self.is_dirty.get_mut(key as usize) {
@@ -330,7 +331,6 @@ impl CacheState {
             }
         }
         self.counts.flushed += n as u64;
-        keys
     }
 }
 

@@ -8,13 +8,17 @@
 //! to a frame that has since been popped (its call answered by the others,
 //! or failed) is recognised as stale and dropped.
 //!
-//! Every slot a request holds is tagged with its call depth when taken, so
-//! unwinding to a frame gives back exactly the slots its callee took and
-//! keeps the caller's ([`Engine::unwind`]). A failure today unwinds the whole
-//! stack; a timeout or a retry will unwind to the frame that handles it.
+//! Every slot a request holds is stamped when taken, and every frame when
+//! pushed, from one counter: the caller is suspended while its call is on
+//! the stack, so the slots stamped after a frame are exactly its callee's.
+//! Unwinding to a frame gives those back and keeps the caller's
+//! ([`Engine::unwind`]). A failure today unwinds the whole stack; a timeout
+//! or a retry will unwind to the frame that handles it. Unwinding a parallel
+//! call abandons it: its forked requests run on (orphaned work still costs
+//! capacity) and their replies, to a frame now stale, are dropped.
 
 use super::Engine;
-use super::request::{DETACHED, FORKED, Frame, NONE};
+use super::request::{At, DETACHED, FORKED, Frame, FrameRef, KEYED, NONE};
 use super::station::Role;
 
 /// Why a request ends without completing.
@@ -27,15 +31,6 @@ pub(super) enum Failure {
 }
 
 impl Engine {
-    /// The call depth of request `req`: frames on its stack.
-    #[inline]
-    pub(super) fn depth(&self, req: u32) -> u32 {
-        match self.requests[req].top {
-            NONE => 0,
-            top => self.frames[top].depth,
-        }
-    }
-
     /// `req` reaches call point `si` (holding its slot, if any): it calls the
     /// targets and waits, or passes on if the call is not made.
     pub(super) fn call(&mut self, req: u32, si: usize) {
@@ -63,16 +58,17 @@ impl Engine {
         station.advance(now);
         station.n += 1;
         station.busy += 1;
-        let depth = self.depth(req) + 1;
+        self.stamps += 1;
         let r = &mut self.requests[req];
         r.station = si as u32;
+        r.at = At::Calling;
         let frame = self.frames.insert(Frame {
             below: r.top,
             station: si as u32,
             owner: req,
             awaiting: wait,
             started: now,
-            depth,
+            stamp: self.stamps,
             generation: 0,
         });
         r.top = frame.index;
@@ -154,7 +150,9 @@ impl Engine {
         let top = self.requests[req].top;
         let f = self.frames[top];
         self.frames.remove(top);
-        self.requests[req].top = f.below;
+        let r = &mut self.requests[req];
+        r.top = f.below;
+        r.at = At::Moving;
         let station = &mut self.stations[f.station as usize];
         station.advance(self.now);
         station.n -= 1;
@@ -174,31 +172,48 @@ impl Engine {
     }
 
     /// Unwinds `req`'s stack down to the frame `to` (which stays on top), or
-    /// entirely when `to` is [`NONE`]: the calls above it are abandoned and
-    /// the slots their callees took are given back, newest first; the
-    /// slots taken below it (the caller's) stay held.
-    pub(super) fn unwind(&mut self, req: u32, to: u32) {
-        while self.requests[req].top != to && self.requests[req].top != NONE {
+    /// entirely when `to` is `None`: the calls above it are abandoned and
+    /// the slots taken since it was pushed (its callee's) are given back,
+    /// newest first; the slots taken before (the caller's) stay held.
+    /// Returns false, changing nothing, when `to` is not a live frame of
+    /// `req`'s stack.
+    pub(super) fn unwind(&mut self, req: u32, to: Option<FrameRef>) -> bool {
+        let (until, stamp) = match to {
+            None => (NONE, 0),
+            Some(f) => {
+                let mut on_stack = self.requests[req].top;
+                while on_stack != NONE && on_stack != f.index {
+                    on_stack = self.frames[on_stack].below;
+                }
+                if on_stack == NONE || !self.frames.is_live(f) {
+                    return false;
+                }
+                (f.index, self.frames[f.index].stamp)
+            }
+        };
+        while self.requests[req].top != until {
             self.pop_frame(req);
         }
-        let keep_below = match to {
-            NONE => 0,
-            f => self.frames[f].depth,
-        };
+        if until != NONE {
+            // Back at the call point, awaiting the call's outcome.
+            self.requests[req].at = At::Calling;
+        }
+        // The slots are newest first: those taken since `to` lead the list.
         while let h = self.requests[req].holds
             && h != NONE
-            && self.holds[h].depth >= keep_below
+            && self.holds[h].stamp >= stamp
         {
             let owner = self.holds[h].owner;
             self.give_back(req, owner as usize);
         }
+        true
     }
 
     /// `req` fails: its calls are abandoned, its slots given back; a forked
     /// request fails the call that awaits it, a message counts as refused,
     /// a request from outside counts as dropped or failed for its class.
     pub(super) fn fail(&mut self, req: u32, failure: Failure) {
-        self.unwind(req, NONE);
+        self.unwind(req, None);
         let r = &self.requests[req];
         if r.flags & DETACHED != 0 {
             // A message refused or failed: nobody awaits it.
@@ -223,12 +238,14 @@ impl Engine {
         self.release(req);
     }
 
-    /// Takes `req` out of the station where it waits or is served (its
-    /// queue, its servers, its processor sharing, or an admission pool's
-    /// line), cancelling its pending departure, as a timeout or a crash
-    /// does; it holds its slots and frames still, for its caller to unwind
-    /// or fail. Returns false, changing nothing, where it cannot be
-    /// withdrawn: suspended at a call point (withdraw its callee instead).
+    /// Takes `req` out of the station where it waits or is served (an
+    /// admission pool's line, its queue, its server, its processor
+    /// sharing), cancelling its pending departure, as a timeout or a crash
+    /// does; what it would have brought to that visit (a payload, a key) is
+    /// dropped. It holds its slots and frames still, for its caller to unwind
+    /// or fail. Returns false, changing nothing, where it is not at a station:
+    /// suspended at a call point (withdraw its callee instead) or between
+    /// stations.
     #[cfg_attr(
         not(test),
         expect(
@@ -238,39 +255,48 @@ impl Engine {
     )]
     pub(super) fn withdraw(&mut self, req: u32) -> bool {
         let now = self.now;
-        let si = self.requests[req].station as usize;
+        let r = &self.requests[req];
+        let (si, at) = (r.station as usize, r.at);
         let station = &mut self.stations[si];
-        if let Some(pool) = station.pool.as_mut()
-            && pool.withdraw(req, now, &mut station.stats)
-        {
-            return true;
-        }
-        if !matches!(station.role, Role::Queue) {
-            return false;
-        }
-        station.advance(now);
-        if station.is_ps {
-            let before = station.ps.jobs.len();
-            station.ps_update(now);
-            station.ps.jobs.retain(|j| j.req != req);
-            if station.ps.jobs.len() == before {
-                return false;
+        match at {
+            At::Moving | At::Calling => return false,
+            At::Waiting => {
+                let pool = station
+                    .pool
+                    .as_mut()
+                    .expect("a request waits in a pool's line");
+                let found = pool.withdraw(req, now, &mut station.stats);
+                debug_assert!(found, "a waiting request is in its pool's line");
             }
-            station.n -= 1;
-            station.busy = station.n.min(station.servers);
-            self.requests.reissue(req);
-            self.ps_reschedule(si);
-        } else if station.queue.remove(req) {
-            station.n -= 1;
-        } else {
-            // In service: its departure is cancelled, its server goes on.
-            station.n -= 1;
-            self.requests.reissue(req);
-            match station.queue.pop() {
-                Some(next) => self.start_service(next, si),
-                None => station.busy -= 1,
+            At::Queued => {
+                station.advance(now);
+                let found = station.queue.remove(req);
+                debug_assert!(found, "a queued request is in its station's line");
+                station.n -= 1;
+            }
+            At::Served => {
+                // Its departure is cancelled; its server takes the next.
+                station.advance(now);
+                station.n -= 1;
+                self.requests.reissue(req);
+                match station.queue.pop() {
+                    Some(next) => self.start_service(next, si),
+                    None => station.busy -= 1,
+                }
+            }
+            At::Sharing => {
+                station.advance(now);
+                station.ps_update(now);
+                station.ps.jobs.retain(|j| j.req != req);
+                station.n -= 1;
+                station.busy = station.n.min(station.servers);
+                self.ps_reschedule(si);
             }
         }
+        let r = &mut self.requests[req];
+        r.at = At::Moving;
+        r.brings = -1.0;
+        r.flags &= !KEYED;
         true
     }
 }

@@ -1,7 +1,7 @@
 //! How a request moves: it arrives at a station, is admitted, dispatched,
 //! calls or enters; it is served, departs, and is routed on, completes or
-//! fails. This is the only place that dispatches on a station's role and
-//! runs the mechanisms' hooks, in this order:
+//! fails. This is the only place that decides what a station's role does to
+//! an arriving request, and that runs the mechanisms' hooks, in this order:
 //!
 //! | when | order | hook (flag) | what it may do |
 //! | --- | --- | --- | --- |
@@ -24,7 +24,7 @@ use super::Engine;
 use super::calls::Failure;
 use super::event::Event;
 use super::pool::{Admit, Hold};
-use super::request::{DETACHED, FORKED, KEYED, NONE};
+use super::request::{At, DETACHED, FORKED, KEYED, NONE};
 use super::station::{Role, flag};
 use crate::model::{Load, Op, WritePolicy};
 use crate::time::{SimTime, nanos_from_f64};
@@ -65,7 +65,9 @@ impl Engine {
                     return;
                 }
                 Admit::Waits => {
-                    self.requests[req].station = si as u32;
+                    let r = &mut self.requests[req];
+                    r.station = si as u32;
+                    r.at = At::Waiting;
                     self.requests.cold(req).since = now;
                     return;
                 }
@@ -127,11 +129,10 @@ impl Engine {
     /// work there.
     fn take_slot(&mut self, req: u32, owner: usize) {
         let now = self.now;
-        let depth = self.depth(req);
         let r = &mut self.requests[req];
         r.holds = self
             .holds
-            .insert(Hold::new(owner as u32, r.holds, depth))
+            .insert(Hold::new(owner as u32, r.holds, self.stamps))
             .index;
         let station = &mut self.stations[owner];
         if let Some(connect) = station.pool.as_mut().and_then(|p| p.handshake(now)) {
@@ -217,6 +218,7 @@ impl Engine {
         r.station = si as u32;
         r.at_station = now;
         if station.is_ps {
+            r.at = At::Sharing;
             station.ps_update(now);
             station.n += 1;
             station.busy = station.n.min(station.servers);
@@ -243,6 +245,7 @@ impl Engine {
                 station.busy += 1;
                 self.start_service(req, si);
             } else {
+                r.at = At::Queued;
                 let rank = self.classes[ci].rank;
                 station.queue.push(req, rank);
             }
@@ -254,6 +257,7 @@ impl Engine {
     pub(super) fn start_service(&mut self, req: u32, si: usize) {
         let r = &mut self.requests[req];
         r.started = self.now;
+        r.at = At::Served;
         let lane = self.lanes[si * self.n_classes + r.class as usize]
             .as_mut()
             .expect("validated: every reachable station has a lane");
@@ -268,6 +272,8 @@ impl Engine {
     /// `req`'s service at its station ends.
     pub(super) fn depart(&mut self, req: u32) {
         let now = self.now;
+        // Its `at` stays `Served` for the instant it moves on: wherever it
+        // goes next sets it again (or frees it) before any other event.
         let r = &self.requests[req];
         let si = r.station as usize;
         let station = &mut self.stations[si];
@@ -368,7 +374,7 @@ impl Engine {
         };
         gc.paused = true;
         station.ps_update(now);
-        station.speed = 0.0;
+        station.refresh_speed();
         station.stats.gc_pauses += 1;
         station.stats.gc_pause_sum += pause as f64;
         station.stats.gc_pause_max = station.stats.gc_pause_max.max(pause);
@@ -384,10 +390,10 @@ impl Engine {
         let now = self.now;
         let station = &mut self.stations[si];
         station.ps_update(now);
-        station.speed = 1.0;
         if let Some(gc) = station.gc.as_mut() {
             gc.paused = false;
         }
+        station.refresh_speed();
         self.collect_if_full(si);
         self.ps_reschedule(si);
     }
@@ -502,7 +508,9 @@ impl Engine {
         let WritePolicy::WriteBack { batch, interval } = c.write_policy else {
             return;
         };
-        let keys: Vec<u32> = c.flush(batch, now);
+        // The keys go through a buffer kept between flushes: no allocation.
+        let mut keys = std::mem::take(&mut self.flushing);
+        c.flush(batch, now, &mut keys);
         let backing = c.backing;
         // The writes are made as the first class that writes here.
         let class = c.ops.iter().position(|&op| op == Op::Write).unwrap_or(0) as u32;
@@ -512,11 +520,12 @@ impl Engine {
             Role::Call(call) => call.targets[0],
             _ => backing,
         };
-        for key in keys {
+        for &key in &keys {
             let write = self.requests.alloc(class, backing, now, DETACHED);
             self.carry_key(write, key);
             self.arrive(write, backing as usize);
         }
+        self.flushing = keys;
         self.events.push(
             SimTime(now.saturating_add(interval.0)),
             Event::Flush { station: si as u32 },

@@ -1,7 +1,7 @@
 //! The event loop: pop the earliest event, apply it, update the statistics.
 //!
 //! Events form a closed enum ([`event`]), so every trigger is visible in the
-//! one `match` of [`Engine::run`]. Requests ([`request`]) live in a slab and
+//! one `match` of [`Engine::apply`]. Requests ([`request`]) live in a slab and
 //! move between stations by index; a visit costs one scheduled event (its
 //! departure) plus the arrival's own event for the first visit. Statistics
 //! are updated in place as the state changes, as time-weighted areas and
@@ -10,9 +10,13 @@
 //! The modules, and who may call whom:
 //!
 //! - `flow`: how a request moves (arrive, admit, enter, depart, route,
-//!   complete). The only place that dispatches on a station's role and runs
-//!   the mechanisms' hooks, in the order written there.
-//! - `calls`: frames, replies, unwinding to a frame, cancellation.
+//!   complete). The only place that decides what a station's role does to
+//!   an arriving request and runs the mechanisms' hooks, in the order
+//!   written there.
+//! - `calls`: frames, replies, unwinding to a frame, cancellation. `flow`
+//!   and `calls` are two halves of the request's path, methods of the one
+//!   `Engine`, and call each other (a call point's arrival starts a call; a
+//!   reply routes the caller on).
 //! - one module per mechanism, each owning its state and returning what
 //!   happens next, never calling back into the flow: `pool` (admission
 //!   slots and connections), `balancer`, `cache`, `replication`, `gc`.
@@ -141,6 +145,11 @@ struct Engine {
     requests: Requests,
     holds: Slab<Hold>,
     frames: Slab<Frame>,
+    /// Frames pushed so far: the stamp of the next frame, and of the slots
+    /// taken meanwhile (see `calls.rs`).
+    stamps: u64,
+    /// The keys of a write-back flush, kept between flushes.
+    flushing: Vec<u32>,
     /// Messages refused or failed so far (a send compares it before and
     /// after handing over its messages).
     refused: u64,
@@ -235,6 +244,7 @@ impl Engine {
                     },
                     ps: Ps::default(),
                     speed: 1.0,
+                    nominal_speed: 1.0,
                     last: 0,
                     stats: StationStats {
                         name: s.name.clone(),
@@ -302,6 +312,8 @@ impl Engine {
             requests: Requests::default(),
             holds: Slab::default(),
             frames: Slab::default(),
+            stamps: 0,
+            flushing: Vec::new(),
             refused: 0,
             stations,
             classes,

@@ -4,9 +4,9 @@
 //! waiting for one. A pool's slots may be connections, opened on demand.
 //!
 //! The pool decides; `flow.rs` moves the requests. Which slots a request
-//! holds is a list per request, newest first, each slot tagged with the call
-//! depth at which it was taken (see `calls.rs`), so that unwinding a call
-//! gives back exactly the slots its callee took.
+//! holds is a list per request, newest first, each slot stamped when taken
+//! (see `calls.rs`), so that unwinding a call gives back exactly the slots
+//! taken while it was on the stack: its callee's.
 
 use std::collections::VecDeque;
 
@@ -157,18 +157,17 @@ pub(super) struct Hold {
     pub(super) owner: u32,
     /// The next (older) slot the request holds.
     pub(super) next: u32,
-    /// The request's call depth when it took the slot: slots taken at a
-    /// depth of at least a frame's belong to that frame's callee.
-    pub(super) depth: u32,
+    /// The engine's call stamp when it was taken (see [`super::request::Frame::stamp`]).
+    pub(super) stamp: u64,
     generation: u32,
 }
 
 impl Hold {
-    pub(super) fn new(owner: u32, next: u32, depth: u32) -> Hold {
+    pub(super) fn new(owner: u32, next: u32, stamp: u64) -> Hold {
         Hold {
             owner,
             next,
-            depth,
+            stamp,
             generation: 0,
         }
     }

@@ -2,9 +2,14 @@
 //! visit, and cold side tables for what a few mechanisms need.
 //!
 //! A request's call stack is a list of [`Frame`]s (in their own slab, see
-//! `calls.rs`). Requests live in a [`Slab`] and move between stations by index; every
-//! pending event that names one holds a [`ReqRef`], so cancelling it (a
-//! timeout, a crash, a hedge won elsewhere) is bumping its generation.
+//! `calls.rs`). Requests live in a [`Slab`] and move between stations by
+//! index. A [`ReqRef`] names a request *and its one pending event* (its
+//! departure): freeing the request or cancelling that event bumps the
+//! generation, and the event, when it pops, is ignored. A timer that must
+//! outlive the request's moves (a call's timeout) names its frame
+//! ([`FrameRef`]) instead. Where a request waits (a queue, a pool's line,
+//! processor sharing) it is named by index, and taken out of there by
+//! [`super::Engine::withdraw`], which [`At`] makes exact.
 
 use super::slab::{Generation, Ref, Slab};
 
@@ -23,6 +28,24 @@ pub(super) const DETACHED: u8 = 2;
 /// In [`Request::flags`]: it carries the key [`Cold::key`] (a cache's miss
 /// or write on its way to a replicated database).
 pub(super) const KEYED: u8 = 4;
+
+/// Where a request is, so that it can be taken out exactly
+/// ([`super::Engine::withdraw`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum At {
+    /// Between stations, within one instant (or just created).
+    Moving,
+    /// In an admission pool's line at [`Request::station`].
+    Waiting,
+    /// In the waiting line of [`Request::station`].
+    Queued,
+    /// Served at [`Request::station`], its departure pending.
+    Served,
+    /// Sharing the processors of [`Request::station`].
+    Sharing,
+    /// Suspended at a call point, awaiting replies.
+    Calling,
+}
 
 /// What every visit reads and writes.
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +70,8 @@ pub(super) struct Request {
     pub(super) top: u32,
     /// [`FORKED`], [`DETACHED`], [`KEYED`].
     pub(super) flags: u8,
+    /// Where it is.
+    pub(super) at: At,
 }
 
 const _: () = assert!(std::mem::size_of::<Request>() <= 64);
@@ -90,9 +115,10 @@ pub(super) struct Frame {
     pub(super) awaiting: u32,
     /// When the call was made.
     pub(super) started: u64,
-    /// Frames on the stack, this one included: slots taken at this depth
-    /// or deeper belong to this call's callee.
-    pub(super) depth: u32,
+    /// Its place in the order of the engine's calls: every slot the
+    /// request takes while this call is on its stack (its callee's) has a
+    /// stamp at least this; the slots taken before it have less.
+    pub(super) stamp: u64,
     pub(super) generation: u32,
 }
 
@@ -128,6 +154,7 @@ impl Requests {
             holds: NONE,
             top: NONE,
             flags,
+            at: At::Moving,
         });
         if r.index as usize == self.cold.len() {
             self.cold.push(Cold {
@@ -146,8 +173,8 @@ impl Requests {
     }
 
     /// Cancels request `i`'s pending event: the handles made so far go stale.
-    pub(super) fn reissue(&mut self, i: u32) -> ReqRef {
-        self.hot.reissue(i)
+    pub(super) fn reissue(&mut self, i: u32) {
+        self.hot.reissue(i);
     }
 
     /// A handle on request `i`, for an event about it.

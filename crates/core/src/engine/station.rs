@@ -158,9 +158,12 @@ pub(super) struct StationState {
     pub(super) busy: u32,
     pub(super) queue: WaitQueue,
     pub(super) ps: Ps,
-    /// How fast its servers work, as a factor of their nominal speed: 0
-    /// during a garbage collection pause (processor sharing only).
+    /// How fast its servers work now, as a factor of their nominal speed:
+    /// the product of what slows it ([`StationState::refresh_speed`]).
+    /// Processor sharing only.
     pub(super) speed: f64,
+    /// Its speed when nothing stops it (1; a fail-slow replica's factor).
+    pub(super) nominal_speed: f64,
     /// Last time the areas were brought up to date.
     pub(super) last: u64,
     pub(super) stats: StationStats,
@@ -246,6 +249,14 @@ impl StationState {
             self.stats.queue_area += f64::from(self.n - self.busy) * dt;
             self.last = now;
         }
+    }
+
+    /// Recomputes [`StationState::speed`] from what slows the station: its
+    /// nominal speed, and zero during a garbage collection pause. Call
+    /// [`StationState::ps_update`] first.
+    pub(super) fn refresh_speed(&mut self) {
+        let paused = self.gc.as_ref().is_some_and(|gc| gc.paused);
+        self.speed = if paused { 0.0 } else { self.nominal_speed };
     }
 
     /// The rate at which each processor-sharing job progresses.

@@ -21,7 +21,7 @@ use chokepoint_core::model::{
 use chokepoint_core::time::SimTime;
 
 use crate::layout::{
-    Origin, Part, ReplicaLayout, ReplicaRole, ServiceId, ServiceKind, ServiceLayout,
+    CallSite, Origin, Part, ReplicaLayout, ReplicaRole, ServiceId, ServiceKind, ServiceLayout,
 };
 use crate::read::{Document, KindDef, StationDef};
 use crate::resolve::{Links, Route};
@@ -386,10 +386,18 @@ fn station(b: &mut Builder, layout: &mut ServiceLayout, name: &str, s: &StationD
     if let Some(c) = compiled {
         layout.replicas.push(ReplicaLayout {
             own: vec![(Part::Cpu, layout.entry)],
-            calls: c.points,
+            calls: c.points.clone(),
             role: ReplicaRole::Plain,
         });
-        layout.calls = c.labels;
+        layout.calls = c
+            .labels
+            .into_iter()
+            .zip(&c.points)
+            .map(|(label, &at)| CallSite {
+                label,
+                at: vec![at],
+            })
+            .collect();
         layout.hops = c.hops;
     }
     b.set(layout.entry, station);

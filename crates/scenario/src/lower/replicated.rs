@@ -31,7 +31,9 @@ use chokepoint_core::model::{
 
 use super::calls::{self, Compiled};
 use super::{Builder, Downs, downtimes, routing, zero};
-use crate::layout::{LockLayout, Origin, Part, ReplicaLayout, ReplicaRole, ServiceLayout};
+use crate::layout::{
+    CallSite, LockLayout, Origin, Part, ReplicaLayout, ReplicaRole, ServiceLayout,
+};
 use crate::read::{Lock, ReplicatedDef};
 use crate::resolve::{CallEntry, Callee, Links, PerClass};
 
@@ -239,8 +241,17 @@ pub(crate) fn lower(
             None => Default::default(),
         };
         if r == 0 {
-            layout.calls = labels;
+            layout.calls = labels
+                .into_iter()
+                .map(|label| CallSite {
+                    label,
+                    at: Vec::new(),
+                })
+                .collect();
             leader_last = Some(last);
+        }
+        for (site, &at) in layout.calls.iter_mut().zip(&points) {
+            site.at.push(at);
         }
         layout.hops.extend(hops);
         layout.replicas.push(ReplicaLayout {

@@ -171,8 +171,14 @@ fn a_failure_unwound_to_a_middle_frame_gives_back_only_the_callee_s_slots() {
 
     // d fails the request; the handler is b's call.
     assert!(e.withdraw(req));
-    let b_call = e.frames[e.requests[req].top].below;
-    e.unwind(req, b_call);
+    assert!(!e.withdraw(req), "withdrawn once, it is at no station");
+    let c_call = e.frames.handle(e.requests[req].top);
+    let b_call = e.frames.handle(e.frames[c_call.index].below);
+    assert!(e.unwind(req, Some(b_call)));
+    assert!(
+        !e.unwind(req, Some(c_call)),
+        "a popped frame is stale: nothing to unwind to"
+    );
     assert_eq!(e.held(req), vec![2, 0], "b's and api's workers kept");
     assert_eq!(frames(&e), ["b.call", "api.call"]);
     let free = |e: &Engine, s: usize| e.stations[s].pool.as_ref().map(|p| p.free);
@@ -187,6 +193,8 @@ fn a_failure_unwound_to_a_middle_frame_gives_back_only_the_callee_s_slots() {
         "b's and api's are not"
     );
 
+    // The request, suspended at b's call point, cannot be withdrawn.
+    assert!(!e.withdraw(req));
     // b's call fails in turn: everything goes back.
     e.fail(req, Failure::Error);
     assert_eq!(
@@ -195,4 +203,67 @@ fn a_failure_unwound_to_a_middle_frame_gives_back_only_the_callee_s_slots() {
     );
     assert_eq!((e.stations[3].n, e.stations[1].n), (0, 0));
     assert_eq!(e.classes[0].stats.failed, 1);
+}
+
+/// A slot a callee took and kept past its return belongs to that finished
+/// call, not to the next one: unwinding the next call gives back only what
+/// was taken while it was on the stack. Here `api` (one worker) calls `b`,
+/// whose own slot `b.hold` is given back only after `api`'s second call
+/// returns; the second call, to `c`, fails while `b.hold` is held.
+#[test]
+fn unwinding_a_call_keeps_the_slots_of_an_earlier_call() {
+    let mut api = station(
+        "api",
+        1,
+        Discipline::Fifo,
+        Dist::constant(1e6).unwrap(),
+        Routing::to(StationId(1)),
+    );
+    api.admission = Some(Admission::new(1, StationId(2)));
+    let mut b = station(
+        "b",
+        1,
+        Discipline::Fifo,
+        Dist::constant(1e6).unwrap(),
+        Routing::exit(),
+    );
+    // b's slot is given back at api's second call point, after b returns.
+    b.admission = Some(Admission::new(1, StationId(2)));
+    let topology = Topology {
+        stations: vec![
+            api,
+            call_point(
+                "api.call0",
+                CallPoint::to(StationId(3), 1),
+                Routing::to(StationId(2)),
+            ),
+            call_point("api.call1", CallPoint::to(StationId(4), 1), Routing::exit()),
+            b,
+            station(
+                "c",
+                1,
+                Discipline::Fifo,
+                Dist::constant(1e9).unwrap(),
+                Routing::exit(),
+            ),
+        ],
+        classes: jobs(1.0),
+    };
+    let mut e = engine(&topology);
+    let req = e.inject(0);
+    e.step_until(10_000_000);
+    assert_eq!(e.requests[req].station, 4, "in service at c");
+    assert_eq!(
+        e.held(req),
+        vec![3, 0],
+        "b's slot from the first call, api's worker"
+    );
+    assert!(e.withdraw(req));
+    let second = e.frames.handle(e.requests[req].top);
+    assert!(e.unwind(req, Some(second)));
+    assert_eq!(
+        e.held(req),
+        vec![3, 0],
+        "nothing was taken during the second call"
+    );
 }

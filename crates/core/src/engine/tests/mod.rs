@@ -16,7 +16,7 @@ mod pools;
 mod queues;
 
 /// Infinitely many servers: a delay that never queues.
-const INFINITE: u32 = u32::MAX;
+const INFINITE: u32 = Queue::INFINITE;
 
 fn secs(s: f64) -> SimTime {
     SimTime::from_secs_f64(s)
@@ -126,11 +126,8 @@ fn engine(topology: &Topology) -> Engine {
 impl Engine {
     /// Runs the events due up to `until` (inclusive), as the loop does.
     fn step_until(&mut self, until: u64) {
-        while let Some((time, event)) = self.events.pop() {
-            if time.0 > until {
-                self.events.push(time, event);
-                break;
-            }
+        while self.events.peek_time().is_some_and(|t| t.0 <= until) {
+            let (time, event) = self.events.pop().expect("an event was peeked");
             self.now = time.0;
             let config = RunConfig {
                 window: None,
