@@ -253,7 +253,8 @@ impl CacheStats {
         self.hits as f64 / (self.hits + self.misses) as f64
     }
 
-    /// Time-averaged number of writes at risk.
+    /// Time-averaged number of writes at risk: dirty entries (keys whose
+    /// latest write is not flushed; writes to a dirty key coalesce).
     pub fn mean_at_risk(&self, duration: SimTime) -> f64 {
         self.dirty_area / duration.as_nanos() as f64
     }

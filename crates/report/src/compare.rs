@@ -144,7 +144,7 @@ pub fn json(comparison: &Comparison) -> String {
 
 fn cell(row: &Row, i: usize) -> String {
     let Some(v) = row.values[i] else {
-        return "-".into();
+        return crate::format::NONE.into();
     };
     let value = if row.seconds {
         crate::format::duration(Some(v), row.ci95[i])

@@ -141,27 +141,27 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 12] = [
     .compared("latency.mean")
     .column("mean"),
     class("latency_p50", Unit::Seconds, |c| {
-        Some(Cell::of(c.latency.p50, None))
+        Some(Cell::maybe(c.latency.p50, None))
     })
     .compared("latency.p50")
     .column("p50"),
     class("latency_p90", Unit::Seconds, |c| {
-        Some(Cell::of(c.latency.p90, None))
+        Some(Cell::maybe(c.latency.p90, None))
     })
     .compared("latency.p90")
     .column("p90"),
     class("latency_p99", Unit::Seconds, |c| {
-        Some(Cell::of(c.latency.p99, c.latency.p99_ci95))
+        Some(Cell::maybe(c.latency.p99, c.latency.p99_ci95))
     })
     .compared("latency.p99")
     .column("p99"),
     class("latency_p999", Unit::Seconds, |c| {
-        Some(Cell::of(c.latency.p999, None))
+        Some(Cell::maybe(c.latency.p999, None))
     })
     .compared("latency.p999")
     .column("p99.9"),
     class("latency_max", Unit::Seconds, |c| {
-        Some(Cell::of(c.latency.max, None))
+        Some(Cell::maybe(c.latency.max, None))
     })
     .column("max"),
     Entry::One(Figure {

@@ -51,6 +51,10 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// What the table shows where a figure has no value (a latency when
+/// nothing completed): a dash, never a zero that reads as good news.
+pub(crate) const NONE: &str = "—";
+
 /// Three significant digits, without exponent for everyday magnitudes.
 fn sig3(x: f64) -> String {
     sig(x, 3)
@@ -59,7 +63,7 @@ fn sig3(x: f64) -> String {
 /// `digits` significant digits (at most 6 decimals), without exponent.
 fn sig(x: f64, digits: i32) -> String {
     if x == 0.0 || !x.is_finite() {
-        return if x.is_nan() { "-".into() } else { "0".into() };
+        return if x.is_nan() { NONE.into() } else { "0".into() };
     }
     let magnitude = x.abs().log10().floor() as i32;
     let decimals = (digits - 1 - magnitude).clamp(0, 6) as usize;
@@ -74,7 +78,7 @@ fn half_width(x: f64) -> String {
 /// A duration in seconds with a readable unit; the same unit for its ± part.
 pub(crate) fn duration(x: Option<f64>, ci: Option<f64>) -> String {
     let Some(mut x) = x else {
-        return "-".into();
+        return NONE.into();
     };
     // Below half a nanosecond is rounding noise of integer simulated time.
     if x.abs() < 0.5e-9 {
@@ -112,9 +116,9 @@ fn show<T>(f: &Figure<T>, of: &T) -> String {
     match (f.unit, cell) {
         (Unit::Servers, None) => "∞".into(),
         (Unit::Servers, Some(c)) => format!("{}", c.value.unwrap_or(0.0)),
-        (_, None) => "-".into(),
+        (_, None) => NONE.into(),
         (Unit::Seconds, Some(c)) => duration(c.value, c.ci95),
-        (_, Some(Cell { value: None, .. })) => "-".into(),
+        (_, Some(Cell { value: None, .. })) => NONE.into(),
         (Unit::Count, Some(c)) => count(c.value.unwrap_or(0.0) as u64),
         (Unit::Number, Some(c)) => plain(c.value.unwrap_or(f64::NAN), c.ci95),
         (Unit::Percent, Some(c)) => percent(c.value.unwrap_or(f64::NAN), c.ci95),
@@ -273,7 +277,7 @@ pub fn table(summary: &Summary) -> String {
             let ratio = match (r.stale_ratio, r.stale_ratio_ci95) {
                 (Some(x), Some(ci)) => format!("{}% ±{}", sig3(100.0 * x), half_width(100.0 * ci)),
                 (Some(x), None) => format!("{}%", sig3(100.0 * x)),
-                (None, _) => "-".into(),
+                (None, _) => NONE.into(),
             };
             let _ = writeln!(
                 out,
@@ -311,7 +315,7 @@ pub fn table(summary: &Summary) -> String {
             let ratio = match (c.hit_ratio, c.hit_ratio_ci95) {
                 (Some(h), Some(ci)) => format!("{}% ±{}", sig3(100.0 * h), half_width(100.0 * ci)),
                 (Some(h), None) => format!("{}%", sig3(100.0 * h)),
-                (None, _) => "-".into(),
+                (None, _) => NONE.into(),
             };
             let mut line = format!(
                 "{name}: hit ratio {ratio} ({} hits, {} misses)",
@@ -324,7 +328,7 @@ pub fn table(summary: &Summary) -> String {
             if c.flushed > 0 || c.writes_at_risk > 0.0 {
                 let _ = write!(
                     line,
-                    ", {} writes at risk on average (at most {}) until flushed",
+                    ", {} dirty entries at risk on average (at most {}) until flushed",
                     sig3(c.writes_at_risk),
                     count(c.writes_at_risk_max)
                 );
@@ -420,5 +424,66 @@ mod tests {
         assert_eq!(duration(Some(250e-6), None), "250 µs");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+
+    /// A class of which nothing completes has no latency: `null` in the
+    /// JSON, empty in the CSV, a dash in the table; never a zero, which
+    /// would read as good news. (Issue 12: it printed 0 ms and 0.0.)
+    #[test]
+    fn nothing_completed_is_no_latency_not_zero() {
+        use chokepoint_core::dist::Dist;
+        use chokepoint_core::model::*;
+        use chokepoint_core::time::SimTime;
+        // Every request takes an hour; the run lasts ten seconds.
+        let topology = Topology {
+            stations: vec![Station::new(
+                "slow",
+                1,
+                Discipline::Fifo,
+                vec![Some(Behaviour {
+                    work: Dist::constant(3.6e12).unwrap(),
+                    routing: Routing::exit(),
+                })],
+            )],
+            classes: vec![Class {
+                name: "jobs".into(),
+                load: Load::Open {
+                    process: ArrivalProcess::Poisson,
+                    rate: 1.0,
+                },
+                entry: StationId(0),
+                priority: 0,
+            }],
+        };
+        let config = RunConfig {
+            window: None,
+            warmup: SimTime::ZERO,
+            duration: SimTime::from_secs_f64(10.0),
+        };
+        let runs: Vec<_> = (0..2)
+            .map(|seed| chokepoint_core::run(&topology, &config, seed).unwrap())
+            .collect();
+        let info = crate::RunInfo {
+            scenario: "slow".into(),
+            seed: 0,
+            warmup: 0.0,
+            wall: 0.0,
+            warnings: Vec::new(),
+            services: Vec::new(),
+        };
+        let summary = crate::summarize(&info, &runs);
+        let c = &summary.classes["jobs"];
+        assert_eq!(c.completed, 0);
+        let json: serde_json::Value = serde_json::from_str(&json(&summary)).unwrap();
+        for key in ["mean", "p50", "p90", "p99", "p999", "max"] {
+            assert!(json["classes"]["jobs"]["latency"][key].is_null(), "{key}");
+        }
+        let csv = csv(&summary);
+        assert!(csv.contains("class,jobs,latency_p99,,\n"), "{csv}");
+        assert!(csv.contains("class,jobs,latency_max,,\n"), "{csv}");
+        let table = table(&summary);
+        let row = table.lines().find(|l| l.starts_with("jobs")).unwrap();
+        assert_eq!(row.matches(NONE).count(), 6, "{row}");
+        assert!(!row.contains("0 ms"), "{row}");
     }
 }

@@ -443,11 +443,12 @@ pub fn compare_charts(comparison: &crate::compare::Comparison) -> Vec<(String, C
                     let l = &summary.classes.get(&class)?.latency;
                     // x in "nines", −log10(1 − q), so the tail gets its share of the axis.
                     let nines = |q: f64| -(1.0 - q).log10();
+                    // Nothing completed: no line for this scenario.
                     let points = vec![
-                        (nines(0.5), l.p50 * 1e3),
-                        (nines(0.9), l.p90 * 1e3),
-                        (nines(0.99), l.p99 * 1e3),
-                        (nines(0.999), l.p999 * 1e3),
+                        (nines(0.5), l.p50? * 1e3),
+                        (nines(0.9), l.p90? * 1e3),
+                        (nines(0.99), l.p99? * 1e3),
+                        (nines(0.999), l.p999? * 1e3),
                     ];
                     Some(Series::new(name.clone(), points, Style::Line, i))
                 })

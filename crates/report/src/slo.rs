@@ -11,12 +11,14 @@ pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
         let l = &c.latency;
         let none = c.completed == 0;
         let checks = [
-            ("mean", slo.mean, l.mean.unwrap_or(f64::INFINITY)),
+            ("mean", slo.mean, l.mean),
             ("p50", slo.p50, l.p50),
             ("p90", slo.p90, l.p90),
             ("p99", slo.p99, l.p99),
             ("p99.9", slo.p999, l.p999),
         ];
+        let checks =
+            checks.map(|(what, limit, value)| (what, limit, value.unwrap_or(f64::INFINITY)));
         for (what, limit, value) in checks {
             if let Some(limit) = limit
                 && (none || value > limit)

@@ -61,18 +61,19 @@ pub struct Latency {
     pub mean: Option<f64>,
     /// 95% CI half-width of `mean`.
     pub mean_ci95: Option<f64>,
-    /// Median, from the histogram pooled over replications.
-    pub p50: f64,
+    /// Median, from the histogram pooled over replications; `None` when
+    /// nothing completed (as every percentile and the maximum).
+    pub p50: Option<f64>,
     /// 90th percentile, pooled.
-    pub p90: f64,
+    pub p90: Option<f64>,
     /// 99th percentile, pooled.
-    pub p99: f64,
+    pub p99: Option<f64>,
     /// 95% CI half-width of the per-replication 99th percentiles.
     pub p99_ci95: Option<f64>,
     /// 99.9th percentile, pooled.
-    pub p999: f64,
+    pub p999: Option<f64>,
     /// Largest latency seen.
-    pub max: f64,
+    pub max: Option<f64>,
 }
 
 /// Figures of one class.
@@ -587,6 +588,8 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
                 c.latency_quantile(0.99)
             }
         });
+        // A latency of nothing is no latency: null, not zero.
+        let quantile = |q: f64| (pooled.completed > 0).then(|| pooled.latency_quantile(q));
         classes.insert(
             first.name.clone(),
             ClassSummary {
@@ -604,12 +607,12 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
                 latency: Latency {
                     mean: finite(mean.mean),
                     mean_ci95: mean.half_width,
-                    p50: pooled.latency_quantile(0.50),
-                    p90: pooled.latency_quantile(0.90),
-                    p99: pooled.latency_quantile(0.99),
+                    p50: quantile(0.50),
+                    p90: quantile(0.90),
+                    p99: quantile(0.99),
                     p99_ci95: p99.half_width,
-                    p999: pooled.latency_quantile(0.999),
-                    max: pooled.latency_max as f64 / 1e9,
+                    p999: quantile(0.999),
+                    max: (pooled.completed > 0).then(|| pooled.latency_max as f64 / 1e9),
                 },
             },
         );

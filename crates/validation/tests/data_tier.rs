@@ -338,7 +338,7 @@ fn a_fixed_hit_ratio_cache_is_a_mixture_of_mm1_and_mm2() {
         (m - mean).abs() < ci + 0.002 * mean,
         "mean {m} ±{ci} vs {mean}"
     );
-    let (q, qci) = (l.p99, l.p99_ci95.unwrap());
+    let (q, qci) = (l.p99.unwrap(), l.p99_ci95.unwrap());
     assert!(
         (q - p99).abs() < qci + 0.002 * p99,
         "p99 {q} ±{qci} vs {p99}"
@@ -492,11 +492,10 @@ fn gc_pauses_move_the_tail_not_the_mean() {
     assert_eq!(pauses.replicas.len(), 2);
     let (m1, m0) = (with.mean.unwrap(), without.mean.unwrap());
     assert!(m1 > m0 && m1 < 1.1 * m0, "mean {m1} vs {m0} without pauses");
+    let (with_p999, without_p999) = (with.p999.unwrap(), without.p999.unwrap());
     assert!(
-        with.p999 >= without.p999 + mean_pause,
-        "p99.9 {} vs {} + {mean_pause}",
-        with.p999,
-        without.p999
+        with_p999 >= without_p999 + mean_pause,
+        "p99.9 {with_p999} vs {without_p999} + {mean_pause}"
     );
 
     let thrash = run("1.2");

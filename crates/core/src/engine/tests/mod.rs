@@ -9,6 +9,7 @@ use crate::model::Role;
 use crate::model::*;
 
 mod balancers;
+mod cache;
 mod calls;
 mod cancel;
 mod gc;
