@@ -21,7 +21,9 @@ pub(crate) struct SimFlags {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) replications: Option<u32>,
     /// Override the measured duration, such as "1000s" or "2h".
-    #[arg(long)]
+    // A value that starts with '-' is read as the value (and refused as
+    // negative), not taken for another flag.
+    #[arg(long, allow_hyphen_values = true)]
     pub(crate) duration: Option<String>,
 }
 
@@ -34,12 +36,7 @@ impl SimFlags {
             sim.replications = n;
         }
         if let Some(d) = &self.duration {
-            let secs = parse_duration(d)
-                .map_err(|e| BadInput(format!("--duration {d}: {}", e.message)))?;
-            if secs <= 0.0 {
-                return Err(BadInput("--duration must be positive".into()));
-            }
-            sim.duration = SimTime::from_secs_f64(secs);
+            sim.duration = positive_duration("--duration", d)?;
         }
         Ok(())
     }
@@ -65,6 +62,18 @@ impl SimFlags {
             "{:?} {:?} {:?}",
             self.seed, self.replications, self.duration
         )
+    }
+}
+
+/// A flag's duration, such as "1000s": it must have a unit and be positive.
+pub(crate) fn positive_duration(flag: &str, text: &str) -> Result<SimTime, BadInput> {
+    match parse_duration(text) {
+        Ok(secs) if secs > 0.0 => Ok(SimTime::from_secs_f64(secs)),
+        Ok(_) => Err(BadInput(format!("{flag} must be positive, found {text}"))),
+        Err(_) if text.trim_start().starts_with('-') => {
+            Err(BadInput(format!("{flag} must be positive, found {text}")))
+        }
+        Err(e) => Err(BadInput(format!("{flag} {text}: {}", e.message))),
     }
 }
 

@@ -11,7 +11,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chokepoint_core::time::SimTime;
-use chokepoint_scenario::units::parse_duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use input::{BadInput, SimFlags, load, pool};
@@ -80,7 +79,7 @@ struct RunArgs {
     timeseries: Option<PathBuf>,
     /// The length of a time-series window, such as "1s" (default: a
     /// hundredth of warm-up plus duration).
-    #[arg(long, requires = "timeseries")]
+    #[arg(long, requires = "timeseries", allow_hyphen_values = true)]
     window: Option<String>,
     /// Worker threads for replications (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -222,11 +221,7 @@ const MAX_WINDOWS: u64 = 100_000;
 
 /// A `--window` length: a positive duration.
 fn parse_window(text: &str) -> anyhow::Result<SimTime> {
-    match parse_duration(text) {
-        Ok(secs) if secs > 0.0 => Ok(SimTime::from_secs_f64(secs)),
-        Ok(_) => Err(BadInput(format!("--window must be positive, found {text}")).into()),
-        Err(e) => Err(BadInput(format!("--window {text}: {}", e.message)).into()),
-    }
+    Ok(input::positive_duration("--window", text)?)
 }
 
 /// Simulates each scenario with the baseline's `[simulation]` settings (seed,

@@ -313,6 +313,25 @@ fn usage_errors_exit_2() {
     assert_eq!(chokepoint(&["bogus"]).status.code(), Some(2));
 }
 
+/// A negative duration is refused for what it is, not taken for a flag
+/// (issue 12: clap suggested "use '-- -5s'").
+#[test]
+fn a_negative_duration_is_refused_as_such() {
+    for (flag, extra) in [("--duration", None), ("--window", Some("--timeseries"))] {
+        let mut args = vec!["run", "scenarios/mmc.toml", flag, "-5s"];
+        if let Some(extra) = extra {
+            args.extend([extra, "/tmp/unused-series"]);
+        }
+        let out = chokepoint(&args);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{flag} must be positive, found -5s")),
+            "{flag}: {stderr}"
+        );
+    }
+}
+
 /// An overloaded station is simulated but flagged, in the output too.
 #[test]
 fn overload_is_a_warning_not_an_error() {

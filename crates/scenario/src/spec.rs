@@ -232,7 +232,11 @@ impl Knob {
 /// a point shows it (strings without their quotes).
 pub fn axis_value(path: &str, text: &str) -> Option<f64> {
     match Knob::of(path) {
-        Knob::Rate => crate::units::parse_rate(text).ok(),
+        // A sweep value written as a number is per second.
+        Knob::Rate => text
+            .parse()
+            .ok()
+            .or_else(|| crate::units::parse_rate(text).ok()),
         _ => text.parse().ok(),
     }
 }

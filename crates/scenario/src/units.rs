@@ -149,8 +149,9 @@ pub fn parse_duration_ns(text: &str) -> Result<f64, TextError> {
     Ok(value * scale)
 }
 
-/// Parses a rate string such as `"450/s"` or `"27000/min"` into events per second.
-/// A plain number (`"450"`) is per second.
+/// Parses a rate string such as `"450/s"` or `"27000/min"` into events per
+/// second. As a duration does, a rate written as a string needs its unit (a
+/// TOML number, `rate = 450`, is per second: the scenario reader's call).
 pub fn parse_rate(text: &str) -> Result<f64, TextError> {
     let lead = text.len() - text.trim_start().len();
     let trimmed = text.trim();
@@ -169,7 +170,13 @@ pub fn parse_rate(text: &str) -> Result<f64, TextError> {
     };
     let _ = n;
     let per_nanos = match per {
-        None => 1e9,
+        None => {
+            return Err(
+                TextError::new(whole, "a rate needs a unit").help(format!(
+                    "write \"{trimmed}/s\" for per second or \"{trimmed}/min\" for per minute (a number without quotes is per second)"
+                )),
+            );
+        }
         Some(per) => {
             let per_start = lead + trimmed.find('/').map_or(0, |i| i + 1);
             let unit = per.trim();
@@ -528,7 +535,9 @@ mod tests {
         assert_eq!(parse_rate("450/s").unwrap(), 450.0);
         assert_eq!(parse_rate("27000/min").unwrap(), 450.0);
         assert_eq!(parse_rate("0.9/s").unwrap(), 0.9);
-        assert_eq!(parse_rate("36").unwrap(), 36.0);
+        // A string without its unit is a mistake, as for a duration.
+        let e = parse_rate("3000").unwrap_err();
+        assert_eq!(e.message, "a rate needs a unit");
         assert_eq!(parse_rate("5/10s").unwrap(), 0.5);
         assert!(parse_rate("0/s").is_err());
         let e = parse_rate("450/sec").unwrap_err();

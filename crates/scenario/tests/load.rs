@@ -136,6 +136,19 @@ fn overrides_change_values_and_locate_their_errors() {
     assert!(loaded.diagnostics[0].span.is_none());
 }
 
+/// A rate written as a string needs its unit, as a duration does (issue
+/// 12: `"3000"` was taken as 3000/s); a TOML number is per second.
+#[test]
+fn a_rate_string_needs_its_unit() {
+    let text = MINIMAL.replace("rate = \"2/s\"", "rate = \"3000\"");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].contains("a rate needs a unit"), "{errs:#?}");
+    let text = MINIMAL.replace("rate = \"2/s\"", "rate = 3");
+    let s = load(&text).scenario.unwrap();
+    assert!(matches!(s.topology.classes[0].load, Load::Open { rate, .. } if rate == 3.0));
+}
+
 #[test]
 fn every_problem_is_reported_at_once() {
     let text = MINIMAL
