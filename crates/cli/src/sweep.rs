@@ -18,7 +18,7 @@ mod cluster;
 use anyhow::Context;
 use chokepoint_core::rng::name_key;
 use chokepoint_report::sweep::{PointLine, finish, parse_lines, point_line};
-use chokepoint_scenario::{Point, SweepSpec, load_points as load_sweep_points};
+use chokepoint_scenario::{Point, SweepSpec, load_points as load_sweep_points, sweep_diagnostics};
 use chokepoint_study::{Study, run_sweep};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -107,19 +107,21 @@ pub(crate) fn load_points(
     loaded: &Loaded,
     spec: &SweepSpec,
 ) -> anyhow::Result<Vec<(Point, Study)>> {
-    let mut points = Vec::new();
-    let mut errors = Vec::new();
-    for (point, result) in load_sweep_points(&loaded.source, spec) {
-        let (bad, warnings): (Vec<_>, Vec<_>) =
-            result.diagnostics.into_iter().partition(|d| d.is_error());
-        for w in warnings {
-            eprintln!("warning: {}", w.message);
-        }
-        errors.extend(bad);
-        if let Some(s) = result.scenario {
-            points.push((point, Study::new(loaded.study.name.clone(), s, Vec::new())));
-        }
+    let loaded_points = load_sweep_points(&loaded.source, spec);
+    // Each mistake once, naming the points it concerns.
+    let (errors, warnings): (Vec<_>, Vec<_>) = sweep_diagnostics(&loaded_points)
+        .into_iter()
+        .partition(|d| d.is_error());
+    for w in warnings {
+        eprintln!("warning: {}", w.message);
     }
+    let points = loaded_points
+        .into_iter()
+        .filter_map(|(point, result)| {
+            let s = result.scenario?;
+            Some((point, Study::new(loaded.study.name.clone(), s, Vec::new())))
+        })
+        .collect();
     if !errors.is_empty() {
         eprint!(
             "{}",

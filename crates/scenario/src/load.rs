@@ -26,7 +26,7 @@ use chokepoint_core::model::{Class, Topology};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::layout::{Origin, ServiceId, ServiceLayout};
 use crate::read::{Document, Simulation, Walker};
 use crate::spec::{Override, Point, Slo, SweepSpec};
@@ -87,10 +87,14 @@ pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
     // Override values are parsed from their own strings; keep them alive.
     let override_texts: Vec<String> = overrides.iter().map(|o| o.value.clone()).collect();
     for (o, text) in overrides.iter().zip(&override_texts) {
-        if let Err(message) = apply_override(&mut document, &o.path, text, o.at.clone()) {
+        if let Err(mistake) = apply_override(&mut document, &o.path, text, o.at.clone()) {
+            let (message, at) = match mistake {
+                Mistake::Value(m) => (m, o.at.clone()),
+                Mistake::Path(m) => (m, o.path_at.clone().or(o.at.clone())),
+            };
             walker.diags.push(Diagnostic::error(
                 format!("override `{}`: {message}", o.path),
-                o.at.clone(),
+                at,
             ));
         }
     }
@@ -157,21 +161,55 @@ fn finish(mut diags: Vec<Diagnostic>, scenario: Option<Scenario>) -> Loaded {
     }
 }
 
+/// What is wrong with an override: its value or its path.
+enum Mistake {
+    Value(String),
+    Path(String),
+}
+
 fn apply_override<'i>(
     document: &mut DeTable<'i>,
     path: &str,
     text: &'i str,
     at: Option<Range<usize>>,
-) -> Result<(), String> {
+) -> Result<(), Mistake> {
     let value = DeValue::parse(text)
-        .map_err(|e| format!("`{text}` is not a TOML value: {}", e.message()))?;
+        .map_err(|e| Mistake::Value(format!("`{text}` is not a TOML value: {}", e.message())))?;
     let keys: Vec<&str> = path.split('.').collect();
-    if keys.iter().any(|k| k.is_empty()) {
-        return Err(format!(
+    let Some((last, parents)) = keys
+        .split_last()
+        .filter(|_| keys.iter().all(|k| !k.is_empty()))
+    else {
+        return Err(Mistake::Path(format!(
             "`{path}` is not a dotted path such as `services.api.servers`"
-        ));
+        )));
+    };
+    // A service or a class is declared in the file, never by an override: a
+    // new one there is a typo, which would otherwise surface as a strange
+    // service with no kind.
+    if let [section @ ("services" | "load"), name, ..] = keys.as_slice()
+        && !document
+            .get(*section)
+            .and_then(|v| v.get_ref().as_table())
+            .is_some_and(|t| t.contains_key(*name))
+    {
+        let what = if *section == "services" {
+            "service"
+        } else {
+            "class"
+        };
+        let known: Vec<String> = document
+            .get(*section)
+            .and_then(|v| v.get_ref().as_table())
+            .map(|t| t.iter().map(|(k, _)| k.get_ref().to_string()).collect())
+            .unwrap_or_default();
+        let hint = match did_you_mean(name, known.iter().map(String::as_str)) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None if known.is_empty() => String::new(),
+            None => format!(" (the {what}s are: {})", known.join(", ")),
+        };
+        return Err(Mistake::Path(format!("there is no {what} `{name}`{hint}")));
     }
-    let (last, parents) = keys.split_last().ok_or("empty path")?;
     let mut table = document;
     let mut span = at.clone().unwrap_or(0..0);
     for key in parents {
@@ -187,7 +225,7 @@ fn apply_override<'i>(
         }
         table = match entry.get_mut() {
             DeValue::Table(t) => t,
-            _ => return Err(format!("`{key}` is not a table")),
+            _ => return Err(Mistake::Path(format!("`{key}` is not a table"))),
         };
     }
     // Point errors in the new value at the override's own text when it has
@@ -208,23 +246,58 @@ fn apply_override<'i>(
     Ok(())
 }
 
-/// Loads every point of a sweep. Each point's diagnostics are prefixed with
-/// its index and label; those located in the file point at the sweep value
-/// that caused them when the override created or replaced the value.
+/// Loads every point of a sweep. Diagnostics located in the file point at
+/// the sweep value that caused them when the override created or replaced
+/// the value; [`sweep_diagnostics`] names the points each concerns.
 pub fn load_points(source: &str, spec: &SweepSpec) -> Vec<(Point, Loaded)> {
     spec.points()
         .into_iter()
         .map(|point| {
-            let mut loaded = load_with(source, &point.overrides);
-            for d in &mut loaded.diagnostics {
-                d.message = format!(
-                    "sweep point {} ({}): {}",
-                    point.index,
-                    point.label(),
-                    d.message
-                );
-            }
+            let loaded = load_with(source, &point.overrides);
             (point, loaded)
         })
         .collect()
+}
+
+/// The diagnostics of a sweep's points, each once: a mistake every point
+/// shares (a typo in `[sweep]`) is one diagnostic naming the points it
+/// concerns, not one per point. In the order of the file.
+pub fn sweep_diagnostics(points: &[(Point, Loaded)]) -> Vec<Diagnostic> {
+    // (the diagnostic as one point gives it, the points that give it)
+    let mut merged: Vec<(&Diagnostic, Vec<&Point>)> = Vec::new();
+    for (point, loaded) in points {
+        for d in &loaded.diagnostics {
+            match merged.iter_mut().find(|(m, _)| *m == d) {
+                Some((_, at)) => at.push(point),
+                None => merged.push((d, vec![point])),
+            }
+        }
+    }
+    let total = points.len();
+    let out: Vec<Diagnostic> = merged
+        .into_iter()
+        .map(|(d, at)| {
+            let which = match at.as_slice() {
+                [p] => format!("sweep point {} ({})", p.index, p.label()),
+                all if all.len() == total => format!("every sweep point ({total})"),
+                some => {
+                    let mut indices: Vec<String> =
+                        some.iter().take(8).map(|p| p.index.to_string()).collect();
+                    if some.len() > 8 {
+                        indices.push("…".into());
+                    }
+                    format!(
+                        "{} of {total} sweep points ({})",
+                        some.len(),
+                        indices.join(", ")
+                    )
+                }
+            };
+            Diagnostic {
+                message: format!("{which}: {}", d.message),
+                ..d.clone()
+            }
+        })
+        .collect();
+    finish(out, None).diagnostics
 }

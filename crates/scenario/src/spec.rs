@@ -51,6 +51,8 @@ impl SweepValue {
 pub struct Axis {
     /// Dotted path of the scenario value.
     pub path: String,
+    /// Where the path is written.
+    pub path_at: Range<usize>,
     /// The values, in the order written.
     pub values: Vec<SweepValue>,
 }
@@ -60,8 +62,19 @@ pub struct Axis {
 pub struct Variant {
     /// Its name.
     pub name: String,
-    /// The values it sets, by path.
-    pub set: Vec<(String, SweepValue)>,
+    /// The values it sets.
+    pub set: Vec<Setting>,
+}
+
+/// One value a variant sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// Dotted path of the scenario value.
+    pub path: String,
+    /// Where the path is written.
+    pub path_at: Range<usize>,
+    /// The value.
+    pub value: SweepValue,
 }
 
 /// The `[sweep]` table.
@@ -133,10 +146,11 @@ impl SweepSpec {
                 }
                 let mut overrides = Vec::new();
                 if let Some(v) = variant {
-                    overrides.extend(v.set.iter().map(|(path, value)| Override {
-                        path: path.clone(),
-                        value: value.text.clone(),
-                        at: Some(value.span.clone()),
+                    overrides.extend(v.set.iter().map(|s| Override {
+                        path: s.path.clone(),
+                        value: s.value.text.clone(),
+                        at: Some(s.value.span.clone()),
+                        path_at: Some(s.path_at.clone()),
                     }));
                 }
                 let mut params = Vec::new();
@@ -147,6 +161,7 @@ impl SweepSpec {
                         path: axis.path.clone(),
                         value: value.text.clone(),
                         at: Some(value.span.clone()),
+                        path_at: Some(axis.path_at.clone()),
                     });
                 }
                 points.push(Point {
@@ -189,6 +204,9 @@ pub struct Override {
     /// Where the override itself is written in the source (a sweep value),
     /// to point diagnostics at; `None` points them at the replaced key.
     pub at: Option<Range<usize>>,
+    /// Where its path is written, to point a mistake in the path at (a
+    /// mistake every point of a sweep shares, so reported once).
+    pub path_at: Option<Range<usize>>,
 }
 
 impl Override {
@@ -198,6 +216,7 @@ impl Override {
             path: path.into(),
             value: value.into(),
             at: None,
+            path_at: None,
         }
     }
 }

@@ -360,15 +360,57 @@ fn a_bad_sweep_value_is_located_in_the_sweep() {
         .filter(|(_, l)| l.scenario.is_none())
         .collect();
     assert_eq!(bad.len(), 6);
-    let d = &bad[0].1.diagnostics[0];
+    // One diagnostic, naming the six points it concerns, located at the value.
+    let diags = chokepoint_scenario::sweep_diagnostics(&loaded);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    let d = &diags[0];
     assert!(
         d.message
-            .starts_with("sweep point 1 (fifo; load.jobs.rate=1/s, services.q.servers=0)"),
+            .starts_with("6 of 12 sweep points (1, 3, 5, 7, 9, 11): `servers` must be at least 1"),
         "{}",
         d.message
     );
     let span = d.span.clone().unwrap();
     assert_eq!(&text[span], "0");
+}
+
+/// A typo in a sweep's path names the service it meant, once: not a new
+/// service with no kind, once per point (issue 12: 24 errors for three
+/// typos). One point's own mistake names that point.
+#[test]
+fn sweep_typos_are_reported_once_each() {
+    let text = SWEPT
+        .replace(
+            "services.q.servers = [1, 2]",
+            "services.qq.servers = [1, 2]\nload.jbos.rate = [\"1/s\"]",
+        )
+        .replace(
+            "set = { \"services.q.discipline\" = \"ps\" }",
+            "set = { \"services.q.discipline\" = \"pss\" }",
+        );
+    let s = load(&text).scenario.unwrap();
+    let loaded = chokepoint_scenario::load_points(&text, &s.sweep.unwrap());
+    let diags = chokepoint_scenario::sweep_diagnostics(&loaded);
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 3, "{messages:#?}");
+    assert!(
+        messages[0].starts_with("every sweep point (12): override `services.qq.servers`: there is no service `qq`; did you mean `q`?"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[1].starts_with("every sweep point (12): override `load.jbos.rate`: there is no class `jbos`; did you mean `jobs`?"),
+        "{messages:#?}"
+    );
+    assert!(
+        messages[2]
+            .starts_with("6 of 12 sweep points (6, 7, 8, 9, 10, 11): unknown discipline `pss`"),
+        "{messages:#?}"
+    );
+    let spans: Vec<&str> = diags
+        .iter()
+        .map(|d| &text[d.span.clone().expect("located")])
+        .collect();
+    assert_eq!(spans, ["services.qq.servers", "load.jbos.rate", "\"pss\""]);
 }
 
 #[test]

@@ -6,27 +6,37 @@ use toml::de::{DeTable, DeValue};
 
 use super::Walker;
 use crate::diagnostic::Diagnostic;
-use crate::spec::{Axis, MAX_POINTS, Slo, SweepSpec, SweepValue, Variant};
+use crate::spec::{Axis, MAX_POINTS, Setting, Slo, SweepSpec, SweepValue, Variant};
 
 const SLO_KEYS: [&str; 6] = ["mean", "p50", "p90", "p99", "p999", "max_error_rate"];
 const SWEEP_VARIANT_KEYS: [&str; 2] = ["name", "set"];
 
+/// A dotted path, where it is written, and its value.
+type Entry<'t, 'i> = (String, Range<usize>, &'t toml::Spanned<DeValue<'i>>);
+
 /// Flattens nested tables into dotted paths, so that `a.b = 1` (nested
-/// tables in TOML) and `"a.b" = 1` (one quoted key) mean the same.
+/// tables in TOML) and `"a.b" = 1` (one quoted key) mean the same. A path is
+/// located from its first key to its last when they are on one line (a
+/// dotted key), else at its last key.
 fn flatten<'t, 'i>(
-    prefix: &str,
+    src: &str,
+    prefix: Option<(&str, Range<usize>)>,
     table: &'t DeTable<'i>,
-    out: &mut Vec<(String, &'t toml::Spanned<DeValue<'i>>)>,
+    out: &mut Vec<Entry<'t, 'i>>,
 ) {
     for (key, value) in table.iter() {
-        let path = if prefix.is_empty() {
-            key.get_ref().to_string()
-        } else {
-            format!("{prefix}.{}", key.get_ref())
+        let (path, at) = match &prefix {
+            None => (key.get_ref().to_string(), key.span()),
+            Some((p, at)) => {
+                let joined = at.start..key.span().end;
+                let one_line = src.get(joined.clone()).is_some_and(|t| !t.contains('\n'));
+                let at = if one_line { joined } else { key.span() };
+                (format!("{p}.{}", key.get_ref()), at)
+            }
         };
         match value.get_ref() {
-            DeValue::Table(t) => flatten(&path, t, out),
-            _ => out.push((path, value)),
+            DeValue::Table(t) => flatten(src, Some((&path, at)), t, out),
+            _ => out.push((path, at, value)),
         }
     }
 }
@@ -75,11 +85,13 @@ impl Walker<'_> {
                 continue;
             }
             match value.get_ref() {
-                DeValue::Table(t) => flatten(key.get_ref(), t, &mut entries),
-                _ => entries.push((key.get_ref().to_string(), value)),
+                DeValue::Table(t) => {
+                    flatten(self.src, Some((key.get_ref(), key.span())), t, &mut entries)
+                }
+                _ => entries.push((key.get_ref().to_string(), key.span(), value)),
             }
         }
-        for (path, value) in entries {
+        for (path, path_at, value) in entries {
             if !self.sweep_path(&path, value.span()) {
                 ok = false;
                 continue;
@@ -101,7 +113,11 @@ impl Walker<'_> {
             let values: Vec<Option<SweepValue>> =
                 items.iter().map(|v| self.sweep_value(v)).collect();
             match values.into_iter().collect::<Option<Vec<_>>>() {
-                Some(values) => axes.push(Axis { path, values }),
+                Some(values) => axes.push(Axis {
+                    path,
+                    path_at,
+                    values,
+                }),
                 None => ok = false,
             }
         }
@@ -133,12 +149,16 @@ impl Walker<'_> {
                             && let Some(s) = self.table(s, "`set`")
                         {
                             let mut entries = Vec::new();
-                            flatten("", s, &mut entries);
-                            for (path, value) in entries {
+                            flatten(self.src, None, s, &mut entries);
+                            for (path, path_at, value) in entries {
                                 if !self.sweep_path(&path, value.span()) {
                                     ok = false;
-                                } else if let Some(v) = self.sweep_value(value) {
-                                    set.push((path, v));
+                                } else if let Some(value) = self.sweep_value(value) {
+                                    set.push(Setting {
+                                        path,
+                                        path_at,
+                                        value,
+                                    });
                                 } else {
                                     ok = false;
                                 }
