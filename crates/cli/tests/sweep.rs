@@ -207,9 +207,7 @@ fn check_validates_every_point() {
         .collect::<Vec<_>>()
         .join(" ");
     assert!(
-        flat.contains(
-            "4 of 16 sweep points (2, 6, 10, 14): `servers` must be at least 1, found 0"
-        ),
+        flat.contains("4 of 16 sweep points (2, 6, 10, 14): `servers` must be at least 1, found 0"),
         "{stderr}"
     );
     // One error (its header and its snippet), at that 0 in the sweep.

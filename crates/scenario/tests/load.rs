@@ -162,6 +162,28 @@ fn every_problem_is_reported_at_once() {
     assert_eq!(errs.len(), 4, "{errs:#?}");
 }
 
+/// A service's keys depend on its kind: with a misspelt or missing kind,
+/// that one mistake is reported, not every key the kind would have taken
+/// (issue 12: `databse` gave eight errors and hid the real one).
+#[test]
+fn a_wrong_kind_is_the_only_error_of_its_service() {
+    let text = MINIMAL.replace(
+        "kind = \"station\"\nwork = \"exp(10ms)\"",
+        "kind = \"databse\"\ncpu = \"exp(10ms)\"\nkeys = 1000\n[services.q.on.jobs]\nop = \"read\"",
+    );
+    let loaded = load(&text);
+    let messages: Vec<&str> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(messages, ["unknown kind `databse`"]);
+    let help = loaded.diagnostics[0].help.as_deref().unwrap_or_default();
+    assert!(help.starts_with("did you mean `database`?"), "{help}");
+    let none = text.replace("kind = \"databse\"\n", "");
+    assert_eq!(errors(&none), ["service `q` has no `kind`"]);
+}
+
 #[test]
 fn semantic_errors() {
     let with = |extra: &str| format!("{MINIMAL}{extra}");

@@ -576,7 +576,10 @@ impl<'s> Walker<'s> {
                 None
             }
         };
-        match kind.and_then(ServiceKind::from_word) {
+        // Which keys a service takes depends on its kind: without one (none
+        // written, or a misspelt one) its keys are not read, so the one
+        // mistake is reported alone.
+        match ServiceKind::from_word(kind?) {
             Some(ServiceKind::LoadBalancer) => self
                 .balancer(name, key_span, table, profiles)
                 .map(|b| KindDef::LoadBalancer(Box::new(b))),
