@@ -21,19 +21,26 @@ pub(crate) fn check(lowered: &Lowered, class_spans: &[Range<usize>], diags: &mut
     match topology.validate() {
         Ok(()) => {}
         Err(ModelError::NoBehaviour { class, station }) => {
-            let s = &topology.stations[station.idx()];
+            // Named as the user wrote it: the service, not the station of
+            // its chain (`db[0].connect`), and the key its kind reads.
+            let service = &lowered.layouts[lowered.origins[station.idx()].service.idx()];
+            let key = if service.kind.is_replicated() {
+                "cpu"
+            } else {
+                "work"
+            };
             let c = &topology.classes[class.idx()];
             error(
                 diags,
                 format!(
-                    "service `{}` has no `work` for class `{}`, which reaches it",
-                    s.name, c.name
+                    "service `{}` has no `{key}` for class `{}`, which reaches it",
+                    service.name, c.name
                 ),
                 station_spans[station.idx()].clone(),
             )
             .help = Some(format!(
-                "add work = \"exp(4ms)\" (say) to [services.{0}], or to [services.{0}.on.{1}]",
-                s.name, c.name
+                "add {key} = \"exp(4ms)\" (say) to [services.{0}], or to [services.{0}.on.{1}]",
+                service.name, c.name
             ));
             return;
         }
@@ -88,43 +95,90 @@ pub(crate) fn check(lowered: &Lowered, class_spans: &[Range<usize>], diags: &mut
             .help = Some("make the `next` probabilities of some service on the loop sum below 1".into());
         }
     }
-    // Stripes of a lock are alike: one warning for them all.
-    let mut warned: Vec<(ServiceId, u32)> = Vec::new();
-    for (si, rho) in analysis::offered_load(topology).into_iter().enumerate() {
+    overload(lowered, diags);
+}
+
+/// One warning per overloaded part of a service: the stripes of a lock, or
+/// the same station of each replica (`api[*].cpu`), are one part, however
+/// many there are.
+fn overload(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
+    let topology = &lowered.topology;
+    let rhos = analysis::offered_load(topology);
+    // A part: its service and role, without the replica or stripe index.
+    let part_of = |si: usize| {
+        let origin = lowered.origins[si];
+        let part = match origin.part {
+            Part::Stripe(lock, _) => Part::Stripe(lock, 0),
+            part => part,
+        };
+        (origin.service, part)
+    };
+    // (part, its stations, the overloaded ones, the highest ρ among them)
+    let mut parts: Vec<((ServiceId, Part), usize, usize, usize)> = Vec::new();
+    for (si, &rho) in rhos.iter().enumerate() {
+        let key = part_of(si);
+        let at = match parts.iter().position(|p| p.0 == key) {
+            Some(at) => at,
+            None => {
+                parts.push((key, 0, 0, si));
+                parts.len() - 1
+            }
+        };
+        let part = &mut parts[at];
+        part.1 += 1;
         if rho >= 1.0 {
-            let s = &topology.stations[si];
-            let origin = lowered.origins[si];
-            let name = match origin.part {
-                Part::Stripe(lock, _) => {
-                    if warned.contains(&(origin.service, lock)) {
-                        continue;
-                    }
-                    warned.push((origin.service, lock));
-                    let service = &lowered.layouts[origin.service.idx()];
-                    format!(
-                        "lock `{}.lock.{}` (each of its stripes)",
-                        service.name, service.locks[lock as usize].name
-                    )
-                }
-                _ => format!("service `{}`", s.name),
-            };
-            let outcome = if s.queue().is_some_and(|q| q.capacity.is_some()) {
-                "it will drop the excess at its capacity"
-            } else {
-                "its queue will grow without bound and the results depend on the duration"
-            };
-            diags.push(
-                Diagnostic::warning(
-                    format!(
-                        "{name} is overloaded: offered load ρ = {rho:.3} with {} server(s); {outcome}",
-                        s.servers()
-                    ),
-                    Some(station_spans[si].clone()),
-                )
-                .with_label(format!("ρ = {rho:.3}"))
-                .with_help("add servers, shorten the work, or lower the arrival rate so that ρ < 1"),
-            );
+            if part.2 == 0 || rho > rhos[part.3] {
+                part.3 = si;
+            }
+            part.2 += 1;
         }
+    }
+    for &((service, part), members, overloaded, worst) in &parts {
+        if overloaded == 0 {
+            continue;
+        }
+        let s = &topology.stations[worst];
+        let rho = rhos[worst];
+        let layout = &lowered.layouts[service.idx()];
+        let how_many = |unit: &str| match (members, overloaded) {
+            (1, _) => String::new(),
+            (n, k) if n == k => format!(" (each of its {n} {unit})"),
+            (n, k) => format!(" ({k} of its {n} {unit})"),
+        };
+        let name = match (part, lowered.origins[worst].replica) {
+            (Part::Stripe(lock, _), _) => format!(
+                "lock `{}.lock.{}`{}",
+                layout.name,
+                layout.locks[lock as usize].name,
+                how_many("stripes")
+            ),
+            (_, Some(r)) if members > 1 => {
+                let own = format!("{}[{r}]", layout.name);
+                let pattern = match s.name.strip_prefix(&own) {
+                    Some(rest) => format!("{}[*]{rest}", layout.name),
+                    None => s.name.clone(),
+                };
+                format!("service `{pattern}`{}", how_many("replicas"))
+            }
+            _ => format!("service `{}`", s.name),
+        };
+        let outcome = if s.queue().is_some_and(|q| q.capacity.is_some()) {
+            "it will drop the excess at its capacity"
+        } else {
+            "its queue will grow without bound and the results depend on the duration"
+        };
+        let rho_is = if overloaded > 1 { "up to ρ =" } else { "ρ =" };
+        diags.push(
+            Diagnostic::warning(
+                format!(
+                    "{name} is overloaded: offered load {rho_is} {rho:.3} with {} server(s); {outcome}",
+                    s.servers()
+                ),
+                Some(lowered.spans[worst].clone()),
+            )
+            .with_label(format!("{rho_is} {rho:.3}"))
+            .with_help("add servers, shorten the work, or lower the arrival rate so that ρ < 1"),
+        );
     }
 }
 

@@ -579,6 +579,57 @@ cores = 6
 cost_per_hour = 1.5
 "#;
 
+/// An overloaded part of a service is one warning, however many replicas
+/// or stripes share it (issue 12: one per replica, 2,212 lines for 200);
+/// a missing demand is named by the key the service's kind reads.
+#[test]
+fn overload_is_warned_once_per_part() {
+    let warnings = |text: &str| -> Vec<String> {
+        let loaded = load(text);
+        assert!(loaded.scenario.is_some(), "{:#?}", loaded.diagnostics);
+        loaded.diagnostics.into_iter().map(|d| d.message).collect()
+    };
+    // 200 replicas of 2 cores at speed 1.2, each offered 2,000/s of
+    // 0.9 × 2 ms of CPU: ρ = 2000 · 0.0015 / 2 = 1.5 on every replica.
+    let many = API
+        .replace("replicas = 3", "replicas = 200")
+        .replace("disk_ops = 2", "disk_ops = 1")
+        .replace("next = [{ to = \"db\" }]\n", "")
+        .replace("rate = \"100/s\"", "rate = \"400000/s\"");
+    let w = warnings(&many);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with(
+            "service `api[*].cpu` (each of its 200 replicas) is overloaded: offered load up to ρ = 1.500 with 2 server(s)"
+        ),
+        "{w:#?}"
+    );
+    // A lock of 4 stripes that each take more than they can: one warning.
+    let locked = API.replace(
+        "serial = 0.1",
+        "serial = 0.1\nlocks = { name = \"row\", hold = \"50ms\", keys = 4 }",
+    );
+    let w = warnings(&locked);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with("lock `api.lock.row` (each of its 4 stripes) is overloaded: offered load up to ρ = 1.250"),
+        "{w:#?}"
+    );
+    // One replica alone is named as before.
+    let one = many.replace("replicas = 200", "replicas = 1");
+    let w = warnings(&one.replace("rate = \"400000/s\"", "rate = \"2000/s\""));
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with("service `api[0].cpu` is overloaded: offered load ρ = 1.500"),
+        "{w:#?}"
+    );
+    let no_cpu = API.replace("cpu = \"exp(2ms)\"\n", "");
+    assert_eq!(
+        errors(&no_cpu),
+        ["service `api` has no `cpu` for class `web`, which reaches it"]
+    );
+}
+
 #[test]
 fn replicated_services_compile_into_chains() {
     let loaded = load(API);
