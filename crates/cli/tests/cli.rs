@@ -357,6 +357,30 @@ fn overload_is_a_warning_not_an_error() {
     assert!(v["warnings"][0].as_str().unwrap().contains("`db`"));
 }
 
+/// The table says nothing about what did not happen (issue 12: "db: 0
+/// connections opened per second" for a pool that never reconnects), and
+/// says it when it does.
+#[test]
+fn no_line_for_connections_never_opened() {
+    let table = |file: &str| {
+        let out = chokepoint(&["run", file]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let kept = table("scenarios/data/connection_pool.toml");
+    assert!(kept.contains("pooled connections"), "{kept}");
+    assert!(!kept.contains("connections opened"), "{kept}");
+    let reopened = table("scenarios/data/shop.toml");
+    assert!(
+        reopened.contains("connections opened per second"),
+        "{reopened}"
+    );
+}
+
 /// `--out DIR` writes the three renderings; the JSON there is what stdout shows.
 #[test]
 fn out_dir_gets_json_csv_and_table() {

@@ -127,6 +127,9 @@ pub struct StationStats {
     pub errors: u64,
     /// Integral of busy servers over measured time (server-nanoseconds).
     pub busy_area: f64,
+    /// The same over the first half of the measured time
+    /// ([`RunStats::first_half`]): the two halves of a run tell its noise.
+    pub busy_area_first_half: f64,
     /// Integral of requests present (nanosecond-requests).
     pub system_area: f64,
     /// Integral of requests waiting, not in service (nanosecond-requests).
@@ -179,6 +182,15 @@ impl StationStats {
     /// Time-averaged fraction of servers busy.
     pub fn utilization(&self, duration: SimTime) -> f64 {
         self.busy_area / duration.as_nanos() as f64 / f64::from(self.servers)
+    }
+    /// The utilisation over each half of the measured time of `run`.
+    pub fn utilization_halves(&self, run: &RunStats) -> [f64; 2] {
+        let (first, second) = (run.first_half.0, run.duration.0 - run.first_half.0);
+        let of = |area: f64, length: u64| area / length as f64 / f64::from(self.servers);
+        [
+            of(self.busy_area_first_half, first),
+            of(self.busy_area - self.busy_area_first_half, second),
+        ]
     }
     /// Completed visits per second.
     pub fn throughput(&self, duration: SimTime) -> f64 {
@@ -320,6 +332,8 @@ impl Window {
 pub struct RunStats {
     /// Measured simulated time (after the warm-up).
     pub duration: SimTime,
+    /// The length of its first half (`duration / 2`, rounded down).
+    pub first_half: SimTime,
     /// Events the engine processed, warm-up included.
     pub events: u64,
     /// Per class, in topology order.

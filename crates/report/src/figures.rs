@@ -175,7 +175,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 12] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 37] = [
+pub(crate) const STATION: [Entry<StationSummary>; 38] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -241,6 +241,10 @@ pub(crate) const STATION: [Entry<StationSummary>; 37] = [
     station("busiest_replica", Unit::Number, |s| {
         s.busiest_replica
             .map(|b| Cell::of(b, s.busiest_replica_ci95))
+    }),
+    station("uneven_load", Unit::Number, |s| {
+        s.uneven_load
+            .map(|u| Cell::of(f64::from(u8::from(u)), None))
     }),
     station("connects", Unit::Number, |s| {
         s.workers

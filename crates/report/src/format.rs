@@ -270,7 +270,14 @@ pub fn table(summary: &Summary) -> String {
                 half_width(w.backlog_growth_ci95.unwrap_or(0.0))
             );
         }
-        if let Some(c) = s.workers.as_ref().and_then(|w| w.connects) {
+        // Only when connections are opened: a pool that opened them all
+        // during the warmup and keeps them has nothing to say here.
+        if let Some(c) = s
+            .workers
+            .as_ref()
+            .and_then(|w| w.connects)
+            .filter(|&c| c > 0.0)
+        {
             let _ = writeln!(out, "{name}: {} connections opened per second", sig3(c));
         }
         if let Some(r) = &s.replication {
@@ -347,9 +354,7 @@ pub fn table(summary: &Summary) -> String {
                 duration(l.mean_hold, None)
             );
         }
-        if let Some(b) = s.busiest_replica
-            && b > 1.05 * s.utilization
-        {
+        if let (Some(true), Some(b)) = (s.uneven_load, s.busiest_replica) {
             let _ = writeln!(
                 out,
                 "{name}: uneven load: the busiest replica's CPU is {}% busy, {}% on average",

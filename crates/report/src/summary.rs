@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chokepoint_core::stats::RunStats;
 use chokepoint_scenario::layout::{ReplicaLayout, ReplicaRole, ServiceLayout};
 use serde::Serialize;
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{ContinuousCDF, FisherSnedecor, StudentsT};
 
 /// A sample mean and the half-width of its confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -139,6 +139,11 @@ pub struct StationSummary {
     /// 95% CI half-width of `busiest_replica`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub busiest_replica_ci95: Option<f64>,
+    /// For a service with several replicas meant to be alike: whether their
+    /// CPU load is unequal, by a difference both significant and material
+    /// (see [`uneven_load`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uneven_load: Option<bool>,
     /// For a replicated service: replicas × the profile's price, dollars per hour.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_per_hour: Option<f64>,
@@ -373,6 +378,69 @@ fn cache(runs: &[RunStats], si: usize) -> Option<CacheSummary> {
             .map(|_| estimate(runs, &|r| f64::from(of(r).entries_end.unwrap_or(0))).mean),
     })
 }
+
+/// Whether alike replicas carry unequal CPU load: a difference both
+/// *material* (the busiest replica, per replication, at least
+/// [`UNEVEN_MATERIAL`] above their average) and *significant*.
+///
+/// Significance is a one-way analysis of variance within each replication:
+/// the spread of the replicas' utilisations around their mean against the
+/// noise of one replica's utilisation, which the two halves of the run
+/// tell ((u₁ − u₂)²/4 estimates it with one degree of freedom). Under even
+/// load their ratio follows F(R(n−1), Rn) for n replicas and R
+/// replications; the load is uneven when the ratio is above its 95th
+/// percentile. This holds whether the same replica is the busiest in every
+/// replication (a fixed hash) or a different one each time (sticky
+/// sessions), and needs one replication only. The busiest of n evenly
+/// loaded replicas is always somewhat above their average by chance: that
+/// is not flagged.
+///
+/// `runs[r][k]` is replica k's utilisation in replication r, whole and by
+/// halves.
+pub fn uneven_load(runs: &[Vec<(f64, [f64; 2])>]) -> Option<bool> {
+    let r = runs.len() as f64;
+    let gap: f64 = runs
+        .iter()
+        .map(|row| {
+            let mean = row.iter().map(|(u, _)| u).sum::<f64>() / row.len() as f64;
+            row.iter().map(|(u, _)| u - mean).fold(0.0, f64::max)
+        })
+        .sum();
+    Some(gap / r >= UNEVEN_MATERIAL && unequal(runs)?)
+}
+
+/// The significance half of [`uneven_load`]: whether the replicas'
+/// utilisations differ by more than their noise within a run allows, at
+/// 95%. `None` with fewer than two replicas.
+pub fn unequal(runs: &[Vec<(f64, [f64; 2])>]) -> Option<bool> {
+    let n = runs.first()?.len();
+    if n < 2 {
+        return None;
+    }
+    let (mut spread, mut noise) = (0.0, 0.0);
+    for row in runs {
+        let mean = row.iter().map(|(u, _)| u).sum::<f64>() / n as f64;
+        spread += row.iter().map(|(u, _)| (u - mean).powi(2)).sum::<f64>();
+        noise += row
+            .iter()
+            .map(|(_, [a, b])| (a - b).powi(2) / 4.0)
+            .sum::<f64>();
+    }
+    let r = runs.len() as f64;
+    let (df_spread, df_noise) = (r * (n - 1) as f64, r * n as f64);
+    // No noise at all (deterministic work and arrivals): any spread is real.
+    if noise == 0.0 {
+        return Some(spread > 0.0);
+    }
+    let critical = FisherSnedecor::new(df_spread, df_noise)
+        .ok()?
+        .inverse_cdf(0.95);
+    Some((spread / df_spread) / (noise / df_noise) > critical)
+}
+
+/// The smallest difference in utilisation worth the flag of uneven load:
+/// five points.
+pub const UNEVEN_MATERIAL: f64 = 0.05;
 
 /// A lock's figures, over its stripes.
 #[derive(Clone, Debug, Serialize)]
@@ -709,6 +777,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         locks: None,
         busiest_replica: None,
         busiest_replica_ci95: None,
+        uneven_load: None,
         workers: workers(runs, &[si], false),
         parts: None,
     }
@@ -796,13 +865,24 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         .filter(|r| r.role != ReplicaRole::Leader)
         .map(|r| r.cpu().idx())
         .collect();
-    let busiest = (alike.len() > 1).then(|| {
-        estimate(runs, &|r| {
+    let rows: Vec<Vec<(f64, [f64; 2])>> = runs
+        .iter()
+        .map(|r| {
             alike
                 .iter()
-                .map(|&i| r.stations[i].utilization(r.duration))
-                .fold(0.0, f64::max)
+                .map(|&i| {
+                    let s = &r.stations[i];
+                    (s.utilization(r.duration), s.utilization_halves(r))
+                })
+                .collect()
         })
+        .collect();
+    let busiest = (alike.len() > 1).then(|| {
+        let values: Vec<f64> = rows
+            .iter()
+            .map(|row| row.iter().map(|(u, _)| *u).fold(0.0, f64::max))
+            .collect();
+        Estimate::of(&values, 0.95)
     });
     StationSummary {
         servers: Some(cores),
@@ -822,6 +902,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
             .sum(),
         busiest_replica: busiest.as_ref().map(|b| b.mean),
         busiest_replica_ci95: busiest.and_then(|b| b.half_width),
+        uneven_load: uneven_load(&rows),
         replicas: svc.profile.is_some().then_some(svc.replicas.len() as u32),
         profile: svc.profile.as_ref().map(|p| p.name.clone()),
         cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),

@@ -875,7 +875,7 @@ fn study(scenario: (&str, &str), overrides: &[Override]) -> Study {
 }
 
 /// Runs a scenario's replications with overrides.
-fn replications(
+pub fn replications(
     scenario: (&str, &str),
     overrides: &[Override],
     window: Option<SimTime>,

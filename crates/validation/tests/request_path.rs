@@ -219,6 +219,10 @@ fn sticky_sessions_load_replicas_unevenly() {
         d + ci < 0.02,
         "least connections: busiest replica {d} ± {ci} above the mean"
     );
+    // Flagged when real, not when the busiest of four is ahead by chance.
+    assert_eq!(sticky.stations["api"].uneven_load, Some(true));
+    assert_eq!(hashed.stations["api"].uneven_load, Some(true));
+    assert_eq!(even.stations["api"].uneven_load, Some(false));
     // Uneven load costs latency.
     let (sticky_p99, even_p99) = (
         sticky.classes["web"].latency.p99.unwrap(),
@@ -430,4 +434,67 @@ latency = "const(5ms)"
     );
     let calls = &s.stations["api"].breakdown.as_ref().unwrap().calls;
     assert_eq!(calls.len(), 2, "{calls:?}");
+}
+
+/// The test behind "uneven load" keeps its level: four replicas behind a
+/// random balancer are alike, so the analysis of variance calls them
+/// unequal in about 5% of studies (a binomial count out of 200, accepted
+/// within 4 standard deviations), and the flag, which also needs five
+/// points of difference, never fires. At 1% load the busiest replica is
+/// well above the average by chance (issue 12: 1.22% against 1.16% was
+/// flagged): not uneven either.
+#[test]
+fn uneven_load_is_not_flagged_by_chance() {
+    use chokepoint_report::summary::{unequal, uneven_load};
+    let (name, text) = scenario_file("least_connections");
+    let rows = |seed: u64, rate: &str| {
+        let runs = chokepoint_validation::replications(
+            (&name, &text),
+            &[
+                Override::new("services.lb.policy", "\"random\""),
+                Override::new("load.web.rate", format!("\"{rate}\"")),
+                Override::new("simulation.duration", "\"4s\""),
+                Override::new("simulation.warmup", "\"1s\""),
+                Override::new("simulation.replications", "2"),
+                Override::new("simulation.seed", seed.to_string()),
+            ],
+            None,
+        );
+        runs.iter()
+            .map(|r| {
+                r.stations
+                    .iter()
+                    .filter(|s| s.name.starts_with("api[") && s.name.ends_with(".cpu"))
+                    .map(|s| (s.utilization(r.duration), s.utilization_halves(r)))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let studies = 200;
+    let (mut significant, mut flagged) = (0, 0);
+    for seed in 0..studies {
+        let rows = rows(seed, "2000/s");
+        assert_eq!(rows[0].len(), 4);
+        significant += usize::from(unequal(&rows).unwrap());
+        flagged += usize::from(uneven_load(&rows).unwrap());
+    }
+    let expected = 0.05 * studies as f64;
+    let sd = (expected * 0.95).sqrt();
+    assert!(
+        (significant as f64 - expected).abs() < 4.0 * sd,
+        "{significant} of {studies} even studies called unequal, expected {expected} ± {sd:.1}"
+    );
+    assert_eq!(flagged, 0);
+    // At 1% load: the busiest replica leads by a wide margin, by chance.
+    let low = rows(1, "40/s");
+    let gap: f64 = low
+        .iter()
+        .map(|row| {
+            let busiest = row.iter().map(|(u, _)| *u).fold(0.0, f64::max);
+            busiest / (row.iter().map(|(u, _)| u).sum::<f64>() / 4.0)
+        })
+        .sum::<f64>()
+        / 2.0;
+    assert!(gap > 1.05, "busiest/average {gap}");
+    assert_eq!(uneven_load(&low), Some(false));
 }

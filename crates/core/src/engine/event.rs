@@ -29,6 +29,10 @@ pub(super) enum Event {
     TargetUp { station: u32, target: u32 },
     /// A window of the time series ends (not counted).
     Sample,
+    /// Half the measured time has passed: each station's busy area is
+    /// noted, so that a figure's noise within a run can be judged from its
+    /// two halves (not counted).
+    Midpoint,
     /// Measurement starts: statistics are reset.
     WarmupEnd,
     /// Measurement ends.

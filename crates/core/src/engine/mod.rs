@@ -346,6 +346,10 @@ impl Engine {
             self.events.push(config.warmup, Event::WarmupEnd);
         }
         self.events.push(SimTime(end), Event::End);
+        self.events.push(
+            SimTime(config.warmup.0.saturating_add(config.duration.0 / 2)),
+            Event::Midpoint,
+        );
         if let Some(window) = config.window.filter(|w| w.0 > 0) {
             self.sampled = self.totals();
             self.before_reset = Window {
@@ -389,6 +393,7 @@ impl Engine {
         }
         RunStats {
             duration: config.duration,
+            first_half: SimTime(config.duration.0 / 2),
             events: self.n_events,
             classes: self.classes.iter().map(|c| c.stats.clone()).collect(),
             stations: self.stations.iter().map(|s| s.stats.clone()).collect(),
@@ -443,6 +448,13 @@ impl Engine {
                 let next = self.now.saturating_add(window);
                 if next < end {
                     self.events.push(SimTime(next), Event::Sample);
+                }
+            }
+            Event::Midpoint => {
+                let now = self.now;
+                for s in &mut self.stations {
+                    s.advance(now);
+                    s.stats.busy_area_first_half = s.stats.busy_area;
                 }
             }
             Event::WarmupEnd => {
