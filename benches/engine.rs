@@ -70,11 +70,10 @@ fn topology(means: &[f64]) -> Topology {
 }
 
 fn config() -> RunConfig {
-    RunConfig {
-        window: None,
-        warmup: SimTime::ZERO,
-        duration: SimTime::from_secs_f64(CUSTOMERS / ARRIVAL_RATE),
-    }
+    RunConfig::new(
+        SimTime::ZERO,
+        SimTime::from_secs_f64(CUSTOMERS / ARRIVAL_RATE),
+    )
 }
 
 /// Visits one engine run makes (the same every time: same seed).

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use chokepoint_core::time::SimTime;
 use chokepoint_scenario::{Simulation, units::parse_duration};
-use chokepoint_study::Study;
+use chokepoint_study::{Study, Watch};
 
 use crate::diagnostics;
 
@@ -25,6 +25,15 @@ pub(crate) struct SimFlags {
     // negative), not taken for another flag.
     #[arg(long, allow_hyphen_values = true)]
     pub(crate) duration: Option<String>,
+    /// The most requests a replication may hold at once (default: the
+    /// scenario's, else 1000000). An overloaded system grows until it
+    /// reaches it; the replication then stops and the report says why.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_in_system: Option<u64>,
+    /// Stop a replication that runs longer than this wall-clock time, such
+    /// as "30s"; it reports what it measured, marked as stopped early.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) time_limit: Option<String>,
 }
 
 impl SimFlags {
@@ -38,7 +47,29 @@ impl SimFlags {
         if let Some(d) = &self.duration {
             sim.duration = positive_duration("--duration", d)?;
         }
+        if let Some(n) = self.max_in_system {
+            sim.max_in_system = n;
+        }
         Ok(())
+    }
+
+    /// What watches the replications: Ctrl-C, the time limit, and
+    /// `progress` if given.
+    pub(crate) fn watch<'a>(
+        &self,
+        progress: Option<&'a (dyn Fn(u32, SimTime) + Sync)>,
+    ) -> Result<Watch<'a>, BadInput> {
+        let time_limit = match &self.time_limit {
+            Some(t) => Some(std::time::Duration::from_secs_f64(
+                positive_duration("--time-limit", t)?.as_secs_f64(),
+            )),
+            None => None,
+        };
+        Ok(Watch {
+            interrupt: Some(crate::interrupt::flag()),
+            time_limit,
+            progress,
+        })
     }
 
     /// The flags as command-line arguments, for the jobs of `sweep --emit`.
@@ -53,15 +84,26 @@ impl SimFlags {
         if let Some(d) = &self.duration {
             args.extend(["--duration".to_owned(), d.clone()]);
         }
+        if let Some(n) = self.max_in_system {
+            args.extend(["--max-in-system".to_owned(), n.to_string()]);
+        }
+        if let Some(t) = &self.time_limit {
+            args.extend(["--time-limit".to_owned(), t.clone()]);
+        }
         args
     }
 
     /// The flags as text, for the sweep's fingerprint.
     pub(crate) fn describe(&self) -> String {
-        format!(
+        let mut text = format!(
             "{:?} {:?} {:?}",
             self.seed, self.replications, self.duration
-        )
+        );
+        // Appended only when set, so that sweeps begun without it resume.
+        if let Some(n) = self.max_in_system {
+            text.push_str(&format!(" max_in_system={n}"));
+        }
+        text
     }
 }
 

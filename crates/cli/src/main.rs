@@ -4,10 +4,13 @@
 
 mod diagnostics;
 mod input;
+mod interrupt;
 mod sweep;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use chokepoint_core::time::SimTime;
@@ -123,7 +126,18 @@ fn main() -> ExitCode {
         }
     };
     match result {
+        // What finished was reported; the exit code says it is partial.
+        Ok(()) if interrupt::interrupted() => ExitCode::from(130),
         Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if matches!(
+                e.downcast_ref(),
+                Some(chokepoint_study::Failed::Interrupted)
+            ) =>
+        {
+            eprintln!("error: {e}");
+            ExitCode::from(130)
+        }
         Err(e) if e.downcast_ref::<BadInput>().is_some() => {
             let message = format!("{e}");
             if !message.is_empty() {
@@ -178,7 +192,12 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let outcome = pool(args.threads)?.install(|| study.run(&sim, window))?;
+    let bar = Progress::new(sim.replications, total);
+    let show = |r: u32, now: SimTime| bar.set(r, now);
+    let watch = args.sim.watch(Some(&show))?;
+    let outcome = pool(args.threads)?.install(|| study.run(&sim, window, &watch));
+    bar.clear();
+    let outcome = outcome?;
     let summary = &outcome.summary;
     let text = match args.format {
         Format::Table => chokepoint_report::table(summary),
@@ -213,6 +232,57 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A progress bar on a terminal, over the simulated time of every
+/// replication; nothing elsewhere.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    /// Per replication, the simulated nanoseconds it reached.
+    reached: Vec<AtomicU64>,
+    /// Per replication, its warm-up and duration.
+    each: u64,
+}
+
+impl Progress {
+    fn new(replications: u32, each: u64) -> Progress {
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new(1000);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {percent}% of the simulated time  {elapsed} elapsed, ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        Progress {
+            bar,
+            reached: (0..replications).map(|_| AtomicU64::new(0)).collect(),
+            each: each.max(1),
+        }
+    }
+
+    /// Replication `r` reached `now`.
+    fn set(&self, r: u32, now: SimTime) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        self.reached[r as usize].store(now.0.min(self.each), Ordering::Relaxed);
+        let done: f64 = self
+            .reached
+            .iter()
+            .map(|x| x.load(Ordering::Relaxed) as f64 / self.each as f64)
+            .sum();
+        self.bar
+            .set_position((1000.0 * done / self.reached.len() as f64) as u64);
+    }
+
+    fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// Windows of a time series at most (each holds a few numbers per class and
@@ -259,7 +329,8 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             l.study.name = file.display().to_string();
         }
         names.push(l.study.name.clone());
-        let outcome = pool.install(|| l.study.run(&sim, None))?;
+        let watch = args.sim.watch(None)?;
+        let outcome = pool.install(|| l.study.run(&sim, None, &watch))?;
         runs.push((l.study.name.clone(), outcome.summary));
     }
     let comparison = chokepoint_report::compare::compare(runs);

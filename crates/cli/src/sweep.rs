@@ -32,6 +32,8 @@ pub(crate) const LINES: &str = "points.jsonl";
 pub(crate) const CSV: &str = "points.csv";
 /// In a shard's folder: which shard it holds, as `K/N`.
 const SHARD: &str = "shard.txt";
+/// What the sweep in a folder was run with (see `flags_record`).
+const FLAGS: &str = "flags.txt";
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct SweepArgs {
@@ -133,6 +135,42 @@ pub(crate) fn load_points(
 }
 
 /// Identifies a sweep: its source text and the flags that change results.
+/// What a sweep was run with, one `name value` per line: the scenario's
+/// fingerprint and each flag that changes results, so that resuming with
+/// another can name it.
+fn flags_record(source: &str, sim: &SimFlags) -> String {
+    let show = |x: Option<String>| x.unwrap_or_else(|| "(the scenario's)".into());
+    format!(
+        "scenario {:016x}\n--seed {}\n--replications {}\n--duration {}\n--max-in-system {}\n",
+        name_key(source),
+        show(sim.seed.map(|s| s.to_string())),
+        show(sim.replications.map(|n| n.to_string())),
+        show(sim.duration.clone()),
+        show(sim.max_in_system.map(|n| n.to_string())),
+    )
+}
+
+/// How two [`flags_record`]s differ, in words; `None` when they do not.
+fn differences(before: &str, now: &str) -> Option<String> {
+    let split = |line: &str| {
+        line.split_once(' ')
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    };
+    let now: Vec<(String, String)> = now.lines().filter_map(split).collect();
+    let changed: Vec<String> = before
+        .lines()
+        .filter_map(split)
+        .filter_map(|(key, was)| {
+            let is = &now.iter().find(|(k, _)| *k == key)?.1;
+            (*is != was).then(|| match key.as_str() {
+                "scenario" => "the scenario file changed".to_owned(),
+                _ => format!("{key} was {was}, is now {is}"),
+            })
+        })
+        .collect();
+    (!changed.is_empty()).then(|| changed.join("; "))
+}
+
 fn fingerprint(source: &str, sim: &SimFlags) -> String {
     format!(
         "{:016x}",
@@ -266,13 +304,22 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let made_with = dir.join(FLAGS);
     if let Some(other) = existing.iter().find(|l| l.fingerprint != fingerprint) {
+        let why = std::fs::read_to_string(&made_with)
+            .ok()
+            .and_then(|before| differences(&before, &flags_record(&loaded.source, &args.sim)))
+            .unwrap_or_else(|| "a different file or different flags".into());
         return Err(BadInput(format!(
-            "{} holds point {} of another sweep (a different file or different flags); choose another --out",
+            "{} holds point {} of another sweep ({why}); run it as it was, or choose another --out",
             lines_path.display(),
             other.point
         ))
         .into());
+    }
+    if existing.is_empty() {
+        std::fs::write(&made_with, flags_record(&loaded.source, &args.sim))
+            .with_context(|| format!("cannot write {}", made_with.display()))?;
     }
     // Keep only complete lines, so that appending continues a clean file.
     finalize(&dir, &existing)?;
@@ -315,8 +362,9 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         header: None,
     });
     let failure: Mutex<Option<std::io::Error>> = Mutex::new(None);
-    pool(args.threads)?.install(|| {
-        run_sweep(&todo, |j, summary| {
+    let watch = args.sim.watch(None)?;
+    let swept = pool(args.threads)?.install(|| {
+        run_sweep(&todo, &watch, |j, summary| {
             let line = point_line(&fingerprint, total, &todo[j].0, &summary);
             let mut out = appender.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = out.append(&line) {
@@ -327,8 +375,21 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
             }
             progress.inc(1);
         })
-    })?;
+    });
     progress.finish_and_clear();
+    match swept {
+        Err(chokepoint_study::Failed::Interrupted) => {
+            let (lines, _) = read_lines(&lines_path)?;
+            finalize(&dir, &lines)?;
+            eprintln!(
+                "interrupted: {} of {total} points are in {}; run the same command with --resume to finish",
+                lines.len(),
+                dir.display()
+            );
+            return Ok(());
+        }
+        other => other?,
+    }
     drop(appender);
     if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e).with_context(|| format!("cannot write to {}", dir.display()));
@@ -375,6 +436,18 @@ fn overview(lines: &[PointLine], total: usize) -> String {
             .collect();
         if !unstable.is_empty() {
             cells.push(format!("UNSTABLE: {}", unstable.join(", ")));
+        }
+        if let Some(s) = v.result.stopped.iter().find(|s| s.cause == "in_system") {
+            cells.push(format!(
+                "STOPPED EARLY: {} of its replications held {} requests, most at {}",
+                v.result
+                    .stopped
+                    .iter()
+                    .filter(|s| s.cause == "in_system")
+                    .count(),
+                s.limit.unwrap_or(0),
+                s.service.as_deref().unwrap_or("?")
+            ));
         }
         if judged {
             cells.push(if v.met() == Some(true) {

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const SHORT: [&str; 4] = ["--duration", "20s", "--replications", "3"];
@@ -250,5 +250,73 @@ fn replicated_sweep_charts_and_decisions() {
         let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
         assert!(svg.contains(text), "{stem}.svg lacks {text}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ctrl-C stops a sweep cleanly: the points that finished stay, the exit
+/// code is 130, and `--resume` finishes it; resuming with another flag is
+/// refused, naming the flag.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_sweep_resumes_and_names_a_changed_flag() {
+    let dir = temp("interrupted");
+    let out = dir.join("out");
+    let mut args = vec![
+        "sweep",
+        "scenarios/sweep_db.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--duration",
+        "120s",
+        "--replications",
+        "4",
+        "--threads",
+        "1",
+    ];
+    let child = command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = |dir: &Path| {
+        std::fs::read_to_string(dir.join("points.jsonl")).map_or(0, |t| t.lines().count())
+    };
+    let started = Instant::now();
+    while lines(&out) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "nothing written"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    let kept = lines(&out);
+    assert!(
+        stderr.contains(&format!("interrupted: {kept} of 16 points are in")),
+        "{stderr}"
+    );
+    assert!(kept < 16, "every point finished before the interruption");
+    // Another duration: refused, naming it.
+    let mut other = args.clone();
+    other[5] = "60s";
+    other.push("--resume");
+    let refused = chokepoint(&other);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("(--duration was 120s, is now 60s)"),
+        "{stderr}"
+    );
+    // The same flags: finished.
+    args.push("--resume");
+    assert!(chokepoint(&args).status.success());
+    assert_eq!(lines(&out), 16);
     std::fs::remove_dir_all(&dir).unwrap();
 }

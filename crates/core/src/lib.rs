@@ -27,7 +27,7 @@
 //!         priority: 0,
 //!     }],
 //! };
-//! let config = RunConfig { window: None, warmup: SimTime::from_secs_f64(500.0), duration: SimTime::from_secs_f64(20_000.0) };
+//! let config = RunConfig::new(SimTime::from_secs_f64(500.0), SimTime::from_secs_f64(20_000.0));
 //! let stats = chokepoint_core::run(&topology, &config, 7).unwrap();
 //! let utilization = stats.stations[0].utilization(stats.duration);
 //! assert!((utilization - 0.9).abs() < 0.03);
@@ -46,4 +46,4 @@ pub mod routing;
 pub mod stats;
 pub mod time;
 
-pub use engine::run;
+pub use engine::{WATCH_EVERY, run, run_watched};

@@ -587,6 +587,27 @@ pub struct RunConfig {
     /// Each window keeps a few numbers per class and station: callers bound
     /// their count (the CLI allows 100,000).
     pub window: Option<SimTime>,
+    /// The most requests the run may hold at once: past it, an overloaded
+    /// system would only grow until memory runs out, so the run stops
+    /// early and says why ([`crate::stats::Stop::InSystem`]).
+    pub max_in_system: u64,
+}
+
+impl RunConfig {
+    /// The default of [`RunConfig::max_in_system`]: a million requests,
+    /// a few hundred megabytes.
+    pub const MAX_IN_SYSTEM: u64 = 1_000_000;
+
+    /// A run of `duration` after `warmup`, without a time series, with the
+    /// default limit on requests held.
+    pub fn new(warmup: SimTime, duration: SimTime) -> RunConfig {
+        RunConfig {
+            warmup,
+            duration,
+            window: None,
+            max_in_system: RunConfig::MAX_IN_SYSTEM,
+        }
+    }
 }
 
 /// Why a topology cannot be run.

@@ -6,6 +6,7 @@
 
 use hdrhistogram::Histogram;
 
+use crate::model::StationId;
 use crate::time::{NANOS_PER_SEC, SimTime};
 
 /// Significant digits of the latency histograms.
@@ -327,13 +328,51 @@ impl Window {
     }
 }
 
+/// Why a run stopped before its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// It held [`crate::model::RunConfig::max_in_system`] requests:
+    /// `station` had the most of them, `present`.
+    InSystem {
+        /// The limit.
+        limit: u64,
+        /// The station where most requests were.
+        station: StationId,
+        /// How many were there (waiting for a slot of its pool included).
+        present: u64,
+    },
+    /// Its watcher stopped it: it ran longer than its wall-clock limit.
+    TimeLimit,
+    /// Its watcher stopped it: the user interrupted.
+    Interrupted,
+}
+
+/// A run that stopped early: why, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stopped {
+    /// Why.
+    pub cause: Stop,
+    /// The simulated time it stopped at, since its start.
+    pub at: SimTime,
+    /// The measured time it was asked for ([`RunStats::duration`] is what
+    /// it measured: from the end of the warm-up, or from the start when it
+    /// stopped during the warm-up).
+    pub asked: SimTime,
+}
+
 /// Everything one replication measured.
 #[derive(Clone, Debug)]
 pub struct RunStats {
-    /// Measured simulated time (after the warm-up).
+    /// Measured simulated time: after the warm-up, to the end or to an
+    /// early stop.
     pub duration: SimTime,
-    /// The length of its first half (`duration / 2`, rounded down).
+    /// The length of its first half (`duration / 2`, rounded down); zero
+    /// when it stopped before then.
     pub first_half: SimTime,
+    /// Set when it stopped before its end: every figure is then over a
+    /// shorter time than asked (and, under overload, a lower bound of what
+    /// the whole run would show).
+    pub stopped: Option<Stopped>,
     /// Events the engine processed, warm-up included.
     pub events: u64,
     /// Per class, in topology order.

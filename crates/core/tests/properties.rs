@@ -136,7 +136,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let topology = topology(&specs, load, closed);
-        let config = RunConfig { window: None, warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(3_000.0) };
+        let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(3_000.0));
         let stats = chokepoint_core::run(&topology, &config, seed).unwrap();
 
         // Conservation: requests in flight seen from the classes equal those
@@ -309,7 +309,7 @@ proptest! {
     fn calls_conserve_requests_and_slots(spec in call_spec(), seed in any::<u64>()) {
         let topology = request_path(&spec);
         prop_assert!(topology.validate().is_ok());
-        let config = RunConfig { window: None, warmup: SimTime::ZERO, duration: SimTime::from_secs_f64(3_000.0) };
+        let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(3_000.0));
         let stats = chokepoint_core::run(&topology, &config, seed).unwrap();
         for c in &stats.classes {
             let ended = c.completed + c.dropped + c.failed;
@@ -497,8 +497,7 @@ proptest! {
         prop_assert!(topology.validate().is_ok());
         let config = RunConfig {
             window: Some(SimTime::from_secs_f64(300.0)),
-            warmup: SimTime::ZERO,
-            duration: SimTime::from_secs_f64(3_000.0),
+            ..RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(3_000.0))
         };
         let stats = chokepoint_core::run(&topology, &config, seed).unwrap();
         let horizon = config.duration.as_nanos() as f64;

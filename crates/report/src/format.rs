@@ -40,6 +40,92 @@ pub fn csv(summary: &Summary) -> String {
             row("station", name, &metric, value);
         }
     }
+    for s in &summary.stopped {
+        let name = format!("{}:{}", s.replication, s.cause);
+        let figures = [
+            ("at", Some(s.at)),
+            ("measured", Some(s.measured)),
+            ("limit", s.limit.map(|n| n as f64)),
+            ("present", s.present.map(|n| n as f64)),
+            ("growth_per_sec", s.growth_per_sec),
+        ];
+        for (metric, value) in figures {
+            if value.is_some() {
+                row("stopped", &name, metric, Cell { value, ci95: None });
+            }
+        }
+    }
+    if let Some(i) = summary.interrupted {
+        for (metric, n) in [("asked", i.asked), ("finished", i.finished)] {
+            let value = Some(f64::from(n));
+            row("interrupted", "", metric, Cell { value, ci95: None });
+        }
+    }
+    out
+}
+
+/// What the table says first when the run is not what was asked: the
+/// replications that stopped early, and an interruption.
+fn caveats(summary: &Summary) -> String {
+    let mut out = String::new();
+    let stopped = |cause: &str| -> Vec<&crate::summary::StoppedRun> {
+        summary
+            .stopped
+            .iter()
+            .filter(|s| s.cause == cause)
+            .collect()
+    };
+    let which = |runs: &[&crate::summary::StoppedRun]| {
+        let list: Vec<String> = runs.iter().map(|s| s.replication.to_string()).collect();
+        let what = if runs.len() == 1 {
+            "replication"
+        } else {
+            "replications"
+        };
+        format!("{what} {} of {}", list.join(", "), summary.replications)
+    };
+    let mean = |runs: &[&crate::summary::StoppedRun],
+                f: &dyn Fn(&crate::summary::StoppedRun) -> f64| {
+        runs.iter().map(|s| f(s)).sum::<f64>() / runs.len() as f64
+    };
+    let crowded = stopped("in_system");
+    if !crowded.is_empty() {
+        // The service most of them name.
+        let mut services: Vec<&str> = crowded
+            .iter()
+            .filter_map(|s| s.service.as_deref())
+            .collect();
+        services.sort_unstable();
+        let service = services
+            .chunk_by(|a, b| a == b)
+            .max_by_key(|c| c.len())
+            .map_or("?", |c| c[0]);
+        let _ = writeln!(
+            out,
+            "STOPPED EARLY: {} held {} requests (the limit, --max-in-system) after {} s of simulated time on average; most were at `{service}`, piling up at {}/s. The system is overloaded: every figure below covers only that time and is a lower bound of the damage.",
+            which(&crowded),
+            count(crowded[0].limit.unwrap_or(0)),
+            sig3(mean(&crowded, &|s| s.at)),
+            count(mean(&crowded, &|s| s.growth_per_sec.unwrap_or(0.0)).round() as u64),
+        );
+    }
+    let slow = stopped("time_limit");
+    if !slow.is_empty() {
+        let _ = writeln!(
+            out,
+            "STOPPED EARLY: {} passed the wall-clock limit (--time-limit) after {} s of simulated time on average, of {} s asked: their figures cover only that time.",
+            which(&slow),
+            sig3(mean(&slow, &|s| s.at)),
+            sig3(summary.warmup + summary.duration),
+        );
+    }
+    if let Some(i) = summary.interrupted {
+        let _ = writeln!(
+            out,
+            "PARTIAL: interrupted; {} of the {} replications asked had finished and are summarized below.",
+            i.finished, i.asked
+        );
+    }
     out
 }
 
@@ -201,6 +287,7 @@ pub fn table(summary: &Summary) -> String {
         sig3(summary.warmup),
         summary.seed
     );
+    out.push_str(&caveats(summary));
     out.push('\n');
     // A `failed` column only when a dependency can fail.
     let failures = summary.classes.values().any(|c| c.failed > 0);
@@ -460,11 +547,7 @@ mod tests {
                 priority: 0,
             }],
         };
-        let config = RunConfig {
-            window: None,
-            warmup: SimTime::ZERO,
-            duration: SimTime::from_secs_f64(10.0),
-        };
+        let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(10.0));
         let runs: Vec<_> = (0..2)
             .map(|seed| chokepoint_core::run(&topology, &config, seed).unwrap())
             .collect();

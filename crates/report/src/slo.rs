@@ -42,6 +42,14 @@ pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
             }
         }
     }
+    // A run that held as many requests as it may was overloaded: whatever
+    // its figures, which are lower bounds, it does not meet an objective.
+    if let Some(s) = summary.stopped.iter().find(|s| s.cause == "in_system") {
+        violations.push(format!(
+            "overloaded: stopped early with {} requests in the system",
+            s.limit.unwrap_or(0)
+        ));
+    }
     Verdict {
         met: violations.is_empty(),
         violations,
@@ -79,11 +87,7 @@ mod tests {
                 },
             }],
         };
-        let config = RunConfig {
-            window: None,
-            warmup: SimTime::ZERO,
-            duration: SimTime::from_secs_f64(100.0),
-        };
+        let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(100.0));
         let run = chokepoint_core::run(&topology, &config, 1).unwrap();
         let info = RunInfo {
             scenario: "s".into(),
@@ -124,6 +128,34 @@ mod tests {
         assert!(
             v.violations[0].starts_with("jobs: mean 1 s > 0.9 s"),
             "{v:?}"
+        );
+    }
+
+    /// A run stopped by its limit on requests held misses any objective,
+    /// however good its (lower-bound) figures look.
+    #[test]
+    fn an_overloaded_run_misses_its_slo() {
+        let mut s = summary(None);
+        let ok = Slo {
+            p99: Some(1.01),
+            ..Slo::default()
+        };
+        assert!(judge(&s, &ok).met);
+        s.stopped.push(crate::summary::StoppedRun {
+            replication: 0,
+            cause: "in_system".into(),
+            at: 10.0,
+            measured: 10.0,
+            limit: Some(1000),
+            service: Some("q".into()),
+            present: Some(1000),
+            growth_per_sec: Some(100.0),
+        });
+        let v = judge(&s, &ok);
+        assert!(!v.met);
+        assert_eq!(
+            v.violations,
+            ["overloaded: stopped early with 1000 requests in the system"]
         );
     }
 }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use chokepoint_core::stats::RunStats;
+use chokepoint_core::model::StationId;
+use chokepoint_core::stats::{RunStats, StationStats, Stop};
 use chokepoint_scenario::layout::{ReplicaLayout, ReplicaRole, ServiceLayout};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, FisherSnedecor, StudentsT};
@@ -590,6 +591,89 @@ pub struct Summary {
     /// The cost of the replicated services, when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Cost>,
+    /// The replications that stopped before their end: their figures cover
+    /// a shorter time, and under overload are lower bounds of the damage.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped: Vec<StoppedRun>,
+    /// Set when the user interrupted the run: only the replications that
+    /// had finished are summarized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interrupted>,
+}
+
+/// A replication that stopped before its end.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct StoppedRun {
+    /// Its index.
+    pub replication: u32,
+    /// Why: `in_system` (it held `limit` requests) or `time_limit` (it ran
+    /// longer than its wall-clock limit).
+    pub cause: String,
+    /// The simulated second it stopped at, from its start.
+    pub at: f64,
+    /// The simulated seconds it measured (from the end of the warm-up, or
+    /// from its start when it stopped during the warm-up).
+    pub measured: f64,
+    /// For `in_system`: the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// For `in_system`: the service where most requests were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// For `in_system`: how many were there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub present: Option<u64>,
+    /// For `in_system`: how fast they piled up there, `present / at`,
+    /// requests per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub growth_per_sec: Option<f64>,
+}
+
+/// How many replications an interrupted run summarizes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Interrupted {
+    /// Replications asked for.
+    pub asked: u32,
+    /// Replications that had finished (the summary is over these).
+    pub finished: u32,
+}
+
+/// The replications of `runs` that stopped early, in order.
+fn stopped(info: &RunInfo, runs: &[RunStats]) -> Vec<StoppedRun> {
+    runs.iter()
+        .enumerate()
+        .filter_map(|(r, run)| {
+            let s = run.stopped?;
+            let at = s.at.as_secs_f64();
+            let mut out = StoppedRun {
+                replication: r as u32,
+                cause: String::new(),
+                at,
+                measured: run.duration.as_secs_f64(),
+                limit: None,
+                service: None,
+                present: None,
+                growth_per_sec: None,
+            };
+            out.cause = match s.cause {
+                Stop::InSystem {
+                    limit,
+                    station,
+                    present,
+                } => {
+                    out.limit = Some(limit);
+                    out.service = Some(info.service_of(station, &run.stations));
+                    out.present = Some(present);
+                    out.growth_per_sec = (at > 0.0).then(|| present as f64 / at);
+                    "in_system"
+                }
+                Stop::TimeLimit => "time_limit",
+                Stop::Interrupted => "interrupted",
+            }
+            .into();
+            Some(out)
+        })
+        .collect()
 }
 
 /// Whether a point meets the SLO, and if not, why.
@@ -625,6 +709,17 @@ impl RunInfo {
     pub fn compound(&self) -> impl Iterator<Item = &ServiceLayout> {
         self.services.iter().filter(|s| s.is_compound())
     }
+
+    /// The name `station` is reported under: its service's when a service
+    /// was lowered into several stations, else its own.
+    pub fn service_of(&self, station: StationId, stations: &[StationStats]) -> String {
+        self.compound()
+            .find(|svc| svc.stations().any(|id| id == station))
+            .map_or_else(
+                || stations[station.idx()].name.clone(),
+                |svc| svc.name.clone(),
+            )
+    }
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -634,7 +729,8 @@ fn finite(x: f64) -> Option<f64> {
 /// Combines the replications of one run. `runs` must not be empty and must
 /// all come from the same topology.
 pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
-    let duration = runs[0].duration;
+    // The duration asked for, even of a run that stopped early.
+    let duration = runs[0].stopped.map_or(runs[0].duration, |s| s.asked);
     let per_rep = |f: &dyn Fn(&RunStats) -> f64| -> Estimate {
         let values: Vec<f64> = runs.iter().map(f).collect();
         Estimate::of(&values, 0.95)
@@ -727,6 +823,8 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         warnings: info.warnings.clone(),
         slo: None,
         cost,
+        stopped: stopped(info, runs),
+        interrupted: None,
     }
 }
 
@@ -865,8 +963,10 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         .filter(|r| r.role != ReplicaRole::Leader)
         .map(|r| r.cpu().idx())
         .collect();
+    // Runs that stopped early may not have two halves to judge by.
     let rows: Vec<Vec<(f64, [f64; 2])>> = runs
         .iter()
+        .filter(|r| r.stopped.is_none())
         .map(|r| {
             alike
                 .iter()
@@ -878,11 +978,12 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         })
         .collect();
     let busiest = (alike.len() > 1).then(|| {
-        let values: Vec<f64> = rows
-            .iter()
-            .map(|row| row.iter().map(|(u, _)| *u).fold(0.0, f64::max))
-            .collect();
-        Estimate::of(&values, 0.95)
+        estimate(runs, &|r| {
+            alike
+                .iter()
+                .map(|&i| r.stations[i].utilization(r.duration))
+                .fold(0.0, f64::max)
+        })
     });
     StationSummary {
         servers: Some(cores),

@@ -106,6 +106,9 @@ pub struct PointResult {
     /// What the point costs, when it has priced machines.
     #[serde(default)]
     pub cost: Option<PointCost>,
+    /// Its replications that stopped early.
+    #[serde(default)]
+    pub stopped: Vec<crate::summary::StoppedRun>,
 }
 
 /// A class's figures at a point.

@@ -26,7 +26,9 @@
 //! let (study, diagnostics) = chokepoint_study::Study::load(source, "mm1");
 //! assert!(diagnostics.is_empty());
 //! let study = study.unwrap();
-//! let outcome = study.run(&study.scenario.simulation, None).unwrap();
+//! let outcome = study
+//!     .run(&study.scenario.simulation, None, &Default::default())
+//!     .unwrap();
 //! assert_eq!(outcome.runs.len(), 4);
 //! // M/M/1 at ρ = 0.5: a mean response of 2 s.
 //! let mean = outcome.summary.classes["jobs"].latency.mean.unwrap();
@@ -42,10 +44,11 @@ use std::time::Instant;
 use chokepoint_core::model::{ModelError, RunConfig};
 use chokepoint_core::stats::RunStats;
 use chokepoint_core::time::SimTime;
+use chokepoint_report::summary::Interrupted;
 use chokepoint_report::{RunInfo, Summary, summarize};
 use chokepoint_scenario::{Diagnostic, Point, Scenario, Simulation};
 
-pub use runner::{point_seed, replicate};
+pub use runner::{Watch, point_seed, replicate};
 
 /// A scenario loaded once, with the name it is reported under and the
 /// warnings its loading gave.
@@ -103,30 +106,57 @@ impl Study {
     /// (its own `[simulation]`, or another's to compare under the same
     /// settings), on the current rayon pool, recording a time series in
     /// windows of `window` if set; then summarizes and judges it.
-    pub fn run(&self, sim: &Simulation, window: Option<SimTime>) -> Result<Outcome, ModelError> {
+    ///
+    /// `watch` may stop it early: replications that pass their time limit
+    /// or `sim.max_in_system` keep what they measured and say so; once
+    /// interrupted, those finished are summarized and the summary says how
+    /// many were asked ([`Failed::Interrupted`] when none had finished).
+    pub fn run(
+        &self,
+        sim: &Simulation,
+        window: Option<SimTime>,
+        watch: &Watch,
+    ) -> Result<Outcome, Failed> {
         let started = Instant::now();
-        let runs = self.replicate(sim, window)?;
+        let runs = self.replicate(sim, window, watch)?;
         let wall = started.elapsed().as_secs_f64();
-        let (info, summary) = self.summarize(sim, &runs, wall);
+        let finished: Vec<RunStats> = runs.into_iter().flatten().collect();
+        if finished.is_empty() {
+            return Err(Failed::Interrupted);
+        }
+        let (info, mut summary) = self.summarize(sim, &finished, wall);
+        if finished.len() < sim.replications as usize {
+            summary.interrupted = Some(Interrupted {
+                asked: sim.replications,
+                finished: finished.len() as u32,
+            });
+        }
         Ok(Outcome {
-            runs,
+            runs: finished,
             summary,
             info,
         })
     }
 
-    /// Only the replications of [`Study::run`], in order, without a summary.
+    /// Only the replications of [`Study::run`], in order, without a
+    /// summary; `None` for those interrupted.
     pub fn replicate(
         &self,
         sim: &Simulation,
         window: Option<SimTime>,
-    ) -> Result<Vec<RunStats>, ModelError> {
+        watch: &Watch,
+    ) -> Result<Vec<Option<RunStats>>, ModelError> {
         let config = RunConfig {
             window,
-            warmup: sim.warmup,
-            duration: sim.duration,
+            ..config(sim)
         };
-        replicate(&self.scenario.topology, &config, sim.seed, sim.replications)
+        replicate(
+            &self.scenario.topology,
+            &config,
+            sim.seed,
+            sim.replications,
+            watch,
+        )
     }
 
     /// Summarizes replications of this study run with `sim`, which took
@@ -150,6 +180,41 @@ impl Study {
     }
 }
 
+/// How to run each replication of `sim`, without a time series.
+fn config(sim: &Simulation) -> RunConfig {
+    RunConfig {
+        max_in_system: sim.max_in_system,
+        ..RunConfig::new(sim.warmup, sim.duration)
+    }
+}
+
+/// Why a study gave no summary.
+#[derive(Debug)]
+pub enum Failed {
+    /// The model cannot run.
+    Model(ModelError),
+    /// The user interrupted it before any replication (or, in a sweep, any
+    /// point) had finished.
+    Interrupted,
+}
+
+impl From<ModelError> for Failed {
+    fn from(e: ModelError) -> Failed {
+        Failed::Model(e)
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Model(e) => e.fmt(f),
+            Failed::Interrupted => f.write_str("interrupted before any replication finished"),
+        }
+    }
+}
+
+impl std::error::Error for Failed {}
+
 /// Runs sweep points, each a study with its own `[simulation]`, its seed
 /// derived from its point's index ([`point_seed`]), as one pool of
 /// (point, replication) tasks so that every thread stays busy even when
@@ -158,7 +223,7 @@ impl Study {
 /// wall-clock time, so that it is a pure function of the scenario and
 /// seed). Points finish in any order; what each gets does not depend on
 /// the thread count.
-pub fn run_sweep<F>(points: &[(Point, Study)], on_point: F) -> Result<(), ModelError>
+pub fn run_sweep<F>(points: &[(Point, Study)], watch: &Watch, on_point: F) -> Result<(), Failed>
 where
     F: Fn(usize, Summary) + Sync,
 {
@@ -168,19 +233,19 @@ where
             let sim = &study.scenario.simulation;
             runner::PointJob {
                 topology: study.scenario.topology.clone(),
-                config: RunConfig {
-                    window: None,
-                    warmup: sim.warmup,
-                    duration: sim.duration,
-                },
+                config: config(sim),
                 seed: point_seed(sim.seed, point.index),
                 replications: sim.replications,
             }
         })
         .collect();
-    runner::run_points(&jobs, |j, runs| {
+    runner::run_points(&jobs, watch, |j, runs| {
         let study = &points[j].1;
         let (_, summary) = study.summarize(&study.scenario.simulation, &runs, 0.0);
         on_point(j, summary);
-    })
+    })?;
+    if watch.interrupted() {
+        return Err(Failed::Interrupted);
+    }
+    Ok(())
 }

@@ -882,8 +882,11 @@ pub fn replications(
 ) -> Vec<RunStats> {
     let study = study(scenario, overrides);
     study
-        .replicate(&study.scenario.simulation, window)
+        .replicate(&study.scenario.simulation, window, &Default::default())
         .expect("validated scenarios run")
+        .into_iter()
+        .map(|r| r.expect("nothing interrupts a check"))
+        .collect()
 }
 
 /// Simulates a scenario with overrides and summarises it as `chokepoint run`
@@ -891,7 +894,7 @@ pub fn replications(
 pub fn summary(scenario: (&str, &str), overrides: &[Override]) -> Summary {
     let study = study(scenario, overrides);
     let outcome = study
-        .run(&study.scenario.simulation, None)
+        .run(&study.scenario.simulation, None, &Default::default())
         .expect("validated scenarios run");
     let mut summary = outcome.summary;
     // Without wall-clock time, so that a check's figures are a pure

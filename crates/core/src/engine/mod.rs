@@ -46,7 +46,7 @@ use crate::model::{
 };
 use crate::queue::EventQueue;
 use crate::rng::{Stream, derive, name_key};
-use crate::stats::{ClassStats, RunStats, StationStats, Window};
+use crate::stats::{ClassStats, RunStats, StationStats, Stop, Stopped, Window};
 use crate::time::{SimTime, nanos_from_f64};
 
 use balancer::Balancer;
@@ -82,15 +82,32 @@ use station::{CallState, Ps, Role, StationState, WaitQueue};
 ///         priority: 0,
 ///     }],
 /// };
-/// let config = RunConfig { window: None, warmup: SimTime::from_secs_f64(1e3), duration: SimTime::from_secs_f64(1e5) };
+/// let config = RunConfig::new(SimTime::from_secs_f64(1e3), SimTime::from_secs_f64(1e5));
 /// let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
 /// let mean = stats.classes[0].mean_latency();
 /// assert!((mean - 2.0).abs() < 0.2, "{mean}");
 /// ```
 pub fn run(topology: &Topology, config: &RunConfig, seed: u64) -> Result<RunStats, ModelError> {
+    run_watched(topology, config, seed, &|_| None)
+}
+
+/// How many events a run processes between two looks of its watcher.
+pub const WATCH_EVERY: u32 = 1 << 14;
+
+/// [`run`], with `watch` called every [`WATCH_EVERY`] events with the
+/// simulated time: to follow the run's progress, or to stop it early by
+/// returning why ([`Stop::TimeLimit`], [`Stop::Interrupted`]). Clocks and
+/// signals stay with the caller; the run's figures do not depend on the
+/// watcher, except that a stopped run measured less.
+pub fn run_watched(
+    topology: &Topology,
+    config: &RunConfig,
+    seed: u64,
+    watch: &dyn Fn(SimTime) -> Option<Stop>,
+) -> Result<RunStats, ModelError> {
     topology.validate()?;
     let mut engine = Engine::new(topology, seed);
-    Ok(engine.run(config))
+    Ok(engine.run(config, watch))
 }
 
 /// What a station does to one class, with that pair's own random streams.
@@ -166,6 +183,10 @@ struct Engine {
     series: Vec<Window>,
     sampled: Window,
     before_reset: Window,
+    /// When measurement started: the end of the warm-up, once reached.
+    measuring_since: u64,
+    /// Why the run is stopping early, if it is.
+    halt: Option<Stop>,
 }
 
 impl Engine {
@@ -323,6 +344,8 @@ impl Engine {
             series: Vec::new(),
             sampled: Window::default(),
             before_reset: Window::default(),
+            measuring_since: 0,
+            halt: None,
         };
         // Balancers' targets go down and come back by events, before any
         // other event of the same instant.
@@ -340,7 +363,7 @@ impl Engine {
         engine
     }
 
-    fn run(&mut self, config: &RunConfig) -> RunStats {
+    fn run(&mut self, config: &RunConfig, watch: &dyn Fn(SimTime) -> Option<Stop>) -> RunStats {
         let end = config.warmup.0.saturating_add(config.duration.0);
         if config.warmup.0 > 0 {
             self.events.push(config.warmup, Event::WarmupEnd);
@@ -380,10 +403,19 @@ impl Engine {
             }
         }
 
+        let mut countdown = WATCH_EVERY;
         while let Some((time, event)) = self.events.pop() {
             self.now = time.0;
             if self.apply(event, config, end) {
                 break;
+            }
+            countdown -= 1;
+            if countdown == 0 {
+                countdown = WATCH_EVERY;
+                if let Some(why) = watch(SimTime(self.now)) {
+                    self.halt = Some(why);
+                    break;
+                }
             }
         }
 
@@ -391,9 +423,31 @@ impl Engine {
         for s in &mut self.stations {
             s.finish(now);
         }
+        let stopped = self.halt.map(|cause| {
+            if config.window.is_some_and(|w| w.0 > 0) && now > self.sampled.end.0 {
+                self.sample();
+            }
+            Stopped {
+                cause,
+                at: SimTime(now),
+                asked: config.duration,
+            }
+        });
+        let (duration, first_half) = match stopped {
+            None => (config.duration, SimTime(config.duration.0 / 2)),
+            Some(_) => {
+                // Measured from the reset, or from the start when it never
+                // came; a half only if the midpoint was passed.
+                let measured = SimTime((now - self.measuring_since).max(1));
+                let half = SimTime(config.duration.0 / 2);
+                let passed = now >= config.warmup.0.saturating_add(half.0);
+                (measured, if passed { half } else { SimTime::ZERO })
+            }
+        };
         RunStats {
-            duration: config.duration,
-            first_half: SimTime(config.duration.0 / 2),
+            duration,
+            first_half,
+            stopped,
             events: self.n_events,
             classes: self.classes.iter().map(|c| c.stats.clone()).collect(),
             stations: self.stations.iter().map(|s| s.stats.clone()).collect(),
@@ -410,6 +464,7 @@ impl Engine {
                 self.n_events += 1;
                 self.schedule_arrival(class as usize);
                 self.new_request(class as usize);
+                return self.over_limit(config);
             }
             Event::Departure { req } => {
                 if self.requests.is_live(req) {
@@ -429,6 +484,7 @@ impl Engine {
             Event::ThinkEnd { class } => {
                 self.n_events += 1;
                 self.new_request(class as usize);
+                return self.over_limit(config);
             }
             Event::Flush { station } => {
                 self.n_events += 1;
@@ -503,10 +559,42 @@ impl Engine {
         self.sampled = now;
     }
 
+    /// Whether the run holds as many requests as it may: if so, it stops
+    /// here, noting where they are.
+    #[inline]
+    fn over_limit(&mut self, config: &RunConfig) -> bool {
+        if (self.requests.live() as u64) < config.max_in_system {
+            return false;
+        }
+        self.halt = Some(self.crowded(config.max_in_system));
+        true
+    }
+
+    /// The station holding the most requests, for [`Stop::InSystem`].
+    #[cold]
+    fn crowded(&self, limit: u64) -> Stop {
+        let present = |s: &StationState| {
+            u64::from(s.n) + s.pool.as_ref().map_or(0, |p| p.waiting.len() as u64)
+        };
+        let (station, most) = self
+            .stations
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, present(s)))
+            .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))
+            .unwrap_or((0, 0));
+        Stop::InSystem {
+            limit,
+            station: model::StationId(station as u32),
+            present: most,
+        }
+    }
+
     fn reset_stats(&mut self) {
         // Keep the running totals of the time series across the reset.
         self.before_reset = self.totals();
         let now = self.now;
+        self.measuring_since = now;
         for s in &mut self.stations {
             s.reset(now);
         }

@@ -166,6 +166,12 @@ impl Requests {
         r.index
     }
 
+    /// How many requests are in flight.
+    #[inline]
+    pub(super) fn live(&self) -> usize {
+        self.hot.live()
+    }
+
     /// Frees request `i`: its handles go stale.
     #[inline]
     pub(super) fn free(&mut self, i: u32) {

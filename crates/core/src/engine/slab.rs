@@ -93,6 +93,12 @@ impl<T: Generation> Slab<T> {
         }
     }
 
+    /// Entries in use.
+    #[inline]
+    pub(super) fn live(&self) -> usize {
+        self.items.len() - self.free.len()
+    }
+
     /// Frees entry `i`: every handle on it becomes stale.
     #[inline]
     pub(super) fn remove(&mut self, i: u32) {

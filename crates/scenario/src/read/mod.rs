@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{ArrivalProcess, Load};
+use chokepoint_core::model::{ArrivalProcess, Load, RunConfig};
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -47,6 +47,9 @@ pub struct Simulation {
     pub replications: u32,
     /// The run's seed; replication seeds derive from it.
     pub seed: u64,
+    /// The most requests a replication may hold at once: past it, the
+    /// replication stops early and says why (default: a million).
+    pub max_in_system: u64,
 }
 
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
@@ -159,7 +162,13 @@ const TOP_KEYS: [&str; 8] = [
     "slo",
 ];
 
-const SIMULATION_KEYS: [&str; 4] = ["duration", "warmup", "replications", "seed"];
+const SIMULATION_KEYS: [&str; 5] = [
+    "duration",
+    "warmup",
+    "replications",
+    "seed",
+    "max_in_system",
+];
 
 const LOAD_KEYS: [&str; 6] = [
     "arrival",
@@ -645,11 +654,16 @@ impl<'s> Walker<'s> {
             Some(v) => self.integer(v, "`seed`", 0).map(|n| n as u64),
             None => Some(1),
         };
+        let max_in_system = match table.get("max_in_system") {
+            Some(v) => self.integer(v, "`max_in_system`", 1).map(|n| n as u64),
+            None => Some(RunConfig::MAX_IN_SYSTEM),
+        };
         Some(Simulation {
             duration: SimTime::from_secs_f64(duration?),
             warmup: SimTime::from_secs_f64(warmup?),
             replications: replications?,
             seed: seed?,
+            max_in_system: max_in_system?,
         })
     }
 

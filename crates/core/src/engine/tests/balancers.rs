@@ -40,11 +40,7 @@ fn balanced(policy: Policy, sessions: u32, down: Vec<Downtime>) -> Topology {
 }
 
 fn arrivals(t: &Topology) -> Vec<u64> {
-    let config = RunConfig {
-        window: None,
-        warmup: SimTime::ZERO,
-        duration: SimTime::from_secs_f64(2_000.0),
-    };
+    let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(2_000.0));
     let stats = run(t, &config, 9).unwrap();
     stats.stations[1..].iter().map(|s| s.arrivals).collect()
 }

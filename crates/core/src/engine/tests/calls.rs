@@ -111,11 +111,10 @@ fn a_caller_holds_its_slot_until_the_reply() {
 }
 
 fn config() -> RunConfig {
-    RunConfig {
-        window: None,
-        warmup: SimTime::from_secs_f64(1_000.0),
-        duration: SimTime::from_secs_f64(50_000.0),
-    }
+    RunConfig::new(
+        SimTime::from_secs_f64(1_000.0),
+        SimTime::from_secs_f64(50_000.0),
+    )
 }
 
 /// Nested calls: a caller with one slot (0.5 s of work) calls B, whose

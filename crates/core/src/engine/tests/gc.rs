@@ -36,11 +36,7 @@ fn every_tenth_request_waits_for_a_pause() {
             priority: 0,
         }],
     };
-    let config = RunConfig {
-        warmup: SimTime::from_secs_f64(1.005),
-        duration: SimTime::from_secs_f64(100.0),
-        window: None,
-    };
+    let config = RunConfig::new(SimTime::from_secs_f64(1.005), SimTime::from_secs_f64(100.0));
     let stats = run(&topology, &config, 1).unwrap();
     let s = &stats.stations[0];
     assert_eq!(s.gc_pauses, 1000);

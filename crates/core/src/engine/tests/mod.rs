@@ -13,6 +13,7 @@ mod cache;
 mod calls;
 mod cancel;
 mod gc;
+mod limits;
 mod pools;
 mod queues;
 
@@ -93,11 +94,7 @@ fn replicate(
     reps: u64,
     figure: impl Fn(&RunStats) -> f64,
 ) -> (f64, f64) {
-    let config = RunConfig {
-        window: None,
-        warmup: secs(seconds / 20.0),
-        duration: secs(seconds),
-    };
+    let config = RunConfig::new(secs(seconds / 20.0), secs(seconds));
     let xs: Vec<f64> = (0..reps)
         .map(|seed| figure(&run(topology, &config, 1000 + seed).unwrap()))
         .collect();
@@ -130,11 +127,7 @@ impl Engine {
         while self.events.peek_time().is_some_and(|t| t.0 <= until) {
             let (time, event) = self.events.pop().expect("an event was peeked");
             self.now = time.0;
-            let config = RunConfig {
-                window: None,
-                warmup: SimTime::ZERO,
-                duration: SimTime(u64::MAX),
-            };
+            let config = RunConfig::new(SimTime::ZERO, SimTime(u64::MAX));
             assert!(
                 !self.apply(event, &config, u64::MAX),
                 "no end of run is scheduled"

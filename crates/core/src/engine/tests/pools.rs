@@ -22,11 +22,10 @@ fn admitting(
 }
 
 fn config() -> RunConfig {
-    RunConfig {
-        window: None,
-        warmup: SimTime::from_secs_f64(2_000.0),
-        duration: SimTime::from_secs_f64(400_000.0),
-    }
+    RunConfig::new(
+        SimTime::from_secs_f64(2_000.0),
+        SimTime::from_secs_f64(400_000.0),
+    )
 }
 
 /// A PS server that admits at most `w` requests, the rest waiting FIFO,

@@ -12,11 +12,7 @@ fn same_seed_same_result_other_seed_other_result() {
         )],
         classes: vec![open("jobs", 1.5, 0)],
     };
-    let config = RunConfig {
-        window: None,
-        warmup: secs(100.0),
-        duration: secs(10_000.0),
-    };
+    let config = RunConfig::new(secs(100.0), secs(10_000.0));
     let a = run(&topology, &config, 3).unwrap();
     let b = run(&topology, &config, 3).unwrap();
     let c = run(&topology, &config, 4).unwrap();
@@ -42,11 +38,7 @@ fn requests_are_conserved() {
         stations: vec![st],
         classes: vec![open("jobs", 1.2, 0)],
     };
-    let config = RunConfig {
-        window: None,
-        warmup: SimTime::ZERO,
-        duration: secs(5_000.0),
-    };
+    let config = RunConfig::new(SimTime::ZERO, secs(5_000.0));
     let stats = run(&topology, &config, 1).unwrap();
     let c = &stats.classes[0];
     let s = &stats.stations[0];
@@ -90,11 +82,7 @@ fn adding_a_station_does_not_perturb_others() {
     }
     bigger.stations[0].behaviour[0] = None;
     bigger.stations[1].behaviour[1] = None;
-    let config = RunConfig {
-        window: None,
-        warmup: SimTime::ZERO,
-        duration: secs(2_000.0),
-    };
+    let config = RunConfig::new(SimTime::ZERO, secs(2_000.0));
     let a = run(&base, &config, 9).unwrap();
     let b = run(&bigger, &config, 9).unwrap();
     assert_eq!(a.classes[0].latency_sum, b.classes[0].latency_sum);
@@ -132,11 +120,7 @@ fn priority_matches_cobham() {
         stations: vec![st],
         classes: vec![low, high],
     };
-    let config = RunConfig {
-        window: None,
-        warmup: secs(5_000.0),
-        duration: secs(400_000.0),
-    };
+    let config = RunConfig::new(secs(5_000.0), secs(400_000.0));
     let stats = run(&topology, &config, 5).unwrap();
     let w_low = stats.classes[0].mean_latency() - 1.0;
     let w_high = stats.classes[1].mean_latency() - 1.0;
@@ -161,11 +145,7 @@ fn processor_sharing_is_exact() {
             )],
             classes: vec![open("jobs", rate, 0)],
         };
-        let config = RunConfig {
-            window: None,
-            warmup: secs(2_000.0),
-            duration: secs(300_000.0),
-        };
+        let config = RunConfig::new(secs(2_000.0), secs(300_000.0));
         let stats = run(&topology, &config, 11).unwrap();
         let mean = stats.classes[0].mean_latency();
         if servers == 1 {
@@ -201,11 +181,7 @@ fn lifo_keeps_the_mean_but_widens_the_tail() {
         )],
         classes: vec![open("jobs", 0.8, 0)],
     };
-    let config = RunConfig {
-        window: None,
-        warmup: secs(2_000.0),
-        duration: secs(300_000.0),
-    };
+    let config = RunConfig::new(secs(2_000.0), secs(300_000.0));
     let fifo = run(&make(Discipline::Fifo), &config, 2).unwrap();
     let lifo = run(&make(Discipline::Lifo), &config, 2).unwrap();
     // Both have mean 1/(μ-λ) = 5 s (work-conserving, service-order independent).
@@ -237,11 +213,7 @@ fn closed_loss_without_think_is_refused() {
             priority: 0,
         }],
     };
-    let config = RunConfig {
-        window: None,
-        warmup: SimTime::ZERO,
-        duration: secs(10.0),
-    };
+    let config = RunConfig::new(SimTime::ZERO, secs(10.0));
     assert_eq!(
         run(&topology, &config, 1).unwrap_err(),
         ModelError::ClosedLossWithoutThink(ClassId(0))
@@ -285,11 +257,7 @@ fn one_station(work: Dist, rate: f64) -> Topology {
 #[test]
 fn enormous_service_times_do_not_overflow() {
     let topology = one_station(Dist::constant(1e30).unwrap(), 1.0);
-    let config = RunConfig {
-        window: None,
-        warmup: SimTime::ZERO,
-        duration: SimTime::from_secs_f64(100.0),
-    };
+    let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(100.0));
     let stats = run(&topology, &config, 1).unwrap();
     assert_eq!(stats.classes[0].completed, 0);
     assert!(stats.classes[0].arrived > 50);
@@ -302,11 +270,10 @@ fn enormous_service_times_do_not_overflow() {
 #[test]
 fn warmup_is_deleted() {
     let topology = one_station(Dist::exp(0.5e9).unwrap(), 1.0);
-    let config = RunConfig {
-        window: None,
-        warmup: SimTime::from_secs_f64(5_000.0),
-        duration: SimTime::from_secs_f64(2_000.0),
-    };
+    let config = RunConfig::new(
+        SimTime::from_secs_f64(5_000.0),
+        SimTime::from_secs_f64(2_000.0),
+    );
     let stats = run(&topology, &config, 4).unwrap();
     let arrived = stats.classes[0].arrived as f64;
     assert!((arrived - 2_000.0).abs() < 224.0, "{arrived}");
