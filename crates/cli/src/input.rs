@@ -18,7 +18,7 @@ pub(crate) struct SimFlags {
     #[arg(long)]
     pub(crate) seed: Option<u64>,
     /// Override the number of replications.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(chokepoint_scenario::MAX_REPLICATIONS)))]
     pub(crate) replications: Option<u32>,
     /// Override the measured duration, such as "1000s" or "2h".
     // A value that starts with '-' is read as the value (and refused as

@@ -196,3 +196,13 @@ fn an_interrupted_run_reports_what_finished() {
         "{stdout}"
     );
 }
+
+/// The flags that size memory have the scenario's caps.
+#[test]
+fn flags_past_their_caps_are_refused() {
+    let out = chokepoint(&["run", "scenarios/mmc.toml", "--replications", "100001"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("100001 is not in 1..=100000"));
+    let out = chokepoint(&["run", "scenarios/mmc.toml", "--max-in-system", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}

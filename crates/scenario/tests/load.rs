@@ -845,6 +845,64 @@ error = 0.01
     assert_eq!(partner.error, 0.01);
 }
 
+/// Every count that sizes memory, or that the engine keeps as a number,
+/// has a cap, and a value past it is an error located at the value
+/// (issue 12). (`--window` is the CLI's: tested there.)
+#[test]
+fn every_count_has_a_located_cap() {
+    let db = |extra: &str| {
+        API.replace(
+            "work = \"exp(4ms)\"",
+            &format!("work = \"exp(4ms)\"\n{extra}"),
+        )
+    };
+    let api_calls = |calls: &str| API.replace("next = [{ to = \"db\" }]", calls);
+    let cache = |extra: &str| {
+        format!(
+            "{API}[services.c]\nkind = \"cache\"\nwork = \"1ms\"\non_miss = [{{ to = \"db\" }}]\n{extra}\n"
+        )
+        .replace("work = \"1ms\"", "work = \"const(1ms)\"")
+    };
+    let sweep = {
+        let values: Vec<String> = (0..400).map(|i| format!("{}", i + 1)).collect();
+        let axis = values.join(", ");
+        format!(
+            "{API}[sweep]\n\"services.api.workers\" = [{axis}]\n\"services.db.servers\" = [{axis}]\n"
+        )
+    };
+    let cases: Vec<(String, &str, &str)> = vec![
+        (API.replace("replicas = 3", "replicas = 1001"), "1001", "`replicas` is at most 1000"),
+        (API.replace("workers = 8", "workers = 5000000000"), "5000000000", "`workers` is at most 1000000000"),
+        (API.replace("cores = 6", "cores = 4294967295"), "4294967295", "`cores` is at most 1000000000"),
+        (API.replace("duration = \"100s\"", "duration = \"100s\"\nreplications = 100001"), "100001", "`replications` is at most 100000"),
+        (API.replace("rate = \"100/s\"", "population = 10000001\nthink = \"1s\""), "10000001", "`population` is above 10000000"),
+        (api_calls("calls = [{ fanout = { to = \"db\", n = 1001 } }]"), "1001", "`fanout.n` is at most 1000"),
+        (api_calls("calls = [{ to = \"db\", n = 101 }]"), "101", "`n` is at most 100"),
+        (db("replicas = { count = 101, lag = \"1ms\" }"), "101", "`replicas.count` is at most 100"),
+        (db("replicas = { count = 1, lag = \"1ms\" }\nkeys = 10000001"), "10000001", "`keys` is at most 10000000"),
+        (db("pool = { size = 100001 }"), "100001", "`pool.size` is at most 100000"),
+        (db("locks = { hold = \"1ms\", keys = 1001 }"), "1001", "`keys` is at most 1000"),
+        (cache("keys = 10000001\ncapacity = 100"), "10000001", "`keys` is at most 10000000"),
+        (cache("keys = 100\ncapacity = 10000001"), "10000001", "`capacity` is at most 10000000"),
+        (cache("keys = 100\nwrite_policy = \"write_back\"\nflush_batch = 10000001"), "10000001", "`flush_batch` is at most 10000000"),
+        (API.replace("policy = \"least_connections\"", "policy = \"sticky\"\nsessions = { count = 10000001 }"), "10000001", "`sessions.count` is at most 10000000"),
+        (API.replace("[services.db]", "[services.x]\nkind = \"external\"\nlatency = \"1ms\"\nconcurrency = 5000000000\n[services.db]"), "5000000000", "`concurrency` is at most 1000000000"),
+        (db("").replace("kind = \"database\"\nprofile = \"mine\"", "kind = \"station\"\nservers = 4294967295"), "4294967295", "`servers` is at most 1000000000"),
+        (sweep, "sweep", "the sweep has 160000 points, more than 100000"),
+    ];
+    for (text, value, message) in cases {
+        let loaded = load(&text);
+        let d = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains(message))
+            .unwrap_or_else(|| panic!("{message}: {:#?}", loaded.diagnostics));
+        assert!(d.is_error());
+        let span = d.span.clone().expect("located");
+        assert_eq!(&text[span], value, "{message}");
+    }
+}
+
 /// The data tier's keys: where they apply, and what they need.
 #[test]
 fn data_tier_errors() {

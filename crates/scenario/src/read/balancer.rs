@@ -10,7 +10,7 @@ use chokepoint_core::model::{Policy, Sessions};
 use chokepoint_core::time::SimTime;
 use toml::de::{DeTable, DeValue};
 
-use super::{Down, Name, Value, Walker};
+use super::{Down, MAX_COUNT, Name, Value, Walker};
 use crate::profiles::Profile;
 
 const EXTERNAL_KEYS: [&str; 5] = ["kind", "latency", "concurrency", "error", "down"];
@@ -29,7 +29,7 @@ const POLICIES: [&str; 6] = [
 const SESSION_KEYS: [&str; 2] = ["count", "zipf"];
 const DOWN_KEYS: [&str; 3] = ["replica", "from", "to"];
 /// Sessions a balancer tracks at most (a sticky table holds one entry each).
-const MAX_SESSIONS: i64 = 10_000_000;
+const MAX_SESSIONS: u32 = 10_000_000;
 
 /// A balancer's keys as read.
 pub(crate) struct BalancerDef {
@@ -61,10 +61,7 @@ impl Walker<'_> {
     pub(super) fn queue(&mut self, name: &str, table: &DeTable<'_>) -> Option<QueueDef> {
         self.check_keys(table, &QUEUE_KEYS, &format!("[services.{name}]"));
         let limit = match table.get("capacity") {
-            Some(v) => self
-                .integer(v, "`capacity`", 1)
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some),
+            Some(v) => self.count(v, "`capacity`", 1, MAX_COUNT).map(Some),
             None => Some(None),
         };
         Some(QueueDef { capacity: limit? })
@@ -92,10 +89,7 @@ impl Walker<'_> {
             }
         };
         let concurrency = match table.get("concurrency") {
-            Some(v) => self
-                .integer(v, "`concurrency`", 1)
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some),
+            Some(v) => self.count(v, "`concurrency`", 1, MAX_COUNT).map(Some),
             None => Some(None),
         };
         let error = match table.get("error") {
@@ -255,14 +249,7 @@ impl Walker<'_> {
         let t = self.table(v, "`sessions`")?;
         self.check_keys(t, &SESSION_KEYS, "`sessions`");
         let count = match t.get("count") {
-            Some(c) => self.integer(c, "`sessions.count`", 1).and_then(|n| {
-                if n > MAX_SESSIONS {
-                    self.error(format!("at most {MAX_SESSIONS} sessions"), c.span());
-                    None
-                } else {
-                    u32::try_from(n).ok()
-                }
-            }),
+            Some(c) => self.count(c, "`sessions.count`", 1, MAX_SESSIONS),
             None => {
                 self.error("`sessions` needs its `count`", v.span());
                 None

@@ -194,6 +194,15 @@ const KINDS: [&str; 8] = [
 
 const MAX_POPULATION: i64 = 10_000_000;
 
+/// The most servers, workers, cores or places in a queue: a count the
+/// engine keeps as a number, not in memory, bounded so that it stays clear
+/// of the engine's mark for infinitely many servers.
+pub(crate) const MAX_COUNT: u32 = 1_000_000_000;
+
+/// The most replications of a run (each keeps its statistics until the
+/// summary: about as many kilobytes as the scenario has stations).
+pub const MAX_REPLICATIONS: u32 = 100_000;
+
 const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
 impl<'s> Walker<'s> {
@@ -642,12 +651,7 @@ impl<'s> Walker<'s> {
             None => Some(0.0),
         };
         let replications = match table.get("replications") {
-            Some(v) => self.integer(v, "`replications`", 1).and_then(|n| {
-                u32::try_from(n).ok().or_else(|| {
-                    self.error("`replications` is too large", v.span());
-                    None
-                })
-            }),
+            Some(v) => self.count(v, "`replications`", 1, MAX_REPLICATIONS),
             None => Some(10),
         };
         let seed = match table.get("seed") {

@@ -11,7 +11,9 @@ use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{Op, Popularity};
 use toml::de::{DeTable, DeValue};
 
-use super::{CallId, Down, HeapSpec, Lock, Pool, QueueId, QueueRef, RouteDef, Table, Walker};
+use super::{
+    CallId, Down, HeapSpec, Lock, MAX_COUNT, Pool, QueueId, QueueRef, RouteDef, Table, Walker,
+};
 use crate::diagnostic::did_you_mean;
 use crate::layout::ServiceKind;
 use crate::profiles::{Profile, catalog};
@@ -218,14 +220,8 @@ impl Walker<'_> {
                 );
                 None
             }
-            (Some(v), None) => self
-                .integer(v, "`workers`", 1)
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some),
-            (None, Some(v)) => self
-                .integer(v, "`concurrency`", 1)
-                .and_then(|n| u32::try_from(n).ok())
-                .map(Some),
+            (Some(v), None) => self.count(v, "`workers`", 1, MAX_COUNT).map(Some),
+            (None, Some(v)) => self.count(v, "`concurrency`", 1, MAX_COUNT).map(Some),
             (None, None) => Some(None),
         };
         let queue = match table.get("queue") {
@@ -471,10 +467,7 @@ impl Walker<'_> {
                 cost_per_hour: 0.0,
             });
             if let Some(v) = t.get("cores") {
-                match self
-                    .integer(v, "`cores`", 1)
-                    .and_then(|n| u32::try_from(n).ok())
-                {
+                match self.count(v, "`cores`", 1, MAX_COUNT) {
                     Some(n) => p.cores = n,
                     None => ok = false,
                 }

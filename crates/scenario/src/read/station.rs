@@ -9,7 +9,7 @@ use chokepoint_core::model::Discipline;
 use toml::de::DeTable;
 
 use super::data::CACHE_KEYS;
-use super::{CacheDef, CallId, Down, RouteDef, Walker};
+use super::{CacheDef, CallId, Down, MAX_COUNT, RouteDef, Walker};
 use crate::diagnostic::did_you_mean;
 
 const STATION_KEYS: [&str; 9] = [
@@ -74,9 +74,7 @@ impl Walker<'_> {
             None
         };
         let servers = match table.get("servers") {
-            Some(v) => self
-                .integer(v, "`servers`", 1)
-                .and_then(|n| u32::try_from(n).ok()),
+            Some(v) => self.count(v, "`servers`", 1, MAX_COUNT),
             None => Some(1),
         };
         let discipline = match table.get("discipline") {
@@ -89,8 +87,7 @@ impl Walker<'_> {
             None => Some(Discipline::Fifo),
         };
         let capacity = match table.get("capacity").filter(|_| !is_cache) {
-            Some(v) => self.integer(v, "`capacity`", 1).and_then(|n| {
-                let n = u32::try_from(n).ok()?;
+            Some(v) => self.count(v, "`capacity`", 1, MAX_COUNT).and_then(|n| {
                 if let Some(servers) = servers
                     && n < servers
                 {
