@@ -97,17 +97,34 @@ fn an_overloaded_run_stops_early_and_says_why() {
     );
     assert!(table.contains("most were at `api`"), "{table}");
     assert!(table.contains("lower bound of the damage"), "{table}");
-    // A stable system is not stopped, and its memory stays flat in duration.
-    let out = chokepoint(&[
-        "run",
-        "scenarios/mmc.toml",
-        "--format",
-        "json",
-        "--replications",
-        "2",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v.get("stopped").is_none());
+    // A stable system is not stopped, and its memory stays flat in
+    // duration: ten times longer, about the same peak.
+    let stable = |duration: &str| {
+        run_measuring_memory(&[
+            "run",
+            "scenarios/mmc.toml",
+            "--format",
+            "json",
+            "--replications",
+            "2",
+            "--duration",
+            duration,
+        ])
+    };
+    let (short, short_peak) = stable("20000s");
+    let (long, long_peak) = stable("200000s");
+    for out in [&short, &long] {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(v.get("stopped").is_none());
+    }
+    if let (Some(short), Some(long)) = (short_peak, long_peak) {
+        assert!(
+            long < short + short / 2 + (4 << 20),
+            "peak {} MB for 200,000 s against {} MB for 20,000 s",
+            long >> 20,
+            short >> 20
+        );
+    }
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
