@@ -97,6 +97,25 @@ fn an_overloaded_run_stops_early_and_says_why() {
     );
     assert!(table.contains("most were at `api`"), "{table}");
     assert!(table.contains("lower bound of the damage"), "{table}");
+    // `compare` says so too, for the column concerned.
+    let out = chokepoint(&[
+        "compare",
+        "scenarios/overloaded.toml",
+        file,
+        "--duration",
+        "1s",
+        "--max-in-system",
+        "1000",
+    ]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!(
+            "{file}: STOPPED EARLY: replications 0, 1, 2, 3 of 4"
+        )),
+        "{table}"
+    );
+    assert!(!table.contains("overloaded: STOPPED"), "{table}");
     // A stable system is not stopped, and its memory stays flat in
     // duration: ten times longer, about the same peak.
     let stable = |duration: &str| {

@@ -170,6 +170,12 @@ pub fn table(comparison: &Comparison) -> String {
         comparison.scenarios[1..].join(", "),
         comparison.scenarios[0]
     );
+    // What makes a column something else than asked: said before it.
+    for (name, summary) in comparison.scenarios.iter().zip(&comparison.results) {
+        for line in crate::format::caveats(summary).lines() {
+            let _ = writeln!(out, "{name}: {line}");
+        }
+    }
     let mut current = (String::new(), "");
     let mut rows: Vec<Vec<String>> = Vec::new();
     for row in &comparison.rows {

@@ -66,7 +66,7 @@ pub fn csv(summary: &Summary) -> String {
 
 /// What the table says first when the run is not what was asked: the
 /// replications that stopped early, and an interruption.
-fn caveats(summary: &Summary) -> String {
+pub(crate) fn caveats(summary: &Summary) -> String {
     let mut out = String::new();
     let stopped = |cause: &str| -> Vec<&crate::summary::StoppedRun> {
         summary
