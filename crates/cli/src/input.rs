@@ -53,6 +53,24 @@ impl SimFlags {
         Ok(())
     }
 
+    /// Refuses a `--max-in-system` that the closed classes of `scenario`
+    /// would reach by themselves (the loader refuses the same in the file).
+    pub(crate) fn fits(
+        &self,
+        shown: &str,
+        scenario: &chokepoint_scenario::Scenario,
+        sim: &Simulation,
+    ) -> Result<(), BadInput> {
+        let users = scenario.closed_users();
+        if users >= sim.max_in_system {
+            return Err(BadInput(format!(
+                "{shown}: the closed classes have {users} users in all; --max-in-system {} must be above that",
+                sim.max_in_system
+            )));
+        }
+        Ok(())
+    }
+
     /// What watches the replications: Ctrl-C, the time limit, and
     /// `progress` if given.
     pub(crate) fn watch<'a>(
@@ -103,6 +121,10 @@ impl SimFlags {
         if let Some(n) = self.max_in_system {
             text.push_str(&format!(" max_in_system={n}"));
         }
+        // A time limit may stop replications, which changes their figures.
+        if let Some(t) = &self.time_limit {
+            text.push_str(&format!(" time_limit={t}"));
+        }
         text
     }
 }
@@ -110,7 +132,12 @@ impl SimFlags {
 /// A flag's duration, such as "1000s": it must have a unit and be positive.
 pub(crate) fn positive_duration(flag: &str, text: &str) -> Result<SimTime, BadInput> {
     match parse_duration(text) {
-        Ok(secs) if secs > 0.0 => Ok(SimTime::from_secs_f64(secs)),
+        Ok(secs) if SimTime::from_secs_f64(secs) > SimTime::ZERO => {
+            Ok(SimTime::from_secs_f64(secs))
+        }
+        Ok(secs) if secs > 0.0 => Err(BadInput(format!(
+            "{flag} must be at least a nanosecond, found {text}"
+        ))),
         Ok(_) => Err(BadInput(format!("{flag} must be positive, found {text}"))),
         Err(_) if text.trim_start().starts_with('-') => {
             Err(BadInput(format!("{flag} must be positive, found {text}")))

@@ -174,6 +174,11 @@ fn check(path: &Path) -> anyhow::Result<()> {
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut study = load(&args.file)?.study;
     args.sim.apply(&mut study.scenario.simulation)?;
+    args.sim.fits(
+        &args.file.display().to_string(),
+        &study.scenario,
+        &study.scenario.simulation,
+    )?;
     let sim = study.scenario.simulation.clone();
 
     let total = sim.warmup.0.saturating_add(sim.duration.0);
@@ -304,6 +309,9 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     let mut sim = loaded[0].study.scenario.simulation.clone();
     args.sim.apply(&mut sim)?;
+    for l in &loaded {
+        args.sim.fits(&l.shown, &l.study.scenario, &sim)?;
+    }
     let class_names = |l: &input::Loaded| -> Vec<String> {
         let classes = &l.study.scenario.topology.classes;
         classes.iter().map(|c| c.name.clone()).collect()

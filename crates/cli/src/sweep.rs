@@ -141,12 +141,13 @@ pub(crate) fn load_points(
 fn flags_record(source: &str, sim: &SimFlags) -> String {
     let show = |x: Option<String>| x.unwrap_or_else(|| "(the scenario's)".into());
     format!(
-        "scenario {:016x}\n--seed {}\n--replications {}\n--duration {}\n--max-in-system {}\n",
+        "scenario {:016x}\n--seed {}\n--replications {}\n--duration {}\n--max-in-system {}\n--time-limit {}\n",
         name_key(source),
         show(sim.seed.map(|s| s.to_string())),
         show(sim.replications.map(|n| n.to_string())),
         show(sim.duration.clone()),
         show(sim.max_in_system.map(|n| n.to_string())),
+        sim.time_limit.clone().unwrap_or_else(|| "(none)".into()),
     )
 }
 
@@ -258,6 +259,8 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let mut points = load_points(&loaded, &spec)?;
     for (_, study) in &mut points {
         args.sim.apply(&mut study.scenario.simulation)?;
+        args.sim
+            .fits(&loaded.shown, &study.scenario, &study.scenario.simulation)?;
     }
     let fingerprint = fingerprint(&loaded.source, &args.sim);
     let total = spec.len();

@@ -241,4 +241,19 @@ fn flags_past_their_caps_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("100001 is not in 1..=100000"));
     let out = chokepoint(&["run", "scenarios/mmc.toml", "--max-in-system", "0"]);
     assert_eq!(out.status.code(), Some(2));
+    // Below the users of a closed class: refused, not run as "overloaded".
+    let out = chokepoint(&[
+        "run",
+        "scenarios/request_path/closed_users.toml",
+        "--max-in-system",
+        "40",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "the closed classes have 40 users in all; --max-in-system 40 must be above that"
+    ));
+    // A duration that rounds to no time at all.
+    let out = chokepoint(&["run", "scenarios/mmc.toml", "--duration", "0.4ns"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least a nanosecond"));
 }

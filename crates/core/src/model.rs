@@ -595,7 +595,8 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// The default of [`RunConfig::max_in_system`]: a million requests,
-    /// a few hundred megabytes.
+    /// about 90 MB (measured: 95 MB peak for a run stopped there, against
+    /// 6 MB for one stopped at a thousand).
     pub const MAX_IN_SYSTEM: u64 = 1_000_000;
 
     /// A run of `duration` after `warmup`, without a time series, with the

@@ -6,7 +6,6 @@
 
 use hdrhistogram::Histogram;
 
-use crate::model::StationId;
 use crate::time::{NANOS_PER_SEC, SimTime};
 
 /// Significant digits of the latency histograms.
@@ -171,6 +170,9 @@ pub struct StationStats {
     /// Requests waiting for a slot when measurement ended: a queue's
     /// backlog grew by the difference.
     pub waiting_end: u64,
+    /// Requests present when the run ended (in service or queued; those
+    /// waiting for a slot of its pool are `waiting_end`).
+    pub present_at_end: u64,
 }
 
 impl StationStats {
@@ -184,8 +186,12 @@ impl StationStats {
     pub fn utilization(&self, duration: SimTime) -> f64 {
         self.busy_area / duration.as_nanos() as f64 / f64::from(self.servers)
     }
-    /// The utilisation over each half of the measured time of `run`.
+    /// The utilisation over each half of the measured time of `run`; NaN
+    /// when the run stopped before its midpoint.
     pub fn utilization_halves(&self, run: &RunStats) -> [f64; 2] {
+        if run.first_half == SimTime::ZERO {
+            return [f64::NAN; 2];
+        }
         let (first, second) = (run.first_half.0, run.duration.0 - run.first_half.0);
         let of = |area: f64, length: u64| area / length as f64 / f64::from(self.servers);
         [
@@ -331,15 +337,12 @@ impl Window {
 /// Why a run stopped before its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
-    /// It held [`crate::model::RunConfig::max_in_system`] requests:
-    /// `station` had the most of them, `present`.
+    /// It held [`crate::model::RunConfig::max_in_system`] requests (where
+    /// they were: each station's [`StationStats::present_at_end`] and
+    /// [`StationStats::waiting_end`]).
     InSystem {
         /// The limit.
         limit: u64,
-        /// The station where most requests were.
-        station: StationId,
-        /// How many were there (waiting for a slot of its pool included).
-        present: u64,
     },
     /// Its watcher stopped it: it ran longer than its wall-clock limit.
     TimeLimit,

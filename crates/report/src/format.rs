@@ -102,10 +102,16 @@ pub(crate) fn caveats(summary: &Summary) -> String {
             .map_or("?", |c| c[0]);
         let _ = writeln!(
             out,
-            "STOPPED EARLY: {} held {} requests (the limit, --max-in-system) after {} s of simulated time on average; most were at `{service}`, piling up at {}/s. The system is overloaded: every figure below covers only that time and is a lower bound of the damage.",
+            "STOPPED EARLY: {} held {} requests (the limit, --max-in-system) after {} s of simulated time on average ({} s measured{}); most were at `{service}`, piling up at {}/s. The system is overloaded: every figure below covers only that time and is a lower bound of the damage.",
             which(&crowded),
             count(crowded[0].limit.unwrap_or(0)),
             sig3(mean(&crowded, &|s| s.at)),
+            sig3(mean(&crowded, &|s| s.measured)),
+            if crowded.iter().any(|s| s.at < summary.warmup) {
+                ", warm-up included, for those stopped during it"
+            } else {
+                ""
+            },
             count(mean(&crowded, &|s| s.growth_per_sec.unwrap_or(0.0)).round() as u64),
         );
     }
@@ -278,12 +284,17 @@ fn line<T>(name: &str, columns: &[&Figure<T>], of: &T) -> Vec<String> {
 /// 95% confidence intervals across replications.
 pub fn table(summary: &Summary) -> String {
     let mut out = String::new();
+    // What was measured: as asked, or less for replications that stopped.
+    let measured = if summary.stopped.is_empty() {
+        format!("{} s measured", sig3(summary.duration))
+    } else {
+        format!("{} s asked", sig3(summary.duration))
+    };
     let _ = writeln!(
         out,
-        "{} · {} replication(s) × {} s measured after {} s warm-up · seed {}",
+        "{} · {} replication(s) × {measured} after {} s warm-up · seed {}",
         summary.scenario,
         summary.replications,
-        sig3(summary.duration),
         sig3(summary.warmup),
         summary.seed
     );

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use chokepoint_core::model::StationId;
 use chokepoint_core::stats::{RunStats, StationStats, Stop};
 use chokepoint_scenario::layout::{ReplicaLayout, ReplicaRole, ServiceLayout};
 use serde::Serialize;
@@ -617,7 +616,8 @@ pub struct StoppedRun {
     /// For `in_system`: the limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
-    /// For `in_system`: the service where most requests were.
+    /// For `in_system`: the service where most requests were (summed over
+    /// its stations and the requests waiting for its workers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     /// For `in_system`: how many were there.
@@ -656,13 +656,30 @@ fn stopped(info: &RunInfo, runs: &[RunStats]) -> Vec<StoppedRun> {
                 growth_per_sec: None,
             };
             out.cause = match s.cause {
-                Stop::InSystem {
-                    limit,
-                    station,
-                    present,
-                } => {
+                Stop::InSystem { limit } => {
+                    // Where the requests were, service by service: the
+                    // service holding the most is the one that grew.
+                    // (A call point's requests are at its callees.)
+                    let owners = info.owners(&run.stations);
+                    let calling: Vec<usize> = info
+                        .services
+                        .iter()
+                        .flat_map(|svc| svc.calls.iter().flat_map(|c| c.at.iter()))
+                        .map(|id| id.idx())
+                        .collect();
+                    let mut held: BTreeMap<&str, u64> = BTreeMap::new();
+                    for (i, (st, owner)) in run.stations.iter().zip(&owners).enumerate() {
+                        if !calling.contains(&i) {
+                            *held.entry(owner.as_str()).or_default() +=
+                                st.present_at_end + st.waiting_end;
+                        }
+                    }
+                    let (service, present) = held
+                        .into_iter()
+                        .max_by_key(|&(name, n)| (n, std::cmp::Reverse(name)))
+                        .unwrap_or(("", 0));
                     out.limit = Some(limit);
-                    out.service = Some(info.service_of(station, &run.stations));
+                    out.service = Some(service.to_owned());
                     out.present = Some(present);
                     out.growth_per_sec = (at > 0.0).then(|| present as f64 / at);
                     "in_system"
@@ -710,15 +727,18 @@ impl RunInfo {
         self.services.iter().filter(|s| s.is_compound())
     }
 
-    /// The name `station` is reported under: its service's when a service
-    /// was lowered into several stations, else its own.
-    pub fn service_of(&self, station: StationId, stations: &[StationStats]) -> String {
-        self.compound()
-            .find(|svc| svc.stations().any(|id| id == station))
-            .map_or_else(
-                || stations[station.idx()].name.clone(),
-                |svc| svc.name.clone(),
-            )
+    /// The names stations are reported under: their service's when it
+    /// was lowered into several stations, else their own.
+    pub fn owners(&self, stations: &[StationStats]) -> Vec<String> {
+        let mut owners: Vec<String> = stations.iter().map(|s| s.name.clone()).collect();
+        for svc in self.compound() {
+            for id in svc.stations() {
+                if let Some(o) = owners.get_mut(id.idx()) {
+                    o.clone_from(&svc.name);
+                }
+            }
+        }
+        owners
     }
 }
 
@@ -1003,7 +1023,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
             .sum(),
         busiest_replica: busiest.as_ref().map(|b| b.mean),
         busiest_replica_ci95: busiest.and_then(|b| b.half_width),
-        uneven_load: uneven_load(&rows),
+        uneven_load: (alike.len() > 1).then(|| uneven_load(&rows)).flatten(),
         replicas: svc.profile.is_some().then_some(svc.replicas.len() as u32),
         profile: svc.profile.as_ref().map(|p| p.name.clone()),
         cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),

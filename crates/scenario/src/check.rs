@@ -152,6 +152,10 @@ fn overload(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
                 layout.locks[lock as usize].name,
                 how_many("stripes")
             ),
+            // One replica of several: named, with how many it is among.
+            (_, Some(_)) if members > 1 && overloaded == 1 => {
+                format!("service `{}`{}", s.name, how_many("replicas"))
+            }
             (_, Some(r)) if members > 1 => {
                 let own = format!("{}[{r}]", layout.name);
                 let pattern = match s.name.strip_prefix(&own) {

@@ -50,6 +50,25 @@ pub struct Scenario {
     pub origins: Vec<Origin>,
 }
 
+impl Scenario {
+    /// The users of its closed classes, in all: each may have a request in
+    /// the system at once, so a run must be allowed to hold more.
+    pub fn closed_users(&self) -> u64 {
+        closed_users(&self.topology)
+    }
+}
+
+fn closed_users(topology: &Topology) -> u64 {
+    topology
+        .classes
+        .iter()
+        .map(|c| match c.load {
+            chokepoint_core::model::Load::Closed { population, .. } => u64::from(population),
+            chokepoint_core::model::Load::Open { .. } => 0,
+        })
+        .sum()
+}
+
 /// The outcome of loading: a scenario when there is no error, and every
 /// diagnostic (errors and warnings) in the order of the file.
 #[derive(Clone, Debug)]
@@ -134,6 +153,28 @@ fn compile(
     let lowered = crate::lower::lower(doc, classes, &links);
     let class_spans: Vec<Range<usize>> = doc.classes.iter().map(|c| c.key_span.clone()).collect();
     crate::check::check(&lowered, &class_spans, diags);
+    // A closed system never grows without bound: its users must fit.
+    let users = closed_users(&lowered.topology);
+    if let Some(sim) = &doc.simulation
+        && users >= sim.max_in_system
+    {
+        let at = lowered
+            .topology
+            .classes
+            .iter()
+            .position(|c| matches!(c.load, chokepoint_core::model::Load::Closed { .. }))
+            .map(|i| class_spans[i].clone());
+        diags.push(
+            Diagnostic::error(
+                format!(
+                    "the closed classes have {users} users in all, and a run holds at most max_in_system = {} requests",
+                    sim.max_in_system
+                ),
+                at,
+            )
+            .with_help("raise [simulation] max_in_system above the users (each holds about 90 bytes when in the system)"),
+        );
+    }
     Some(Scenario {
         name: doc.name.clone()?,
         simulation: doc.simulation.clone()?,

@@ -623,6 +623,20 @@ fn overload_is_warned_once_per_part() {
         w[0].starts_with("service `api[0].cpu` is overloaded: offered load ρ = 1.500"),
         "{w:#?}"
     );
+    // Only the leader of a database with read replicas takes writes: it
+    // alone is named, with how many replicas it is among.
+    let leader = API
+        .replace("rate = \"100/s\"", "rate = \"2000/s\"")
+        .replace(
+            "work = \"exp(4ms)\"",
+            "work = \"exp(4ms)\"\nreplicas = { count = 2, lag = \"1ms\" }\n[services.db.on.web]\nop = \"write\"",
+        );
+    let w = warnings(&leader);
+    assert!(
+        w.iter()
+            .any(|m| m.starts_with("service `db[0].cpu` (1 of its 3 replicas) is overloaded")),
+        "{w:#?}"
+    );
     let no_cpu = API.replace("cpu = \"exp(2ms)\"\n", "");
     assert_eq!(
         errors(&no_cpu),
@@ -901,6 +915,25 @@ fn every_count_has_a_located_cap() {
         let span = d.span.clone().expect("located");
         assert_eq!(&text[span], value, "{message}");
     }
+}
+
+/// A closed system cannot grow without bound: its users must fit under the
+/// limit on requests held, or the run would stop as if overloaded.
+#[test]
+fn closed_users_must_fit_the_limit() {
+    let closed = MINIMAL.replace("rate = \"2/s\"", "population = 50\nthink = \"exp(1s)\"");
+    assert!(errors(&closed).is_empty());
+    let tight = closed.replace(
+        "duration = \"100s\"",
+        "duration = \"100s\"\nmax_in_system = 50",
+    );
+    let loaded = load(&tight);
+    let d = &loaded.diagnostics[0];
+    assert_eq!(
+        d.message,
+        "the closed classes have 50 users in all, and a run holds at most max_in_system = 50 requests"
+    );
+    assert_eq!(&tight[d.span.clone().unwrap()], "jobs");
 }
 
 /// The data tier's keys: where they apply, and what they need.

@@ -120,11 +120,19 @@ impl Study {
         let started = Instant::now();
         let runs = self.replicate(sim, window, watch)?;
         let wall = started.elapsed().as_secs_f64();
-        let finished: Vec<RunStats> = runs.into_iter().flatten().collect();
+        // The replications that finished, and their numbers.
+        let (numbers, finished): (Vec<u32>, Vec<RunStats>) = runs
+            .into_iter()
+            .enumerate()
+            .filter_map(|(r, run)| Some((r as u32, run?)))
+            .unzip();
         if finished.is_empty() {
             return Err(Failed::Interrupted);
         }
         let (info, mut summary) = self.summarize(sim, &finished, wall);
+        for s in &mut summary.stopped {
+            s.replication = numbers[s.replication as usize];
+        }
         if finished.len() < sim.replications as usize {
             summary.interrupted = Some(Interrupted {
                 asked: sim.replications,

@@ -187,6 +187,8 @@ struct Engine {
     measuring_since: u64,
     /// Why the run is stopping early, if it is.
     halt: Option<Stop>,
+    /// Whether half the measured time has passed (see `Event::Midpoint`).
+    halved: bool,
 }
 
 impl Engine {
@@ -346,6 +348,7 @@ impl Engine {
             before_reset: Window::default(),
             measuring_since: 0,
             halt: None,
+            halved: false,
         };
         // Balancers' targets go down and come back by events, before any
         // other event of the same instant.
@@ -409,6 +412,14 @@ impl Engine {
             if self.apply(event, config, end) {
                 break;
             }
+            // Checked after every event: one event may bring many requests
+            // (a fan-out, a flush), never more than the topology's caps.
+            if self.requests.live() as u64 >= config.max_in_system {
+                self.halt = Some(Stop::InSystem {
+                    limit: config.max_in_system,
+                });
+                break;
+            }
             countdown -= 1;
             if countdown == 0 {
                 countdown = WATCH_EVERY;
@@ -440,8 +451,7 @@ impl Engine {
                 // came; a half only if the midpoint was passed.
                 let measured = SimTime((now - self.measuring_since).max(1));
                 let half = SimTime(config.duration.0 / 2);
-                let passed = now >= config.warmup.0.saturating_add(half.0);
-                (measured, if passed { half } else { SimTime::ZERO })
+                (measured, if self.halved { half } else { SimTime::ZERO })
             }
         };
         RunStats {
@@ -464,7 +474,6 @@ impl Engine {
                 self.n_events += 1;
                 self.schedule_arrival(class as usize);
                 self.new_request(class as usize);
-                return self.over_limit(config);
             }
             Event::Departure { req } => {
                 if self.requests.is_live(req) {
@@ -484,7 +493,6 @@ impl Engine {
             Event::ThinkEnd { class } => {
                 self.n_events += 1;
                 self.new_request(class as usize);
-                return self.over_limit(config);
             }
             Event::Flush { station } => {
                 self.n_events += 1;
@@ -507,6 +515,7 @@ impl Engine {
                 }
             }
             Event::Midpoint => {
+                self.halved = true;
                 let now = self.now;
                 for s in &mut self.stations {
                     s.advance(now);
@@ -557,37 +566,6 @@ impl Engine {
         let now = self.totals();
         self.series.push(Window::between(&self.sampled, &now));
         self.sampled = now;
-    }
-
-    /// Whether the run holds as many requests as it may: if so, it stops
-    /// here, noting where they are.
-    #[inline]
-    fn over_limit(&mut self, config: &RunConfig) -> bool {
-        if (self.requests.live() as u64) < config.max_in_system {
-            return false;
-        }
-        self.halt = Some(self.crowded(config.max_in_system));
-        true
-    }
-
-    /// The station holding the most requests, for [`Stop::InSystem`].
-    #[cold]
-    fn crowded(&self, limit: u64) -> Stop {
-        let present = |s: &StationState| {
-            u64::from(s.n) + s.pool.as_ref().map_or(0, |p| p.waiting.len() as u64)
-        };
-        let (station, most) = self
-            .stations
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i, present(s)))
-            .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))
-            .unwrap_or((0, 0));
-        Stop::InSystem {
-            limit,
-            station: model::StationId(station as u32),
-            present: most,
-        }
     }
 
     fn reset_stats(&mut self) {

@@ -229,6 +229,7 @@ impl StationState {
     /// and its figures copied into the statistics.
     pub(super) fn finish(&mut self, now: u64) {
         self.advance(now);
+        self.stats.present_at_end = u64::from(self.n);
         if let Some(p) = self.pool.as_mut() {
             p.advance(now, &mut self.stats);
             self.stats.waiting_end = p.waiting.len() as u64;

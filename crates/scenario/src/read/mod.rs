@@ -629,8 +629,11 @@ impl<'s> Walker<'s> {
         self.check_keys(table, &SIMULATION_KEYS, "[simulation]");
         let duration = match table.get("duration") {
             Some(v) => self.duration(v, "`duration`").and_then(|d| {
-                if d > 0.0 {
+                if SimTime::from_secs_f64(d) > SimTime::ZERO {
                     Some(d)
+                } else if d > 0.0 {
+                    self.error("`duration` must be at least a nanosecond", v.span());
+                    None
                 } else {
                     self.error("`duration` must be positive", v.span());
                     None

@@ -24,19 +24,14 @@ fn an_overloaded_run_stops_at_its_limit() {
     for seed in 0..n {
         let stats = run(&topology, &config, seed).unwrap();
         let Some(Stopped {
-            cause:
-                Stop::InSystem {
-                    limit,
-                    station,
-                    present,
-                },
+            cause: Stop::InSystem { limit },
             at: stopped,
             asked,
         }) = stats.stopped
         else {
             panic!("not stopped: {:?}", stats.stopped);
         };
-        assert_eq!((limit, station, present), (1000, StationId(0), 1000));
+        assert_eq!((limit, stats.stations[0].present_at_end), (1000, 1000));
         assert_eq!(asked, secs(1e6));
         // Measured from the end of the warm-up to the stop.
         assert_eq!(stats.duration.0, stopped.0 - secs(50.0).0);
