@@ -80,7 +80,7 @@ pub enum Ran {
 /// events, not time, keeps the run deterministic.
 const LOOKS: u32 = 100;
 
-/// Runs `text` once (one replication, no warm-up, at most [`LOOKS`] looks)
+/// Runs `text` once (one replication, no warm-up, some 1.6 million events at most)
 /// and checks it (see the crate's doc).
 pub fn check_run(text: &str) -> std::result::Result<Ran, String> {
     let loaded = load(text);
