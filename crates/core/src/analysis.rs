@@ -126,6 +126,7 @@ mod tests {
                 },
                 entry: StationId(0),
                 priority: 0,
+                deadline: None,
             }],
         };
         let v = visit_ratios(&topology)[0].clone().unwrap();
@@ -161,6 +162,7 @@ mod tests {
                 },
                 entry: StationId(0),
                 priority: 0,
+                deadline: None,
             }],
         };
         assert_eq!(visit_ratios(&topology)[0], None);

@@ -3,11 +3,38 @@
 //! this; a topology built by hand (tests, benchmarks) meets these checks
 //! only.
 
+use crate::model::{Budget, CallPoint};
 use crate::model::{
     CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
     Topology, WritePolicy,
 };
 use crate::routing::hops;
+
+/// A call's timeout and retry policy are in range, and not on a send.
+fn resilience_ok(c: &CallPoint) -> bool {
+    let timeout_ok = c
+        .timeout
+        .as_ref()
+        .is_none_or(|t| c.wait > 0 && t.after.mean() > 0.0);
+    let retry_ok = c.retry.as_ref().is_none_or(|r| {
+        let b = &r.backoff;
+        let budget_ok = match r.budget {
+            None => true,
+            Some(Budget::Concurrency { percent, .. }) => (0.0..=1.0).contains(&percent),
+            Some(Budget::Tokens { max, ratio }) => {
+                max.is_finite() && max > 0.0 && ratio.is_finite() && ratio >= 0.0
+            }
+        };
+        c.wait > 0
+            && r.attempts >= 1
+            && b.base.is_finite()
+            && b.base >= 0.0
+            && b.cap.is_finite()
+            && b.cap >= b.base
+            && budget_ok
+    });
+    timeout_ok && retry_ok
+}
 
 impl Topology {
     /// Checks the invariants the engine relies on.
@@ -63,6 +90,9 @@ impl Topology {
                     }
                     for &t in &c.targets {
                         known(t)?;
+                    }
+                    if !resilience_ok(c) {
+                        return Err(ModelError::BadResilience(id));
                     }
                 }
                 Role::Queue(q) => {
@@ -164,6 +194,13 @@ impl Topology {
                 && !(rate.is_finite() && rate > 0.0)
             {
                 return Err(ModelError::BadRate(class_id));
+            }
+            if class
+                .deadline
+                .as_ref()
+                .is_some_and(|d| d.after.mean() <= 0.0)
+            {
+                return Err(ModelError::BadDeadline(class_id));
             }
             let no_think = matches!(class.load, Load::Closed { think: None, .. });
             let mut seen = vec![false; n];

@@ -25,6 +25,7 @@
 //!         load: Load::Open { process: ArrivalProcess::Poisson, rate: 3.6 },
 //!         entry: StationId(0),
 //!         priority: 0,
+//!         deadline: None,
 //!     }],
 //! };
 //! let config = RunConfig::new(SimTime::from_secs_f64(500.0), SimTime::from_secs_f64(20_000.0));

@@ -448,6 +448,12 @@ pub struct CallPoint {
     /// target, instead of the target's own: a payload's transfer time on a
     /// shared link, say. `None`: the target's own work.
     pub work: Option<f64>,
+    /// How long the caller waits for the replies before giving up on an
+    /// attempt.
+    pub timeout: Option<Timeout>,
+    /// Whether, when and how often a failed or timed-out attempt is made
+    /// again.
+    pub retry: Option<Retry>,
 }
 
 impl CallPoint {
@@ -458,8 +464,109 @@ impl CallPoint {
             wait: 1,
             probability: vec![1.0; classes],
             work: None,
+            timeout: None,
+            retry: None,
         }
     }
+
+    /// Whether the callees run as requests of their own, so that the
+    /// caller can give up on them, retry or hedge: with a timeout or a
+    /// retry policy, or with several targets.
+    pub fn forks(&self) -> bool {
+        self.targets.len() > 1 || self.timeout.is_some() || self.retry.is_some()
+    }
+}
+
+/// A limit on how long a caller waits (a call's timeout, a class's
+/// deadline), and what happens to the work it stops waiting for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeout {
+    /// How long, drawn per call (a constant for a fixed timeout; a law for
+    /// the patience of a population of clients), in nanoseconds.
+    pub after: Dist,
+    /// What becomes of the work the caller gave up on.
+    pub cancel: Cancel,
+}
+
+/// What becomes of work whose caller gave up (the callee's requests carry
+/// the caller's deadline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Cancel {
+    /// It runs on to its end, as in most servers: orphaned work still costs
+    /// capacity, and its reply is ignored.
+    #[default]
+    Never,
+    /// Work whose deadline has passed is dropped when it would start: at
+    /// the head of a queue, or when given a slot of an admission pool.
+    AtDequeue,
+    /// As `AtDequeue`, and work in service or waiting anywhere is taken out
+    /// at the deadline.
+    Preempt,
+}
+
+/// A retry policy on a call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    /// Attempts in all, the first included (at least 1).
+    pub attempts: u32,
+    /// The wait before each retry.
+    pub backoff: Backoff,
+    /// Retry after a timeout.
+    pub on_timeout: bool,
+    /// Retry after an error reply (a callee's error, or a full station's
+    /// refusal).
+    pub on_error: bool,
+    /// What limits retries across the call point's calls, if anything.
+    pub budget: Option<Budget>,
+}
+
+/// Exponential backoff: the `k`-th retry (k = 0, 1, ...) waits about
+/// `expo = min(cap, base · 2^k)`, spread by the jitter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// In nanoseconds.
+    pub base: f64,
+    /// In nanoseconds.
+    pub cap: f64,
+    /// How the wait is spread.
+    pub jitter: Jitter,
+}
+
+/// How a backoff is randomised (as in the AWS Architecture Blog's
+/// "Exponential Backoff And Jitter").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    /// `expo`.
+    None,
+    /// Uniform in `[0, expo]`.
+    Full,
+    /// `expo/2` plus uniform in `[0, expo/2]`.
+    Equal,
+    /// `min(cap, uniform in [base, 3 · previous])`, the previous wait
+    /// starting at `base`.
+    Decorrelated,
+}
+
+/// What limits the retries of one call point (per caller replica).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Budget {
+    /// Envoy's: retries in progress at most `max(min_concurrency, percent ×
+    /// calls in progress)`.
+    Concurrency {
+        /// A fraction of the calls in progress, in `[0, 1]`.
+        percent: f64,
+        /// Retries allowed in progress whatever the calls.
+        min_concurrency: u32,
+    },
+    /// gRPC's retry throttling: a bucket of `max` tokens, full at first;
+    /// each failed attempt takes one, each success gives back `ratio`;
+    /// retries only while more than half the tokens are left.
+    Tokens {
+        /// Tokens when full.
+        max: f64,
+        /// Given back per success.
+        ratio: f64,
+    },
 }
 
 /// How a load balancer picks a target for each request.
@@ -564,6 +671,10 @@ pub struct Class {
     pub entry: StationId,
     /// Priority at `priority` stations: lower values are served first.
     pub priority: i64,
+    /// How long its client waits for a request to complete, counted from
+    /// its arrival, before giving up: the request is then `timed_out` for
+    /// its class, and its callees see the deadline (see [`Timeout`]).
+    pub deadline: Option<Timeout>,
 }
 
 /// A complete model: stations and the classes that load them.
@@ -648,6 +759,11 @@ pub enum ModelError {
     BadCall(StationId),
     /// A call point that its own callees reach again: endless recursion.
     CallCycle(StationId),
+    /// A timeout on a send, a retry policy with no attempt, a backoff or
+    /// budget out of range.
+    BadResilience(StationId),
+    /// A class deadline that can be zero or negative.
+    BadDeadline(ClassId),
     /// An error probability outside `[0, 1]`.
     BadError(StationId),
     /// A follower whose leader is not a leader, or a leader with an empty
@@ -732,6 +848,14 @@ impl std::fmt::Display for ModelError {
             ),
             ModelError::CallCycle(s) => {
                 write!(f, "call point #{} is reached again by its own callees", s.0)
+            }
+            ModelError::BadResilience(s) => write!(
+                f,
+                "call point #{} has a timeout on a send, a retry without attempts, or a backoff or budget out of range",
+                s.0
+            ),
+            ModelError::BadDeadline(c) => {
+                write!(f, "class #{} has a deadline that is not positive", c.0)
             }
             ModelError::Empty => write!(f, "nothing to simulate"),
         }

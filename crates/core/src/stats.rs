@@ -35,6 +35,12 @@ pub struct ClassStats {
     pub dropped: u64,
     /// Requests that ended with an error reply during measurement.
     pub failed: u64,
+    /// Requests given up during measurement: their class's deadline passed,
+    /// or a call they made timed out with no retry left.
+    pub timed_out: u64,
+    /// Requests whose client had given up that still completed during
+    /// measurement: work done for nobody.
+    pub late: u64,
     /// End-to-end latencies of the completed requests, in nanoseconds.
     pub latency: Histogram<u64>,
     /// Sum of those latencies, in nanoseconds (exact mean, unlike the histogram).
@@ -51,6 +57,8 @@ impl ClassStats {
             completed: 0,
             dropped: 0,
             failed: 0,
+            timed_out: 0,
+            late: 0,
             latency: new_histogram(),
             latency_sum: 0.0,
             latency_max: 0,
@@ -62,6 +70,8 @@ impl ClassStats {
         self.completed = 0;
         self.dropped = 0;
         self.failed = 0;
+        self.timed_out = 0;
+        self.late = 0;
         self.latency.reset();
         self.latency_sum = 0.0;
         self.latency_max = 0;
@@ -103,6 +113,8 @@ impl ClassStats {
         self.completed += other.completed;
         self.dropped += other.dropped;
         self.failed += other.failed;
+        self.timed_out += other.timed_out;
+        self.late += other.late;
         // Both histograms auto-resize, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         self.latency_sum += other.latency_sum;
@@ -123,8 +135,27 @@ pub struct StationStats {
     pub departures: u64,
     /// Arrivals rejected because the station was full.
     pub dropped: u64,
-    /// At a call point: replies that were errors.
+    /// Visits that ended in an error here.
     pub errors: u64,
+    /// At a call point: attempts that timed out.
+    pub timeouts: u64,
+    /// At a call point: attempts made again (after a failure or timeout).
+    pub retries: u64,
+    /// At a call point: retries its budget refused.
+    pub retries_refused: u64,
+    /// At a call point: replies that came after the call was over (timed
+    /// out, failed, or answered by the first `wait`), ignored.
+    pub late_replies: u64,
+    /// Requests dropped when they would have started here (at the head of
+    /// its queue, or given a slot of its pool) because their deadline had
+    /// passed (`cancel = "at_dequeue"` or `"preempt"`).
+    pub expired: u64,
+    /// Requests taken out here at their deadline (`cancel = "preempt"`).
+    pub cancelled: u64,
+    /// Service time here (nanoseconds, at the station's speed) of visits
+    /// whose result nobody awaited any more: a request whose client gave
+    /// up, or a callee whose call was over.
+    pub wasted: f64,
     /// Integral of busy servers over measured time (server-nanoseconds).
     pub busy_area: f64,
     /// The same over the first half of the measured time

@@ -99,6 +99,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
         },
         entry: StationId(0),
         priority: 1,
+        deadline: None,
     }];
     if closed {
         classes.push(Class {
@@ -109,6 +110,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
             },
             entry: StationId(0),
             priority: 2,
+            deadline: None,
         });
     }
     let mut t = Topology { stations, classes };
@@ -249,6 +251,8 @@ fn request_path(spec: &CallSpec) -> Topology {
         wait: spec.wait,
         probability: vec![spec.probability; classes],
         work: None,
+        timeout: None,
+        retry: None,
     });
     let mut stations = vec![caller, call];
     let last = 2 + k + 1;
@@ -279,6 +283,7 @@ fn request_path(spec: &CallSpec) -> Topology {
                 },
                 entry: StationId(0),
                 priority: 0,
+                deadline: None,
             },
             Class {
                 name: "users".into(),
@@ -288,6 +293,7 @@ fn request_path(spec: &CallSpec) -> Topology {
                 },
                 entry: StationId(0),
                 priority: 0,
+                deadline: None,
             },
         ],
     }
@@ -471,6 +477,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         },
         entry: StationId(0),
         priority: 0,
+        deadline: None,
     };
     Topology {
         stations,

@@ -556,6 +556,7 @@ mod tests {
                 },
                 entry: StationId(0),
                 priority: 0,
+                deadline: None,
             }],
         };
         let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(10.0));

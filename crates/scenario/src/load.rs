@@ -140,12 +140,13 @@ fn compile(
         .iter()
         .zip(entries)
         .map(|(c, entry)| {
-            let (_, load, priority) = c.def.clone()?;
+            let (_, load, priority, deadline) = c.def.clone()?;
             Some(Class {
                 name: c.name.clone(),
                 load,
                 entry: crate::lower::Builder::entry(entry?),
                 priority,
+                deadline,
             })
         })
         .collect::<Option<_>>()?;

@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::StationId;
+use chokepoint_core::model::{Retry, StationId, Timeout};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::layout::{ServiceId, ServiceKind};
@@ -51,6 +51,10 @@ pub(crate) struct CallEntry {
     pub(crate) latency: Option<Dist>,
     /// Bytes sent with each call, over the caller's link.
     pub(crate) bytes: Option<f64>,
+    /// Its timeout per attempt.
+    pub(crate) timeout: Option<Timeout>,
+    /// Its retry policy.
+    pub(crate) retry: Option<Retry>,
     /// Where it is written.
     pub(crate) span: Range<usize>,
 }
@@ -127,7 +131,7 @@ pub(crate) fn resolve(
     let entries = doc
         .classes
         .iter()
-        .map(|c| c.def.as_ref().and_then(|(entry, _, _)| r.lookup(entry)))
+        .map(|c| c.def.as_ref().and_then(|(entry, _, _, _)| r.lookup(entry)))
         .collect();
     let mut links: Vec<Option<Links>> = doc
         .services
@@ -229,6 +233,8 @@ impl Resolver<'_> {
                 for (key, at) in [
                     ("latency", call.latency.as_ref().map(|l| &l.1)),
                     ("bytes", call.bytes.as_ref().map(|b| &b.1)),
+                    ("timeout", call.timeout.as_ref().map(|t| &t.1)),
+                    ("retry", call.retry.as_ref().map(|r| &r.1)),
                 ] {
                     if let Some(at) = at {
                         self.error(
@@ -250,6 +256,8 @@ impl Resolver<'_> {
                     n: call.n?,
                     latency: None,
                     bytes: None,
+                    timeout: None,
+                    retry: None,
                     span: call.span.clone(),
                 });
             }
@@ -294,6 +302,8 @@ impl Resolver<'_> {
             n: call.n?,
             latency: call.latency.as_ref().and_then(|l| l.0.clone()),
             bytes: call.bytes.as_ref().and_then(|b| b.0),
+            timeout: call.timeout.as_ref().and_then(|t| t.0.clone()),
+            retry: call.retry.as_ref().and_then(|r| r.0.clone()),
             span: call.span.clone(),
         })
     }

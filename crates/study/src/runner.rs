@@ -195,6 +195,7 @@ mod tests {
                 name: "jobs".into(),
                 entry: StationId(0),
                 priority: 0,
+                deadline: None,
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
                     rate,

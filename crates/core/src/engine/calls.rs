@@ -18,8 +18,12 @@
 //! capacity) and their replies, to a frame now stale, are dropped.
 
 use super::Engine;
-use super::request::{At, DETACHED, FORKED, Frame, FrameRef, KEYED, NONE};
+use super::event::Event;
+use super::request::{At, DETACHED, EXPIRES, FORKED, Frame, FrameRef, KEYED, NONE, ORPHAN};
+use super::retry::Decision;
 use super::station::Role;
+use crate::model::{Cancel, Load};
+use crate::time::{SimTime, nanos_from_f64};
 
 /// Why a request ends without completing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +32,8 @@ pub(super) enum Failure {
     Dropped,
     /// A callee replied with an error.
     Error,
+    /// A call timed out, or the request's deadline passed.
+    Timeout,
 }
 
 impl Engine {
@@ -48,7 +54,7 @@ impl Engine {
             self.route(req, si);
             return;
         }
-        let (n, wait, brings) = (c.targets.len(), c.wait, c.work);
+        let (n, wait, brings, forks) = (c.targets.len(), c.wait, c.work, c.forks);
         if wait == 0 {
             self.send(req, si, n);
             return;
@@ -68,26 +74,168 @@ impl Engine {
             owner: req,
             awaiting: wait,
             started: now,
+            attempt: 0,
+            backoff: 0.0,
             stamp: self.stamps,
             generation: 0,
         });
         r.top = frame.index;
-        if n == 1 {
+        if !forks {
             // A single call: the request itself goes.
             r.brings = brings;
             let target = self.call_target(si, 0);
             self.arrive(req, target as usize);
             return;
         }
-        // A fork: one new request per target, each replying to the frame.
-        let born = r.born;
+        self.attempt(frame);
+    }
+
+    /// Makes an attempt of the call `frame` (on top of its owner's stack):
+    /// one new request per target, each replying to the frame and carrying
+    /// the deadline its callee must meet; the attempt's timeout is set.
+    fn attempt(&mut self, frame: FrameRef) {
+        let now = self.now;
+        let f = &mut self.frames[frame.index];
+        f.awaiting = match &self.stations[f.station as usize].role {
+            Role::Call(c) => c.wait,
+            _ => unreachable!("frames are pushed at call points"),
+        };
+        let (si, owner) = (f.station as usize, f.owner);
+        let (class, born, flags) = {
+            let r = &self.requests[owner];
+            (r.class, r.born, r.flags)
+        };
+        // The callees inherit the caller's deadline, or this attempt's if
+        // it cancels and comes sooner.
+        let (mut deadline, mut cancel) = if flags & EXPIRES != 0 {
+            let cold = self.requests.cold(owner);
+            (cold.deadline, cold.cancel)
+        } else {
+            (u64::MAX, Cancel::Never)
+        };
+        let Role::Call(c) = &mut self.stations[si].role else {
+            unreachable!("frames are pushed at call points");
+        };
+        let (n, brings) = (c.targets.len(), c.work);
+        if let Some(t) = &c.timeout {
+            let at = now.saturating_add(nanos_from_f64(t.after.sample(&mut c.timeout_stream)));
+            self.events.push(SimTime(at), Event::Timeout { frame });
+            if t.cancel != Cancel::Never && at < deadline {
+                (deadline, cancel) = (at, t.cancel);
+            }
+        }
         for k in 0..n {
             let target = self.call_target(si, k);
             let child = self.requests.alloc(class, target, born, FORKED);
-            self.requests.cold(child).join = frame;
+            let cold = self.requests.cold(child);
+            cold.join = frame;
+            cold.from = si as u32;
             self.requests[child].brings = brings;
+            if cancel != Cancel::Never {
+                self.set_deadline(child, deadline, cancel);
+            }
             self.arrive(child, target as usize);
         }
+    }
+
+    /// `req`'s work is dropped at `deadline` as `cancel` says; with
+    /// `Cancel::Preempt`, an event takes it out then.
+    pub(super) fn set_deadline(&mut self, req: u32, deadline: u64, cancel: Cancel) {
+        self.requests[req].flags |= EXPIRES;
+        let cold = self.requests.cold(req);
+        cold.deadline = deadline;
+        cold.cancel = cancel;
+        if cancel == Cancel::Preempt {
+            let life = self.requests.life(req);
+            self.events
+                .push(SimTime(deadline), Event::Expire { req, life });
+        }
+    }
+
+    /// The attempt in progress of the call `frame` timed out.
+    pub(super) fn time_out(&mut self, frame: FrameRef) {
+        let si = self.frames[frame.index].station as usize;
+        self.stations[si].stats.timeouts += 1;
+        self.call_failed(frame, Failure::Timeout);
+    }
+
+    /// The attempt in progress of the call `frame` failed: its retry
+    /// policy may make another after a backoff (the caller holding what it
+    /// holds meanwhile), or the caller fails. Either way the attempt's
+    /// requests are abandoned: their replies, to a frame made stale, are
+    /// ignored.
+    fn call_failed(&mut self, frame: FrameRef, failure: Failure) {
+        let f = self.frames[frame.index];
+        let si = f.station as usize;
+        let station = &mut self.stations[si];
+        let in_progress = station.n;
+        if let Role::Call(c) = &mut station.role
+            && let Some(retry) = c.retry.as_mut()
+        {
+            match retry.failed(
+                failure == Failure::Timeout,
+                f.attempt,
+                in_progress,
+                f.backoff,
+            ) {
+                Decision::After(wait) => {
+                    if f.attempt == 0 {
+                        retry.retrying += 1;
+                    }
+                    station.stats.retries += 1;
+                    let next = self.frames.reissue(frame.index);
+                    let f = &mut self.frames[frame.index];
+                    f.attempt += 1;
+                    f.backoff = wait;
+                    let at = self.now.saturating_add(nanos_from_f64(wait));
+                    self.events.push(SimTime(at), Event::Retry { frame: next });
+                    return;
+                }
+                Decision::OverBudget => station.stats.retries_refused += 1,
+                Decision::GiveUp => {}
+            }
+        }
+        self.fail(f.owner, failure);
+    }
+
+    /// A call's backoff is over: its next attempt.
+    pub(super) fn retry(&mut self, frame: FrameRef) {
+        self.attempt(frame);
+    }
+
+    /// Request `req`'s deadline passed: a request from outside is given up
+    /// by its client (it runs on unless cancelled, and is not counted again
+    /// when it ends); with `cancel = preempt`, its work is taken out.
+    pub(super) fn expire(&mut self, req: u32) {
+        let r = &mut self.requests[req];
+        if r.flags & (FORKED | DETACHED | ORPHAN) == 0 {
+            r.flags |= ORPHAN;
+            let ci = r.class as usize;
+            let class = &mut self.classes[ci];
+            class.stats.timed_out += 1;
+            if matches!(class.load, Load::Closed { .. }) {
+                self.start_thinking(ci);
+            }
+        }
+        if self.requests[req].flags & EXPIRES != 0
+            && self.requests.cold(req).cancel == Cancel::Preempt
+        {
+            self.cancel(req);
+        }
+    }
+
+    /// Takes `req` out wherever it is and frees it, with the slots it
+    /// holds: its calls are abandoned (the requests it forked, which carry
+    /// its deadline, are cancelled by their own).
+    fn cancel(&mut self, req: u32) {
+        let si = self.requests[req].station as usize;
+        if self.requests[req].at == At::Calling {
+            self.unwind(req, None);
+        } else {
+            self.withdraw(req);
+        }
+        self.stations[si].stats.cancelled += 1;
+        self.discard(req);
     }
 
     /// Call point `si`'s `k`-th target.
@@ -131,7 +279,10 @@ impl Engine {
         } else if r.flags & DETACHED != 0 {
             self.discard(req);
         } else {
-            let join = self.requests.cold(req).join;
+            let (join, from) = {
+                let cold = self.requests.cold(req);
+                (cold.join, cold.from)
+            };
             self.discard(req);
             if self.frames.is_live(join) {
                 let f = &mut self.frames[join.index];
@@ -140,6 +291,8 @@ impl Engine {
                     let owner = f.owner;
                     self.resume(owner);
                 }
+            } else {
+                self.stations[from as usize].stats.late_replies += 1;
             }
         }
     }
@@ -157,6 +310,12 @@ impl Engine {
         station.advance(self.now);
         station.n -= 1;
         station.busy -= 1;
+        if f.attempt > 0
+            && let Role::Call(c) = &mut station.role
+            && let Some(retry) = c.retry.as_mut()
+        {
+            retry.retrying -= 1;
+        }
         f
     }
 
@@ -168,6 +327,11 @@ impl Engine {
         let station = &mut self.stations[si];
         station.stats.departures += 1;
         station.stats.response_sum += (self.now - f.started) as f64;
+        if let Role::Call(c) = &mut station.role
+            && let Some(retry) = c.retry.as_mut()
+        {
+            retry.succeeded();
+        }
         self.route(req, si);
     }
 
@@ -225,15 +389,20 @@ impl Engine {
             let join = self.requests.cold(req).join;
             self.discard(req);
             if self.frames.is_live(join) {
-                let owner = self.frames[join.index].owner;
-                self.fail(owner, failure);
+                self.call_failed(join, failure);
             }
+            return;
+        }
+        if r.flags & ORPHAN != 0 {
+            // Its client gave up on it already, and was told.
+            self.discard(req);
             return;
         }
         let stats = &mut self.classes[r.class as usize].stats;
         match failure {
             Failure::Dropped => stats.dropped += 1,
             Failure::Error => stats.failed += 1,
+            Failure::Timeout => stats.timed_out += 1,
         }
         self.release(req);
     }
@@ -246,13 +415,6 @@ impl Engine {
     /// or fail. Returns false, changing nothing, where it is not at a station:
     /// suspended at a call point (withdraw its callee instead) or between
     /// stations.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "cancellation is tested now and used by timeouts and crashes next"
-        )
-    )]
     pub(super) fn withdraw(&mut self, req: u32) -> bool {
         let now = self.now;
         let r = &self.requests[req];
@@ -279,10 +441,7 @@ impl Engine {
                 station.advance(now);
                 station.n -= 1;
                 self.requests.reissue(req);
-                match station.queue.pop() {
-                    Some(next) => self.start_service(next, si),
-                    None => station.busy -= 1,
-                }
+                self.serve_next(si);
             }
             At::Sharing => {
                 station.advance(now);

@@ -7,7 +7,7 @@
 //! own generation. Events kept out of the reported count (bookkeeping that
 //! must not change the figures) are marked so.
 
-use super::request::ReqRef;
+use super::request::{FrameRef, ReqRef};
 
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Event {
@@ -17,6 +17,15 @@ pub(super) enum Event {
     Departure { req: ReqRef },
     /// The earliest PS job at `station` finishes, unless `generation` is stale.
     PsDeparture { station: u32, generation: u32 },
+    /// A call's attempt times out, unless its frame is stale (answered,
+    /// failed, or retried since).
+    Timeout { frame: FrameRef },
+    /// A call's backoff is over: its next attempt, unless the frame is stale.
+    Retry { frame: FrameRef },
+    /// Request `req`'s deadline passes, unless it has ended since (`life`):
+    /// a request from outside is given up by its client; work with
+    /// `cancel = preempt` is taken out.
+    Expire { req: u32, life: u32 },
     /// A closed-class user finishes thinking and sends a request.
     ThinkEnd { class: u32 },
     /// A write-back cache writes its oldest dirty entries to its backing store.

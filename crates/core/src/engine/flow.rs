@@ -24,9 +24,9 @@ use super::Engine;
 use super::calls::Failure;
 use super::event::Event;
 use super::pool::{Admit, Hold};
-use super::request::{At, DETACHED, FORKED, KEYED, NONE};
+use super::request::{At, DETACHED, EXPIRES, FORKED, KEYED, NONE, ORPHAN};
 use super::station::{Role, flag};
-use crate::model::{Load, Op, WritePolicy};
+use crate::model::{Cancel, Load, Op, WritePolicy};
 use crate::time::{SimTime, nanos_from_f64};
 
 use super::cache::Outcome;
@@ -38,6 +38,23 @@ impl Engine {
         class.stats.arrived += 1;
         let entry = class.entry;
         let req = self.requests.alloc(ci as u32, entry, self.now, 0);
+        if let Some(d) = &class.deadline {
+            // Its client waits this long at most.
+            let at = self
+                .now
+                .saturating_add(nanos_from_f64(d.after.sample(&mut class.deadline_stream)));
+            let cancel = d.cancel;
+            let life = self.requests.life(req);
+            self.events.push(SimTime(at), Event::Expire { req, life });
+            if cancel != Cancel::Never {
+                // Its work is dropped past it too (preempted by that same
+                // event, without a second one).
+                self.requests[req].flags |= EXPIRES;
+                let cold = self.requests.cold(req);
+                cold.deadline = at;
+                cold.cancel = cancel;
+            }
+        }
         self.arrive(req, entry as usize);
     }
 
@@ -166,14 +183,27 @@ impl Engine {
         }
         self.holds.remove(h);
         let now = self.now;
-        let station = &mut self.stations[owner];
-        let Some(pool) = station.pool.as_mut() else {
-            return;
-        };
-        if let Some(next) = pool.release(now, &mut station.stats) {
+        loop {
+            let station = &mut self.stations[owner];
+            let Some(pool) = station.pool.as_mut() else {
+                return;
+            };
+            let Some(next) = pool.release(now, &mut station.stats) else {
+                return;
+            };
+            if self.requests.expired(next, now) {
+                // Its deadline passed while it waited: dropped, and the
+                // slot goes to the next in line.
+                station.stats.admitted -= 1;
+                station.stats.expired += 1;
+                self.requests[next].at = At::Moving;
+                self.fail(next, Failure::Timeout);
+                continue;
+            }
             station.stats.slot_wait_sum += (now - self.requests.cold(next).since) as f64;
             self.take_slot(next, owner);
             self.admitted(next, owner);
+            return;
         }
     }
 
@@ -282,11 +312,50 @@ impl Engine {
         station.stats.departures += 1;
         station.stats.wait_sum += (r.started - r.at_station) as f64;
         station.stats.response_sum += (now - r.at_station) as f64;
-        match station.queue.pop() {
-            Some(next) => self.start_service(next, si),
-            None => station.busy -= 1,
+        if r.flags & (FORKED | ORPHAN) != 0 {
+            self.note_waste(req, si, (now - r.started) as f64);
         }
+        self.serve_next(si);
         self.route(req, si);
+    }
+
+    /// A server of station `si` is free (and still counted busy): it takes
+    /// the next request in line, dropping those whose deadline has passed
+    /// (they carry one only with `cancel = "at_dequeue"` or `"preempt"`).
+    #[inline]
+    pub(super) fn serve_next(&mut self, si: usize) {
+        let now = self.now;
+        loop {
+            let station = &mut self.stations[si];
+            let Some(next) = station.queue.pop() else {
+                station.busy -= 1;
+                return;
+            };
+            if !self.requests.expired(next, now) {
+                self.start_service(next, si);
+                return;
+            }
+            station.advance(now);
+            station.n -= 1;
+            station.stats.expired += 1;
+            self.requests[next].at = At::Moving;
+            self.fail(next, Failure::Timeout);
+        }
+    }
+
+    /// `service` nanoseconds of work at `si` were done for `req`: wasted
+    /// if nobody awaits its result any more (its client gave up, or the
+    /// call that forked it is over).
+    #[cold]
+    #[inline(never)]
+    fn note_waste(&mut self, req: u32, si: usize, service: f64) {
+        let orphan = self.requests[req].flags & ORPHAN != 0 || {
+            let join = self.requests.cold(req).join;
+            !self.frames.is_live(join)
+        };
+        if orphan {
+            self.stations[si].stats.wasted += service;
+        }
     }
 
     /// The earliest job at processor-sharing station `si` is done.
@@ -307,6 +376,9 @@ impl Engine {
         station.stats.departures += 1;
         station.stats.response_sum += response;
         station.stats.wait_sum += response - r.work;
+        if r.flags & (FORKED | ORPHAN) != 0 {
+            self.note_waste(job.req, si, r.work);
+        }
         self.ps_reschedule(si);
         self.route(job.req, si);
     }
@@ -532,10 +604,16 @@ impl Engine {
         );
     }
 
-    /// `req` leaves the system, done.
+    /// `req` leaves the system, done: in time, or late when its client
+    /// gave up on it.
     fn complete(&mut self, req: u32) {
         let r = &self.requests[req];
         let ci = r.class as usize;
+        if r.flags & ORPHAN != 0 {
+            self.classes[ci].stats.late += 1;
+            self.discard(req);
+            return;
+        }
         self.classes[ci].stats.record_latency(self.now - r.born);
         self.release(req);
     }

@@ -32,6 +32,7 @@ mod gc;
 mod pool;
 mod replication;
 mod request;
+mod retry;
 mod slab;
 mod station;
 #[cfg(test)]
@@ -57,6 +58,7 @@ use gc::GcState;
 use pool::{Hold, Pool};
 use replication::ReplicaState;
 use request::{Frame, Requests};
+use retry::RetryState;
 use slab::Slab;
 use station::{CallState, Ps, Role, StationState, WaitQueue};
 
@@ -80,6 +82,7 @@ use station::{CallState, Ps, Role, StationState, WaitQueue};
 ///         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
 ///         entry: StationId(0),
 ///         priority: 0,
+///         deadline: None,
 ///     }],
 /// };
 /// let config = RunConfig::new(SimTime::from_secs_f64(1e3), SimTime::from_secs_f64(1e5));
@@ -150,6 +153,9 @@ struct ClassState {
     rank: usize,
     arrival_stream: Stream,
     think_stream: Stream,
+    /// Its clients' deadline, and the stream drawing it.
+    deadline: Option<model::Timeout>,
+    deadline_stream: Stream,
     /// Exact (unrounded) time of the next open arrival, in nanoseconds.
     next_arrival: f64,
     stats: ClassStats,
@@ -215,6 +221,13 @@ impl Engine {
                         probability: c.probability.clone(),
                         work: c.work.unwrap_or(-1.0),
                         stream: stream("call"),
+                        forks: c.forks(),
+                        timeout: c.timeout.clone(),
+                        timeout_stream: stream("timeout"),
+                        retry: c
+                            .retry
+                            .as_ref()
+                            .map(|r| RetryState::new(r, stream("backoff"))),
                     })),
                     model::Role::Queue(_) => Role::Queue,
                 };
@@ -322,6 +335,8 @@ impl Engine {
                     rank: priorities.binary_search(&c.priority).unwrap_or(0),
                     arrival_stream: Stream::new(derive(seed, &[name_key("arrival"), ckey])),
                     think_stream: Stream::new(derive(seed, &[name_key("think"), ckey])),
+                    deadline: c.deadline.clone(),
+                    deadline_stream: Stream::new(derive(seed, &[name_key("deadline"), ckey])),
                     next_arrival: 0.0,
                     stats: ClassStats::new(&c.name),
                 }
@@ -488,6 +503,24 @@ impl Engine {
                 if self.stations[station as usize].ps.generation == generation {
                     self.n_events += 1;
                     self.ps_depart(station as usize);
+                }
+            }
+            Event::Timeout { frame } => {
+                if self.frames.is_live(frame) {
+                    self.n_events += 1;
+                    self.time_out(frame);
+                }
+            }
+            Event::Retry { frame } => {
+                if self.frames.is_live(frame) {
+                    self.n_events += 1;
+                    self.retry(frame);
+                }
+            }
+            Event::Expire { req, life } => {
+                if self.requests.life(req) == life {
+                    self.n_events += 1;
+                    self.expire(req);
                 }
             }
             Event::ThinkEnd { class } => {

@@ -12,6 +12,7 @@
 //! [`super::Engine::withdraw`], which [`At`] makes exact.
 
 use super::slab::{Generation, Ref, Slab};
+use crate::model::Cancel;
 
 /// No slot, frame or request.
 pub(super) const NONE: u32 = u32::MAX;
@@ -28,6 +29,13 @@ pub(super) const DETACHED: u8 = 2;
 /// In [`Request::flags`]: it carries the key [`Cold::key`] (a cache's miss
 /// or write on its way to a replicated database).
 pub(super) const KEYED: u8 = 4;
+/// In [`Request::flags`]: a request from outside whose client gave up on it
+/// (its class's deadline passed): it runs on, wasted, and is not counted
+/// again when it ends.
+pub(super) const ORPHAN: u8 = 8;
+/// In [`Request::flags`]: it carries a deadline past which its work is
+/// dropped ([`Cold::deadline`], [`Cold::cancel`]).
+pub(super) const EXPIRES: u8 = 16;
 
 /// Where a request is, so that it can be taken out exactly
 /// ([`super::Engine::withdraw`]).
@@ -68,7 +76,7 @@ pub(super) struct Request {
     pub(super) holds: u32,
     /// Top of its call stack.
     pub(super) top: u32,
-    /// [`FORKED`], [`DETACHED`], [`KEYED`].
+    /// [`FORKED`], [`DETACHED`], [`KEYED`], [`ORPHAN`], [`EXPIRES`].
     pub(super) flags: u8,
     /// Where it is.
     pub(super) at: At,
@@ -97,6 +105,15 @@ pub(super) struct Cold {
     pub(super) join: FrameRef,
     /// For a [`KEYED`] request: its key.
     pub(super) key: u32,
+    /// For a [`FORKED`] request: the call point that forked it.
+    pub(super) from: u32,
+    /// For a request that [`EXPIRES`]: when, and what is done then.
+    pub(super) deadline: u64,
+    pub(super) cancel: Cancel,
+    /// Bumped when the entry is taken and when it is freed: an event about
+    /// the request (its deadline) that must outlive its moves and
+    /// cancellations names it by (index, life).
+    pub(super) life: u32,
 }
 
 /// A handle on a frame: stale once the frame is popped.
@@ -115,6 +132,11 @@ pub(super) struct Frame {
     pub(super) awaiting: u32,
     /// When the call was made.
     pub(super) started: u64,
+    /// Attempts made before the one in progress (retries so far).
+    pub(super) attempt: u32,
+    /// The last backoff waited, in nanoseconds (a decorrelated jitter's
+    /// next wait depends on it).
+    pub(super) backoff: f64,
     /// Its place in the order of the engine's calls: every slot the
     /// request takes while this call is on its stack (its callee's) has a
     /// stamp at least this; the slots taken before it have less.
@@ -161,9 +183,28 @@ impl Requests {
                 since: 0,
                 join: FrameRef::new(NONE, 0),
                 key: NONE,
+                from: NONE,
+                deadline: u64::MAX,
+                cancel: Cancel::Never,
+                life: 0,
             });
         }
+        let cold = &mut self.cold[r.index as usize];
+        cold.life = cold.life.wrapping_add(1);
         r.index
+    }
+
+    /// Request `i`'s life: with its index, names this request until it is
+    /// freed, whatever it does meanwhile.
+    #[inline]
+    pub(super) fn life(&self, i: u32) -> u32 {
+        self.cold[i as usize].life
+    }
+
+    /// Whether request `i` carries a deadline that has passed at `now`.
+    #[inline]
+    pub(super) fn expired(&self, i: u32, now: u64) -> bool {
+        self.hot[i].flags & EXPIRES != 0 && self.cold[i as usize].deadline <= now
     }
 
     /// How many requests are in flight.
@@ -176,6 +217,8 @@ impl Requests {
     #[inline]
     pub(super) fn free(&mut self, i: u32) {
         self.hot.remove(i);
+        let cold = &mut self.cold[i as usize];
+        cold.life = cold.life.wrapping_add(1);
     }
 
     /// Cancels request `i`'s pending event: the handles made so far go stale.

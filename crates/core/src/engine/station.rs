@@ -9,6 +9,7 @@ use super::cache::CacheState;
 use super::gc::GcState;
 use super::pool::Pool;
 use super::replication::ReplicaState;
+use super::retry::RetryState;
 use crate::rng::Stream;
 use crate::stats::StationStats;
 
@@ -119,6 +120,14 @@ pub(super) struct CallState {
     /// Work each request sent brings to its target, or −1.
     pub(super) work: f64,
     pub(super) stream: Stream,
+    /// Whether its callees run as requests of their own (see
+    /// [`crate::model::CallPoint::forks`]).
+    pub(super) forks: bool,
+    /// Its timeout per attempt, and the stream drawing it.
+    pub(super) timeout: Option<crate::model::Timeout>,
+    pub(super) timeout_stream: Stream,
+    /// Its retry policy and budget.
+    pub(super) retry: Option<RetryState>,
 }
 
 /// What a station is, beside its queueing state.

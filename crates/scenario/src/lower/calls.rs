@@ -158,6 +158,8 @@ pub(crate) fn compile(
                     wait: 1,
                     probability: vec![1.0; per_class.len()],
                     work: Some(8.0 * bytes / (gbps * 1e9) * 1e9),
+                    timeout: None,
+                    retry: None,
                 });
                 to = b.add(send, origin(Part::Send));
                 out.hops.push(to);
@@ -189,6 +191,8 @@ pub(crate) fn compile(
                     wait: entry.wait,
                     probability,
                     work: None,
+                    timeout: entry.timeout.clone(),
+                    retry: entry.retry.clone(),
                 }),
                 behaviour,
             ),

@@ -74,6 +74,8 @@ pub(crate) fn lower(
             n: 1,
             latency: None,
             bytes: None,
+            timeout: None,
+            retry: None,
             span: def.span.clone(),
         });
         layout.locks.push(l);

@@ -7,13 +7,14 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{Retry, Timeout};
 use toml::Spanned;
 use toml::de::DeValue;
 
 use super::{CallId, Name, Walker};
 
-const CALL_KEYS: [&str; 8] = [
-    "to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes",
+const CALL_KEYS: [&str; 11] = [
+    "to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes", "timeout", "cancel", "retry",
 ];
 const FANOUT_KEYS: [&str; 2] = ["to", "n"];
 
@@ -74,6 +75,10 @@ pub(crate) struct CallDef {
     pub(crate) latency: Option<(Option<Dist>, Range<usize>)>,
     /// Bytes sent with each call over the caller's link, when given, and where.
     pub(crate) bytes: Option<(Option<f64>, Range<usize>)>,
+    /// Its timeout per attempt, when given, and where.
+    pub(crate) timeout: Option<(Option<Timeout>, Range<usize>)>,
+    /// Its retry policy, when given, and where.
+    pub(crate) retry: Option<(Option<Retry>, Range<usize>)>,
     /// Where the entry is written.
     pub(crate) span: Range<usize>,
 }
@@ -87,6 +92,8 @@ impl CallDef {
             && self.wait.as_ref().is_none_or(|w| w.0.is_some())
             && self.latency.as_ref().is_none_or(|l| l.0.is_some())
             && self.bytes.as_ref().is_none_or(|b| b.0.is_some())
+            && self.timeout.as_ref().is_none_or(|t| t.0.is_some())
+            && self.retry.as_ref().is_none_or(|r| r.0.is_some())
     }
 }
 
@@ -223,9 +230,19 @@ impl Walker<'_> {
         let latency = t
             .get("latency")
             .map(|v| (self.dist(v, "`latency`"), v.span()));
+        let timeout_at = t
+            .get("timeout")
+            .or_else(|| t.get("cancel"))
+            .map(|v| v.span());
+        let timeout = self
+            .timeout(t, "timeout")
+            .map(|d| (d, timeout_at.unwrap_or_else(|| item.span())));
+        let retry = t.get("retry").map(|v| (self.retry(v), v.span()));
         Some(CallDef {
             targets,
             only_to: given == ["to"],
+            timeout,
+            retry,
             wait,
             p,
             n,

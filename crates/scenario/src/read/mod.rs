@@ -12,6 +12,7 @@ mod balancer;
 mod calls;
 mod data;
 mod replicated;
+mod resilience;
 mod spec;
 mod station;
 
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{ArrivalProcess, Load, RunConfig};
+use chokepoint_core::model::{ArrivalProcess, Load, RunConfig, Timeout};
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -69,6 +70,9 @@ pub(crate) struct Recorded {
     pub(crate) names: Vec<Name>,
     pub(crate) calls: Vec<CallDef>,
     pub(crate) queues: Vec<QueueRef>,
+    /// `[retry_policies.NAME]`, read before the calls that name them
+    /// (`None`: the policy had an error, reported).
+    pub(crate) retry_policies: BTreeMap<String, Option<chokepoint_core::model::Retry>>,
 }
 
 /// A call read, by its index in [`Recorded::calls`].
@@ -115,8 +119,9 @@ pub(crate) type Down = (u32, SimTime, SimTime);
 pub(crate) struct ClassDef {
     pub(crate) name: String,
     pub(crate) key_span: Range<usize>,
-    /// Its entry, load and priority; `None` when an error was reported.
-    pub(crate) def: Option<(Name, Load, i64)>,
+    /// Its entry, load, priority and deadline; `None` when an error was
+    /// reported.
+    pub(crate) def: Option<(Name, Load, i64, Option<Timeout>)>,
 }
 
 /// A service as read.
@@ -151,8 +156,9 @@ pub(crate) struct Document {
     pub(crate) slo: Option<Option<Slo>>,
 }
 
-const TOP_KEYS: [&str; 8] = [
+const TOP_KEYS: [&str; 9] = [
     "profiles",
+    "retry_policies",
     "name",
     "description",
     "simulation",
@@ -170,7 +176,9 @@ const SIMULATION_KEYS: [&str; 5] = [
     "max_in_system",
 ];
 
-const LOAD_KEYS: [&str; 6] = [
+const LOAD_KEYS: [&str; 8] = [
+    "deadline",
+    "cancel",
     "arrival",
     "rate",
     "entry",
@@ -484,6 +492,7 @@ impl<'s> Walker<'s> {
             None => Some(None),
         };
         let simulation = self.simulation(doc);
+        self.retry_policies(doc);
 
         // Services first: classes refer to them by name.
         let mut raw: Vec<(String, Range<usize>, &'d DeTable<'i>)> = Vec::new();
@@ -679,8 +688,12 @@ impl<'s> Walker<'s> {
         name: &str,
         key_span: Range<usize>,
         table: &DeTable<'_>,
-    ) -> Option<(Name, Load, i64)> {
+    ) -> Option<(Name, Load, i64, Option<Timeout>)> {
         self.check_keys(table, &LOAD_KEYS, &format!("[load.{name}]"));
+        let deadline = match self.timeout(table, "deadline") {
+            None => Some(None),
+            Some(d) => d.map(Some),
+        };
         let entry = match table.get("entry") {
             Some(v) => self.name(v, "`entry`"),
             None => {
@@ -771,7 +784,7 @@ impl<'s> Walker<'s> {
                 None
             }
         };
-        Some((entry?, load?, priority?))
+        Some((entry?, load?, priority?, deadline?))
     }
 
     pub(crate) fn routing(&mut self, value: &Value<'_>, context: &str) -> Option<RouteDef> {

@@ -35,6 +35,7 @@ fn balanced(policy: Policy, sessions: u32, down: Vec<Downtime>) -> Topology {
             },
             entry: StationId(0),
             priority: 0,
+            deadline: None,
         }],
     }
 }

@@ -12,6 +12,8 @@ fn two_way_fork_join_matches_nelson_tantawi() {
             wait: 2,
             probability: vec![1.0],
             work: None,
+            timeout: None,
+            retry: None,
         };
         let topology = Topology {
             stations: vec![
@@ -48,6 +50,8 @@ fn fan_out_waits_for_the_max_or_the_kth_reply() {
                 wait,
                 probability: vec![1.0],
                 work: None,
+                timeout: None,
+                retry: None,
             },
             Routing::exit(),
         )];
@@ -191,6 +195,8 @@ fn drops_inside_calls_end_the_caller() {
                         wait,
                         probability: vec![1.0],
                         work: None,
+                        timeout: None,
+                        retry: None,
                     },
                     Routing::exit(),
                 ),
@@ -235,6 +241,8 @@ fn call_cycles_and_bad_calls_are_refused() {
                     wait: 2,
                     probability: vec![1.0],
                     work: None,
+                    timeout: None,
+                    retry: None,
                 },
                 Routing::exit(),
             ),

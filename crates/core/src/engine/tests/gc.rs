@@ -34,6 +34,7 @@ fn every_tenth_request_waits_for_a_pause() {
             },
             entry: StationId(0),
             priority: 0,
+            deadline: None,
         }],
     };
     let config = RunConfig::new(SimTime::from_secs_f64(1.005), SimTime::from_secs_f64(100.0));

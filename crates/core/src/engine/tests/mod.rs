@@ -16,6 +16,7 @@ mod gc;
 mod limits;
 mod pools;
 mod queues;
+mod resilience;
 
 /// Infinitely many servers: a delay that never queues.
 const INFINITE: u32 = Queue::INFINITE;
@@ -73,6 +74,7 @@ fn open(name: &str, rate: f64, entry: u32) -> Class {
         },
         entry: StationId(entry),
         priority: 0,
+        deadline: None,
     }
 }
 

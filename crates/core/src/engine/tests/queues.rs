@@ -211,6 +211,7 @@ fn closed_loss_without_think_is_refused() {
             },
             entry: StationId(0),
             priority: 0,
+            deadline: None,
         }],
     };
     let config = RunConfig::new(SimTime::ZERO, secs(10.0));
@@ -248,6 +249,7 @@ fn one_station(work: Dist, rate: f64) -> Topology {
             },
             entry: StationId(0),
             priority: 0,
+            deadline: None,
         }],
     }
 }

@@ -1,0 +1,335 @@
+//! Timeouts, deadlines and retries, against queueing theory's impatient
+//! customers (Erlang-A; the M/M/1 with deterministic patience), the M/M/1's
+//! response-time law, and the counts a retry policy implies.
+
+use super::*;
+
+/// A deadline on class `jobs`.
+fn patient(rate: f64, after: Dist, cancel: Cancel) -> Vec<Class> {
+    let mut classes = jobs(rate);
+    classes[0].deadline = Some(Timeout { after, cancel });
+    classes
+}
+
+/// Erlang-A (M/M/c+M): exponential patience of rate θ while queued. From
+/// the birth-death chain with death rate min(k, c)·μ + (k − c)⁺·θ in state
+/// k: P(abandon) = θ·E[Lq]/λ.
+fn erlang_a(lambda: f64, mu: f64, c: u32, theta: f64) -> f64 {
+    let mut p = vec![1.0];
+    for k in 1..10_000u32 {
+        let death = f64::from(k.min(c)) * mu + f64::from(k.saturating_sub(c)) * theta;
+        let next = p[p.len() - 1] * lambda / death;
+        p.push(next);
+        if next < 1e-300 {
+            break;
+        }
+    }
+    let total: f64 = p.iter().sum();
+    let lq: f64 = p
+        .iter()
+        .enumerate()
+        .map(|(k, pk)| (k as f64 - f64::from(c)).max(0.0) * pk / total)
+        .sum();
+    theta * lq / lambda
+}
+
+/// A deadline drawn from exp(1/θ) with `cancel = at_dequeue` makes an
+/// M/M/c's impatient customers: those whose patience runs out before a
+/// server takes them are dropped at the head of the line, which for FIFO
+/// leaves every other customer's wait as if they had left when it ran out.
+/// Overloaded (ρ = 1.2) and underloaded (ρ = 0.8).
+#[test]
+fn patience_while_queued_matches_erlang_a() {
+    for (lambda, c) in [(2.4, 2u32), (1.6, 2)] {
+        let (mu, theta) = (1.0, 0.5);
+        let topology = Topology {
+            stations: vec![queue("agents", c, 1.0 / mu, Routing::exit())],
+            classes: patient(lambda, Dist::exp(1e9 / theta).unwrap(), Cancel::AtDequeue),
+        };
+        let abandoned = replicate(&topology, 20_000.0, 10, |s| {
+            s.stations[0].expired as f64 / s.classes[0].arrived as f64
+        });
+        assert_close(
+            &format!("P(abandon) at λ = {lambda}"),
+            abandoned,
+            erlang_a(lambda, mu, c, theta),
+        );
+    }
+}
+
+/// A fixed patience τ at an M/M/1 (M/M/1+D): P(abandon) = (1 − ρ)·x /
+/// (1 − ρ·x) with x = ρ·e^(−μ(1−ρ)τ), at ρ = 0.9 and, overloaded, 1.5.
+#[test]
+fn fixed_patience_matches_the_m_m_1_plus_d() {
+    for lambda in [0.9, 1.5] {
+        let (mu, tau) = (1.0, 1.0);
+        let rho: f64 = lambda / mu;
+        let topology = Topology {
+            stations: vec![queue("server", 1, 1.0 / mu, Routing::exit())],
+            classes: patient(
+                lambda,
+                Dist::constant(tau * 1e9).unwrap(),
+                Cancel::AtDequeue,
+            ),
+        };
+        let x = rho * (-mu * (1.0 - rho) * tau).exp();
+        let expected = (1.0 - rho) * x / (1.0 - rho * x);
+        let abandoned = replicate(&topology, 20_000.0, 10, |s| {
+            s.stations[0].expired as f64 / s.classes[0].arrived as f64
+        });
+        assert_close(&format!("P(abandon) at ρ = {rho}"), abandoned, expected);
+    }
+}
+
+/// A client deadline τ with nothing cancelled at an M/M/1: the server
+/// works for everyone (utilisation λ/μ), but only responses within τ count:
+/// goodput λ·(1 − e^(−(μ−λ)τ)); the rest complete late, for nobody.
+#[test]
+fn a_deadline_without_cancellation_wastes_the_late_work() {
+    let (lambda, mu, tau) = (0.8, 1.0, 5.0);
+    let topology = Topology {
+        stations: vec![queue("server", 1, 1.0 / mu, Routing::exit())],
+        classes: patient(lambda, Dist::constant(tau * 1e9).unwrap(), Cancel::Never),
+    };
+    let on_time = 1.0 - (-(mu - lambda) * tau).exp();
+    let seconds = 20_000.0;
+    let goodput = replicate(&topology, seconds, 10, |s| {
+        s.classes[0].completed as f64 / s.duration.as_secs_f64()
+    });
+    assert_close("goodput", goodput, lambda * on_time);
+    let utilisation = replicate(&topology, seconds, 10, |s| {
+        s.stations[0].utilization(s.duration)
+    });
+    assert_close("utilisation", utilisation, lambda / mu);
+    let late = replicate(&topology, seconds, 30, |s| {
+        s.classes[0].late as f64 / s.duration.as_secs_f64()
+    });
+    assert_close("late completions", late, lambda * (1.0 - on_time));
+    let wasted = replicate(&topology, seconds, 10, |s| {
+        s.stations[0].wasted / s.duration.as_nanos() as f64
+    });
+    assert!(wasted.0 > 0.0, "the late requests' service is wasted");
+}
+
+/// With `cancel = preempt` nothing completes past the deadline: every
+/// request completes within it or is given up, and the server never works
+/// for a request whose client has gone.
+#[test]
+fn preempted_work_never_completes_late() {
+    let tau = 2e9;
+    let topology = Topology {
+        stations: vec![queue("server", 1, 1.0, Routing::exit())],
+        classes: patient(1.2, Dist::constant(tau).unwrap(), Cancel::Preempt),
+    };
+    let config = RunConfig::new(secs(100.0), secs(5_000.0));
+    let s = run(&topology, &config, 3).unwrap();
+    let c = &s.classes[0];
+    assert_eq!(c.late, 0);
+    assert!(c.latency_max <= tau as u64, "{}", c.latency_max);
+    assert!(c.timed_out > 0 && s.stations[0].cancelled > 0);
+    assert_eq!(s.stations[0].wasted, 0.0);
+    // Every arrival ends one way or the other (but those present at the
+    // start and the end of the measured window).
+    let ended = c.completed + c.timed_out;
+    assert!(ended.abs_diff(c.arrived) <= 10, "{ended} vs {}", c.arrived);
+}
+
+/// A client calling `to` with `call`'s timeout and retry policy.
+fn client(to: u32, call: CallPoint) -> Station {
+    call_point(
+        "client",
+        CallPoint {
+            targets: vec![StationId(to)],
+            ..call
+        },
+        Routing::exit(),
+    )
+}
+
+fn retry(attempts: u32, on_timeout: bool, on_error: bool) -> Retry {
+    Retry {
+        attempts,
+        backoff: Backoff {
+            base: 0.0,
+            cap: 0.0,
+            jitter: Jitter::None,
+        },
+        on_timeout,
+        on_error,
+        budget: None,
+    }
+}
+
+/// A call timing out after τ at an M/M/1 (nothing cancelled): P(R > τ) =
+/// e^(−(μ−λ)τ) of the calls time out, their replies come late, and the
+/// server's utilisation stays λ/μ.
+#[test]
+fn a_call_timeout_gives_up_on_the_slow_tail() {
+    let (lambda, mu, tau) = (0.7, 1.0, 3.0);
+    let call = CallPoint {
+        timeout: Some(Timeout {
+            after: Dist::constant(tau * 1e9).unwrap(),
+            cancel: Cancel::Never,
+        }),
+        ..CallPoint::to(StationId(1), 1)
+    };
+    let topology = Topology {
+        stations: vec![
+            client(1, call),
+            queue("server", 1, 1.0 / mu, Routing::exit()),
+        ],
+        classes: jobs(lambda),
+    };
+    let timed_out = replicate(&topology, 20_000.0, 10, |s| {
+        s.stations[0].timeouts as f64 / s.stations[0].arrivals as f64
+    });
+    assert_close("P(timeout)", timed_out, (-(mu - lambda) * tau).exp());
+    let one = run(&topology, &RunConfig::new(secs(100.0), secs(2_000.0)), 1).unwrap();
+    assert_eq!(
+        one.classes[0].timed_out, one.stations[0].timeouts,
+        "with no retry, every timeout fails its request"
+    );
+    let late = replicate(&topology, 20_000.0, 10, |s| {
+        s.stations[0].late_replies as f64 / s.stations[0].timeouts as f64
+    });
+    assert_close("late replies per timeout", late, 1.0);
+    let utilisation = replicate(&topology, 20_000.0, 10, |s| {
+        s.stations[1].utilization(s.duration)
+    });
+    assert_close("utilisation", utilisation, lambda / mu);
+}
+
+/// Retries against independent failures (probability p, k attempts):
+/// (1 − p^k)/(1 − p) attempts per call, and success 1 − p^k.
+#[test]
+fn retries_against_independent_failures() {
+    let (p, k) = (0.3, 3);
+    let mut flaky = queue("flaky", INFINITE, 0.001, Routing::exit());
+    flaky.error = p;
+    let call = CallPoint {
+        retry: Some(retry(k, false, true)),
+        ..CallPoint::to(StationId(1), 1)
+    };
+    let topology = Topology {
+        stations: vec![client(1, call), flaky],
+        classes: jobs(100.0),
+    };
+    let attempts = replicate(&topology, 500.0, 10, |s| {
+        s.stations[1].arrivals as f64 / s.stations[0].arrivals as f64
+    });
+    let pk = p.powi(k as i32);
+    assert_close("attempts per call", attempts, (1.0 - pk) / (1.0 - p));
+    let success = replicate(&topology, 500.0, 10, |s| {
+        s.classes[0].completed as f64 / s.classes[0].arrived as f64
+    });
+    assert_close("success", success, 1.0 - pk);
+    let retries = replicate(&topology, 500.0, 10, |s| {
+        s.stations[0].retries as f64 / s.stations[0].arrivals as f64
+    });
+    assert_close("retries per call", retries, (1.0 - pk) / (1.0 - p) - 1.0);
+}
+
+/// Retries multiply through layers: two layers that each try 3 times in
+/// front of a dependency that always fails send it 3² = 9 attempts per
+/// request, exactly.
+#[test]
+fn retries_amplify_through_layers() {
+    let mut down = queue("down", INFINITE, 0.001, Routing::exit());
+    down.error = 1.0;
+    let layer = |name: &str, to: u32| {
+        call_point(
+            name,
+            CallPoint {
+                retry: Some(retry(3, false, true)),
+                ..CallPoint::to(StationId(to), 1)
+            },
+            Routing::exit(),
+        )
+    };
+    let topology = Topology {
+        stations: vec![layer("edge", 1), layer("api", 2), down],
+        classes: jobs(10.0),
+    };
+    let config = RunConfig::new(SimTime::ZERO, secs(100.0));
+    let s = run(&topology, &config, 5).unwrap();
+    let requests = s.stations[0].arrivals;
+    assert!(requests > 900);
+    assert_eq!(s.stations[1].arrivals, 3 * requests);
+    assert_eq!(s.stations[2].arrivals, 9 * requests);
+    assert_eq!(s.classes[0].failed, requests);
+}
+
+/// A retry policy that does not retry timeouts leaves them failures; one
+/// that does turns a slow tail into extra load: each timed-out attempt is
+/// made again (the one it gave up on runs on), so the server sees more
+/// arrivals than the clients send, and is busier.
+#[test]
+fn retrying_timeouts_adds_load() {
+    let call = |retry: Option<Retry>| CallPoint {
+        timeout: Some(Timeout {
+            after: Dist::constant(2e9).unwrap(),
+            cancel: Cancel::Never,
+        }),
+        retry,
+        ..CallPoint::to(StationId(1), 1)
+    };
+    let run_with = |retry| {
+        let topology = Topology {
+            stations: vec![
+                client(1, call(retry)),
+                queue("server", 1, 1.0, Routing::exit()),
+            ],
+            classes: jobs(0.6),
+        };
+        run(&topology, &RunConfig::new(secs(100.0), secs(5_000.0)), 9).unwrap()
+    };
+    let plain = run_with(Some(retry(3, false, true)));
+    assert_eq!(plain.stations[0].retries, 0, "timeouts are not retried");
+    let retried = run_with(Some(retry(3, true, true)));
+    let (calls, attempts) = (retried.stations[0].arrivals, retried.stations[1].arrivals);
+    assert!(retried.stations[0].retries > 0);
+    assert!(
+        attempts as f64 > 1.05 * calls as f64,
+        "{attempts} attempts for {calls} calls"
+    );
+    // The storm: the added attempts load the server, which times out more.
+    let busy = |s: &RunStats| s.stations[1].utilization(s.duration);
+    assert!(busy(&retried) > busy(&plain) + 0.05);
+}
+
+/// Bad timeouts and retry policies are refused by the engine's guard.
+#[test]
+fn bad_resilience_is_refused() {
+    let bad = |call: CallPoint| Topology {
+        stations: vec![client(1, call), queue("server", 1, 1.0, Routing::exit())],
+        classes: jobs(1.0),
+    };
+    let mut no_attempt = retry(0, true, true);
+    let t = bad(CallPoint {
+        retry: Some(no_attempt.clone()),
+        ..CallPoint::to(StationId(1), 1)
+    });
+    assert_eq!(t.validate(), Err(ModelError::BadResilience(StationId(0))));
+    no_attempt.attempts = 2;
+    no_attempt.backoff.cap = -1.0;
+    let t = bad(CallPoint {
+        retry: Some(no_attempt),
+        ..CallPoint::to(StationId(1), 1)
+    });
+    assert_eq!(t.validate(), Err(ModelError::BadResilience(StationId(0))));
+    let t = bad(CallPoint {
+        wait: 0,
+        timeout: Some(Timeout {
+            after: Dist::constant(1e9).unwrap(),
+            cancel: Cancel::Never,
+        }),
+        ..CallPoint::to(StationId(1), 1)
+    });
+    assert_eq!(t.validate(), Err(ModelError::BadResilience(StationId(0))));
+    let mut t = bad(CallPoint::to(StationId(1), 1));
+    t.classes[0].deadline = Some(Timeout {
+        after: Dist::constant(0.0).unwrap(),
+        cancel: Cancel::Never,
+    });
+    assert_eq!(t.validate(), Err(ModelError::BadDeadline(ClassId(0))));
+}

@@ -1,0 +1,313 @@
+//! How callers defend themselves: a call's `timeout` (and what is
+//! `cancel`led when it passes), a class's `deadline`, and retry policies,
+//! inline on a call (`retry = { attempts = 3, ... }`) or named in
+//! `[retry_policies.NAME]` and shared (`retry = "NAME"`).
+
+use chokepoint_core::dist::Dist;
+use chokepoint_core::model::{Backoff, Budget, Cancel, Jitter, Retry, Timeout};
+use toml::de::{DeTable, DeValue};
+
+use super::{Value, Walker};
+use crate::units::parse_duration;
+
+const RETRY_KEYS: [&str; 4] = ["attempts", "backoff", "on", "budget"];
+const BACKOFF_KEYS: [&str; 3] = ["base", "cap", "jitter"];
+const BUDGET_KEYS: [&str; 4] = ["percent", "min_concurrency", "tokens", "ratio"];
+const CANCELS: [&str; 3] = ["never", "at_dequeue", "preempt"];
+const JITTERS: [&str; 4] = ["none", "full", "equal", "decorrelated"];
+const RETRY_ON: [&str; 2] = ["timeout", "error"];
+
+/// Attempts of one call at most: past a few, retries only add load.
+const MAX_ATTEMPTS: u32 = 100;
+
+/// The default backoff: 10 ms doubling up to 1 s, with full jitter (the
+/// spread that AWS's study of backoffs found to finish soonest).
+const DEFAULT_BACKOFF: Backoff = Backoff {
+    base: 10e6,
+    cap: 1e9,
+    jitter: Jitter::Full,
+};
+
+impl Walker<'_> {
+    /// A duration (`"200ms"`, constant) or a distribution (`"exp(1s)"`),
+    /// positive.
+    pub(crate) fn duration_or_dist(&mut self, v: &Value<'_>, what: &str) -> Option<Dist> {
+        if let DeValue::String(s) = v.get_ref()
+            && let Ok(secs) = parse_duration(s)
+        {
+            if secs <= 0.0 {
+                self.error(format!("{what} must be positive, found {s}"), v.span());
+                return None;
+            }
+            return match Dist::constant(secs * 1e9) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.error(format!("{what}: {e}"), v.span());
+                    None
+                }
+            };
+        }
+        self.dist(v, what)
+    }
+
+    /// A `timeout` (on a call) or `deadline` (on a class) and the `cancel`
+    /// beside it in `table`: `None` when absent, `Some(None)` on an error.
+    pub(crate) fn timeout(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &'static str,
+    ) -> Option<Option<Timeout>> {
+        let cancel = table.get("cancel");
+        let Some(v) = table.get(key) else {
+            if let Some(c) = cancel {
+                self.error(format!("`cancel` needs a `{key}`"), c.span())
+                    .help = Some(format!(
+                    "`cancel` says what becomes of the work once the {key} passes, such as {key} = \"200ms\""
+                ));
+                return Some(None);
+            }
+            return None;
+        };
+        let after = self.duration_or_dist(v, &format!("`{key}`"));
+        let cancel = match cancel {
+            None => Some(Cancel::Never),
+            Some(c) => self.word(c, "`cancel`", &CANCELS).map(|w| match w {
+                "at_dequeue" => Cancel::AtDequeue,
+                "preempt" => Cancel::Preempt,
+                _ => Cancel::Never,
+            }),
+        };
+        Some(
+            after
+                .zip(cancel)
+                .map(|(after, cancel)| Timeout { after, cancel }),
+        )
+    }
+
+    /// A `retry`: a policy's name, or the policy itself.
+    pub(crate) fn retry(&mut self, v: &Value<'_>) -> Option<Retry> {
+        if let DeValue::String(name) = v.get_ref() {
+            let name: &str = name.as_ref();
+            return match self.read.retry_policies.get(name) {
+                Some(policy) => policy.clone(),
+                None => {
+                    let known: Vec<&str> = self
+                        .read
+                        .retry_policies
+                        .keys()
+                        .map(String::as_str)
+                        .collect();
+                    let help = match crate::diagnostic::did_you_mean(name, known.iter().copied())
+                    {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if known.is_empty() => "declare it, such as [retry_policies.NAME] with attempts = 3, or write the policy here: retry = { attempts = 3 }".into(),
+                        None => format!("the retry policies are: {}", known.join(", ")),
+                    };
+                    self.error(format!("no retry policy `{name}`"), v.span())
+                        .help = Some(help);
+                    None
+                }
+            };
+        }
+        let t = self.table(v, "`retry`")?;
+        self.retry_policy(t, v, "`retry`")
+    }
+
+    /// `[retry_policies.NAME]`, each read once, before the services that
+    /// name them.
+    pub(crate) fn retry_policies(&mut self, doc: &DeTable<'_>) {
+        let Some(v) = doc.get("retry_policies") else {
+            return;
+        };
+        let Some(t) = self.table(v, "`retry_policies`") else {
+            return;
+        };
+        for (key, value) in t.iter() {
+            let name = key.get_ref().to_string();
+            let context = format!("[retry_policies.{name}]");
+            let policy = self
+                .table(value, &context)
+                .and_then(|p| self.retry_policy(p, value, &context));
+            self.read.retry_policies.insert(name, policy);
+        }
+    }
+
+    fn retry_policy(&mut self, t: &DeTable<'_>, v: &Value<'_>, context: &str) -> Option<Retry> {
+        self.check_keys(t, &RETRY_KEYS, context);
+        let attempts = match t.get("attempts") {
+            Some(a) => self.count(a, "`attempts`", 1, MAX_ATTEMPTS),
+            None => {
+                self.error(format!("{context} needs `attempts`"), v.span())
+                    .help = Some(
+                    "attempts in all, the first included, such as attempts = 3 (two retries)"
+                        .into(),
+                );
+                None
+            }
+        };
+        let backoff = match t.get("backoff") {
+            None => Some(DEFAULT_BACKOFF),
+            Some(b) => self.backoff(b),
+        };
+        let on = match t.get("on") {
+            None => Some((true, true)),
+            Some(on) => self.retry_on(on),
+        };
+        let budget = match t.get("budget") {
+            None => Some(None),
+            Some(b) => self.budget(b).map(Some),
+        };
+        let (on_timeout, on_error) = on?;
+        Some(Retry {
+            attempts: attempts?,
+            backoff: backoff?,
+            on_timeout,
+            on_error,
+            budget: budget?,
+        })
+    }
+
+    fn backoff(&mut self, v: &Value<'_>) -> Option<Backoff> {
+        let t = self.table(v, "`backoff`")?;
+        self.check_keys(t, &BACKOFF_KEYS, "`backoff`");
+        let mut duration = |key: &str, default: f64| match t.get(key) {
+            None => Some(default),
+            Some(d) => match self.duration(d, &format!("`backoff.{key}`")) {
+                Some(s) if s >= 0.0 => Some(s * 1e9),
+                Some(_) => {
+                    self.error(format!("`backoff.{key}` must not be negative"), d.span());
+                    None
+                }
+                None => None,
+            },
+        };
+        let base = duration("base", DEFAULT_BACKOFF.base);
+        let cap = duration("cap", DEFAULT_BACKOFF.cap.max(base.unwrap_or(0.0)));
+        let jitter = match t.get("jitter") {
+            None => Some(DEFAULT_BACKOFF.jitter),
+            Some(j) => self.word(j, "`jitter`", &JITTERS).map(|w| match w {
+                "none" => Jitter::None,
+                "equal" => Jitter::Equal,
+                "decorrelated" => Jitter::Decorrelated,
+                _ => Jitter::Full,
+            }),
+        };
+        let (base, cap) = (base?, cap?);
+        if cap < base {
+            self.error("`backoff.cap` is below `backoff.base`", v.span())
+                .help = Some("the cap bounds every wait: make it at least the base".into());
+            return None;
+        }
+        Some(Backoff {
+            base,
+            cap,
+            jitter: jitter?,
+        })
+    }
+
+    /// `on = ["timeout", "error"]`: (on a timeout, on an error).
+    fn retry_on(&mut self, v: &Value<'_>) -> Option<(bool, bool)> {
+        let DeValue::Array(items) = v.get_ref() else {
+            self.type_error(v, "`on`", "an array such as [\"timeout\", \"error\"]");
+            return None;
+        };
+        let mut on = (false, false);
+        let mut ok = true;
+        for item in items.iter() {
+            match self.word(item, "`on`", &RETRY_ON) {
+                Some("timeout") => on.0 = true,
+                Some(_) => on.1 = true,
+                None => ok = false,
+            }
+        }
+        if ok && on == (false, false) {
+            self.error("`on` names nothing to retry", v.span()).help =
+                Some("write on = [\"timeout\", \"error\"], or drop `retry`".into());
+            return None;
+        }
+        ok.then_some(on)
+    }
+
+    /// `budget = { percent = 20, min_concurrency = 3 }` (Envoy's) or
+    /// `budget = { tokens = 10, ratio = 0.1 }` (gRPC's).
+    fn budget(&mut self, v: &Value<'_>) -> Option<Budget> {
+        let t = self.table(v, "`budget`")?;
+        self.check_keys(t, &BUDGET_KEYS, "`budget`");
+        let example = "budget = { percent = 20, min_concurrency = 3 } (retries in progress against calls in progress) or budget = { tokens = 10, ratio = 0.1 } (a token bucket)";
+        match (t.get("percent"), t.get("tokens")) {
+            (Some(p), None) => {
+                let percent = self.number(p, "`budget.percent`").and_then(|x| {
+                    if (0.0..=100.0).contains(&x) {
+                        Some(x / 100.0)
+                    } else {
+                        self.error(
+                            format!("`budget.percent` is a percentage, from 0 to 100, found {x}"),
+                            p.span(),
+                        );
+                        None
+                    }
+                });
+                let min_concurrency = match t.get("min_concurrency") {
+                    None => Some(3),
+                    Some(m) => self.count(m, "`budget.min_concurrency`", 0, u32::MAX),
+                };
+                if let Some(r) = t.get("ratio") {
+                    self.error("`ratio` belongs to a token budget", r.span());
+                    return None;
+                }
+                Some(Budget::Concurrency {
+                    percent: percent?,
+                    min_concurrency: min_concurrency?,
+                })
+            }
+            (None, Some(k)) => {
+                let max = self.number(k, "`budget.tokens`").and_then(|x| {
+                    if x > 0.0 && x <= 1e9 {
+                        Some(x)
+                    } else {
+                        self.error(
+                            format!("`budget.tokens` must be positive (at most 10⁹), found {x}"),
+                            k.span(),
+                        );
+                        None
+                    }
+                });
+                let ratio = match t.get("ratio") {
+                    None => Some(0.1),
+                    Some(r) => self.number(r, "`budget.ratio`").and_then(|x| {
+                        if x > 0.0 && x.is_finite() {
+                            Some(x)
+                        } else {
+                            self.error(
+                                format!("`budget.ratio` must be positive, found {x}"),
+                                r.span(),
+                            );
+                            None
+                        }
+                    }),
+                };
+                if let Some(m) = t.get("min_concurrency") {
+                    self.error("`min_concurrency` belongs to a percentage budget", m.span());
+                    return None;
+                }
+                Some(Budget::Tokens {
+                    max: max?,
+                    ratio: ratio?,
+                })
+            }
+            (Some(_), Some(k)) => {
+                self.error(
+                    "a budget is a percentage or a token bucket, not both",
+                    k.span(),
+                )
+                .help = Some(example.into());
+                None
+            }
+            (None, None) => {
+                self.error("this budget has neither `percent` nor `tokens`", v.span())
+                    .help = Some(example.into());
+                None
+            }
+        }
+    }
+}
