@@ -129,6 +129,10 @@ pub struct StationStats {
     pub name: String,
     /// Number of servers.
     pub servers: u32,
+    /// A call point: its busy servers are the calls in progress.
+    pub call: bool,
+    /// A call point with a timeout or a retry policy.
+    pub protected: bool,
     /// Accepted arrivals during measurement.
     pub arrivals: u64,
     /// Completed visits during measurement.
@@ -270,6 +274,8 @@ impl StationStats {
             name,
             servers: self.servers,
             slots: self.slots,
+            call: self.call,
+            protected: self.protected,
             ..StationStats::default()
         };
     }

@@ -124,12 +124,17 @@ impl<T> Entry<T> {
 }
 
 /// A class's figures, in the order of the CSV.
-pub(crate) const CLASS: [Entry<ClassSummary>; 12] = [
+pub(crate) const CLASS: [Entry<ClassSummary>; 14] = [
     class("arrived", Unit::Count, |c| Some(Cell::count(c.arrived))).column("arrived"),
     class("completed", Unit::Count, |c| Some(Cell::count(c.completed))).column("completed"),
     class("dropped", Unit::Count, |c| Some(Cell::count(c.dropped))).column("dropped"),
     // Shown in the table only when a dependency can fail.
     class("failed", Unit::Count, |c| Some(Cell::count(c.failed))).column("failed"),
+    // Shown in the table only when something timed out.
+    class("timed_out", Unit::Count, |c| Some(Cell::count(c.timed_out)))
+        .compared("timed_out")
+        .column("timed out"),
+    class("late", Unit::Count, |c| Some(Cell::count(c.late))),
     class("throughput", Unit::Number, |c| {
         Some(Cell::of(c.throughput, c.throughput_ci95))
     })
@@ -175,7 +180,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 12] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 38] = [
+pub(crate) const STATION: [Entry<StationSummary>; 47] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -344,6 +349,40 @@ pub(crate) const STATION: [Entry<StationSummary>; 38] = [
             })
             .collect()
     }),
+    // Timeouts, retries, wasted work.
+    station("calls", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.calls))
+    }),
+    station("attempts_per_call", Unit::Number, |s| {
+        s.resilience
+            .as_ref()
+            .map(|r| Cell::maybe(r.attempts_per_call, None))
+    })
+    .compared("resilience.attempts_per_call"),
+    station("timeouts", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.timeouts))
+    }),
+    station("retries", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.retries))
+    }),
+    station("retries_refused", Unit::Count, |s| {
+        s.resilience
+            .as_ref()
+            .map(|r| Cell::count(r.retries_refused))
+    }),
+    station("late_replies", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.late_replies))
+    }),
+    station("expired", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.expired))
+    }),
+    station("cancelled", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.cancelled))
+    }),
+    station("wasted", Unit::Number, |s| {
+        s.resilience.as_ref().map(|r| Cell::maybe(r.wasted, None))
+    })
+    .compared("resilience.wasted"),
     // Where a request's time goes.
     station("time_pool_wait", Unit::Seconds, |s| {
         s.breakdown.as_ref().map(|b| Cell::maybe(b.pool_wait, None))

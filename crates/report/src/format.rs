@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::figures::{self, Cell, Figure, Unit};
-use crate::summary::Summary;
+use crate::summary::{ResilienceSummary, Summary};
 
 /// The JSON contract of MODEL.md §5, pretty-printed, with a final newline.
 pub fn json(summary: &Summary) -> String {
@@ -280,6 +280,40 @@ fn line<T>(name: &str, columns: &[&Figure<T>], of: &T) -> Vec<String> {
         .collect()
 }
 
+/// What a station's or service's timeouts, retries and wasted work come
+/// to, in one line.
+fn resilience_line(r: &ResilienceSummary) -> String {
+    let mut parts = Vec::new();
+    if r.calls > 0 {
+        parts.push(format!(
+            "{} calls, {} attempts each",
+            count(r.calls),
+            r.attempts_per_call.map_or(NONE.into(), sig3)
+        ));
+    }
+    let mut counted = |n: u64, what: &str| {
+        if n > 0 {
+            parts.push(format!("{} {what}", count(n)));
+        }
+    };
+    counted(r.timeouts, "timed out");
+    counted(r.retries, "retries");
+    counted(r.retries_refused, "retries refused by the budget");
+    counted(r.late_replies, "late replies ignored");
+    counted(r.expired, "dropped past their deadline");
+    counted(r.cancelled, "cancelled at their deadline");
+    if let Some(w) = r.wasted.filter(|&w| w > 0.0) {
+        parts.push(format!(
+            "{}% of its work for callers that had given up",
+            sig3(100.0 * w)
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("no timeout, retry or wasted work".into());
+    }
+    parts.join(", ")
+}
+
 /// A table for people: per class, then per station, with units and ± for
 /// 95% confidence intervals across replications.
 pub fn table(summary: &Summary) -> String {
@@ -300,10 +334,13 @@ pub fn table(summary: &Summary) -> String {
     );
     out.push_str(&caveats(summary));
     out.push('\n');
-    // A `failed` column only when a dependency can fail.
+    // A `failed` column only when a dependency can fail, `timed out` only
+    // when something timed out.
     let failures = summary.classes.values().any(|c| c.failed > 0);
+    let timeouts = summary.classes.values().any(|c| c.timed_out > 0);
     let columns: Vec<&Figure<_>> = figures::columns(&figures::CLASS)
         .filter(|f| failures || f.csv != Some("failed"))
+        .filter(|f| timeouts || f.csv != Some("timed_out"))
         .collect();
     let mut rows = vec![header("class", &columns)];
     for (name, c) in &summary.classes {
@@ -322,7 +359,19 @@ pub fn table(summary: &Summary) -> String {
         out,
         "± = 95% confidence half-width across replications; percentiles pooled over all replications; counts are totals."
     );
+    for (name, c) in &summary.classes {
+        if c.late > 0 {
+            let _ = writeln!(
+                out,
+                "{name}: {} request(s) completed after their client gave up: work done for nobody",
+                count(c.late)
+            );
+        }
+    }
     for (name, s) in &summary.stations {
+        if let Some(r) = &s.resilience {
+            let _ = writeln!(out, "{name}: {}", resilience_line(r));
+        }
         if let (Some(b), Some(response)) = (&s.breakdown, s.mean_response) {
             let mut parts = Vec::new();
             if s.workers.is_some() {

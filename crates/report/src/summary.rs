@@ -87,6 +87,12 @@ pub struct ClassSummary {
     pub dropped: u64,
     /// Requests that ended in an error (a failing dependency), summed over replications.
     pub failed: u64,
+    /// Requests given up (the class's `deadline` passed, or a call timed
+    /// out with no retry left), summed over replications.
+    pub timed_out: u64,
+    /// Requests whose client had given up that completed anyway (work done
+    /// for nobody), summed over replications.
+    pub late: u64,
     /// Completions per second, mean over replications.
     pub throughput: f64,
     /// 95% CI half-width of `throughput`.
@@ -166,10 +172,74 @@ pub struct StationSummary {
     /// request's time in it goes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
+    /// Where calls are given up, retried, or work is dropped or wasted:
+    /// present when the station or service has a call with a timeout or a
+    /// retry policy, or any of these happened there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resilience: Option<ResilienceSummary>,
     /// For a replicated service: each replica's stations (`cpu`, and `lock`,
     /// `disk`, `net` when it has them), by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parts: Option<BTreeMap<String, StationSummary>>,
+}
+
+/// Timeouts, retries and wasted work at a station or service, summed over
+/// its stations and the replications.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ResilienceSummary {
+    /// Calls made with a timeout or a retry policy.
+    pub calls: u64,
+    /// Attempts per such call, retries included.
+    pub attempts_per_call: Option<f64>,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+    /// Attempts made again.
+    pub retries: u64,
+    /// Retries the budget refused.
+    pub retries_refused: u64,
+    /// Replies that came after their call was over, ignored.
+    pub late_replies: u64,
+    /// Requests dropped before starting because their deadline had passed.
+    pub expired: u64,
+    /// Requests taken out at their deadline.
+    pub cancelled: u64,
+    /// The share of its servers' busy time spent on requests nobody
+    /// awaited any more (their client gave up, or their call was over).
+    pub wasted: Option<f64>,
+}
+
+/// The resilience figures of `stations` (one station, or every station of a
+/// service), or `None` when it has nothing to say.
+fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary> {
+    let mut r = ResilienceSummary::default();
+    let (mut wasted, mut busy, mut protected) = (0.0, 0.0, false);
+    for run in runs {
+        for &i in stations {
+            let s = &run.stations[i];
+            protected |= s.protected;
+            if s.protected {
+                r.calls += s.arrivals;
+            }
+            r.timeouts += s.timeouts;
+            r.retries += s.retries;
+            r.retries_refused += s.retries_refused;
+            r.late_replies += s.late_replies;
+            r.expired += s.expired;
+            r.cancelled += s.cancelled;
+            if !s.call {
+                wasted += s.wasted;
+                busy += s.busy_area;
+            }
+        }
+    }
+    let happened =
+        r.timeouts + r.retries + r.late_replies + r.expired + r.cancelled > 0 || wasted > 0.0;
+    if !protected && !happened {
+        return None;
+    }
+    r.attempts_per_call = (r.calls > 0).then(|| (r.calls + r.retries) as f64 / r.calls as f64);
+    r.wasted = (busy > 0.0).then(|| wasted / busy);
+    Some(r)
 }
 
 /// Mean seconds per request through a service, by where they are spent;
@@ -781,6 +851,8 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
                 completed: pooled.completed,
                 dropped: pooled.dropped,
                 failed: pooled.failed,
+                timed_out: pooled.timed_out,
+                late: pooled.late,
                 throughput: throughput.mean,
                 throughput_ci95: throughput.half_width,
                 drop_ratio: if pooled.arrived == 0 {
@@ -897,6 +969,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         busiest_replica_ci95: None,
         uneven_load: None,
         workers: workers(runs, &[si], false),
+        resilience: resilience(runs, &[si]),
         parts: None,
     }
 }
@@ -1033,6 +1106,12 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         cache: cache(runs, svc.entry.idx()),
         gc: svc.gc.then(|| gc(runs, &cpus)),
         replication: (svc.followers() > 0).then(|| replication(runs, &all, svc.followers())),
+        resilience: {
+            let mut every: Vec<usize> = svc.stations().map(|id| id.idx()).collect();
+            every.sort_unstable();
+            every.dedup();
+            resilience(runs, &every)
+        },
         parts: Some(
             own.iter()
                 .map(|&i| (runs[0].stations[i].name.clone(), station_summary(runs, i)))

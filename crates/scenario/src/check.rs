@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use chokepoint_core::analysis;
-use chokepoint_core::model::ModelError;
+use chokepoint_core::model::{Cancel, Discipline, ModelError};
 
 use crate::diagnostic::Diagnostic;
 use crate::layout::{Part, ServiceId};
@@ -166,8 +166,23 @@ fn overload(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
             }
             _ => format!("service `{}`", s.name),
         };
+        // Every class it serves drops its requests past their deadline.
+        let ps = s.queue().is_some_and(|q| q.discipline == Discipline::Ps);
+        let expires = s.behaviour.iter().enumerate().all(|(ci, b)| {
+            b.is_none()
+                || topology.classes[ci]
+                    .deadline
+                    .as_ref()
+                    .is_some_and(|d| match d.cancel {
+                        Cancel::Never => false,
+                        Cancel::AtDequeue => !ps,
+                        Cancel::Preempt => true,
+                    })
+        });
         let outcome = if s.queue().is_some_and(|q| q.capacity.is_some()) {
             "it will drop the excess at its capacity"
+        } else if expires {
+            "its requests wait until their deadline passes and are dropped, so many will time out"
         } else {
             "its queue will grow without bound and the results depend on the duration"
         };

@@ -285,6 +285,9 @@ impl Engine {
                     stats: StationStats {
                         name: s.name.clone(),
                         servers: s.servers(),
+                        call: matches!(s.role, model::Role::Call(_)),
+                        protected: matches!(&s.role, model::Role::Call(c)
+                            if c.timeout.is_some() || c.retry.is_some()),
                         slots: s.admission.as_ref().map_or(0, |a| a.slots),
                         ..StationStats::default()
                     },
