@@ -208,6 +208,43 @@ fn engine_data_tier(bencher: Bencher) {
     bench_topology(bencher, data_tier());
 }
 
+/// The request path with its defences: the API's call to the database
+/// times out after 20 ms and is retried up to 3 attempts in all (full
+/// jitter from 1 ms), and clients give up after 100 ms, their requests
+/// dropped at the head of a queue past it. Tracks the cost of forked
+/// calls, timers and deadlines; a visit of the call point counts as one.
+fn resilience() -> Topology {
+    let mut t = request_path();
+    let Role::Call(call) = &mut t.stations[1].role else {
+        unreachable!("the API's call point")
+    };
+    call.timeout = Some(Timeout {
+        after: Dist::constant(20e6).unwrap(),
+        cancel: Cancel::Never,
+    });
+    call.retry = Some(Retry {
+        attempts: 3,
+        backoff: Backoff {
+            base: 1e6,
+            cap: 100e6,
+            jitter: Jitter::Full,
+        },
+        on_timeout: true,
+        on_error: true,
+        budget: None,
+    });
+    t.classes[0].deadline = Some(Timeout {
+        after: Dist::constant(100e6).unwrap(),
+        cancel: Cancel::AtDequeue,
+    });
+    t
+}
+
+#[divan::bench]
+fn engine_resilience(bencher: Bencher) {
+    bench_topology(bencher, resilience());
+}
+
 /// A minimal event loop: single-server FIFO stations in series, queue
 /// lengths only, events in a binary heap keyed by (time, sequence).
 /// Returns the number of visits completed before `end`.

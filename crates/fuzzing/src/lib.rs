@@ -9,7 +9,8 @@
 //! - [`scenario`] writes a random scenario from fuzz bytes: any mix of the
 //!   kinds of service (stations, balancers, machines with replicas, pools,
 //!   locks, caches, read replicas, garbage collection, queues and workers,
-//!   externals that fail, calls, fan-outs), classes open and closed.
+//!   externals that fail, calls, fan-outs, timeouts, deadlines and retries),
+//!   classes open and closed.
 //! - [`check_run`] runs a scenario once and checks what must hold on any
 //!   sample path: determinism, conservation of requests, Little's law and
 //!   the utilisation law as inequalities from an empty start, the limit on
@@ -140,10 +141,10 @@ fn latency_bits(stats: &RunStats) -> Vec<u64> {
 /// What holds on any sample path of a run from an empty start.
 fn laws(topology: &Topology, stats: &RunStats, limit: u64) -> std::result::Result<(), String> {
     for c in &stats.classes {
-        if c.completed + c.dropped + c.failed > c.arrived {
+        if c.completed + c.dropped + c.failed + c.timed_out > c.arrived || c.late > c.timed_out {
             return Err(format!(
-                "class {}: {} completed, {} dropped and {} failed of {} arrived",
-                c.name, c.completed, c.dropped, c.failed, c.arrived
+                "class {}: {} completed, {} dropped, {} failed and {} timed out ({} late) of {} arrived",
+                c.name, c.completed, c.dropped, c.failed, c.timed_out, c.late, c.arrived
             ));
         }
     }
@@ -271,6 +272,12 @@ pub fn scenario(u: &mut Unstructured) -> Result<String> {
         if u.ratio(1, 4)? {
             let _ = writeln!(out, "priority = {}", u.int_in_range(-2..=2)?);
         }
+        if u.ratio(1, 4)? {
+            let _ = writeln!(out, "deadline = \"{}\"", dist(u)?);
+            if u.ratio(1, 2)? {
+                out.push_str(&cancel(u)?);
+            }
+        }
         out.push('\n');
     }
     for (i, &kind) in kinds.iter().enumerate() {
@@ -294,6 +301,54 @@ fn dist(u: &mut Unstructured) -> Result<String> {
     })
 }
 
+/// A `cancel`, on its own line.
+fn cancel(u: &mut Unstructured) -> Result<String> {
+    Ok(format!(
+        "cancel = \"{}\"\n",
+        u.choose(&["never", "at_dequeue", "preempt"])?
+    ))
+}
+
+/// Sometimes a timeout (with what it cancels) and a retry policy, as the
+/// keys to add to a call's inline table (each with its leading comma).
+fn protection(u: &mut Unstructured) -> Result<String> {
+    let mut out = String::new();
+    if u.ratio(1, 3)? {
+        let _ = write!(out, ", timeout = \"{}\"", dist(u)?);
+        if u.ratio(1, 2)? {
+            let _ = write!(
+                out,
+                ", cancel = \"{}\"",
+                u.choose(&["never", "at_dequeue", "preempt"])?
+            );
+        }
+    }
+    if u.ratio(1, 3)? {
+        let budget = match u.int_in_range(0..=2)? {
+            0 => String::new(),
+            1 => format!(
+                ", budget = {{ percent = {}, min_concurrency = {} }}",
+                u.int_in_range(0..=100)?,
+                u.int_in_range(0..=5)?
+            ),
+            _ => format!(
+                ", budget = {{ tokens = {}, ratio = {} }}",
+                u.int_in_range(1..=20)?,
+                u.choose(&["0.1", "0.5", "1"])?
+            ),
+        };
+        let _ = write!(
+            out,
+            ", retry = {{ attempts = {}, backoff = {{ base = \"{}\", cap = \"1s\", jitter = \"{}\" }}, on = [{}]{budget} }}",
+            u.int_in_range(1..=4)?,
+            u.choose(&["0ms", "1ms", "10ms"])?,
+            u.choose(&["none", "full", "equal", "decorrelated"])?,
+            u.choose(&["\"timeout\"", "\"error\"", "\"timeout\", \"error\""])?
+        );
+    }
+    Ok(out)
+}
+
 /// Calls to some of `later` (a queue gets a plain send); payloads only
 /// from a caller with a profile (`bytes` needs its network).
 fn calls(u: &mut Unstructured, later: &[usize], kinds: &[Kind], profile: bool) -> Result<String> {
@@ -311,8 +366,9 @@ fn calls(u: &mut Unstructured, later: &[usize], kinds: &[Kind], profile: bool) -
             items.push(format!("{{ to = \"s{to}\" }}"));
             continue;
         }
-        items.push(match u.int_in_range(0..=4)? {
+        items.push(match u.int_in_range(0..=5)? {
             0 => format!("{{ to = \"s{to}\" }}"),
+            5 => format!("{{ to = \"s{to}\"{} }}", protection(u)?),
             1 => format!(
                 "{{ to = \"s{to}\", p = {}, n = {}, latency = \"{}\" }}",
                 u.choose(&["0.3", "0.9", "1.0"])?,
@@ -322,8 +378,9 @@ fn calls(u: &mut Unstructured, later: &[usize], kinds: &[Kind], profile: bool) -
             2 => {
                 let other = services[u.choose_index(services.len())?];
                 format!(
-                    "{{ parallel = [\"s{to}\", \"s{other}\"], wait = {} }}",
-                    u.int_in_range(1..=2)?
+                    "{{ parallel = [\"s{to}\", \"s{other}\"], wait = {}{} }}",
+                    u.int_in_range(1..=2)?,
+                    protection(u)?
                 )
             }
             3 => format!(

@@ -1,25 +1,35 @@
-//! Calls: a stack of frames per request, replies, failures unwound to a
-//! frame, and cancellation.
+//! Calls: a stack of frames per request, replies, timeouts, retries,
+//! failures handled by the nearest call that can, and cancellation.
 //!
 //! A call point pushes a frame on the calling request's stack. A single call
-//! sends the request itself, which pops the frame when the callee's routing
-//! would have it leave; a parallel call forks one request per target, each
-//! [`FORKED`] with a [`FrameRef`] to the frame awaiting it, so that a reply
-//! to a frame that has since been popped (its call answered by the others,
-//! or failed) is recognised as stale and dropped.
+//! without a timeout or retry policy sends the request itself, which pops
+//! the frame when the callee's routing would have it leave. Any other call
+//! (parallel, or with a timeout or a retry policy) *forks*: each attempt
+//! sends one new request per target, each [`FORKED`] with a [`FrameRef`] to
+//! the frame awaiting it, so that a reply to a frame that has since been
+//! popped or reissued (its call answered by the others, failed, timed out,
+//! or retried) is recognised as stale, counted as late and dropped. Only
+//! the top frame of a stack can fork (the caller is suspended there), so
+//! the frames below it are single calls its request travelled through.
+//!
+//! A failure (an error reply, a refusal, a timeout) goes to the nearest
+//! call that can handle it: a forked request's failure goes to its frame,
+//! whose retry policy may make another attempt after a backoff (the frame
+//! reissued, so that the abandoned attempt's replies go stale), or fails the
+//! caller, and so on up. The caller's own stack unwinds as a whole, since
+//! its frames below the fork are single calls.
 //!
 //! Every slot a request holds is stamped when taken, and every frame when
 //! pushed, from one counter: the caller is suspended while its call is on
 //! the stack, so the slots stamped after a frame are exactly its callee's.
 //! Unwinding to a frame gives those back and keeps the caller's
-//! ([`Engine::unwind`]). A failure today unwinds the whole stack; a timeout
-//! or a retry will unwind to the frame that handles it. Unwinding a parallel
-//! call abandons it: its forked requests run on (orphaned work still costs
-//! capacity) and their replies, to a frame now stale, are dropped.
+//! ([`Engine::unwind`]). Abandoning a call does not stop its forked
+//! requests: they run on (orphaned work still costs capacity), unless they
+//! carry a deadline that cancels them ([`Engine::set_deadline`]).
 
 use super::Engine;
 use super::event::Event;
-use super::request::{At, DETACHED, EXPIRES, FORKED, Frame, FrameRef, KEYED, NONE, ORPHAN};
+use super::request::{At, DETACHED, EXPIRES, FORKED, Frame, FrameRef, KEYED, NONE, ORPHAN, TIMED};
 use super::retry::Decision;
 use super::station::Role;
 use crate::model::{Cancel, Load};
@@ -146,9 +156,10 @@ impl Engine {
         cold.deadline = deadline;
         cold.cancel = cancel;
         if cancel == Cancel::Preempt {
-            let life = self.requests.life(req);
+            self.requests[req].flags |= TIMED;
+            let handle = self.requests.handle(req);
             self.events
-                .push(SimTime(deadline), Event::Expire { req, life });
+                .push(SimTime(deadline), Event::Expire { req: handle });
         }
     }
 
@@ -208,6 +219,7 @@ impl Engine {
     /// when it ends); with `cancel = preempt`, its work is taken out.
     pub(super) fn expire(&mut self, req: u32) {
         let r = &mut self.requests[req];
+        r.flags &= !TIMED;
         if r.flags & (FORKED | DETACHED | ORPHAN) == 0 {
             r.flags |= ORPHAN;
             let ci = r.class as usize;
@@ -437,10 +449,17 @@ impl Engine {
                 station.n -= 1;
             }
             At::Served => {
-                // Its departure is cancelled; its server takes the next.
+                // Its departure is cancelled (and its deadline, re-armed
+                // below); its server takes the next.
                 station.advance(now);
                 station.n -= 1;
                 self.requests.reissue(req);
+                if self.requests[req].flags & TIMED != 0 {
+                    let deadline = self.requests.cold(req).deadline;
+                    let handle = self.requests.handle(req);
+                    self.events
+                        .push(SimTime(deadline), Event::Expire { req: handle });
+                }
                 self.serve_next(si);
             }
             At::Sharing => {

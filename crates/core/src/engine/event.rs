@@ -22,10 +22,10 @@ pub(super) enum Event {
     Timeout { frame: FrameRef },
     /// A call's backoff is over: its next attempt, unless the frame is stale.
     Retry { frame: FrameRef },
-    /// Request `req`'s deadline passes, unless it has ended since (`life`):
-    /// a request from outside is given up by its client; work with
-    /// `cancel = preempt` is taken out.
-    Expire { req: u32, life: u32 },
+    /// Request `req`'s deadline passes, unless stale: a request from
+    /// outside is given up by its client; work with `cancel = preempt` is
+    /// taken out.
+    Expire { req: ReqRef },
     /// A closed-class user finishes thinking and sends a request.
     ThinkEnd { class: u32 },
     /// A write-back cache writes its oldest dirty entries to its backing store.

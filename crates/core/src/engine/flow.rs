@@ -8,6 +8,7 @@
 //! | arrival | 1 | admission pool (`SPECIAL_ARRIVAL`) | take a slot, or queue for one, or refuse (drop) |
 //! | arrival | 2 | role (`SPECIAL_ARRIVAL`) | balancer: pass on to a target at once (or drop if all are down); call point: call |
 //! | arrival | 3 | enter | capacity check (drop), then a server, the waiting line or processor sharing |
+//! | a server or slot frees | – | deadline (`EXPIRES` on the request) | the next in line whose deadline has passed is dropped (`cancel = at_dequeue`), and the next taken |
 //! | entering PS | – | garbage collection (`ALLOCATES`) | allocate; a full heap pauses the station |
 //! | after a visit | 1 | error (`FAILS`) | fail the request (stops here) |
 //! | after a visit | 2 | release (`RELEASES`) | give back the slots released here, newest first (admitting waiting requests at once) |
@@ -24,7 +25,7 @@ use super::Engine;
 use super::calls::Failure;
 use super::event::Event;
 use super::pool::{Admit, Hold};
-use super::request::{At, DETACHED, EXPIRES, FORKED, KEYED, NONE, ORPHAN};
+use super::request::{At, DETACHED, EXPIRES, FORKED, KEYED, NONE, ORPHAN, TIMED};
 use super::station::{Role, flag};
 use crate::model::{Cancel, Load, Op, WritePolicy};
 use crate::time::{SimTime, nanos_from_f64};
@@ -38,24 +39,36 @@ impl Engine {
         class.stats.arrived += 1;
         let entry = class.entry;
         let req = self.requests.alloc(ci as u32, entry, self.now, 0);
-        if let Some(d) = &class.deadline {
-            // Its client waits this long at most.
-            let at = self
-                .now
-                .saturating_add(nanos_from_f64(d.after.sample(&mut class.deadline_stream)));
-            let cancel = d.cancel;
-            let life = self.requests.life(req);
-            self.events.push(SimTime(at), Event::Expire { req, life });
-            if cancel != Cancel::Never {
-                // Its work is dropped past it too (preempted by that same
-                // event, without a second one).
-                self.requests[req].flags |= EXPIRES;
-                let cold = self.requests.cold(req);
-                cold.deadline = at;
-                cold.cancel = cancel;
-            }
+        if class.deadline.is_some() {
+            self.arm_deadline(req, ci);
         }
         self.arrive(req, entry as usize);
+    }
+
+    /// `req`, just arrived from outside, gets its class's deadline: its
+    /// client gives up then (an `Expire` event), and its work is dropped
+    /// past it if the deadline cancels.
+    #[cold]
+    #[inline(never)]
+    fn arm_deadline(&mut self, req: u32, ci: usize) {
+        let class = &mut self.classes[ci];
+        let Some(d) = &class.deadline else {
+            return;
+        };
+        let after = d.after.sample(&mut class.deadline_stream);
+        let at = self.now.saturating_add(nanos_from_f64(after));
+        let cancel = d.cancel;
+        let handle = self.requests.handle(req);
+        self.events.push(SimTime(at), Event::Expire { req: handle });
+        let r = &mut self.requests[req];
+        r.flags |= TIMED;
+        // Its work is dropped past it too (preempted by that same event).
+        if cancel != Cancel::Never {
+            r.flags |= EXPIRES;
+        }
+        let cold = self.requests.cold(req);
+        cold.deadline = at;
+        cold.cancel = cancel;
     }
 
     /// `req` arrives at station `si`.
@@ -286,6 +299,13 @@ impl Engine {
     #[inline]
     pub(super) fn start_service(&mut self, req: u32, si: usize) {
         let r = &mut self.requests[req];
+        if r.flags & EXPIRES != 0 {
+            // It may be past its deadline (`cancel = at_dequeue`). One look
+            // at the flags here, the rest out of line: this is every visit's
+            // path.
+            self.start_unless_expired(req, si);
+            return;
+        }
         r.started = self.now;
         r.at = At::Served;
         let lane = self.lanes[si * self.n_classes + r.class as usize]
@@ -320,27 +340,44 @@ impl Engine {
     }
 
     /// A server of station `si` is free (and still counted busy): it takes
-    /// the next request in line, dropping those whose deadline has passed
-    /// (they carry one only with `cancel = "at_dequeue"` or `"preempt"`).
-    #[inline]
+    /// the next request in line.
+    #[inline(always)]
     pub(super) fn serve_next(&mut self, si: usize) {
+        let station = &mut self.stations[si];
+        match station.queue.pop() {
+            Some(next) => self.start_service(next, si),
+            None => station.busy -= 1,
+        }
+    }
+
+    /// `req`, carrying a deadline that drops it, would take a free server
+    /// of `si` (already counted busy): past its deadline it is dropped, and
+    /// the server takes the next in line instead (in a loop, not a
+    /// recursion: a long line may have expired at once).
+    #[cold]
+    #[inline(never)]
+    fn start_unless_expired(&mut self, mut req: u32, si: usize) {
         let now = self.now;
-        loop {
+        while self.requests.expired(req, now) {
             let station = &mut self.stations[si];
-            let Some(next) = station.queue.pop() else {
-                station.busy -= 1;
-                return;
-            };
-            if !self.requests.expired(next, now) {
-                self.start_service(next, si);
-                return;
-            }
             station.advance(now);
             station.n -= 1;
             station.stats.expired += 1;
-            self.requests[next].at = At::Moving;
-            self.fail(next, Failure::Timeout);
+            self.requests[req].at = At::Moving;
+            self.fail(req, Failure::Timeout);
+            match self.stations[si].queue.pop() {
+                Some(next) => req = next,
+                None => {
+                    self.stations[si].busy -= 1;
+                    return;
+                }
+            }
         }
+        // In time: started as any other, its deadline kept for later.
+        let expires = self.requests[req].flags & EXPIRES;
+        self.requests[req].flags &= !EXPIRES;
+        self.start_service(req, si);
+        self.requests[req].flags |= expires;
     }
 
     /// `service` nanoseconds of work at `si` were done for `req`: wasted

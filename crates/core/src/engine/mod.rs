@@ -520,10 +520,10 @@ impl Engine {
                     self.retry(frame);
                 }
             }
-            Event::Expire { req, life } => {
-                if self.requests.life(req) == life {
+            Event::Expire { req } => {
+                if self.requests.is_live(req) {
                     self.n_events += 1;
-                    self.expire(req);
+                    self.expire(req.index);
                 }
             }
             Event::ThinkEnd { class } => {

@@ -36,6 +36,10 @@ pub(super) const ORPHAN: u8 = 8;
 /// In [`Request::flags`]: it carries a deadline past which its work is
 /// dropped ([`Cold::deadline`], [`Cold::cancel`]).
 pub(super) const EXPIRES: u8 = 16;
+/// In [`Request::flags`]: an `Expire` event is pending for it, at
+/// [`Cold::deadline`] (a client's deadline, or work to preempt); whoever
+/// cancels its pending events re-arms it ([`super::Engine::withdraw`]).
+pub(super) const TIMED: u8 = 32;
 
 /// Where a request is, so that it can be taken out exactly
 /// ([`super::Engine::withdraw`]).
@@ -76,7 +80,7 @@ pub(super) struct Request {
     pub(super) holds: u32,
     /// Top of its call stack.
     pub(super) top: u32,
-    /// [`FORKED`], [`DETACHED`], [`KEYED`], [`ORPHAN`], [`EXPIRES`].
+    /// [`FORKED`], [`DETACHED`], [`KEYED`], [`ORPHAN`], [`EXPIRES`], [`TIMED`].
     pub(super) flags: u8,
     /// Where it is.
     pub(super) at: At,
@@ -107,13 +111,10 @@ pub(super) struct Cold {
     pub(super) key: u32,
     /// For a [`FORKED`] request: the call point that forked it.
     pub(super) from: u32,
-    /// For a request that [`EXPIRES`]: when, and what is done then.
+    /// For a request that [`EXPIRES`] or is [`TIMED`]: its deadline, and
+    /// what is dropped then.
     pub(super) deadline: u64,
     pub(super) cancel: Cancel,
-    /// Bumped when the entry is taken and when it is freed: an event about
-    /// the request (its deadline) that must outlive its moves and
-    /// cancellations names it by (index, life).
-    pub(super) life: u32,
 }
 
 /// A handle on a frame: stale once the frame is popped.
@@ -186,19 +187,9 @@ impl Requests {
                 from: NONE,
                 deadline: u64::MAX,
                 cancel: Cancel::Never,
-                life: 0,
             });
         }
-        let cold = &mut self.cold[r.index as usize];
-        cold.life = cold.life.wrapping_add(1);
         r.index
-    }
-
-    /// Request `i`'s life: with its index, names this request until it is
-    /// freed, whatever it does meanwhile.
-    #[inline]
-    pub(super) fn life(&self, i: u32) -> u32 {
-        self.cold[i as usize].life
     }
 
     /// Whether request `i` carries a deadline that has passed at `now`.
@@ -217,8 +208,6 @@ impl Requests {
     #[inline]
     pub(super) fn free(&mut self, i: u32) {
         self.hot.remove(i);
-        let cold = &mut self.cold[i as usize];
-        cold.life = cold.life.wrapping_add(1);
     }
 
     /// Cancels request `i`'s pending event: the handles made so far go stale.

@@ -333,3 +333,48 @@ fn bad_resilience_is_refused() {
     });
     assert_eq!(t.validate(), Err(ModelError::BadDeadline(ClassId(0))));
 }
+
+/// Expiry where a request waits for a slot of an admission pool (a
+/// replica's workers): c slots in front of a delay are an M/M/c, and
+/// requests whose patience runs out in the pool's line are dropped when a
+/// slot would be theirs, as Erlang-A says.
+#[test]
+fn patience_in_a_pool_s_line_matches_erlang_a() {
+    let (lambda, mu, c, theta) = (2.4, 1.0, 2u32, 0.5);
+    let mut workers = queue("workers", INFINITE, 1.0 / mu, Routing::exit());
+    workers.admission = Some(Admission::new(c, StationId(0)));
+    let topology = Topology {
+        stations: vec![workers],
+        classes: patient(lambda, Dist::exp(1e9 / theta).unwrap(), Cancel::AtDequeue),
+    };
+    let abandoned = replicate(&topology, 20_000.0, 10, |s| {
+        s.stations[0].expired as f64 / s.classes[0].arrived as f64
+    });
+    assert_close("P(abandon)", abandoned, erlang_a(lambda, mu, c, theta));
+}
+
+/// A request preempted at its deadline while in service frees its server
+/// at once: with a fixed deadline τ at an M/M/1 and `cancel = preempt`,
+/// every request leaves within τ, and the server works only until then for
+/// those it gives up on, so its utilisation falls clearly below λ/μ (with
+/// `cancel = never` it stays λ/μ: `a_deadline_without_cancellation_...`).
+#[test]
+fn a_preempted_request_frees_its_server_at_once() {
+    let topology = Topology {
+        stations: vec![queue("server", 1, 1.0, Routing::exit())],
+        classes: patient(0.9, Dist::constant(1.5e9).unwrap(), Cancel::Preempt),
+    };
+    let (lambda, mu) = (0.9, 1.0);
+    let utilisation = replicate(&topology, 20_000.0, 10, |s| {
+        s.stations[0].utilization(s.duration)
+    });
+    assert!(
+        utilisation.0 + 4.0 * utilisation.1 < lambda / mu,
+        "{utilisation:?}: preempted work must not be counted as done"
+    );
+    let s = run(&topology, &RunConfig::new(secs(10.0), secs(2_000.0)), 4).unwrap();
+    let c = &s.classes[0];
+    assert!(c.latency_max <= 1_500_000_000);
+    assert_eq!(c.late, 0);
+    assert!(s.stations[0].cancelled > 0);
+}
