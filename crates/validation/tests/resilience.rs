@@ -1,0 +1,119 @@
+//! Timeouts, deadlines and retries as a user writes them: the bundled
+//! scenarios under `scenarios/resilience/`, run through the loader and the
+//! study pipeline, their report's figures against queueing theory and
+//! against each other.
+
+use chokepoint_report::Summary;
+use chokepoint_scenario::Override;
+
+/// A scenario of `scenarios/resilience/`, run with `overrides`.
+fn run(name: &str, overrides: &[Override]) -> Summary {
+    let path = format!(
+        "{}/../../scenarios/resilience/{name}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    chokepoint_validation::summary((name, &text), overrides)
+}
+
+/// Erlang-A (M/M/c+M), P(abandon) = θ·E[Lq]/λ, from the birth-death chain
+/// with death rate min(k, c)·μ + (k − c)⁺·θ in state k.
+fn erlang_a(lambda: f64, mu: f64, c: u32, theta: f64) -> f64 {
+    let mut p = vec![1.0_f64];
+    for k in 1..2000u32 {
+        let death = f64::from(k.min(c)) * mu + f64::from(k.saturating_sub(c)) * theta;
+        p.push(p[p.len() - 1] * lambda / death);
+    }
+    let total: f64 = p.iter().sum();
+    let lq: f64 = p
+        .iter()
+        .enumerate()
+        .map(|(k, pk)| (k as f64 - f64::from(c)).max(0.0) * pk / total)
+        .sum();
+    theta * lq / lambda
+}
+
+/// `deadlines.toml` as written (`deadline = "exp(2s)"`, `cancel =
+/// "at_dequeue"` on 2 servers at 2.4/s): the share of arrivals dropped past
+/// their deadline is Erlang-A's P(abandon), 0.2925; the requests given up
+/// are those dropped plus those whose deadline passed in service, which
+/// then complete late.
+#[test]
+fn impatient_clients_abandon_as_erlang_a_says() {
+    let s = run(
+        "deadlines",
+        &[Override::new("simulation.duration", "\"8000s\"")],
+    );
+    let class = &s.classes["calls"];
+    let resilience = s.stations["agents"].resilience.as_ref().expect("expiries");
+    let abandoned = resilience.expired as f64 / class.arrived as f64;
+    let expected = erlang_a(2.4, 1.0, 2, 0.5);
+    // 5 replications × 19,000 arrivals: a binomial-like share, its
+    // standard error under 0.002 even with the queue's correlation.
+    assert!(
+        (abandoned - expected).abs() < 0.01,
+        "P(abandon) {abandoned:.4}, Erlang-A {expected:.4}"
+    );
+    assert!(class.timed_out >= resilience.expired);
+    assert!(class.late > 0 && class.late <= class.timed_out);
+    // Every arrival completes in time, or is given up (a few are in flight
+    // at the edges of the measured window).
+    let ended = class.completed + class.timed_out;
+    assert!(
+        ended.abs_diff(class.arrived) < 50,
+        "{ended} vs {}",
+        class.arrived
+    );
+}
+
+/// The retry storm: the same load with retries collapses (the database
+/// saturated, almost nothing completing in time), without retries it does
+/// not, and gRPC's token budget keeps the goodput of no retries or better.
+#[test]
+fn retries_without_a_budget_turn_a_slow_tail_into_an_outage() {
+    let short = [
+        Override::new("simulation.duration", "\"60s\""),
+        Override::new("simulation.replications", "3"),
+    ];
+    let none = run("no_retries", &short);
+    let storm = run("retry_storm", &short);
+    let budget = run("retry_storm_budget", &short);
+    let goodput = |s: &Summary| s.classes["orders"].throughput;
+    let db = |s: &Summary| s.stations["db"].utilization;
+    let attempts = |s: &Summary| {
+        s.stations["api"]
+            .resilience
+            .as_ref()
+            .and_then(|r| r.attempts_per_call)
+            .unwrap()
+    };
+    // 350/s × 8 ms on 4 servers: 70%.
+    assert!((db(&none) - 0.7).abs() < 0.03, "db {}", db(&none));
+    assert!(
+        goodput(&none) > 300.0,
+        "goodput without retries {}",
+        goodput(&none)
+    );
+    assert!(db(&storm) > 0.99, "db in the storm {}", db(&storm));
+    assert!(
+        goodput(&storm) < 0.05 * goodput(&none),
+        "goodput in the storm {}",
+        goodput(&storm)
+    );
+    assert!(
+        attempts(&storm) > 3.5,
+        "attempts in the storm {}",
+        attempts(&storm)
+    );
+    assert!(
+        goodput(&budget) >= 0.98 * goodput(&none),
+        "goodput with a budget {} against {}",
+        goodput(&budget),
+        goodput(&none)
+    );
+    assert!(
+        attempts(&budget) < 1.2,
+        "attempts with a budget {}",
+        attempts(&budget)
+    );
+}
