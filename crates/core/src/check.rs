@@ -3,7 +3,7 @@
 //! this; a topology built by hand (tests, benchmarks) meets these checks
 //! only.
 
-use crate::model::{Budget, CallPoint};
+use crate::model::{Budget, CallPoint, HedgeDelay};
 use crate::model::{
     CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
     Topology, WritePolicy,
@@ -33,7 +33,14 @@ fn resilience_ok(c: &CallPoint) -> bool {
             && b.cap >= b.base
             && budget_ok
     });
-    timeout_ok && retry_ok
+    let hedge_ok = c.hedge.is_none_or(|h| {
+        let delay_ok = match h.after {
+            HedgeDelay::Fixed(d) => d.is_finite() && d >= 0.0,
+            HedgeDelay::Quantile(q) => q > 0.0 && q < 1.0,
+        };
+        c.wait > 0 && c.targets.len() == 1 && h.max >= 1 && delay_ok
+    });
+    timeout_ok && retry_ok && hedge_ok
 }
 
 impl Topology {

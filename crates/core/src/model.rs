@@ -454,6 +454,9 @@ pub struct CallPoint {
     /// Whether, when and how often a failed or timed-out attempt is made
     /// again.
     pub retry: Option<Retry>,
+    /// Whether a slow attempt is sent again, without giving up on it
+    /// (single-target calls only).
+    pub hedge: Option<Hedge>,
 }
 
 impl CallPoint {
@@ -466,15 +469,48 @@ impl CallPoint {
             work: None,
             timeout: None,
             retry: None,
+            hedge: None,
         }
     }
 
     /// Whether the callees run as requests of their own, so that the
-    /// caller can give up on them, retry or hedge: with a timeout or a
-    /// retry policy, or with several targets.
+    /// caller can give up on them, retry or hedge: with a timeout, a retry
+    /// or hedging policy, or with several targets.
     pub fn forks(&self) -> bool {
-        self.targets.len() > 1 || self.timeout.is_some() || self.retry.is_some()
+        self.targets.len() > 1 || self.protected()
     }
+
+    /// Whether it has a timeout, a retry or a hedging policy.
+    pub fn protected(&self) -> bool {
+        self.timeout.is_some() || self.retry.is_some() || self.hedge.is_some()
+    }
+}
+
+/// Hedged requests: when an attempt has not replied after a delay, another
+/// copy is sent to the same callee; the first reply wins and the others are
+/// ignored (they run on, as work nobody awaits).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hedge {
+    /// How long to wait before each extra copy.
+    pub after: HedgeDelay,
+    /// Extra copies per attempt at most.
+    pub max: u32,
+}
+
+/// A hedge's delay.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HedgeDelay {
+    /// A fixed delay, in nanoseconds.
+    Fixed(f64),
+    /// A quantile (in `(0, 1)`) of the call's own latencies so far, learnt
+    /// as it runs (no copy is sent before it has [`Hedge::LEARN`] replies).
+    Quantile(f64),
+}
+
+impl Hedge {
+    /// Replies a hedge by quantile learns from before it sends copies, and
+    /// between two updates of its delay.
+    pub const LEARN: u64 = 64;
 }
 
 /// A limit on how long a caller waits (a call's timeout, a class's
@@ -760,7 +796,7 @@ pub enum ModelError {
     /// A call point that its own callees reach again: endless recursion.
     CallCycle(StationId),
     /// A timeout on a send, a retry policy with no attempt, a backoff or
-    /// budget out of range.
+    /// budget out of range, a hedge on a parallel call or with a bad delay.
     BadResilience(StationId),
     /// A class deadline that can be zero or negative.
     BadDeadline(ClassId),

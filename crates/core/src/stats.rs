@@ -147,6 +147,8 @@ pub struct StationStats {
     pub retries: u64,
     /// At a call point: retries its budget refused.
     pub retries_refused: u64,
+    /// At a call point: extra copies sent of slow attempts (hedging).
+    pub hedges: u64,
     /// At a call point: replies that came after the call was over (timed
     /// out, failed, or answered by the first `wait`), ignored.
     pub late_replies: u64,

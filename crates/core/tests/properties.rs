@@ -253,6 +253,7 @@ fn request_path(spec: &CallSpec) -> Topology {
         work: None,
         timeout: None,
         retry: None,
+        hedge: None,
     });
     let mut stations = vec![caller, call];
     let last = 2 + k + 1;

@@ -180,7 +180,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 14] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 47] = [
+pub(crate) const STATION: [Entry<StationSummary>; 48] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -369,6 +369,9 @@ pub(crate) const STATION: [Entry<StationSummary>; 47] = [
         s.resilience
             .as_ref()
             .map(|r| Cell::count(r.retries_refused))
+    }),
+    station("hedges", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.hedges))
     }),
     station("late_replies", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.late_replies))

@@ -299,6 +299,7 @@ fn resilience_line(r: &ResilienceSummary) -> String {
     counted(r.timeouts, "timed out");
     counted(r.retries, "retries");
     counted(r.retries_refused, "retries refused by the budget");
+    counted(r.hedges, "hedged copies");
     counted(r.late_replies, "late replies ignored");
     counted(r.expired, "dropped past their deadline");
     counted(r.cancelled, "cancelled at their deadline");

@@ -187,9 +187,9 @@ pub struct StationSummary {
 /// its stations and the replications.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ResilienceSummary {
-    /// Calls made with a timeout or a retry policy.
+    /// Calls made with a timeout, a retry or a hedging policy.
     pub calls: u64,
-    /// Attempts per such call, retries included.
+    /// Attempts per such call, retries included (hedges are not attempts).
     pub attempts_per_call: Option<f64>,
     /// Attempts that timed out.
     pub timeouts: u64,
@@ -197,6 +197,8 @@ pub struct ResilienceSummary {
     pub retries: u64,
     /// Retries the budget refused.
     pub retries_refused: u64,
+    /// Extra copies sent of slow attempts (hedged requests).
+    pub hedges: u64,
     /// Replies that came after their call was over, ignored.
     pub late_replies: u64,
     /// Requests dropped before starting because their deadline had passed.
@@ -223,6 +225,7 @@ fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary
             r.timeouts += s.timeouts;
             r.retries += s.retries;
             r.retries_refused += s.retries_refused;
+            r.hedges += s.hedges;
             r.late_replies += s.late_replies;
             r.expired += s.expired;
             r.cancelled += s.cancelled;

@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Retry, StationId, Timeout};
+use chokepoint_core::model::{Hedge, Retry, StationId, Timeout};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::layout::{ServiceId, ServiceKind};
@@ -55,6 +55,8 @@ pub(crate) struct CallEntry {
     pub(crate) timeout: Option<Timeout>,
     /// Its retry policy.
     pub(crate) retry: Option<Retry>,
+    /// Its hedging policy.
+    pub(crate) hedge: Option<Hedge>,
     /// Where it is written.
     pub(crate) span: Range<usize>,
 }
@@ -235,6 +237,7 @@ impl Resolver<'_> {
                     ("bytes", call.bytes.as_ref().map(|b| &b.1)),
                     ("timeout", call.timeout.as_ref().map(|t| &t.1)),
                     ("retry", call.retry.as_ref().map(|r| &r.1)),
+                    ("hedge", call.hedge.as_ref().map(|h| &h.1)),
                 ] {
                     if let Some(at) = at {
                         self.error(
@@ -258,6 +261,7 @@ impl Resolver<'_> {
                     bytes: None,
                     timeout: None,
                     retry: None,
+                    hedge: None,
                     span: call.span.clone(),
                 });
             }
@@ -291,6 +295,18 @@ impl Resolver<'_> {
             }
             (Some((w, _)), _) => *w,
         };
+        if let Some((_, at)) = &call.hedge
+            && !call.only_to
+        {
+            self.error(
+                "`hedge` applies to a call to one service (`to`)",
+                at.clone(),
+            )
+            .help = Some(
+                "a parallel call already waits for the first `wait` replies of several".into(),
+            );
+            return None;
+        }
         if !call.complete() {
             return None;
         }
@@ -304,6 +320,7 @@ impl Resolver<'_> {
             bytes: call.bytes.as_ref().and_then(|b| b.0),
             timeout: call.timeout.as_ref().and_then(|t| t.0.clone()),
             retry: call.retry.as_ref().and_then(|r| r.0.clone()),
+            hedge: call.hedge.as_ref().and_then(|h| h.0),
             span: call.span.clone(),
         })
     }

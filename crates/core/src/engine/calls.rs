@@ -29,6 +29,7 @@
 
 use super::Engine;
 use super::event::Event;
+use super::hedge::HedgeState;
 use super::request::{At, DETACHED, EXPIRES, FORKED, Frame, FrameRef, KEYED, NONE, ORPHAN, TIMED};
 use super::retry::Decision;
 use super::station::Role;
@@ -86,6 +87,9 @@ impl Engine {
             started: now,
             attempt: 0,
             backoff: 0.0,
+            hedges: 0,
+            deadline: u64::MAX,
+            cancel: Cancel::Never,
             stamp: self.stamps,
             generation: 0,
         });
@@ -102,22 +106,15 @@ impl Engine {
 
     /// Makes an attempt of the call `frame` (on top of its owner's stack):
     /// one new request per target, each replying to the frame and carrying
-    /// the deadline its callee must meet; the attempt's timeout is set.
+    /// the deadline its callee must meet; the attempt's timeout and first
+    /// hedge are set.
     fn attempt(&mut self, frame: FrameRef) {
         let now = self.now;
-        let f = &mut self.frames[frame.index];
-        f.awaiting = match &self.stations[f.station as usize].role {
-            Role::Call(c) => c.wait,
-            _ => unreachable!("frames are pushed at call points"),
-        };
+        let f = &self.frames[frame.index];
         let (si, owner) = (f.station as usize, f.owner);
-        let (class, born, flags) = {
-            let r = &self.requests[owner];
-            (r.class, r.born, r.flags)
-        };
         // The callees inherit the caller's deadline, or this attempt's if
         // it cancels and comes sooner.
-        let (mut deadline, mut cancel) = if flags & EXPIRES != 0 {
+        let (mut deadline, mut cancel) = if self.requests[owner].flags & EXPIRES != 0 {
             let cold = self.requests.cold(owner);
             (cold.deadline, cold.cancel)
         } else {
@@ -126,7 +123,7 @@ impl Engine {
         let Role::Call(c) = &mut self.stations[si].role else {
             unreachable!("frames are pushed at call points");
         };
-        let (n, brings) = (c.targets.len(), c.work);
+        let (n, wait) = (c.targets.len(), c.wait);
         if let Some(t) = &c.timeout {
             let at = now.saturating_add(nanos_from_f64(t.after.sample(&mut c.timeout_stream)));
             self.events.push(SimTime(at), Event::Timeout { frame });
@@ -134,18 +131,65 @@ impl Engine {
                 (deadline, cancel) = (at, t.cancel);
             }
         }
-        for k in 0..n {
-            let target = self.call_target(si, k);
-            let child = self.requests.alloc(class, target, born, FORKED);
-            let cold = self.requests.cold(child);
-            cold.join = frame;
-            cold.from = si as u32;
-            self.requests[child].brings = brings;
-            if cancel != Cancel::Never {
-                self.set_deadline(child, deadline, cancel);
-            }
-            self.arrive(child, target as usize);
+        if let Some(d) = c.hedge.as_ref().and_then(HedgeState::delay) {
+            self.events
+                .push(SimTime(now.saturating_add(d)), Event::Hedge { frame });
         }
+        let f = &mut self.frames[frame.index];
+        f.awaiting = wait;
+        f.hedges = 0;
+        f.deadline = deadline;
+        f.cancel = cancel;
+        for k in 0..n {
+            self.send_copy(frame, k);
+        }
+    }
+
+    /// Sends one request to the `k`-th target of the call `frame`, replying
+    /// to it, with the attempt's deadline.
+    fn send_copy(&mut self, frame: FrameRef, k: usize) {
+        let f = self.frames[frame.index];
+        let si = f.station as usize;
+        let (class, born) = {
+            let r = &self.requests[f.owner];
+            (r.class, r.born)
+        };
+        let brings = match &self.stations[si].role {
+            Role::Call(c) => c.work,
+            _ => unreachable!("frames are pushed at call points"),
+        };
+        let target = self.call_target(si, k);
+        let child = self.requests.alloc(class, target, born, FORKED);
+        let cold = self.requests.cold(child);
+        cold.join = frame;
+        cold.from = si as u32;
+        self.requests[child].brings = brings;
+        if f.cancel != Cancel::Never {
+            self.set_deadline(child, f.deadline, f.cancel);
+        }
+        self.arrive(child, target as usize);
+    }
+
+    /// The attempt of the call `frame` is slow: another copy goes, and the
+    /// next hedge is set if the policy allows more.
+    pub(super) fn hedge(&mut self, frame: FrameRef) {
+        let si = self.frames[frame.index].station as usize;
+        let station = &mut self.stations[si];
+        station.stats.hedges += 1;
+        let Role::Call(c) = &station.role else {
+            unreachable!("frames are pushed at call points");
+        };
+        let h = c.hedge.as_ref().expect("only hedged calls hedge");
+        let (max, delay) = (h.max, h.delay());
+        let f = &mut self.frames[frame.index];
+        f.hedges += 1;
+        if f.hedges < max
+            && let Some(d) = delay
+        {
+            let at = self.now.saturating_add(d);
+            self.events.push(SimTime(at), Event::Hedge { frame });
+        }
+        self.send_copy(frame, 0);
     }
 
     /// `req`'s work is dropped at `deadline` as `cancel` says; with
@@ -339,10 +383,13 @@ impl Engine {
         let station = &mut self.stations[si];
         station.stats.departures += 1;
         station.stats.response_sum += (self.now - f.started) as f64;
-        if let Role::Call(c) = &mut station.role
-            && let Some(retry) = c.retry.as_mut()
-        {
-            retry.succeeded();
+        if let Role::Call(c) = &mut station.role {
+            if let Some(retry) = c.retry.as_mut() {
+                retry.succeeded();
+            }
+            if let Some(hedge) = c.hedge.as_mut() {
+                hedge.record(self.now - f.started);
+            }
         }
         self.route(req, si);
     }

@@ -20,6 +20,9 @@ pub(super) enum Event {
     /// A call's attempt times out, unless its frame is stale (answered,
     /// failed, or retried since).
     Timeout { frame: FrameRef },
+    /// A call's attempt has not replied yet: another copy is sent, unless
+    /// the frame is stale.
+    Hedge { frame: FrameRef },
     /// A call's backoff is over: its next attempt, unless the frame is stale.
     Retry { frame: FrameRef },
     /// Request `req`'s deadline passes, unless stale: a request from

@@ -29,6 +29,7 @@ mod calls;
 mod event;
 mod flow;
 mod gc;
+mod hedge;
 mod pool;
 mod replication;
 mod request;
@@ -55,6 +56,7 @@ use cache::CacheState;
 
 use event::Event;
 use gc::GcState;
+use hedge::HedgeState;
 use pool::{Hold, Pool};
 use replication::ReplicaState;
 use request::{Frame, Requests};
@@ -228,6 +230,7 @@ impl Engine {
                             .retry
                             .as_ref()
                             .map(|r| RetryState::new(r, stream("backoff"))),
+                        hedge: c.hedge.as_ref().map(HedgeState::new),
                     })),
                     model::Role::Queue(_) => Role::Queue,
                 };
@@ -286,8 +289,7 @@ impl Engine {
                         name: s.name.clone(),
                         servers: s.servers(),
                         call: matches!(s.role, model::Role::Call(_)),
-                        protected: matches!(&s.role, model::Role::Call(c)
-                            if c.timeout.is_some() || c.retry.is_some()),
+                        protected: matches!(&s.role, model::Role::Call(c) if c.protected()),
                         slots: s.admission.as_ref().map_or(0, |a| a.slots),
                         ..StationStats::default()
                     },
@@ -512,6 +514,12 @@ impl Engine {
                 if self.frames.is_live(frame) {
                     self.n_events += 1;
                     self.time_out(frame);
+                }
+            }
+            Event::Hedge { frame } => {
+                if self.frames.is_live(frame) {
+                    self.n_events += 1;
+                    self.hedge(frame);
                 }
             }
             Event::Retry { frame } => {

@@ -138,6 +138,12 @@ pub(super) struct Frame {
     /// The last backoff waited, in nanoseconds (a decorrelated jitter's
     /// next wait depends on it).
     pub(super) backoff: f64,
+    /// Extra copies sent of the attempt in progress (hedging).
+    pub(super) hedges: u32,
+    /// The deadline the attempt's requests carry, and what it cancels
+    /// (`Cancel::Never`: none), for copies sent later.
+    pub(super) deadline: u64,
+    pub(super) cancel: Cancel,
     /// Its place in the order of the engine's calls: every slot the
     /// request takes while this call is on its stack (its callee's) has a
     /// stamp at least this; the slots taken before it have less.

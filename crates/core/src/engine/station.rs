@@ -7,6 +7,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use super::balancer::Balancer;
 use super::cache::CacheState;
 use super::gc::GcState;
+use super::hedge::HedgeState;
 use super::pool::Pool;
 use super::replication::ReplicaState;
 use super::retry::RetryState;
@@ -128,6 +129,8 @@ pub(super) struct CallState {
     pub(super) timeout_stream: Stream,
     /// Its retry policy and budget.
     pub(super) retry: Option<RetryState>,
+    /// Its hedging policy.
+    pub(super) hedge: Option<HedgeState>,
 }
 
 /// What a station is, beside its queueing state.

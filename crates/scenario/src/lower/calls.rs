@@ -160,6 +160,7 @@ pub(crate) fn compile(
                     work: Some(8.0 * bytes / (gbps * 1e9) * 1e9),
                     timeout: None,
                     retry: None,
+                    hedge: None,
                 });
                 to = b.add(send, origin(Part::Send));
                 out.hops.push(to);
@@ -193,6 +194,7 @@ pub(crate) fn compile(
                     work: None,
                     timeout: entry.timeout.clone(),
                     retry: entry.retry.clone(),
+                    hedge: entry.hedge,
                 }),
                 behaviour,
             ),

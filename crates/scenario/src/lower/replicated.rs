@@ -76,6 +76,7 @@ pub(crate) fn lower(
             bytes: None,
             timeout: None,
             retry: None,
+            hedge: None,
             span: def.span.clone(),
         });
         layout.locks.push(l);

@@ -7,14 +7,15 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Retry, Timeout};
+use chokepoint_core::model::{Hedge, Retry, Timeout};
 use toml::Spanned;
 use toml::de::DeValue;
 
 use super::{CallId, Name, Walker};
 
-const CALL_KEYS: [&str; 11] = [
+const CALL_KEYS: [&str; 12] = [
     "to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes", "timeout", "cancel", "retry",
+    "hedge",
 ];
 const FANOUT_KEYS: [&str; 2] = ["to", "n"];
 
@@ -79,6 +80,8 @@ pub(crate) struct CallDef {
     pub(crate) timeout: Option<(Option<Timeout>, Range<usize>)>,
     /// Its retry policy, when given, and where.
     pub(crate) retry: Option<(Option<Retry>, Range<usize>)>,
+    /// Its hedging policy, when given, and where.
+    pub(crate) hedge: Option<(Option<Hedge>, Range<usize>)>,
     /// Where the entry is written.
     pub(crate) span: Range<usize>,
 }
@@ -94,6 +97,7 @@ impl CallDef {
             && self.bytes.as_ref().is_none_or(|b| b.0.is_some())
             && self.timeout.as_ref().is_none_or(|t| t.0.is_some())
             && self.retry.as_ref().is_none_or(|r| r.0.is_some())
+            && self.hedge.as_ref().is_none_or(|h| h.0.is_some())
     }
 }
 
@@ -238,11 +242,13 @@ impl Walker<'_> {
             .timeout(t, "timeout")
             .map(|d| (d, timeout_at.unwrap_or_else(|| item.span())));
         let retry = t.get("retry").map(|v| (self.retry(v), v.span()));
+        let hedge = t.get("hedge").map(|v| (self.hedge(v), v.span()));
         Some(CallDef {
             targets,
             only_to: given == ["to"],
             timeout,
             retry,
+            hedge,
             wait,
             p,
             n,

@@ -4,7 +4,7 @@
 //! `[retry_policies.NAME]` and shared (`retry = "NAME"`).
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Backoff, Budget, Cancel, Jitter, Retry, Timeout};
+use chokepoint_core::model::{Backoff, Budget, Cancel, Hedge, HedgeDelay, Jitter, Retry, Timeout};
 use toml::de::{DeTable, DeValue};
 
 use super::{Value, Walker};
@@ -16,6 +16,10 @@ const BUDGET_KEYS: [&str; 4] = ["percent", "min_concurrency", "tokens", "ratio"]
 const CANCELS: [&str; 3] = ["never", "at_dequeue", "preempt"];
 const JITTERS: [&str; 4] = ["none", "full", "equal", "decorrelated"];
 const RETRY_ON: [&str; 2] = ["timeout", "error"];
+const HEDGE_KEYS: [&str; 2] = ["after", "max"];
+
+/// Extra copies of one attempt at most.
+const MAX_HEDGES: u32 = 10;
 
 /// Attempts of one call at most: past a few, retries only add load.
 const MAX_ATTEMPTS: u32 = 100;
@@ -111,6 +115,63 @@ impl Walker<'_> {
         }
         let t = self.table(v, "`retry`")?;
         self.retry_policy(t, v, "`retry`")
+    }
+
+    /// `hedge = { after = "30ms", max = 1 }`, or `after = "p95"`: a quantile
+    /// of the call's own latencies.
+    pub(crate) fn hedge(&mut self, v: &Value<'_>) -> Option<Hedge> {
+        let t = self.table(v, "`hedge`")?;
+        self.check_keys(t, &HEDGE_KEYS, "`hedge`");
+        let example =
+            "such as hedge = { after = \"30ms\" } or hedge = { after = \"p95\", max = 1 }";
+        let after = match t.get("after") {
+            None => {
+                self.error(
+                    "`hedge` needs `after`: how long before another copy",
+                    v.span(),
+                )
+                .help = Some(example.into());
+                None
+            }
+            Some(a) => match a.get_ref() {
+                DeValue::String(s) if s.starts_with('p') => {
+                    let q = s[1..]
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|q| *q > 0.0 && *q < 100.0);
+                    match q {
+                        Some(q) => Some(HedgeDelay::Quantile(q / 100.0)),
+                        None => {
+                            self.error(
+                                format!("`hedge.after`: `{s}` is not a percentile such as \"p95\""),
+                                a.span(),
+                            )
+                            .help = Some("a percentile of the call's latencies, above p0 and below p100, or a duration such as \"30ms\"".into());
+                            None
+                        }
+                    }
+                }
+                _ => match self.duration(a, "`hedge.after`") {
+                    Some(d) if d >= 0.0 => Some(HedgeDelay::Fixed(d * 1e9)),
+                    Some(d) => {
+                        self.error(
+                            format!("`hedge.after` must not be negative, found {d} s"),
+                            a.span(),
+                        );
+                        None
+                    }
+                    None => None,
+                },
+            },
+        };
+        let max = match t.get("max") {
+            None => Some(1),
+            Some(m) => self.count(m, "`hedge.max`", 1, MAX_HEDGES),
+        };
+        Some(Hedge {
+            after: after?,
+            max: max?,
+        })
     }
 
     /// `[retry_policies.NAME]`, each read once, before the services that

@@ -14,6 +14,7 @@ fn two_way_fork_join_matches_nelson_tantawi() {
             work: None,
             timeout: None,
             retry: None,
+            hedge: None,
         };
         let topology = Topology {
             stations: vec![
@@ -52,6 +53,7 @@ fn fan_out_waits_for_the_max_or_the_kth_reply() {
                 work: None,
                 timeout: None,
                 retry: None,
+                hedge: None,
             },
             Routing::exit(),
         )];
@@ -197,6 +199,7 @@ fn drops_inside_calls_end_the_caller() {
                         work: None,
                         timeout: None,
                         retry: None,
+                        hedge: None,
                     },
                     Routing::exit(),
                 ),
@@ -243,6 +246,7 @@ fn call_cycles_and_bad_calls_are_refused() {
                     work: None,
                     timeout: None,
                     retry: None,
+                    hedge: None,
                 },
                 Routing::exit(),
             ),

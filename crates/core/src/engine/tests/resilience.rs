@@ -378,3 +378,70 @@ fn a_preempted_request_frees_its_server_at_once() {
     assert_eq!(c.late, 0);
     assert!(s.stations[0].cancelled > 0);
 }
+
+/// A hedged call to a delay with exponential replies (rate μ, no
+/// contention): a copy goes after d when no reply came, so the reply time
+/// T has P(T > t) = e^(−μt) before d and e^(−μt)·e^(−μ(t−d)) after; extra
+/// copies e^(−μd) per call; mean (1 − e^(−μd))/μ + e^(−μd)/(2μ); p99 (past
+/// d) (d + ln 100/μ)/2.
+#[test]
+fn hedging_matches_the_minimum_of_two_replies() {
+    let (mu, d) = (1.0, 1.0);
+    let call = CallPoint {
+        hedge: Some(Hedge {
+            after: HedgeDelay::Fixed(d * 1e9),
+            max: 1,
+        }),
+        ..CallPoint::to(StationId(1), 1)
+    };
+    let topology = Topology {
+        stations: vec![
+            client(1, call),
+            queue("backend", INFINITE, 1.0 / mu, Routing::exit()),
+        ],
+        classes: jobs(10.0),
+    };
+    let late = (-mu * d).exp();
+    let extra = replicate(&topology, 2_000.0, 10, |s| {
+        s.stations[0].hedges as f64 / s.stations[0].arrivals as f64
+    });
+    assert_close("extra copies per call", extra, late);
+    let mean = replicate(&topology, 2_000.0, 10, |s| s.classes[0].mean_latency());
+    assert_close("mean", mean, (1.0 - late) / mu + late / (2.0 * mu));
+    let p99 = replicate(&topology, 2_000.0, 10, |s| {
+        s.classes[0].latency_quantile(0.99)
+    });
+    assert_close("p99", p99, (d + 100f64.ln() / mu) / 2.0);
+    // The losers' replies come late, one per copy.
+    let ignored = replicate(&topology, 2_000.0, 10, |s| {
+        s.stations[0].late_replies as f64 / s.stations[0].hedges as f64
+    });
+    assert_close("late replies per copy", ignored, 1.0);
+}
+
+/// A hedge after the call's own median (learnt as it runs) sends about one
+/// copy for every two calls: the median of exp(μ) is ln 2/μ.
+#[test]
+fn a_hedge_by_quantile_learns_its_delay() {
+    let call = CallPoint {
+        hedge: Some(Hedge {
+            after: HedgeDelay::Quantile(0.5),
+            max: 1,
+        }),
+        ..CallPoint::to(StationId(1), 1)
+    };
+    let topology = Topology {
+        stations: vec![
+            client(1, call),
+            queue("backend", INFINITE, 1.0, Routing::exit()),
+        ],
+        classes: jobs(10.0),
+    };
+    // The delay m is learnt from the hedged calls' own reply times T, and
+    // P(T > t) = e^(−t) up to the hedge: the median of T is ln 2 whenever
+    // m ≥ ln 2, so m = ln 2 is the fixed point, and P(copy) = P(T > m) = 1/2.
+    let extra = replicate(&topology, 2_000.0, 10, |s| {
+        s.stations[0].hedges as f64 / s.stations[0].arrivals as f64
+    });
+    assert_close("copies per call", extra, 0.5);
+}
