@@ -66,6 +66,7 @@ fn topology(means: &[f64]) -> Topology {
             entry: StationId(0),
             priority: 0,
             deadline: None,
+            rate_limit: None,
         }],
     }
 }

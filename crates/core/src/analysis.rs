@@ -127,6 +127,7 @@ mod tests {
                 entry: StationId(0),
                 priority: 0,
                 deadline: None,
+                rate_limit: None,
             }],
         };
         let v = visit_ratios(&topology)[0].clone().unwrap();
@@ -163,6 +164,7 @@ mod tests {
                 entry: StationId(0),
                 priority: 0,
                 deadline: None,
+                rate_limit: None,
             }],
         };
         assert_eq!(visit_ratios(&topology)[0], None);

@@ -3,12 +3,17 @@
 //! this; a topology built by hand (tests, benchmarks) meets these checks
 //! only.
 
-use crate::model::{Budget, CallPoint, HedgeDelay};
+use crate::model::{Budget, CallPoint, HedgeDelay, RateLimit};
 use crate::model::{
     CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
     Topology, WritePolicy,
 };
 use crate::routing::hops;
+
+/// A token bucket with a positive rate and burst.
+fn limit_ok(l: RateLimit) -> bool {
+    l.rate.is_finite() && l.rate > 0.0 && l.burst >= 1
+}
 
 /// A call's timeout and retry policy are in range, and not on a send.
 fn resilience_ok(c: &CallPoint) -> bool {
@@ -83,6 +88,9 @@ impl Topology {
             // reported as it always was.
             if !unit(station.error) {
                 return Err(ModelError::BadError(id));
+            }
+            if station.rate_limit.is_some_and(|l| !limit_ok(l)) {
+                return Err(ModelError::BadRateLimit(id));
             }
             match &station.role {
                 Role::Balancer(_) => {}

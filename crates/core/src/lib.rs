@@ -26,6 +26,7 @@
 //!         entry: StationId(0),
 //!         priority: 0,
 //!         deadline: None,
+//!         rate_limit: None,
 //!     }],
 //! };
 //! let config = RunConfig::new(SimTime::from_secs_f64(500.0), SimTime::from_secs_f64(20_000.0));

@@ -97,6 +97,9 @@ pub struct Station {
     /// The probability that a visit here ends in an error (a failing
     /// dependency): the request fails, and with it every call awaiting it.
     pub error: f64,
+    /// A token bucket every arrival passes first: what exceeds it is
+    /// rejected or delayed.
+    pub rate_limit: Option<RateLimit>,
     /// Per-class behaviour, indexed by [`ClassId`]: the work of a visit (a
     /// queue's; ignored elsewhere) and where the request goes next (after a
     /// call point's replies; a balancer uses none). `None` for a class that
@@ -187,6 +190,7 @@ impl Station {
             role,
             admission: None,
             error: 0.0,
+            rate_limit: None,
             behaviour,
         }
     }
@@ -711,6 +715,22 @@ pub struct Class {
     /// its arrival, before giving up: the request is then `timed_out` for
     /// its class, and its callees see the deadline (see [`Timeout`]).
     pub deadline: Option<Timeout>,
+    /// A token bucket its requests pass on arrival, before their entry.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A token bucket: `rate` tokens per second, at most `burst` kept; a
+/// request takes one. What finds none is rejected or, with `delay`, waits
+/// for its token (a traffic shaper). As the generic cell rate algorithm:
+/// in any window of length t at most `burst + rate·t` pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Tokens per second.
+    pub rate: f64,
+    /// Tokens kept at most (at least 1).
+    pub burst: u32,
+    /// Wait for a token instead of being rejected.
+    pub delay: bool,
 }
 
 /// A complete model: stations and the classes that load them.
@@ -798,8 +818,10 @@ pub enum ModelError {
     /// A timeout on a send, a retry policy with no attempt, a backoff or
     /// budget out of range, a hedge on a parallel call or with a bad delay.
     BadResilience(StationId),
-    /// A class deadline that can be zero or negative.
+    /// A class deadline that can be zero or negative, or a bad rate limit.
     BadDeadline(ClassId),
+    /// A rate limit with a rate that is not positive and finite, or no burst.
+    BadRateLimit(StationId),
     /// An error probability outside `[0, 1]`.
     BadError(StationId),
     /// A follower whose leader is not a leader, or a leader with an empty
@@ -890,9 +912,16 @@ impl std::fmt::Display for ModelError {
                 "call point #{} has a timeout on a send, a retry without attempts, or a backoff or budget out of range",
                 s.0
             ),
-            ModelError::BadDeadline(c) => {
-                write!(f, "class #{} has a deadline that is not positive", c.0)
-            }
+            ModelError::BadDeadline(c) => write!(
+                f,
+                "class #{} has a deadline that is not positive, or a bad rate limit",
+                c.0
+            ),
+            ModelError::BadRateLimit(s) => write!(
+                f,
+                "station #{} has a rate limit without a positive rate or burst",
+                s.0
+            ),
             ModelError::Empty => write!(f, "nothing to simulate"),
         }
     }

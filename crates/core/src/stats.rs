@@ -41,6 +41,9 @@ pub struct ClassStats {
     /// Requests whose client had given up that still completed during
     /// measurement: work done for nobody.
     pub late: u64,
+    /// Requests rejected by a rate limit or an open circuit breaker during
+    /// measurement.
+    pub rejected: u64,
     /// End-to-end latencies of the completed requests, in nanoseconds.
     pub latency: Histogram<u64>,
     /// Sum of those latencies, in nanoseconds (exact mean, unlike the histogram).
@@ -59,6 +62,7 @@ impl ClassStats {
             failed: 0,
             timed_out: 0,
             late: 0,
+            rejected: 0,
             latency: new_histogram(),
             latency_sum: 0.0,
             latency_max: 0,
@@ -72,6 +76,7 @@ impl ClassStats {
         self.failed = 0;
         self.timed_out = 0;
         self.late = 0;
+        self.rejected = 0;
         self.latency.reset();
         self.latency_sum = 0.0;
         self.latency_max = 0;
@@ -115,6 +120,7 @@ impl ClassStats {
         self.failed += other.failed;
         self.timed_out += other.timed_out;
         self.late += other.late;
+        self.rejected += other.rejected;
         // Both histograms auto-resize, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         self.latency_sum += other.latency_sum;
@@ -158,6 +164,12 @@ pub struct StationStats {
     pub expired: u64,
     /// Requests taken out here at their deadline (`cancel = "preempt"`).
     pub cancelled: u64,
+    /// Arrivals its rate limit rejected.
+    pub limited: u64,
+    /// Arrivals its rate limit delayed.
+    pub delayed: u64,
+    /// The sum of their delays, in nanoseconds.
+    pub delay_sum: f64,
     /// Service time here (nanoseconds, at the station's speed) of visits
     /// whose result nobody awaited any more: a request whose client gave
     /// up, or a callee whose call was over.

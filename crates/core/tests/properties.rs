@@ -100,6 +100,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
         entry: StationId(0),
         priority: 1,
         deadline: None,
+        rate_limit: None,
     }];
     if closed {
         classes.push(Class {
@@ -111,6 +112,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
             entry: StationId(0),
             priority: 2,
             deadline: None,
+            rate_limit: None,
         });
     }
     let mut t = Topology { stations, classes };
@@ -285,6 +287,7 @@ fn request_path(spec: &CallSpec) -> Topology {
                 entry: StationId(0),
                 priority: 0,
                 deadline: None,
+                rate_limit: None,
             },
             Class {
                 name: "users".into(),
@@ -295,6 +298,7 @@ fn request_path(spec: &CallSpec) -> Topology {
                 entry: StationId(0),
                 priority: 0,
                 deadline: None,
+                rate_limit: None,
             },
         ],
     }
@@ -479,6 +483,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         entry: StationId(0),
         priority: 0,
         deadline: None,
+        rate_limit: None,
     };
     Topology {
         stations,

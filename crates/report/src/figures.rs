@@ -124,7 +124,7 @@ impl<T> Entry<T> {
 }
 
 /// A class's figures, in the order of the CSV.
-pub(crate) const CLASS: [Entry<ClassSummary>; 14] = [
+pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
     class("arrived", Unit::Count, |c| Some(Cell::count(c.arrived))).column("arrived"),
     class("completed", Unit::Count, |c| Some(Cell::count(c.completed))).column("completed"),
     class("dropped", Unit::Count, |c| Some(Cell::count(c.dropped))).column("dropped"),
@@ -135,6 +135,10 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 14] = [
         .compared("timed_out")
         .column("timed out"),
     class("late", Unit::Count, |c| Some(Cell::count(c.late))),
+    // Shown in the table only when something was rejected.
+    class("rejected", Unit::Count, |c| Some(Cell::count(c.rejected)))
+        .compared("rejected")
+        .column("rejected"),
     class("throughput", Unit::Number, |c| {
         Some(Cell::of(c.throughput, c.throughput_ci95))
     })
@@ -180,7 +184,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 14] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 48] = [
+pub(crate) const STATION: [Entry<StationSummary>; 51] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -381,6 +385,17 @@ pub(crate) const STATION: [Entry<StationSummary>; 48] = [
     }),
     station("cancelled", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.cancelled))
+    }),
+    station("rate_limited", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.rate_limited))
+    }),
+    station("delayed", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.delayed))
+    }),
+    station("mean_delay", Unit::Seconds, |s| {
+        s.resilience
+            .as_ref()
+            .map(|r| Cell::maybe(r.mean_delay, None))
     }),
     station("wasted", Unit::Number, |s| {
         s.resilience.as_ref().map(|r| Cell::maybe(r.wasted, None))

@@ -303,6 +303,14 @@ fn resilience_line(r: &ResilienceSummary) -> String {
     counted(r.late_replies, "late replies ignored");
     counted(r.expired, "dropped past their deadline");
     counted(r.cancelled, "cancelled at their deadline");
+    counted(r.rate_limited, "rejected by the rate limit");
+    if r.delayed > 0 {
+        parts.push(format!(
+            "{} delayed by the rate limit ({} on average)",
+            count(r.delayed),
+            duration(r.mean_delay, None)
+        ));
+    }
     if let Some(w) = r.wasted.filter(|&w| w > 0.0) {
         parts.push(format!(
             "{}% of its work for callers that had given up",
@@ -339,9 +347,11 @@ pub fn table(summary: &Summary) -> String {
     // when something timed out.
     let failures = summary.classes.values().any(|c| c.failed > 0);
     let timeouts = summary.classes.values().any(|c| c.timed_out > 0);
+    let rejections = summary.classes.values().any(|c| c.rejected > 0);
     let columns: Vec<&Figure<_>> = figures::columns(&figures::CLASS)
         .filter(|f| failures || f.csv != Some("failed"))
         .filter(|f| timeouts || f.csv != Some("timed_out"))
+        .filter(|f| rejections || f.csv != Some("rejected"))
         .collect();
     let mut rows = vec![header("class", &columns)];
     for (name, c) in &summary.classes {
@@ -607,6 +617,7 @@ mod tests {
                 entry: StationId(0),
                 priority: 0,
                 deadline: None,
+                rate_limit: None,
             }],
         };
         let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(10.0));

@@ -93,6 +93,9 @@ pub struct ClassSummary {
     /// Requests whose client had given up that completed anyway (work done
     /// for nobody), summed over replications.
     pub late: u64,
+    /// Requests turned away by a rate limit (or an open circuit breaker),
+    /// summed over replications.
+    pub rejected: u64,
     /// Completions per second, mean over replications.
     pub throughput: f64,
     /// 95% CI half-width of `throughput`.
@@ -205,6 +208,12 @@ pub struct ResilienceSummary {
     pub expired: u64,
     /// Requests taken out at their deadline.
     pub cancelled: u64,
+    /// Arrivals its rate limit rejected.
+    pub rate_limited: u64,
+    /// Arrivals its rate limit delayed.
+    pub delayed: u64,
+    /// Their mean delay, in seconds.
+    pub mean_delay: Option<f64>,
     /// The share of its servers' busy time spent on requests nobody
     /// awaited any more (their client gave up, or their call was over).
     pub wasted: Option<f64>,
@@ -214,7 +223,7 @@ pub struct ResilienceSummary {
 /// service), or `None` when it has nothing to say.
 fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary> {
     let mut r = ResilienceSummary::default();
-    let (mut wasted, mut busy, mut protected) = (0.0, 0.0, false);
+    let (mut wasted, mut busy, mut delay, mut protected) = (0.0, 0.0, 0.0, false);
     for run in runs {
         for &i in stations {
             let s = &run.stations[i];
@@ -229,19 +238,32 @@ fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary
             r.late_replies += s.late_replies;
             r.expired += s.expired;
             r.cancelled += s.cancelled;
+            r.rate_limited += s.limited;
+            r.delayed += s.delayed;
+            delay += s.delay_sum;
             if !s.call {
                 wasted += s.wasted;
                 busy += s.busy_area;
             }
         }
     }
-    let happened =
-        r.timeouts + r.retries + r.late_replies + r.expired + r.cancelled > 0 || wasted > 0.0;
+    let happened = r.timeouts
+        + r.retries
+        + r.retries_refused
+        + r.hedges
+        + r.late_replies
+        + r.expired
+        + r.cancelled
+        + r.rate_limited
+        + r.delayed
+        > 0
+        || wasted > 0.0;
     if !protected && !happened {
         return None;
     }
     r.attempts_per_call = (r.calls > 0).then(|| (r.calls + r.retries) as f64 / r.calls as f64);
     r.wasted = (busy > 0.0).then(|| wasted / busy);
+    r.mean_delay = (r.delayed > 0).then(|| delay / r.delayed as f64 / 1e9);
     Some(r)
 }
 
@@ -856,6 +878,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
                 failed: pooled.failed,
                 timed_out: pooled.timed_out,
                 late: pooled.late,
+                rejected: pooled.rejected,
                 throughput: throughput.mean,
                 throughput_ci95: throughput.half_width,
                 drop_ratio: if pooled.arrived == 0 {

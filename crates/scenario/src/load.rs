@@ -140,13 +140,14 @@ fn compile(
         .iter()
         .zip(entries)
         .map(|(c, entry)| {
-            let (_, load, priority, deadline) = c.def.clone()?;
+            let def = c.def.clone()?;
             Some(Class {
                 name: c.name.clone(),
-                load,
+                load: def.load,
                 entry: crate::lower::Builder::entry(entry?),
-                priority,
-                deadline,
+                priority: def.priority,
+                deadline: def.deadline,
+                rate_limit: def.rate_limit,
             })
         })
         .collect::<Option<_>>()?;

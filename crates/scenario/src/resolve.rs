@@ -133,7 +133,7 @@ pub(crate) fn resolve(
     let entries = doc
         .classes
         .iter()
-        .map(|c| c.def.as_ref().and_then(|(entry, _, _, _)| r.lookup(entry)))
+        .map(|c| c.def.as_ref().and_then(|c| r.lookup(&c.entry)))
         .collect();
     let mut links: Vec<Option<Links>> = doc
         .services

@@ -196,6 +196,7 @@ mod tests {
                 entry: StationId(0),
                 priority: 0,
                 deadline: None,
+                rate_limit: None,
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
                     rate,

@@ -45,6 +45,8 @@ pub(super) enum Failure {
     Error,
     /// A call timed out, or the request's deadline passed.
     Timeout,
+    /// A rate limit or an open circuit breaker turned it away.
+    Rejected,
 }
 
 impl Engine {
@@ -462,8 +464,21 @@ impl Engine {
             Failure::Dropped => stats.dropped += 1,
             Failure::Error => stats.failed += 1,
             Failure::Timeout => stats.timed_out += 1,
+            Failure::Rejected => stats.rejected += 1,
         }
         self.release(req);
+    }
+
+    /// Cancels `req`'s pending event (a departure, a token's wait); a
+    /// pending deadline, cancelled with it, is armed again.
+    fn reissue(&mut self, req: u32) {
+        self.requests.reissue(req);
+        if self.requests[req].flags & TIMED != 0 {
+            let deadline = self.requests.cold(req).deadline;
+            let handle = self.requests.handle(req);
+            self.events
+                .push(SimTime(deadline), Event::Expire { req: handle });
+        }
     }
 
     /// Takes `req` out of the station where it waits or is served (an
@@ -481,6 +496,10 @@ impl Engine {
         let station = &mut self.stations[si];
         match at {
             At::Moving | At::Calling => return false,
+            At::Throttled | At::Shaped => {
+                // Its `Admit` is cancelled (and its deadline re-armed).
+                self.reissue(req);
+            }
             At::Waiting => {
                 let pool = station
                     .pool
@@ -500,13 +519,7 @@ impl Engine {
                 // below); its server takes the next.
                 station.advance(now);
                 station.n -= 1;
-                self.requests.reissue(req);
-                if self.requests[req].flags & TIMED != 0 {
-                    let deadline = self.requests.cold(req).deadline;
-                    let handle = self.requests.handle(req);
-                    self.events
-                        .push(SimTime(deadline), Event::Expire { req: handle });
-                }
+                self.reissue(req);
                 self.serve_next(si);
             }
             At::Sharing => {

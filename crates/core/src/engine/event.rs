@@ -29,6 +29,8 @@ pub(super) enum Event {
     /// outside is given up by its client; work with `cancel = preempt` is
     /// taken out.
     Expire { req: ReqRef },
+    /// A request delayed by a rate limit gets its token, unless stale.
+    Admit { req: ReqRef },
     /// A closed-class user finishes thinking and sends a request.
     ThinkEnd { class: u32 },
     /// A write-back cache writes its oldest dirty entries to its backing store.

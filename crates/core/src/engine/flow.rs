@@ -31,6 +31,7 @@ use crate::model::{Cancel, Load, Op, WritePolicy};
 use crate::time::{SimTime, nanos_from_f64};
 
 use super::cache::Outcome;
+use super::limit::Take;
 
 impl Engine {
     /// A new request of class `ci` arrives from outside.
@@ -42,7 +43,52 @@ impl Engine {
         if class.deadline.is_some() {
             self.arm_deadline(req, ci);
         }
+        if self.classes[ci].limit.is_some() {
+            self.shape(req, ci);
+            return;
+        }
         self.arrive(req, entry as usize);
+    }
+
+    /// `req`, just arrived from outside, passes its class's rate limit
+    /// before its entry: at once, after a wait, or rejected.
+    #[cold]
+    #[inline(never)]
+    fn shape(&mut self, req: u32, ci: usize) {
+        let now = self.now;
+        let class = &mut self.classes[ci];
+        let entry = class.entry as usize;
+        match class
+            .limit
+            .as_mut()
+            .expect("shaped classes have a limit")
+            .take(now)
+        {
+            Take::Now => self.arrive(req, entry),
+            Take::At(at) => {
+                self.requests[req].at = At::Shaped;
+                let handle = self.requests.handle(req);
+                self.events.push(SimTime(at), Event::Admit { req: handle });
+            }
+            Take::Refused => self.fail(req, Failure::Rejected),
+        }
+    }
+
+    /// `req`, delayed by a rate limit, has its token: it goes on.
+    pub(super) fn admit_delayed(&mut self, req: u32) {
+        let r = &mut self.requests[req];
+        let at = std::mem::replace(&mut r.at, At::Moving);
+        match at {
+            At::Shaped => {
+                let entry = self.classes[r.class as usize].entry;
+                self.arrive(req, entry as usize);
+            }
+            At::Throttled => {
+                let si = r.station as usize;
+                self.past_limit(req, si);
+            }
+            _ => unreachable!("only requests waiting for a token are admitted"),
+        }
     }
 
     /// `req`, just arrived from outside, gets its class's deadline: its
@@ -82,8 +128,36 @@ impl Engine {
     }
 
     /// An arrival at a load balancer, a call point or a station with an
-    /// admission pool: first the pool.
+    /// admission pool or a rate limit: first the rate limit, then the pool.
     fn arrive_special(&mut self, req: u32, si: usize) {
+        if let Some(limit) = self.stations[si].limit.as_mut() {
+            let now = self.now;
+            match limit.take(now) {
+                Take::Now => {}
+                Take::At(at) => {
+                    let station = &mut self.stations[si];
+                    station.stats.delayed += 1;
+                    station.stats.delay_sum += (at - now) as f64;
+                    let r = &mut self.requests[req];
+                    r.station = si as u32;
+                    r.at = At::Throttled;
+                    let handle = self.requests.handle(req);
+                    self.events.push(SimTime(at), Event::Admit { req: handle });
+                    return;
+                }
+                Take::Refused => {
+                    self.stations[si].stats.limited += 1;
+                    self.fail(req, Failure::Rejected);
+                    return;
+                }
+            }
+        }
+        self.past_limit(req, si);
+    }
+
+    /// `req`, past `si`'s rate limit if it has one, asks its pool for a
+    /// slot, if it has one, and goes on.
+    fn past_limit(&mut self, req: u32, si: usize) {
         let now = self.now;
         if self.stations[si].pool.is_some() && !self.holds_slot(req, si as u32) {
             let station = &mut self.stations[si];

@@ -30,6 +30,7 @@ mod event;
 mod flow;
 mod gc;
 mod hedge;
+mod limit;
 mod pool;
 mod replication;
 mod request;
@@ -57,6 +58,7 @@ use cache::CacheState;
 use event::Event;
 use gc::GcState;
 use hedge::HedgeState;
+use limit::TokenBucket;
 use pool::{Hold, Pool};
 use replication::ReplicaState;
 use request::{Frame, Requests};
@@ -85,6 +87,7 @@ use station::{CallState, Ps, Role, StationState, WaitQueue};
 ///         entry: StationId(0),
 ///         priority: 0,
 ///         deadline: None,
+///         rate_limit: None,
 ///     }],
 /// };
 /// let config = RunConfig::new(SimTime::from_secs_f64(1e3), SimTime::from_secs_f64(1e5));
@@ -158,6 +161,8 @@ struct ClassState {
     /// Its clients' deadline, and the stream drawing it.
     deadline: Option<model::Timeout>,
     deadline_stream: Stream,
+    /// A rate limit its requests pass before their entry.
+    limit: Option<TokenBucket>,
     /// Exact (unrounded) time of the next open arrival, in nanoseconds.
     next_arrival: f64,
     stats: ClassStats,
@@ -238,6 +243,7 @@ impl Engine {
                 let discipline = q.map(|q| q.discipline);
                 StationState {
                     role,
+                    limit: s.rate_limit.as_ref().map(TokenBucket::new),
                     pool: s.admission.as_ref().map(Pool::new),
                     cache: s
                         .cache()
@@ -342,6 +348,7 @@ impl Engine {
                     think_stream: Stream::new(derive(seed, &[name_key("think"), ckey])),
                     deadline: c.deadline.clone(),
                     deadline_stream: Stream::new(derive(seed, &[name_key("deadline"), ckey])),
+                    limit: c.rate_limit.as_ref().map(TokenBucket::new),
                     next_arrival: 0.0,
                     stats: ClassStats::new(&c.name),
                 }
@@ -532,6 +539,12 @@ impl Engine {
                 if self.requests.is_live(req) {
                     self.n_events += 1;
                     self.expire(req.index);
+                }
+            }
+            Event::Admit { req } => {
+                if self.requests.is_live(req) {
+                    self.n_events += 1;
+                    self.admit_delayed(req.index);
                 }
             }
             Event::ThinkEnd { class } => {

@@ -57,6 +57,12 @@ pub(super) enum At {
     Sharing,
     /// Suspended at a call point, awaiting replies.
     Calling,
+    /// Waiting for a token of [`Request::station`]'s rate limit (an
+    /// `Admit` event is pending).
+    Throttled,
+    /// Waiting for a token of its class's rate limit, before its entry
+    /// (an `Admit` event is pending).
+    Shaped,
 }
 
 /// What every visit reads and writes.

@@ -8,6 +8,7 @@ use super::balancer::Balancer;
 use super::cache::CacheState;
 use super::gc::GcState;
 use super::hedge::HedgeState;
+use super::limit::TokenBucket;
 use super::pool::Pool;
 use super::replication::ReplicaState;
 use super::retry::RetryState;
@@ -148,6 +149,8 @@ pub(super) enum Role {
 /// its statistics.
 pub(super) struct StationState {
     pub(super) role: Role,
+    /// A rate limit every arrival passes first.
+    pub(super) limit: Option<TokenBucket>,
     /// Admission slots (worker threads, connections, a queue's buffer).
     pub(super) pool: Option<Pool>,
     /// A cache's entries and counts.
@@ -184,8 +187,8 @@ pub(super) struct StationState {
 /// Flag bits of [`StationState::flags`], kept apart from the station states
 /// so that the common path reads one dense array.
 pub(super) mod flag {
-    /// An arrival needs more than entering: a balancer, a call point, or an
-    /// admission pool.
+    /// An arrival needs more than entering: a balancer, a call point, an
+    /// admission pool or a rate limit.
     pub(crate) const SPECIAL_ARRIVAL: u16 = 1;
     /// Some admission slots are given back after a visit here.
     pub(crate) const RELEASES: u16 = 2;
@@ -204,7 +207,8 @@ pub(super) mod flag {
 impl StationState {
     /// Which hooks this station needs: one bit per mechanism present.
     pub(super) fn flags(&self) -> u16 {
-        let special = !matches!(self.role, Role::Queue) || self.pool.is_some();
+        let special =
+            !matches!(self.role, Role::Queue) || self.pool.is_some() || self.limit.is_some();
         u16::from(special) * flag::SPECIAL_ARRIVAL
             + u16::from(!self.releases.is_empty()) * flag::RELEASES
             + u16::from(self.error > 0.0) * flag::FAILS

@@ -93,6 +93,10 @@ impl Builder {
         self.stations[id.idx()].as_ref()
     }
 
+    pub(crate) fn get_mut(&mut self, id: StationId) -> Option<&mut Station> {
+        self.stations[id.idx()].as_mut()
+    }
+
     pub(crate) fn n_classes(&self) -> usize {
         self.n_classes
     }
@@ -271,6 +275,24 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
                 );
             }
             _ => {}
+        }
+    }
+    // Rate limits: a replicated service's on each replica (each instance
+    // enforces its own), any other's on its own station.
+    for (i, service) in doc.services.iter().enumerate() {
+        let Some(limit) = service.rate_limit else {
+            continue;
+        };
+        let layout = &layouts[i];
+        let at: Vec<StationId> = if service.kind.is_some_and(ServiceKind::is_replicated) {
+            layout.replicas.iter().map(ReplicaLayout::head).collect()
+        } else {
+            vec![layout.entry]
+        };
+        for id in at {
+            if let Some(s) = b.get_mut(id) {
+                s.rate_limit = Some(limit);
+            }
         }
     }
     let Builder {

@@ -13,10 +13,24 @@ use toml::de::{DeTable, DeValue};
 use super::{Down, MAX_COUNT, Name, Value, Walker};
 use crate::profiles::Profile;
 
-const EXTERNAL_KEYS: [&str; 5] = ["kind", "latency", "concurrency", "error", "down"];
+const EXTERNAL_KEYS: [&str; 6] = [
+    "kind",
+    "latency",
+    "concurrency",
+    "error",
+    "down",
+    "rate_limit",
+];
 const QUEUE_KEYS: [&str; 2] = ["kind", "capacity"];
-const BALANCER_KEYS: [&str; 7] = [
-    "kind", "policy", "targets", "sessions", "layer", "profile", "cpu",
+const BALANCER_KEYS: [&str; 8] = [
+    "rate_limit",
+    "kind",
+    "policy",
+    "targets",
+    "sessions",
+    "layer",
+    "profile",
+    "cpu",
 ];
 const POLICIES: [&str; 6] = [
     "round_robin",

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{ArrivalProcess, Load, RunConfig, Timeout};
+use chokepoint_core::model::{ArrivalProcess, Load, RateLimit, RunConfig, Timeout};
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -119,9 +119,18 @@ pub(crate) type Down = (u32, SimTime, SimTime);
 pub(crate) struct ClassDef {
     pub(crate) name: String,
     pub(crate) key_span: Range<usize>,
-    /// Its entry, load, priority and deadline; `None` when an error was
-    /// reported.
-    pub(crate) def: Option<(Name, Load, i64, Option<Timeout>)>,
+    /// What was read; `None` when an error was reported.
+    pub(crate) def: Option<ClassRead>,
+}
+
+/// A load class's keys.
+#[derive(Clone)]
+pub(crate) struct ClassRead {
+    pub(crate) entry: Name,
+    pub(crate) load: Load,
+    pub(crate) priority: i64,
+    pub(crate) deadline: Option<Timeout>,
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 /// A service as read.
@@ -133,6 +142,8 @@ pub(crate) struct ServiceDef {
     pub(crate) kind: Option<ServiceKind>,
     /// What was read; `None` when an error was reported.
     pub(crate) def: Option<KindDef>,
+    /// Its `rate_limit`, when it has one (any kind but a queue).
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 /// A service's keys, by kind.
@@ -176,7 +187,8 @@ const SIMULATION_KEYS: [&str; 5] = [
     "max_in_system",
 ];
 
-const LOAD_KEYS: [&str; 8] = [
+const LOAD_KEYS: [&str; 9] = [
+    "rate_limit",
     "deadline",
     "cancel",
     "arrival",
@@ -560,11 +572,16 @@ impl<'s> Walker<'s> {
                     &class_names,
                     profiles.as_ref(),
                 );
+                let rate_limit = match (table.get("rate_limit"), kind) {
+                    (Some(v), Some(k)) if k != ServiceKind::Queue => self.rate_limit(v),
+                    _ => None,
+                };
                 ServiceDef {
                     name,
                     key_span,
                     kind,
                     def,
+                    rate_limit,
                 }
             })
             .collect();
@@ -688,8 +705,12 @@ impl<'s> Walker<'s> {
         name: &str,
         key_span: Range<usize>,
         table: &DeTable<'_>,
-    ) -> Option<(Name, Load, i64, Option<Timeout>)> {
+    ) -> Option<ClassRead> {
         self.check_keys(table, &LOAD_KEYS, &format!("[load.{name}]"));
+        let rate_limit = match table.get("rate_limit") {
+            None => Some(None),
+            Some(v) => self.rate_limit(v).map(Some),
+        };
         let deadline = match self.timeout(table, "deadline") {
             None => Some(None),
             Some(d) => d.map(Some),
@@ -784,7 +805,13 @@ impl<'s> Walker<'s> {
                 None
             }
         };
-        Some((entry?, load?, priority?, deadline?))
+        Some(ClassRead {
+            entry: entry?,
+            load: load?,
+            priority: priority?,
+            deadline: deadline?,
+            rate_limit: rate_limit?,
+        })
     }
 
     pub(crate) fn routing(&mut self, value: &Value<'_>, context: &str) -> Option<RouteDef> {

@@ -21,7 +21,8 @@ use crate::profiles::{Profile, catalog};
 /// Replicas of one service at most (each is a chain of stations).
 const MAX_REPLICAS: u32 = 1000;
 
-const REPLICATED_KEYS: [&str; 26] = [
+const REPLICATED_KEYS: [&str; 27] = [
+    "rate_limit",
     "kind",
     "servers",
     "keys",

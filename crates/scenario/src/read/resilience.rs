@@ -4,7 +4,9 @@
 //! `[retry_policies.NAME]` and shared (`retry = "NAME"`).
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Backoff, Budget, Cancel, Hedge, HedgeDelay, Jitter, Retry, Timeout};
+use chokepoint_core::model::{
+    Backoff, Budget, Cancel, Hedge, HedgeDelay, Jitter, RateLimit, Retry, Timeout,
+};
 use toml::de::{DeTable, DeValue};
 
 use super::{Value, Walker};
@@ -17,6 +19,8 @@ const CANCELS: [&str; 3] = ["never", "at_dequeue", "preempt"];
 const JITTERS: [&str; 4] = ["none", "full", "equal", "decorrelated"];
 const RETRY_ON: [&str; 2] = ["timeout", "error"];
 const HEDGE_KEYS: [&str; 2] = ["after", "max"];
+const LIMIT_KEYS: [&str; 3] = ["rate", "burst", "mode"];
+const LIMIT_MODES: [&str; 2] = ["reject", "delay"];
 
 /// Extra copies of one attempt at most.
 const MAX_HEDGES: u32 = 10;
@@ -171,6 +175,36 @@ impl Walker<'_> {
         Some(Hedge {
             after: after?,
             max: max?,
+        })
+    }
+
+    /// `rate_limit = { rate = "100/s", burst = 20, mode = "reject" }`: a
+    /// token bucket; `burst` defaults to a second's worth of tokens.
+    pub(crate) fn rate_limit(&mut self, v: &Value<'_>) -> Option<RateLimit> {
+        let t = self.table(v, "`rate_limit`")?;
+        self.check_keys(t, &LIMIT_KEYS, "`rate_limit`");
+        let rate = match t.get("rate") {
+            Some(r) => self.rate(r, "`rate_limit.rate`"),
+            None => {
+                self.error("`rate_limit` needs a `rate`", v.span()).help =
+                    Some("such as rate_limit = { rate = \"100/s\", burst = 20 }".into());
+                None
+            }
+        };
+        let burst = match t.get("burst") {
+            Some(b) => self.count(b, "`rate_limit.burst`", 1, crate::read::MAX_COUNT),
+            None => rate.map(|r| r.ceil().clamp(1.0, f64::from(crate::read::MAX_COUNT)) as u32),
+        };
+        let delay = match t.get("mode") {
+            None => Some(false),
+            Some(m) => self
+                .word(m, "`rate_limit.mode`", &LIMIT_MODES)
+                .map(|w| w == "delay"),
+        };
+        Some(RateLimit {
+            rate: rate?,
+            burst: burst?,
+            delay: delay?,
         })
     }
 

@@ -12,7 +12,8 @@ use super::data::CACHE_KEYS;
 use super::{CacheDef, CallId, Down, MAX_COUNT, RouteDef, Walker};
 use crate::diagnostic::did_you_mean;
 
-const STATION_KEYS: [&str; 9] = [
+const STATION_KEYS: [&str; 10] = [
+    "rate_limit",
     "kind",
     "calls",
     "down",

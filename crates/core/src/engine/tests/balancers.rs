@@ -36,6 +36,7 @@ fn balanced(policy: Policy, sessions: u32, down: Vec<Downtime>) -> Topology {
             entry: StationId(0),
             priority: 0,
             deadline: None,
+            rate_limit: None,
         }],
     }
 }

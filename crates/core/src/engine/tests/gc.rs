@@ -35,6 +35,7 @@ fn every_tenth_request_waits_for_a_pause() {
             entry: StationId(0),
             priority: 0,
             deadline: None,
+            rate_limit: None,
         }],
     };
     let config = RunConfig::new(SimTime::from_secs_f64(1.005), SimTime::from_secs_f64(100.0));

@@ -75,6 +75,7 @@ fn open(name: &str, rate: f64, entry: u32) -> Class {
         entry: StationId(entry),
         priority: 0,
         deadline: None,
+        rate_limit: None,
     }
 }
 

@@ -212,6 +212,7 @@ fn closed_loss_without_think_is_refused() {
             entry: StationId(0),
             priority: 0,
             deadline: None,
+            rate_limit: None,
         }],
     };
     let config = RunConfig::new(SimTime::ZERO, secs(10.0));
@@ -250,6 +251,7 @@ fn one_station(work: Dist, rate: f64) -> Topology {
             entry: StationId(0),
             priority: 0,
             deadline: None,
+            rate_limit: None,
         }],
     }
 }

@@ -445,3 +445,79 @@ fn a_hedge_by_quantile_learns_its_delay() {
     });
     assert_close("copies per call", extra, 0.5);
 }
+
+/// A zero-work station behind a rate limit.
+fn limited(rate: f64, limit: RateLimit, at_class: bool) -> Topology {
+    let mut gate = station(
+        "gate",
+        INFINITE,
+        Discipline::Fifo,
+        Dist::constant(0.0).unwrap(),
+        Routing::exit(),
+    );
+    let mut classes = jobs(rate);
+    if at_class {
+        classes[0].rate_limit = Some(limit);
+    } else {
+        gate.rate_limit = Some(limit);
+    }
+    Topology {
+        stations: vec![gate],
+        classes,
+    }
+}
+
+/// A token bucket that rejects: in the long run it passes its rate when
+/// offered twice as much (a bucket of 20 is almost never full then), and
+/// nearly everything when offered half (almost never empty); at a class or
+/// at a station alike.
+#[test]
+fn a_rate_limit_passes_its_rate_in_the_long_run() {
+    let limit = RateLimit {
+        rate: 100.0,
+        burst: 20,
+        delay: false,
+    };
+    for at_class in [false, true] {
+        for (offered, expected) in [(200.0, 100.0), (50.0, 50.0)] {
+            let topology = limited(offered, limit, at_class);
+            let passed = replicate(&topology, 500.0, 10, |s| {
+                s.classes[0].completed as f64 / s.duration.as_secs_f64()
+            });
+            // Within 1% of min(λ, rate): what a full or an empty bucket
+            // loses is below that here.
+            assert!(
+                (passed.0 / expected - 1.0).abs() < 0.01,
+                "offered {offered}/s, class limit {at_class}: {passed:?}"
+            );
+            let one = run(&topology, &RunConfig::new(secs(1.0), secs(100.0)), 2).unwrap();
+            let c = &one.classes[0];
+            assert!(c.completed + c.rejected <= c.arrived + 20);
+            if !at_class {
+                assert_eq!(one.stations[0].limited, c.rejected);
+            }
+        }
+    }
+}
+
+/// A shaper with a burst of 1 is a single server with deterministic
+/// service 1/rate: Poisson arrivals wait as in an M/D/1, Wq = ρ/(2r(1−ρ)).
+#[test]
+fn a_shaper_delays_as_an_m_d_1() {
+    let (lambda, rate) = (80.0, 100.0);
+    let limit = RateLimit {
+        rate,
+        burst: 1,
+        delay: true,
+    };
+    for at_class in [false, true] {
+        let topology = limited(lambda, limit, at_class);
+        let rho = lambda / rate;
+        let wait = replicate(&topology, 500.0, 10, |s| s.classes[0].mean_latency());
+        assert_close(
+            &format!("M/D/1 wait, class limit {at_class}"),
+            wait,
+            rho / (2.0 * rate * (1.0 - rho)),
+        );
+    }
+}
