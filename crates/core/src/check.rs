@@ -45,7 +45,18 @@ fn resilience_ok(c: &CallPoint) -> bool {
         };
         c.wait > 0 && c.targets.len() == 1 && h.max >= 1 && delay_ok
     });
-    timeout_ok && retry_ok && hedge_ok
+    let breaker_ok = c.breaker.is_none_or(|b| {
+        let share = |x: f64| x > 0.0 && x <= 1.0;
+        c.wait > 0
+            && b.window >= 1
+            && b.min_calls >= 1
+            && b.min_calls <= b.window
+            && share(b.failure_rate)
+            && share(b.slow_rate)
+            && b.slow_call.is_none_or(|s| s.is_finite() && s >= 0.0)
+            && b.half_open_calls >= 1
+    });
+    timeout_ok && retry_ok && hedge_ok && breaker_ok
 }
 
 impl Topology {

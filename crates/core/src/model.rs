@@ -461,6 +461,8 @@ pub struct CallPoint {
     /// Whether a slow attempt is sent again, without giving up on it
     /// (single-target calls only).
     pub hedge: Option<Hedge>,
+    /// A circuit breaker: refuses calls at once while the callee fails.
+    pub breaker: Option<Breaker>,
 }
 
 impl CallPoint {
@@ -474,6 +476,7 @@ impl CallPoint {
             timeout: None,
             retry: None,
             hedge: None,
+            breaker: None,
         }
     }
 
@@ -484,10 +487,34 @@ impl CallPoint {
         self.targets.len() > 1 || self.protected()
     }
 
-    /// Whether it has a timeout, a retry or a hedging policy.
+    /// Whether it has a timeout, a retry or hedging policy or a breaker.
     pub fn protected(&self) -> bool {
-        self.timeout.is_some() || self.retry.is_some() || self.hedge.is_some()
+        self.timeout.is_some()
+            || self.retry.is_some()
+            || self.hedge.is_some()
+            || self.breaker.is_some()
     }
+}
+
+/// A circuit breaker on a call, over a window of its last calls' outcomes
+/// (each attempt is one).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Breaker {
+    /// Outcomes kept.
+    pub window: u32,
+    /// Outcomes needed before it may trip.
+    pub min_calls: u32,
+    /// The share of failures (errors, refusals, timeouts) that trips it, in
+    /// `(0, 1]`.
+    pub failure_rate: f64,
+    /// A success at least this slow (nanoseconds) counts as slow.
+    pub slow_call: Option<f64>,
+    /// The share of slow calls that trips it, in `(0, 1]`.
+    pub slow_rate: f64,
+    /// How long it stays open, in nanoseconds.
+    pub open_for: u64,
+    /// Probes let through when half-open.
+    pub half_open_calls: u32,
 }
 
 /// Hedged requests: when an attempt has not replied after a delay, another

@@ -137,8 +137,10 @@ pub struct StationStats {
     pub servers: u32,
     /// A call point: its busy servers are the calls in progress.
     pub call: bool,
-    /// A call point with a timeout or a retry policy.
+    /// A call point with a timeout, a retry or hedging policy or a breaker.
     pub protected: bool,
+    /// A call point with a circuit breaker.
+    pub breaker: bool,
     /// Accepted arrivals during measurement.
     pub arrivals: u64,
     /// Completed visits during measurement.
@@ -166,6 +168,15 @@ pub struct StationStats {
     pub cancelled: u64,
     /// Arrivals its rate limit rejected.
     pub limited: u64,
+    /// At a call point with a breaker: attempts it refused, times it
+    /// opened, and the time it spent open and half-open (nanoseconds).
+    pub breaker_rejected: u64,
+    /// Times its breaker opened.
+    pub breaker_opened: u64,
+    /// Nanoseconds its breaker was open.
+    pub breaker_open: f64,
+    /// Nanoseconds its breaker was half-open.
+    pub breaker_half_open: f64,
     /// Arrivals its rate limit delayed.
     pub delayed: u64,
     /// The sum of their delays, in nanoseconds.
@@ -290,6 +301,7 @@ impl StationStats {
             slots: self.slots,
             call: self.call,
             protected: self.protected,
+            breaker: self.breaker,
             ..StationStats::default()
         };
     }

@@ -256,6 +256,7 @@ fn request_path(spec: &CallSpec) -> Topology {
         timeout: None,
         retry: None,
         hedge: None,
+        breaker: None,
     });
     let mut stations = vec![caller, call];
     let last = 2 + k + 1;

@@ -184,7 +184,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 51] = [
+pub(crate) const STATION: [Entry<StationSummary>; 55] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -396,6 +396,27 @@ pub(crate) const STATION: [Entry<StationSummary>; 51] = [
         s.resilience
             .as_ref()
             .map(|r| Cell::maybe(r.mean_delay, None))
+    }),
+    station("breaker_rejected", Unit::Count, |s| {
+        s.resilience
+            .as_ref()
+            .map(|r| Cell::count(r.breaker_rejected))
+    }),
+    station("breaker_opened", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.breaker_opened))
+    }),
+    station("breaker_open", Unit::Number, |s| {
+        s.resilience
+            .as_ref()
+            .and_then(|r| r.breaker_open)
+            .map(|x| Cell::of(x, None))
+    })
+    .compared("resilience.breaker_open"),
+    station("breaker_half_open", Unit::Number, |s| {
+        s.resilience
+            .as_ref()
+            .and_then(|r| r.breaker_half_open)
+            .map(|x| Cell::of(x, None))
     }),
     station("wasted", Unit::Number, |s| {
         s.resilience.as_ref().map(|r| Cell::maybe(r.wasted, None))

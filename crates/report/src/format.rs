@@ -304,6 +304,17 @@ fn resilience_line(r: &ResilienceSummary) -> String {
     counted(r.expired, "dropped past their deadline");
     counted(r.cancelled, "cancelled at their deadline");
     counted(r.rate_limited, "rejected by the rate limit");
+    if let (Some(open), Some(half)) = (r.breaker_open, r.breaker_half_open)
+        && r.breaker_opened > 0
+    {
+        parts.push(format!(
+            "breaker opened {} times, open {}% and half-open {}% of the time, {} calls refused",
+            count(r.breaker_opened),
+            sig3(100.0 * open),
+            sig3(100.0 * half),
+            count(r.breaker_rejected)
+        ));
+    }
     if r.delayed > 0 {
         parts.push(format!(
             "{} delayed by the rate limit ({} on average)",

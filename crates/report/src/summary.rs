@@ -214,6 +214,15 @@ pub struct ResilienceSummary {
     pub delayed: u64,
     /// Their mean delay, in seconds.
     pub mean_delay: Option<f64>,
+    /// Calls its circuit breakers refused.
+    pub breaker_rejected: u64,
+    /// Times they opened.
+    pub breaker_opened: u64,
+    /// The share of time they were open (averaged over its breakers and
+    /// the replications); `null` without a breaker.
+    pub breaker_open: Option<f64>,
+    /// The same, half-open.
+    pub breaker_half_open: Option<f64>,
     /// The share of its servers' busy time spent on requests nobody
     /// awaited any more (their client gave up, or their call was over).
     pub wasted: Option<f64>,
@@ -224,9 +233,18 @@ pub struct ResilienceSummary {
 fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary> {
     let mut r = ResilienceSummary::default();
     let (mut wasted, mut busy, mut delay, mut protected) = (0.0, 0.0, 0.0, false);
+    let (mut open, mut half_open, mut breakers) = (0.0, 0.0, 0u32);
     for run in runs {
         for &i in stations {
             let s = &run.stations[i];
+            if s.breaker {
+                let length = run.duration.as_nanos() as f64;
+                open += s.breaker_open / length;
+                half_open += s.breaker_half_open / length;
+                breakers += 1;
+                r.breaker_rejected += s.breaker_rejected;
+                r.breaker_opened += s.breaker_opened;
+            }
             protected |= s.protected;
             if s.protected {
                 r.calls += s.arrivals;
@@ -264,6 +282,10 @@ fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary
     r.attempts_per_call = (r.calls > 0).then(|| (r.calls + r.retries) as f64 / r.calls as f64);
     r.wasted = (busy > 0.0).then(|| wasted / busy);
     r.mean_delay = (r.delayed > 0).then(|| delay / r.delayed as f64 / 1e9);
+    if breakers > 0 {
+        r.breaker_open = Some(open / f64::from(breakers));
+        r.breaker_half_open = Some(half_open / f64::from(breakers));
+    }
     Some(r)
 }
 

@@ -13,7 +13,7 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Hedge, Retry, StationId, Timeout};
+use chokepoint_core::model::{Breaker, Hedge, Retry, StationId, Timeout};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::layout::{ServiceId, ServiceKind};
@@ -57,6 +57,8 @@ pub(crate) struct CallEntry {
     pub(crate) retry: Option<Retry>,
     /// Its hedging policy.
     pub(crate) hedge: Option<Hedge>,
+    /// Its circuit breaker.
+    pub(crate) breaker: Option<Breaker>,
     /// Where it is written.
     pub(crate) span: Range<usize>,
 }
@@ -238,6 +240,7 @@ impl Resolver<'_> {
                     ("timeout", call.timeout.as_ref().map(|t| &t.1)),
                     ("retry", call.retry.as_ref().map(|r| &r.1)),
                     ("hedge", call.hedge.as_ref().map(|h| &h.1)),
+                    ("breaker", call.breaker.as_ref().map(|b| &b.1)),
                 ] {
                     if let Some(at) = at {
                         self.error(
@@ -262,6 +265,7 @@ impl Resolver<'_> {
                     timeout: None,
                     retry: None,
                     hedge: None,
+                    breaker: None,
                     span: call.span.clone(),
                 });
             }
@@ -321,6 +325,7 @@ impl Resolver<'_> {
             timeout: call.timeout.as_ref().and_then(|t| t.0.clone()),
             retry: call.retry.as_ref().and_then(|r| r.0.clone()),
             hedge: call.hedge.as_ref().and_then(|h| h.0),
+            breaker: call.breaker.as_ref().and_then(|b| b.0),
             span: call.span.clone(),
         })
     }

@@ -88,6 +88,7 @@ impl Engine {
             awaiting: wait,
             started: now,
             attempt: 0,
+            tried: now,
             backoff: 0.0,
             hedges: 0,
             deadline: u64::MAX,
@@ -122,9 +123,18 @@ impl Engine {
         } else {
             (u64::MAX, Cancel::Never)
         };
-        let Role::Call(c) = &mut self.stations[si].role else {
+        let station = &mut self.stations[si];
+        let Role::Call(c) = &mut station.role else {
             unreachable!("frames are pushed at call points");
         };
+        if let Some(b) = c.breaker.as_mut()
+            && !b.allow(now)
+        {
+            // Open: refused at once, as the callee's error would be.
+            station.stats.breaker_rejected += 1;
+            self.retry_or_fail(frame, Failure::Rejected);
+            return;
+        }
         let (n, wait) = (c.targets.len(), c.wait);
         if let Some(t) = &c.timeout {
             let at = now.saturating_add(nanos_from_f64(t.after.sample(&mut c.timeout_stream)));
@@ -139,6 +149,7 @@ impl Engine {
         }
         let f = &mut self.frames[frame.index];
         f.awaiting = wait;
+        f.tried = now;
         f.hedges = 0;
         f.deadline = deadline;
         f.cancel = cancel;
@@ -222,6 +233,19 @@ impl Engine {
     /// requests are abandoned: their replies, to a frame made stale, are
     /// ignored.
     fn call_failed(&mut self, frame: FrameRef, failure: Failure) {
+        let f = self.frames[frame.index];
+        if let Role::Call(c) = &mut self.stations[f.station as usize].role
+            && let Some(b) = c.breaker.as_mut()
+        {
+            b.record(self.now, true, self.now - f.tried);
+        }
+        self.retry_or_fail(frame, failure);
+    }
+
+    /// The attempt in progress of the call `frame` failed (or was refused
+    /// by its breaker): another after a backoff, if the retry policy allows
+    /// it, or the caller fails.
+    fn retry_or_fail(&mut self, frame: FrameRef, failure: Failure) {
         let f = self.frames[frame.index];
         let si = f.station as usize;
         let station = &mut self.stations[si];
@@ -391,6 +415,9 @@ impl Engine {
             }
             if let Some(hedge) = c.hedge.as_mut() {
                 hedge.record(self.now - f.started);
+            }
+            if let Some(b) = c.breaker.as_mut() {
+                b.record(self.now, false, self.now - f.tried);
             }
         }
         self.route(req, si);

@@ -24,6 +24,7 @@
 //!   parts), `slab` (generation-checked handles), `event`.
 
 mod balancer;
+mod breaker;
 mod cache;
 mod calls;
 mod event;
@@ -53,6 +54,7 @@ use crate::stats::{ClassStats, RunStats, StationStats, Stop, Stopped, Window};
 use crate::time::{SimTime, nanos_from_f64};
 
 use balancer::Balancer;
+use breaker::BreakerState;
 use cache::CacheState;
 
 use event::Event;
@@ -236,6 +238,7 @@ impl Engine {
                             .as_ref()
                             .map(|r| RetryState::new(r, stream("backoff"))),
                         hedge: c.hedge.as_ref().map(HedgeState::new),
+                        breaker: c.breaker.as_ref().map(BreakerState::new),
                     })),
                     model::Role::Queue(_) => Role::Queue,
                 };
@@ -296,6 +299,7 @@ impl Engine {
                         servers: s.servers(),
                         call: matches!(s.role, model::Role::Call(_)),
                         protected: matches!(&s.role, model::Role::Call(c) if c.protected()),
+                        breaker: matches!(&s.role, model::Role::Call(c) if c.breaker.is_some()),
                         slots: s.admission.as_ref().map_or(0, |a| a.slots),
                         ..StationStats::default()
                     },

@@ -141,6 +141,8 @@ pub(super) struct Frame {
     pub(super) started: u64,
     /// Attempts made before the one in progress (retries so far).
     pub(super) attempt: u32,
+    /// When the attempt in progress was made.
+    pub(super) tried: u64,
     /// The last backoff waited, in nanoseconds (a decorrelated jitter's
     /// next wait depends on it).
     pub(super) backoff: f64,

@@ -5,6 +5,7 @@
 use std::collections::{BinaryHeap, VecDeque};
 
 use super::balancer::Balancer;
+use super::breaker::BreakerState;
 use super::cache::CacheState;
 use super::gc::GcState;
 use super::hedge::HedgeState;
@@ -132,6 +133,8 @@ pub(super) struct CallState {
     pub(super) retry: Option<RetryState>,
     /// Its hedging policy.
     pub(super) hedge: Option<HedgeState>,
+    /// Its circuit breaker.
+    pub(super) breaker: Option<BreakerState>,
 }
 
 /// What a station is, beside its queueing state.
@@ -239,6 +242,11 @@ impl StationState {
         if let Some(c) = self.cache.as_mut() {
             c.reset(now);
         }
+        if let Role::Call(c) = &mut self.role
+            && let Some(b) = c.breaker.as_mut()
+        {
+            b.reset(now);
+        }
     }
 
     /// Ends measuring at `now`: every mechanism's areas brought up to date
@@ -253,6 +261,14 @@ impl StationState {
         if let Some(c) = self.cache.as_mut() {
             c.advance(now);
             self.stats.cache = Some(c.stats());
+        }
+        if let Role::Call(c) = &mut self.role
+            && let Some(b) = c.breaker.as_mut()
+        {
+            b.finish(now);
+            self.stats.breaker_opened = b.opened;
+            self.stats.breaker_open = b.open;
+            self.stats.breaker_half_open = b.half_open;
         }
     }
 

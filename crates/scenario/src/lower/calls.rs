@@ -161,6 +161,7 @@ pub(crate) fn compile(
                     timeout: None,
                     retry: None,
                     hedge: None,
+                    breaker: None,
                 });
                 to = b.add(send, origin(Part::Send));
                 out.hops.push(to);
@@ -195,6 +196,7 @@ pub(crate) fn compile(
                     timeout: entry.timeout.clone(),
                     retry: entry.retry.clone(),
                     hedge: entry.hedge,
+                    breaker: entry.breaker,
                 }),
                 behaviour,
             ),

@@ -77,6 +77,7 @@ pub(crate) fn lower(
             timeout: None,
             retry: None,
             hedge: None,
+            breaker: None,
             span: def.span.clone(),
         });
         layout.locks.push(l);

@@ -7,15 +7,15 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Hedge, Retry, Timeout};
+use chokepoint_core::model::{Breaker, Hedge, Retry, Timeout};
 use toml::Spanned;
 use toml::de::DeValue;
 
 use super::{CallId, Name, Walker};
 
-const CALL_KEYS: [&str; 12] = [
+const CALL_KEYS: [&str; 13] = [
     "to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes", "timeout", "cancel", "retry",
-    "hedge",
+    "hedge", "breaker",
 ];
 const FANOUT_KEYS: [&str; 2] = ["to", "n"];
 
@@ -82,6 +82,8 @@ pub(crate) struct CallDef {
     pub(crate) retry: Option<(Option<Retry>, Range<usize>)>,
     /// Its hedging policy, when given, and where.
     pub(crate) hedge: Option<(Option<Hedge>, Range<usize>)>,
+    /// Its circuit breaker, when given, and where.
+    pub(crate) breaker: Option<(Option<Breaker>, Range<usize>)>,
     /// Where the entry is written.
     pub(crate) span: Range<usize>,
 }
@@ -98,6 +100,7 @@ impl CallDef {
             && self.timeout.as_ref().is_none_or(|t| t.0.is_some())
             && self.retry.as_ref().is_none_or(|r| r.0.is_some())
             && self.hedge.as_ref().is_none_or(|h| h.0.is_some())
+            && self.breaker.as_ref().is_none_or(|b| b.0.is_some())
     }
 }
 
@@ -243,12 +246,14 @@ impl Walker<'_> {
             .map(|d| (d, timeout_at.unwrap_or_else(|| item.span())));
         let retry = t.get("retry").map(|v| (self.retry(v), v.span()));
         let hedge = t.get("hedge").map(|v| (self.hedge(v), v.span()));
+        let breaker = t.get("breaker").map(|v| (self.breaker(v), v.span()));
         Some(CallDef {
             targets,
             only_to: given == ["to"],
             timeout,
             retry,
             hedge,
+            breaker,
             wait,
             p,
             n,

@@ -5,7 +5,7 @@
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Backoff, Budget, Cancel, Hedge, HedgeDelay, Jitter, RateLimit, Retry, Timeout,
+    Backoff, Breaker, Budget, Cancel, Hedge, HedgeDelay, Jitter, RateLimit, Retry, Timeout,
 };
 use toml::de::{DeTable, DeValue};
 
@@ -20,6 +20,17 @@ const JITTERS: [&str; 4] = ["none", "full", "equal", "decorrelated"];
 const RETRY_ON: [&str; 2] = ["timeout", "error"];
 const HEDGE_KEYS: [&str; 2] = ["after", "max"];
 const LIMIT_KEYS: [&str; 3] = ["rate", "burst", "mode"];
+const BREAKER_KEYS: [&str; 7] = [
+    "window",
+    "min_calls",
+    "failure_rate",
+    "slow_call",
+    "slow_rate",
+    "open_for",
+    "half_open_calls",
+];
+/// Outcomes a breaker keeps at most.
+const MAX_WINDOW: u32 = 100_000;
 const LIMIT_MODES: [&str; 2] = ["reject", "delay"];
 
 /// Extra copies of one attempt at most.
@@ -205,6 +216,99 @@ impl Walker<'_> {
             rate: rate?,
             burst: burst?,
             delay: delay?,
+        })
+    }
+
+    /// `breaker = { window = 20, failure_rate = 50, open_for = "5s", ... }`.
+    pub(crate) fn breaker(&mut self, v: &Value<'_>) -> Option<Breaker> {
+        let t = self.table(v, "`breaker`")?;
+        self.check_keys(t, &BREAKER_KEYS, "`breaker`");
+        let example = "such as breaker = { window = 20, failure_rate = 50, open_for = \"5s\" }";
+        let window = match t.get("window") {
+            Some(w) => self.count(w, "`breaker.window`", 1, MAX_WINDOW),
+            None => {
+                self.error(
+                    "`breaker` needs a `window`: how many recent calls it judges",
+                    v.span(),
+                )
+                .help = Some(example.into());
+                None
+            }
+        };
+        let open_for = match t.get("open_for") {
+            Some(o) => match self.duration(o, "`breaker.open_for`") {
+                Some(d) if d > 0.0 => Some((d * 1e9).round() as u64),
+                Some(_) => {
+                    self.error("`breaker.open_for` must be positive", o.span());
+                    None
+                }
+                None => None,
+            },
+            None => {
+                self.error(
+                    "`breaker` needs `open_for`: how long it refuses calls once open",
+                    v.span(),
+                )
+                .help = Some(example.into());
+                None
+            }
+        };
+        let mut percent = |key: &str, default: f64| match t.get(key) {
+            None => Some(default),
+            Some(p) => self.number(p, &format!("`breaker.{key}`")).and_then(|x| {
+                if x > 0.0 && x <= 100.0 {
+                    Some(x / 100.0)
+                } else {
+                    self.error(
+                        format!(
+                            "`breaker.{key}` is a percentage above 0 and at most 100, found {x}"
+                        ),
+                        p.span(),
+                    );
+                    None
+                }
+            }),
+        };
+        let failure_rate = percent("failure_rate", 0.5);
+        let slow_rate = percent("slow_rate", 1.0);
+        let slow_call = match t.get("slow_call") {
+            None => Some(None),
+            Some(s) => match self.duration(s, "`breaker.slow_call`") {
+                Some(d) if d > 0.0 => Some(Some(d * 1e9)),
+                Some(_) => {
+                    self.error("`breaker.slow_call` must be positive", s.span());
+                    None
+                }
+                None => None,
+            },
+        };
+        let min_calls = match t.get("min_calls") {
+            None => window,
+            Some(m) => self
+                .count(m, "`breaker.min_calls`", 1, MAX_WINDOW)
+                .and_then(|m| match window {
+                    Some(w) if m > w => {
+                        self.error(
+                            format!("`breaker.min_calls` is {m}, more than its window of {w}"),
+                            t.get("min_calls").map_or(v.span(), |m| m.span()),
+                        );
+                        None
+                    }
+                    _ => Some(m),
+                }),
+        };
+        let half_open_calls = match t.get("half_open_calls") {
+            None => Some(1),
+            Some(h) => self.count(h, "`breaker.half_open_calls`", 1, MAX_WINDOW),
+        };
+        Some(Breaker {
+            window: window?,
+            min_calls: min_calls?,
+            failure_rate: failure_rate?,
+            slow_call: slow_call?,
+            slow_rate: slow_rate?,
+            open_for: open_for?,
+            half_open_calls: half_open_calls?,
         })
     }
 

@@ -15,6 +15,7 @@ fn two_way_fork_join_matches_nelson_tantawi() {
             timeout: None,
             retry: None,
             hedge: None,
+            breaker: None,
         };
         let topology = Topology {
             stations: vec![
@@ -54,6 +55,7 @@ fn fan_out_waits_for_the_max_or_the_kth_reply() {
                 timeout: None,
                 retry: None,
                 hedge: None,
+                breaker: None,
             },
             Routing::exit(),
         )];
@@ -200,6 +202,7 @@ fn drops_inside_calls_end_the_caller() {
                         timeout: None,
                         retry: None,
                         hedge: None,
+                        breaker: None,
                     },
                     Routing::exit(),
                 ),
@@ -247,6 +250,7 @@ fn call_cycles_and_bad_calls_are_refused() {
                     timeout: None,
                     retry: None,
                     hedge: None,
+                    breaker: None,
                 },
                 Routing::exit(),
             ),

@@ -521,3 +521,66 @@ fn a_shaper_delays_as_an_m_d_1() {
         );
     }
 }
+
+/// A breaker in front of a dependency that is down from 100 s to 200 s (a
+/// balancer whose only target is down refuses every call): it trips within
+/// the first failures, refuses calls while open, lets its probes through
+/// every `open_for`, and closes within one open period and a probe of the
+/// dependency's return; the calls it refuses are the arrivals of the time
+/// it spent open (and the half-open ones beyond its probes).
+#[test]
+fn a_breaker_refuses_calls_while_its_dependency_is_down() {
+    let (lambda, open_for) = (20.0, 5.0);
+    let mut dispatch = Dispatch::new(Policy::RoundRobin, vec![StationId(2)]);
+    dispatch.down = vec![Downtime {
+        target: 0,
+        from: secs(100.0),
+        to: secs(200.0),
+    }];
+    let mut lb = Station::new("lb", 1, Discipline::Fifo, vec![None]);
+    lb.role = Role::Balancer(dispatch);
+    let call = CallPoint {
+        breaker: Some(Breaker {
+            window: 10,
+            min_calls: 10,
+            failure_rate: 0.5,
+            slow_call: None,
+            slow_rate: 1.0,
+            open_for: secs(open_for).0,
+            half_open_calls: 2,
+        }),
+        ..CallPoint::to(StationId(1), 1)
+    };
+    let topology = Topology {
+        stations: vec![
+            client(1, call),
+            lb,
+            queue("dependency", INFINITE, 0.01, Routing::exit()),
+        ],
+        classes: jobs(lambda),
+    };
+    for seed in 0..20 {
+        let s = run(&topology, &RunConfig::new(SimTime::ZERO, secs(300.0)), seed).unwrap();
+        let b = &s.stations[0];
+        let open = b.breaker_open / 1e9;
+        let half = b.breaker_half_open / 1e9;
+        // Tripped within the first few failures after 100 s; closed within
+        // one open period and a probe's round trip after 200 s.
+        assert!(
+            open + half > 100.0 - 2.0 && open + half < 100.0 + open_for + 1.0,
+            "seed {seed}: open {open} s, half-open {half} s"
+        );
+        assert!(b.breaker_opened >= 100 / 6, "it probes every {open_for} s");
+        // Refused: the calls of the open time, and the half-open ones past
+        // the probes; 4 standard deviations of a Poisson count.
+        let expected = lambda * (open + half) - 2.0 * b.breaker_opened as f64;
+        let refused = b.breaker_rejected as f64;
+        assert!(
+            (refused - expected).abs() < 4.0 * expected.sqrt() + 2.0 * b.breaker_opened as f64,
+            "seed {seed}: refused {refused}, expected about {expected}"
+        );
+        // Every call was refused by the breaker or reached the dependency.
+        assert_eq!(s.stations[1].arrivals + b.breaker_rejected, b.arrivals);
+        assert_eq!(s.classes[0].rejected, b.breaker_rejected);
+    }
+}
