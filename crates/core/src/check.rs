@@ -10,6 +10,19 @@ use crate::model::{
 };
 use crate::routing::hops;
 
+/// Shedding on a FIFO line (a pool's, or a FIFO queue's), with a target
+/// and interval that are positive.
+fn shedding_ok(station: &crate::model::Station, s: crate::model::Shedding) -> bool {
+    let fifo = station.admission.is_some()
+        || station
+            .queue()
+            .is_some_and(|q| q.discipline == Discipline::Fifo);
+    let codel_ok = s.codel.is_none_or(|c| {
+        c.target.is_finite() && c.target >= 0.0 && c.interval.is_finite() && c.interval >= 0.0
+    });
+    fifo && codel_ok
+}
+
 /// A token bucket with a positive rate and burst.
 fn limit_ok(l: RateLimit) -> bool {
     l.rate.is_finite() && l.rate > 0.0 && l.burst >= 1
@@ -100,7 +113,9 @@ impl Topology {
             if !unit(station.error) {
                 return Err(ModelError::BadError(id));
             }
-            if station.rate_limit.is_some_and(|l| !limit_ok(l)) {
+            if station.rate_limit.is_some_and(|l| !limit_ok(l))
+                || station.shedding.is_some_and(|s| !shedding_ok(station, s))
+            {
                 return Err(ModelError::BadRateLimit(id));
             }
             match &station.role {

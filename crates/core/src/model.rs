@@ -100,6 +100,9 @@ pub struct Station {
     /// A token bucket every arrival passes first: what exceeds it is
     /// rejected or delayed.
     pub rate_limit: Option<RateLimit>,
+    /// Load shedding at its waiting line: its admission pool's if it has
+    /// one, else its queue's (FIFO).
+    pub shedding: Option<Shedding>,
     /// Per-class behaviour, indexed by [`ClassId`]: the work of a visit (a
     /// queue's; ignored elsewhere) and where the request goes next (after a
     /// call point's replies; a balancer uses none). `None` for a class that
@@ -191,6 +194,7 @@ impl Station {
             admission: None,
             error: 0.0,
             rate_limit: None,
+            shedding: None,
             behaviour,
         }
     }
@@ -746,6 +750,25 @@ pub struct Class {
     pub rate_limit: Option<RateLimit>,
 }
 
+/// How a waiting line sheds load (see `engine/shed.rs`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shedding {
+    /// CoDel's queueing-delay target.
+    pub codel: Option<Codel>,
+    /// Serve the newest first while more than this many wait.
+    pub lifo_above: Option<u32>,
+}
+
+/// CoDel: once the wait at the head has stayed at or above `target` for
+/// `interval`, requests that waited `target` or more are dropped there.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Codel {
+    /// Nanoseconds.
+    pub target: f64,
+    /// Nanoseconds.
+    pub interval: f64,
+}
+
 /// A token bucket: `rate` tokens per second, at most `burst` kept; a
 /// request takes one. What finds none is rejected or, with `delay`, waits
 /// for its token (a traffic shaper). As the generic cell rate algorithm:
@@ -847,7 +870,8 @@ pub enum ModelError {
     BadResilience(StationId),
     /// A class deadline that can be zero or negative, or a bad rate limit.
     BadDeadline(ClassId),
-    /// A rate limit with a rate that is not positive and finite, or no burst.
+    /// A rate limit with a rate that is not positive and finite, or no
+    /// burst; shedding on a line that is not FIFO, or with a bad target.
     BadRateLimit(StationId),
     /// An error probability outside `[0, 1]`.
     BadError(StationId),
@@ -946,7 +970,7 @@ impl std::fmt::Display for ModelError {
             ),
             ModelError::BadRateLimit(s) => write!(
                 f,
-                "station #{} has a rate limit without a positive rate or burst",
+                "station #{} has a rate limit without a positive rate or burst, or bad load shedding",
                 s.0
             ),
             ModelError::Empty => write!(f, "nothing to simulate"),

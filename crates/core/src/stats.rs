@@ -168,6 +168,8 @@ pub struct StationStats {
     pub cancelled: u64,
     /// Arrivals its rate limit rejected.
     pub limited: u64,
+    /// Requests its load shedding dropped at the head of its line.
+    pub shed: u64,
     /// At a call point with a breaker: attempts it refused, times it
     /// opened, and the time it spent open and half-open (nanoseconds).
     pub breaker_rejected: u64,

@@ -184,7 +184,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 55] = [
+pub(crate) const STATION: [Entry<StationSummary>; 56] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -385,6 +385,9 @@ pub(crate) const STATION: [Entry<StationSummary>; 55] = [
     }),
     station("cancelled", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.cancelled))
+    }),
+    station("shed", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.shed))
     }),
     station("rate_limited", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.rate_limited))

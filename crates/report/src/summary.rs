@@ -208,6 +208,8 @@ pub struct ResilienceSummary {
     pub expired: u64,
     /// Requests taken out at their deadline.
     pub cancelled: u64,
+    /// Requests its load shedding (CoDel) dropped.
+    pub shed: u64,
     /// Arrivals its rate limit rejected.
     pub rate_limited: u64,
     /// Arrivals its rate limit delayed.
@@ -257,6 +259,7 @@ fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary
             r.expired += s.expired;
             r.cancelled += s.cancelled;
             r.rate_limited += s.limited;
+            r.shed += s.shed;
             r.delayed += s.delayed;
             delay += s.delay_sum;
             if !s.call {
@@ -273,6 +276,7 @@ fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary
         + r.expired
         + r.cancelled
         + r.rate_limited
+        + r.shed
         + r.delayed
         > 0
         || wasted > 0.0;

@@ -52,6 +52,8 @@ pub(super) enum Failure {
 impl Engine {
     /// `req` reaches call point `si` (holding its slot, if any): it calls the
     /// targets and waits, or passes on if the call is not made.
+    #[cold]
+    #[inline(never)]
     pub(super) fn call(&mut self, req: u32, si: usize) {
         let now = self.now;
         let class = self.requests[req].class;
@@ -111,6 +113,8 @@ impl Engine {
     /// one new request per target, each replying to the frame and carrying
     /// the deadline its callee must meet; the attempt's timeout and first
     /// hedge are set.
+    #[cold]
+    #[inline(never)]
     fn attempt(&mut self, frame: FrameRef) {
         let now = self.now;
         let f = &self.frames[frame.index];
@@ -185,6 +189,8 @@ impl Engine {
 
     /// The attempt of the call `frame` is slow: another copy goes, and the
     /// next hedge is set if the policy allows more.
+    #[cold]
+    #[inline(never)]
     pub(super) fn hedge(&mut self, frame: FrameRef) {
         let si = self.frames[frame.index].station as usize;
         let station = &mut self.stations[si];
@@ -221,6 +227,8 @@ impl Engine {
     }
 
     /// The attempt in progress of the call `frame` timed out.
+    #[cold]
+    #[inline(never)]
     pub(super) fn time_out(&mut self, frame: FrameRef) {
         let si = self.frames[frame.index].station as usize;
         self.stations[si].stats.timeouts += 1;
@@ -232,6 +240,8 @@ impl Engine {
     /// holds meanwhile), or the caller fails. Either way the attempt's
     /// requests are abandoned: their replies, to a frame made stale, are
     /// ignored.
+    #[cold]
+    #[inline(never)]
     fn call_failed(&mut self, frame: FrameRef, failure: Failure) {
         let f = self.frames[frame.index];
         if let Role::Call(c) = &mut self.stations[f.station as usize].role
@@ -245,6 +255,8 @@ impl Engine {
     /// The attempt in progress of the call `frame` failed (or was refused
     /// by its breaker): another after a backoff, if the retry policy allows
     /// it, or the caller fails.
+    #[cold]
+    #[inline(never)]
     fn retry_or_fail(&mut self, frame: FrameRef, failure: Failure) {
         let f = self.frames[frame.index];
         let si = f.station as usize;
@@ -280,6 +292,8 @@ impl Engine {
     }
 
     /// A call's backoff is over: its next attempt.
+    #[cold]
+    #[inline(never)]
     pub(super) fn retry(&mut self, frame: FrameRef) {
         self.attempt(frame);
     }
@@ -287,6 +301,8 @@ impl Engine {
     /// Request `req`'s deadline passed: a request from outside is given up
     /// by its client (it runs on unless cancelled, and is not counted again
     /// when it ends); with `cancel = preempt`, its work is taken out.
+    #[cold]
+    #[inline(never)]
     pub(super) fn expire(&mut self, req: u32) {
         let r = &mut self.requests[req];
         r.flags &= !TIMED;
@@ -309,6 +325,8 @@ impl Engine {
     /// Takes `req` out wherever it is and frees it, with the slots it
     /// holds: its calls are abandoned (the requests it forked, which carry
     /// its deadline, are cancelled by their own).
+    #[cold]
+    #[inline(never)]
     fn cancel(&mut self, req: u32) {
         let si = self.requests[req].station as usize;
         if self.requests[req].at == At::Calling {
@@ -464,6 +482,8 @@ impl Engine {
     /// `req` fails: its calls are abandoned, its slots given back; a forked
     /// request fails the call that awaits it, a message counts as refused,
     /// a request from outside counts as dropped or failed for its class.
+    #[cold]
+    #[inline(never)]
     pub(super) fn fail(&mut self, req: u32, failure: Failure) {
         self.unwind(req, None);
         let r = &self.requests[req];

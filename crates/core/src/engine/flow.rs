@@ -25,7 +25,7 @@ use super::Engine;
 use super::calls::Failure;
 use super::event::Event;
 use super::pool::{Admit, Hold};
-use super::request::{At, DETACHED, EXPIRES, FORKED, KEYED, NONE, ORPHAN, TIMED};
+use super::request::{At, DETACHED, EXPIRES, FORKED, KEYED, NONE, ORPHAN, SHEDDABLE, TIMED};
 use super::station::{Role, flag};
 use crate::model::{Cancel, Load, Op, WritePolicy};
 use crate::time::{SimTime, nanos_from_f64};
@@ -39,31 +39,32 @@ impl Engine {
         let class = &mut self.classes[ci];
         class.stats.arrived += 1;
         let entry = class.entry;
+        let special = class.special;
         let req = self.requests.alloc(ci as u32, entry, self.now, 0);
-        if class.deadline.is_some() {
-            self.arm_deadline(req, ci);
-        }
-        if self.classes[ci].limit.is_some() {
-            self.shape(req, ci);
+        if special {
+            self.new_special(req, ci);
             return;
         }
         self.arrive(req, entry as usize);
     }
 
-    /// `req`, just arrived from outside, passes its class's rate limit
-    /// before its entry: at once, after a wait, or rejected.
+    /// `req`, just arrived from outside, gets its class's deadline and
+    /// passes its class's rate limit before its entry: at once, after a
+    /// wait, or rejected.
     #[cold]
     #[inline(never)]
-    fn shape(&mut self, req: u32, ci: usize) {
+    fn new_special(&mut self, req: u32, ci: usize) {
+        if self.classes[ci].deadline.is_some() {
+            self.arm_deadline(req, ci);
+        }
         let now = self.now;
         let class = &mut self.classes[ci];
         let entry = class.entry as usize;
-        match class
-            .limit
-            .as_mut()
-            .expect("shaped classes have a limit")
-            .take(now)
-        {
+        let Some(limit) = class.limit.as_mut() else {
+            self.arrive(req, entry);
+            return;
+        };
+        match limit.take(now) {
             Take::Now => self.arrive(req, entry),
             Take::At(at) => {
                 self.requests[req].at = At::Shaped;
@@ -75,6 +76,8 @@ impl Engine {
     }
 
     /// `req`, delayed by a rate limit, has its token: it goes on.
+    #[cold]
+    #[inline(never)]
     pub(super) fn admit_delayed(&mut self, req: u32) {
         let r = &mut self.requests[req];
         let at = std::mem::replace(&mut r.at, At::Moving);
@@ -130,6 +133,19 @@ impl Engine {
     /// An arrival at a load balancer, a call point or a station with an
     /// admission pool or a rate limit: first the rate limit, then the pool.
     fn arrive_special(&mut self, req: u32, si: usize) {
+        let now = self.now;
+        let station = &mut self.stations[si];
+        if let Some(shed) = station.shed.as_mut() {
+            let empty = match &station.pool {
+                Some(p) => p.waiting.is_empty(),
+                None => station.queue.is_empty(),
+            };
+            shed.arriving(now, empty);
+            if station.pool.is_none() && shed.codel() {
+                // Judged by CoDel when a server would take it.
+                self.requests[req].flags |= SHEDDABLE;
+            }
+        }
         if let Some(limit) = self.stations[si].limit.as_mut() {
             let now = self.now;
             match limit.take(now) {
@@ -275,7 +291,22 @@ impl Engine {
             let Some(pool) = station.pool.as_mut() else {
                 return;
             };
-            let Some(next) = pool.release(now, &mut station.stats) else {
+            if let Some(timeout) = station.shed.as_ref().and_then(|s| s.timeout(now))
+                && let Some(&oldest) = pool.waiting.front()
+                && (now - self.requests.cold(oldest).since) as f64 > timeout
+            {
+                // Load shed: the oldest has waited too long.
+                pool.take_oldest(now, &mut station.stats);
+                station.stats.shed += 1;
+                self.requests[oldest].at = At::Moving;
+                self.fail(oldest, Failure::Dropped);
+                continue;
+            }
+            let newest = station
+                .shed
+                .as_ref()
+                .is_some_and(|s| s.newest_first(pool.waiting.len()));
+            let Some(next) = pool.release(now, &mut station.stats, newest) else {
                 return;
             };
             if self.requests.expired(next, now) {
@@ -373,11 +404,11 @@ impl Engine {
     #[inline]
     pub(super) fn start_service(&mut self, req: u32, si: usize) {
         let r = &mut self.requests[req];
-        if r.flags & EXPIRES != 0 {
-            // It may be past its deadline (`cancel = at_dequeue`). One look
-            // at the flags here, the rest out of line: this is every visit's
-            // path.
-            self.start_unless_expired(req, si);
+        if r.flags & (EXPIRES | SHEDDABLE) != 0 {
+            // It may be past its deadline (`cancel = at_dequeue`), or shed.
+            // One look at the flags here, the rest out of line: this is
+            // every visit's path.
+            self.start_checked(req, si);
             return;
         }
         r.started = self.now;
@@ -424,21 +455,41 @@ impl Engine {
         }
     }
 
-    /// `req`, carrying a deadline that drops it, would take a free server
-    /// of `si` (already counted busy): past its deadline it is dropped, and
-    /// the server takes the next in line instead (in a loop, not a
-    /// recursion: a long line may have expired at once).
+    /// `req`, carrying a deadline or queued at a station that sheds load,
+    /// would take a free server of `si` (already counted busy): past its
+    /// deadline it is dropped, or shed by CoDel, and the server takes the
+    /// next in line instead (in a loop, not a recursion: a long line may
+    /// be dropped at once).
     #[cold]
     #[inline(never)]
-    fn start_unless_expired(&mut self, mut req: u32, si: usize) {
+    fn start_checked(&mut self, mut req: u32, si: usize) {
         let now = self.now;
-        while self.requests.expired(req, now) {
+        loop {
+            let r = &mut self.requests[req];
+            let waited = (now - r.at_station) as f64;
+            let shed = r.flags & SHEDDABLE != 0;
+            r.flags &= !SHEDDABLE;
+            let timeout = match &self.stations[si].shed {
+                Some(s) if shed => s.timeout(now),
+                _ => None,
+            };
+            if let Some(timeout) = timeout {
+                self.shed_oldest(si, timeout);
+            }
             let station = &mut self.stations[si];
+            let failure = if self.requests.expired(req, now) {
+                station.stats.expired += 1;
+                Failure::Timeout
+            } else if timeout.is_some_and(|t| waited > t) {
+                station.stats.shed += 1;
+                Failure::Dropped
+            } else {
+                break;
+            };
             station.advance(now);
             station.n -= 1;
-            station.stats.expired += 1;
             self.requests[req].at = At::Moving;
-            self.fail(req, Failure::Timeout);
+            self.fail(req, failure);
             match self.stations[si].queue.pop() {
                 Some(next) => req = next,
                 None => {
@@ -452,6 +503,25 @@ impl Engine {
         self.requests[req].flags &= !EXPIRES;
         self.start_service(req, si);
         self.requests[req].flags |= expires;
+    }
+
+    /// Drops the requests at the front of `si`'s queue that have waited
+    /// longer than `timeout` (CoDel, while a server takes another).
+    fn shed_oldest(&mut self, si: usize, timeout: f64) {
+        let now = self.now;
+        while let Some(oldest) = self.stations[si].queue.oldest()
+            && (now - self.requests[oldest].at_station) as f64 > timeout
+        {
+            let station = &mut self.stations[si];
+            station.queue.pop_oldest();
+            station.advance(now);
+            station.n -= 1;
+            station.stats.shed += 1;
+            let r = &mut self.requests[oldest];
+            r.flags &= !SHEDDABLE;
+            r.at = At::Moving;
+            self.fail(oldest, Failure::Dropped);
+        }
     }
 
     /// `service` nanoseconds of work at `si` were done for `req`: wasted

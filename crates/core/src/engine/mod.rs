@@ -36,6 +36,7 @@ mod pool;
 mod replication;
 mod request;
 mod retry;
+mod shed;
 mod slab;
 mod station;
 #[cfg(test)]
@@ -65,6 +66,7 @@ use pool::{Hold, Pool};
 use replication::ReplicaState;
 use request::{Frame, Requests};
 use retry::RetryState;
+use shed::Shedder;
 use slab::Slab;
 use station::{CallState, Ps, Role, StationState, WaitQueue};
 
@@ -165,6 +167,8 @@ struct ClassState {
     deadline_stream: Stream,
     /// A rate limit its requests pass before their entry.
     limit: Option<TokenBucket>,
+    /// Whether it has a deadline or a rate limit (one test per arrival).
+    special: bool,
     /// Exact (unrounded) time of the next open arrival, in nanoseconds.
     next_arrival: f64,
     stats: ClassStats,
@@ -247,6 +251,7 @@ impl Engine {
                 StationState {
                     role,
                     limit: s.rate_limit.as_ref().map(TokenBucket::new),
+                    shed: s.shedding.as_ref().map(Shedder::new),
                     pool: s.admission.as_ref().map(Pool::new),
                     cache: s
                         .cache()
@@ -283,7 +288,13 @@ impl Engine {
                     n: 0,
                     busy: 0,
                     queue: match discipline {
-                        Some(Discipline::Fifo) => WaitQueue::Fifo(VecDeque::new()),
+                        Some(Discipline::Fifo) => match s.shedding.and_then(|d| d.lifo_above) {
+                            Some(above) if s.admission.is_none() => WaitQueue::Adaptive {
+                                q: VecDeque::new(),
+                                above: above as usize,
+                            },
+                            _ => WaitQueue::Fifo(VecDeque::new()),
+                        },
                         Some(Discipline::Lifo) => WaitQueue::Lifo(Vec::new()),
                         Some(Discipline::Priority) => WaitQueue::Priority(
                             (0..priorities.len()).map(|_| VecDeque::new()).collect(),
@@ -353,6 +364,7 @@ impl Engine {
                     deadline: c.deadline.clone(),
                     deadline_stream: Stream::new(derive(seed, &[name_key("deadline"), ckey])),
                     limit: c.rate_limit.as_ref().map(TokenBucket::new),
+                    special: c.deadline.is_some() || c.rate_limit.is_some(),
                     next_arrival: 0.0,
                     stats: ClassStats::new(&c.name),
                 }

@@ -98,16 +98,26 @@ impl Pool {
         Admit::Taken
     }
 
-    /// A slot comes back at `now`: the request waiting longest takes it (and
-    /// is returned), or it is free.
-    pub(super) fn release(&mut self, now: u64, stats: &mut StationStats) -> Option<u32> {
+    /// A slot comes back at `now`: the request waiting longest (or, with
+    /// `newest`, the newest) takes it and is returned, or it is free.
+    pub(super) fn release(
+        &mut self,
+        now: u64,
+        stats: &mut StationStats,
+        newest: bool,
+    ) -> Option<u32> {
         self.advance(now, stats);
         if let Some(c) = self.connections.as_mut()
             && c.reuse
         {
             c.idle.push(now);
         }
-        match self.waiting.pop_front() {
+        let next = if newest {
+            self.waiting.pop_back()
+        } else {
+            self.waiting.pop_front()
+        };
+        match next {
             Some(next) => {
                 stats.admitted += 1;
                 Some(next)
@@ -120,6 +130,13 @@ impl Pool {
     }
 
     /// Takes `req` out of the line, if it waits there.
+    /// The request waiting longest, taken out of the line at `now` (to be
+    /// dropped).
+    pub(super) fn take_oldest(&mut self, now: u64, stats: &mut StationStats) -> Option<u32> {
+        self.advance(now, stats);
+        self.waiting.pop_front()
+    }
+
     pub(super) fn withdraw(&mut self, req: u32, now: u64, stats: &mut StationStats) -> bool {
         match self.waiting.iter().position(|&r| r == req) {
             Some(i) => {

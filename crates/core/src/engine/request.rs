@@ -40,6 +40,9 @@ pub(super) const EXPIRES: u8 = 16;
 /// [`Cold::deadline`] (a client's deadline, or work to preempt); whoever
 /// cancels its pending events re-arms it ([`super::Engine::withdraw`]).
 pub(super) const TIMED: u8 = 32;
+/// In [`Request::flags`]: it arrived at a station whose queue sheds load
+/// (CoDel), which judges it when a server would take it.
+pub(super) const SHEDDABLE: u8 = 64;
 
 /// Where a request is, so that it can be taken out exactly
 /// ([`super::Engine::withdraw`]).
@@ -86,7 +89,7 @@ pub(super) struct Request {
     pub(super) holds: u32,
     /// Top of its call stack.
     pub(super) top: u32,
-    /// [`FORKED`], [`DETACHED`], [`KEYED`], [`ORPHAN`], [`EXPIRES`], [`TIMED`].
+    /// [`FORKED`], [`DETACHED`], [`KEYED`], [`ORPHAN`], [`EXPIRES`], [`TIMED`], [`SHEDDABLE`].
     pub(super) flags: u8,
     /// Where it is.
     pub(super) at: At,

@@ -13,6 +13,7 @@ use super::limit::TokenBucket;
 use super::pool::Pool;
 use super::replication::ReplicaState;
 use super::retry::RetryState;
+use super::shed::Shedder;
 use crate::rng::Stream;
 use crate::stats::StationStats;
 
@@ -22,6 +23,12 @@ pub(super) enum WaitQueue {
     Lifo(Vec<u32>),
     /// One FIFO per priority rank, rank 0 served first.
     Priority(Vec<VecDeque<u32>>),
+    /// FIFO, but the newest first while more than `above` wait (adaptive
+    /// LIFO).
+    Adaptive {
+        q: VecDeque<u32>,
+        above: usize,
+    },
     /// Processor sharing, a balancer and a call point have no waiting line.
     None,
 }
@@ -30,7 +37,7 @@ impl WaitQueue {
     #[inline]
     pub(super) fn push(&mut self, req: u32, rank: usize) {
         match self {
-            WaitQueue::Fifo(q) => q.push_back(req),
+            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.push_back(req),
             WaitQueue::Lifo(q) => q.push(req),
             WaitQueue::Priority(qs) => qs[rank].push_back(req),
             WaitQueue::None => unreachable!("only queueing stations queue"),
@@ -42,8 +49,41 @@ impl WaitQueue {
         match self {
             WaitQueue::Fifo(q) => q.pop_front(),
             WaitQueue::Lifo(q) => q.pop(),
+            WaitQueue::Adaptive { q, above } => {
+                if q.len() > *above {
+                    q.pop_back()
+                } else {
+                    q.pop_front()
+                }
+            }
             WaitQueue::Priority(qs) => qs.iter_mut().find_map(|q| q.pop_front()),
             WaitQueue::None => None,
+        }
+    }
+
+    /// The request waiting longest in a FIFO line (adaptive or not).
+    pub(super) fn oldest(&self) -> Option<u32> {
+        match self {
+            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.front().copied(),
+            _ => None,
+        }
+    }
+
+    /// Takes the request waiting longest out of a FIFO line.
+    pub(super) fn pop_oldest(&mut self) -> Option<u32> {
+        match self {
+            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.pop_front(),
+            _ => None,
+        }
+    }
+
+    /// Whether nobody waits.
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.is_empty(),
+            WaitQueue::Lifo(q) => q.is_empty(),
+            WaitQueue::Priority(qs) => qs.iter().all(VecDeque::is_empty),
+            WaitQueue::None => true,
         }
     }
 
@@ -56,7 +96,7 @@ impl WaitQueue {
                 .is_some()
         }
         match self {
-            WaitQueue::Fifo(q) => take(q, req),
+            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => take(q, req),
             WaitQueue::Lifo(q) => match q.iter().position(|&r| r == req) {
                 Some(i) => {
                     q.remove(i);
@@ -154,6 +194,8 @@ pub(super) struct StationState {
     pub(super) role: Role,
     /// A rate limit every arrival passes first.
     pub(super) limit: Option<TokenBucket>,
+    /// Load shedding at its waiting line (its pool's, else its queue's).
+    pub(super) shed: Option<Shedder>,
     /// Admission slots (worker threads, connections, a queue's buffer).
     pub(super) pool: Option<Pool>,
     /// A cache's entries and counts.
@@ -210,8 +252,10 @@ pub(super) mod flag {
 impl StationState {
     /// Which hooks this station needs: one bit per mechanism present.
     pub(super) fn flags(&self) -> u16 {
-        let special =
-            !matches!(self.role, Role::Queue) || self.pool.is_some() || self.limit.is_some();
+        let special = !matches!(self.role, Role::Queue)
+            || self.pool.is_some()
+            || self.limit.is_some()
+            || self.shed.is_some();
         u16::from(special) * flag::SPECIAL_ARRIVAL
             + u16::from(!self.releases.is_empty()) * flag::RELEASES
             + u16::from(self.error > 0.0) * flag::FAILS

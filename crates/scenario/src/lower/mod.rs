@@ -277,12 +277,13 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
             _ => {}
         }
     }
-    // Rate limits: a replicated service's on each replica (each instance
-    // enforces its own), any other's on its own station.
+    // Rate limits and load shedding: a replicated service's on each
+    // replica (each instance enforces its own; its line is its workers'),
+    // any other's on its own station.
     for (i, service) in doc.services.iter().enumerate() {
-        let Some(limit) = service.rate_limit else {
+        if service.rate_limit.is_none() && service.shedding.is_none() {
             continue;
-        };
+        }
         let layout = &layouts[i];
         let at: Vec<StationId> = if service.kind.is_some_and(ServiceKind::is_replicated) {
             layout.replicas.iter().map(ReplicaLayout::head).collect()
@@ -291,7 +292,8 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
         };
         for id in at {
             if let Some(s) = b.get_mut(id) {
-                s.rate_limit = Some(limit);
+                s.rate_limit = service.rate_limit.or(s.rate_limit);
+                s.shedding = service.shedding.or(s.shedding);
             }
         }
     }

@@ -13,7 +13,9 @@ use toml::de::{DeTable, DeValue};
 use super::{Down, MAX_COUNT, Name, Value, Walker};
 use crate::profiles::Profile;
 
-const EXTERNAL_KEYS: [&str; 6] = [
+const EXTERNAL_KEYS: [&str; 8] = [
+    "codel",
+    "adaptive_lifo",
     "kind",
     "latency",
     "concurrency",
@@ -21,7 +23,7 @@ const EXTERNAL_KEYS: [&str; 6] = [
     "down",
     "rate_limit",
 ];
-const QUEUE_KEYS: [&str; 2] = ["kind", "capacity"];
+const QUEUE_KEYS: [&str; 4] = ["kind", "capacity", "codel", "adaptive_lifo"];
 const BALANCER_KEYS: [&str; 8] = [
     "rate_limit",
     "kind",

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{ArrivalProcess, Load, RateLimit, RunConfig, Timeout};
+use chokepoint_core::model::{ArrivalProcess, Load, RateLimit, RunConfig, Shedding, Timeout};
 use chokepoint_core::time::SimTime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -144,6 +144,9 @@ pub(crate) struct ServiceDef {
     pub(crate) def: Option<KindDef>,
     /// Its `rate_limit`, when it has one (any kind but a queue).
     pub(crate) rate_limit: Option<RateLimit>,
+    /// Its `codel` and `adaptive_lifo`, when it has them (any kind but a
+    /// load balancer).
+    pub(crate) shedding: Option<Shedding>,
 }
 
 /// A service's keys, by kind.
@@ -576,12 +579,17 @@ impl<'s> Walker<'s> {
                     (Some(v), Some(k)) if k != ServiceKind::Queue => self.rate_limit(v),
                     _ => None,
                 };
+                let shedding = match kind {
+                    Some(ServiceKind::LoadBalancer) | None => None,
+                    Some(_) => self.shedding(table),
+                };
                 ServiceDef {
                     name,
                     key_span,
                     kind,
                     def,
                     rate_limit,
+                    shedding,
                 }
             })
             .collect();

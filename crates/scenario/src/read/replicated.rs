@@ -21,7 +21,9 @@ use crate::profiles::{Profile, catalog};
 /// Replicas of one service at most (each is a chain of stations).
 const MAX_REPLICAS: u32 = 1000;
 
-const REPLICATED_KEYS: [&str; 27] = [
+const REPLICATED_KEYS: [&str; 29] = [
+    "codel",
+    "adaptive_lifo",
     "rate_limit",
     "kind",
     "servers",

@@ -5,7 +5,8 @@
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Backoff, Breaker, Budget, Cancel, Hedge, HedgeDelay, Jitter, RateLimit, Retry, Timeout,
+    Backoff, Breaker, Budget, Cancel, Codel, Hedge, HedgeDelay, Jitter, RateLimit, Retry, Shedding,
+    Timeout,
 };
 use toml::de::{DeTable, DeValue};
 
@@ -20,6 +21,7 @@ const JITTERS: [&str; 4] = ["none", "full", "equal", "decorrelated"];
 const RETRY_ON: [&str; 2] = ["timeout", "error"];
 const HEDGE_KEYS: [&str; 2] = ["after", "max"];
 const LIMIT_KEYS: [&str; 3] = ["rate", "burst", "mode"];
+const CODEL_KEYS: [&str; 2] = ["target", "interval"];
 const BREAKER_KEYS: [&str; 7] = [
     "window",
     "min_calls",
@@ -309,6 +311,67 @@ impl Walker<'_> {
             slow_rate: slow_rate?,
             open_for: open_for?,
             half_open_calls: half_open_calls?,
+        })
+    }
+
+    /// A service's load shedding: `codel = { target = "5ms", interval =
+    /// "100ms" }` and `adaptive_lifo = 50`; `None` without either (or on an
+    /// error, reported). A plain station must queue FIFO.
+    pub(crate) fn shedding(&mut self, t: &DeTable<'_>) -> Option<Shedding> {
+        let codel = t.get("codel");
+        let lifo = t.get("adaptive_lifo");
+        if codel.is_none() && lifo.is_none() {
+            return None;
+        }
+        if let Some(d) = t.get("discipline")
+            && d.get_ref().as_str().is_some_and(|d| d != "fifo")
+            && t.get("calls").is_none()
+        {
+            let at = codel.or(lifo).expect("one of them").span();
+            self.error(
+                "`codel` and `adaptive_lifo` shed a FIFO queue (or a pool of workers)",
+                at,
+            )
+            .help = Some("drop `discipline`, or set it to \"fifo\"".into());
+            return None;
+        }
+        let codel = match codel {
+            None => Some(None),
+            Some(v) => self.table(v, "`codel`").and_then(|c| {
+                self.check_keys(c, &CODEL_KEYS, "`codel`");
+                let mut duration = |key: &str| match c.get(key) {
+                    Some(d) => self.duration(d, &format!("`codel.{key}`")).and_then(|x| {
+                        if x > 0.0 {
+                            Some(x * 1e9)
+                        } else {
+                            self.error(format!("`codel.{key}` must be positive"), d.span());
+                            None
+                        }
+                    }),
+                    None => {
+                        self.error(format!("`codel` needs `{key}`"), v.span()).help = Some(
+                            "such as codel = { target = \"5ms\", interval = \"100ms\" }".into(),
+                        );
+                        None
+                    }
+                };
+                let target = duration("target");
+                let interval = duration("interval");
+                Some(Some(Codel {
+                    target: target?,
+                    interval: interval?,
+                }))
+            }),
+        };
+        let lifo_above = match lifo {
+            None => Some(None),
+            Some(v) => self
+                .count(v, "`adaptive_lifo`", 0, crate::read::MAX_COUNT)
+                .map(Some),
+        };
+        Some(Shedding {
+            codel: codel?,
+            lifo_above: lifo_above?,
         })
     }
 

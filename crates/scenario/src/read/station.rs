@@ -12,7 +12,9 @@ use super::data::CACHE_KEYS;
 use super::{CacheDef, CallId, Down, MAX_COUNT, RouteDef, Walker};
 use crate::diagnostic::did_you_mean;
 
-const STATION_KEYS: [&str; 10] = [
+const STATION_KEYS: [&str; 12] = [
+    "codel",
+    "adaptive_lifo",
     "rate_limit",
     "kind",
     "calls",

@@ -584,3 +584,86 @@ fn a_breaker_refuses_calls_while_its_dependency_is_down() {
         assert_eq!(s.classes[0].rejected, b.breaker_rejected);
     }
 }
+
+/// A FIFO M/M/1 with load shedding.
+fn shedding(lambda: f64, shedding: Shedding, pool: bool) -> Topology {
+    let mut server = queue("server", 1, 1.0, Routing::exit());
+    if pool {
+        // The line is the pool's: one slot in front of a delay.
+        server = queue("server", INFINITE, 1.0, Routing::exit());
+        server.admission = Some(Admission::new(1, StationId(0)));
+    }
+    server.shedding = Some(shedding);
+    Topology {
+        stations: vec![server],
+        classes: jobs(lambda),
+    }
+}
+
+/// CoDel at an overloaded M/M/1 (ρ = 1.5, target 5 s, interval 20 s): the
+/// line never empties, so what waited past the target is dropped and the
+/// server stays busy on requests that waited less: no request served
+/// waited more than the target once the line stands, where without CoDel
+/// the line grows without bound. At ρ = 0.5 the line empties often and a
+/// request may wait the whole interval: almost nothing is dropped. At a
+/// queue and at a pool's line.
+#[test]
+fn codel_sheds_a_standing_queue_and_not_a_burst() {
+    let codel = Shedding {
+        codel: Some(Codel {
+            target: 5e9,
+            interval: 20e9,
+        }),
+        lifo_above: None,
+    };
+    for pool in [false, true] {
+        let t = shedding(1.5, codel, pool);
+        let s = run(&t, &RunConfig::new(secs(500.0), secs(20_000.0)), 1).unwrap();
+        let st = &s.stations[0];
+        let wait = if pool {
+            st.mean_slot_wait()
+        } else {
+            st.mean_wait()
+        };
+        assert!(
+            st.shed as f64 > 0.25 * s.classes[0].arrived as f64,
+            "{pool}: {}",
+            st.shed
+        );
+        assert!(wait < 5.0, "pool {pool}: mean wait of the served {wait} s");
+        let served = s.classes[0].completed as f64 / s.duration.as_secs_f64();
+        assert!(
+            served > 0.95,
+            "pool {pool}: the server keeps working: {served}/s"
+        );
+        let calm = run(
+            &shedding(0.5, codel, pool),
+            &RunConfig::new(secs(500.0), secs(20_000.0)),
+            1,
+        )
+        .unwrap();
+        let dropped = calm.stations[0].shed as f64 / calm.classes[0].arrived as f64;
+        assert!(dropped < 0.01, "pool {pool}: {dropped}");
+    }
+}
+
+/// Adaptive LIFO with a threshold of 0 is LIFO: at an M/M/1 the mean
+/// response is FIFO's, 1/(μ − λ) (a work-conserving order that ignores
+/// sizes does not change it), but the median falls (most are served
+/// soon, a few wait long).
+#[test]
+fn adaptive_lifo_keeps_the_mean_and_lowers_the_median() {
+    let lifo = Shedding {
+        codel: None,
+        lifo_above: Some(0),
+    };
+    let (lambda, mu) = (0.8, 1.0);
+    let topology = shedding(lambda, lifo, false);
+    let mean = replicate(&topology, 20_000.0, 20, |s| s.classes[0].mean_latency());
+    assert_close("mean response", mean, 1.0 / (mu - lambda));
+    let p50 = replicate(&topology, 20_000.0, 10, |s| {
+        s.classes[0].latency_quantile(0.5)
+    });
+    // FIFO's median: ln 2/(μ − λ) = 3.47 s.
+    assert!(p50.0 < 0.8 * 2f64.ln() / (mu - lambda), "{p50:?}");
+}
