@@ -235,6 +235,9 @@ pub struct StationStats {
     /// Requests present when the run ended (in service or queued; those
     /// waiting for a slot of its pool are `waiting_end`).
     pub present_at_end: u64,
+    /// Requests waiting for a token of its rate limit (or of their class's,
+    /// to enter here) when the run ended.
+    pub throttled_end: u64,
 }
 
 impl StationStats {

@@ -181,7 +181,7 @@ fn laws(topology: &Topology, stats: &RunStats, limit: u64) -> std::result::Resul
     // call points, and at most those and the call points' together.
     let (mut outside, mut calling) = (0, 0);
     for (s, station) in stats.stations.iter().zip(&topology.stations) {
-        let n = s.present_at_end + s.waiting_end;
+        let n = s.present_at_end + s.waiting_end + s.throttled_end;
         if station.call().is_some() {
             calling += n;
         } else {
@@ -272,6 +272,15 @@ pub fn scenario(u: &mut Unstructured) -> Result<String> {
         if u.ratio(1, 4)? {
             let _ = writeln!(out, "priority = {}", u.int_in_range(-2..=2)?);
         }
+        if u.ratio(1, 6)? {
+            let _ = writeln!(
+                out,
+                "rate_limit = {{ rate = \"{}/s\", burst = {}, mode = \"{}\" }}",
+                u.choose(&["1", "50", "1000"])?,
+                u.int_in_range(1..=20)?,
+                u.choose(&["reject", "delay"])?
+            );
+        }
         if u.ratio(1, 4)? {
             let _ = writeln!(out, "deadline = \"{}\"", dist(u)?);
             if u.ratio(1, 2)? {
@@ -323,6 +332,16 @@ fn protection(u: &mut Unstructured) -> Result<String> {
             );
         }
     }
+    if u.ratio(1, 4)? {
+        let _ = write!(
+            out,
+            ", breaker = {{ window = {}, failure_rate = {}, open_for = \"{}\", half_open_calls = {} }}",
+            u.int_in_range(1..=20)?,
+            u.choose(&["10", "50", "100"])?,
+            u.choose(&["10ms", "1s"])?,
+            u.int_in_range(1..=3)?
+        );
+    }
     if u.ratio(1, 3)? {
         let budget = match u.int_in_range(0..=2)? {
             0 => String::new(),
@@ -368,7 +387,18 @@ fn calls(u: &mut Unstructured, later: &[usize], kinds: &[Kind], profile: bool) -
         }
         items.push(match u.int_in_range(0..=5)? {
             0 => format!("{{ to = \"s{to}\" }}"),
-            5 => format!("{{ to = \"s{to}\"{} }}", protection(u)?),
+            5 => {
+                let hedge = if u.ratio(1, 3)? {
+                    format!(
+                        ", hedge = {{ after = \"{}\", max = {} }}",
+                        u.choose(&["1ms", "20ms", "p50", "p95"])?,
+                        u.int_in_range(1..=2)?
+                    )
+                } else {
+                    String::new()
+                };
+                format!("{{ to = \"s{to}\"{hedge}{} }}", protection(u)?)
+            }
             1 => format!(
                 "{{ to = \"s{to}\", p = {}, n = {}, latency = \"{}\" }}",
                 u.choose(&["0.3", "0.9", "1.0"])?,
@@ -483,6 +513,25 @@ fn service(
         }
         Kind::Api | Kind::Database => {
             let database = kind == Kind::Database;
+            if u.ratio(1, 5)? {
+                let _ = writeln!(
+                    out,
+                    "codel = {{ target = \"{}\", interval = \"{}\" }}",
+                    u.choose(&["1ms", "20ms"])?,
+                    u.choose(&["10ms", "200ms"])?
+                );
+            }
+            if u.ratio(1, 6)? {
+                let _ = writeln!(out, "adaptive_lifo = {}", u.int_in_range(0..=20)?);
+            }
+            if u.ratio(1, 6)? {
+                let _ = writeln!(
+                    out,
+                    "rate_limit = {{ rate = \"{}/s\", burst = {} }}",
+                    u.choose(&["10", "500"])?,
+                    u.int_in_range(1..=50)?
+                );
+            }
             let _ = writeln!(
                 out,
                 "kind = \"{}\"\nprofile = \"{}\"\ncpu = \"{}\"",

@@ -39,3 +39,14 @@ fn random_scenarios_run_and_keep_the_laws() {
         "{checked} of 300 loaded; invalid: {invalid:?}"
     );
 }
+
+/// Prints the scenario of seed `SEED` (an environment variable), to keep
+/// a failing one as a regression: `SEED=25 cargo test -p chokepoint-fuzzing
+/// --test generated print_one -- --ignored --nocapture`.
+#[test]
+#[ignore = "a tool, not a check"]
+fn print_one() {
+    let seed: u64 = std::env::var("SEED").map_or(0, |s| s.parse().unwrap());
+    let data = bytes(seed, 512);
+    println!("{}", scenario(&mut Unstructured::new(&data)).unwrap());
+}

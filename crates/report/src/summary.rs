@@ -792,7 +792,7 @@ fn stopped(info: &RunInfo, runs: &[RunStats]) -> Vec<StoppedRun> {
                     for (i, (st, owner)) in run.stations.iter().zip(&owners).enumerate() {
                         if !calling.contains(&i) {
                             *held.entry(owner.as_str()).or_default() +=
-                                st.present_at_end + st.waiting_end;
+                                st.present_at_end + st.waiting_end + st.throttled_end;
                         }
                     }
                     let (service, present) = held

@@ -545,6 +545,7 @@ impl Engine {
             At::Moving | At::Calling => return false,
             At::Throttled | At::Shaped => {
                 // Its `Admit` is cancelled (and its deadline re-armed).
+                station.throttled -= 1;
                 self.reissue(req);
             }
             At::Waiting => {

@@ -68,6 +68,7 @@ impl Engine {
             Take::Now => self.arrive(req, entry),
             Take::At(at) => {
                 self.requests[req].at = At::Shaped;
+                self.stations[entry].throttled += 1;
                 let handle = self.requests.handle(req);
                 self.events.push(SimTime(at), Event::Admit { req: handle });
             }
@@ -81,6 +82,7 @@ impl Engine {
     pub(super) fn admit_delayed(&mut self, req: u32) {
         let r = &mut self.requests[req];
         let at = std::mem::replace(&mut r.at, At::Moving);
+        self.stations[r.station as usize].throttled -= 1;
         match at {
             At::Shaped => {
                 let entry = self.classes[r.class as usize].entry;
@@ -152,6 +154,7 @@ impl Engine {
                 Take::Now => {}
                 Take::At(at) => {
                     let station = &mut self.stations[si];
+                    station.throttled += 1;
                     station.stats.delayed += 1;
                     station.stats.delay_sum += (at - now) as f64;
                     let r = &mut self.requests[req];

@@ -286,6 +286,7 @@ impl Engine {
                     capacity: q.and_then(|q| q.capacity).unwrap_or(u32::MAX),
                     is_ps: discipline == Some(Discipline::Ps),
                     n: 0,
+                    throttled: 0,
                     busy: 0,
                     queue: match discipline {
                         Some(Discipline::Fifo) => match s.shedding.and_then(|d| d.lifo_above) {

@@ -214,6 +214,9 @@ pub(super) struct StationState {
     pub(super) is_ps: bool,
     /// Requests present.
     pub(super) n: u32,
+    /// Requests waiting for a token to arrive here (its rate limit's, or
+    /// their class's before this entry).
+    pub(super) throttled: u32,
     /// Servers busy.
     pub(super) busy: u32,
     pub(super) queue: WaitQueue,
@@ -298,6 +301,7 @@ impl StationState {
     pub(super) fn finish(&mut self, now: u64) {
         self.advance(now);
         self.stats.present_at_end = u64::from(self.n);
+        self.stats.throttled_end = u64::from(self.throttled);
         if let Some(p) = self.pool.as_mut() {
             p.advance(now, &mut self.stats);
             self.stats.waiting_end = p.waiting.len() as u64;
