@@ -5,10 +5,11 @@
 //!
 //! | when | order | hook (flag) | what it may do |
 //! | --- | --- | --- | --- |
+//! | arrival | 0 | rate limit (`SPECIAL_ARRIVAL`) | pass, wait for a token (`Admit` event), or refuse (rejected) |
 //! | arrival | 1 | admission pool (`SPECIAL_ARRIVAL`) | take a slot, or queue for one, or refuse (drop) |
 //! | arrival | 2 | role (`SPECIAL_ARRIVAL`) | balancer: pass on to a target at once (or drop if all are down); call point: call |
 //! | arrival | 3 | enter | capacity check (drop), then a server, the waiting line or processor sharing |
-//! | a server or slot frees | – | deadline (`EXPIRES` on the request) | the next in line whose deadline has passed is dropped (`cancel = at_dequeue`), and the next taken |
+//! | a server or slot frees | – | deadline (`EXPIRES`), CoDel (`SHEDDABLE` at a queue; a pool's line) | the next in line past its deadline (`cancel = at_dequeue`) or CoDel's timeout is dropped, and the next taken |
 //! | entering PS | – | garbage collection (`ALLOCATES`) | allocate; a full heap pauses the station |
 //! | after a visit | 1 | error (`FAILS`) | fail the request (stops here) |
 //! | after a visit | 2 | release (`RELEASES`) | give back the slots released here, newest first (admitting waiting requests at once) |
@@ -143,8 +144,8 @@ impl Engine {
                 None => station.queue.is_empty(),
             };
             shed.arriving(now, empty);
-            if station.pool.is_none() && shed.codel() {
-                // Judged by CoDel when a server would take it.
+            if station.pool.is_none() {
+                // Judged when a server would take it (CoDel, adaptive LIFO).
                 self.requests[req].flags |= SHEDDABLE;
             }
         }
@@ -467,6 +468,15 @@ impl Engine {
     #[inline(never)]
     fn start_checked(&mut self, mut req: u32, si: usize) {
         let now = self.now;
+        // Adaptive LIFO: past its threshold, the newest goes instead (it
+        // was taken from the front; `req` itself waited at least as long).
+        let station = &mut self.stations[si];
+        if self.requests[req].flags & SHEDDABLE != 0
+            && let Some(shed) = &station.shed
+            && shed.newest_first(station.queue.len() + 1)
+        {
+            req = station.queue.newest_instead(req);
+        }
         loop {
             let r = &mut self.requests[req];
             let waited = (now - r.at_station) as f64;
@@ -493,7 +503,20 @@ impl Engine {
             station.n -= 1;
             self.requests[req].at = At::Moving;
             self.fail(req, failure);
-            match self.stations[si].queue.pop() {
+            let station = &mut self.stations[si];
+            let lifo = station
+                .shed
+                .as_ref()
+                .is_some_and(|s| s.newest_first(station.queue.len()));
+            let next = if lifo {
+                station
+                    .queue
+                    .pop_oldest()
+                    .map(|r| station.queue.newest_instead(r))
+            } else {
+                station.queue.pop()
+            };
+            match next {
                 Some(next) => req = next,
                 None => {
                     self.stations[si].busy -= 1;

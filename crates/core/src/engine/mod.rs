@@ -289,13 +289,7 @@ impl Engine {
                     throttled: 0,
                     busy: 0,
                     queue: match discipline {
-                        Some(Discipline::Fifo) => match s.shedding.and_then(|d| d.lifo_above) {
-                            Some(above) if s.admission.is_none() => WaitQueue::Adaptive {
-                                q: VecDeque::new(),
-                                above: above as usize,
-                            },
-                            _ => WaitQueue::Fifo(VecDeque::new()),
-                        },
+                        Some(Discipline::Fifo) => WaitQueue::Fifo(VecDeque::new()),
                         Some(Discipline::Lifo) => WaitQueue::Lifo(Vec::new()),
                         Some(Discipline::Priority) => WaitQueue::Priority(
                             (0..priorities.len()).map(|_| VecDeque::new()).collect(),

@@ -31,11 +31,6 @@ impl Shedder {
         }
     }
 
-    /// Whether it sheds by CoDel.
-    pub(super) fn codel(&self) -> bool {
-        self.policy.codel.is_some()
-    }
-
     /// A request arrives at `now` and finds the line empty, or not.
     pub(super) fn arriving(&mut self, now: u64, line_empty: bool) {
         if line_empty {

@@ -23,12 +23,6 @@ pub(super) enum WaitQueue {
     Lifo(Vec<u32>),
     /// One FIFO per priority rank, rank 0 served first.
     Priority(Vec<VecDeque<u32>>),
-    /// FIFO, but the newest first while more than `above` wait (adaptive
-    /// LIFO).
-    Adaptive {
-        q: VecDeque<u32>,
-        above: usize,
-    },
     /// Processor sharing, a balancer and a call point have no waiting line.
     None,
 }
@@ -37,7 +31,7 @@ impl WaitQueue {
     #[inline]
     pub(super) fn push(&mut self, req: u32, rank: usize) {
         match self {
-            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.push_back(req),
+            WaitQueue::Fifo(q) => q.push_back(req),
             WaitQueue::Lifo(q) => q.push(req),
             WaitQueue::Priority(qs) => qs[rank].push_back(req),
             WaitQueue::None => unreachable!("only queueing stations queue"),
@@ -49,22 +43,15 @@ impl WaitQueue {
         match self {
             WaitQueue::Fifo(q) => q.pop_front(),
             WaitQueue::Lifo(q) => q.pop(),
-            WaitQueue::Adaptive { q, above } => {
-                if q.len() > *above {
-                    q.pop_back()
-                } else {
-                    q.pop_front()
-                }
-            }
             WaitQueue::Priority(qs) => qs.iter_mut().find_map(|q| q.pop_front()),
             WaitQueue::None => None,
         }
     }
 
-    /// The request waiting longest in a FIFO line (adaptive or not).
+    /// The request waiting longest in a FIFO line.
     pub(super) fn oldest(&self) -> Option<u32> {
         match self {
-            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.front().copied(),
+            WaitQueue::Fifo(q) => q.front().copied(),
             _ => None,
         }
     }
@@ -72,15 +59,38 @@ impl WaitQueue {
     /// Takes the request waiting longest out of a FIFO line.
     pub(super) fn pop_oldest(&mut self) -> Option<u32> {
         match self {
-            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.pop_front(),
+            WaitQueue::Fifo(q) => q.pop_front(),
             _ => None,
+        }
+    }
+
+    /// Swaps `req`, just taken from the front of a FIFO line, for the
+    /// newest request waiting (adaptive LIFO); `req` when none waits.
+    pub(super) fn newest_instead(&mut self, req: u32) -> u32 {
+        match self {
+            WaitQueue::Fifo(q) => match q.pop_back() {
+                Some(newest) => {
+                    q.push_front(req);
+                    newest
+                }
+                None => req,
+            },
+            _ => req,
+        }
+    }
+
+    /// Requests waiting in a FIFO line.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            WaitQueue::Fifo(q) => q.len(),
+            _ => 0,
         }
     }
 
     /// Whether nobody waits.
     pub(super) fn is_empty(&self) -> bool {
         match self {
-            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => q.is_empty(),
+            WaitQueue::Fifo(q) => q.is_empty(),
             WaitQueue::Lifo(q) => q.is_empty(),
             WaitQueue::Priority(qs) => qs.iter().all(VecDeque::is_empty),
             WaitQueue::None => true,
@@ -96,7 +106,7 @@ impl WaitQueue {
                 .is_some()
         }
         match self {
-            WaitQueue::Fifo(q) | WaitQueue::Adaptive { q, .. } => take(q, req),
+            WaitQueue::Fifo(q) => take(q, req),
             WaitQueue::Lifo(q) => match q.iter().position(|&r| r == req) {
                 Some(i) => {
                     q.remove(i);
