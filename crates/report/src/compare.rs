@@ -106,6 +106,14 @@ fn section<T>(
                     cell.and_then(|c| c.value.map(|v| (v, c.ci95)))
                 })
                 .collect();
+            // Nothing to compare: no scenario has it, or a count that is
+            // zero in every one (no timeout anywhere, say).
+            let absent = got.iter().all(Option::is_none);
+            let all_zero =
+                f.unit == Unit::Count && got.iter().all(|g| g.is_none_or(|(v, _)| v == 0.0));
+            if absent || all_zero {
+                continue;
+            }
             let base = got[0];
             let change = got
                 .iter()

@@ -127,14 +127,16 @@ impl<T> Entry<T> {
 pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
     class("arrived", Unit::Count, |c| Some(Cell::count(c.arrived))).column("arrived"),
     class("completed", Unit::Count, |c| Some(Cell::count(c.completed))).column("completed"),
-    class("dropped", Unit::Count, |c| Some(Cell::count(c.dropped))).column("dropped"),
+    class("dropped", Unit::Count, |c| Some(Cell::count(c.dropped)))
+        .compared("dropped")
+        .column("dropped"),
     // Shown in the table only when a dependency can fail.
     class("failed", Unit::Count, |c| Some(Cell::count(c.failed))).column("failed"),
     // Shown in the table only when something timed out.
     class("timed_out", Unit::Count, |c| Some(Cell::count(c.timed_out)))
         .compared("timed_out")
         .column("timed out"),
-    class("late", Unit::Count, |c| Some(Cell::count(c.late))),
+    class("late", Unit::Count, |c| Some(Cell::count(c.late))).compared("late"),
     // Shown in the table only when something was rejected.
     class("rejected", Unit::Count, |c| Some(Cell::count(c.rejected)))
         .compared("rejected")
@@ -365,10 +367,12 @@ pub(crate) const STATION: [Entry<StationSummary>; 56] = [
     .compared("resilience.attempts_per_call"),
     station("timeouts", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.timeouts))
-    }),
+    })
+    .compared("resilience.timeouts"),
     station("retries", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.retries))
-    }),
+    })
+    .compared("resilience.retries"),
     station("retries_refused", Unit::Count, |s| {
         s.resilience
             .as_ref()
@@ -376,7 +380,8 @@ pub(crate) const STATION: [Entry<StationSummary>; 56] = [
     }),
     station("hedges", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.hedges))
-    }),
+    })
+    .compared("resilience.hedges"),
     station("late_replies", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.late_replies))
     }),
@@ -388,10 +393,12 @@ pub(crate) const STATION: [Entry<StationSummary>; 56] = [
     }),
     station("shed", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.shed))
-    }),
+    })
+    .compared("resilience.shed"),
     station("rate_limited", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.rate_limited))
-    }),
+    })
+    .compared("resilience.rate_limited"),
     station("delayed", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.delayed))
     }),

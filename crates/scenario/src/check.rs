@@ -182,7 +182,7 @@ fn overload(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
         let outcome = if s.queue().is_some_and(|q| q.capacity.is_some()) {
             "it will drop the excess at its capacity"
         } else if s.shedding.is_some_and(|d| d.codel.is_some()) {
-            "it sheds the excess (CoDel), and the requests it serves wait about its target"
+            "it sheds the excess (CoDel)"
         } else if expires {
             "its requests wait until their deadline passes and are dropped, so many will time out"
         } else {

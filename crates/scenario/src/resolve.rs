@@ -246,6 +246,10 @@ impl Resolver<'_> {
                         self.error(
                             format!("`{key}` is not supported on a send to a queue"),
                             at.clone(),
+                        )
+                        .help = Some(
+                            "a message to a queue awaits no reply: it is sent and the caller goes on"
+                                .into(),
                         );
                         return None;
                     }

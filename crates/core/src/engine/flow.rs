@@ -442,7 +442,9 @@ impl Engine {
         station.stats.wait_sum += (r.started - r.at_station) as f64;
         station.stats.response_sum += (now - r.at_station) as f64;
         if r.flags & (FORKED | ORPHAN) != 0 {
-            self.note_waste(req, si, (now - r.started) as f64);
+            // Measured time only.
+            let service = now - r.started.max(self.measuring_since);
+            self.note_waste(req, si, service as f64);
         }
         self.serve_next(si);
         self.route(req, si);
@@ -550,6 +552,31 @@ impl Engine {
         }
     }
 
+    /// At the end of a run, the work received so far by the processor-
+    /// sharing jobs nobody awaits any more counts as wasted too: an
+    /// overloaded station holds ever more of them, each partly served.
+    /// (A FIFO server holds one request at a time: what it leaves out is
+    /// at most one service per server.)
+    pub(super) fn note_unfinished_waste(&mut self) {
+        let now = self.now;
+        for si in 0..self.stations.len() {
+            if !self.stations[si].is_ps || self.stations[si].ps.jobs.is_empty() {
+                continue;
+            }
+            self.stations[si].ps_update(now);
+            let ps = &self.stations[si].ps;
+            let (vtime, reset) = (ps.vtime, ps.vtime_at_reset);
+            let jobs: Vec<(u32, f64)> = ps.jobs.iter().map(|j| (j.req, j.finish)).collect();
+            for (req, finish) in jobs {
+                if self.requests[req].flags & (FORKED | ORPHAN) != 0 {
+                    // Its work received since measurement started.
+                    let began = (finish - self.requests[req].work).max(reset);
+                    self.note_waste(req, si, (vtime - began).max(0.0));
+                }
+            }
+        }
+    }
+
     /// `service` nanoseconds of work at `si` were done for `req`: wasted
     /// if nobody awaits its result any more (its client gave up, or the
     /// call that forked it is over).
@@ -584,7 +611,9 @@ impl Engine {
         station.stats.response_sum += response;
         station.stats.wait_sum += response - r.work;
         if r.flags & (FORKED | ORPHAN) != 0 {
-            self.note_waste(job.req, si, r.work);
+            // The work it received since measurement started.
+            let since = r.work.min(job.finish - station.ps.vtime_at_reset).max(0.0);
+            self.note_waste(job.req, si, since);
         }
         self.ps_reschedule(si);
         self.route(job.req, si);

@@ -469,6 +469,7 @@ impl Engine {
         }
 
         let now = self.now;
+        self.note_unfinished_waste();
         for s in &mut self.stations {
             s.finish(now);
         }

@@ -162,6 +162,9 @@ pub(super) struct Ps {
     pub(super) jobs: BinaryHeap<PsJob>,
     pub(super) generation: u32,
     pub(super) seq: u64,
+    /// `vtime` when measurement started: the work a job received since is
+    /// its progress past it.
+    pub(super) vtime_at_reset: f64,
 }
 
 /// A call point's targets and its random stream.
@@ -290,6 +293,10 @@ impl StationState {
     /// Starts measuring at `now`: every mechanism's counts restart.
     pub(super) fn reset(&mut self, now: u64) {
         self.advance(now);
+        if self.is_ps {
+            self.ps_update(now);
+            self.ps.vtime_at_reset = self.ps.vtime;
+        }
         self.stats.reset();
         self.last = now;
         if let Some(p) = self.pool.as_mut() {

@@ -581,7 +581,7 @@ impl<'s> Walker<'s> {
                 };
                 let shedding = match kind {
                     Some(ServiceKind::LoadBalancer) | None => None,
-                    Some(_) => self.shedding(table),
+                    Some(k) => self.shedding(table, k),
                 };
                 ServiceDef {
                     name,

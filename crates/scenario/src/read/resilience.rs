@@ -11,6 +11,7 @@ use chokepoint_core::model::{
 use toml::de::{DeTable, DeValue};
 
 use super::{Value, Walker};
+use crate::layout::ServiceKind;
 use crate::units::parse_duration;
 
 const RETRY_KEYS: [&str; 4] = ["attempts", "backoff", "on", "budget"];
@@ -53,6 +54,14 @@ impl Walker<'_> {
     /// A duration (`"200ms"`, constant) or a distribution (`"exp(1s)"`),
     /// positive.
     pub(crate) fn duration_or_dist(&mut self, v: &Value<'_>, what: &str) -> Option<Dist> {
+        if let DeValue::String(s) = v.get_ref()
+            && s.trim_start().starts_with('-')
+        {
+            self.error(format!("{what} must be positive, found {s}"), v.span())
+                .help =
+                Some("a duration such as \"200ms\", or a distribution such as \"exp(2s)\"".into());
+            return None;
+        }
         if let DeValue::String(s) = v.get_ref()
             && let Ok(secs) = parse_duration(s)
         {
@@ -317,10 +326,35 @@ impl Walker<'_> {
     /// A service's load shedding: `codel = { target = "5ms", interval =
     /// "100ms" }` and `adaptive_lifo = 50`; `None` without either (or on an
     /// error, reported). A plain station must queue FIFO.
-    pub(crate) fn shedding(&mut self, t: &DeTable<'_>) -> Option<Shedding> {
+    pub(crate) fn shedding(&mut self, t: &DeTable<'_>, kind: ServiceKind) -> Option<Shedding> {
         let codel = t.get("codel");
         let lifo = t.get("adaptive_lifo");
         if codel.is_none() && lifo.is_none() {
+            return None;
+        }
+        // A line must exist: requests waiting for a worker, a connection,
+        // a slot of an external's concurrency.
+        let line = match kind {
+            ServiceKind::Api | ServiceKind::Database => {
+                t.get("workers").is_some() || t.get("pool").is_some()
+            }
+            ServiceKind::External => t.get("concurrency").is_some(),
+            _ => true,
+        };
+        if !line {
+            let at = codel.or(lifo).expect("one of them").span();
+            let needs = match kind {
+                ServiceKind::External => "`concurrency`",
+                ServiceKind::Database => "`workers` or a `pool`",
+                _ => "`workers`",
+            };
+            self.error(
+                format!("`codel` and `adaptive_lifo` shed a line of waiting requests, and this service has none: give it {needs}"),
+                at,
+            )
+            .help = Some(
+                "without a limit on requests in progress, they all share the CPU at once and none waits in a line".into(),
+            );
             return None;
         }
         if let Some(d) = t.get("discipline")
@@ -397,7 +431,18 @@ impl Walker<'_> {
     fn retry_policy(&mut self, t: &DeTable<'_>, v: &Value<'_>, context: &str) -> Option<Retry> {
         self.check_keys(t, &RETRY_KEYS, context);
         let attempts = match t.get("attempts") {
-            Some(a) => self.count(a, "`attempts`", 1, MAX_ATTEMPTS),
+            Some(a) => {
+                let n = self.count(a, "`attempts`", 1, MAX_ATTEMPTS);
+                if n.is_none() {
+                    if let Some(d) = self.diags.last_mut() {
+                        d.help = Some(
+                            "attempts in all, the first included: 1 makes no retry, 3 makes up to two"
+                                .into(),
+                        );
+                    }
+                }
+                n
+            }
             None => {
                 self.error(format!("{context} needs `attempts`"), v.span())
                     .help = Some(
@@ -505,6 +550,9 @@ impl Walker<'_> {
                         self.error(
                             format!("`budget.percent` is a percentage, from 0 to 100, found {x}"),
                             p.span(),
+                        )
+                        .help = Some(
+                            "retries in progress at most this share of the calls in progress, such as percent = 20".into(),
                         );
                         None
                     }
