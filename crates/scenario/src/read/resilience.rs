@@ -433,13 +433,13 @@ impl Walker<'_> {
         let attempts = match t.get("attempts") {
             Some(a) => {
                 let n = self.count(a, "`attempts`", 1, MAX_ATTEMPTS);
-                if n.is_none() {
-                    if let Some(d) = self.diags.last_mut() {
-                        d.help = Some(
-                            "attempts in all, the first included: 1 makes no retry, 3 makes up to two"
-                                .into(),
-                        );
-                    }
+                if n.is_none()
+                    && let Some(d) = self.diags.last_mut()
+                {
+                    d.help = Some(
+                        "attempts in all, the first included: 1 makes no retry, 3 makes up to two"
+                            .into(),
+                    );
                 }
                 n
             }
