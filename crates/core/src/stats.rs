@@ -232,6 +232,8 @@ pub struct StationStats {
     /// Requests waiting for a slot when measurement ended: a queue's
     /// backlog grew by the difference.
     pub waiting_end: u64,
+    /// Requests present when measurement started (in service or queued).
+    pub present_start: u64,
     /// Requests present when the run ended (in service or queued; those
     /// waiting for a slot of its pool are `waiting_end`).
     pub present_at_end: u64,

@@ -432,6 +432,14 @@ pub fn table(summary: &Summary) -> String {
                 duration(w.mean_wait, None)
             );
         }
+        if let Some(g) = s.backlog_growth {
+            let _ = writeln!(
+                out,
+                "{name}: UNSTABLE: requests pile up in it by {}/s ±{} and would grow without bound; it needs more capacity, or less load",
+                sig3(g),
+                half_width(s.backlog_growth_ci95.unwrap_or(0.0))
+            );
+        }
         if let Some(w) = s.workers.as_ref().filter(|w| w.unstable) {
             let _ = writeln!(
                 out,

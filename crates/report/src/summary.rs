@@ -175,6 +175,14 @@ pub struct StationSummary {
     /// request's time in it goes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
+    /// When requests pile up in its stations (queued or in service, beyond
+    /// its workers' line) faster than 1% of its arrivals, significantly:
+    /// how fast, per second. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog_growth: Option<f64>,
+    /// 95% CI half-width of `backlog_growth`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog_growth_ci95: Option<f64>,
     /// Where calls are given up, retried, or work is dropped or wasted:
     /// present when the station or service has a call with a timeout or a
     /// retry policy, or any of these happened there.
@@ -228,6 +236,31 @@ pub struct ResilienceSummary {
     /// The share of its servers' busy time spent on requests nobody
     /// awaited any more (their client gave up, or their call was over).
     pub wasted: Option<f64>,
+}
+
+/// How fast requests pile up in `stations` (queued or in service, their
+/// pools' lines apart), when significantly faster than 1% of their
+/// arrivals: a backlog that grows without bound (a retry storm's database,
+/// say). Call points are left out: their callers are counted where they
+/// wait.
+fn backlog(runs: &[RunStats], stations: &[usize]) -> Option<Estimate> {
+    let own: Vec<usize> = stations
+        .iter()
+        .copied()
+        .filter(|&i| !runs[0].stations[i].call)
+        .collect();
+    let growth = estimate(runs, &|r| {
+        let grew: f64 = own
+            .iter()
+            .map(|&i| r.stations[i].present_at_end as f64 - r.stations[i].present_start as f64)
+            .sum();
+        grew / r.duration.as_secs_f64()
+    });
+    let arrivals = estimate(runs, &|r| {
+        own.iter().map(|&i| r.stations[i].arrivals).sum::<u64>() as f64 / r.duration.as_secs_f64()
+    });
+    let low = growth.mean - growth.half_width.unwrap_or(f64::INFINITY);
+    (growth.mean > 0.01 * arrivals.mean && low > 0.0).then_some(growth)
 }
 
 /// The resilience figures of `stations` (one station, or every station of a
@@ -1021,6 +1054,8 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         busiest_replica_ci95: None,
         uneven_load: None,
         workers: workers(runs, &[si], false),
+        backlog_growth: backlog(runs, &[si]).map(|b| b.mean),
+        backlog_growth_ci95: backlog(runs, &[si]).and_then(|b| b.half_width),
         resilience: resilience(runs, &[si]),
         parts: None,
     }
@@ -1158,6 +1193,8 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         cache: cache(runs, svc.entry.idx()),
         gc: svc.gc.then(|| gc(runs, &cpus)),
         replication: (svc.followers() > 0).then(|| replication(runs, &all, svc.followers())),
+        backlog_growth: backlog(runs, &all).map(|b| b.mean),
+        backlog_growth_ci95: backlog(runs, &all).and_then(|b| b.half_width),
         resilience: {
             let mut every: Vec<usize> = svc.stations().map(|id| id.idx()).collect();
             every.sort_unstable();

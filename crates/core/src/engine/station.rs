@@ -293,11 +293,13 @@ impl StationState {
     /// Starts measuring at `now`: every mechanism's counts restart.
     pub(super) fn reset(&mut self, now: u64) {
         self.advance(now);
+        let present = u64::from(self.n);
         if self.is_ps {
             self.ps_update(now);
             self.ps.vtime_at_reset = self.ps.vtime;
         }
         self.stats.reset();
+        self.stats.present_start = present;
         self.last = now;
         if let Some(p) = self.pool.as_mut() {
             p.last = now;
