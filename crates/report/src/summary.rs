@@ -259,8 +259,15 @@ fn backlog(runs: &[RunStats], stations: &[usize]) -> Option<Estimate> {
     let arrivals = estimate(runs, &|r| {
         own.iter().map(|&i| r.stations[i].arrivals).sum::<u64>() as f64 / r.duration.as_secs_f64()
     });
+    unstable(&growth, arrivals.mean).then_some(growth)
+}
+
+/// Whether a backlog `growth` (per second) is a queue growing without
+/// bound: more than 1% of the `rate` (per second) feeding it, with its 95%
+/// interval above zero.
+fn unstable(growth: &Estimate, rate: f64) -> bool {
     let low = growth.mean - growth.half_width.unwrap_or(f64::INFINITY);
-    (growth.mean > 0.01 * arrivals.mean && low > 0.0).then_some(growth)
+    growth.mean > 0.01 * rate && low > 0.0
 }
 
 /// The resilience figures of `stations` (one station, or every station of a
@@ -676,7 +683,6 @@ fn workers(runs: &[RunStats], heads: &[usize], connections: bool) -> Option<Work
     let admitted = estimate(runs, &|r| {
         heads.iter().map(|&i| r.stations[i].admitted).sum::<u64>() as f64 / r.duration.as_secs_f64()
     });
-    let low = growth.mean - growth.half_width.unwrap_or(f64::INFINITY);
     Some(Workers {
         slots,
         utilization: estimate(runs, &|r| {
@@ -696,7 +702,7 @@ fn workers(runs: &[RunStats], heads: &[usize], connections: bool) -> Option<Work
         ),
         backlog_growth: growth.mean,
         backlog_growth_ci95: growth.half_width,
-        unstable: growth.mean > 0.01 * admitted.mean && low > 0.0,
+        unstable: unstable(&growth, admitted.mean),
         connects: connections.then(|| {
             estimate(runs, &|r| {
                 heads.iter().map(|&i| r.stations[i].connects).sum::<u64>() as f64

@@ -26,6 +26,28 @@ pub fn erlang_c(c: u32, a: f64) -> f64 {
     last / (sum + last)
 }
 
+/// Erlang-A (M/M/c+M, exponential patience of rate `theta` while queued):
+/// the probability that a customer abandons, θ·E(Lq)/λ, from the
+/// birth-death chain with death rate min(k, c)·μ + (k − c)⁺·θ in state k.
+pub fn erlang_a(lambda: f64, mu: f64, c: u32, theta: f64) -> f64 {
+    let mut p = vec![1.0_f64];
+    for k in 1..100_000u32 {
+        let death = f64::from(k.min(c)) * mu + f64::from(k.saturating_sub(c)) * theta;
+        let next = p[p.len() - 1] * lambda / death;
+        p.push(next);
+        if next < 1e-300 {
+            break;
+        }
+    }
+    let total: f64 = p.iter().sum();
+    let lq: f64 = p
+        .iter()
+        .enumerate()
+        .map(|(k, pk)| (k as f64 - f64::from(c)).max(0.0) * pk / total)
+        .sum();
+    theta * lq / lambda
+}
+
 /// Mean figures of an M/M/c station fed at rate `lambda` with mean service `s`.
 fn mmc(c: u32, lambda: f64, s: f64) -> (f64, f64, f64, f64, f64) {
     let a = lambda * s;

@@ -5,6 +5,7 @@
 
 use chokepoint_report::Summary;
 use chokepoint_scenario::Override;
+use chokepoint_validation::derived::erlang_a;
 
 /// A scenario of `scenarios/resilience/`, run with `overrides`.
 fn run(name: &str, overrides: &[Override]) -> Summary {
@@ -14,23 +15,6 @@ fn run(name: &str, overrides: &[Override]) -> Summary {
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     chokepoint_validation::summary((name, &text), overrides)
-}
-
-/// Erlang-A (M/M/c+M), P(abandon) = θ·E[Lq]/λ, from the birth-death chain
-/// with death rate min(k, c)·μ + (k − c)⁺·θ in state k.
-fn erlang_a(lambda: f64, mu: f64, c: u32, theta: f64) -> f64 {
-    let mut p = vec![1.0_f64];
-    for k in 1..2000u32 {
-        let death = f64::from(k.min(c)) * mu + f64::from(k.saturating_sub(c)) * theta;
-        p.push(p[p.len() - 1] * lambda / death);
-    }
-    let total: f64 = p.iter().sum();
-    let lq: f64 = p
-        .iter()
-        .enumerate()
-        .map(|(k, pk)| (k as f64 - f64::from(c)).max(0.0) * pk / total)
-        .sum();
-    theta * lq / lambda
 }
 
 /// `deadlines.toml` as written (`deadline = "exp(2s)"`, `cancel =

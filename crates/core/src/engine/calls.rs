@@ -109,13 +109,14 @@ impl Engine {
         self.attempt(frame);
     }
 
-    /// Makes an attempt of the call `frame` (on top of its owner's stack):
+    /// Makes an attempt of the call `frame` (on top of its owner's stack),
+    /// its first or, after a backoff (`Event::Retry`), another:
     /// one new request per target, each replying to the frame and carrying
     /// the deadline its callee must meet; the attempt's timeout and first
     /// hedge are set.
     #[cold]
     #[inline(never)]
-    fn attempt(&mut self, frame: FrameRef) {
+    pub(super) fn attempt(&mut self, frame: FrameRef) {
         let now = self.now;
         let f = &self.frames[frame.index];
         let (si, owner) = (f.station as usize, f.owner);
@@ -235,11 +236,9 @@ impl Engine {
         self.call_failed(frame, Failure::Timeout);
     }
 
-    /// The attempt in progress of the call `frame` failed: its retry
-    /// policy may make another after a backoff (the caller holding what it
-    /// holds meanwhile), or the caller fails. Either way the attempt's
-    /// requests are abandoned: their replies, to a frame made stale, are
-    /// ignored.
+    /// The attempt in progress of the call `frame` failed (an error, a
+    /// refusal, a timeout): its breaker, if any, records the failure, then
+    /// [`Engine::retry_or_fail`].
     #[cold]
     #[inline(never)]
     fn call_failed(&mut self, frame: FrameRef, failure: Failure) {
@@ -253,8 +252,10 @@ impl Engine {
     }
 
     /// The attempt in progress of the call `frame` failed (or was refused
-    /// by its breaker): another after a backoff, if the retry policy allows
-    /// it, or the caller fails.
+    /// by its breaker): its retry policy may make another after a backoff
+    /// (the caller holding what it holds meanwhile), or the caller fails.
+    /// Either way the attempt's requests are abandoned: their replies, to a
+    /// frame made stale, are ignored.
     #[cold]
     #[inline(never)]
     fn retry_or_fail(&mut self, frame: FrameRef, failure: Failure) {
@@ -289,13 +290,6 @@ impl Engine {
             }
         }
         self.fail(f.owner, failure);
-    }
-
-    /// A call's backoff is over: its next attempt.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn retry(&mut self, frame: FrameRef) {
-        self.attempt(frame);
     }
 
     /// Request `req`'s deadline passed: a request from outside is given up

@@ -544,7 +544,7 @@ impl Engine {
             Event::Retry { frame } => {
                 if self.frames.is_live(frame) {
                     self.n_events += 1;
-                    self.retry(frame);
+                    self.attempt(frame);
                 }
             }
             Event::Expire { req } => {

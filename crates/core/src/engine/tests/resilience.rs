@@ -13,7 +13,8 @@ fn patient(rate: f64, after: Dist, cancel: Cancel) -> Vec<Class> {
 
 /// Erlang-A (M/M/c+M): exponential patience of rate θ while queued. From
 /// the birth-death chain with death rate min(k, c)·μ + (k − c)⁺·θ in state
-/// k: P(abandon) = θ·E[Lq]/λ.
+/// k: P(abandon) = θ·E[Lq]/λ. (The validation crate has the same formula,
+/// `derived::erlang_a`, for its tests; the engine cannot depend on it.)
 fn erlang_a(lambda: f64, mu: f64, c: u32, theta: f64) -> f64 {
     let mut p = vec![1.0];
     for k in 1..10_000u32 {
