@@ -5,12 +5,14 @@
 //!
 //! | when | order | hook (flag) | what it may do |
 //! | --- | --- | --- | --- |
-//! | arrival | 0 | rate limit (`SPECIAL_ARRIVAL`) | pass, wait for a token (`Admit` event), or refuse (rejected) |
+//! | arrival from outside | 0 | the class's deadline and rate limit (`GATED` on the request; its entry has `SPECIAL_ARRIVAL`) | arm the deadline (`Expire` event); pass, wait for a token (`Admit` event), or refuse (rejected) |
+//! | arrival | 0 | the station's rate limit (`SPECIAL_ARRIVAL`) | pass, wait for a token (`Admit` event), or refuse (rejected) |
 //! | arrival | 1 | admission pool (`SPECIAL_ARRIVAL`) | take a slot, or queue for one, or refuse (drop) |
 //! | arrival | 2 | role (`SPECIAL_ARRIVAL`) | balancer: pass on to a target at once (or drop if all are down); call point: call |
 //! | arrival | 3 | enter | capacity check (drop), then a server, the waiting line or processor sharing |
 //! | a server or slot frees | – | deadline (`EXPIRES`), CoDel (`SHEDDABLE` at a queue; a pool's line) | the next in line past its deadline (`cancel = at_dequeue`) or CoDel's timeout is dropped, and the next taken |
 //! | entering PS | – | garbage collection (`ALLOCATES`) | allocate; a full heap pauses the station |
+//! | after a visit | 0 | waste (`WASTES`: a FIFO station where requests nobody awaits may be served) | count the visit's service as wasted if its client gave up or its call is over |
 //! | after a visit | 1 | error (`FAILS`) | fail the request (stops here) |
 //! | after a visit | 2 | release (`RELEASES`) | give back the slots released here, newest first (admitting waiting requests at once) |
 //! | after a visit | 3 | replication (`REPLICATES`) | record a write at the leader, or a (stale) read at a follower |
@@ -26,7 +28,7 @@ use super::Engine;
 use super::calls::Failure;
 use super::event::Event;
 use super::pool::{Admit, Hold};
-use super::request::{At, DETACHED, EXPIRES, FORKED, KEYED, NONE, ORPHAN, SHEDDABLE, TIMED};
+use super::request::{At, DETACHED, EXPIRES, FORKED, GATED, KEYED, NONE, ORPHAN, SHEDDABLE, TIMED};
 use super::station::{Role, flag};
 use crate::model::{Cancel, Load, Op, WritePolicy};
 use crate::time::{SimTime, nanos_from_f64};
@@ -40,21 +42,20 @@ impl Engine {
         let class = &mut self.classes[ci];
         class.stats.arrived += 1;
         let entry = class.entry;
-        let special = class.special;
-        let req = self.requests.alloc(ci as u32, entry, self.now, 0);
-        if special {
-            self.new_special(req, ci);
-            return;
-        }
+        let req = self
+            .requests
+            .alloc(ci as u32, entry, self.now, class.birth_flags);
         self.arrive(req, entry as usize);
     }
 
-    /// `req`, just arrived from outside, gets its class's deadline and
-    /// passes its class's rate limit before its entry: at once, after a
-    /// wait, or rejected.
+    /// `req`, just arrived from outside ([`GATED`]), gets its class's
+    /// deadline and passes its class's rate limit before its entry: at
+    /// once, after a wait, or rejected.
     #[cold]
     #[inline(never)]
-    fn new_special(&mut self, req: u32, ci: usize) {
+    fn new_gated(&mut self, req: u32) {
+        self.requests[req].flags &= !GATED;
+        let ci = self.requests[req].class as usize;
         if self.classes[ci].deadline.is_some() {
             self.arm_deadline(req, ci);
         }
@@ -136,6 +137,10 @@ impl Engine {
     /// An arrival at a load balancer, a call point or a station with an
     /// admission pool or a rate limit: first the rate limit, then the pool.
     fn arrive_special(&mut self, req: u32, si: usize) {
+        if self.requests[req].flags & GATED != 0 {
+            self.new_gated(req);
+            return;
+        }
         let now = self.now;
         let station = &mut self.stations[si];
         if let Some(shed) = station.shed.as_mut() {
@@ -441,11 +446,6 @@ impl Engine {
         station.stats.departures += 1;
         station.stats.wait_sum += (r.started - r.at_station) as f64;
         station.stats.response_sum += (now - r.at_station) as f64;
-        if r.flags & (FORKED | ORPHAN) != 0 {
-            // Measured time only.
-            let service = now - r.started.max(self.measuring_since);
-            self.note_waste(req, si, service as f64);
-        }
         self.serve_next(si);
         self.route(req, si);
     }
@@ -734,6 +734,12 @@ impl Engine {
     #[cold]
     #[inline(never)]
     fn after_visit(&mut self, req: u32, si: usize) -> bool {
+        if self.flags[si] & flag::WASTES != 0 && self.requests[req].flags & (FORKED | ORPHAN) != 0 {
+            // Its service here (measured time only), if nobody awaits it.
+            let r = &self.requests[req];
+            let service = self.now - r.started.max(self.measuring_since);
+            self.note_waste(req, si, service as f64);
+        }
         if self.flags[si] & flag::FAILS != 0 {
             let station = &mut self.stations[si];
             if station.fail_stream.uniform() < station.error {

@@ -64,7 +64,7 @@ use hedge::HedgeState;
 use limit::TokenBucket;
 use pool::{Hold, Pool};
 use replication::ReplicaState;
-use request::{Frame, Requests};
+use request::{Frame, GATED, Requests};
 use retry::RetryState;
 use shed::Shedder;
 use slab::Slab;
@@ -167,8 +167,9 @@ struct ClassState {
     deadline_stream: Stream,
     /// A rate limit its requests pass before their entry.
     limit: Option<TokenBucket>,
-    /// Whether it has a deadline or a rate limit (one test per arrival).
-    special: bool,
+    /// The flags its requests are born with: [`GATED`] when it has a
+    /// deadline or a rate limit.
+    birth_flags: u8,
     /// Exact (unrounded) time of the next open arrival, in nanoseconds.
     next_arrival: f64,
     stats: ClassStats,
@@ -317,7 +318,24 @@ impl Engine {
                 stations[r.idx()].releases.push(owner as u32);
             }
         }
-        let flags = stations.iter().map(StationState::flags).collect();
+        let mut flags: Vec<u16> = stations.iter().map(StationState::flags).collect();
+        // Requests nobody awaits exist only behind a call that forks or a
+        // client with a deadline: only then do FIFO stations count waste.
+        let may_orphan = topology.classes.iter().any(|c| c.deadline.is_some())
+            || stations
+                .iter()
+                .any(|s| matches!(&s.role, Role::Call(c) if c.forks));
+        for (f, s) in flags.iter_mut().zip(&stations) {
+            if may_orphan && matches!(s.role, Role::Queue) && !s.is_ps {
+                *f |= station::flag::WASTES;
+            }
+        }
+        // A class's deadline and rate limit are applied at its entry.
+        for c in &topology.classes {
+            if c.deadline.is_some() || c.rate_limit.is_some() {
+                flags[c.entry.idx()] |= station::flag::SPECIAL_ARRIVAL;
+            }
+        }
 
         let mut lanes = Vec::with_capacity(topology.stations.len() * n_classes);
         for station in &topology.stations {
@@ -359,7 +377,11 @@ impl Engine {
                     deadline: c.deadline.clone(),
                     deadline_stream: Stream::new(derive(seed, &[name_key("deadline"), ckey])),
                     limit: c.rate_limit.as_ref().map(TokenBucket::new),
-                    special: c.deadline.is_some() || c.rate_limit.is_some(),
+                    birth_flags: if c.deadline.is_some() || c.rate_limit.is_some() {
+                        GATED
+                    } else {
+                        0
+                    },
                     next_arrival: 0.0,
                     stats: ClassStats::new(&c.name),
                 }

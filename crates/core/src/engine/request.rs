@@ -43,6 +43,11 @@ pub(super) const TIMED: u8 = 32;
 /// In [`Request::flags`]: it arrived at a station whose queue sheds load
 /// (CoDel), which judges it when a server would take it.
 pub(super) const SHEDDABLE: u8 = 64;
+/// In [`Request::flags`]: a request from outside whose class has a deadline
+/// or a rate limit, not applied yet: its entry station's arrival hook
+/// (`SPECIAL_ARRIVAL`, set for it) applies them, so that a class without
+/// either costs its arrivals nothing.
+pub(super) const GATED: u8 = 128;
 
 /// Where a request is, so that it can be taken out exactly
 /// ([`super::Engine::withdraw`]).

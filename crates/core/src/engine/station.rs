@@ -261,8 +261,12 @@ pub(super) mod flag {
     pub(crate) const ALLOCATES: u16 = 16;
     /// Visits here are replicated writes or replica reads.
     pub(crate) const REPLICATES: u16 = 32;
+    /// A FIFO station that may serve requests nobody awaits any more (the
+    /// run has calls that fork or clients with deadlines): their work is
+    /// counted as wasted after the visit.
+    pub(crate) const WASTES: u16 = 64;
     /// Any hook that runs after a visit (see `flow.rs`).
-    pub(crate) const AFTER_VISIT: u16 = RELEASES | FAILS | LOOKUP | REPLICATES;
+    pub(crate) const AFTER_VISIT: u16 = WASTES | RELEASES | FAILS | LOOKUP | REPLICATES;
 }
 
 impl StationState {
