@@ -123,6 +123,7 @@ mod tests {
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
                     rate: 0.56,
+                    profile: None,
                 },
                 entry: StationId(0),
                 priority: 0,
@@ -160,6 +161,7 @@ mod tests {
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
                     rate: 1.0,
+                    profile: None,
                 },
                 entry: StationId(0),
                 priority: 0,

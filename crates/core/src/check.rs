@@ -3,7 +3,7 @@
 //! this; a topology built by hand (tests, benchmarks) meets these checks
 //! only.
 
-use crate::model::{Budget, CallPoint, HedgeDelay, RateLimit};
+use crate::model::{Budget, CallPoint, HedgeDelay, Profile, RateLimit};
 use crate::model::{
     CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
     Topology, WritePolicy,
@@ -236,6 +236,15 @@ impl Topology {
             {
                 return Err(ModelError::BadRate(class_id));
             }
+            if let Load::Open {
+                rate,
+                profile: Some(profile),
+                ..
+            } = &class.load
+                && !profile_ok(profile, *rate)
+            {
+                return Err(ModelError::BadProfile(class_id));
+            }
             if class
                 .deadline
                 .as_ref()
@@ -327,4 +336,32 @@ impl Topology {
             .map(|h| h.to)
             .collect()
     }
+}
+
+/// A profile's times are sorted and not negative, its rates finite and not
+/// negative, and its peak is its class's `rate`.
+fn profile_ok(profile: &Profile, rate: f64) -> bool {
+    let shape = match profile {
+        Profile::Points(points) => {
+            !points.is_empty()
+                && points
+                    .iter()
+                    .all(|&(t, r)| t.is_finite() && t >= 0.0 && r.is_finite() && r >= 0.0)
+                && points.windows(2).all(|w| w[0].0 <= w[1].0)
+        }
+        Profile::Diurnal {
+            mean,
+            amplitude,
+            period,
+            peak_at,
+        } => {
+            mean.is_finite()
+                && *mean > 0.0
+                && (0.0..=*mean).contains(amplitude)
+                && period.is_finite()
+                && *period > 0.0
+                && peak_at.is_finite()
+        }
+    };
+    shape && (profile.peak() - rate).abs() <= 1e-9 * rate
 }

@@ -22,7 +22,7 @@
 //!     )],
 //!     classes: vec![Class {
 //!         name: "jobs".into(),
-//!         load: Load::Open { process: ArrivalProcess::Poisson, rate: 3.6 },
+//!         load: Load::Open { process: ArrivalProcess::Poisson, rate: 3.6, profile: None },
 //!         entry: StationId(0),
 //!         priority: 0,
 //!         deadline: None,

@@ -711,6 +711,120 @@ pub enum ArrivalProcess {
     Constant,
 }
 
+/// How an open class's rate changes over a run, as a function of the time
+/// since the run began (warm-up included). Arrivals follow it as a
+/// non-homogeneous Poisson process (by thinning), or evenly spaced at the
+/// rate when the previous one arrived.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Profile {
+    /// Linear between points (nanoseconds since the start, arrivals per
+    /// second), sorted by time; two points at one time make a jump (a
+    /// step). Before the first point the rate is the first point's, after
+    /// the last the last's.
+    Points(Vec<(f64, f64)>),
+    /// `mean + amplitude · cos(2π (t − peak_at) / period)`, with
+    /// `amplitude ≤ mean` (times in nanoseconds, rates per second).
+    Diurnal {
+        /// Arrivals per second, on average over a period.
+        mean: f64,
+        /// Arrivals per second above (and below) the mean at the peak.
+        amplitude: f64,
+        /// Nanoseconds.
+        period: f64,
+        /// Nanoseconds since the start of one peak.
+        peak_at: f64,
+    },
+}
+
+impl Profile {
+    /// The rate (per second) at `t` nanoseconds since the start.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        match self {
+            Profile::Points(points) => {
+                // The last point at or before t.
+                let i = points.partition_point(|&(at, _)| at <= t);
+                if i == 0 {
+                    return points.first().map_or(0.0, |p| p.1);
+                }
+                let (t0, r0) = points[i - 1];
+                match points.get(i) {
+                    Some(&(t1, r1)) if t1 > t0 => r0 + (r1 - r0) * (t - t0) / (t1 - t0),
+                    _ => r0,
+                }
+            }
+            Profile::Diurnal {
+                mean,
+                amplitude,
+                period,
+                peak_at,
+            } => {
+                let phase = std::f64::consts::TAU * (t - peak_at) / period;
+                (mean + amplitude * phase.cos()).max(0.0)
+            }
+        }
+    }
+
+    /// The highest rate it reaches, at any time.
+    pub fn peak(&self) -> f64 {
+        match self {
+            Profile::Points(points) => points.iter().map(|p| p.1).fold(0.0, f64::max),
+            Profile::Diurnal {
+                mean, amplitude, ..
+            } => mean + amplitude,
+        }
+    }
+
+    /// The mean rate over `[0, until)` nanoseconds (the expected number of
+    /// arrivals divided by the time), by the exact integral of each piece.
+    pub fn mean_over(&self, until: f64) -> f64 {
+        if until <= 0.0 {
+            return self.rate_at(0.0);
+        }
+        match self {
+            Profile::Points(points) => {
+                let mut area = 0.0;
+                let mut t = 0.0;
+                while t < until {
+                    let i = points.partition_point(|&(at, _)| at <= t);
+                    let end = points.get(i).map_or(until, |p| p.0.min(until));
+                    // Linear on [t, end]: the trapezium.
+                    area += (self.rate_at(t) + self.rate_at_before(end)) / 2.0 * (end - t);
+                    t = end;
+                }
+                area / until
+            }
+            Profile::Diurnal {
+                mean,
+                amplitude,
+                period,
+                peak_at,
+            } => {
+                let k = std::f64::consts::TAU / period;
+                let integral = |t: f64| mean * t + amplitude / k * (k * (t - peak_at)).sin();
+                (integral(until) - integral(0.0)) / until
+            }
+        }
+    }
+
+    /// The rate just before `t` (the left limit at a jump).
+    pub(crate) fn rate_at_before(&self, t: f64) -> f64 {
+        match self {
+            Profile::Points(points) => {
+                let i = points.partition_point(|&(at, _)| at < t);
+                if i == 0 {
+                    return points.first().map_or(0.0, |p| p.1);
+                }
+                let (t0, r0) = points[i - 1];
+                match points.get(i) {
+                    Some(&(t1, r1)) if t1 > t0 => r0 + (r1 - r0) * (t - t0) / (t1 - t0),
+                    _ => r0,
+                }
+            }
+            Profile::Diurnal { .. } => self.rate_at(t),
+        }
+    }
+}
+
 /// Open or closed load.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Load {
@@ -718,8 +832,11 @@ pub enum Load {
     Open {
         /// Inter-arrival law.
         process: ArrivalProcess,
-        /// Arrivals per second.
+        /// Arrivals per second; with a profile, its peak (what the checks of
+        /// overload judge).
         rate: f64,
+        /// How the rate changes over the run, if it does.
+        profile: Option<Profile>,
     },
     /// A fixed `population` of users, each thinking, then sending a request
     /// and waiting for it to complete, and again.
@@ -852,6 +969,10 @@ pub enum ModelError {
     ClosedLossWithoutThink(ClassId),
     /// An open class with a rate that is not positive and finite.
     BadRate(ClassId),
+    /// A rate profile with unsorted or negative times, a negative rate, a
+    /// peak that is not its class's `rate`, or a diurnal amplitude above its
+    /// mean.
+    BadProfile(ClassId),
     /// A load balancer without targets.
     NoTargets(StationId),
     /// An admission pool without slots, or with connections on a station
@@ -914,6 +1035,11 @@ impl std::fmt::Display for ModelError {
                 c.0
             ),
             ModelError::BadRate(c) => write!(f, "class #{} has a rate that is not positive", c.0),
+            ModelError::BadProfile(c) => write!(
+                f,
+                "class #{} has a bad rate profile (unsorted or negative times, a negative rate, a peak other than its rate, or an amplitude above its mean)",
+                c.0
+            ),
             ModelError::NoTargets(s) => write!(f, "load balancer #{} has no target", s.0),
             ModelError::NoSlots(s) => write!(
                 f,

@@ -96,6 +96,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
         load: Load::Open {
             process: ArrivalProcess::Poisson,
             rate: 1.0,
+            profile: None,
         },
         entry: StationId(0),
         priority: 1,
@@ -284,6 +285,7 @@ fn request_path(spec: &CallSpec) -> Topology {
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
                     rate: 0.3,
+                    profile: None,
                 },
                 entry: StationId(0),
                 priority: 0,
@@ -480,6 +482,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         load: Load::Open {
             process: ArrivalProcess::Poisson,
             rate,
+            profile: None,
         },
         entry: StationId(0),
         priority: 0,

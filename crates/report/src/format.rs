@@ -633,6 +633,7 @@ mod tests {
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
                     rate: 1.0,
+                    profile: None,
                 },
                 entry: StationId(0),
                 priority: 0,

@@ -86,6 +86,7 @@ mod tests {
                 load: Load::Open {
                     process: ArrivalProcess::Constant,
                     rate: 0.5,
+                    profile: None,
                 },
             }],
         };

@@ -46,7 +46,8 @@ fn defaults() {
         s.topology.classes[0].load,
         Load::Open {
             process: ArrivalProcess::Poisson,
-            rate: 2.0
+            rate: 2.0,
+            profile: None
         }
     );
 }

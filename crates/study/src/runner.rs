@@ -200,6 +200,7 @@ mod tests {
                 load: Load::Open {
                     process: ArrivalProcess::Poisson,
                     rate,
+                    profile: None,
                 },
             }],
         }

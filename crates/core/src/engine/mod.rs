@@ -23,6 +23,7 @@
 //! - `station` (queues, processor sharing, speed), `request` (hot and cold
 //!   parts), `slab` (generation-checked handles), `event`.
 
+mod arrivals;
 mod balancer;
 mod breaker;
 mod cache;
@@ -46,14 +47,14 @@ use std::collections::VecDeque;
 
 use crate::dist::Dist;
 use crate::model::{
-    self, ArrivalProcess, Discipline, Load, ModelError, Popularity, Replication, RunConfig,
-    Topology, WritePolicy,
+    self, Discipline, Load, ModelError, Popularity, Replication, RunConfig, Topology, WritePolicy,
 };
 use crate::queue::EventQueue;
 use crate::rng::{Stream, derive, name_key};
 use crate::stats::{ClassStats, RunStats, StationStats, Stop, Stopped, Window};
 use crate::time::{SimTime, nanos_from_f64};
 
+use arrivals::Arrivals;
 use balancer::Balancer;
 use breaker::BreakerState;
 use cache::CacheState;
@@ -87,7 +88,7 @@ use station::{CallState, Ps, Role, StationState, WaitQueue};
 ///     )],
 ///     classes: vec![Class {
 ///         name: "jobs".into(),
-///         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5 },
+///         load: Load::Open { process: ArrivalProcess::Poisson, rate: 0.5, profile: None },
 ///         entry: StationId(0),
 ///         priority: 0,
 ///         deadline: None,
@@ -160,6 +161,8 @@ struct ClassState {
     load: Load,
     entry: u32,
     rank: usize,
+    /// How its next arrival is drawn (an open class's).
+    arrivals: Arrivals,
     arrival_stream: Stream,
     think_stream: Stream,
     /// Its clients' deadline, and the stream drawing it.
@@ -372,6 +375,14 @@ impl Engine {
                     load: c.load.clone(),
                     entry: c.entry.0,
                     rank: priorities.binary_search(&c.priority).unwrap_or(0),
+                    arrivals: match &c.load {
+                        Load::Open {
+                            process,
+                            rate,
+                            profile,
+                        } => Arrivals::new(*process, *rate, profile.as_ref()),
+                        Load::Closed { .. } => Arrivals::Closed,
+                    },
                     arrival_stream: Stream::new(derive(seed, &[name_key("arrival"), ckey])),
                     think_stream: Stream::new(derive(seed, &[name_key("think"), ckey])),
                     deadline: c.deadline.clone(),
@@ -684,15 +695,15 @@ impl Engine {
     /// Schedules the next external arrival of open class `ci`.
     fn schedule_arrival(&mut self, ci: usize) {
         let class = &mut self.classes[ci];
-        let Load::Open { process, rate } = class.load else {
+        let Some(next) = class
+            .arrivals
+            .next(class.next_arrival, &mut class.arrival_stream)
+        else {
+            // Its profile's rate stays zero from here on.
             return;
         };
-        let mean_gap = 1e9 / rate;
-        class.next_arrival += match process {
-            ArrivalProcess::Poisson => -mean_gap * class.arrival_stream.uniform_open0().ln(),
-            ArrivalProcess::Constant => mean_gap,
-        };
-        let at = nanos_from_f64(class.next_arrival).max(self.now);
+        class.next_arrival = next;
+        let at = nanos_from_f64(next).max(self.now);
         // One arrival pending per open class, in the class's standing slot.
         self.events
             .push_standing(ci, SimTime(at), Event::Arrival { class: ci as u32 });

@@ -765,6 +765,7 @@ impl<'s> Walker<'s> {
                 Some(Load::Open {
                     process: process?,
                     rate: rate?,
+                    profile: None,
                 })
             }
             (None, Some(population)) => {

@@ -32,6 +32,7 @@ fn balanced(policy: Policy, sessions: u32, down: Vec<Downtime>) -> Topology {
             load: Load::Open {
                 process: ArrivalProcess::Poisson,
                 rate: 10.0,
+                profile: None,
             },
             entry: StationId(0),
             priority: 0,

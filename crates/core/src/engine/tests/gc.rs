@@ -31,6 +31,7 @@ fn every_tenth_request_waits_for_a_pause() {
             load: Load::Open {
                 process: ArrivalProcess::Constant,
                 rate: 100.0,
+                profile: None,
             },
             entry: StationId(0),
             priority: 0,

@@ -12,6 +12,7 @@ mod balancers;
 mod cache;
 mod calls;
 mod cancel;
+mod dynamics;
 mod gc;
 mod limits;
 mod pools;
@@ -71,6 +72,7 @@ fn open(name: &str, rate: f64, entry: u32) -> Class {
         load: Load::Open {
             process: ArrivalProcess::Poisson,
             rate,
+            profile: None,
         },
         entry: StationId(entry),
         priority: 0,

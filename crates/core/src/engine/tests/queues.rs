@@ -247,6 +247,7 @@ fn one_station(work: Dist, rate: f64) -> Topology {
             load: Load::Open {
                 process: ArrivalProcess::Poisson,
                 rate,
+                profile: None,
             },
             entry: StationId(0),
             priority: 0,
