@@ -62,6 +62,7 @@ fn topology(means: &[f64]) -> Topology {
             load: Load::Open {
                 process: ArrivalProcess::Poisson,
                 rate: ARRIVAL_RATE,
+                profile: None,
             },
             entry: StationId(0),
             priority: 0,

@@ -158,12 +158,22 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// The folder a scenario file is in, which the files it names are
+/// relative to.
+pub(crate) fn folder(path: &Path) -> &Path {
+    // A bare file name's parent is "": names joined to it stay relative
+    // to the current directory.
+    path.parent().unwrap_or(Path::new(""))
+}
+
 /// A scenario as read from its file.
 pub(crate) struct Loaded {
     /// The text, for sweep points and diagnostics.
     pub(crate) source: String,
     /// The path as shown to the user.
     pub(crate) shown: String,
+    /// The folder it is in.
+    pub(crate) dir: std::path::PathBuf,
     /// The validated scenario, named by its `name` or its file's.
     pub(crate) study: Study,
 }
@@ -174,7 +184,7 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<Loaded> {
     let source =
         std::fs::read_to_string(path).map_err(|e| BadInput(format!("cannot read {shown}: {e}")))?;
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    let (study, diagnostics) = Study::load(&source, &stem);
+    let (study, diagnostics) = Study::load(&source, &stem, Some(folder(path)));
     if !diagnostics.is_empty() {
         eprint!("{}", diagnostics::render(&shown, &source, &diagnostics));
     }
@@ -183,6 +193,7 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<Loaded> {
     Ok(Loaded {
         source,
         shown,
+        dir: folder(path).to_path_buf(),
         study,
     })
 }

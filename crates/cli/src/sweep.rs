@@ -109,7 +109,7 @@ pub(crate) fn load_points(
     loaded: &Loaded,
     spec: &SweepSpec,
 ) -> anyhow::Result<Vec<(Point, Study)>> {
-    let loaded_points = load_sweep_points(&loaded.source, spec);
+    let loaded_points = load_sweep_points(&loaded.source, Some(&loaded.dir), spec);
     // Each mistake once, naming the points it concerns.
     let (errors, warnings): (Vec<_>, Vec<_>) = sweep_diagnostics(&loaded_points)
         .into_iter()

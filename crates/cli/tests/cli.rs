@@ -263,6 +263,7 @@ fn invalid_scenarios_get_every_error_with_location() {
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     names.sort();
     assert!(!names.is_empty());

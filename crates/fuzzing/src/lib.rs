@@ -43,7 +43,7 @@ pub fn check_loader(text: &str) -> std::result::Result<(), String> {
     if let Some(spec) = loaded.scenario.and_then(|s| s.sweep)
         && spec.len() <= MAX_SWEEP_POINTS
     {
-        let points = load_points(text, &spec);
+        let points = load_points(text, None, &spec);
         for (_, l) in &points {
             spans_inside(text, &l.diagnostics)?;
         }

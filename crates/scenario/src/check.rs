@@ -7,14 +7,21 @@
 use std::ops::Range;
 
 use chokepoint_core::analysis;
-use chokepoint_core::model::{Cancel, Discipline, ModelError};
+use chokepoint_core::model::{Cancel, Discipline, Load, ModelError};
 
 use crate::diagnostic::Diagnostic;
 use crate::layout::{Part, ServiceId};
 use crate::lower::Lowered;
 
 /// Checks the assembled model: reachability, loops, overload.
-pub(crate) fn check(lowered: &Lowered, class_spans: &[Range<usize>], diags: &mut Vec<Diagnostic>) {
+/// `run_for` is the run's length in nanoseconds (warm-up included), over
+/// which a load profile's mean is taken.
+pub(crate) fn check(
+    lowered: &Lowered,
+    class_spans: &[Range<usize>],
+    run_for: Option<f64>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let topology = &lowered.topology;
     let station_spans = &lowered.spans;
 
@@ -95,15 +102,45 @@ pub(crate) fn check(lowered: &Lowered, class_spans: &[Range<usize>], diags: &mut
             .help = Some("make the `next` probabilities of some service on the loop sum below 1".into());
         }
     }
-    overload(lowered, diags);
+    overload(lowered, run_for, diags);
 }
 
 /// One warning per overloaded part of a service: the stripes of a lock, or
 /// the same station of each replica (`api[*].cpu`), are one part, however
 /// many there are.
-fn overload(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
+///
+/// A class whose rate follows a profile is judged at its peak; the warning
+/// then says whether the load on average over the run (`run_for`
+/// nanoseconds) is also too much, or only builds a backlog that drains.
+fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>) {
     let topology = &lowered.topology;
     let rhos = analysis::offered_load(topology);
+    let profiled = topology.classes.iter().any(|c| {
+        matches!(
+            c.load,
+            Load::Open {
+                profile: Some(_),
+                ..
+            }
+        )
+    });
+    let mean_rhos = match run_for {
+        Some(t) if profiled => {
+            let mut averaged = topology.clone();
+            for c in &mut averaged.classes {
+                if let Load::Open {
+                    rate,
+                    profile: Some(p),
+                    ..
+                } = &mut c.load
+                {
+                    *rate = p.mean_over(t);
+                }
+            }
+            Some(analysis::offered_load(&averaged))
+        }
+        _ => None,
+    };
     // A part: its service and role, without the replica or stripe index.
     let part_of = |si: usize| {
         let origin = lowered.origins[si];
@@ -189,16 +226,26 @@ fn overload(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
             "its queue will grow without bound and the results depend on the duration"
         };
         let rho_is = if overloaded > 1 { "up to ρ =" } else { "ρ =" };
+        let message = match mean_rhos.as_ref().map(|m| m[worst]) {
+            Some(mean) if mean < 1.0 => format!(
+                "{name} is overloaded at the peak of the load profile: offered load {rho_is} {rho:.3} with {} server(s); a backlog builds while the load is that high and drains after (ρ = {mean:.3} on average over the run)",
+                s.servers()
+            ),
+            Some(mean) => format!(
+                "{name} is overloaded: offered load {rho_is} {rho:.3} at the peak of the load profile and {mean:.3} on average over the run, with {} server(s); {outcome}",
+                s.servers()
+            ),
+            None => format!(
+                "{name} is overloaded: offered load {rho_is} {rho:.3} with {} server(s); {outcome}",
+                s.servers()
+            ),
+        };
         diags.push(
-            Diagnostic::warning(
-                format!(
-                    "{name} is overloaded: offered load {rho_is} {rho:.3} with {} server(s); {outcome}",
-                    s.servers()
+            Diagnostic::warning(message, Some(lowered.spans[worst].clone()))
+                .with_label(format!("{rho_is} {rho:.3}"))
+                .with_help(
+                    "add servers, shorten the work, or lower the arrival rate so that ρ < 1",
                 ),
-                Some(lowered.spans[worst].clone()),
-            )
-            .with_label(format!("{rho_is} {rho:.3}"))
-            .with_help("add servers, shorten the work, or lower the arrival rate so that ρ < 1"),
         );
     }
 }

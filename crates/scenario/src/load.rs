@@ -21,6 +21,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::path::Path;
 
 use chokepoint_core::model::{Class, Topology};
 use toml::Spanned;
@@ -85,11 +86,19 @@ pub fn load(source: &str) -> Loaded {
 }
 
 /// Parses a scenario, applies `overrides`, then validates it. Errors in an
-/// overridden value point at the key it replaced.
+/// overridden value point at the key it replaced. Files it names (a rate
+/// `trace`) are relative to the current directory: see [`load_in`].
 pub fn load_with(source: &str, overrides: &[Override]) -> Loaded {
+    load_in(source, None, overrides)
+}
+
+/// [`load_with`] for a scenario read from a file in `dir`, which the files
+/// it names (a rate `trace`) are relative to.
+pub fn load_in(source: &str, dir: Option<&Path>, overrides: &[Override]) -> Loaded {
     let (document, syntax_errors) = DeTable::parse_recoverable(source);
     let mut walker = Walker {
         src: source,
+        dir,
         diags: Vec::new(),
         read: Default::default(),
     };
@@ -154,7 +163,11 @@ fn compile(
     let links: Vec<crate::resolve::Links> = links.into_iter().collect::<Option<_>>()?;
     let lowered = crate::lower::lower(doc, classes, &links);
     let class_spans: Vec<Range<usize>> = doc.classes.iter().map(|c| c.key_span.clone()).collect();
-    crate::check::check(&lowered, &class_spans, diags);
+    let run_for = doc
+        .simulation
+        .as_ref()
+        .map(|sim| (sim.warmup.0 + sim.duration.0) as f64);
+    crate::check::check(&lowered, &class_spans, run_for, diags);
     // A closed system never grows without bound: its users must fit.
     let users = closed_users(&lowered.topology);
     if let Some(sim) = &doc.simulation
@@ -292,11 +305,12 @@ fn apply_override<'i>(
 /// Loads every point of a sweep. Diagnostics located in the file point at
 /// the sweep value that caused them when the override created or replaced
 /// the value; [`sweep_diagnostics`] names the points each concerns.
-pub fn load_points(source: &str, spec: &SweepSpec) -> Vec<(Point, Loaded)> {
+/// `dir` is the scenario's folder, as for [`load_in`].
+pub fn load_points(source: &str, dir: Option<&Path>, spec: &SweepSpec) -> Vec<(Point, Loaded)> {
     spec.points()
         .into_iter()
         .map(|point| {
-            let loaded = load_with(source, &point.overrides);
+            let loaded = load_in(source, dir, &point.overrides);
             (point, loaded)
         })
         .collect()

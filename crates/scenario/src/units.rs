@@ -153,6 +153,16 @@ pub fn parse_duration_ns(text: &str) -> Result<f64, TextError> {
 /// second. As a duration does, a rate written as a string needs its unit (a
 /// TOML number, `rate = 450`, is per second: the scenario reader's call).
 pub fn parse_rate(text: &str) -> Result<f64, TextError> {
+    rate_text(text, false)
+}
+
+/// A rate as [`parse_rate`] reads it, or zero (a profile's pause:
+/// `"0/s"`).
+pub fn parse_rate_or_zero(text: &str) -> Result<f64, TextError> {
+    rate_text(text, true)
+}
+
+fn rate_text(text: &str, zero: bool) -> Result<f64, TextError> {
     let lead = text.len() - text.trim_start().len();
     let trimmed = text.trim();
     let whole = lead..lead + trimmed.len();
@@ -200,7 +210,13 @@ pub fn parse_rate(text: &str) -> Result<f64, TextError> {
         }
     };
     let rate = count / (per_nanos / 1e9);
+    if zero && rate == 0.0 {
+        return Ok(0.0);
+    }
     if !(rate.is_finite() && rate > 0.0) {
+        if zero {
+            return Err(TextError::new(whole, "a rate must not be negative"));
+        }
         return Err(TextError::new(whole, "a rate must be positive")
             .help("to leave a class out, delete its [load.NAME] table"));
     }

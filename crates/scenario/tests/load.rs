@@ -360,7 +360,7 @@ fn sweep_points_cross_variants_with_the_grid() {
         points[11].label(),
         "ps; load.jobs.rate=3/s, services.q.servers=2"
     );
-    let loaded = chokepoint_scenario::load_points(SWEPT, &spec);
+    let loaded = chokepoint_scenario::load_points(SWEPT, None, &spec);
     let last = loaded[11].1.scenario.as_ref().unwrap();
     assert_eq!(last.topology.stations[0].servers(), 2);
     assert_eq!(
@@ -377,7 +377,7 @@ fn sweep_points_cross_variants_with_the_grid() {
 fn a_bad_sweep_value_is_located_in_the_sweep() {
     let text = SWEPT.replace("[1, 2]", "[1, 0]");
     let s = load(&text).scenario.unwrap();
-    let loaded = chokepoint_scenario::load_points(&text, &s.sweep.unwrap());
+    let loaded = chokepoint_scenario::load_points(&text, None, &s.sweep.unwrap());
     let bad: Vec<_> = loaded
         .iter()
         .filter(|(_, l)| l.scenario.is_none())
@@ -412,7 +412,7 @@ fn sweep_typos_are_reported_once_each() {
             "set = { \"services.q.discipline\" = \"pss\" }",
         );
     let s = load(&text).scenario.unwrap();
-    let loaded = chokepoint_scenario::load_points(&text, &s.sweep.unwrap());
+    let loaded = chokepoint_scenario::load_points(&text, None, &s.sweep.unwrap());
     let diags = chokepoint_scenario::sweep_diagnostics(&loaded);
     let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(messages.len(), 3, "{messages:#?}");

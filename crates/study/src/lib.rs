@@ -23,7 +23,7 @@
 //! kind = "station"
 //! work = "exp(1s)"
 //! "#;
-//! let (study, diagnostics) = chokepoint_study::Study::load(source, "mm1");
+//! let (study, diagnostics) = chokepoint_study::Study::load(source, "mm1", None);
 //! assert!(diagnostics.is_empty());
 //! let study = study.unwrap();
 //! let outcome = study
@@ -85,11 +85,17 @@ impl Study {
         }
     }
 
-    /// Loads a scenario's text; `fallback` names it when it has no `name`.
-    /// The study is present when no diagnostic is an error; every
-    /// diagnostic (warnings too) comes back, in the order of the file.
-    pub fn load(source: &str, fallback: &str) -> (Option<Study>, Vec<Diagnostic>) {
-        let loaded = chokepoint_scenario::load(source);
+    /// Loads a scenario's text; `fallback` names it when it has no `name`;
+    /// files it names (a rate `trace`) are relative to `dir` (the current
+    /// directory if `None`). The study is present when no diagnostic is an
+    /// error; every diagnostic (warnings too) comes back, in the order of
+    /// the file.
+    pub fn load(
+        source: &str,
+        fallback: &str,
+        dir: Option<&std::path::Path>,
+    ) -> (Option<Study>, Vec<Diagnostic>) {
+        let loaded = chokepoint_scenario::load_in(source, dir, &[]);
         let study = loaded.scenario.map(|scenario| {
             let warnings = loaded
                 .diagnostics

@@ -31,9 +31,10 @@ pub mod derived;
 use chokepoint_core::stats::RunStats;
 use chokepoint_core::time::SimTime;
 use chokepoint_report::{Estimate, Summary};
-use chokepoint_scenario::{Override, load_with};
+use chokepoint_scenario::{Override, load_in};
 use chokepoint_study::Study;
 use serde_json::Value;
+use std::path::Path;
 
 /// What a simulated figure is, per replication.
 #[derive(Clone, Copy, Debug)]
@@ -861,7 +862,13 @@ pub fn series(scenario: (&str, &str), overrides: &[Override], window: SimTime) -
 /// Loads a scenario with overrides (panicking with its errors when it is
 /// invalid: the harness only runs bundled files) as a study named after it.
 fn study(scenario: (&str, &str), overrides: &[Override]) -> Study {
-    let loaded = load_with(scenario.1, overrides);
+    study_in(scenario, None, overrides)
+}
+
+/// [`study`] for a scenario in folder `dir`, which the files it names (a
+/// rate `trace`) are relative to.
+fn study_in(scenario: (&str, &str), dir: Option<&Path>, overrides: &[Override]) -> Study {
+    let loaded = load_in(scenario.1, dir, overrides);
     let errors: Vec<String> = loaded
         .diagnostics
         .iter()
@@ -880,7 +887,18 @@ pub fn replications(
     overrides: &[Override],
     window: Option<SimTime>,
 ) -> Vec<RunStats> {
-    let study = study(scenario, overrides);
+    replications_in(scenario, None, overrides, window)
+}
+
+/// [`replications`] of a scenario in folder `dir`, which the files it names
+/// (a rate `trace`) are relative to.
+pub fn replications_in(
+    scenario: (&str, &str),
+    dir: Option<&Path>,
+    overrides: &[Override],
+    window: Option<SimTime>,
+) -> Vec<RunStats> {
+    let study = study_in(scenario, dir, overrides);
     study
         .replicate(&study.scenario.simulation, window, &Default::default())
         .expect("validated scenarios run")

@@ -11,6 +11,7 @@
 mod balancer;
 mod calls;
 mod data;
+mod profile;
 mod replicated;
 mod resilience;
 mod spec;
@@ -59,6 +60,9 @@ pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 /// (even in a table with other errors), for the next phase to check.
 pub(crate) struct Walker<'s> {
     pub(crate) src: &'s str,
+    /// The scenario's folder, which files it names are relative to (the
+    /// current directory when unknown).
+    pub(crate) dir: Option<&'s std::path::Path>,
     pub(crate) diags: Vec<Diagnostic>,
     pub(crate) read: Recorded,
 }
@@ -761,11 +765,18 @@ impl<'s> Walker<'s> {
                     }),
                     None => Some(ArrivalProcess::Poisson),
                 };
-                let rate = self.rate(rate, "`rate`");
+                let (rate, profile) = if matches!(rate.get_ref(), DeValue::Table(_)) {
+                    match self.profile(rate) {
+                        Some(p) => (Some(p.peak()), Some(Some(p))),
+                        None => (None, None),
+                    }
+                } else {
+                    (self.rate(rate, "`rate`"), Some(None))
+                };
                 Some(Load::Open {
                     process: process?,
                     rate: rate?,
-                    profile: None,
+                    profile: profile?,
                 })
             }
             (None, Some(population)) => {

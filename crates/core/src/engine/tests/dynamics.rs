@@ -6,6 +6,10 @@ use super::*;
 
 const S: f64 = 1e9;
 
+/// A rate per second as a function of seconds, written independently of
+/// [`Profile`].
+type Rate = Box<dyn Fn(f64) -> f64>;
+
 /// A class whose rate follows `profile` (its `rate` is the peak).
 fn profiled(process: ArrivalProcess, profile: Profile) -> Vec<Class> {
     let mut class = open("jobs", profile.peak(), 0);
@@ -82,7 +86,7 @@ fn assert_follows(what: &str, observed: &[u64], window: f64, rate: &dyn Fn(f64) 
 /// arrivals is Poisson with the profile's integral over it as mean.
 #[test]
 fn arrivals_follow_each_profile_shape() {
-    let shapes: Vec<(&str, Profile, Box<dyn Fn(f64) -> f64>)> = vec![
+    let shapes: Vec<(&str, Profile, Rate)> = vec![
         (
             "steps",
             Profile::Points(vec![

@@ -1,0 +1,100 @@
+//! Load that changes over time as a user writes it: the bundled scenarios
+//! under `scenarios/dynamics/`, run through the loader and the study
+//! pipeline, their time series against the profile they were given.
+
+use std::path::PathBuf;
+
+use chokepoint_core::time::SimTime;
+use chokepoint_scenario::Override;
+
+fn folder() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/dynamics")
+}
+
+/// The trace `replay.toml` names (`morning.csv`, relative to the
+/// scenario), read here independently: one rate per minute.
+fn morning() -> Vec<f64> {
+    let text = std::fs::read_to_string(folder().join("morning.csv")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("time"))
+        .map(|l| l.split(',').nth(1).unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+/// `replay.toml` replays its trace: each minute's arrivals, over three
+/// replications, are Poisson with the trace's rate × 60 s × 3 as mean
+/// (within 4.5 standard deviations each, and chi-squared over the twenty
+/// minutes within five of its mean).
+#[test]
+fn a_replayed_trace_is_followed_minute_by_minute() {
+    let text = std::fs::read_to_string(folder().join("replay.toml")).unwrap();
+    let runs = chokepoint_validation::replications_in(
+        ("replay", &text),
+        Some(&folder()),
+        &[Override::new("simulation.duration", "\"1200s\"")],
+        Some(SimTime::from_secs_f64(60.0)),
+    );
+    let rates = morning();
+    assert_eq!(rates.len(), 20);
+    let mut chi2 = 0.0;
+    for (minute, rate) in rates.iter().enumerate() {
+        // Completions stand for arrivals: a visit lasts milliseconds.
+        let observed: u64 = runs.iter().map(|r| r.series[minute].completed[0]).sum();
+        let expected = rate * 60.0 * runs.len() as f64;
+        let z = (observed as f64 - expected) / expected.sqrt();
+        assert!(
+            z.abs() < 4.5,
+            "minute {minute}: {observed} arrivals, expected {expected} (z = {z:.2})"
+        );
+        chi2 += z * z;
+    }
+    assert!(
+        (chi2 - 20.0).abs() < 5.0 * 40f64.sqrt(),
+        "chi-squared {chi2:.1}"
+    );
+}
+
+/// `step_overload.toml`: 600/s, then 1,000/s from 300 s to 600 s, against
+/// a database that serves 800/s. The backlog at 600 s is the fluid
+/// (λ₁ − cμ)·T = 200 × 300 = 60,000 requests, and it drains at
+/// cμ − λ₀ = 200/s: the database completes 800/s until about 900 s, then
+/// 600/s.
+#[test]
+fn a_step_above_capacity_builds_the_fluid_backlog_and_drains_it() {
+    let text = std::fs::read_to_string(folder().join("step_overload.toml")).unwrap();
+    let runs = chokepoint_validation::replications_in(
+        ("step_overload", &text),
+        Some(&folder()),
+        &[],
+        Some(SimTime::from_secs_f64(30.0)),
+    );
+    for run in &runs {
+        let completed = |w: usize| run.series[w].completed[0] as f64 / 30.0;
+        // Windows of 30 s: [300, 600) is 10..20, the drain until ~900 s
+        // is 20..30 (its last window partly drained), then 600/s.
+        let behind: f64 = (10..20)
+            .map(|w| {
+                let arrived = 1000.0 * 30.0;
+                arrived - run.series[w].completed[0] as f64
+            })
+            .sum();
+        // The backlog: what arrived minus what completed over the step
+        // (the noise of 300,000 arrivals and 240,000 services: √540,000
+        // ≈ 735; 4.5 of them).
+        assert!(
+            (behind - 60_000.0).abs() < 4.5 * 735.0 + 100.0,
+            "backlog {behind}"
+        );
+        for w in 21..29 {
+            let rate = completed(w);
+            assert!(
+                (rate - 800.0).abs() < 30.0,
+                "window {w}: completes {rate}/s while draining"
+            );
+        }
+        for w in 32..40 {
+            let rate = completed(w);
+            assert!((rate - 600.0).abs() < 30.0, "window {w}: {rate}/s after");
+        }
+    }
+}
