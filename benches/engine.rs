@@ -69,6 +69,7 @@ fn topology(means: &[f64]) -> Topology {
             deadline: None,
             rate_limit: None,
         }],
+        faults: Vec::new(),
     }
 }
 

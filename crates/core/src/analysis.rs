@@ -130,6 +130,7 @@ mod tests {
                 deadline: None,
                 rate_limit: None,
             }],
+            faults: Vec::new(),
         };
         let v = visit_ratios(&topology)[0].clone().unwrap();
         for x in &v {
@@ -168,6 +169,7 @@ mod tests {
                 deadline: None,
                 rate_limit: None,
             }],
+            faults: Vec::new(),
         };
         assert_eq!(visit_ratios(&topology)[0], None);
     }

@@ -3,7 +3,7 @@
 //! this; a topology built by hand (tests, benchmarks) meets these checks
 //! only.
 
-use crate::model::{Budget, CallPoint, HedgeDelay, Profile, RateLimit};
+use crate::model::{Budget, CallPoint, Effect, Fault, HedgeDelay, Profile, RateLimit};
 use crate::model::{
     CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
     Topology, WritePolicy,
@@ -227,6 +227,11 @@ impl Topology {
                 }
             }
         }
+        for (i, fault) in self.faults.iter().enumerate() {
+            if !self.fault_ok(fault) {
+                return Err(ModelError::BadFault(i));
+            }
+        }
         // Every station a class can reach must know what to do with it.
         for (ci, class) in self.classes.iter().enumerate() {
             let class_id = ClassId(ci as u32);
@@ -364,4 +369,31 @@ fn profile_ok(profile: &Profile, rate: f64) -> bool {
         }
     };
     shape && (profile.peak() - rate).abs() <= 1e-9 * rate
+}
+
+impl Topology {
+    /// A fault strikes known stations at a time that is not negative, with
+    /// an effect in range; a crash's balancer entries are balancers'.
+    fn fault_ok(&self, fault: &Fault) -> bool {
+        let n = self.stations.len();
+        let timed = fault.at.is_finite()
+            && fault.at >= 0.0
+            && fault.lasts.mean() > 0.0
+            && fault.every.as_ref().is_none_or(|d| d.mean() > 0.0);
+        let effect = match &fault.effect {
+            Effect::Crash { detect, targets } => {
+                detect.is_finite()
+                    && *detect >= 0.0
+                    && targets.iter().all(|(b, t)| {
+                        b.idx() < n
+                            && self.stations[b.idx()]
+                                .dispatch()
+                                .is_some_and(|d| (*t as usize) < d.targets.len())
+                    })
+            }
+            Effect::Slow { factor } => factor.is_finite() && *factor > 0.0,
+            Effect::Errors { probability } => (0.0..=1.0).contains(probability),
+        };
+        timed && effect && !fault.stations.is_empty() && fault.stations.iter().all(|s| s.idx() < n)
+    }
 }

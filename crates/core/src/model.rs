@@ -900,6 +900,53 @@ pub struct RateLimit {
     pub delay: bool,
 }
 
+/// Something that breaks for a while during a run: once, at `at`, or again
+/// and again (`every`), so that availability can be estimated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// The stations it strikes together (a replica's, or a whole
+    /// service's).
+    pub stations: Vec<StationId>,
+    /// What it does to them.
+    pub effect: Effect,
+    /// When it first strikes, in nanoseconds since the start of the run.
+    pub at: f64,
+    /// How long each occurrence lasts (nanoseconds; the time to repair).
+    pub lasts: Dist,
+    /// If it repeats: the time from the end of one occurrence to the start
+    /// of the next (nanoseconds; the time between failures).
+    pub every: Option<Dist>,
+}
+
+/// What a [`Fault`] does while it lasts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// The stations stop: the requests there (waiting, in service, or
+    /// awaiting a call made from there) fail with an error, and so does
+    /// every request that arrives, until the fault ends. The balancers
+    /// sending to them, `(balancer, target index)`, stop only `detect`
+    /// nanoseconds after the crash (their health checks), and send again
+    /// when it ends.
+    Crash {
+        /// Nanoseconds until the balancers notice.
+        detect: f64,
+        /// The balancer entries that send to the crashed stations.
+        targets: Vec<(StationId, u32)>,
+    },
+    /// The stations work `factor` times slower (work sampled `factor` times
+    /// longer at a FIFO station; processor sharing at `1 / factor` speed).
+    Slow {
+        /// At least 1 to slow down (between 0 and 1 speeds up).
+        factor: f64,
+    },
+    /// Each visit to the stations fails with this probability, in place of
+    /// their own.
+    Errors {
+        /// Between 0 and 1.
+        probability: f64,
+    },
+}
+
 /// A complete model: stations and the classes that load them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Topology {
@@ -907,6 +954,8 @@ pub struct Topology {
     pub stations: Vec<Station>,
     /// All classes, in the order of the user's file.
     pub classes: Vec<Class>,
+    /// What breaks during a run.
+    pub faults: Vec<Fault>,
 }
 
 /// How long to run one replication, and what to measure.
@@ -973,6 +1022,10 @@ pub enum ModelError {
     /// peak that is not its class's `rate`, or a diurnal amplitude above its
     /// mean.
     BadProfile(ClassId),
+    /// A fault on no station or an unknown one, a negative time, a slowdown
+    /// factor that is not positive, an error probability outside [0, 1], or
+    /// a crash's balancer entry that is not one.
+    BadFault(usize),
     /// A load balancer without targets.
     NoTargets(StationId),
     /// An admission pool without slots, or with connections on a station
@@ -1035,6 +1088,10 @@ impl std::fmt::Display for ModelError {
                 c.0
             ),
             ModelError::BadRate(c) => write!(f, "class #{} has a rate that is not positive", c.0),
+            ModelError::BadFault(i) => write!(
+                f,
+                "fault #{i} is bad (no or unknown stations, a negative time, a factor that is not positive, a probability outside [0, 1], or a balancer entry that is not one)"
+            ),
             ModelError::BadProfile(c) => write!(
                 f,
                 "class #{} has a bad rate profile (unsorted or negative times, a negative rate, a peak other than its rate, or an amplitude above its mean)",

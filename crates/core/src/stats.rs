@@ -433,6 +433,21 @@ pub struct Stopped {
     pub asked: SimTime,
 }
 
+/// What one fault did during the measured time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultStats {
+    /// Occurrences that started (the one under way at the end of warm-up
+    /// counts in `active_time`, not here).
+    pub occurrences: u64,
+    /// Nanoseconds it was under way.
+    pub active_time: f64,
+    /// Requests a crash took down with it (waiting, served, or awaiting a
+    /// call at its stations).
+    pub failed: u64,
+    /// Requests that arrived at its crashed stations and were refused.
+    pub refused: u64,
+}
+
 /// Everything one replication measured.
 #[derive(Clone, Debug)]
 pub struct RunStats {
@@ -454,4 +469,6 @@ pub struct RunStats {
     pub stations: Vec<StationStats>,
     /// The time series, when asked for: one entry per window.
     pub series: Vec<Window>,
+    /// Per fault, in topology order.
+    pub faults: Vec<FaultStats>,
 }

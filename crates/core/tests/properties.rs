@@ -116,7 +116,11 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
             rate_limit: None,
         });
     }
-    let mut t = Topology { stations, classes };
+    let mut t = Topology {
+        stations,
+        classes,
+        faults: Vec::new(),
+    };
     let busiest = offered_load(&t).into_iter().fold(0.0, f64::max);
     if let Load::Open { rate, .. } = &mut t.classes[0].load {
         *rate = load / busiest;
@@ -304,6 +308,7 @@ fn request_path(spec: &CallSpec) -> Topology {
                 rate_limit: None,
             },
         ],
+        faults: Vec::new(),
     }
 }
 
@@ -492,6 +497,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
     Topology {
         stations,
         classes: vec![open("reads", 2.0), open("writes", 0.5)],
+        faults: Vec::new(),
     }
 }
 

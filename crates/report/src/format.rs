@@ -640,6 +640,7 @@ mod tests {
                 deadline: None,
                 rate_limit: None,
             }],
+            faults: Vec::new(),
         };
         let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(10.0));
         let runs: Vec<_> = (0..2)

@@ -89,6 +89,7 @@ mod tests {
                     profile: None,
                 },
             }],
+            faults: Vec::new(),
         };
         let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(100.0));
         let run = chokepoint_core::run(&topology, &config, 1).unwrap();

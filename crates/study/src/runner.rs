@@ -203,6 +203,7 @@ mod tests {
                     profile: None,
                 },
             }],
+            faults: Vec::new(),
         }
     }
 

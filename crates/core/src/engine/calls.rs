@@ -418,6 +418,10 @@ impl Engine {
     fn resume(&mut self, req: u32) {
         let f = self.pop_frame(req);
         let si = f.station as usize;
+        if self.stations[si].down {
+            self.reply_to_crashed(req, si);
+            return;
+        }
         let station = &mut self.stations[si];
         station.stats.departures += 1;
         station.stats.response_sum += (self.now - f.started) as f64;

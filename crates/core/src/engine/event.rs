@@ -41,6 +41,13 @@ pub(super) enum Event {
     TargetDown { station: u32, target: u32 },
     /// A balancer's target comes back (not counted).
     TargetUp { station: u32, target: u32 },
+    /// A fault strikes (not counted).
+    FaultStart { fault: u32 },
+    /// A fault's occurrence ends (not counted).
+    FaultEnd { fault: u32 },
+    /// The balancers notice a crash's `occurrence`, unless it has ended
+    /// (not counted).
+    FaultDetected { fault: u32, occurrence: u32 },
     /// A window of the time series ends (not counted).
     Sample,
     /// Half the measured time has passed: each station's busy area is

@@ -141,6 +141,10 @@ impl Engine {
             self.new_gated(req);
             return;
         }
+        if self.stations[si].down {
+            self.refuse_down(req, si);
+            return;
+        }
         let now = self.now;
         let station = &mut self.stations[si];
         if let Some(shed) = station.shed.as_mut() {

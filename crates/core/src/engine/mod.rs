@@ -29,6 +29,7 @@ mod breaker;
 mod cache;
 mod calls;
 mod event;
+mod faults;
 mod flow;
 mod gc;
 mod hedge;
@@ -60,6 +61,7 @@ use breaker::BreakerState;
 use cache::CacheState;
 
 use event::Event;
+use faults::FaultState;
 use gc::GcState;
 use hedge::HedgeState;
 use limit::TokenBucket;
@@ -94,7 +96,7 @@ use station::{CallState, Ps, Role, StationState, WaitQueue};
 ///         deadline: None,
 ///         rate_limit: None,
 ///     }],
-/// };
+///, faults: Vec::new() };
 /// let config = RunConfig::new(SimTime::from_secs_f64(1e3), SimTime::from_secs_f64(1e5));
 /// let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
 /// let mean = stats.classes[0].mean_latency();
@@ -212,6 +214,12 @@ struct Engine {
     halt: Option<Stop>,
     /// Whether half the measured time has passed (see `Event::Midpoint`).
     halved: bool,
+    /// What breaks, and what the stations it strikes are without it: their
+    /// flags, error probability and (per lane) work.
+    faults: Vec<FaultState>,
+    base_flags: Vec<u16>,
+    base_error: Vec<f64>,
+    base_work: Vec<Option<Dist>>,
 }
 
 impl Engine {
@@ -303,6 +311,7 @@ impl Engine {
                     ps: Ps::default(),
                     speed: 1.0,
                     nominal_speed: 1.0,
+                    down: false,
                     last: 0,
                     stats: StationStats {
                         name: s.name.clone(),
@@ -399,6 +408,31 @@ impl Engine {
             })
             .collect();
 
+        // What the stations faults strike are without them.
+        let base_flags = flags.clone();
+        let base_error = stations.iter().map(|s| s.error).collect();
+        let slowed: Vec<usize> = topology
+            .faults
+            .iter()
+            .filter(|f| matches!(f.effect, model::Effect::Slow { .. }))
+            .flat_map(|f| f.stations.iter().map(|s| s.idx()))
+            .collect();
+        let base_work = lanes
+            .iter()
+            .enumerate()
+            .map(|(k, lane): (usize, &Option<Lane>)| {
+                let lane = lane.as_ref()?;
+                slowed.contains(&(k / n_classes)).then(|| lane.work.clone())
+            })
+            .collect();
+        let faults = topology
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                FaultState::new(f, Stream::new(derive(seed, &[name_key("fault"), i as u64])))
+            })
+            .collect();
         let mut engine = Engine {
             now: 0,
             events: EventQueue::default(),
@@ -420,6 +454,10 @@ impl Engine {
             measuring_since: 0,
             halt: None,
             halved: false,
+            faults,
+            base_flags,
+            base_error,
+            base_work,
         };
         // Balancers' targets go down and come back by events, before any
         // other event of the same instant.
@@ -466,6 +504,7 @@ impl Engine {
             }
         }
 
+        self.schedule_faults();
         for ci in 0..self.classes.len() {
             match self.classes[ci].load {
                 Load::Open { .. } => self.schedule_arrival(ci),
@@ -534,6 +573,16 @@ impl Engine {
             classes: self.classes.iter().map(|c| c.stats.clone()).collect(),
             stations: self.stations.iter().map(|s| s.stats.clone()).collect(),
             series: std::mem::take(&mut self.series),
+            faults: {
+                let now = self.now;
+                self.faults
+                    .iter_mut()
+                    .map(|f| {
+                        f.finish(now);
+                        f.stats.clone()
+                    })
+                    .collect()
+            },
         }
     }
 
@@ -603,6 +652,11 @@ impl Engine {
             Event::GcEnd { station } => {
                 self.n_events += 1;
                 self.gc_end(station as usize);
+            }
+            Event::FaultStart { fault } => self.fault_start(fault as usize),
+            Event::FaultEnd { fault } => self.fault_end(fault as usize),
+            Event::FaultDetected { fault, occurrence } => {
+                self.fault_detected(fault as usize, occurrence);
             }
             Event::TargetDown { station, target } => self.set_up(station, target, false),
             Event::TargetUp { station, target } => self.set_up(station, target, true),
@@ -680,6 +734,9 @@ impl Engine {
         }
         for c in &mut self.classes {
             c.stats.reset();
+        }
+        for f in &mut self.faults {
+            f.reset(now);
         }
     }
 

@@ -226,6 +226,11 @@ impl Requests {
         self.hot.live()
     }
 
+    /// The requests in flight, by index.
+    pub(super) fn live_indices(&self) -> Vec<u32> {
+        self.hot.live_indices()
+    }
+
     /// Frees request `i`: its handles go stale.
     #[inline]
     pub(super) fn free(&mut self, i: u32) {

@@ -99,6 +99,18 @@ impl<T: Generation> Slab<T> {
         self.items.len() - self.free.len()
     }
 
+    /// The indices of the live entries, in order (a scan: for rare events,
+    /// such as a crash looking for the requests it strikes).
+    pub(super) fn live_indices(&self) -> Vec<u32> {
+        let mut free = vec![false; self.items.len()];
+        for &i in &self.free {
+            free[i as usize] = true;
+        }
+        (0..self.items.len() as u32)
+            .filter(|&i| !free[i as usize])
+            .collect()
+    }
+
     /// Frees entry `i`: every handle on it becomes stale.
     #[inline]
     pub(super) fn remove(&mut self, i: u32) {

@@ -240,6 +240,8 @@ pub(super) struct StationState {
     pub(super) speed: f64,
     /// Its speed when nothing stops it (1; a fail-slow replica's factor).
     pub(super) nominal_speed: f64,
+    /// Crashed (a fault): arrivals fail at once.
+    pub(super) down: bool,
     /// Last time the areas were brought up to date.
     pub(super) last: u64,
     pub(super) stats: StationStats,

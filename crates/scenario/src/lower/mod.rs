@@ -310,6 +310,7 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
                 .map(|s| s.expect("every reserved station is built"))
                 .collect(),
             classes,
+            faults: Vec::new(),
         },
         layouts,
         origins,

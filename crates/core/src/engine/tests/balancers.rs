@@ -39,6 +39,7 @@ fn balanced(policy: Policy, sessions: u32, down: Vec<Downtime>) -> Topology {
             deadline: None,
             rate_limit: None,
         }],
+        faults: Vec::new(),
     }
 }
 

@@ -24,6 +24,7 @@ fn two_way_fork_join_matches_nelson_tantawi() {
                 queue("right", 1, 1.0, Routing::exit()),
             ],
             classes: jobs_at(lambda, 0),
+            faults: Vec::new(),
         };
         let expected = (12.0 - lambda) / 8.0 / (1.0 - lambda);
         let t = replicate(&topology, 40_000.0, 12, |s| s.classes[0].mean_latency());
@@ -65,6 +66,7 @@ fn fan_out_waits_for_the_max_or_the_kth_reply() {
         let topology = Topology {
             stations,
             classes: jobs_at(50.0, 0),
+            faults: Vec::new(),
         };
         let expected: f64 = (k - wait + 1..=k).map(|i| 1.0 / (f64::from(i) * mu)).sum();
         let t = replicate(&topology, 400.0, 10, |s| s.classes[0].mean_latency());
@@ -102,6 +104,7 @@ fn a_caller_holds_its_slot_until_the_reply() {
             queue("backend", INFINITE, 0.5, Routing::exit()),
         ],
         classes: jobs_at(0.5, 0),
+        faults: Vec::new(),
     };
     let t = replicate(&topology, 20_000.0, 12, |s| s.classes[0].mean_latency());
     assert_close("response", t, 1.75);
@@ -143,6 +146,7 @@ fn nested_calls_hold_the_callers_slot_throughout() {
             queue("c", INFINITE, 0.5, Routing::exit()),
         ],
         classes: jobs_at(0.4, 0),
+        faults: Vec::new(),
     };
     let t = replicate(&topology, 40_000.0, 12, |s| s.classes[0].mean_latency());
     assert_close("response", t, 3.0);
@@ -162,6 +166,7 @@ fn error_replies_fail_requests() {
             partner,
         ],
         classes: jobs_at(5.0, 0),
+        faults: Vec::new(),
     };
     let stats = run(&topology, &config(), 4).unwrap();
     let c = &stats.classes[0];
@@ -210,6 +215,7 @@ fn drops_inside_calls_end_the_caller() {
                 queue("other", INFINITE, 0.1, Routing::exit()),
             ],
             classes: jobs_at(0.8, 0),
+            faults: Vec::new(),
         };
         let stats = run(&topology, &config(), 5).unwrap();
         let c = &stats.classes[0];
@@ -233,6 +239,7 @@ fn call_cycles_and_bad_calls_are_refused() {
             queue("b", 1, 1.0, Routing::to(StationId(0))),
         ],
         classes: jobs_at(0.1, 0),
+        faults: Vec::new(),
     };
     assert_eq!(
         topology.validate(),
@@ -257,6 +264,7 @@ fn call_cycles_and_bad_calls_are_refused() {
             queue("b", 1, 1.0, Routing::exit()),
         ],
         classes: jobs_at(0.1, 0),
+        faults: Vec::new(),
     };
     assert_eq!(topology.validate(), Err(ModelError::BadCall(StationId(0))));
 }

@@ -37,6 +37,7 @@ fn counts(classes: Vec<Class>, seconds: f64, window: f64, seed: u64) -> Vec<u64>
     let topology = Topology {
         stations: vec![counter()],
         classes,
+        faults: Vec::new(),
     };
     let config = RunConfig {
         window: Some(secs(window)),
@@ -241,6 +242,7 @@ fn a_step_above_capacity_builds_and_drains_the_fluid_backlog() {
     let topology = Topology {
         stations: vec![queue("q", 1, 0.01, Routing::exit())],
         classes: profiled(ArrivalProcess::Poisson, profile),
+        faults: Vec::new(),
     };
     topology.validate().unwrap();
     let (mut backlog, mut drain) = (Vec::new(), Vec::new());

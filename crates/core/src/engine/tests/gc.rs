@@ -38,6 +38,7 @@ fn every_tenth_request_waits_for_a_pause() {
             deadline: None,
             rate_limit: None,
         }],
+        faults: Vec::new(),
     };
     let config = RunConfig::new(SimTime::from_secs_f64(1.005), SimTime::from_secs_f64(100.0));
     let stats = run(&topology, &config, 1).unwrap();

@@ -13,6 +13,7 @@ mod cache;
 mod calls;
 mod cancel;
 mod dynamics;
+mod faults;
 mod gc;
 mod limits;
 mod pools;

@@ -11,6 +11,7 @@ fn same_seed_same_result_other_seed_other_result() {
             Routing::exit(),
         )],
         classes: vec![open("jobs", 1.5, 0)],
+        faults: Vec::new(),
     };
     let config = RunConfig::new(secs(100.0), secs(10_000.0));
     let a = run(&topology, &config, 3).unwrap();
@@ -37,6 +38,7 @@ fn requests_are_conserved() {
     let topology = Topology {
         stations: vec![st],
         classes: vec![open("jobs", 1.2, 0)],
+        faults: Vec::new(),
     };
     let config = RunConfig::new(SimTime::ZERO, secs(5_000.0));
     let stats = run(&topology, &config, 1).unwrap();
@@ -62,6 +64,7 @@ fn adding_a_station_does_not_perturb_others() {
             Routing::exit(),
         )],
         classes: vec![open("jobs", 0.5, 0)],
+        faults: Vec::new(),
     };
     let mut bigger = base.clone();
     bigger.stations.insert(
@@ -119,6 +122,7 @@ fn priority_matches_cobham() {
     let topology = Topology {
         stations: vec![st],
         classes: vec![low, high],
+        faults: Vec::new(),
     };
     let config = RunConfig::new(secs(5_000.0), secs(400_000.0));
     let stats = run(&topology, &config, 5).unwrap();
@@ -144,6 +148,7 @@ fn processor_sharing_is_exact() {
                 Routing::exit(),
             )],
             classes: vec![open("jobs", rate, 0)],
+            faults: Vec::new(),
         };
         let config = RunConfig::new(secs(2_000.0), secs(300_000.0));
         let stats = run(&topology, &config, 11).unwrap();
@@ -180,6 +185,7 @@ fn lifo_keeps_the_mean_but_widens_the_tail() {
             Routing::exit(),
         )],
         classes: vec![open("jobs", 0.8, 0)],
+        faults: Vec::new(),
     };
     let config = RunConfig::new(secs(2_000.0), secs(300_000.0));
     let fifo = run(&make(Discipline::Fifo), &config, 2).unwrap();
@@ -214,6 +220,7 @@ fn closed_loss_without_think_is_refused() {
             deadline: None,
             rate_limit: None,
         }],
+        faults: Vec::new(),
     };
     let config = RunConfig::new(SimTime::ZERO, secs(10.0));
     assert_eq!(
@@ -254,6 +261,7 @@ fn one_station(work: Dist, rate: f64) -> Topology {
             deadline: None,
             rate_limit: None,
         }],
+        faults: Vec::new(),
     }
 }
 

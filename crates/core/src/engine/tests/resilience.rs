@@ -46,6 +46,7 @@ fn patience_while_queued_matches_erlang_a() {
         let topology = Topology {
             stations: vec![queue("agents", c, 1.0 / mu, Routing::exit())],
             classes: patient(lambda, Dist::exp(1e9 / theta).unwrap(), Cancel::AtDequeue),
+            faults: Vec::new(),
         };
         let abandoned = replicate(&topology, 20_000.0, 10, |s| {
             s.stations[0].expired as f64 / s.classes[0].arrived as f64
@@ -72,6 +73,7 @@ fn fixed_patience_matches_the_m_m_1_plus_d() {
                 Dist::constant(tau * 1e9).unwrap(),
                 Cancel::AtDequeue,
             ),
+            faults: Vec::new(),
         };
         let x = rho * (-mu * (1.0 - rho) * tau).exp();
         let expected = (1.0 - rho) * x / (1.0 - rho * x);
@@ -91,6 +93,7 @@ fn a_deadline_without_cancellation_wastes_the_late_work() {
     let topology = Topology {
         stations: vec![queue("server", 1, 1.0 / mu, Routing::exit())],
         classes: patient(lambda, Dist::constant(tau * 1e9).unwrap(), Cancel::Never),
+        faults: Vec::new(),
     };
     let on_time = 1.0 - (-(mu - lambda) * tau).exp();
     let seconds = 20_000.0;
@@ -121,6 +124,7 @@ fn preempted_work_never_completes_late() {
     let topology = Topology {
         stations: vec![queue("server", 1, 1.0, Routing::exit())],
         classes: patient(1.2, Dist::constant(tau).unwrap(), Cancel::Preempt),
+        faults: Vec::new(),
     };
     let config = RunConfig::new(secs(100.0), secs(5_000.0));
     let s = run(&topology, &config, 3).unwrap();
@@ -180,6 +184,7 @@ fn a_call_timeout_gives_up_on_the_slow_tail() {
             queue("server", 1, 1.0 / mu, Routing::exit()),
         ],
         classes: jobs(lambda),
+        faults: Vec::new(),
     };
     let timed_out = replicate(&topology, 20_000.0, 10, |s| {
         s.stations[0].timeouts as f64 / s.stations[0].arrivals as f64
@@ -214,6 +219,7 @@ fn retries_against_independent_failures() {
     let topology = Topology {
         stations: vec![client(1, call), flaky],
         classes: jobs(100.0),
+        faults: Vec::new(),
     };
     let attempts = replicate(&topology, 500.0, 10, |s| {
         s.stations[1].arrivals as f64 / s.stations[0].arrivals as f64
@@ -250,6 +256,7 @@ fn retries_amplify_through_layers() {
     let topology = Topology {
         stations: vec![layer("edge", 1), layer("api", 2), down],
         classes: jobs(10.0),
+        faults: Vec::new(),
     };
     let config = RunConfig::new(SimTime::ZERO, secs(100.0));
     let s = run(&topology, &config, 5).unwrap();
@@ -281,6 +288,7 @@ fn retrying_timeouts_adds_load() {
                 queue("server", 1, 1.0, Routing::exit()),
             ],
             classes: jobs(0.6),
+            faults: Vec::new(),
         };
         run(&topology, &RunConfig::new(secs(100.0), secs(5_000.0)), 9).unwrap()
     };
@@ -304,6 +312,7 @@ fn bad_resilience_is_refused() {
     let bad = |call: CallPoint| Topology {
         stations: vec![client(1, call), queue("server", 1, 1.0, Routing::exit())],
         classes: jobs(1.0),
+        faults: Vec::new(),
     };
     let mut no_attempt = retry(0, true, true);
     let t = bad(CallPoint {
@@ -347,6 +356,7 @@ fn patience_in_a_pool_s_line_matches_erlang_a() {
     let topology = Topology {
         stations: vec![workers],
         classes: patient(lambda, Dist::exp(1e9 / theta).unwrap(), Cancel::AtDequeue),
+        faults: Vec::new(),
     };
     let abandoned = replicate(&topology, 20_000.0, 10, |s| {
         s.stations[0].expired as f64 / s.classes[0].arrived as f64
@@ -364,6 +374,7 @@ fn a_preempted_request_frees_its_server_at_once() {
     let topology = Topology {
         stations: vec![queue("server", 1, 1.0, Routing::exit())],
         classes: patient(0.9, Dist::constant(1.5e9).unwrap(), Cancel::Preempt),
+        faults: Vec::new(),
     };
     let (lambda, mu) = (0.9, 1.0);
     let utilisation = replicate(&topology, 20_000.0, 10, |s| {
@@ -401,6 +412,7 @@ fn hedging_matches_the_minimum_of_two_replies() {
             queue("backend", INFINITE, 1.0 / mu, Routing::exit()),
         ],
         classes: jobs(10.0),
+        faults: Vec::new(),
     };
     let late = (-mu * d).exp();
     let extra = replicate(&topology, 2_000.0, 10, |s| {
@@ -437,6 +449,7 @@ fn a_hedge_by_quantile_learns_its_delay() {
             queue("backend", INFINITE, 1.0, Routing::exit()),
         ],
         classes: jobs(10.0),
+        faults: Vec::new(),
     };
     // The delay m is learnt from the hedged calls' own reply times T, and
     // P(T > t) = e^(−t) up to the hedge: the median of T is ln 2 whenever
@@ -465,6 +478,7 @@ fn limited(rate: f64, limit: RateLimit, at_class: bool) -> Topology {
     Topology {
         stations: vec![gate],
         classes,
+        faults: Vec::new(),
     }
 }
 
@@ -559,6 +573,7 @@ fn a_breaker_refuses_calls_while_its_dependency_is_down() {
             queue("dependency", INFINITE, 0.01, Routing::exit()),
         ],
         classes: jobs(lambda),
+        faults: Vec::new(),
     };
     for seed in 0..20 {
         let s = run(&topology, &RunConfig::new(SimTime::ZERO, secs(300.0)), seed).unwrap();
@@ -598,6 +613,7 @@ fn shedding(lambda: f64, shedding: Shedding, pool: bool) -> Topology {
     Topology {
         stations: vec![server],
         classes: jobs(lambda),
+        faults: Vec::new(),
     }
 }
 
