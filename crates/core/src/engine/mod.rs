@@ -96,7 +96,8 @@ use station::{CallState, Ps, Role, StationState, WaitQueue};
 ///         deadline: None,
 ///         rate_limit: None,
 ///     }],
-///, faults: Vec::new() };
+///     faults: Vec::new(),
+/// };
 /// let config = RunConfig::new(SimTime::from_secs_f64(1e3), SimTime::from_secs_f64(1e5));
 /// let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
 /// let mean = stats.classes[0].mean_latency();
