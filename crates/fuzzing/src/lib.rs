@@ -116,6 +116,7 @@ pub fn check_run(text: &str) -> std::result::Result<Ran, String> {
         wall: 0.0,
         warnings: Vec::new(),
         services: scenario.services.clone(),
+        faults: Vec::new(),
     };
     let summary = chokepoint_report::summarize(&info, std::slice::from_ref(&stats));
     for (what, text) in [

@@ -391,6 +391,28 @@ pub fn table(summary: &Summary) -> String {
             );
         }
     }
+    for f in &summary.faults {
+        let lost = if f.failed + f.refused > 0 {
+            format!(
+                "; {} request(s) failed with it, {} refused while it was down",
+                count(f.failed),
+                count(f.refused)
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "fault {}: {} occurrence(s) per replication, under way {}% of the time{}{lost}",
+            f.name,
+            sig3(f.occurrences),
+            sig3(100.0 * f.active_share),
+            f.active_share_ci95
+                .filter(|&h| h > 0.0)
+                .map(|h| format!(" ±{}", half_width(100.0 * h)))
+                .unwrap_or_default(),
+        );
+    }
     for (name, s) in &summary.stations {
         if let Some(r) = &s.resilience {
             let _ = writeln!(out, "{name}: {}", resilience_line(r));
@@ -653,6 +675,7 @@ mod tests {
             wall: 0.0,
             warnings: Vec::new(),
             services: Vec::new(),
+            faults: Vec::new(),
         };
         let summary = crate::summarize(&info, &runs);
         let c = &summary.classes["jobs"];

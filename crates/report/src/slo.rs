@@ -100,6 +100,7 @@ mod tests {
             wall: 0.0,
             warnings: vec![],
             services: vec![],
+            faults: Vec::new(),
         };
         summarize(&info, &[run])
     }

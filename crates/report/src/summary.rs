@@ -758,6 +758,28 @@ pub struct Summary {
     /// had finished are summarized.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interrupted>,
+    /// What each fault did (absent without faults).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSummary>,
+}
+
+/// What one fault did, over the replications.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FaultSummary {
+    /// Its name: its kind and what it strikes (`crash api[0]`).
+    pub name: String,
+    /// Occurrences per replication (that started in the measured time).
+    pub occurrences: f64,
+    /// The share of the measured time it was under way (for a crash: its
+    /// stations' unavailability).
+    pub active_share: f64,
+    /// 95% half-width of `active_share` across replications (null with
+    /// one replication).
+    pub active_share_ci95: Option<f64>,
+    /// Requests a crash took down with it, in all.
+    pub failed: u64,
+    /// Requests refused by its crashed stations, in all.
+    pub refused: u64,
 }
 
 /// A replication that stopped before its end.
@@ -879,6 +901,8 @@ pub struct RunInfo {
     /// What each service became: those lowered into several stations
     /// are reported as a whole.
     pub services: Vec<ServiceLayout>,
+    /// How each of the topology's faults is named, in order.
+    pub faults: Vec<String>,
 }
 
 impl RunInfo {
@@ -1008,7 +1032,38 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         cost,
         stopped: stopped(info, runs),
         interrupted: None,
+        faults: faults(info, runs),
     }
+}
+
+/// What each fault did, over `runs`.
+fn faults(info: &RunInfo, runs: &[RunStats]) -> Vec<FaultSummary> {
+    let n = runs.len() as f64;
+    (0..runs[0].faults.len())
+        .map(|i| {
+            let shares: Vec<f64> = runs
+                .iter()
+                .map(|r| r.faults[i].active_time / r.duration.0.max(1) as f64)
+                .collect();
+            let share = Estimate::of(&shares, 0.95);
+            FaultSummary {
+                name: info
+                    .faults
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("fault {i}")),
+                occurrences: runs
+                    .iter()
+                    .map(|r| r.faults[i].occurrences as f64)
+                    .sum::<f64>()
+                    / n,
+                active_share: share.mean,
+                active_share_ci95: share.half_width,
+                failed: runs.iter().map(|r| r.faults[i].failed).sum(),
+                refused: runs.iter().map(|r| r.faults[i].refused).sum(),
+            }
+        })
+        .collect()
 }
 
 /// The stations that services lowered into several stations own (their

@@ -49,6 +49,9 @@ pub struct Scenario {
     pub services: Vec<ServiceLayout>,
     /// Where each station of the topology came from, by station.
     pub origins: Vec<Origin>,
+    /// How the report names each of the topology's faults, in order:
+    /// `crash api[0]`, `slow db`.
+    pub faults: Vec<String>,
 }
 
 impl Scenario {
@@ -127,6 +130,7 @@ pub fn load_in(source: &str, dir: Option<&Path>, overrides: &[Override]) -> Load
         }
     }
     let doc = walker.document(&document);
+    walker.check_fault_names(&doc);
     let mut diags = walker.diags;
     let (entries, links) = crate::resolve::resolve(&doc, &walker.read, &mut diags);
     let scenario = if diags.iter().any(Diagnostic::is_error) {
@@ -161,7 +165,8 @@ fn compile(
         })
         .collect::<Option<_>>()?;
     let links: Vec<crate::resolve::Links> = links.into_iter().collect::<Option<_>>()?;
-    let lowered = crate::lower::lower(doc, classes, &links);
+    let mut lowered = crate::lower::lower(doc, classes, &links);
+    lowered.topology.faults = crate::lower::faults::faults(doc, &lowered, diags);
     let class_spans: Vec<Range<usize>> = doc.classes.iter().map(|c| c.key_span.clone()).collect();
     let run_for = doc
         .simulation
@@ -198,6 +203,12 @@ fn compile(
         slo: doc.slo.clone()?,
         services: lowered.layouts,
         origins: lowered.origins,
+        faults: doc
+            .faults
+            .iter()
+            .flatten()
+            .map(crate::read::faults::FaultDef::label)
+            .collect(),
     })
 }
 

@@ -183,6 +183,7 @@ impl Study {
             wall,
             warnings: self.warnings.clone(),
             services: self.scenario.services.clone(),
+            faults: self.scenario.faults.clone(),
         };
         let mut summary = summarize(&info, runs);
         summary.slo = self

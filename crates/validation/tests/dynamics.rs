@@ -98,3 +98,38 @@ fn a_step_above_capacity_builds_the_fluid_backlog_and_drains_it() {
         }
     }
 }
+
+/// `single_point_of_failure.toml`: the same 8 cores as one machine or four,
+/// one machine crashing for 60 s of 300 s, detected after 5 s. Vertical:
+/// everything in the outage is lost, 60/300 = 20% of the requests;
+/// horizontal: what is sent to the dead replica before detection,
+/// λ/n × detect = 1,000/4 × 5 = 1,250 per replication (Poisson: ±4.5
+/// standard deviations of the three replications' sum, plus the few in
+/// service at the crash).
+#[test]
+fn one_big_machine_is_a_single_point_of_failure() {
+    let text = std::fs::read_to_string(folder().join("single_point_of_failure.toml")).unwrap();
+    let lost = |replicas: &str, profile: &str| {
+        let s = chokepoint_validation::summary(
+            ("single_point_of_failure", &text),
+            &[
+                Override::new("services.api.replicas", replicas),
+                Override::new("services.api.profile", profile),
+            ],
+        );
+        let c = &s.classes["orders"];
+        let f = &s.faults[0];
+        assert_eq!(c.failed, f.failed + f.refused);
+        (c.failed + c.dropped) as f64 / c.arrived as f64
+    };
+    let vertical = lost("1", "\"g-2xlarge\"");
+    assert!((vertical - 0.2).abs() < 0.005, "vertical lost {vertical}");
+    let horizontal = lost("4", "\"g-large\"");
+    // Three replications of 300,000 arrivals.
+    let expected = 3.0 * 1250.0 / 900_000.0;
+    let sd = (3.0 * 1250.0f64).sqrt() / 900_000.0;
+    assert!(
+        (horizontal - expected).abs() < 4.5 * sd + 20.0 / 900_000.0,
+        "horizontal lost {horizontal}, expected {expected}"
+    );
+}

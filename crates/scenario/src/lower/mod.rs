@@ -9,6 +9,7 @@
 //! slots are its worker's) is built after every layout is known.
 
 mod calls;
+pub(crate) mod faults;
 mod replicated;
 
 use std::ops::Range;

@@ -11,6 +11,7 @@
 mod balancer;
 mod calls;
 mod data;
+pub(crate) mod faults;
 mod profile;
 mod replicated;
 mod resilience;
@@ -172,9 +173,12 @@ pub(crate) struct Document {
     pub(crate) services: Vec<ServiceDef>,
     pub(crate) sweep: Option<Option<SweepSpec>>,
     pub(crate) slo: Option<Option<Slo>>,
+    /// `[[faults]]`, each `None` where it has an error.
+    pub(crate) faults: Vec<Option<faults::FaultDef>>,
 }
 
-const TOP_KEYS: [&str; 9] = [
+const TOP_KEYS: [&str; 10] = [
+    "faults",
     "profiles",
     "retry_policies",
     "name",
@@ -599,6 +603,7 @@ impl<'s> Walker<'s> {
             .collect();
         let sweep = self.sweep(doc);
         let slo = self.slo(doc);
+        let faults = self.faults(doc);
         Document {
             name,
             simulation,
@@ -606,6 +611,7 @@ impl<'s> Walker<'s> {
             services,
             sweep,
             slo,
+            faults,
         }
     }
 

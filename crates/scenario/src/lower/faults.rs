@@ -1,0 +1,109 @@
+//! `[[faults]]` onto stations, once every service's layout is known: which
+//! stations a fault strikes, and, for a crash, the balancer entries that
+//! send to them.
+//!
+//! - a crash strikes a replica's own stations and its call points (the
+//!   requests awaiting a call made from it fail with it); a service
+//!   lowered to one station (a `station`, an `external`) is that station;
+//! - a slowdown strikes the stations that do work (not the call points,
+//!   which take none);
+//! - raised errors strike the first station of each replica, so that each
+//!   request to it fails once with the given probability.
+
+use chokepoint_core::model::{Effect, Fault, StationId};
+
+use super::Lowered;
+use crate::diagnostic::Diagnostic;
+use crate::read::Document;
+use crate::read::faults::{FaultDef, FaultKind};
+
+/// The faults of `doc`, on `lowered`'s stations; a replica that does not
+/// exist is an error.
+pub(crate) fn faults(doc: &Document, lowered: &Lowered, diags: &mut Vec<Diagnostic>) -> Vec<Fault> {
+    doc.faults
+        .iter()
+        .flatten()
+        .filter_map(|def| fault(def, doc, lowered, diags))
+        .collect()
+}
+
+fn fault(
+    def: &FaultDef,
+    doc: &Document,
+    lowered: &Lowered,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Fault> {
+    let service = doc.services.iter().position(|s| s.name == def.service)?;
+    let layout = &lowered.layouts[service];
+    let replicas: Vec<usize> = match (&def.replica, layout.replicas.len()) {
+        (None, n) => (0..n).collect(),
+        (Some((k, span)), n) if *k as usize >= n => {
+            let message = if n == 0 {
+                format!("`{}` has no replicas to choose from", def.service)
+            } else {
+                format!(
+                    "`{}` has {n} replica(s), numbered from 0: there is no replica {k}",
+                    def.service
+                )
+            };
+            diags.push(
+                Diagnostic::error(message, Some(span.clone()))
+                    .with_help("leave `replica` out to strike every replica"),
+            );
+            return None;
+        }
+        (Some((k, _)), _) => vec![*k as usize],
+    };
+    let stations: Vec<StationId> = if replicas.is_empty() {
+        vec![layout.entry]
+    } else {
+        replicas
+            .iter()
+            .flat_map(|&k| {
+                let r = &layout.replicas[k];
+                match def.kind {
+                    FaultKind::Crash { .. } => r
+                        .own
+                        .iter()
+                        .map(|&(_, s)| s)
+                        .chain(r.calls.iter().copied())
+                        .collect::<Vec<_>>(),
+                    FaultKind::Slow { .. } => r.own.iter().map(|&(_, s)| s).collect(),
+                    FaultKind::Errors { .. } => vec![r.head()],
+                }
+            })
+            .collect()
+    };
+    let effect = match def.kind {
+        FaultKind::Crash { detect } => {
+            // The balancer entries that send to a struck station.
+            let targets = lowered
+                .topology
+                .stations
+                .iter()
+                .enumerate()
+                .flat_map(|(b, s)| {
+                    let dispatch = s.dispatch();
+                    let stations = &stations;
+                    dispatch.into_iter().flat_map(move |d| {
+                        d.targets
+                            .iter()
+                            .enumerate()
+                            .filter(move |(_, t)| stations.contains(t))
+                            .map(move |(i, _)| (StationId(b as u32), i as u32))
+                    })
+                })
+                .collect();
+            Effect::Crash { detect, targets }
+        }
+        FaultKind::Slow { factor } => Effect::Slow { factor },
+        FaultKind::Errors { probability } => Effect::Errors { probability },
+    };
+    Some(Fault {
+        stations,
+        effect,
+        at: def.at,
+        lasts: def.lasts.clone(),
+        every: def.every.clone(),
+    })
+}
