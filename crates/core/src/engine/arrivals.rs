@@ -13,12 +13,23 @@ use crate::model::{ArrivalProcess, Profile};
 use crate::rng::Stream;
 
 /// How an open class's next arrival is drawn (`Closed` for a closed class).
+/// An explicit tag, the common case first: the profile's vector would
+/// otherwise lend the enum a niche, and every arrival pay for decoding it
+/// (measured: 5 instructions per arrival).
 #[derive(Clone, Debug)]
+#[repr(u8)]
 pub(super) enum Arrivals {
+    Poisson {
+        mean_gap: f64,
+    },
+    Constant {
+        gap: f64,
+    },
+    Profiled {
+        constant: bool,
+        profile: Box<Profile>,
+    },
     Closed,
-    Poisson { mean_gap: f64 },
-    Constant { gap: f64 },
-    Profiled { constant: bool, profile: Profile },
 }
 
 impl Arrivals {
@@ -28,7 +39,7 @@ impl Arrivals {
         match (profile, process) {
             (Some(p), _) => Arrivals::Profiled {
                 constant: process == ArrivalProcess::Constant,
-                profile: p.clone(),
+                profile: Box::new(p.clone()),
             },
             (None, ArrivalProcess::Poisson) => Arrivals::Poisson {
                 mean_gap: 1e9 / rate,
