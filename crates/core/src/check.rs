@@ -104,7 +104,18 @@ impl Topology {
                     .down
                     .iter()
                     .all(|w| w.target < d.targets.len() && w.from < w.to);
-                if (needs_sessions && d.sessions.is_none()) || !sessions_ok || !down_ok {
+                let outlier_ok = d.outlier.is_none_or(|o| {
+                    o.consecutive >= 1
+                        && o.base.is_finite()
+                        && o.base > 0.0
+                        && o.max_percent > 0.0
+                        && o.max_percent <= 100.0
+                });
+                if (needs_sessions && d.sessions.is_none())
+                    || !sessions_ok
+                    || !down_ok
+                    || !outlier_ok
+                {
                     return Err(ModelError::BadDispatch(id));
                 }
             }

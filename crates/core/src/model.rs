@@ -688,6 +688,26 @@ pub struct Dispatch {
     pub sessions: Option<Sessions>,
     /// When targets are down; with every target down, a request is dropped.
     pub down: Vec<Downtime>,
+    /// Outlier ejection: a target whose requests fail again and again is
+    /// sent nothing for a while.
+    pub outlier: Option<Outlier>,
+}
+
+/// Outlier ejection at a balancer (as Envoy's `consecutive_5xx`): a target
+/// whose last `consecutive` requests ended in an error is ejected (sent
+/// nothing) for `base` times the number of times it has been ejected, while
+/// at most `max_percent` of the targets are ejected at once (one at
+/// least). A request's outcome is judged when it ends (completes, replies,
+/// or fails) and is credited to the last balancer with outlier ejection it
+/// passed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outlier {
+    /// Errors in a row that eject a target (at least 1).
+    pub consecutive: u32,
+    /// Nanoseconds of the first ejection; the k-th lasts k times as long.
+    pub base: f64,
+    /// The most targets ejected at once, as a percentage (0 to 100].
+    pub max_percent: f64,
 }
 
 impl Dispatch {
@@ -698,6 +718,7 @@ impl Dispatch {
             targets,
             sessions: None,
             down: Vec::new(),
+            outlier: None,
         }
     }
 }

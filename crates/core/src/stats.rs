@@ -175,6 +175,8 @@ pub struct StationStats {
     pub breaker_rejected: u64,
     /// Times its breaker opened.
     pub breaker_opened: u64,
+    /// Targets it ejected as outliers (a balancer).
+    pub ejections: u64,
     /// Nanoseconds its breaker was open.
     pub breaker_open: f64,
     /// Nanoseconds its breaker was half-open.

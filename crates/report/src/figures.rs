@@ -186,7 +186,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 56] = [
+pub(crate) const STATION: [Entry<StationSummary>; 57] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -414,6 +414,9 @@ pub(crate) const STATION: [Entry<StationSummary>; 56] = [
     }),
     station("breaker_opened", Unit::Count, |s| {
         s.resilience.as_ref().map(|r| Cell::count(r.breaker_opened))
+    }),
+    station("ejections", Unit::Count, |s| {
+        s.resilience.as_ref().map(|r| Cell::count(r.ejections))
     }),
     station("breaker_open", Unit::Number, |s| {
         s.resilience

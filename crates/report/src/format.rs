@@ -305,6 +305,7 @@ fn resilience_line(r: &ResilienceSummary) -> String {
     counted(r.cancelled, "cancelled at their deadline");
     counted(r.shed, "shed by CoDel");
     counted(r.rate_limited, "rejected by the rate limit");
+    counted(r.ejections, "outliers ejected");
     if let (Some(open), Some(half)) = (r.breaker_open, r.breaker_half_open)
         && r.breaker_opened > 0
     {

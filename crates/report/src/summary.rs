@@ -233,6 +233,8 @@ pub struct ResilienceSummary {
     pub breaker_open: Option<f64>,
     /// The same, half-open.
     pub breaker_half_open: Option<f64>,
+    /// Targets its balancers ejected as outliers.
+    pub ejections: u64,
     /// The share of its servers' busy time spent on requests nobody
     /// awaited any more (their client gave up, or their call was over).
     pub wasted: Option<f64>,
@@ -301,6 +303,7 @@ fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary
             r.rate_limited += s.limited;
             r.shed += s.shed;
             r.delayed += s.delayed;
+            r.ejections += s.ejections;
             delay += s.delay_sum;
             if !s.call {
                 wasted += s.wasted;
@@ -318,6 +321,7 @@ fn resilience(runs: &[RunStats], stations: &[usize]) -> Option<ResilienceSummary
         + r.rate_limited
         + r.shed
         + r.delayed
+        + r.ejections
         > 0
         || wasted > 0.0;
     if !protected && !happened {

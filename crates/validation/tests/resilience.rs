@@ -129,3 +129,35 @@ fn hedging_after_the_p95_costs_five_percent_and_cuts_the_tail() {
     );
     assert!((p50(&hedged) / p50(&plain) - 1.0).abs() < 0.02);
 }
+
+/// `outlier_ejection.toml`: one replica of four fails everything; the
+/// balancer ejects it after 5 errors in a row for 10 s × the times ejected.
+/// In 600 s, 11 ejections start (10 + … + 100 = 550 s ejected; the 12th
+/// would need 660), each after exactly 5 errors, plus the few sent to it
+/// while the fifth was in service. Without ejection a quarter fail.
+#[test]
+fn outlier_ejection_takes_a_failing_replica_out() {
+    let s = run("outlier_ejection", &[]);
+    let ejections = s.stations["lb"]
+        .resilience
+        .as_ref()
+        .expect("ejections")
+        .ejections;
+    let failed = s.classes["orders"].failed;
+    assert_eq!(ejections, 3 * 11);
+    assert!(
+        (5 * ejections..=5 * ejections + 3 * 30).contains(&failed),
+        "{failed} failed for {ejections} ejections"
+    );
+    let without = run(
+        "outlier_ejection",
+        &[Override::new(
+            "services.lb.outlier_ejection",
+            "{ consecutive_errors = 1000000, base = \"1s\" }",
+        )],
+    );
+    let c = &without.classes["orders"];
+    let share = c.failed as f64 / c.arrived as f64;
+    // Round robin: exactly every fourth request.
+    assert!((share - 0.25).abs() < 0.001, "{share}");
+}

@@ -5,10 +5,13 @@
 //! start of a run; later crashes and autoscaling), and the choice reads the
 //! list of targets up, never a schedule.
 
-use crate::model::{Dispatch, Policy};
+use crate::model::{Dispatch, Outlier, Policy};
 use crate::rng::{Stream, derive, name_key};
 
+use super::event::Event;
 use super::request::NONE;
+use super::station::Role;
+use crate::time::SimTime;
 
 /// Points per target on a consistent-hashing ring.
 const RING_POINTS: u64 = 100;
@@ -32,6 +35,65 @@ pub(super) struct Balancer {
     down: Vec<u32>,
     /// The targets up now, in order.
     up: Vec<usize>,
+    /// The target of the last pick.
+    picked: usize,
+    /// Outlier ejection, if the balancer has it.
+    pub(super) outlier: Option<Ejector>,
+}
+
+/// Outlier ejection's state: per target, errors in a row, times ejected,
+/// and whether it is ejected now.
+#[derive(Clone, Debug)]
+pub(super) struct Ejector {
+    rule: Outlier,
+    in_a_row: Vec<u32>,
+    times: Vec<u32>,
+    ejected: Vec<bool>,
+    n_ejected: usize,
+    most: usize,
+}
+
+impl Ejector {
+    fn new(rule: Outlier, targets: usize) -> Ejector {
+        Ejector {
+            rule,
+            in_a_row: vec![0; targets],
+            times: vec![0; targets],
+            ejected: vec![false; targets],
+            n_ejected: 0,
+            // At least one, as Envoy does whatever the percentage.
+            most: ((rule.max_percent / 100.0 * targets as f64).floor() as usize).max(1),
+        }
+    }
+
+    /// A request sent to `target` ended, in an error or not: `Some(for)`
+    /// when that ejects the target, for `for` nanoseconds. Outcomes from a
+    /// target already ejected (requests sent before) change nothing.
+    pub(super) fn outcome(&mut self, target: usize, error: bool) -> Option<u64> {
+        if self.ejected[target] {
+            return None;
+        }
+        if !error {
+            self.in_a_row[target] = 0;
+            return None;
+        }
+        self.in_a_row[target] += 1;
+        if self.in_a_row[target] < self.rule.consecutive || self.n_ejected >= self.most {
+            return None;
+        }
+        self.in_a_row[target] = 0;
+        self.ejected[target] = true;
+        self.n_ejected += 1;
+        self.times[target] += 1;
+        Some((self.rule.base * f64::from(self.times[target])) as u64)
+    }
+
+    /// `target`'s ejection is over.
+    pub(super) fn returned(&mut self, target: usize) {
+        if std::mem::replace(&mut self.ejected[target], false) {
+            self.n_ejected -= 1;
+        }
+    }
 }
 
 impl Balancer {
@@ -80,6 +142,8 @@ impl Balancer {
             ring,
             down: vec![0; k],
             up: (0..k).collect(),
+            picked: 0,
+            outlier: d.outlier.map(|o| Ejector::new(o, k)),
         }
     }
 
@@ -167,7 +231,13 @@ impl Balancer {
                     .unwrap_or(at(0))
             }
         };
+        self.picked = chosen;
         Some(self.targets[chosen])
+    }
+
+    /// The index of the target of the last pick.
+    pub(super) fn picked(&self) -> usize {
+        self.picked
     }
 }
 
@@ -195,4 +265,67 @@ fn least_loaded(
         }
     }
     best
+}
+
+impl super::Engine {
+    /// `req` passes balancer `si`, which ejects outliers: its outcome will
+    /// be credited to the target just picked.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn note_via(&mut self, req: u32, si: usize) {
+        let Role::Balancer(b) = &self.stations[si].role else {
+            return;
+        };
+        if b.outlier.is_none() {
+            return;
+        }
+        let target = b.picked() as u32;
+        let cold = self.requests.cold(req);
+        cold.via = si as u32;
+        cold.via_target = target;
+    }
+
+    /// `req` ends, in an error or not: the balancer it was last sent
+    /// through with outlier ejection learns it, and may eject its target.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn judge(&mut self, req: u32, error: bool) {
+        let cold = self.requests.cold(req);
+        let (si, target) = (cold.via, cold.via_target);
+        if si == NONE {
+            return;
+        }
+        cold.via = NONE;
+        let now = self.now;
+        let station = &mut self.stations[si as usize];
+        let Role::Balancer(b) = &mut station.role else {
+            return;
+        };
+        let Some(ejector) = b.outlier.as_mut() else {
+            return;
+        };
+        if let Some(lasts) = ejector.outcome(target as usize, error) {
+            b.set_up(target as usize, false);
+            station.stats.ejections += 1;
+            self.events.push(
+                SimTime(now.saturating_add(lasts)),
+                Event::Return {
+                    station: si,
+                    target,
+                },
+            );
+        }
+    }
+
+    /// Balancer `si`'s ejected `target` takes requests again.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn outlier_returns(&mut self, si: usize, target: u32) {
+        if let Role::Balancer(b) = &mut self.stations[si].role
+            && let Some(ejector) = b.outlier.as_mut()
+        {
+            ejector.returned(target as usize);
+            b.set_up(target as usize, true);
+        }
+    }
 }

@@ -483,6 +483,9 @@ impl Engine {
     #[cold]
     #[inline(never)]
     pub(super) fn fail(&mut self, req: u32, failure: Failure) {
+        if self.ejecting {
+            self.judge(req, failure == Failure::Error);
+        }
         self.unwind(req, None);
         let r = &self.requests[req];
         if r.flags & DETACHED != 0 {

@@ -41,6 +41,8 @@ pub(super) enum Event {
     TargetDown { station: u32, target: u32 },
     /// A balancer's target comes back (not counted).
     TargetUp { station: u32, target: u32 },
+    /// A balancer's ejected outlier takes requests again (not counted).
+    Return { station: u32, target: u32 },
     /// A fault strikes (not counted).
     FaultStart { fault: u32 },
     /// A fault's occurrence ends (not counted).

@@ -221,7 +221,12 @@ impl Engine {
                 stats.arrivals += 1;
                 stats.departures += 1;
                 match self.balance(si) {
-                    Some(target) => self.arrive(req, target as usize),
+                    Some(target) => {
+                        if self.ejecting {
+                            self.note_via(req, si);
+                        }
+                        self.arrive(req, target as usize);
+                    }
                     None => {
                         // Every target is down.
                         self.stations[si].stats.dropped += 1;
@@ -876,6 +881,9 @@ impl Engine {
 
     /// Frees `req` and the slots it holds.
     pub(super) fn discard(&mut self, req: u32) {
+        if self.ejecting {
+            self.judge(req, false);
+        }
         while self.requests[req].holds != NONE {
             let owner = self.holds[self.requests[req].holds].owner;
             self.give_back(req, owner as usize);

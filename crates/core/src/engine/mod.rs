@@ -218,6 +218,9 @@ struct Engine {
     /// What breaks, and what the stations it strikes are without it: their
     /// flags, error probability and (per lane) work.
     faults: Vec<FaultState>,
+    /// Whether a balancer ejects outliers: requests' outcomes are then
+    /// judged when they end.
+    ejecting: bool,
     base_flags: Vec<u16>,
     base_error: Vec<f64>,
     base_work: Vec<Option<Dist>>,
@@ -456,6 +459,10 @@ impl Engine {
             halt: None,
             halved: false,
             faults,
+            ejecting: topology
+                .stations
+                .iter()
+                .any(|s| s.dispatch().is_some_and(|d| d.outlier.is_some())),
             base_flags,
             base_error,
             base_work,
@@ -654,6 +661,7 @@ impl Engine {
                 self.n_events += 1;
                 self.gc_end(station as usize);
             }
+            Event::Return { station, target } => self.outlier_returns(station as usize, target),
             Event::FaultStart { fault } => self.fault_start(fault as usize),
             Event::FaultEnd { fault } => self.fault_end(fault as usize),
             Event::FaultDetected { fault, occurrence } => {

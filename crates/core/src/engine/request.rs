@@ -129,6 +129,11 @@ pub(super) struct Cold {
     /// what is dropped then.
     pub(super) deadline: u64,
     pub(super) cancel: Cancel,
+    /// The last balancer with outlier ejection it passed, and the target
+    /// it was sent to ([`NONE`] if none): its outcome is credited there
+    /// when it ends (and this is cleared then).
+    pub(super) via: u32,
+    pub(super) via_target: u32,
 }
 
 /// A handle on a frame: stale once the frame is popped.
@@ -209,6 +214,8 @@ impl Requests {
                 from: NONE,
                 deadline: u64::MAX,
                 cancel: Cancel::Never,
+                via: NONE,
+                via_target: NONE,
             });
         }
         r.index

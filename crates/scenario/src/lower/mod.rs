@@ -234,6 +234,7 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
             KindDef::LoadBalancer(lb) => {
                 let mut dispatch = Dispatch::new(lb.policy, targets(&layouts, &links[i].targets));
                 dispatch.sessions = lb.sessions;
+                dispatch.outlier = lb.outlier;
                 dispatch.down = downtimes(&dispatch.targets, &downs);
                 match layout.replicas.first().and_then(|r| r.part(Part::Dispatch)) {
                     Some(at) => b.set(

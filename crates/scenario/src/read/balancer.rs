@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Policy, Sessions};
+use chokepoint_core::model::{Outlier, Policy, Sessions};
 use chokepoint_core::time::SimTime;
 use toml::de::{DeTable, DeValue};
 
@@ -24,7 +24,8 @@ const EXTERNAL_KEYS: [&str; 8] = [
     "rate_limit",
 ];
 const QUEUE_KEYS: [&str; 4] = ["kind", "capacity", "codel", "adaptive_lifo"];
-const BALANCER_KEYS: [&str; 8] = [
+const BALANCER_KEYS: [&str; 9] = [
+    "outlier_ejection",
     "rate_limit",
     "kind",
     "policy",
@@ -55,7 +56,11 @@ pub(crate) struct BalancerDef {
     /// A layer 7 balancer: its CPU work per request (at its machine's
     /// speed) and the machine.
     pub(crate) l7: Option<(Dist, Profile)>,
+    /// Its outlier ejection.
+    pub(crate) outlier: Option<Outlier>,
 }
+
+const OUTLIER_KEYS: [&str; 3] = ["consecutive_errors", "base", "max_percent"];
 
 /// A queue's keys as read.
 pub(crate) struct QueueDef {
@@ -252,11 +257,58 @@ impl Walker<'_> {
             // Its own station is its CPU; the choice is made after it.
             Some((profile, cpu)) => Some((cpu.scaled(1.0 / profile.cpu_speed).ok()?, profile)),
         };
+        let outlier = match table.get("outlier_ejection") {
+            None => Some(None),
+            Some(v) => self.outlier(v).map(Some),
+        };
         Some(BalancerDef {
             policy: policy?,
             targets: targets?,
             sessions: sessions?,
             l7,
+            outlier: outlier?,
+        })
+    }
+
+    /// `outlier_ejection = { consecutive_errors = 5, base = "30s",
+    /// max_percent = 50 }`: Envoy's defaults for what is left out.
+    fn outlier(&mut self, v: &Value<'_>) -> Option<Outlier> {
+        let t = self.table(v, "`outlier_ejection`")?;
+        self.check_keys(t, &OUTLIER_KEYS, "`outlier_ejection`");
+        let consecutive = match t.get("consecutive_errors") {
+            None => Some(5),
+            Some(c) => self.count(c, "`outlier_ejection.consecutive_errors`", 1, 1_000_000),
+        };
+        let base = match t.get("base") {
+            None => Some(30e9),
+            Some(b) => self.duration(b, "`outlier_ejection.base`").and_then(|s| {
+                if s > 0.0 {
+                    Some(s * 1e9)
+                } else {
+                    self.error("`outlier_ejection.base` must be positive", b.span());
+                    None
+                }
+            }),
+        };
+        let max_percent = match t.get("max_percent") {
+            None => Some(10.0),
+            Some(p) => self.number(p, "`outlier_ejection.max_percent`").and_then(|x| {
+                if x > 0.0 && x <= 100.0 {
+                    Some(x)
+                } else {
+                    self.error(
+                        format!("`outlier_ejection.max_percent` must be in (0, 100], found {x}"),
+                        p.span(),
+                    )
+                    .help = Some("the most targets ejected at once, as a percentage (one at least is always allowed)".into());
+                    None
+                }
+            }),
+        };
+        Some(Outlier {
+            consecutive: consecutive?,
+            base: base?,
+            max_percent: max_percent?,
         })
     }
 

@@ -160,3 +160,70 @@ fn a_window_of_errors_fails_its_share() {
         .collect();
     assert_close("failed share", mean_se(&share), 0.1);
 }
+
+/// Four replicas behind a random balancer (50/s each); `bad` of them fail
+/// every request for the whole run, and the balancer ejects a replica
+/// after 5 errors in a row, for 10 s × the times it has been ejected.
+fn ejecting(bad: &[u32], max_percent: f64) -> Topology {
+    let mut t = replicas(Policy::Random, 4, 200.0);
+    if let Role::Balancer(d) = &mut t.stations[0].role {
+        d.outlier = Some(Outlier {
+            consecutive: 5,
+            base: 10e9,
+            max_percent,
+        });
+    }
+    t.faults = bad
+        .iter()
+        .map(|&s| Fault {
+            stations: vec![StationId(s)],
+            effect: Effect::Errors { probability: 1.0 },
+            at: 0.0,
+            lasts: Dist::constant(1e15).unwrap(),
+            every: None,
+        })
+        .collect();
+    t
+}
+
+/// One replica that always fails is ejected after 5 errors, for 10, 20,
+/// 30 ... s: over 300 s, 8 ejections start (10·(1 + … + 7) = 280 s ejected
+/// plus the moments it takes to fail 5 in a row each time), and each costs
+/// 5 failures, plus those sent to it while the fifth was still in service
+/// (λ/n × its mean response, 50/s × 20 ms: one per ejection on average);
+/// without ejection it fails its share, 50/s × 300 s.
+#[test]
+fn outlier_ejection_backs_off_a_failing_replica() {
+    let config = RunConfig::new(SimTime::ZERO, secs(300.0));
+    for seed in 0..10 {
+        let stats = run(&ejecting(&[1], 50.0), &config, seed).unwrap();
+        let (ejections, failed) = (stats.stations[0].ejections, stats.classes[0].failed);
+        assert_eq!(ejections, 8, "seed {seed}");
+        assert!(
+            (5 * ejections..=5 * ejections + 30).contains(&failed),
+            "seed {seed}: {failed} failed for {ejections} ejections"
+        );
+    }
+    let mut without = ejecting(&[1], 50.0);
+    if let Role::Balancer(d) = &mut without.stations[0].role {
+        d.outlier = None;
+    }
+    let failed = run(&without, &config, 1).unwrap().classes[0].failed as f64;
+    assert!(
+        (failed - 15_000.0).abs() < 4.5 * 15_000f64.sqrt(),
+        "{failed}"
+    );
+}
+
+/// At most a quarter of 4 targets (one) is ejected at once: with two
+/// failing replicas, one of them always takes its share while the other
+/// sits out, so far more fail than when both may be ejected.
+#[test]
+fn outlier_ejection_keeps_most_targets_in_rotation() {
+    let config = RunConfig::new(SimTime::ZERO, secs(300.0));
+    let both = run(&ejecting(&[1, 2], 50.0), &config, 3).unwrap();
+    let one = run(&ejecting(&[1, 2], 25.0), &config, 3).unwrap();
+    assert!(both.classes[0].failed < 200, "{}", both.classes[0].failed);
+    // While one is out, the other fails 50/s: most of 300 s.
+    assert!(one.classes[0].failed > 10_000, "{}", one.classes[0].failed);
+}
