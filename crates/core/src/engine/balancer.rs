@@ -8,10 +8,7 @@
 use crate::model::{Dispatch, Outlier, Policy};
 use crate::rng::{Stream, derive, name_key};
 
-use super::event::Event;
 use super::request::NONE;
-use super::station::Role;
-use crate::time::SimTime;
 
 /// Points per target on a consistent-hashing ring.
 const RING_POINTS: u64 = 100;
@@ -265,67 +262,4 @@ fn least_loaded(
         }
     }
     best
-}
-
-impl super::Engine {
-    /// `req` passes balancer `si`, which ejects outliers: its outcome will
-    /// be credited to the target just picked.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn note_via(&mut self, req: u32, si: usize) {
-        let Role::Balancer(b) = &self.stations[si].role else {
-            return;
-        };
-        if b.outlier.is_none() {
-            return;
-        }
-        let target = b.picked() as u32;
-        let cold = self.requests.cold(req);
-        cold.via = si as u32;
-        cold.via_target = target;
-    }
-
-    /// `req` ends, in an error or not: the balancer it was last sent
-    /// through with outlier ejection learns it, and may eject its target.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn judge(&mut self, req: u32, error: bool) {
-        let cold = self.requests.cold(req);
-        let (si, target) = (cold.via, cold.via_target);
-        if si == NONE {
-            return;
-        }
-        cold.via = NONE;
-        let now = self.now;
-        let station = &mut self.stations[si as usize];
-        let Role::Balancer(b) = &mut station.role else {
-            return;
-        };
-        let Some(ejector) = b.outlier.as_mut() else {
-            return;
-        };
-        if let Some(lasts) = ejector.outcome(target as usize, error) {
-            b.set_up(target as usize, false);
-            station.stats.ejections += 1;
-            self.events.push(
-                SimTime(now.saturating_add(lasts)),
-                Event::Return {
-                    station: si,
-                    target,
-                },
-            );
-        }
-    }
-
-    /// Balancer `si`'s ejected `target` takes requests again.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn outlier_returns(&mut self, si: usize, target: u32) {
-        if let Role::Balancer(b) = &mut self.stations[si].role
-            && let Some(ejector) = b.outlier.as_mut()
-        {
-            ejector.returned(target as usize);
-            b.set_up(target as usize, true);
-        }
-    }
 }
