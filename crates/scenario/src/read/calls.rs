@@ -247,6 +247,20 @@ impl Walker<'_> {
         let retry = t.get("retry").map(|v| (self.retry(v), v.span()));
         let hedge = t.get("hedge").map(|v| (self.hedge(v), v.span()));
         let breaker = t.get("breaker").map(|v| (self.breaker(v), v.span()));
+        // A fixed hedge delay at or past a fixed timeout never fires.
+        if let (Some((Some(to), _)), Some((Some(h), span))) = (&timeout, &hedge)
+            && let chokepoint_core::model::HedgeDelay::Fixed(after) = h.after
+            && to.after.scv() == 0.0
+            && after >= to.after.mean()
+        {
+            self.diags.push(
+                crate::diagnostic::Diagnostic::warning(
+                    "this hedge waits as long as the call's timeout or longer: it never sends a copy",
+                    Some(span.clone()),
+                )
+                .with_help("hedge well before the timeout, such as at the callee's p95"),
+            );
+        }
         Some(CallDef {
             targets,
             only_to: given == ["to"],
