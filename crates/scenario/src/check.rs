@@ -228,7 +228,7 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
         let rho_is = if overloaded > 1 { "up to ρ =" } else { "ρ =" };
         let message = match mean_rhos.as_ref().map(|m| m[worst]) {
             Some(mean) if mean < 1.0 => format!(
-                "{name} is overloaded at the peak of the load profile: offered load {rho_is} {rho:.3} with {} server(s); a backlog builds while the load is that high and drains after (ρ = {mean:.3} on average over the run)",
+                "{name} is overloaded at the peak of the load profile: offered load {rho_is} {rho:.3} with {} server(s); a backlog builds while the load is that high, which the load on average can drain (ρ = {mean:.3} over the run, before any retries)",
                 s.servers()
             ),
             Some(mean) => format!(
