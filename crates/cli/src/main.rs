@@ -75,9 +75,10 @@ struct RunArgs {
     /// Also write results.json, results.csv and results.txt into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Also write timeseries.csv into this folder: per window of simulated
-    /// time from the start (warm-up included), each class's throughput and
-    /// latency, each service's throughput and each cache's hit ratio.
+    /// Also write timeseries.csv and its charts into this folder: per window
+    /// of simulated time from the start (warm-up included), each class's
+    /// throughput, latency and errors, each service's throughput,
+    /// utilisation and requests present, and each cache's hit ratio.
     #[arg(long)]
     timeseries: Option<PathBuf>,
     /// The length of a time-series window, such as "1s" (default: a

@@ -456,6 +456,9 @@ fn timeseries_shows_a_cold_cache_warming_up() {
     for stem in [
         "timeseries-throughput",
         "timeseries-latency",
+        "timeseries-errors",
+        "timeseries-utilization",
+        "timeseries-in-system",
         "timeseries-hit-ratio",
     ] {
         assert!(dir.join(format!("{stem}.png")).exists(), "{stem}.png");

@@ -370,12 +370,22 @@ pub struct Window {
     pub hits: Vec<u64>,
     /// Per station: cache misses in the window (0 elsewhere).
     pub misses: Vec<u64>,
+    /// Per class: requests that ended badly in the window (failed, timed
+    /// out, dropped or rejected).
+    pub failed: Vec<u64>,
+    /// Per station: busy servers integrated over the window (server-
+    /// nanoseconds): its utilisation is this over length × servers.
+    pub busy_area: Vec<f64>,
+    /// Per station: requests present integrated over the window: its mean
+    /// number present is this over the length.
+    pub system_area: Vec<f64>,
 }
 
 impl Window {
     /// Counts from `before` to `after`, two running totals.
     pub(crate) fn between(before: &Window, after: &Window) -> Window {
         let diff = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| x - y).collect();
+        let fdiff = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x - y).collect();
         Window {
             end: after.end,
             length: SimTime(after.end.0 - before.end.0),
@@ -389,6 +399,9 @@ impl Window {
             departures: diff(&after.departures, &before.departures),
             hits: diff(&after.hits, &before.hits),
             misses: diff(&after.misses, &before.misses),
+            failed: diff(&after.failed, &before.failed),
+            busy_area: fdiff(&after.busy_area, &before.busy_area),
+            system_area: fdiff(&after.system_area, &before.system_area),
         }
     }
 
@@ -399,10 +412,11 @@ impl Window {
         add(&mut self.departures, &other.departures);
         add(&mut self.hits, &other.hits);
         add(&mut self.misses, &other.misses);
-        self.latency_sum
-            .iter_mut()
-            .zip(&other.latency_sum)
-            .for_each(|(x, y)| *x += y);
+        add(&mut self.failed, &other.failed);
+        let fadd = |a: &mut [f64], b: &[f64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        fadd(&mut self.latency_sum, &other.latency_sum);
+        fadd(&mut self.busy_area, &other.busy_area);
+        fadd(&mut self.system_area, &other.system_area);
     }
 }
 

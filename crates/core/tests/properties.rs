@@ -555,6 +555,20 @@ proptest! {
         }
         let hits: u64 = stats.series.iter().map(|w| w.hits[0]).sum();
         prop_assert_eq!(hits, c.hits);
+        // The windows' areas add up to the run's (read without advancing
+        // the stations: recording a series changes no figure).
+        for (si, s) in stats.stations.iter().enumerate() {
+            let busy: f64 = stats.series.iter().map(|w| w.busy_area[si]).sum();
+            let present: f64 = stats.series.iter().map(|w| w.system_area[si]).sum();
+            prop_assert!((busy - s.busy_area).abs() <= 1e-9 * s.busy_area.max(1.0), "{}: {busy} vs {}", s.name, s.busy_area);
+            prop_assert!((present - s.system_area).abs() <= 1e-9 * s.system_area.max(1.0), "{}: {present} vs {}", s.name, s.system_area);
+        }
+        for (ci, class) in stats.classes.iter().enumerate() {
+            let failed: u64 = stats.series.iter().map(|w| w.failed[ci]).sum();
+            prop_assert_eq!(failed, class.failed + class.timed_out + class.dropped + class.rejected);
+        }
+        let unrecorded = chokepoint_core::run(&topology, &RunConfig { window: None, ..config }, seed).unwrap();
+        prop_assert_eq!(unrecorded.stations[0].busy_area.to_bits(), cache.busy_area.to_bits());
         let again = chokepoint_core::run(&topology, &config, seed).unwrap();
         prop_assert_eq!(stats.events, again.events);
         prop_assert_eq!(stats.classes[0].latency_sum.to_bits(), again.classes[0].latency_sum.to_bits());

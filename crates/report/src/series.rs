@@ -1,7 +1,8 @@
 //! A run's time series as tidy CSV: per window of simulated time (from the
-//! start, warm-up included), each class's throughput and mean latency, each
-//! service's throughput and each cache's hit ratio, averaged over the
-//! replications with a 95% confidence half-width.
+//! start, warm-up included), each class's throughput, mean latency and
+//! errors, each service's throughput, utilisation and requests present, and
+//! each cache's hit ratio, averaged over the replications with a 95%
+//! confidence half-width.
 //!
 //! ```text
 //! time,kind,name,metric,value,ci95
@@ -24,7 +25,9 @@ pub struct SeriesRow {
     pub kind: &'static str,
     /// The class's or service's name.
     pub name: String,
-    /// `throughput` (per second), `latency_mean` (seconds), `hit_ratio`.
+    /// `throughput` (per second), `latency_mean` (seconds), `errors`
+    /// (requests that ended badly, per second), `utilization` (0 to 1),
+    /// `in_system` (requests present, on average), `hit_ratio`.
     pub metric: &'static str,
     /// The mean over replications.
     pub value: f64,
@@ -56,16 +59,24 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
     };
     // Services lowered into several stations count at their replicas' heads.
     let grouped = crate::summary::grouped(info);
-    let mut stations: Vec<(String, Vec<usize>)> = first
+    // Each service: (name, where its throughput counts, whose servers its
+    // utilisation is over, where its requests are present).
+    let mut stations: Vec<(String, Vec<usize>, Vec<usize>, Vec<usize>)> = first
         .stations
         .iter()
         .enumerate()
         .filter(|(i, _)| !grouped.contains(i))
-        .map(|(i, s)| (s.name.clone(), vec![i]))
+        .map(|(i, s)| (s.name.clone(), vec![i], vec![i], vec![i]))
         .collect();
     stations.extend(info.compound().map(|svc| {
         let heads = svc.replicas.iter().map(|r| r.head().idx()).collect();
-        (svc.name.clone(), heads)
+        let cpus = svc.replicas.iter().map(|r| r.cpu().idx()).collect();
+        let present = svc
+            .stations()
+            .map(|s| s.idx())
+            .filter(|&i| !first.stations[i].call)
+            .collect();
+        (svc.name.clone(), heads, cpus, present)
     }));
     stations.sort();
     let windows = runs.iter().map(|r| r.series.len()).min().unwrap_or(0);
@@ -97,10 +108,29 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
             row("class", &class.name, "latency_mean", &|x| {
                 x.latency_sum[ci] / x.completed[ci] as f64 / 1e9
             });
+            row("class", &class.name, "errors", &|x| {
+                x.failed[ci] as f64 / x.length.as_secs_f64()
+            });
         }
-        for (name, ids) in &stations {
+        for (name, ids, cpus, present) in &stations {
             row("station", name, "throughput", &|x| {
                 ids.iter().map(|&i| x.departures[i]).sum::<u64>() as f64 / x.length.as_secs_f64()
+            });
+            let servers: u64 = cpus
+                .iter()
+                .map(|&i| u64::from(first.stations[i].servers))
+                .sum();
+            if cpus
+                .iter()
+                .all(|&i| first.stations[i].finite_servers().is_some())
+            {
+                row("station", name, "utilization", &|x| {
+                    cpus.iter().map(|&i| x.busy_area[i]).sum::<f64>()
+                        / (x.length.as_nanos() as f64 * servers as f64)
+                });
+            }
+            row("station", name, "in_system", &|x| {
+                present.iter().map(|&i| x.system_area[i]).sum::<f64>() / x.length.as_nanos() as f64
             });
             let lookups = |x: &Window| ids.iter().map(|&i| x.hits[i] + x.misses[i]).sum::<u64>();
             if runs.iter().any(|r| r.series.iter().any(|x| lookups(x) > 0)) {

@@ -720,6 +720,23 @@ impl Engine {
                 .iter()
                 .map(|s| cache(s, |c| c.misses))
                 .collect(),
+            failed: self
+                .classes
+                .iter()
+                .map(|c| c.stats.failed + c.stats.timed_out + c.stats.dropped + c.stats.rejected)
+                .collect(),
+            // The areas up to now, read without advancing the stations (so
+            // that recording a series changes no figure).
+            busy_area: self
+                .stations
+                .iter()
+                .map(|s| s.stats.busy_area + f64::from(s.busy) * (self.now - s.last) as f64)
+                .collect(),
+            system_area: self
+                .stations
+                .iter()
+                .map(|s| s.stats.system_area + f64::from(s.n) * (self.now - s.last) as f64)
+                .collect(),
         };
         t.add(&self.before_reset);
         t
