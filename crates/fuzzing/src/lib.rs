@@ -9,7 +9,8 @@
 //! - [`scenario`] writes a random scenario from fuzz bytes: any mix of the
 //!   kinds of service (stations, balancers, machines with replicas, pools,
 //!   locks, caches, read replicas, garbage collection, queues and workers,
-//!   externals that fail, calls, fan-outs, timeouts, deadlines and retries),
+//!   externals that fail, calls, fan-outs, timeouts, deadlines and retries,
+//!   load profiles, faults and outlier ejection),
 //!   classes open and closed.
 //! - [`check_run`] runs a scenario once and checks what must hold on any
 //!   sample path: determinism, conservation of requests, Little's law and
@@ -260,6 +261,35 @@ pub fn scenario(u: &mut Unstructured) -> Result<String> {
                 u.int_in_range(1..=50)?,
                 dist(u)?
             );
+        } else if u.ratio(1, 4)? {
+            let r = u.choose(&["0.5", "5", "50", "500", "2000"])?;
+            let p = u.choose(&["0", "1", "50", "5000"])?;
+            let when = u.choose(&["0s", "100ms", "2s", "30s"])?;
+            let _ = match u.int_in_range(0..=3)? {
+                0 => writeln!(
+                    out,
+                    "rate = {{ steps = [{{ at = \"0s\", rate = \"{r}/s\" }}, {{ at = \"{when}\", rate = \"{p}/s\" }}] }}"
+                ),
+                1 => writeln!(
+                    out,
+                    "rate = {{ ramp = {{ from = \"{p}/s\", to = \"{r}/s\", over = \"{}\", at = \"{when}\" }} }}",
+                    u.choose(&["1ms", "1s", "10s"])?
+                ),
+                2 => writeln!(
+                    out,
+                    "rate = {{ spike = {{ base = \"{r}/s\", peak = \"{p}/s\", at = \"{when}\", for = \"{}\" }} }}",
+                    u.choose(&["1ms", "1s", "10s"])?
+                ),
+                _ => writeln!(
+                    out,
+                    "rate = {{ diurnal = {{ mean = \"{r}/s\", amplitude = \"{}/s\", period = \"{}\", peak_at = \"{when}\" }} }}",
+                    u.choose(&["0", "0.25", "0.5"])?,
+                    u.choose(&["1ms", "1s", "1h"])?
+                ),
+            };
+            if u.ratio(1, 4)? {
+                out.push_str("arrival = \"constant\"\n");
+            }
         } else {
             let _ = writeln!(
                 out,
@@ -293,6 +323,39 @@ pub fn scenario(u: &mut Unstructured) -> Result<String> {
     for (i, &kind) in kinds.iter().enumerate() {
         let later: Vec<usize> = (i + 1..n as usize).collect();
         service(u, &mut out, i, kind, &later, &kinds, &classes)?;
+    }
+    for _ in 0..u.int_in_range(0..=2)? {
+        let target = u.int_in_range(0..=n - 1)?;
+        let replica = if kinds[target as usize] == Kind::Api && u.ratio(1, 2)? {
+            "replica = 0\n"
+        } else {
+            ""
+        };
+        let effect = match u.int_in_range(0..=2)? {
+            0 => format!(
+                "kind = \"crash\"\ndetect = \"{}\"",
+                u.choose(&["0s", "10ms", "1s"])?
+            ),
+            1 => format!(
+                "kind = \"slow\"\nfactor = {}",
+                u.choose(&["0.5", "2", "100"])?
+            ),
+            _ => format!(
+                "kind = \"errors\"\nprobability = {}",
+                u.choose(&["0", "0.5", "1"])?
+            ),
+        };
+        let every = if u.ratio(1, 2)? {
+            format!("every = \"{}\"\n", dist(u)?)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "[[faults]]\n{effect}\nservice = \"s{target}\"\n{replica}at = \"{}\"\nfor = \"{}\"\n{every}",
+            u.choose(&["0s", "100ms", "1s"])?,
+            dist(u)?
+        );
     }
     Ok(out)
 }
@@ -509,6 +572,15 @@ fn service(
                     "sessions = {{ count = {}, zipf = {} }}",
                     u.int_in_range(1..=500)?,
                     u.choose(&["0", "0.9", "1.2"])?
+                );
+            }
+            if u.ratio(1, 3)? {
+                let _ = writeln!(
+                    out,
+                    "outlier_ejection = {{ consecutive_errors = {}, base = \"{}\", max_percent = {} }}",
+                    u.int_in_range(1..=5)?,
+                    u.choose(&["1ms", "100ms", "2s"])?,
+                    u.choose(&["10", "50", "100"])?
                 );
             }
         }
