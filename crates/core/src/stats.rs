@@ -360,6 +360,8 @@ pub struct Window {
     pub end: SimTime,
     /// Its length (the last window may be shorter).
     pub length: SimTime,
+    /// Per class: requests arrived in the window.
+    pub arrived: Vec<u64>,
     /// Per class: requests completed in the window.
     pub completed: Vec<u64>,
     /// Per class: the sum of their latencies, in nanoseconds.
@@ -389,6 +391,7 @@ impl Window {
         Window {
             end: after.end,
             length: SimTime(after.end.0 - before.end.0),
+            arrived: diff(&after.arrived, &before.arrived),
             completed: diff(&after.completed, &before.completed),
             latency_sum: after
                 .latency_sum
@@ -408,6 +411,7 @@ impl Window {
     /// Adds `other`'s counts to these (running totals across a reset).
     pub(crate) fn add(&mut self, other: &Window) {
         let add = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add(&mut self.arrived, &other.arrived);
         add(&mut self.completed, &other.completed);
         add(&mut self.departures, &other.departures);
         add(&mut self.hits, &other.hits);

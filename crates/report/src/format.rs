@@ -392,6 +392,35 @@ pub fn table(summary: &Summary) -> String {
             );
         }
     }
+    if let Some(m) = &summary.metastability {
+        let sustained = match (m.retries_share, m.wasted_share) {
+            (Some(r), Some(w)) => format!(
+                "; sustaining effect: retries are {}% of attempts, {}% of work is wasted",
+                sig3(100.0 * r),
+                sig3(100.0 * w)
+            ),
+            (None, Some(w)) => format!("; {}% of work is wasted", sig3(100.0 * w)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{}: goodput {}% of offered load from {} s, {} s after the trigger ended (control without it, same seeds: {}%){}",
+            if m.metastable {
+                "METASTABLE"
+            } else {
+                "recovered"
+            },
+            sig3(100.0 * m.goodput),
+            sig3(m.measured_from),
+            sig3(m.measured_from - m.trigger_ended),
+            sig3(100.0 * m.control_goodput),
+            if m.metastable {
+                sustained
+            } else {
+                String::new()
+            }
+        );
+    }
     for f in &summary.faults {
         let lost = if f.failed + f.refused > 0 {
             format!(

@@ -15,4 +15,4 @@ pub mod sweep;
 
 pub use format::{csv, json, table};
 pub use series::{timeseries, timeseries_csv};
-pub use summary::{Estimate, RunInfo, Summary, Verdict, summarize, t_quantile};
+pub use summary::{Estimate, Metastability, RunInfo, Summary, Verdict, summarize, t_quantile};

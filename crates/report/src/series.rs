@@ -61,7 +61,8 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
     let grouped = crate::summary::grouped(info);
     // Each service: (name, where its throughput counts, whose servers its
     // utilisation is over, where its requests are present).
-    let mut stations: Vec<(String, Vec<usize>, Vec<usize>, Vec<usize>)> = first
+    type Service = (String, Vec<usize>, Vec<usize>, Vec<usize>);
+    let mut stations: Vec<Service> = first
         .stations
         .iter()
         .enumerate()

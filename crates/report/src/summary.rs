@@ -765,6 +765,34 @@ pub struct Summary {
     /// What each fault did (absent without faults).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSummary>,
+    /// Whether the system recovered after its trigger (absent without
+    /// one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metastability: Option<Metastability>,
+}
+
+/// Whether the system recovered after its trigger (a load profile that
+/// rises and comes back, a fault that strikes once), against a control run
+/// on the same seeds without it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metastability {
+    /// Goodput well under the control's (under half, where the control
+    /// completes at least 90%): a failure that outlived its trigger.
+    pub metastable: bool,
+    /// When the last trigger ended, seconds since the start.
+    pub trigger_ended: f64,
+    /// When the windows compared begin (after the settling time).
+    pub measured_from: f64,
+    /// Completions over arrivals in those windows, averaged over
+    /// replications.
+    pub goodput: f64,
+    /// The same for the control run.
+    pub control_goodput: f64,
+    /// Retries' share of attempts over the run (null without a call that
+    /// retries).
+    pub retries_share: Option<f64>,
+    /// The share of busy time spent on work whose caller had left.
+    pub wasted_share: Option<f64>,
 }
 
 /// What one fault did, over the replications.
@@ -1037,6 +1065,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         stopped: stopped(info, runs),
         interrupted: None,
         faults: faults(info, runs),
+        metastability: None,
     }
 }
 

@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+mod metastable;
 mod runner;
 
 use std::time::Instant;
@@ -47,6 +48,7 @@ use chokepoint_core::time::SimTime;
 use chokepoint_report::summary::Interrupted;
 use chokepoint_report::{RunInfo, Summary, summarize};
 use chokepoint_scenario::{Diagnostic, Point, Scenario, Simulation};
+pub use metastable::Trigger;
 
 pub use runner::{Watch, point_seed, replicate};
 
@@ -124,6 +126,15 @@ impl Study {
         watch: &Watch,
     ) -> Result<Outcome, Failed> {
         let started = Instant::now();
+        // A run with a trigger (a spike, a fault that strikes once) is
+        // judged against a control without it: both need windows.
+        let total = sim.warmup.0.saturating_add(sim.duration.0);
+        let trigger = Trigger::of(&self.scenario.topology).filter(|t| t.ends < total as f64);
+        let window = window.or_else(|| {
+            trigger
+                .as_ref()
+                .map(|_| SimTime((total / 1000).max(1_000_000_000)))
+        });
         let runs = self.replicate(sim, window, watch)?;
         let wall = started.elapsed().as_secs_f64();
         // The replications that finished, and their numbers.
@@ -144,6 +155,22 @@ impl Study {
                 asked: sim.replications,
                 finished: finished.len() as u32,
             });
+        }
+        if let Some(trigger) = &trigger
+            && summary.interrupted.is_none()
+        {
+            let config = RunConfig {
+                window,
+                ..config(sim)
+            };
+            let control: Vec<RunStats> =
+                replicate(&trigger.control, &config, sim.seed, sim.replications, watch)?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            if control.len() == finished.len() {
+                summary.metastability = trigger.judge(&self.scenario.topology, &finished, &control);
+            }
         }
         Ok(Outcome {
             runs: finished,

@@ -177,16 +177,16 @@ fn a_spike_tips_a_retrying_system_into_a_metastable_failure() {
             "[{{ to = \"db\", timeout = \"200ms\", cancel = \"{cancel}\", retry = {{ attempts = {attempts}, backoff = {{ base = \"0ms\", cap = \"0ms\", jitter = \"none\" }}, on = [\"timeout\"] }} }}]"
         )
     };
-    let once = goodput_after_the_trigger(&[Override::new("services.api.calls", &call(1, "never"))]);
+    let once = goodput_after_the_trigger(&[Override::new("services.api.calls", call(1, "never"))]);
     assert!(once > 0.9, "with one attempt: {once}");
     let preempted =
-        goodput_after_the_trigger(&[Override::new("services.api.calls", &call(3, "preempt"))]);
+        goodput_after_the_trigger(&[Override::new("services.api.calls", call(3, "preempt"))]);
     assert!(preempted > 0.9, "with abandoned work stopped: {preempted}");
     // Dropping abandoned work only when it reaches the head of the line is
     // not enough: the line settles at the timeout, so that what is served
     // waited just under it and its service carries it past (a second bad
     // equilibrium, near 30%); serving the newest first as well recovers.
-    let at_dequeue = [Override::new("services.api.calls", &call(3, "at_dequeue"))];
+    let at_dequeue = [Override::new("services.api.calls", call(3, "at_dequeue"))];
     let dropped = goodput_after_the_trigger(&at_dequeue);
     assert!(dropped < 0.5, "dropped at dequeue only: {dropped}");
     let lifo = goodput_after_the_trigger(&[
@@ -208,4 +208,30 @@ fn a_spike_tips_a_retrying_system_into_a_metastable_failure() {
         light > 0.97 / 3.0,
         "below μ/k: {light} of 300/s (100/s offered)"
     );
+}
+
+/// The report's detector names the failure of `metastable.toml` against a
+/// control on the same seeds without the spike, and what sustains it; with
+/// one attempt it reports a recovery.
+#[test]
+fn the_report_names_a_metastable_failure_and_its_sustaining_effect() {
+    let text = std::fs::read_to_string(folder().join("metastable.toml")).unwrap();
+    let s = chokepoint_validation::summary(("metastable", &text), &[]);
+    let m = s.metastability.expect("a spike is a trigger");
+    assert!(m.metastable, "{m:?}");
+    assert_eq!(m.trigger_ended, 70.0);
+    // Settling: max(10 × 200 ms, 10 × the calm response) = 2 s.
+    assert!(m.measured_from >= 72.0 && m.measured_from < 73.5, "{m:?}");
+    assert!(m.goodput < 0.01 && m.control_goodput > 0.99, "{m:?}");
+    assert!(
+        m.retries_share.unwrap() > 0.5 && m.wasted_share.unwrap() > 0.5,
+        "{m:?}"
+    );
+    let once = "[{ to = \"db\", timeout = \"200ms\", retry = { attempts = 1 } }]";
+    let s = chokepoint_validation::summary(
+        ("metastable", &text),
+        &[Override::new("services.api.calls", once)],
+    );
+    let m = s.metastability.expect("a spike is a trigger");
+    assert!(!m.metastable && m.goodput > 0.9, "{m:?}");
 }

@@ -711,6 +711,7 @@ impl Engine {
         let mut t = Window {
             end: SimTime(self.now),
             length: SimTime::ZERO,
+            arrived: self.classes.iter().map(|c| c.stats.arrived).collect(),
             completed: self.classes.iter().map(|c| c.stats.completed).collect(),
             latency_sum: self.classes.iter().map(|c| c.stats.latency_sum).collect(),
             departures: self.stations.iter().map(|s| s.stats.departures).collect(),
