@@ -462,7 +462,8 @@ pub struct FaultStats {
     /// Nanoseconds it was under way.
     pub active_time: f64,
     /// Requests a crash took down with it (waiting, served, or awaiting a
-    /// call at its stations).
+    /// call at its stations), or that failed at its stations while an
+    /// `errors` fault was under way.
     pub failed: u64,
     /// Requests that arrived at its crashed stations and were refused.
     pub refused: u64,

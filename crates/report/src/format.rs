@@ -422,23 +422,25 @@ pub fn table(summary: &Summary) -> String {
         );
     }
     for f in &summary.faults {
-        let lost = if f.failed + f.refused > 0 {
-            format!(
-                "; {} request(s) failed with it, {} refused while it was down",
-                count(f.failed),
-                count(f.refused)
-            )
-        } else {
-            String::new()
-        };
+        let mut lost = String::new();
+        if f.failed > 0 {
+            let _ = write!(lost, "; {} request(s) failed with it", count(f.failed));
+        }
+        if f.refused > 0 {
+            let _ = write!(lost, "; {} refused while it was down", count(f.refused));
+        }
         let _ = writeln!(
             out,
             "fault {}: {} occurrence(s) per replication, under way {}% of the time{}{lost}",
             f.name,
-            sig3(f.occurrences),
+            if f.occurrences >= 1000.0 {
+                count(f.occurrences.round() as u64)
+            } else {
+                sig3(f.occurrences)
+            },
             sig3(100.0 * f.active_share),
             f.active_share_ci95
-                .filter(|&h| h > 0.0)
+                .filter(|&h| 100.0 * h >= 0.005)
                 .map(|h| format!(" ±{}", half_width(100.0 * h)))
                 .unwrap_or_default(),
         );

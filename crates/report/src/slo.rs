@@ -31,14 +31,16 @@ pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
             }
         }
         if let Some(limit) = slo.max_error_rate {
-            let errors = (c.dropped + c.failed) as f64;
+            // Every request that did not complete in time: turned away,
+            // failed, given up by its client or a timeout, refused.
+            let errors = (c.dropped + c.failed + c.timed_out + c.rejected) as f64;
             let rate = if c.arrived == 0 {
                 0.0
             } else {
                 errors / c.arrived as f64
             };
             if rate > limit {
-                violations.push(format!("{name}: error rate {rate} > {limit}"));
+                violations.push(format!("{name}: error rate {rate:.4} > {limit}"));
             }
         }
     }

@@ -103,6 +103,9 @@ pub(crate) fn check(
         }
     }
     overload(lowered, run_for, diags);
+    if let Some(t) = run_for {
+        outside_the_run(lowered, class_spans, t, diags);
+    }
 }
 
 /// One warning per overloaded part of a service: the stripes of a lock, or
@@ -124,20 +127,21 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
             }
         )
     });
-    let mean_rhos = match run_for {
+    // The offered load with each profile at its rate at the end of the run.
+    let end_rhos = match run_for {
         Some(t) if profiled => {
-            let mut averaged = topology.clone();
-            for c in &mut averaged.classes {
+            let mut at_end = topology.clone();
+            for c in &mut at_end.classes {
                 if let Load::Open {
                     rate,
                     profile: Some(p),
                     ..
                 } = &mut c.load
                 {
-                    *rate = p.mean_over(t);
+                    *rate = p.rate_at(t);
                 }
             }
-            Some(analysis::offered_load(&averaged))
+            Some(analysis::offered_load(&at_end))
         }
         _ => None,
     };
@@ -226,13 +230,13 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
             "its queue will grow without bound and the results depend on the duration"
         };
         let rho_is = if overloaded > 1 { "up to ρ =" } else { "ρ =" };
-        let message = match mean_rhos.as_ref().map(|m| m[worst]) {
-            Some(mean) if mean < 1.0 => format!(
-                "{name} is overloaded at the peak of the load profile: offered load {rho_is} {rho:.3} with {} server(s); a backlog builds while the load is that high, which the load on average can drain (ρ = {mean:.3} over the run, before any retries)",
+        let message = match end_rhos.as_ref().map(|m| m[worst]) {
+            Some(end) if end < 1.0 => format!(
+                "{name} is overloaded at the peak of the load profile: offered load {rho_is} {rho:.3} with {} server(s); a backlog builds while the load is above capacity and can drain once it is below (ρ = {end:.3} at the end of the run, before any retries)",
                 s.servers()
             ),
-            Some(mean) => format!(
-                "{name} is overloaded: offered load {rho_is} {rho:.3} at the peak of the load profile and {mean:.3} on average over the run, with {} server(s); {outcome}",
+            Some(end) => format!(
+                "{name} is overloaded: offered load {rho_is} {rho:.3} at the peak of the load profile and {end:.3} at the end of the run, with {} server(s); {outcome}",
                 s.servers()
             ),
             None => format!(
@@ -253,4 +257,50 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
 fn error(diags: &mut Vec<Diagnostic>, message: String, span: Range<usize>) -> &mut Diagnostic {
     diags.push(Diagnostic::error(message, Some(span)));
     diags.last_mut().expect("just pushed")
+}
+
+/// A load profile with no arrivals within the run, or a fault that starts
+/// after it, is most likely a mistake of units or of time base (a trace in
+/// Unix time): said, not ignored.
+fn outside_the_run(
+    lowered: &Lowered,
+    class_spans: &[Range<usize>],
+    run_for: f64,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (c, span) in lowered.topology.classes.iter().zip(class_spans) {
+        if let Load::Open {
+            profile: Some(p), ..
+        } = &c.load
+            && p.mean_over(run_for) == 0.0
+        {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "class `{}` has no arrivals within the run: its rate profile is zero for its whole {} s",
+                        c.name,
+                        run_for / 1e9
+                    ),
+                    Some(span.clone()),
+                )
+                .with_help("times count from the start of the run, warm-up included (a trace's times too, in seconds)"),
+            );
+        }
+    }
+    for f in &lowered.topology.faults {
+        if f.at >= run_for {
+            let span = f.stations.first().map(|s| lowered.spans[s.idx()].clone());
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "a fault starts at {} s, after the run's {} s: it never strikes",
+                        f.at / 1e9,
+                        run_for / 1e9
+                    ),
+                    span,
+                )
+                .with_help("`at` counts from the start of the run, warm-up included"),
+            );
+        }
+    }
 }

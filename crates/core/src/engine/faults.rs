@@ -312,6 +312,20 @@ impl Engine {
         self.fail(req, Failure::Error);
     }
 
+    /// A visit to `si` failed: counted against the `errors` fault under way
+    /// there, if one is.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fault_error(&mut self, si: usize) {
+        if let Some(f) = self.faults.iter_mut().find(|f| {
+            f.active
+                && matches!(f.fault.effect, Effect::Errors { .. })
+                && f.fault.stations.iter().any(|s| s.idx() == si)
+        }) {
+            f.stats.failed += 1;
+        }
+    }
+
     /// The active crash that downed `si`.
     fn crash_at(&self, si: usize) -> Option<usize> {
         self.faults.iter().position(|f| {

@@ -753,6 +753,9 @@ impl Engine {
             let station = &mut self.stations[si];
             if station.fail_stream.uniform() < station.error {
                 station.stats.errors += 1;
+                if !self.faults.is_empty() {
+                    self.fault_error(si);
+                }
                 self.fail(req, Failure::Error);
                 return true;
             }

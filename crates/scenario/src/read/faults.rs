@@ -85,7 +85,17 @@ impl Walker<'_> {
     fn fault(&mut self, v: &Value<'_>) -> Option<FaultDef> {
         let t = self.table(v, "a fault")?;
         self.check_keys(t, &FAULT_KEYS, "[[faults]]");
-        let example = "such as [[faults]] kind = \"crash\", service = \"api\", replica = 0, at = \"300s\", for = \"60s\", detect = \"5s\"";
+        let example = match t.get("kind").map(|k| k.get_ref()) {
+            Some(DeValue::String(k)) if k == "slow" => {
+                "such as [[faults]] kind = \"slow\", service = \"db\", at = \"300s\", for = \"60s\", factor = 3"
+            }
+            Some(DeValue::String(k)) if k == "errors" => {
+                "such as [[faults]] kind = \"errors\", service = \"payments\", at = \"300s\", for = \"60s\", probability = 0.5"
+            }
+            _ => {
+                "such as [[faults]] kind = \"crash\", service = \"api\", replica = 0, at = \"300s\", for = \"60s\", detect = \"5s\""
+            }
+        };
         let need = |w: &mut Self, key: &str| {
             let found = t.get(key);
             if found.is_none() {

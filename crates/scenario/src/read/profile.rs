@@ -291,7 +291,11 @@ impl Walker<'_> {
                 return None;
             }
         };
-        if escapes(Path::new(name)) {
+        let outside = match (self.dir.map(Path::canonicalize), path.canonicalize()) {
+            (Some(Ok(dir)), Ok(file)) => !file.starts_with(dir),
+            _ => escapes(Path::new(name)),
+        };
+        if outside {
             self.diags.push(Diagnostic::warning(
                 format!(
                     "the trace `{}` is outside the scenario's folder: the scenario alone does not reproduce this run",
@@ -338,6 +342,8 @@ fn parse_trace(text: &str) -> Result<Vec<(f64, f64)>, (usize, usize, String)> {
     let mut points: Vec<(f64, f64)> = Vec::new();
     let mut seen_data = false;
     let mut lines = 0;
+    // A spreadsheet's export may begin with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         let content = raw.split('#').next().unwrap_or("");
@@ -360,7 +366,7 @@ fn parse_trace(text: &str) -> Result<Vec<(f64, f64)>, (usize, usize, String)> {
             && [time_text, rate_text].iter().all(|f| {
                 f.trim()
                     .chars()
-                    .all(|c| c.is_alphabetic() || c == '_' || c == ' ')
+                    .all(|c| c.is_alphabetic() || matches!(c, '_' | ' ' | '"' | '\''))
             })
         {
             continue;
@@ -430,7 +436,9 @@ mod tests {
 
     #[test]
     fn a_trace_is_read_as_steps_with_its_mistakes_located() {
-        let points = parse_trace("time,rate\n# warm\n0, 10\n1min, 20/s\n90,0 # pause\n").unwrap();
+        let points =
+            parse_trace("\u{feff}\"time\",\"rate\"\n# warm\n0, 10\n1min, 20/s\n90,0 # pause\n")
+                .unwrap();
         assert_eq!(
             points,
             vec![

@@ -155,6 +155,7 @@ fn a_window_of_errors_fails_its_share() {
         .map(|seed| {
             let s = run(&topology, &config, seed).unwrap();
             assert_eq!(s.classes[0].failed, s.stations[0].errors);
+            assert_eq!(s.faults[0].failed, s.stations[0].errors);
             s.classes[0].failed as f64 / s.classes[0].arrived as f64
         })
         .collect();
