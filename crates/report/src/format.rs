@@ -61,6 +61,31 @@ pub fn csv(summary: &Summary) -> String {
             row("interrupted", "", metric, Cell { value, ci95: None });
         }
     }
+    for f in &summary.faults {
+        let figures = [
+            ("occurrences", Some(f.occurrences), None),
+            ("active_share", Some(f.active_share), f.active_share_ci95),
+            ("failed", Some(f.failed as f64), None),
+            ("refused", Some(f.refused as f64), None),
+        ];
+        for (metric, value, ci95) in figures {
+            row("fault", &f.name, metric, Cell { value, ci95 });
+        }
+    }
+    if let Some(m) = &summary.metastability {
+        let figures = [
+            ("metastable", Some(f64::from(u8::from(m.metastable)))),
+            ("trigger_ended", Some(m.trigger_ended)),
+            ("measured_from", Some(m.measured_from)),
+            ("goodput", Some(m.goodput)),
+            ("control_goodput", Some(m.control_goodput)),
+            ("retries_share", m.retries_share),
+            ("wasted_share", m.wasted_share),
+        ];
+        for (metric, value) in figures {
+            row("metastability", "", metric, Cell { value, ci95: None });
+        }
+    }
     out
 }
 
