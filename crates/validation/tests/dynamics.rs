@@ -235,3 +235,34 @@ fn the_report_names_a_metastable_failure_and_its_sustaining_effect() {
     let m = s.metastability.expect("a spike is a trigger");
     assert!(!m.metastable && m.goodput > 0.9, "{m:?}");
 }
+
+/// `hysteresis.toml`: load stepped up every minute (100, 200, 300, 350/s),
+/// once above capacity (450/s), then down (350, 300, 200, 100/s). On the
+/// way up each step's last 30 s complete what is offered; on the way down
+/// the same rates complete almost nothing (each is above μ/k = 133/s).
+#[test]
+fn the_same_load_is_served_on_the_way_up_and_not_on_the_way_down() {
+    let text = std::fs::read_to_string(folder().join("hysteresis.toml")).unwrap();
+    let runs = chokepoint_validation::replications_in(
+        ("hysteresis", &text),
+        Some(&folder()),
+        &[],
+        Some(SimTime::from_secs_f64(30.0)),
+    );
+    // The second half of each minute: window 2k + 1 of 30 s.
+    let goodput = |minute: usize| -> f64 {
+        let per_run: Vec<f64> = runs
+            .iter()
+            .map(|r| {
+                let w = &r.series[2 * minute + 1];
+                w.completed[0] as f64 / w.arrived[0].max(1) as f64
+            })
+            .collect();
+        per_run.iter().sum::<f64>() / per_run.len() as f64
+    };
+    for (up, down, rate) in [(1, 7, 200), (2, 6, 300), (3, 5, 350)] {
+        let (before, after) = (goodput(up), goodput(down));
+        assert!(before > 0.97, "{rate}/s on the way up: {before}");
+        assert!(after < 0.05, "{rate}/s on the way down: {after}");
+    }
+}
