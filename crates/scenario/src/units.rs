@@ -139,8 +139,10 @@ pub fn parse_duration_ns(text: &str) -> Result<f64, TextError> {
     let Some(&(_, scale)) = TIME_UNITS.iter().find(|(u, _)| *u == unit) else {
         let err = TextError::new(unit_range, format!("unknown time unit `{unit}`"));
         return Err(match unit_suggestion(unit) {
-            Some(s) => err.help(format!("did you mean `{s}`? Units: ns, us, ms, s, m, h")),
-            None => err.help("units: ns, us, ms, s, m (minutes), h"),
+            Some(s) => err.help(format!(
+                "did you mean `{s}`? Units: ns, us, ms, s, m or min, h, d"
+            )),
+            None => err.help("units: ns, us, ms, s, m or min (minutes), h, d (days)"),
         });
     };
     if !value.is_finite() || value < 0.0 {

@@ -416,6 +416,15 @@ impl<'s> Walker<'s> {
     }
 
     pub(crate) fn duration(&mut self, value: &Value<'_>, what: &str) -> Option<f64> {
+        if let DeValue::Integer(_) | DeValue::Float(_) = value.get_ref() {
+            // A bare number: which unit was meant cannot be guessed.
+            let raw = self.src.get(value.span()).unwrap_or("").trim().to_owned();
+            self.error(format!("{what} needs a unit"), value.span())
+                .help = Some(format!(
+                "write a duration as a string with its unit, such as \"{raw}s\" or \"{raw}ms\""
+            ));
+            return None;
+        }
         self.parsed(value, what, parse_duration)
     }
 

@@ -54,6 +54,9 @@ impl Walker<'_> {
     /// A duration (`"200ms"`, constant) or a distribution (`"exp(1s)"`),
     /// positive.
     pub(crate) fn duration_or_dist(&mut self, v: &Value<'_>, what: &str) -> Option<Dist> {
+        if let DeValue::Integer(_) | DeValue::Float(_) = v.get_ref() {
+            return self.duration(v, what).and(None);
+        }
         if let DeValue::String(s) = v.get_ref()
             && s.trim_start().starts_with('-')
         {
