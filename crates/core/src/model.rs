@@ -761,17 +761,9 @@ impl Profile {
     /// The rate (per second) at `t` nanoseconds since the start.
     pub fn rate_at(&self, t: f64) -> f64 {
         match self {
+            // After the last point at or before t.
             Profile::Points(points) => {
-                // The last point at or before t.
-                let i = points.partition_point(|&(at, _)| at <= t);
-                if i == 0 {
-                    return points.first().map_or(0.0, |p| p.1);
-                }
-                let (t0, r0) = points[i - 1];
-                match points.get(i) {
-                    Some(&(t1, r1)) if t1 > t0 => r0 + (r1 - r0) * (t - t0) / (t1 - t0),
-                    _ => r0,
-                }
+                linear(points, points.partition_point(|&(at, _)| at <= t), t)
             }
             Profile::Diurnal {
                 mean,
@@ -796,23 +788,29 @@ impl Profile {
     }
 
     /// The mean rate over `[0, until)` nanoseconds (the expected number of
-    /// arrivals divided by the time), by the exact integral of each piece.
+    /// arrivals divided by the time).
     pub fn mean_over(&self, until: f64) -> f64 {
         if until <= 0.0 {
             return self.rate_at(0.0);
         }
+        self.expected(0.0, until) / (until / 1e9)
+    }
+
+    /// The expected number of arrivals in `[from, to)` nanoseconds: the
+    /// exact integral of the rate, piece by piece.
+    pub fn expected(&self, from: f64, to: f64) -> f64 {
         match self {
             Profile::Points(points) => {
                 let mut area = 0.0;
-                let mut t = 0.0;
-                while t < until {
+                let mut t = from;
+                while t < to {
                     let i = points.partition_point(|&(at, _)| at <= t);
-                    let end = points.get(i).map_or(until, |p| p.0.min(until));
+                    let end = points.get(i).map_or(to, |p| p.0.min(to));
                     // Linear on [t, end]: the trapezium.
                     area += (self.rate_at(t) + self.rate_at_before(end)) / 2.0 * (end - t);
                     t = end;
                 }
-                area / until
+                area / 1e9
             }
             Profile::Diurnal {
                 mean,
@@ -822,7 +820,7 @@ impl Profile {
             } => {
                 let k = std::f64::consts::TAU / period;
                 let integral = |t: f64| mean * t + amplitude / k * (k * (t - peak_at)).sin();
-                (integral(until) - integral(0.0)) / until
+                (integral(to) - integral(from)) / 1e9
             }
         }
     }
@@ -830,19 +828,23 @@ impl Profile {
     /// The rate just before `t` (the left limit at a jump).
     pub(crate) fn rate_at_before(&self, t: f64) -> f64 {
         match self {
-            Profile::Points(points) => {
-                let i = points.partition_point(|&(at, _)| at < t);
-                if i == 0 {
-                    return points.first().map_or(0.0, |p| p.1);
-                }
-                let (t0, r0) = points[i - 1];
-                match points.get(i) {
-                    Some(&(t1, r1)) if t1 > t0 => r0 + (r1 - r0) * (t - t0) / (t1 - t0),
-                    _ => r0,
-                }
-            }
+            // After the last point before t.
+            Profile::Points(points) => linear(points, points.partition_point(|&(at, _)| at < t), t),
             Profile::Diurnal { .. } => self.rate_at(t),
         }
+    }
+}
+
+/// The rate at `t` on `points`, the first `i` of which are at or before it
+/// (`i` = 0: before the first, which holds; after the last, it holds).
+fn linear(points: &[(f64, f64)], i: usize, t: f64) -> f64 {
+    if i == 0 {
+        return points.first().map_or(0.0, |p| p.1);
+    }
+    let (t0, r0) = points[i - 1];
+    match points.get(i) {
+        Some(&(t1, r1)) if t1 > t0 => r0 + (r1 - r0) * (t - t0) / (t1 - t0),
+        _ => r0,
     }
 }
 

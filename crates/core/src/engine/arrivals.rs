@@ -134,7 +134,7 @@ fn next_even(profile: &Profile, t: f64) -> Option<f64> {
                 };
                 let span = (end - t) / 1e9;
                 let area = if end.is_finite() {
-                    (r0 + r1) / 2.0 * span
+                    profile.expected(t, end)
                 } else if r0 > 0.0 {
                     f64::INFINITY
                 } else {
@@ -159,19 +159,17 @@ fn next_even(profile: &Profile, t: f64) -> Option<f64> {
             mean,
             amplitude,
             period,
-            peak_at,
+            ..
         } => {
-            // Λ(x) = mean·x + (amplitude / ω)·sin(ω(x − peak_at)), in
-            // seconds: increasing, so Newton's method kept inside a bracket
-            // (bisecting when a step leaves it) finds Λ(t + x) = Λ(t) + 1.
+            // The expected arrivals since t grow with x (in seconds), so
+            // Newton's method kept inside a bracket (bisecting when a step
+            // leaves it) finds where they reach one.
             let w = std::f64::consts::TAU / (period / 1e9);
-            let (s, p) = (t / 1e9, peak_at / 1e9);
-            let big = |x: f64| mean * x + amplitude / w * (w * (x - p)).sin();
-            let target = big(s) + 1.0;
+            let s = t / 1e9;
             let (mut lo, mut hi) = (s, s + (1.0 + 2.0 * amplitude / w) / mean);
             let mut x = s + 1.0 / mean;
             for _ in 0..100 {
-                let f = big(x) - target;
+                let f = profile.expected(t, x * 1e9) - 1.0;
                 if f.abs() < 1e-12 {
                     break;
                 }
@@ -180,7 +178,7 @@ fn next_even(profile: &Profile, t: f64) -> Option<f64> {
                 } else {
                     lo = x;
                 }
-                let slope = mean + amplitude * (w * (x - p)).cos();
+                let slope = profile.rate_at(x * 1e9);
                 let newton = x - f / slope;
                 x = if slope > 0.0 && newton > lo && newton < hi {
                     newton

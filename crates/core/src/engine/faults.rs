@@ -18,7 +18,6 @@ use super::calls::Failure;
 use super::event::Event;
 use super::request::At;
 use super::station::flag;
-use crate::dist::Dist;
 use crate::model::{Effect, Fault};
 use crate::rng::Stream;
 use crate::stats::FaultStats;
@@ -71,8 +70,20 @@ impl FaultState {
         }
     }
 
-    fn draw(&mut self, d: &Dist) -> u64 {
-        nanos_from_f64(d.sample(&mut self.stream))
+    /// Whether it strikes station `si`.
+    fn strikes(&self, si: usize) -> bool {
+        self.fault.stations.iter().any(|s| s.idx() == si)
+    }
+
+    /// How long the occurrence starting now lasts, in nanoseconds.
+    fn draw_lasts(&mut self) -> u64 {
+        nanos_from_f64(self.fault.lasts.sample(&mut self.stream))
+    }
+
+    /// For a repeating fault, the time until its next occurrence.
+    fn draw_gap(&mut self) -> Option<u64> {
+        let every = self.fault.every.as_ref()?;
+        Some(nanos_from_f64(every.sample(&mut self.stream)))
     }
 }
 
@@ -106,8 +117,7 @@ impl Engine {
         f.detected = false;
         f.since = now;
         f.stats.occurrences += 1;
-        let lasts = f.fault.lasts.clone();
-        let duration = f.draw(&lasts);
+        let duration = f.draw_lasts();
         let occurrence = f.occurrence;
         self.events.push(
             SimTime(now.saturating_add(duration)),
@@ -146,8 +156,7 @@ impl Engine {
         let f = &mut self.faults[i];
         f.active = false;
         f.stats.active_time += (now - f.since) as f64;
-        if let Some(every) = f.fault.every.clone() {
-            let gap = f.draw(&every);
+        if let Some(gap) = f.draw_gap() {
             self.events.push(
                 SimTime(now.saturating_add(gap)),
                 Event::FaultStart { fault: i as u32 },
@@ -198,10 +207,7 @@ impl Engine {
             slow: 1.0,
             error: None,
         };
-        for f in self.faults.iter().filter(|f| f.active) {
-            if !f.fault.stations.iter().any(|s| s.idx() == si) {
-                continue;
-            }
+        for f in self.faults.iter().filter(|f| f.active && f.strikes(si)) {
             match f.fault.effect {
                 Effect::Crash { .. } => struck.down = true,
                 Effect::Slow { factor } => struck.slow *= factor,
@@ -317,21 +323,20 @@ impl Engine {
     #[cold]
     #[inline(never)]
     pub(super) fn fault_error(&mut self, si: usize) {
-        if let Some(f) = self.faults.iter_mut().find(|f| {
-            f.active
-                && matches!(f.fault.effect, Effect::Errors { .. })
-                && f.fault.stations.iter().any(|s| s.idx() == si)
-        }) {
-            f.stats.failed += 1;
+        if let Some(i) = self.active_on(si, |e| matches!(e, Effect::Errors { .. })) {
+            self.faults[i].stats.failed += 1;
         }
     }
 
     /// The active crash that downed `si`.
     fn crash_at(&self, si: usize) -> Option<usize> {
-        self.faults.iter().position(|f| {
-            f.active
-                && matches!(f.fault.effect, Effect::Crash { .. })
-                && f.fault.stations.iter().any(|s| s.idx() == si)
-        })
+        self.active_on(si, |e| matches!(e, Effect::Crash { .. }))
+    }
+
+    /// The first fault under way at `si` whose effect is `of` that kind.
+    fn active_on(&self, si: usize, of: fn(&Effect) -> bool) -> Option<usize> {
+        self.faults
+            .iter()
+            .position(|f| f.active && of(&f.fault.effect) && f.strikes(si))
     }
 }

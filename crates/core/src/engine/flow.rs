@@ -6,6 +6,7 @@
 //! | when | order | hook (flag) | what it may do |
 //! | --- | --- | --- | --- |
 //! | arrival from outside | 0 | the class's deadline and rate limit (`GATED` on the request; its entry has `SPECIAL_ARRIVAL`) | arm the deadline (`Expire` event); pass, wait for a token (`Admit` event), or refuse (rejected) |
+//! | arrival | – | down (a crash: `SPECIAL_ARRIVAL` while it lasts) | refuse at once (an error; counted against the fault) |
 //! | arrival | 0 | the station's rate limit (`SPECIAL_ARRIVAL`) | pass, wait for a token (`Admit` event), or refuse (rejected) |
 //! | arrival | 1 | admission pool (`SPECIAL_ARRIVAL`) | take a slot, or queue for one, or refuse (drop) |
 //! | arrival | 2 | role (`SPECIAL_ARRIVAL`) | balancer: pass on to a target at once (or drop if all are down); call point: call |
@@ -13,11 +14,12 @@
 //! | a server or slot frees | – | deadline (`EXPIRES`), CoDel (`SHEDDABLE` at a queue; a pool's line) | the next in line past its deadline (`cancel = at_dequeue`) or CoDel's timeout is dropped, and the next taken |
 //! | entering PS | – | garbage collection (`ALLOCATES`) | allocate; a full heap pauses the station |
 //! | after a visit | 0 | waste (`WASTES`: a FIFO station where requests nobody awaits may be served) | count the visit's service as wasted if its client gave up or its call is over |
-//! | after a visit | 1 | error (`FAILS`) | fail the request (stops here) |
+//! | after a visit | 1 | error (`FAILS`) | fail the request (stops here), counted against an `errors` fault under way |
 //! | after a visit | 2 | release (`RELEASES`) | give back the slots released here, newest first (admitting waiting requests at once) |
 //! | after a visit | 3 | replication (`REPLICATES`) | record a write at the leader, or a (stale) read at a follower |
 //! | after a visit | 4 | cache lookup (`LOOKUP`) | a hit routes on; a miss or a write goes to the backing store (stops here) |
 //! | after a visit | 5 | routing | the class's next station, or leave: complete, or return from a call |
+//! | a request ends (completes, replies, fails) | – | outlier ejection (`ejecting`, and the request's cold `via`) | credit the outcome to the balancer it last passed, which may eject the target |
 //!
 //! Zero-time consequences run depth first, in the order they arise (a slot
 //! given back admits the next waiting request before the request that gave

@@ -12,7 +12,7 @@ use toml::de::DeValue;
 
 use super::{Value, Walker};
 use crate::diagnostic::Diagnostic;
-use crate::units::{parse_duration, parse_rate_or_zero};
+use crate::units::{TextError, parse_duration, parse_rate_or_zero};
 
 const SHAPES: [&str; 5] = ["steps", "ramp", "spike", "diurnal", "trace"];
 const STEP_KEYS: [&str; 2] = ["at", "rate"];
@@ -372,40 +372,25 @@ fn parse_trace(text: &str) -> Result<Vec<(f64, f64)>, (usize, usize, String)> {
             continue;
         }
         seen_data = true;
-        let time = match time_text.trim().parse::<f64>() {
-            Ok(s) => s,
-            Err(_) => parse_duration(time_text.trim()).map_err(|e| {
-                (
+        // A bare number (seconds, per second), or a value with its unit.
+        let field = |text: &str, what: &str, parse: fn(&str) -> Result<f64, TextError>| {
+            let value = match text.trim().parse::<f64>() {
+                Ok(x) => x,
+                Err(_) => parse(text.trim())
+                    .map_err(|e| (line_no, column_of(text), format!("{what}: {}", e.message)))?,
+            };
+            if value.is_finite() && value >= 0.0 {
+                Ok(value)
+            } else {
+                Err((
                     line_no,
-                    column_of(time_text),
-                    format!("time: {}", e.message),
-                )
-            })?,
+                    column_of(text),
+                    format!("{what} `{}` must not be negative", text.trim()),
+                ))
+            }
         };
-        if !(time.is_finite() && time >= 0.0) {
-            return Err((
-                line_no,
-                column_of(time_text),
-                "time must not be negative".into(),
-            ));
-        }
-        let rate = match rate_text.trim().parse::<f64>() {
-            Ok(r) => r,
-            Err(_) => parse_rate_or_zero(rate_text.trim()).map_err(|e| {
-                (
-                    line_no,
-                    column_of(rate_text),
-                    format!("rate: {}", e.message),
-                )
-            })?,
-        };
-        if !(rate.is_finite() && rate >= 0.0) {
-            return Err((
-                line_no,
-                column_of(rate_text),
-                format!("rate `{}` must not be negative", rate_text.trim()),
-            ));
-        }
+        let time = field(time_text, "time", parse_duration)?;
+        let rate = field(rate_text, "rate", parse_rate_or_zero)?;
         let at = time * 1e9;
         match points.last() {
             Some(&(last, _)) if at <= last => {

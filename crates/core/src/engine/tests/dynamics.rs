@@ -260,14 +260,8 @@ fn a_step_above_capacity_builds_and_drains_the_fluid_backlog() {
         }
         drain.push(t - 200.0 - 0.05);
     }
-    let stat = |xs: &[f64]| {
-        let n = xs.len() as f64;
-        let mean = xs.iter().sum::<f64>() / n;
-        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        (mean, (var / n).sqrt())
-    };
-    assert_close("backlog after the step", stat(&backlog), 5000.0);
-    assert_close("drain time", stat(&drain), 100.0);
+    assert_close("backlog after the step", mean_se(&backlog), 5000.0);
+    assert_close("drain time", mean_se(&drain), 100.0);
 }
 
 /// The rate and mean rate of a profile, by hand.

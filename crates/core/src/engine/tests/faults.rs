@@ -29,13 +29,6 @@ fn crash(station: u32, at: f64, lasts: f64, detect: f64, targets: Vec<(StationId
     }
 }
 
-fn mean_se(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, (var / n).sqrt())
-}
-
 /// One of 4 replicas (random balancing, 200/s in all: 50/s each at
 /// ρ = 0.5) crashes at 100 s; the balancer notices after 5 s. The requests
 /// lost are those there at the crash (an M/M/1's mean number, ρ/(1−ρ) = 1)

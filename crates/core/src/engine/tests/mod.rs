@@ -104,6 +104,11 @@ fn replicate(
     let xs: Vec<f64> = (0..reps)
         .map(|seed| figure(&run(topology, &config, 1000 + seed).unwrap()))
         .collect();
+    mean_se(&xs)
+}
+
+/// The mean of independent observations `xs` and its standard error.
+fn mean_se(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
