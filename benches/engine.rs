@@ -70,6 +70,7 @@ fn topology(means: &[f64]) -> Topology {
             rate_limit: None,
         }],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 

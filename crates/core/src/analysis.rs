@@ -131,6 +131,7 @@ mod tests {
                 rate_limit: None,
             }],
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let v = visit_ratios(&topology)[0].clone().unwrap();
         for x in &v {
@@ -170,6 +171,7 @@ mod tests {
                 rate_limit: None,
             }],
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         assert_eq!(visit_ratios(&topology)[0], None);
     }

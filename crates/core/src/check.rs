@@ -3,7 +3,7 @@
 //! this; a topology built by hand (tests, benchmarks) meets these checks
 //! only.
 
-use crate::model::{Budget, CallPoint, Effect, Fault, HedgeDelay, Profile, RateLimit};
+use crate::model::{Autoscaler, Budget, CallPoint, Effect, Fault, HedgeDelay, Profile, RateLimit};
 use crate::model::{
     CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
     Topology, WritePolicy,
@@ -243,6 +243,14 @@ impl Topology {
                 return Err(ModelError::BadFault(i));
             }
         }
+        let mut scaled: Vec<StationId> = Vec::new();
+        for (i, a) in self.autoscalers.iter().enumerate() {
+            let heads = a.replicas.iter().map(|r| r.head);
+            if !self.autoscaler_ok(a) || heads.clone().any(|h| scaled.contains(&h)) {
+                return Err(ModelError::BadAutoscaler(i));
+            }
+            scaled.extend(heads);
+        }
         // Every station a class can reach must know what to do with it.
         for (ci, class) in self.classes.iter().enumerate() {
             let class_id = ClassId(ci as u32);
@@ -406,5 +414,38 @@ impl Topology {
             Effect::Errors { probability } => (0.0..=1.0).contains(probability),
         };
         timed && effect && !fault.stations.is_empty() && fault.stations.iter().all(|s| s.idx() < n)
+    }
+
+    fn autoscaler_ok(&self, a: &Autoscaler) -> bool {
+        let n = self.stations.len();
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        let delay = |x: f64| x.is_finite() && x >= 0.0;
+        let entry_ok = |&(b, t): &(StationId, u32)| {
+            b.idx() < n
+                && self.stations[b.idx()]
+                    .dispatch()
+                    .is_some_and(|d| (t as usize) < d.targets.len())
+        };
+        let replicas_ok = a
+            .replicas
+            .iter()
+            .all(|r| r.cpu.idx() < n && r.head.idx() < n && r.targets.iter().all(entry_ok));
+        let queues_ok = a.queues.iter().all(|q| {
+            q.idx() < n
+                && self.stations[q.idx()].admission.is_some()
+                && self.stations[q.idx()].dispatch().is_some()
+        });
+        let most = a.replicas.len() as u32;
+        replicas_ok
+            && queues_ok
+            && a.min >= 1
+            && a.min <= a.initial
+            && a.initial <= most
+            && positive(a.target)
+            && positive(a.interval)
+            && positive(a.tolerance)
+            && delay(a.provision)
+            && delay(a.warmup)
+            && delay(a.scale_in_after)
     }
 }

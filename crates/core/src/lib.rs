@@ -29,6 +29,7 @@
 //!         rate_limit: None,
 //!     }],
 //!     faults: Vec::new(),
+//!     autoscalers: Vec::new(),
 //! };
 //! let config = RunConfig::new(SimTime::from_secs_f64(500.0), SimTime::from_secs_f64(20_000.0));
 //! let stats = chokepoint_core::run(&topology, &config, 7).unwrap();

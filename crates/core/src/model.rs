@@ -970,6 +970,76 @@ pub enum Effect {
     },
 }
 
+/// An autoscaler over a replicated service's replicas, following the
+/// Kubernetes horizontal pod autoscaler: every `interval` it measures
+/// `metric` on the replicas ready, and asks for `ceil(sum / target)`
+/// replicas (between `min` and `max`), unless the mean is within
+/// `tolerance` of the target; it scales in only to the highest
+/// recommendation of the last `scale_in_after` nanoseconds. A replica
+/// asked for takes `provision` then `warmup` nanoseconds before it is
+/// ready (billed from the ask); the balancers send only to ready replicas.
+/// A replica scaled in is sent nothing more, finishes what it holds, and
+/// is no longer billed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoscaler {
+    /// What it measures on each ready replica.
+    pub metric: ScaleMetric,
+    /// The value of `metric` per replica it aims at (a fraction for `Cpu`
+    /// and `Workers`, requests for `QueuePerReplica`, requests per second
+    /// for `RpsPerReplica`).
+    pub target: f64,
+    /// Fewest replicas asked for (at least 1).
+    pub min: u32,
+    /// Replicas ready at the start of the run, between `min` and the
+    /// number of replicas.
+    pub initial: u32,
+    /// Nanoseconds between two evaluations.
+    pub interval: f64,
+    /// Nanoseconds from the ask until the replica runs.
+    pub provision: f64,
+    /// Nanoseconds from running until ready (taking traffic).
+    pub warmup: f64,
+    /// Nanoseconds of recommendations a scale-in looks back over.
+    pub scale_in_after: f64,
+    /// Relative distance from the target within which nothing changes
+    /// (Kubernetes: 0.1).
+    pub tolerance: f64,
+    /// Every replica it may run (their number is its most), added in this
+    /// order and removed in the reverse order.
+    pub replicas: Vec<ScaledReplica>,
+    /// Queues feeding the service: each has, as its slots, the workers of
+    /// the replicas ready, and its line counts for `QueuePerReplica`.
+    pub queues: Vec<StationId>,
+}
+
+/// A replica an [`Autoscaler`] adds and removes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaledReplica {
+    /// Its CPU (the `Cpu` metric).
+    pub cpu: StationId,
+    /// Its first station: its workers (`Workers`), their line
+    /// (`QueuePerReplica`), its arrivals (`RpsPerReplica`).
+    pub head: StationId,
+    /// The balancer entries that send to it, `(balancer, target index)`.
+    pub targets: Vec<(StationId, u32)>,
+    /// The slots it adds to each of the autoscaler's queues when ready.
+    pub workers: u32,
+}
+
+/// What an [`Autoscaler`] measures on each ready replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScaleMetric {
+    /// The share of its cores busy over the last interval.
+    Cpu,
+    /// The share of its workers held over the last interval.
+    Workers,
+    /// Requests waiting (in the queues feeding the service, and for the
+    /// replicas' workers) per ready replica, at the evaluation.
+    QueuePerReplica,
+    /// Requests it received per second over the last interval.
+    RpsPerReplica,
+}
+
 /// A complete model: stations and the classes that load them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Topology {
@@ -979,6 +1049,8 @@ pub struct Topology {
     pub classes: Vec<Class>,
     /// What breaks during a run.
     pub faults: Vec<Fault>,
+    /// Autoscalers, each over its own replicas.
+    pub autoscalers: Vec<Autoscaler>,
 }
 
 /// How long to run one replication, and what to measure.
@@ -1049,6 +1121,11 @@ pub enum ModelError {
     /// factor that is not positive, an error probability outside [0, 1], or
     /// a crash's balancer entry that is not one.
     BadFault(usize),
+    /// An autoscaler with no replica or an unknown station, `min` or
+    /// `initial` out of order, a target, interval or tolerance that is not
+    /// positive, a delay that is negative, or a replica shared with
+    /// another autoscaler.
+    BadAutoscaler(usize),
     /// A load balancer without targets.
     NoTargets(StationId),
     /// An admission pool without slots, or with connections on a station
@@ -1114,6 +1191,10 @@ impl std::fmt::Display for ModelError {
             ModelError::BadFault(i) => write!(
                 f,
                 "fault #{i} is bad (no or unknown stations, a negative time, a factor that is not positive, a probability outside [0, 1], or a balancer entry that is not one)"
+            ),
+            ModelError::BadAutoscaler(i) => write!(
+                f,
+                "autoscaler #{i} is bad (no replica or an unknown station, min or initial out of order, a target, interval or tolerance that is not positive, a negative delay, or a replica shared with another autoscaler)"
             ),
             ModelError::BadProfile(c) => write!(
                 f,

@@ -381,6 +381,9 @@ pub struct Window {
     /// Per station: requests present integrated over the window: its mean
     /// number present is this over the length.
     pub system_area: Vec<f64>,
+    /// Per autoscaler: replicas ready integrated over the window
+    /// (replica-nanoseconds): the mean number ready is this over the length.
+    pub ready_area: Vec<f64>,
 }
 
 impl Window {
@@ -405,6 +408,7 @@ impl Window {
             failed: diff(&after.failed, &before.failed),
             busy_area: fdiff(&after.busy_area, &before.busy_area),
             system_area: fdiff(&after.system_area, &before.system_area),
+            ready_area: fdiff(&after.ready_area, &before.ready_area),
         }
     }
 
@@ -421,6 +425,7 @@ impl Window {
         fadd(&mut self.latency_sum, &other.latency_sum);
         fadd(&mut self.busy_area, &other.busy_area);
         fadd(&mut self.system_area, &other.system_area);
+        fadd(&mut self.ready_area, &other.ready_area);
     }
 }
 
@@ -469,6 +474,26 @@ pub struct FaultStats {
     pub refused: u64,
 }
 
+/// What one autoscaler did during the measured time.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScalerStats {
+    /// Replicas billed (asked for and not yet removed: starting or ready)
+    /// integrated over time, in replica-nanoseconds.
+    pub billed_area: f64,
+    /// Replicas ready integrated over time, in replica-nanoseconds.
+    pub ready_area: f64,
+    /// Evaluations that asked for more replicas.
+    pub scale_ups: u64,
+    /// Evaluations that asked for fewer.
+    pub scale_ins: u64,
+    /// Most replicas asked for at once.
+    pub peak: u32,
+    /// Nanoseconds during which it asked for its most replicas.
+    pub at_max: f64,
+    /// Replicas ready at the end.
+    pub ready_at_end: u32,
+}
+
 /// Everything one replication measured.
 #[derive(Clone, Debug)]
 pub struct RunStats {
@@ -492,4 +517,6 @@ pub struct RunStats {
     pub series: Vec<Window>,
     /// Per fault, in topology order.
     pub faults: Vec<FaultStats>,
+    /// Per autoscaler, in topology order.
+    pub autoscalers: Vec<ScalerStats>,
 }

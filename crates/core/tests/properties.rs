@@ -120,6 +120,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
         stations,
         classes,
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let busiest = offered_load(&t).into_iter().fold(0.0, f64::max);
     if let Load::Open { rate, .. } = &mut t.classes[0].load {
@@ -309,6 +310,7 @@ fn request_path(spec: &CallSpec) -> Topology {
             },
         ],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 
@@ -498,6 +500,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         stations,
         classes: vec![open("reads", 2.0), open("writes", 0.5)],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 

@@ -633,10 +633,31 @@ pub fn table(summary: &Summary) -> String {
                     sig3(w.mean_waiting)
                 )
             });
+            let count = match &s.autoscaling {
+                Some(a) => format!(
+                    "{}–{} (autoscaled, {} billed on average)",
+                    a.min,
+                    a.max,
+                    sig3(a.mean_billed)
+                ),
+                None => replicas.to_string(),
+            };
             let _ = writeln!(
                 out,
-                "{name}: {replicas} × {profile}{workers}, ${}/h",
+                "{name}: {count} × {profile}{workers}, ${}/h",
                 sig3(s.cost_per_hour.unwrap_or(0.0))
+            );
+        }
+        if let Some(a) = &s.autoscaling {
+            let _ = writeln!(
+                out,
+                "{name}: autoscaling: {} ready on average (peak {} asked), {} scale-ups and {} scale-ins per replication, at its max {}% of the time, {} replica-hours",
+                sig3(a.mean_ready),
+                a.peak,
+                sig3(a.scale_ups),
+                sig3(a.scale_ins),
+                sig3(100.0 * a.at_max_share),
+                sig3(a.replica_hours)
             );
         }
     }
@@ -720,6 +741,7 @@ mod tests {
                 rate_limit: None,
             }],
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(10.0));
         let runs: Vec<_> = (0..2)

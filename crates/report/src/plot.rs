@@ -524,6 +524,14 @@ pub fn timeseries_charts(rows: &[crate::series::SeriesRow]) -> Vec<(String, Char
             scale: 1.0,
         },
         Spec {
+            stem: "timeseries-replicas",
+            title: "replicas ready over time",
+            y_label: "replicas ready (mean over the window)",
+            metric: "replicas",
+            kinds: &["station"],
+            scale: 1.0,
+        },
+        Spec {
             stem: "timeseries-hit-ratio",
             title: "cache hit ratio over time",
             y_label: "hit ratio (%)",

@@ -27,7 +27,8 @@ pub struct SeriesRow {
     pub name: String,
     /// `throughput` (per second), `latency_mean` (seconds), `errors`
     /// (requests that ended badly, per second), `utilization` (0 to 1),
-    /// `in_system` (requests present, on average), `hit_ratio`.
+    /// `in_system` (requests present, on average), `hit_ratio`, `replicas`
+    /// (an autoscaled service's replicas ready, on average).
     pub metric: &'static str,
     /// The mean over replications.
     pub value: f64,
@@ -61,13 +62,15 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
     let grouped = crate::summary::grouped(info);
     // Each service: (name, where its throughput counts, whose servers its
     // utilisation is over, where its requests are present).
-    type Service = (String, Vec<usize>, Vec<usize>, Vec<usize>);
+    // And, when autoscaled, its autoscaler: its capacity is its replicas
+    // ready.
+    type Service = (String, Vec<usize>, Vec<usize>, Vec<usize>, Option<usize>);
     let mut stations: Vec<Service> = first
         .stations
         .iter()
         .enumerate()
         .filter(|(i, _)| !grouped.contains(i))
-        .map(|(i, s)| (s.name.clone(), vec![i], vec![i], vec![i]))
+        .map(|(i, s)| (s.name.clone(), vec![i], vec![i], vec![i], None))
         .collect();
     stations.extend(info.compound().map(|svc| {
         let heads = svc.replicas.iter().map(|r| r.head().idx()).collect();
@@ -77,7 +80,11 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
             .map(|s| s.idx())
             .filter(|&i| !first.stations[i].call)
             .collect();
-        (svc.name.clone(), heads, cpus, present)
+        let scaler = svc
+            .autoscaler
+            .map(|a| a.index)
+            .filter(|&a| first.autoscalers.len() > a);
+        (svc.name.clone(), heads, cpus, present, scaler)
     }));
     stations.sort();
     let windows = runs.iter().map(|r| r.series.len()).min().unwrap_or(0);
@@ -113,7 +120,7 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
                 x.failed[ci] as f64 / x.length.as_secs_f64()
             });
         }
-        for (name, ids, cpus, present) in &stations {
+        for (name, ids, cpus, present, scaler) in &stations {
             row("station", name, "throughput", &|x| {
                 ids.iter().map(|&i| x.departures[i]).sum::<u64>() as f64 / x.length.as_secs_f64()
             });
@@ -125,9 +132,18 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
                 .iter()
                 .all(|&i| first.stations[i].finite_servers().is_some())
             {
+                // Over the replicas ready, for an autoscaled service.
+                let capacity = |x: &Window| match scaler {
+                    Some(a) => x.ready_area[*a] * servers as f64 / cpus.len() as f64,
+                    None => x.length.as_nanos() as f64 * servers as f64,
+                };
                 row("station", name, "utilization", &|x| {
-                    cpus.iter().map(|&i| x.busy_area[i]).sum::<f64>()
-                        / (x.length.as_nanos() as f64 * servers as f64)
+                    cpus.iter().map(|&i| x.busy_area[i]).sum::<f64>() / capacity(x)
+                });
+            }
+            if let Some(a) = scaler {
+                row("station", name, "replicas", &|x| {
+                    x.ready_area[*a] / x.length.as_nanos() as f64
                 });
             }
             row("station", name, "in_system", &|x| {

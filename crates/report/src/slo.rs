@@ -92,6 +92,7 @@ mod tests {
                 },
             }],
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let config = RunConfig::new(SimTime::ZERO, SimTime::from_secs_f64(100.0));
         let run = chokepoint_core::run(&topology, &config, 1).unwrap();

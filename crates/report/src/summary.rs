@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chokepoint_core::stats::{RunStats, StationStats, Stop};
+use chokepoint_core::stats::{RunStats, ScalerStats, StationStats, Stop};
 use chokepoint_scenario::layout::{ReplicaLayout, ReplicaRole, ServiceLayout};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, FisherSnedecor, StudentsT};
@@ -162,6 +162,9 @@ pub struct StationSummary {
     /// For a database with read replicas: writes, reads and stale reads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationSummary>,
+    /// For an autoscaled service: the replicas it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscaleSummary>,
     /// For a service whose replicas collect garbage: their pauses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gc: Option<GcSummary>,
@@ -416,6 +419,34 @@ fn replication(runs: &[RunStats], stations: &[usize], followers: u32) -> Replica
         stale_ratio: finite(ratio.mean),
         stale_ratio_ci95: ratio.half_width,
     }
+}
+
+/// What an autoscaled service's autoscaler did, per replication.
+#[derive(Clone, Debug, Serialize)]
+pub struct AutoscaleSummary {
+    /// Fewest replicas it runs.
+    pub min: u32,
+    /// Most replicas it may run.
+    pub max: u32,
+    /// Replicas ready (taking requests), time-averaged.
+    pub mean_ready: f64,
+    /// 95% CI half-width of `mean_ready`.
+    pub mean_ready_ci95: Option<f64>,
+    /// Replicas billed (asked for: starting or ready), time-averaged: the
+    /// service's cost per hour is this times the profile's price.
+    pub mean_billed: f64,
+    /// 95% CI half-width of `mean_billed`.
+    pub mean_billed_ci95: Option<f64>,
+    /// Most replicas asked for at once, over the replications.
+    pub peak: u32,
+    /// Evaluations that asked for more replicas, per replication.
+    pub scale_ups: f64,
+    /// Evaluations that asked for fewer, per replication.
+    pub scale_ins: f64,
+    /// Share of the measured time it asked for `max` replicas.
+    pub at_max_share: f64,
+    /// Replica-hours billed, per replication.
+    pub replica_hours: f64,
 }
 
 /// Garbage collection pauses of a service's replicas.
@@ -1033,7 +1064,18 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
     }
     let open_throughput: f64 = classes.values().map(|c| c.throughput).sum();
     let cost = info.services.iter().any(|s| s.profile.is_some()).then(|| {
-        let per_hour: f64 = info.services.iter().map(|s| s.cost_per_hour).sum();
+        // As each service's figures price it (an autoscaled one by the
+        // replica-hours it used).
+        let per_hour: f64 = info
+            .services
+            .iter()
+            .map(|s| {
+                stations
+                    .get(&s.name)
+                    .and_then(|x: &StationSummary| x.cost_per_hour)
+                    .unwrap_or(s.cost_per_hour)
+            })
+            .sum();
         Cost {
             per_hour,
             per_million_requests: (open_throughput > 0.0)
@@ -1099,6 +1141,41 @@ fn faults(info: &RunInfo, runs: &[RunStats]) -> Vec<FaultSummary> {
         .collect()
 }
 
+/// What autoscaler `i` (of `min` to `max` replicas) did over `runs`.
+fn autoscale_summary(runs: &[RunStats], i: usize, min: u32, max: usize) -> AutoscaleSummary {
+    let n = runs.len() as f64;
+    let mean = |f: &dyn Fn(&ScalerStats) -> f64| {
+        runs.iter().map(|r| f(&r.autoscalers[i])).sum::<f64>() / n
+    };
+    let ready = estimate(runs, &|r| {
+        r.autoscalers[i].ready_area / r.duration.0.max(1) as f64
+    });
+    let billed = estimate(runs, &|r| {
+        r.autoscalers[i].billed_area / r.duration.0.max(1) as f64
+    });
+    AutoscaleSummary {
+        min,
+        max: max as u32,
+        mean_ready: ready.mean,
+        mean_ready_ci95: ready.half_width,
+        mean_billed: billed.mean,
+        mean_billed_ci95: billed.half_width,
+        peak: runs
+            .iter()
+            .map(|r| r.autoscalers[i].peak)
+            .max()
+            .unwrap_or(0),
+        scale_ups: mean(&|s| s.scale_ups as f64),
+        scale_ins: mean(&|s| s.scale_ins as f64),
+        at_max_share: runs
+            .iter()
+            .map(|r| r.autoscalers[i].at_max / r.duration.0.max(1) as f64)
+            .sum::<f64>()
+            / n,
+        replica_hours: mean(&|s| s.billed_area / 3.6e12),
+    }
+}
+
 /// The stations that services lowered into several stations own (their
 /// own, their replicas' chains, hops and locks): reported with their
 /// service, not alone.
@@ -1142,6 +1219,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         breakdown: None,
         gc: None,
         replication: None,
+        autoscaling: None,
         cache: cache(runs, si),
         locks: None,
         busiest_replica: None,
@@ -1174,10 +1252,16 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
     let cpus: Vec<usize> = svc.replicas.iter().map(|r| r.cpu().idx()).collect();
     let heads: Vec<usize> = svc.replicas.iter().map(|r| r.head().idx()).collect();
     let cores: u32 = cpus.iter().map(|&i| runs[0].stations[i].servers).sum();
+    // An autoscaled service's capacity is its replicas ready over time.
+    let scaled = svc
+        .autoscaler
+        .filter(|a| runs[0].autoscalers.len() > a.index);
+    let capacity = |r: &RunStats| match scaled {
+        Some(a) => r.autoscalers[a.index].ready_area * f64::from(cores) / cpus.len().max(1) as f64,
+        None => r.duration.as_nanos() as f64 * f64::from(cores),
+    };
     let utilization = estimate(runs, &|r| {
-        cpus.iter().map(|&i| r.stations[i].busy_area).sum::<f64>()
-            / r.duration.as_nanos() as f64
-            / f64::from(cores)
+        cpus.iter().map(|&i| r.stations[i].busy_area).sum::<f64>() / capacity(r)
     });
     // Requests through the service: those its replicas' first stations
     // served (for a cache, hits leave there and misses go on).
@@ -1231,9 +1315,12 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
     let workers = workers(runs, &heads, svc.connects());
     // Among replicas meant to be alike: a database's read replicas, not
     // its leader.
+    // An autoscaled service's replicas past its fewest come and go.
+    let always = scaled.map_or(svc.replicas.len(), |a| a.min as usize);
     let alike: Vec<usize> = svc
         .replicas
         .iter()
+        .take(always)
         .filter(|r| r.role != ReplicaRole::Leader)
         .map(|r| r.cpu().idx())
         .collect();
@@ -1259,6 +1346,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
                 .fold(0.0, f64::max)
         })
     });
+    let autoscaling = scaled.map(|a| autoscale_summary(runs, a.index, a.min, svc.replicas.len()));
     StationSummary {
         servers: Some(cores),
         utilization: utilization.mean,
@@ -1280,7 +1368,11 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         uneven_load: (alike.len() > 1).then(|| uneven_load(&rows)).flatten(),
         replicas: svc.profile.is_some().then_some(svc.replicas.len() as u32),
         profile: svc.profile.as_ref().map(|p| p.name.clone()),
-        cost_per_hour: svc.profile.is_some().then_some(svc.cost_per_hour),
+        cost_per_hour: svc.profile.as_ref().map(|p| match &autoscaling {
+            Some(a) => a.mean_billed * p.cost_per_hour,
+            None => svc.cost_per_hour,
+        }),
+        autoscaling,
         workers,
         breakdown: Some(breakdown(runs, svc, &own, &heads, wq.mean)),
         locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),

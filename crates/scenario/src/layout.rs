@@ -243,10 +243,23 @@ pub struct ServiceLayout {
     /// The machine its replicas run on (an `api`, `worker` or `database`
     /// with a `profile`, or a layer 7 balancer).
     pub profile: Option<Profile>,
-    /// Dollars per hour: replicas × the profile's price.
+    /// Dollars per hour: replicas × the profile's price (for an
+    /// autoscaled service, its replicas at the start: the report prices
+    /// the replica-hours it used).
     pub cost_per_hour: f64,
     /// Its replicas' CPUs collect garbage.
     pub gc: bool,
+    /// Its autoscaler; its `replicas` are then every replica it may run.
+    pub autoscaler: Option<Scaled>,
+}
+
+/// An autoscaled service's autoscaler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scaled {
+    /// Its index in the topology's autoscalers (and the run's statistics').
+    pub index: usize,
+    /// Fewest replicas it runs: those numbered below are always ready.
+    pub min: u32,
 }
 
 impl ServiceLayout {

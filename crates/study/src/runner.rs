@@ -204,6 +204,7 @@ mod tests {
                 },
             }],
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         }
     }
 

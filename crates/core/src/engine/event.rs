@@ -50,6 +50,15 @@ pub(super) enum Event {
     /// The balancers notice a crash's `occurrence`, unless it has ended
     /// (not counted).
     FaultDetected { fault: u32, occurrence: u32 },
+    /// An autoscaler evaluates its metric (not counted).
+    Scale { scaler: u32 },
+    /// An autoscaler's replica has started and warmed up, unless that
+    /// start (its `generation`) was cancelled (not counted).
+    Ready {
+        scaler: u32,
+        replica: u32,
+        generation: u32,
+    },
     /// A window of the time series ends (not counted).
     Sample,
     /// Half the measured time has passed: each station's busy area is

@@ -305,6 +305,12 @@ impl Engine {
             self.holds[prev].next = next;
         }
         self.holds.remove(h);
+        self.hand_on(owner);
+    }
+
+    /// A slot of `owner`'s pool comes back: the first request waiting for
+    /// one (by the pool's order) takes it and is admitted, or it is free.
+    pub(super) fn hand_on(&mut self, owner: usize) {
         let now = self.now;
         loop {
             let station = &mut self.stations[owner];

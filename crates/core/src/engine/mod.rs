@@ -24,6 +24,7 @@
 //!   parts), `slab` (generation-checked handles), `event`.
 
 mod arrivals;
+mod autoscale;
 mod balancer;
 mod breaker;
 mod cache;
@@ -56,6 +57,7 @@ use crate::stats::{ClassStats, RunStats, StationStats, Stop, Stopped, Window};
 use crate::time::{SimTime, nanos_from_f64};
 
 use arrivals::Arrivals;
+use autoscale::Scaler;
 use balancer::Balancer;
 use breaker::BreakerState;
 use cache::CacheState;
@@ -97,6 +99,7 @@ use station::{CallState, Ps, Role, StationState, WaitQueue};
 ///         rate_limit: None,
 ///     }],
 ///     faults: Vec::new(),
+///     autoscalers: Vec::new(),
 /// };
 /// let config = RunConfig::new(SimTime::from_secs_f64(1e3), SimTime::from_secs_f64(1e5));
 /// let stats = chokepoint_core::run(&topology, &config, 1).unwrap();
@@ -218,6 +221,8 @@ struct Engine {
     /// What breaks, and what the stations it strikes are without it: their
     /// flags, error probability and (per lane) work.
     faults: Vec<FaultState>,
+    /// Autoscalers, in topology order.
+    scalers: Vec<Scaler>,
     /// Whether a balancer ejects outliers: requests' outcomes are then
     /// judged when they end.
     ejecting: bool,
@@ -459,6 +464,7 @@ impl Engine {
             halt: None,
             halved: false,
             faults,
+            scalers: topology.autoscalers.iter().map(Scaler::new).collect(),
             ejecting: topology
                 .stations
                 .iter()
@@ -513,6 +519,7 @@ impl Engine {
         }
 
         self.schedule_faults();
+        self.start_autoscalers();
         for ci in 0..self.classes.len() {
             match self.classes[ci].load {
                 Load::Open { .. } => self.schedule_arrival(ci),
@@ -591,6 +598,10 @@ impl Engine {
                     })
                     .collect()
             },
+            autoscalers: {
+                let now = self.now;
+                self.scalers.iter_mut().map(|s| s.finish(now)).collect()
+            },
         }
     }
 
@@ -667,6 +678,12 @@ impl Engine {
             Event::FaultDetected { fault, occurrence } => {
                 self.fault_detected(fault as usize, occurrence);
             }
+            Event::Scale { scaler } => self.scale(scaler as usize),
+            Event::Ready {
+                scaler,
+                replica,
+                generation,
+            } => self.replica_ready(scaler as usize, replica as usize, generation),
             Event::TargetDown { station, target } => self.set_up(station, target, false),
             Event::TargetUp { station, target } => self.set_up(station, target, true),
             Event::Sample => {
@@ -738,6 +755,11 @@ impl Engine {
                 .iter()
                 .map(|s| s.stats.system_area + f64::from(s.n) * (self.now - s.last) as f64)
                 .collect(),
+            ready_area: self
+                .scalers
+                .iter()
+                .map(|s| s.ready_area(self.now))
+                .collect(),
         };
         t.add(&self.before_reset);
         t
@@ -754,6 +776,7 @@ impl Engine {
     fn reset_stats(&mut self) {
         // Keep the running totals of the time series across the reset.
         self.before_reset = self.totals();
+        self.reset_scalers();
         let now = self.now;
         self.measuring_since = now;
         for s in &mut self.stations {

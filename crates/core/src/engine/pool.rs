@@ -25,6 +25,8 @@ pub(super) struct Pool {
     pub(super) last: u64,
     /// For a pool of connections: how they are opened and kept.
     connections: Option<Connections>,
+    /// Slots taken away while held: each is retired when given back.
+    owed: u32,
 }
 
 /// What a request asking for a slot gets.
@@ -62,6 +64,7 @@ impl Pool {
                 reuse: c.reuse,
                 idle: Vec::new(),
             }),
+            owed: 0,
         }
     }
 
@@ -107,6 +110,12 @@ impl Pool {
         newest: bool,
     ) -> Option<u32> {
         self.advance(now, stats);
+        if self.owed > 0 {
+            // Taken away: retired, not handed on.
+            self.owed -= 1;
+            self.slots -= 1;
+            return None;
+        }
         if let Some(c) = self.connections.as_mut()
             && c.reuse
         {
@@ -129,7 +138,28 @@ impl Pool {
         }
     }
 
-    /// Takes `req` out of the line, if it waits there.
+    /// `k` slots more at `now`: slots taken away but still held are kept
+    /// first; the number returned are new, held by nobody yet, each to be
+    /// handed on as if given back (to the requests waiting).
+    pub(super) fn grow(&mut self, k: u32, now: u64, stats: &mut StationStats) -> u32 {
+        self.advance(now, stats);
+        let kept = k.min(self.owed);
+        self.owed -= kept;
+        self.slots += k - kept;
+        k - kept
+    }
+
+    /// `k` slots fewer at `now` (never below one): free ones go at once,
+    /// held ones when given back.
+    pub(super) fn shrink(&mut self, k: u32, now: u64, stats: &mut StationStats) {
+        self.advance(now, stats);
+        let k = k.min(self.slots - self.owed - 1);
+        let free = k.min(self.free);
+        self.free -= free;
+        self.slots -= free;
+        self.owed += k - free;
+    }
+
     /// The request waiting longest, taken out of the line at `now` (to be
     /// dropped).
     pub(super) fn take_oldest(&mut self, now: u64, stats: &mut StationStats) -> Option<u32> {
@@ -137,6 +167,7 @@ impl Pool {
         self.waiting.pop_front()
     }
 
+    /// Takes `req` out of the line, if it waits there.
     pub(super) fn withdraw(&mut self, req: u32, now: u64, stats: &mut StationStats) -> bool {
         match self.waiting.iter().position(|&r| r == req) {
             Some(i) => {

@@ -77,23 +77,7 @@ fn fault(
     let effect = match def.kind {
         FaultKind::Crash { detect } => {
             // The balancer entries that send to a struck station.
-            let targets = lowered
-                .topology
-                .stations
-                .iter()
-                .enumerate()
-                .flat_map(|(b, s)| {
-                    let dispatch = s.dispatch();
-                    let stations = &stations;
-                    dispatch.into_iter().flat_map(move |d| {
-                        d.targets
-                            .iter()
-                            .enumerate()
-                            .filter(move |(_, t)| stations.contains(t))
-                            .map(move |(i, _)| (StationId(b as u32), i as u32))
-                    })
-                })
-                .collect();
+            let targets = super::senders(&lowered.topology.stations, &stations);
             Effect::Crash { detect, targets }
         }
         FaultKind::Slow { factor } => Effect::Slow { factor },

@@ -8,6 +8,7 @@
 //! (a balancer's targets are a replicated service's replicas, a queue's
 //! slots are its worker's) is built after every layout is known.
 
+mod autoscale;
 mod calls;
 pub(crate) mod faults;
 mod replicated;
@@ -155,6 +156,7 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
             profile: None,
             cost_per_hour: 0.0,
             gc: false,
+            autoscaler: None,
         };
         match def {
             KindDef::Station(s) => {
@@ -305,19 +307,40 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
         spans,
         ..
     } = b;
+    let stations: Vec<Station> = stations
+        .into_iter()
+        .map(|s| s.expect("every reserved station is built"))
+        .collect();
+    let autoscalers = autoscale::autoscalers(doc, &stations, &mut layouts);
     Lowered {
         topology: Topology {
-            stations: stations
-                .into_iter()
-                .map(|s| s.expect("every reserved station is built"))
-                .collect(),
+            stations,
             classes,
             faults: Vec::new(),
+            autoscalers,
         },
         layouts,
         origins,
         spans,
     }
+}
+
+/// The balancer entries, `(balancer, target index)`, that send to any of
+/// `to` among `stations`.
+pub(crate) fn senders(stations: &[Station], to: &[StationId]) -> Vec<(StationId, u32)> {
+    stations
+        .iter()
+        .enumerate()
+        .flat_map(|(b, s)| {
+            s.dispatch().into_iter().flat_map(move |d| {
+                d.targets
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, t)| to.contains(t))
+                    .map(move |(i, _)| (StationId(b as u32), i as u32))
+            })
+        })
+        .collect()
 }
 
 /// The stations a balancer sends to for `services`: a replicated service

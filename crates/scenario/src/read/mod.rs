@@ -8,6 +8,7 @@
 //! every reference to a service or a class as a [`Name`] with its place:
 //! names are resolved in the next phase (`resolve.rs`).
 
+pub(crate) mod autoscale;
 mod balancer;
 mod calls;
 mod data;

@@ -11,6 +11,7 @@ use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{Op, Popularity};
 use toml::de::{DeTable, DeValue};
 
+use super::autoscale::{AutoscaleDef, Offers};
 use super::{
     CallId, Down, HeapSpec, Lock, MAX_COUNT, Pool, QueueId, QueueRef, RouteDef, Table, Walker,
 };
@@ -19,9 +20,10 @@ use crate::layout::ServiceKind;
 use crate::profiles::{Profile, catalog};
 
 /// Replicas of one service at most (each is a chain of stations).
-const MAX_REPLICAS: u32 = 1000;
+pub(super) const MAX_REPLICAS: u32 = 1000;
 
-const REPLICATED_KEYS: [&str; 29] = [
+const REPLICATED_KEYS: [&str; 30] = [
+    "autoscale",
     "codel",
     "adaptive_lifo",
     "rate_limit",
@@ -115,6 +117,8 @@ pub(crate) struct ReplicatedDef {
     pub(crate) followers: Option<(u32, Dist)>,
     /// The keys its reads and writes touch (stale reads are per key).
     pub(crate) keys: Popularity,
+    /// Its autoscaler: `replicas` is then its most.
+    pub(crate) autoscale: Option<AutoscaleDef>,
 }
 
 impl Walker<'_> {
@@ -241,6 +245,29 @@ impl Walker<'_> {
                 });
                 Some(QueueId(self.read.queues.len() - 1))
             }),
+            None => Some(None),
+        };
+        let mut replicas = replicas;
+        let autoscale = match table.get("autoscale") {
+            Some(v) if kind == ServiceKind::Database => {
+                self.error("only an `api` or a `worker` autoscales", v.span())
+                    .help =
+                    Some("a database scales by `replicas` (read replicas) and its `pool`".into());
+                None
+            }
+            Some(v) => {
+                let given = table
+                    .get("replicas")
+                    .and_then(|r| Some((replicas?, r.span())));
+                let offers = Offers {
+                    workers: matches!(workers, Some(Some(_))),
+                    queue: matches!(queue, Some(Some(_))),
+                };
+                let def = self.autoscale(v, given, &offers);
+                // Every replica it may run is built; `replicas` are its most.
+                replicas = def.as_ref().map(|d| d.max).or(replicas);
+                def.map(Some)
+            }
             None => Some(None),
         };
         let serial = match table.get("serial") {
@@ -430,6 +457,7 @@ impl Walker<'_> {
             heap: heap?,
             followers: followers?,
             keys: keys?,
+            autoscale: autoscale?,
         };
         base_next?;
         base_calls?;

@@ -40,6 +40,7 @@ fn balanced(policy: Policy, sessions: u32, down: Vec<Downtime>) -> Topology {
             rate_limit: None,
         }],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 

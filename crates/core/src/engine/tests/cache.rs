@@ -46,6 +46,7 @@ fn dirty_entries_are_keys_not_writes() {
         ],
         classes: jobs(100.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let dirty = replicate(&topology, 2_000.0, 10, |s| {
         s.stations[0]

@@ -25,6 +25,7 @@ fn two_way_fork_join_matches_nelson_tantawi() {
             ],
             classes: jobs_at(lambda, 0),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let expected = (12.0 - lambda) / 8.0 / (1.0 - lambda);
         let t = replicate(&topology, 40_000.0, 12, |s| s.classes[0].mean_latency());
@@ -67,6 +68,7 @@ fn fan_out_waits_for_the_max_or_the_kth_reply() {
             stations,
             classes: jobs_at(50.0, 0),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let expected: f64 = (k - wait + 1..=k).map(|i| 1.0 / (f64::from(i) * mu)).sum();
         let t = replicate(&topology, 400.0, 10, |s| s.classes[0].mean_latency());
@@ -105,6 +107,7 @@ fn a_caller_holds_its_slot_until_the_reply() {
         ],
         classes: jobs_at(0.5, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let t = replicate(&topology, 20_000.0, 12, |s| s.classes[0].mean_latency());
     assert_close("response", t, 1.75);
@@ -147,6 +150,7 @@ fn nested_calls_hold_the_callers_slot_throughout() {
         ],
         classes: jobs_at(0.4, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let t = replicate(&topology, 40_000.0, 12, |s| s.classes[0].mean_latency());
     assert_close("response", t, 3.0);
@@ -167,6 +171,7 @@ fn error_replies_fail_requests() {
         ],
         classes: jobs_at(5.0, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let stats = run(&topology, &config(), 4).unwrap();
     let c = &stats.classes[0];
@@ -216,6 +221,7 @@ fn drops_inside_calls_end_the_caller() {
             ],
             classes: jobs_at(0.8, 0),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let stats = run(&topology, &config(), 5).unwrap();
         let c = &stats.classes[0];
@@ -240,6 +246,7 @@ fn call_cycles_and_bad_calls_are_refused() {
         ],
         classes: jobs_at(0.1, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     assert_eq!(
         topology.validate(),
@@ -265,6 +272,7 @@ fn call_cycles_and_bad_calls_are_refused() {
         ],
         classes: jobs_at(0.1, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     assert_eq!(topology.validate(), Err(ModelError::BadCall(StationId(0))));
 }

@@ -22,6 +22,7 @@ fn a_withdrawn_request_s_departure_is_ignored() {
         )],
         classes: jobs(1.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let mut e = engine(&topology);
     let first = e.inject(0);
@@ -70,6 +71,7 @@ fn a_withdrawn_processor_sharing_job_speeds_up_the_others() {
         )],
         classes: jobs(1.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let mut e = engine(&topology);
     let a = e.inject(0);
@@ -106,6 +108,7 @@ fn a_request_waiting_for_a_slot_can_be_withdrawn() {
         stations: vec![q],
         classes: jobs(1.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let mut e = engine(&topology);
     e.inject(0);
@@ -156,6 +159,7 @@ fn a_failure_unwound_to_a_middle_frame_gives_back_only_the_callee_s_slots() {
         ],
         classes: jobs(1.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let mut e = engine(&topology);
     let req = e.inject(0);
@@ -253,6 +257,7 @@ fn unwinding_a_call_keeps_the_slots_of_an_earlier_call() {
         ],
         classes: jobs(1.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let mut e = engine(&topology);
     let req = e.inject(0);

@@ -38,6 +38,7 @@ fn counts(classes: Vec<Class>, seconds: f64, window: f64, seed: u64) -> Vec<u64>
         stations: vec![counter()],
         classes,
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig {
         window: Some(secs(window)),
@@ -243,6 +244,7 @@ fn a_step_above_capacity_builds_and_drains_the_fluid_backlog() {
         stations: vec![queue("q", 1, 0.01, Routing::exit())],
         classes: profiled(ArrivalProcess::Poisson, profile),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     topology.validate().unwrap();
     let (mut backlog, mut drain) = (Vec::new(), Vec::new());

@@ -13,6 +13,7 @@ fn replicas(policy: Policy, n: u32, rate: f64) -> Topology {
         stations,
         classes: jobs(rate),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 
@@ -116,6 +117,7 @@ fn a_slow_station_is_a_queue_at_its_slower_speed() {
                 lasts: Dist::constant(1e15).unwrap(),
                 every: None,
             }],
+            autoscalers: Vec::new(),
         };
         let response = replicate(&topology, 20_000.0, 20, |s| {
             s.stations[0].response_sum / s.stations[0].departures as f64 / 1e9
@@ -142,6 +144,7 @@ fn a_window_of_errors_fails_its_share() {
             lasts: Dist::constant(100e9).unwrap(),
             every: None,
         }],
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(SimTime::ZERO, secs(300.0));
     let share: Vec<f64> = (0..20)

@@ -39,6 +39,7 @@ fn every_tenth_request_waits_for_a_pause() {
             rate_limit: None,
         }],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(SimTime::from_secs_f64(1.005), SimTime::from_secs_f64(100.0));
     let stats = run(&topology, &config, 1).unwrap();

@@ -15,6 +15,7 @@ fn an_overloaded_run_stops_at_its_limit() {
         stations: vec![queue("q", 1, 1.0, Routing::exit())],
         classes: jobs_at(10.0, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig {
         max_in_system: 1000,
@@ -83,6 +84,7 @@ fn a_run_stopped_in_its_warmup_measured_from_its_start() {
         stations: vec![queue("q", 1, 1.0, Routing::exit())],
         classes: jobs_at(10.0, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig {
         max_in_system: 100,
@@ -106,6 +108,7 @@ fn a_watcher_sees_the_run_and_may_stop_it() {
         stations: vec![queue("q", 2, 1.0, Routing::exit())],
         classes: jobs_at(1.5, 0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(secs(100.0), secs(20_000.0));
     let plain = run(&topology, &config, 7).unwrap();

@@ -45,6 +45,7 @@ fn admission_in_front_of_processor_sharing_is_mm1() {
             )],
             classes: jobs(0.8),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let stats = run(&topology, &config(), 21).unwrap();
         let t = stats.classes[0].mean_latency();
@@ -94,6 +95,7 @@ fn handshakes_lengthen_the_hold_of_a_connection() {
             stations: vec![pooled(reuse, 0.5, None, Dist::exp(1e9).unwrap())],
             classes: jobs(0.4),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let stats = run(&topology, &config(), 5).unwrap();
         let t = stats.classes[0].mean_latency();
@@ -115,6 +117,7 @@ fn idle_connections_time_out() {
         stations: vec![pooled(true, 0.0, Some(1.0), Dist::constant(1e8).unwrap())],
         classes: jobs(1.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let stats = run(&topology, &config(), 9).unwrap();
     let s = &stats.stations[0];
@@ -146,6 +149,7 @@ fn a_slot_held_across_two_stations_is_one_server() {
         ],
         classes: jobs(0.5),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let stats = run(&topology, &config(), 22).unwrap();
     let t = stats.classes[0].mean_latency();

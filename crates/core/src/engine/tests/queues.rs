@@ -12,6 +12,7 @@ fn same_seed_same_result_other_seed_other_result() {
         )],
         classes: vec![open("jobs", 1.5, 0)],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(secs(100.0), secs(10_000.0));
     let a = run(&topology, &config, 3).unwrap();
@@ -39,6 +40,7 @@ fn requests_are_conserved() {
         stations: vec![st],
         classes: vec![open("jobs", 1.2, 0)],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(SimTime::ZERO, secs(5_000.0));
     let stats = run(&topology, &config, 1).unwrap();
@@ -65,6 +67,7 @@ fn adding_a_station_does_not_perturb_others() {
         )],
         classes: vec![open("jobs", 0.5, 0)],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let mut bigger = base.clone();
     bigger.stations.insert(
@@ -123,6 +126,7 @@ fn priority_matches_cobham() {
         stations: vec![st],
         classes: vec![low, high],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(secs(5_000.0), secs(400_000.0));
     let stats = run(&topology, &config, 5).unwrap();
@@ -149,6 +153,7 @@ fn processor_sharing_is_exact() {
             )],
             classes: vec![open("jobs", rate, 0)],
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let config = RunConfig::new(secs(2_000.0), secs(300_000.0));
         let stats = run(&topology, &config, 11).unwrap();
@@ -186,6 +191,7 @@ fn lifo_keeps_the_mean_but_widens_the_tail() {
         )],
         classes: vec![open("jobs", 0.8, 0)],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(secs(2_000.0), secs(300_000.0));
     let fifo = run(&make(Discipline::Fifo), &config, 2).unwrap();
@@ -221,6 +227,7 @@ fn closed_loss_without_think_is_refused() {
             rate_limit: None,
         }],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(SimTime::ZERO, secs(10.0));
     assert_eq!(
@@ -262,6 +269,7 @@ fn one_station(work: Dist, rate: f64) -> Topology {
             rate_limit: None,
         }],
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 

@@ -47,6 +47,7 @@ fn patience_while_queued_matches_erlang_a() {
             stations: vec![queue("agents", c, 1.0 / mu, Routing::exit())],
             classes: patient(lambda, Dist::exp(1e9 / theta).unwrap(), Cancel::AtDequeue),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let abandoned = replicate(&topology, 20_000.0, 10, |s| {
             s.stations[0].expired as f64 / s.classes[0].arrived as f64
@@ -74,6 +75,7 @@ fn fixed_patience_matches_the_m_m_1_plus_d() {
                 Cancel::AtDequeue,
             ),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         let x = rho * (-mu * (1.0 - rho) * tau).exp();
         let expected = (1.0 - rho) * x / (1.0 - rho * x);
@@ -94,6 +96,7 @@ fn a_deadline_without_cancellation_wastes_the_late_work() {
         stations: vec![queue("server", 1, 1.0 / mu, Routing::exit())],
         classes: patient(lambda, Dist::constant(tau * 1e9).unwrap(), Cancel::Never),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let on_time = 1.0 - (-(mu - lambda) * tau).exp();
     let seconds = 20_000.0;
@@ -125,6 +128,7 @@ fn preempted_work_never_completes_late() {
         stations: vec![queue("server", 1, 1.0, Routing::exit())],
         classes: patient(1.2, Dist::constant(tau).unwrap(), Cancel::Preempt),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(secs(100.0), secs(5_000.0));
     let s = run(&topology, &config, 3).unwrap();
@@ -185,6 +189,7 @@ fn a_call_timeout_gives_up_on_the_slow_tail() {
         ],
         classes: jobs(lambda),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let timed_out = replicate(&topology, 20_000.0, 10, |s| {
         s.stations[0].timeouts as f64 / s.stations[0].arrivals as f64
@@ -220,6 +225,7 @@ fn retries_against_independent_failures() {
         stations: vec![client(1, call), flaky],
         classes: jobs(100.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let attempts = replicate(&topology, 500.0, 10, |s| {
         s.stations[1].arrivals as f64 / s.stations[0].arrivals as f64
@@ -257,6 +263,7 @@ fn retries_amplify_through_layers() {
         stations: vec![layer("edge", 1), layer("api", 2), down],
         classes: jobs(10.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let config = RunConfig::new(SimTime::ZERO, secs(100.0));
     let s = run(&topology, &config, 5).unwrap();
@@ -289,6 +296,7 @@ fn retrying_timeouts_adds_load() {
             ],
             classes: jobs(0.6),
             faults: Vec::new(),
+            autoscalers: Vec::new(),
         };
         run(&topology, &RunConfig::new(secs(100.0), secs(5_000.0)), 9).unwrap()
     };
@@ -313,6 +321,7 @@ fn bad_resilience_is_refused() {
         stations: vec![client(1, call), queue("server", 1, 1.0, Routing::exit())],
         classes: jobs(1.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let mut no_attempt = retry(0, true, true);
     let t = bad(CallPoint {
@@ -357,6 +366,7 @@ fn patience_in_a_pool_s_line_matches_erlang_a() {
         stations: vec![workers],
         classes: patient(lambda, Dist::exp(1e9 / theta).unwrap(), Cancel::AtDequeue),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let abandoned = replicate(&topology, 20_000.0, 10, |s| {
         s.stations[0].expired as f64 / s.classes[0].arrived as f64
@@ -375,6 +385,7 @@ fn a_preempted_request_frees_its_server_at_once() {
         stations: vec![queue("server", 1, 1.0, Routing::exit())],
         classes: patient(0.9, Dist::constant(1.5e9).unwrap(), Cancel::Preempt),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let (lambda, mu) = (0.9, 1.0);
     let utilisation = replicate(&topology, 20_000.0, 10, |s| {
@@ -413,6 +424,7 @@ fn hedging_matches_the_minimum_of_two_replies() {
         ],
         classes: jobs(10.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     let late = (-mu * d).exp();
     let extra = replicate(&topology, 2_000.0, 10, |s| {
@@ -450,6 +462,7 @@ fn a_hedge_by_quantile_learns_its_delay() {
         ],
         classes: jobs(10.0),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     // The delay m is learnt from the hedged calls' own reply times T, and
     // P(T > t) = e^(−t) up to the hedge: the median of T is ln 2 whenever
@@ -479,6 +492,7 @@ fn limited(rate: f64, limit: RateLimit, at_class: bool) -> Topology {
         stations: vec![gate],
         classes,
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 
@@ -574,6 +588,7 @@ fn a_breaker_refuses_calls_while_its_dependency_is_down() {
         ],
         classes: jobs(lambda),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     };
     for seed in 0..20 {
         let s = run(&topology, &RunConfig::new(SimTime::ZERO, secs(300.0)), seed).unwrap();
@@ -614,6 +629,7 @@ fn shedding(lambda: f64, shedding: Shedding, pool: bool) -> Topology {
         stations: vec![server],
         classes: jobs(lambda),
         faults: Vec::new(),
+        autoscalers: Vec::new(),
     }
 }
 
