@@ -1256,12 +1256,15 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
     let scaled = svc
         .autoscaler
         .filter(|a| runs[0].autoscalers.len() > a.index);
-    let capacity = |r: &RunStats| match scaled {
-        Some(a) => r.autoscalers[a.index].ready_area * f64::from(cores) / cpus.len().max(1) as f64,
-        None => r.duration.as_nanos() as f64 * f64::from(cores),
-    };
     let utilization = estimate(runs, &|r| {
-        cpus.iter().map(|&i| r.stations[i].busy_area).sum::<f64>() / capacity(r)
+        let busy = cpus.iter().map(|&i| r.stations[i].busy_area).sum::<f64>();
+        match scaled {
+            Some(a) => {
+                busy / r.autoscalers[a.index].ready_area
+                    / (f64::from(cores) / cpus.len().max(1) as f64)
+            }
+            None => busy / r.duration.as_nanos() as f64 / f64::from(cores),
+        }
     });
     // Requests through the service: those its replicas' first stations
     // served (for a cache, hits leave there and misses go on).

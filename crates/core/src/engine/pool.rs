@@ -229,3 +229,41 @@ impl Generation for Hold {
         self.generation = generation;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::StationId;
+
+    /// An autoscaler's queue loses a replica's workers while they are
+    /// busy: each is retired when given back, not handed to the line; new
+    /// slots are first those not yet retired.
+    #[test]
+    fn slots_taken_away_while_held_are_retired_when_given_back() {
+        let mut pool = Pool::new(&Admission::new(3, StationId(0)));
+        let mut stats = StationStats::default();
+        for req in 0..3 {
+            assert_eq!(pool.admit(req, 0, &mut stats), Admit::Taken);
+        }
+        assert_eq!(pool.admit(3, 0, &mut stats), Admit::Waits);
+        pool.shrink(2, 1, &mut stats);
+        assert_eq!((pool.slots, pool.held()), (3, 3));
+        assert_eq!(pool.release(2, &mut stats, false), None);
+        assert_eq!((pool.slots, pool.held()), (2, 2));
+        // One of the two still owed comes back as a slot at once.
+        assert_eq!(pool.grow(1, 3, &mut stats), 0);
+        assert_eq!(pool.release(4, &mut stats, false), Some(3));
+        assert_eq!((pool.slots, pool.held()), (2, 2));
+        // New slots are held by nobody until handed on.
+        assert_eq!(pool.grow(2, 5, &mut stats), 2);
+        assert_eq!(pool.release(5, &mut stats, false), None);
+        assert_eq!(pool.release(5, &mut stats, false), None);
+        assert_eq!((pool.slots, pool.free), (4, 2));
+        // Never below one slot.
+        pool.shrink(10, 6, &mut stats);
+        assert_eq!((pool.slots, pool.free, pool.held()), (2, 0, 2));
+        assert_eq!(pool.release(7, &mut stats, false), None);
+        assert_eq!(pool.release(7, &mut stats, false), None);
+        assert_eq!((pool.slots, pool.free), (1, 1));
+    }
+}

@@ -215,11 +215,20 @@ impl Walker<'_> {
                 match share {
                     Some(f) if f > 0.0 && f <= 1.0 => Some(f),
                     _ => {
+                        let help = match share {
+                            Some(f) if f > 1.0 && f <= 100.0 => {
+                                format!(
+                                    "a share: for {f}%, write target = {} or \"{f}%\"",
+                                    f / 100.0
+                                )
+                            }
+                            _ => "such as target = 0.6, or \"60%\"".into(),
+                        };
                         self.error(
                             format!("{what} is the share of the replica busy to aim at, in (0, 1]"),
                             x.span(),
                         )
-                        .help = Some("such as target = 0.6, or \"60%\"".into());
+                        .help = Some(help);
                         None
                     }
                 }
