@@ -186,7 +186,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 57] = [
+pub(crate) const STATION: [Entry<StationSummary>; 64] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -277,6 +277,40 @@ pub(crate) const STATION: [Entry<StationSummary>; 57] = [
         s.replication
             .as_ref()
             .map(|r| Cell::maybe(r.stale_ratio, r.stale_ratio_ci95))
+    }),
+    // Autoscaling.
+    station("replicas_ready", Unit::Number, |s| {
+        s.autoscaling
+            .as_ref()
+            .map(|a| Cell::of(a.mean_ready, a.mean_ready_ci95))
+    })
+    .compared("autoscaling.mean_ready"),
+    station("replicas_billed", Unit::Number, |s| {
+        s.autoscaling
+            .as_ref()
+            .map(|a| Cell::of(a.mean_billed, a.mean_billed_ci95))
+    })
+    .compared("autoscaling.mean_billed"),
+    station("replicas_peak", Unit::Count, |s| {
+        s.autoscaling
+            .as_ref()
+            .map(|a| Cell::count(u64::from(a.peak)))
+    }),
+    station("scale_ups", Unit::Number, |s| {
+        s.autoscaling.as_ref().map(|a| Cell::of(a.scale_ups, None))
+    }),
+    station("scale_ins", Unit::Number, |s| {
+        s.autoscaling.as_ref().map(|a| Cell::of(a.scale_ins, None))
+    }),
+    station("at_max_share", Unit::Number, |s| {
+        s.autoscaling
+            .as_ref()
+            .map(|a| Cell::of(a.at_max_share, None))
+    }),
+    station("replica_hours", Unit::Number, |s| {
+        s.autoscaling
+            .as_ref()
+            .map(|a| Cell::of(a.replica_hours, None))
     }),
     // Garbage collection, then per replica.
     station("gc_pauses_per_sec", Unit::Number, |s| {

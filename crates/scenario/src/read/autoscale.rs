@@ -8,8 +8,7 @@ use std::ops::Range;
 use chokepoint_core::model::ScaleMetric;
 use toml::de::DeValue;
 
-use super::replicated::MAX_REPLICAS;
-use super::{Value, Walker};
+use super::{MAX_REPLICAS, Value, Walker};
 
 const AUTOSCALE_KEYS: [&str; 9] = [
     "metric",

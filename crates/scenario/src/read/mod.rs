@@ -230,6 +230,8 @@ const MAX_POPULATION: i64 = 10_000_000;
 /// engine keeps as a number, not in memory, bounded so that it stays clear
 /// of the engine's mark for infinitely many servers.
 pub(crate) const MAX_COUNT: u32 = 1_000_000_000;
+/// Replicas of one service at most (each is a chain of stations).
+pub(crate) const MAX_REPLICAS: u32 = 1000;
 
 /// The most replications of a run (each keeps its statistics until the
 /// summary: about as many kilobytes as the scenario has stations).

@@ -13,14 +13,12 @@ use toml::de::{DeTable, DeValue};
 
 use super::autoscale::{AutoscaleDef, Offers};
 use super::{
-    CallId, Down, HeapSpec, Lock, MAX_COUNT, Pool, QueueId, QueueRef, RouteDef, Table, Walker,
+    CallId, Down, HeapSpec, Lock, MAX_COUNT, MAX_REPLICAS, Pool, QueueId, QueueRef, RouteDef,
+    Table, Walker,
 };
 use crate::diagnostic::did_you_mean;
 use crate::layout::ServiceKind;
 use crate::profiles::{Profile, catalog};
-
-/// Replicas of one service at most (each is a chain of stations).
-pub(super) const MAX_REPLICAS: u32 = 1000;
 
 const REPLICATED_KEYS: [&str; 30] = [
     "autoscale",
