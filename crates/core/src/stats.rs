@@ -384,6 +384,17 @@ pub struct Window {
     /// Per autoscaler: replicas ready integrated over the window
     /// (replica-nanoseconds): the mean number ready is this over the length.
     pub ready_area: Vec<f64>,
+    /// Per station: a call's retries sent in the window.
+    pub retries: Vec<u64>,
+    /// Per station: a call's attempts timed out in the window.
+    pub timeouts: Vec<u64>,
+    /// Per station: nanoseconds its circuit breaker was open in the window.
+    pub breaker_open: Vec<f64>,
+    /// Per class: the median latency of the requests completed in the
+    /// window, in nanoseconds (NaN when none completed).
+    pub latency_p50: Vec<f64>,
+    /// Per class: their 99th percentile (NaN when none completed).
+    pub latency_p99: Vec<f64>,
 }
 
 impl Window {
@@ -409,6 +420,12 @@ impl Window {
             busy_area: fdiff(&after.busy_area, &before.busy_area),
             system_area: fdiff(&after.system_area, &before.system_area),
             ready_area: fdiff(&after.ready_area, &before.ready_area),
+            retries: diff(&after.retries, &before.retries),
+            timeouts: diff(&after.timeouts, &before.timeouts),
+            breaker_open: fdiff(&after.breaker_open, &before.breaker_open),
+            // Not running totals: the window's own, as the later reading has them.
+            latency_p50: after.latency_p50.clone(),
+            latency_p99: after.latency_p99.clone(),
         }
     }
 
@@ -426,6 +443,9 @@ impl Window {
         fadd(&mut self.busy_area, &other.busy_area);
         fadd(&mut self.system_area, &other.system_area);
         fadd(&mut self.ready_area, &other.ready_area);
+        add(&mut self.retries, &other.retries);
+        add(&mut self.timeouts, &other.timeouts);
+        fadd(&mut self.breaker_open, &other.breaker_open);
     }
 }
 

@@ -566,6 +566,18 @@ proptest! {
             prop_assert!((busy - s.busy_area).abs() <= 1e-9 * s.busy_area.max(1.0), "{}: {busy} vs {}", s.name, s.busy_area);
             prop_assert!((present - s.system_area).abs() <= 1e-9 * s.system_area.max(1.0), "{}: {present} vs {}", s.name, s.system_area);
         }
+        // Each window's percentiles are of its own completions.
+        for w in &stats.series {
+            for (ci, class) in stats.classes.iter().enumerate() {
+                let (p50, p99) = (w.latency_p50[ci], w.latency_p99[ci]);
+                if w.completed[ci] == 0 {
+                    prop_assert!(p50.is_nan() && p99.is_nan());
+                } else {
+                    // Within the histogram's resolution of the largest.
+                    prop_assert!(p50 <= p99 && p99 <= class.latency_max as f64 * 1.001 + 1.0, "{p50} {p99} {}", class.latency_max);
+                }
+            }
+        }
         for (ci, class) in stats.classes.iter().enumerate() {
             let failed: u64 = stats.series.iter().map(|w| w.failed[ci]).sum();
             prop_assert_eq!(failed, class.failed + class.timed_out + class.dropped + class.rejected);

@@ -500,6 +500,22 @@ pub fn timeseries_charts(rows: &[crate::series::SeriesRow]) -> Vec<(String, Char
             scale: 1e3,
         },
         Spec {
+            stem: "timeseries-p99",
+            title: "99th percentile latency over time",
+            y_label: "p99 latency of the window (ms)",
+            metric: "latency_p99",
+            kinds: &["class"],
+            scale: 1e3,
+        },
+        Spec {
+            stem: "timeseries-retries",
+            title: "retries over time",
+            y_label: "retries per second",
+            metric: "retries",
+            kinds: &["station"],
+            scale: 1.0,
+        },
+        Spec {
             stem: "timeseries-errors",
             title: "requests failed, timed out, dropped or rejected over time",
             y_label: "per second",

@@ -51,8 +51,23 @@ pub fn timeseries_csv(info: &RunInfo, runs: &[RunStats]) -> String {
     out
 }
 
-/// The series of `runs`, window by window: each class's throughput and mean
-/// latency, each service's throughput, each cache's hit ratio.
+/// A service as the series reads it: where its throughput counts (its
+/// replicas' first stations), whose servers its utilisation is over (their
+/// CPUs), where its requests are present (its stations but its call
+/// points), all its stations, and its autoscaler.
+struct Service {
+    name: String,
+    heads: Vec<usize>,
+    cpus: Vec<usize>,
+    present: Vec<usize>,
+    all: Vec<usize>,
+    scaler: Option<usize>,
+}
+
+/// The series of `runs`, window by window: each class's throughput, mean
+/// latency, median and 99th percentile, and errors; each service's
+/// throughput, utilisation, requests present, replicas ready, retries,
+/// timeouts, open breakers and hit ratio, where it has them.
 pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
     let mut out = Vec::new();
     let Some(first) = runs.first() else {
@@ -60,33 +75,38 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
     };
     // Services lowered into several stations count at their replicas' heads.
     let grouped = crate::summary::grouped(info);
-    // Each service: (name, where its throughput counts, whose servers its
-    // utilisation is over, where its requests are present).
-    // And, when autoscaled, its autoscaler: its capacity is its replicas
-    // ready.
-    type Service = (String, Vec<usize>, Vec<usize>, Vec<usize>, Option<usize>);
     let mut stations: Vec<Service> = first
         .stations
         .iter()
         .enumerate()
         .filter(|(i, _)| !grouped.contains(i))
-        .map(|(i, s)| (s.name.clone(), vec![i], vec![i], vec![i], None))
+        .map(|(i, s)| Service {
+            name: s.name.clone(),
+            heads: vec![i],
+            cpus: vec![i],
+            present: vec![i],
+            all: vec![i],
+            scaler: None,
+        })
         .collect();
     stations.extend(info.compound().map(|svc| {
-        let heads = svc.replicas.iter().map(|r| r.head().idx()).collect();
-        let cpus = svc.replicas.iter().map(|r| r.cpu().idx()).collect();
-        let present = svc
-            .stations()
-            .map(|s| s.idx())
-            .filter(|&i| !first.stations[i].call)
-            .collect();
-        let scaler = svc
-            .autoscaler
-            .map(|a| a.index)
-            .filter(|&a| first.autoscalers.len() > a);
-        (svc.name.clone(), heads, cpus, present, scaler)
+        Service {
+            name: svc.name.clone(),
+            heads: svc.replicas.iter().map(|r| r.head().idx()).collect(),
+            cpus: svc.replicas.iter().map(|r| r.cpu().idx()).collect(),
+            present: svc
+                .stations()
+                .map(|s| s.idx())
+                .filter(|&i| !first.stations[i].call)
+                .collect(),
+            all: svc.stations().map(|s| s.idx()).collect(),
+            scaler: svc
+                .autoscaler
+                .map(|a| a.index)
+                .filter(|&a| first.autoscalers.len() > a),
+        }
     }));
-    stations.sort();
+    stations.sort_by(|a, b| a.name.cmp(&b.name));
     let windows = runs.iter().map(|r| r.series.len()).min().unwrap_or(0);
     for w in 0..windows {
         fn at(r: &RunStats, w: usize) -> &Window {
@@ -119,40 +139,78 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
             row("class", &class.name, "errors", &|x| {
                 x.failed[ci] as f64 / x.length.as_secs_f64()
             });
-        }
-        for (name, ids, cpus, present, scaler) in &stations {
-            row("station", name, "throughput", &|x| {
-                ids.iter().map(|&i| x.departures[i]).sum::<u64>() as f64 / x.length.as_secs_f64()
+            row("class", &class.name, "latency_p50", &|x| {
+                x.latency_p50[ci] / 1e9
             });
-            let servers: u64 = cpus
+            row("class", &class.name, "latency_p99", &|x| {
+                x.latency_p99[ci] / 1e9
+            });
+        }
+        for svc in &stations {
+            let name = &svc.name;
+            let per_second = |n: u64, x: &Window| n as f64 / x.length.as_secs_f64();
+            row("station", name, "throughput", &|x| {
+                per_second(svc.heads.iter().map(|&i| x.departures[i]).sum(), x)
+            });
+            let servers: u64 = svc
+                .cpus
                 .iter()
                 .map(|&i| u64::from(first.stations[i].servers))
                 .sum();
-            if cpus
+            if svc
+                .cpus
                 .iter()
                 .all(|&i| first.stations[i].finite_servers().is_some())
             {
                 // Over the replicas ready, for an autoscaled service.
-                let capacity = |x: &Window| match scaler {
-                    Some(a) => x.ready_area[*a] * servers as f64 / cpus.len() as f64,
+                let capacity = |x: &Window| match svc.scaler {
+                    Some(a) => x.ready_area[a] * servers as f64 / svc.cpus.len() as f64,
                     None => x.length.as_nanos() as f64 * servers as f64,
                 };
                 row("station", name, "utilization", &|x| {
-                    cpus.iter().map(|&i| x.busy_area[i]).sum::<f64>() / capacity(x)
+                    svc.cpus.iter().map(|&i| x.busy_area[i]).sum::<f64>() / capacity(x)
                 });
             }
-            if let Some(a) = scaler {
+            if let Some(a) = svc.scaler {
                 row("station", name, "replicas", &|x| {
-                    x.ready_area[*a] / x.length.as_nanos() as f64
+                    x.ready_area[a] / x.length.as_nanos() as f64
                 });
             }
             row("station", name, "in_system", &|x| {
-                present.iter().map(|&i| x.system_area[i]).sum::<f64>() / x.length.as_nanos() as f64
+                svc.present.iter().map(|&i| x.system_area[i]).sum::<f64>()
+                    / x.length.as_nanos() as f64
             });
-            let lookups = |x: &Window| ids.iter().map(|&i| x.hits[i] + x.misses[i]).sum::<u64>();
-            if runs.iter().any(|r| r.series.iter().any(|x| lookups(x) > 0)) {
+            // Retries, timeouts and open breakers, where there are any.
+            let any = |f: &dyn Fn(&Window) -> bool| runs.iter().any(|r| r.series.iter().any(f));
+            let retries = |x: &Window| svc.all.iter().map(|&i| x.retries[i]).sum::<u64>();
+            if any(&|x| retries(x) > 0) {
+                row("station", name, "retries", &|x| per_second(retries(x), x));
+            }
+            let timeouts = |x: &Window| svc.all.iter().map(|&i| x.timeouts[i]).sum::<u64>();
+            if any(&|x| timeouts(x) > 0) {
+                row("station", name, "timeouts", &|x| per_second(timeouts(x), x));
+            }
+            let breakers: Vec<usize> = svc
+                .all
+                .iter()
+                .copied()
+                .filter(|&i| first.stations[i].breaker)
+                .collect();
+            if !breakers.is_empty() {
+                row("station", name, "breaker_open", &|x| {
+                    breakers.iter().map(|&i| x.breaker_open[i]).sum::<f64>()
+                        / (breakers.len() as f64 * x.length.as_nanos() as f64)
+                });
+            }
+            let lookups = |x: &Window| {
+                svc.heads
+                    .iter()
+                    .map(|&i| x.hits[i] + x.misses[i])
+                    .sum::<u64>()
+            };
+            if any(&|x| lookups(x) > 0) {
                 row("station", name, "hit_ratio", &|x| {
-                    ids.iter().map(|&i| x.hits[i]).sum::<u64>() as f64 / lookups(x) as f64
+                    svc.heads.iter().map(|&i| x.hits[i]).sum::<u64>() as f64 / lookups(x) as f64
                 });
             }
         }

@@ -92,6 +92,15 @@ impl BreakerState {
         self.since = now.max(self.since);
     }
 
+    /// Nanoseconds open since measurement started, up to `now`, without
+    /// advancing (for the time series).
+    pub(super) fn open_at(&self, now: u64) -> f64 {
+        match self.state {
+            State::Open { until } => self.open + now.min(until).saturating_sub(self.since) as f64,
+            _ => self.open,
+        }
+    }
+
     /// Whether a call may go at `now`.
     pub(super) fn allow(&mut self, now: u64) -> bool {
         self.advance(now);

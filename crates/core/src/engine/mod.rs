@@ -182,6 +182,10 @@ struct ClassState {
     /// Exact (unrounded) time of the next open arrival, in nanoseconds.
     next_arrival: f64,
     stats: ClassStats,
+    /// With a time series: its latencies as they were at the start of the
+    /// current window (or of measurement, if later), so that the window's
+    /// own are the difference.
+    window_start: Option<Box<hdrhistogram::Histogram<u64>>>,
 }
 
 struct Engine {
@@ -413,6 +417,7 @@ impl Engine {
                     },
                     next_arrival: 0.0,
                     stats: ClassStats::new(&c.name),
+                    window_start: None,
                 }
             })
             .collect();
@@ -500,6 +505,9 @@ impl Engine {
             Event::Midpoint,
         );
         if let Some(window) = config.window.filter(|w| w.0 > 0) {
+            for c in &mut self.classes {
+                c.window_start = Some(Box::new(crate::stats::new_histogram()));
+            }
             self.sampled = self.totals();
             self.before_reset = Window {
                 end: SimTime::ZERO,
@@ -760,9 +768,49 @@ impl Engine {
                 .iter()
                 .map(|s| s.ready_area(self.now))
                 .collect(),
+            retries: self.stations.iter().map(|s| s.stats.retries).collect(),
+            timeouts: self.stations.iter().map(|s| s.stats.timeouts).collect(),
+            breaker_open: self
+                .stations
+                .iter()
+                .map(|s| match &s.role {
+                    Role::Call(c) => c.breaker.as_ref().map_or(0.0, |b| b.open_at(self.now)),
+                    _ => 0.0,
+                })
+                .collect(),
+            // The current window's, not running totals.
+            latency_p50: Vec::new(),
+            latency_p99: Vec::new(),
         };
+        if self.classes.iter().any(|c| c.window_start.is_some()) {
+            [t.latency_p50, t.latency_p99] = self.window_quantiles([0.5, 0.99]);
+        }
         t.add(&self.before_reset);
         t
+    }
+
+    /// Per class, the latency quantiles `qs` of the current window, in
+    /// nanoseconds (NaN when none completed, or without a series): those
+    /// recorded since its start (for the window the warm-up ends in, since
+    /// then).
+    fn window_quantiles(&self, qs: [f64; 2]) -> [Vec<f64>; 2] {
+        let mut out = [Vec::new(), Vec::new()];
+        for c in &self.classes {
+            let own = c.window_start.as_ref().map(|start| {
+                let mut own = c.stats.latency.clone();
+                // The start is an earlier state of the same histogram (or
+                // empty after the reset): every count is at most the current.
+                let _ = own.subtract(start.as_ref());
+                own
+            });
+            for (o, q) in out.iter_mut().zip(qs) {
+                o.push(match &own {
+                    Some(h) if !h.is_empty() => h.value_at_quantile(q) as f64,
+                    _ => f64::NAN,
+                });
+            }
+        }
+        out
     }
 
     /// Closes the current window of the time series.
@@ -771,6 +819,11 @@ impl Engine {
         let now = self.totals();
         self.series.push(Window::between(&self.sampled, &now));
         self.sampled = now;
+        for c in &mut self.classes {
+            if let Some(start) = c.window_start.as_mut() {
+                start.as_mut().clone_from(&c.stats.latency);
+            }
+        }
     }
 
     fn reset_stats(&mut self) {
@@ -784,6 +837,9 @@ impl Engine {
         }
         for c in &mut self.classes {
             c.stats.reset();
+            if let Some(start) = c.window_start.as_mut() {
+                start.reset();
+            }
         }
         for f in &mut self.faults {
             f.reset(now);

@@ -290,3 +290,38 @@ fn a_profile_s_rate_and_mean_by_hand() {
     assert!((day.rate_at(30.0 * S) - 70.0).abs() < 1e-9);
     assert!((day.rate_at(80.0 * S) - 30.0).abs() < 1e-9);
 }
+
+/// Each window of a time series has its own latency percentiles: in an
+/// M/M/1 queue at ρ = 0.5 (1 ms of work), the sojourn time is exponential
+/// with rate μ − λ, so the median is ln 2 / 500 s and the 99th percentile
+/// ln 100 / 500 s; averaged over 20-second windows (10,000 completions
+/// each), then over replications.
+#[test]
+fn each_window_has_its_own_percentiles() {
+    let topology = Topology {
+        stations: vec![queue("q", 1, 0.001, Routing::exit())],
+        classes: jobs(500.0),
+        faults: Vec::new(),
+        autoscalers: Vec::new(),
+    };
+    let config = RunConfig {
+        window: Some(secs(20.0)),
+        ..RunConfig::new(secs(20.0), secs(400.0))
+    };
+    let per_window = |q: fn(&Window) -> f64| {
+        let xs: Vec<f64> = (0..8)
+            .map(|seed| {
+                let stats = run(&topology, &config, 70 + seed).unwrap();
+                // The warm-up's window left out.
+                let measured = &stats.series[1..];
+                assert_eq!(measured.len(), 20);
+                measured.iter().map(q).sum::<f64>() / measured.len() as f64
+            })
+            .collect();
+        mean_se(&xs)
+    };
+    let p50 = per_window(|w| w.latency_p50[0] / S);
+    let p99 = per_window(|w| w.latency_p99[0] / S);
+    assert_close("median per window", p50, 2f64.ln() / 500.0);
+    assert_close("p99 per window", p99, 100f64.ln() / 500.0);
+}

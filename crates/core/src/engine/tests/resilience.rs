@@ -591,9 +591,23 @@ fn a_breaker_refuses_calls_while_its_dependency_is_down() {
         autoscalers: Vec::new(),
     };
     for seed in 0..20 {
-        let s = run(&topology, &RunConfig::new(SimTime::ZERO, secs(300.0)), seed).unwrap();
+        let config = RunConfig {
+            window: Some(secs(10.0)),
+            ..RunConfig::new(SimTime::ZERO, secs(300.0))
+        };
+        let s = run(&topology, &config, seed).unwrap();
         let b = &s.stations[0];
         let open = b.breaker_open / 1e9;
+        // The time series' windows: open only from 100 s to about
+        // 200 s + open_for, and adding up to the run's open time.
+        let windows: Vec<f64> = s.series.iter().map(|w| w.breaker_open[0] / 1e9).collect();
+        assert!(
+            (windows.iter().sum::<f64>() - open).abs() < 1e-6,
+            "{windows:?}"
+        );
+        assert!(windows[..10].iter().all(|&x| x == 0.0), "{windows:?}");
+        assert!(windows[21..].iter().all(|&x| x == 0.0), "{windows:?}");
+        assert!(windows[11..19].iter().all(|&x| x > 5.0), "{windows:?}");
         let half = b.breaker_half_open / 1e9;
         // Tripped within the first few failures after 100 s; closed within
         // one open period and a probe's round trip after 200 s.
