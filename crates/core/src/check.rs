@@ -269,6 +269,16 @@ impl Topology {
             {
                 return Err(ModelError::BadProfile(class_id));
             }
+            if let Load::Closed {
+                population,
+                profile: Some(profile),
+                ..
+            } = &class.load
+                && (matches!(profile, Profile::Diurnal { .. })
+                    || !profile_ok(profile, f64::from(*population).max(1.0)))
+            {
+                return Err(ModelError::BadProfile(class_id));
+            }
             if class
                 .deadline
                 .as_ref()

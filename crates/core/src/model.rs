@@ -835,6 +835,46 @@ impl Profile {
     }
 }
 
+impl Profile {
+    /// As a number of users: the level at the start (the value rounded to
+    /// the nearest) and every change after it, `(nanoseconds, users)` in
+    /// time order: at each jump, and on a slope at each time the value
+    /// crosses a half (2.5 going up makes 3, going down 2). A cosine has
+    /// none (a population cannot follow one).
+    pub fn population_levels(&self) -> (u32, Vec<(f64, u32)>) {
+        let Profile::Points(points) = self else {
+            return (self.rate_at(0.0).round() as u32, Vec::new());
+        };
+        let level = |v: f64| v.round().max(0.0) as u32;
+        let mut now = level(self.rate_at(0.0));
+        let start = now;
+        let mut changes = Vec::new();
+        for w in points.windows(2) {
+            let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+            if t1 <= t0 {
+                // A jump.
+                if level(v1) != now {
+                    now = level(v1);
+                    changes.push((t1, now));
+                }
+                continue;
+            }
+            // Crossing halves between v0 and v1, in order.
+            let at = |v: f64| t0 + (v - v0) / (v1 - v0) * (t1 - t0);
+            while level(v1) != now {
+                let (half, next) = if v1 > f64::from(now) {
+                    (f64::from(now) + 0.5, now + 1)
+                } else {
+                    (f64::from(now) - 0.5, now - 1)
+                };
+                now = next;
+                changes.push((at(half).max(t0), now));
+            }
+        }
+        (start, changes)
+    }
+}
+
 /// The rate at `t` on `points`, the first `i` of which are at or before it
 /// (`i` = 0: before the first, which holds; after the last, it holds).
 fn linear(points: &[(f64, f64)], i: usize, t: f64) -> f64 {
@@ -864,10 +904,15 @@ pub enum Load {
     /// A fixed `population` of users, each thinking, then sending a request
     /// and waiting for it to complete, and again.
     Closed {
-        /// Number of users.
+        /// Number of users (with a profile, the most at any time).
         population: u32,
         /// Think time between a completion and the user's next request.
         think: Option<Dist>,
+        /// If the number of users changes over the run: it as a function
+        /// of time (the profile's value, rounded to the nearest user).
+        /// Users join thinking; users leave when they next act (finish a
+        /// request or their think time).
+        profile: Option<Profile>,
     },
 }
 
@@ -1266,3 +1311,29 @@ impl std::fmt::Display for ModelError {
 }
 
 impl std::error::Error for ModelError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A population's levels: at each jump, and where a slope crosses a
+    /// half (up: 0.5 makes 1; down: 2.5 makes 2).
+    #[test]
+    fn a_population_changes_where_its_profile_crosses_halves() {
+        let ramp = Profile::Points(vec![(0.0, 0.0), (3.0, 3.0), (6.0, 0.0)]);
+        let (start, changes) = ramp.population_levels();
+        assert_eq!(start, 0);
+        assert_eq!(
+            changes,
+            vec![(0.5, 1), (1.5, 2), (2.5, 3), (3.5, 2), (4.5, 1), (5.5, 0)]
+        );
+        let steps = Profile::Points(vec![
+            (0.0, 4.0),
+            (5.0, 4.0),
+            (5.0, 9.0),
+            (7.0, 9.0),
+            (7.0, 9.0),
+        ]);
+        assert_eq!(steps.population_levels(), (4, vec![(5.0, 9)]));
+    }
+}

@@ -109,6 +109,7 @@ fn topology(specs: &[StationSpec], load: f64, closed: bool) -> Topology {
             load: Load::Closed {
                 population: 5,
                 think: Some(Dist::exp(20e9).unwrap()),
+                profile: None,
             },
             entry: StationId(0),
             priority: 2,
@@ -302,6 +303,7 @@ fn request_path(spec: &CallSpec) -> Topology {
                 load: Load::Closed {
                     population: 5,
                     think: Some(Dist::exp(20e9).unwrap()),
+                    profile: None,
                 },
                 entry: StationId(0),
                 priority: 0,

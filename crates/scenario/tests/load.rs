@@ -97,7 +97,8 @@ work = "uniform(1ms, 3ms)"
         t.classes[1].load,
         Load::Closed {
             population: 3,
-            think: Some(_)
+            think: Some(_),
+            profile: None,
         }
     ));
     assert_eq!(t.stations[1].queue().unwrap().discipline, Discipline::Ps);

@@ -33,6 +33,9 @@ pub(super) enum Event {
     Admit { req: ReqRef },
     /// A closed-class user finishes thinking and sends a request.
     ThinkEnd { class: u32 },
+    /// A closed class's population changes to its profile's `change`-th
+    /// level.
+    Population { class: u32, change: u32 },
     /// A write-back cache writes its oldest dirty entries to its backing store.
     Flush { station: u32 },
     /// A garbage collection pause at `station` ends.

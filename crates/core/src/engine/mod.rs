@@ -182,6 +182,11 @@ struct ClassState {
     /// Exact (unrounded) time of the next open arrival, in nanoseconds.
     next_arrival: f64,
     stats: ClassStats,
+    /// A closed class's users now, those due to leave when they next act,
+    /// and the changes of its population profile.
+    users: u32,
+    leaving: u32,
+    levels: Vec<(f64, u32)>,
     /// With a time series: its latencies as they were at the start of the
     /// current window (or of measurement, if later), so that the window's
     /// own are the difference.
@@ -418,6 +423,9 @@ impl Engine {
                     next_arrival: 0.0,
                     stats: ClassStats::new(&c.name),
                     window_start: None,
+                    users: 0,
+                    leaving: 0,
+                    levels: Vec::new(),
                 }
             })
             .collect();
@@ -531,8 +539,30 @@ impl Engine {
         for ci in 0..self.classes.len() {
             match self.classes[ci].load {
                 Load::Open { .. } => self.schedule_arrival(ci),
-                Load::Closed { population, .. } => {
-                    for _ in 0..population {
+                Load::Closed {
+                    population,
+                    ref profile,
+                    ..
+                } => {
+                    let users = match profile {
+                        Some(p) => {
+                            let (start, changes) = p.population_levels();
+                            for (i, &(at, _)) in changes.iter().enumerate() {
+                                self.events.push(
+                                    SimTime(nanos_from_f64(at)),
+                                    Event::Population {
+                                        class: ci as u32,
+                                        change: i as u32,
+                                    },
+                                );
+                            }
+                            self.classes[ci].levels = changes;
+                            start
+                        }
+                        None => population,
+                    };
+                    self.classes[ci].users = users;
+                    for _ in 0..users {
                         self.start_thinking(ci);
                     }
                 }
@@ -670,7 +700,13 @@ impl Engine {
             }
             Event::ThinkEnd { class } => {
                 self.n_events += 1;
-                self.new_request(class as usize);
+                if !self.leaves(class as usize) {
+                    self.new_request(class as usize);
+                }
+            }
+            Event::Population { class, change } => {
+                let (ci, i) = (class as usize, change as usize);
+                self.populate(ci, self.classes[ci].levels[i].1);
             }
             Event::Flush { station } => {
                 self.n_events += 1;
@@ -872,8 +908,42 @@ impl Engine {
             .push_standing(ci, SimTime(at), Event::Arrival { class: ci as u32 });
     }
 
-    /// A closed-class user starts thinking (or, without think time, sends at once).
+    /// Closed class `ci` has `users` users from now: those joining start
+    /// thinking; those leaving do when they next act (users due to leave
+    /// stay, first, when more join).
+    #[cold]
+    fn populate(&mut self, ci: usize, users: u32) {
+        let class = &mut self.classes[ci];
+        let before = class.users;
+        class.users = users;
+        if users < before {
+            class.leaving += before - users;
+            return;
+        }
+        let stay = (users - before).min(class.leaving);
+        class.leaving -= stay;
+        for _ in stay..users - before {
+            self.start_thinking(ci);
+        }
+    }
+
+    /// Whether a user of closed class `ci`, about to act, leaves instead.
+    #[inline]
+    fn leaves(&mut self, ci: usize) -> bool {
+        let class = &mut self.classes[ci];
+        if class.leaving == 0 {
+            return false;
+        }
+        class.leaving -= 1;
+        true
+    }
+
+    /// A closed-class user starts thinking (or, without think time, sends
+    /// at once); or leaves, if the population is shrinking.
     fn start_thinking(&mut self, ci: usize) {
+        if self.leaves(ci) {
+            return;
+        }
         let class = &mut self.classes[ci];
         let Load::Closed { ref think, .. } = class.load else {
             return;

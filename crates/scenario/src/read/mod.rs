@@ -224,7 +224,7 @@ const KINDS: [&str; 8] = [
     "external",
 ];
 
-const MAX_POPULATION: i64 = 10_000_000;
+pub(crate) const MAX_POPULATION: i64 = 10_000_000;
 
 /// The most servers, workers, cores or places in a queue: a count the
 /// engine keeps as a number, not in memory, bounded so that it stays clear
@@ -807,21 +807,14 @@ impl<'s> Walker<'s> {
                         "a closed class's requests arrive when its users finish thinking".into(),
                     );
                 }
-                let population = self.integer(population, "`population`", 1).and_then(|n| {
-                    if n <= MAX_POPULATION {
-                        Some(n as u32)
-                    } else {
-                        self.error(
-                            format!("`population` is above {MAX_POPULATION}"),
-                            population.span(),
-                        )
-                        .help = Some(
-                            "a population this large behaves like an open class: use a `rate`"
-                                .into(),
-                        );
-                        None
+                let (population, profile) = if matches!(population.get_ref(), DeValue::Table(_)) {
+                    match self.profile_of(population, profile::Quantity::Population) {
+                        Some(p) => (Some(p.peak() as u32), Some(Some(p))),
+                        None => (None, None),
                     }
-                });
+                } else {
+                    (self.one_population(population), Some(None))
+                };
                 let think = match table.get("think") {
                     Some(v) => self.dist(v, "`think`").map(Some),
                     None => Some(None),
@@ -829,6 +822,7 @@ impl<'s> Walker<'s> {
                 Some(Load::Closed {
                     population: population?,
                     think: think?,
+                    profile: profile?,
                 })
             }
             (None, None) => {
@@ -849,6 +843,23 @@ impl<'s> Walker<'s> {
             priority: priority?,
             deadline: deadline?,
             rate_limit: rate_limit?,
+        })
+    }
+
+    /// A closed class's `population` written as a number.
+    fn one_population(&mut self, population: &Value<'_>) -> Option<u32> {
+        self.integer(population, "`population`", 1).and_then(|n| {
+            if n <= MAX_POPULATION {
+                Some(n as u32)
+            } else {
+                self.error(
+                    format!("`population` is above {MAX_POPULATION}"),
+                    population.span(),
+                )
+                .help =
+                    Some("a population this large behaves like an open class: use a `rate`".into());
+                None
+            }
         })
     }
 

@@ -1,6 +1,7 @@
 //! An open class's `rate` as a profile over time: `steps`, `ramp`, `spike`,
 //! `diurnal`, or a `trace` file of (time, rate) lines, read here and only
-//! here, relative to the scenario's folder.
+//! here, relative to the scenario's folder. A closed class's `population`
+//! follows the same shapes but the cosine, its steps given as `population`.
 //!
 //! Every shape becomes one of the engine's two: points joined by straight
 //! lines (two points at one time make a step), or a cosine.
@@ -16,6 +17,25 @@ use crate::units::{TextError, parse_duration, parse_rate_or_zero};
 
 const SHAPES: [&str; 5] = ["steps", "ramp", "spike", "diurnal", "trace"];
 const STEP_KEYS: [&str; 2] = ["at", "rate"];
+const POPULATION_STEP_KEYS: [&str; 2] = ["at", "population"];
+
+/// What a profile gives over time: a rate (arrivals per second) or a
+/// population (users; rounded to the nearest between points).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quantity {
+    Rate,
+    Population,
+}
+
+impl Quantity {
+    /// Its key: in a class's table and in a step.
+    fn key(self) -> &'static str {
+        match self {
+            Quantity::Rate => "rate",
+            Quantity::Population => "population",
+        }
+    }
+}
 const RAMP_KEYS: [&str; 4] = ["from", "to", "over", "at"];
 const SPIKE_KEYS: [&str; 4] = ["base", "peak", "at", "for"];
 const DIURNAL_KEYS: [&str; 4] = ["mean", "amplitude", "period", "peak_at"];
@@ -30,8 +50,13 @@ const EXAMPLE: &str = "such as rate = { steps = [{ at = \"0s\", rate = \"200/s\"
 impl Walker<'_> {
     /// A `rate` written as a table: its profile.
     pub(crate) fn profile(&mut self, v: &Value<'_>) -> Option<Profile> {
-        let t = self.table(v, "`rate`")?;
-        self.check_keys(t, &SHAPES, "a rate profile");
+        self.profile_of(v, Quantity::Rate)
+    }
+
+    /// A `rate` or `population` written as a table: its profile.
+    pub(crate) fn profile_of(&mut self, v: &Value<'_>, q: Quantity) -> Option<Profile> {
+        let t = self.table(v, &format!("`{}`", q.key()))?;
+        self.check_keys(t, &SHAPES, &format!("a {} profile", q.key()));
         let shapes: Vec<_> = t
             .iter()
             .filter(|(k, _)| SHAPES.contains(&k.get_ref().as_ref()))
@@ -52,18 +77,41 @@ impl Walker<'_> {
             return None;
         };
         let profile = match key.get_ref().as_ref() {
-            "steps" => self.steps(shape),
-            "ramp" => self.ramp(shape),
-            "spike" => self.spike(shape),
+            "steps" => self.steps(shape, q),
+            "ramp" => self.ramp(shape, q),
+            "spike" => self.spike(shape, q),
+            "diurnal" if q == Quantity::Population => {
+                self.error(
+                    "a population cannot follow a cosine: its users come and go one by one",
+                    key.span(),
+                )
+                .help = Some(
+                    "use steps, a ramp, a spike or a trace for a population; or an open class with a diurnal `rate`".into(),
+                );
+                None
+            }
             "diurnal" => self.diurnal(shape),
             _ => self.trace(shape),
         }?;
         if profile.peak() <= 0.0 {
-            self.error("this profile's rate is zero throughout", v.span())
-                .help = Some("to leave a class out, delete its [load.NAME] table".into());
+            self.error(
+                format!("this profile's {} is zero throughout", q.key()),
+                v.span(),
+            )
+            .help = Some("to leave a class out, delete its [load.NAME] table".into());
             return None;
         }
         Some(profile)
+    }
+
+    /// A profile's value: a rate that may be zero, or a population.
+    fn level(&mut self, v: &Value<'_>, what: &str, q: Quantity) -> Option<f64> {
+        match q {
+            Quantity::Rate => self.rate_or_zero(v, what),
+            Quantity::Population => self
+                .count(v, what, 0, super::MAX_POPULATION as u32)
+                .map(f64::from),
+        }
     }
 
     /// A rate that may be zero.
@@ -141,7 +189,7 @@ impl Walker<'_> {
 
     /// `steps = [{ at = "0s", rate = "200/s" }, ...]`: each rate holds
     /// from its `at` to the next; before the first, no arrivals.
-    fn steps(&mut self, v: &Value<'_>) -> Option<Profile> {
+    fn steps(&mut self, v: &Value<'_>, q: Quantity) -> Option<Profile> {
         let DeValue::Array(items) = v.get_ref() else {
             self.type_error(v, "`steps`", "an array of { at, rate } tables");
             return None;
@@ -158,7 +206,12 @@ impl Walker<'_> {
                 ok = false;
                 continue;
             };
-            self.check_keys(t, &STEP_KEYS, "a step");
+            let key = q.key();
+            let keys = match q {
+                Quantity::Rate => &STEP_KEYS,
+                Quantity::Population => &POPULATION_STEP_KEYS,
+            };
+            self.check_keys(t, keys, "a step");
             let at = self.needs(t, item, "at", "a step").and_then(|a| {
                 let at = self.at(Some(a), "a step's `at`")?;
                 if last.is_some_and(|l| at <= l) {
@@ -170,8 +223,8 @@ impl Walker<'_> {
                 Some(at)
             });
             let rate = self
-                .needs(t, item, "rate", "a step")
-                .and_then(|r| self.rate_or_zero(r, "a step's `rate`"));
+                .needs(t, item, key, "a step")
+                .and_then(|r| self.level(r, &format!("a step's `{key}`"), q));
             let (Some(at), Some(rate)) = (at, rate) else {
                 ok = false;
                 continue;
@@ -189,15 +242,15 @@ impl Walker<'_> {
 
     /// `ramp = { from, to, over, at = "0s" }`: `from` until `at`, then
     /// linearly to `to` over `over`, then `to`.
-    fn ramp(&mut self, v: &Value<'_>) -> Option<Profile> {
+    fn ramp(&mut self, v: &Value<'_>, q: Quantity) -> Option<Profile> {
         let t = self.table(v, "`ramp`")?;
         self.check_keys(t, &RAMP_KEYS, "`ramp`");
         let from = self
             .needs(t, v, "from", "ramp")
-            .and_then(|r| self.rate_or_zero(r, "`ramp.from`"));
+            .and_then(|r| self.level(r, "`ramp.from`", q));
         let to = self
             .needs(t, v, "to", "ramp")
-            .and_then(|r| self.rate_or_zero(r, "`ramp.to`"));
+            .and_then(|r| self.level(r, "`ramp.to`", q));
         let over = self
             .needs(t, v, "over", "ramp")
             .and_then(|d| self.span_of(d, "`ramp.over`"));
@@ -208,15 +261,15 @@ impl Walker<'_> {
 
     /// `spike = { base, peak, at, for }`: `peak` from `at` for `for`,
     /// `base` before and after.
-    fn spike(&mut self, v: &Value<'_>) -> Option<Profile> {
+    fn spike(&mut self, v: &Value<'_>, q: Quantity) -> Option<Profile> {
         let t = self.table(v, "`spike`")?;
         self.check_keys(t, &SPIKE_KEYS, "`spike`");
         let base = self
             .needs(t, v, "base", "spike")
-            .and_then(|r| self.rate_or_zero(r, "`spike.base`"));
+            .and_then(|r| self.level(r, "`spike.base`", q));
         let peak = self
             .needs(t, v, "peak", "spike")
-            .and_then(|r| self.rate_or_zero(r, "`spike.peak`"));
+            .and_then(|r| self.level(r, "`spike.peak`", q));
         let at = self
             .needs(t, v, "at", "spike")
             .and_then(|a| self.at(Some(a), "`spike.at`"));

@@ -325,3 +325,61 @@ fn each_window_has_its_own_percentiles() {
     assert_close("median per window", p50, 2f64.ln() / 500.0);
     assert_close("p99 per window", p99, 100f64.ln() / 500.0);
 }
+
+/// A closed class whose users come and go: 10 users, 30 from 100 s, 5 from
+/// 200 s, each thinking exp(1 s) then spending exp(1 s) at a delay station,
+/// so a user sends a request every 2 s on average: 5, 15, then 2.5
+/// completions per second (the interactive response time law, X = N / (Z
+/// + R)), window by window once the change has settled (a user leaving does
+/// so when it next acts, within seconds).
+#[test]
+fn a_population_that_changes_sets_the_throughput() {
+    let mut class = open("users", 1.0, 0);
+    class.load = Load::Closed {
+        population: 30,
+        think: Some(Dist::exp(S).unwrap()),
+        profile: Some(Profile::Points(vec![
+            (0.0, 10.0),
+            (100.0 * S, 10.0),
+            (100.0 * S, 30.0),
+            (200.0 * S, 30.0),
+            (200.0 * S, 5.0),
+        ])),
+    };
+    let topology = Topology {
+        stations: vec![queue("delay", INFINITE, 1.0, Routing::exit())],
+        classes: vec![class],
+        faults: Vec::new(),
+        autoscalers: Vec::new(),
+    };
+    let config = RunConfig {
+        window: Some(secs(10.0)),
+        ..RunConfig::new(SimTime::ZERO, secs(300.0))
+    };
+    let users = |w: usize| match w {
+        0..10 => 10.0,
+        10..20 => 30.0,
+        _ => 5.0,
+    };
+    let mut observed = [0.0; 30];
+    let reps = 20;
+    for seed in 0..reps {
+        let stats = run(&topology, &config, 500 + seed).unwrap();
+        for (w, x) in stats.series.iter().enumerate() {
+            observed[w] += x.completed[0] as f64;
+        }
+    }
+    for (w, &n) in observed.iter().enumerate() {
+        // The first window after each change is a transient.
+        if w == 0 || w == 10 || w == 20 {
+            continue;
+        }
+        let expected = users(w) / 2.0 * 10.0 * reps as f64;
+        // Completions of a closed delay network vary less than Poisson.
+        let z = (n - expected) / expected.sqrt();
+        assert!(
+            z.abs() < 4.5,
+            "window {w}: {n} completions, expected {expected} (z = {z:.2})"
+        );
+    }
+}

@@ -220,6 +220,7 @@ fn closed_loss_without_think_is_refused() {
             load: Load::Closed {
                 population: 5,
                 think: None,
+                profile: None,
             },
             entry: StationId(0),
             priority: 0,
