@@ -329,9 +329,9 @@ fn each_window_has_its_own_percentiles() {
 /// A closed class whose users come and go: 10 users, 30 from 100 s, 5 from
 /// 200 s, each thinking exp(1 s) then spending exp(1 s) at a delay station,
 /// so a user sends a request every 2 s on average: 5, 15, then 2.5
-/// completions per second (the interactive response time law, X = N / (Z
-/// + R)), window by window once the change has settled (a user leaving does
-/// so when it next acts, within seconds).
+/// completions per second (the interactive response time law,
+/// X = N / (Z + R)), window by window once the change has settled (a user
+/// leaving does so when it next acts, within seconds).
 #[test]
 fn a_population_that_changes_sets_the_throughput() {
     let mut class = open("users", 1.0, 0);
