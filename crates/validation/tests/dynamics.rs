@@ -266,3 +266,58 @@ fn the_same_load_is_served_on_the_way_up_and_not_on_the_way_down() {
         assert!(after < 0.05, "{rate}/s on the way down: {after}");
     }
 }
+
+/// A fault on the network between two services (`to`): it strikes the
+/// calls' hops from one to the other. Slowed 5×, a 10 ms hop takes 50 ms:
+/// each request's latency is 40 ms longer while it lasts (100 s to 200 s);
+/// with errors at probability 1, every request through it fails.
+#[test]
+fn a_fault_on_the_network_between_two_services_strikes_its_hops() {
+    let text = |fault: &str| {
+        format!(
+            r#"
+name = "network"
+[simulation]
+duration = "300s"
+replications = 2
+[load.web]
+rate = "50/s"
+entry = "api"
+[services.api]
+kind = "api"
+servers = 4
+cpu = "exp(1ms)"
+calls = [{{ to = "db", latency = "const(10ms)" }}]
+[services.db]
+kind = "database"
+servers = 4
+work = "exp(1ms)"
+[[faults]]
+service = "api"
+to = "db"
+at = "100s"
+for = "100s"
+{fault}
+"#
+        )
+    };
+    let window = SimTime::from_secs_f64(10.0);
+    let slow = text("kind = \"slow\"\nfactor = 5");
+    let runs = chokepoint_validation::series(("network", &slow), &[], window);
+    for run in &runs {
+        let mean =
+            |w: usize| run.series[w].latency_sum[0] / run.series[w].completed[0] as f64 / 1e6;
+        let calm: f64 = (1..9).chain(21..29).map(mean).sum::<f64>() / 16.0;
+        for w in 11..19 {
+            let extra = mean(w) - calm;
+            assert!((extra - 40.0).abs() < 1.0, "window {w}: {extra} ms more");
+        }
+    }
+    let errors = text("kind = \"errors\"\nprobability = 1");
+    let runs = chokepoint_validation::series(("network", &errors), &[], window);
+    for run in &runs {
+        let failed = |w: usize| run.series[w].failed[0];
+        assert!((11..19).all(|w| run.series[w].completed[0] == 0 && failed(w) > 300));
+        assert!((1..9).chain(21..29).all(|w| failed(w) == 0));
+    }
+}

@@ -8,7 +8,10 @@
 //! - a slowdown strikes the stations that do work (not the call points,
 //!   which take none);
 //! - raised errors strike the first station of each replica, so that each
-//!   request to it fails once with the given probability.
+//!   request to it fails once with the given probability;
+//! - with `to`, a slowdown or raised errors strike the network from the
+//!   service to another: its calls' hops there (which a call has when it
+//!   has a `latency`).
 
 use chokepoint_core::model::{Effect, Fault, StationId};
 
@@ -54,6 +57,55 @@ fn fault(
         }
         (Some((k, _)), _) => vec![*k as usize],
     };
+    if let Some((to, span)) = &def.to {
+        // The network from the service to `to`: its calls' hops there.
+        let callee = doc.services.iter().position(|s| &s.name == to)?;
+        let entry = lowered.layouts[callee].entry;
+        let hops: Vec<StationId> = layout
+            .hops
+            .iter()
+            .copied()
+            .filter(|h| {
+                let origin = &lowered.origins[h.idx()];
+                let station = &lowered.topology.stations[h.idx()];
+                origin.part == crate::layout::Part::Hop
+                    && origin
+                        .replica
+                        .is_none_or(|r| replicas.contains(&(r as usize)))
+                    && station
+                        .behaviour
+                        .iter()
+                        .flatten()
+                        .any(|b| b.routing.next.iter().any(|&(t, _)| t == entry))
+            })
+            .collect();
+        if hops.is_empty() {
+            diags.push(
+                Diagnostic::error(
+                    format!(
+                        "`{}` makes no call to `{to}` with a network `latency` to raise",
+                        def.service
+                    ),
+                    Some(span.clone()),
+                )
+                .with_help(format!(
+                    "give the call a latency, such as calls = [{{ to = \"{to}\", latency = \"const(1ms)\" }}]"
+                )),
+            );
+            return None;
+        }
+        return Some(Fault {
+            stations: hops,
+            effect: match def.kind {
+                FaultKind::Slow { factor } => Effect::Slow { factor },
+                FaultKind::Errors { probability } => Effect::Errors { probability },
+                FaultKind::Crash { .. } => return None,
+            },
+            at: def.at,
+            lasts: def.lasts.clone(),
+            every: def.every.clone(),
+        });
+    }
     let stations: Vec<StationId> = if replicas.is_empty() {
         vec![layout.entry]
     } else {

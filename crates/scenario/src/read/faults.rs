@@ -1,5 +1,6 @@
 //! `[[faults]]`: what breaks during a run. Each entry names a `service`
-//! (and optionally one `replica`), a `kind` (`crash`, `slow`, `errors`),
+//! (and optionally one `replica`, or with `to` the network from it to
+//! another service), a `kind` (`crash`, `slow`, `errors`),
 //! when (`at`), for how long (`for`, a duration or a distribution: the
 //! time to repair) and whether it repeats (`every`: the time between
 //! failures). Names are checked against the services read
@@ -14,9 +15,10 @@ use toml::de::{DeTable, DeValue};
 use super::{Document, Value, Walker};
 use crate::diagnostic::did_you_mean;
 
-const FAULT_KEYS: [&str; 9] = [
+const FAULT_KEYS: [&str; 10] = [
     "kind",
     "service",
+    "to",
     "replica",
     "at",
     "for",
@@ -46,6 +48,9 @@ pub(crate) struct FaultDef {
     pub(crate) service_span: Range<usize>,
     /// One replica (0-based), or all of them.
     pub(crate) replica: Option<(u32, Range<usize>)>,
+    /// The network from the service to this one (its calls' hops), not
+    /// the service itself.
+    pub(crate) to: Option<(String, Range<usize>)>,
     /// Nanoseconds.
     pub(crate) at: f64,
     /// Nanoseconds.
@@ -62,9 +67,13 @@ impl FaultDef {
             FaultKind::Slow { .. } => "slow",
             FaultKind::Errors { .. } => "errors",
         };
-        match &self.replica {
-            Some((k, _)) => format!("{kind} {}[{k}]", self.service),
-            None => format!("{kind} {}", self.service),
+        let what = match &self.replica {
+            Some((k, _)) => format!("{}[{k}]", self.service),
+            None => self.service.clone(),
+        };
+        match &self.to {
+            Some((to, _)) => format!("{kind} {what} -> {to}"),
+            None => format!("{kind} {what}"),
         }
     }
 }
@@ -111,6 +120,22 @@ impl Walker<'_> {
             Some(r) => self
                 .integer(r, "`replica`", 0)
                 .map(|n| Some((n.min(i64::from(u32::MAX)) as u32, r.span()))),
+        };
+        let to = match t.get("to") {
+            None => Some(None),
+            Some(x) if kind_word == Some("crash") => {
+                self.error(
+                    "a crash strikes a service or a replica, not the network between two",
+                    x.span(),
+                )
+                .help = Some(
+                    "to cut the network to a service, raise its errors: kind = \"errors\", probability = 1".into(),
+                );
+                None
+            }
+            Some(x) => self
+                .string(x, "`to`")
+                .map(|name| Some((name.to_owned(), x.span()))),
         };
         let at = need(self, "at").and_then(|a| self.duration(a, "`at`").map(|s| s * 1e9));
         let lasts = need(self, "for").and_then(|d| self.duration_or_dist(d, "`for`"));
@@ -167,26 +192,28 @@ impl Walker<'_> {
             service,
             service_span,
             replica: replica?,
+            to: to?,
             at: at?,
             lasts: lasts?,
             every: every?,
         })
     }
 
-    /// Each fault names a service that exists.
+    /// Each fault names services that exist.
     pub(crate) fn check_fault_names(&mut self, doc: &Document) {
         for f in doc.faults.iter().flatten() {
-            if doc.services.iter().any(|s| s.name == f.service) {
-                continue;
+            let names = std::iter::once((&f.service, &f.service_span))
+                .chain(f.to.as_ref().map(|(to, span)| (to, span)));
+            for (name, span) in names {
+                if doc.services.iter().any(|s| &s.name == name) {
+                    continue;
+                }
+                let d = self.error(format!("fault on unknown service `{name}`"), span.clone());
+                d.help = match did_you_mean(name, doc.services.iter().map(|s| s.name.as_str())) {
+                    Some(s) => Some(format!("did you mean `{s}`?")),
+                    None => Some("name a service of [services]".into()),
+                };
             }
-            let d = self.error(
-                format!("fault on unknown service `{}`", f.service),
-                f.service_span.clone(),
-            );
-            d.help = match did_you_mean(&f.service, doc.services.iter().map(|s| s.name.as_str())) {
-                Some(s) => Some(format!("did you mean `{s}`?")),
-                None => Some("name a service of [services]".into()),
-            };
         }
     }
 }
