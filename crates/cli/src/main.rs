@@ -232,7 +232,12 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         )
         .with_context(|| format!("cannot write {}", path.display()))?;
         let rows = chokepoint_report::timeseries(&outcome.info, &outcome.runs);
-        for (stem, chart) in chokepoint_report::plot::timeseries_charts(&rows) {
+        let marks = chokepoint_report::plot::Marks::of(
+            &study.scenario.topology,
+            &outcome.info.faults,
+            outcome.info.warmup,
+        );
+        for (stem, chart) in chokepoint_report::plot::timeseries_charts(&rows, &marks) {
             chokepoint_report::plot::write(&chart, &dir.join(stem))
                 .map_err(|e| anyhow::anyhow!(e))?;
         }

@@ -71,6 +71,19 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Whether the legend goes in the upper right corner (else upper left).
     pub legend_right: bool,
+    /// Stretches of the x axis to shade and name (the warm-up, a fault).
+    pub spans: Vec<Span>,
+}
+
+/// A stretch of the x axis, shaded behind the series, its label at the top.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    /// Where it starts, in the x axis's unit.
+    pub from: f64,
+    /// Where it ends.
+    pub to: f64,
+    /// What it is.
+    pub label: String,
 }
 
 impl Series {
@@ -127,6 +140,20 @@ where
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(err)?;
+            let (bottom, top) = (ctx.y_range().start, ctx.y_range().end);
+            for (i, span) in chart.spans.iter().enumerate() {
+                ctx.draw_series(std::iter::once(Rectangle::new(
+                    [(span.from, bottom), (span.to, top)],
+                    Palette99::pick(i + 20).mix(0.12).filled(),
+                )))
+                .map_err(err)?;
+                ctx.draw_series(std::iter::once(Text::new(
+                    span.label.clone(),
+                    (span.from, top),
+                    ("sans-serif", 13).into_font().color(&BLACK.mix(0.7)),
+                )))
+                .map_err(err)?;
+            }
             for series in &chart.series {
                 let data: Vec<(f64, f64)> = series.points.iter().copied().filter($keep).collect();
                 let color = Palette99::pick(series.color);
@@ -304,6 +331,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     log_y: true,
                     series: p99,
                     legend_right: false,
+                    spans: Vec::new(),
                 },
             ));
             let mut throughput: Vec<Series> = by("throughput", 1.0)
@@ -330,6 +358,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     log_y: false,
                     series: throughput,
                     legend_right: false,
+                    spans: Vec::new(),
                 },
             ));
         }
@@ -371,6 +400,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     log_y: false,
                     series,
                     legend_right: false,
+                    spans: Vec::new(),
                 },
             ));
         }
@@ -412,6 +442,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     log_y: true,
                     series,
                     legend_right: true,
+                    spans: Vec::new(),
                 },
             ));
         }
@@ -462,16 +493,77 @@ pub fn compare_charts(comparison: &crate::compare::Comparison) -> Vec<(String, C
                     log_y: true,
                     series,
                     legend_right: false,
+                    spans: Vec::new(),
                 },
             )
         })
         .collect()
 }
 
-/// Charts of a run's time series: throughput of each class and service,
-/// mean latency of each class, and each cache's hit ratio (when there is a
-/// cache), against the time since the start of the run.
-pub fn timeseries_charts(rows: &[crate::series::SeriesRow]) -> Vec<(String, Chart)> {
+/// What a run's time series charts mark besides its figures: the warm-up
+/// and the faults as shaded stretches, and each class's offered rate where
+/// it follows a profile.
+#[derive(Clone, Debug, Default)]
+pub struct Marks {
+    /// Shaded on every chart.
+    pub spans: Vec<Span>,
+    /// Per class with a rate profile: its name and profile, drawn dashed
+    /// on the throughput chart as the rate offered in each window.
+    pub offered: Vec<(String, chokepoint_core::model::Profile)>,
+}
+
+impl Marks {
+    /// The marks of `topology` run with `warmup` seconds discarded; its
+    /// faults named `faults` (a fault that repeats is not shaded: its
+    /// occurrences are drawn at random; one that does not is shaded for its
+    /// mean duration, exact when it is fixed).
+    pub fn of(
+        topology: &chokepoint_core::model::Topology,
+        faults: &[String],
+        warmup: f64,
+    ) -> Marks {
+        let mut spans = Vec::new();
+        if warmup > 0.0 {
+            spans.push(Span {
+                from: 0.0,
+                to: warmup,
+                label: "warm-up".into(),
+            });
+        }
+        for (i, f) in topology.faults.iter().enumerate() {
+            if f.every.is_some() {
+                continue;
+            }
+            spans.push(Span {
+                from: f.at / 1e9,
+                to: (f.at + f.lasts.mean()) / 1e9,
+                label: faults
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("fault {i}")),
+            });
+        }
+        let offered = topology
+            .classes
+            .iter()
+            .filter_map(|c| match &c.load {
+                chokepoint_core::model::Load::Open {
+                    profile: Some(p), ..
+                } => Some((c.name.clone(), p.clone())),
+                _ => None,
+            })
+            .collect();
+        Marks { spans, offered }
+    }
+}
+
+/// Charts of a run's time series against the time since the start of the
+/// run: each class's and service's throughput (with the rate offered where
+/// a profile sets it), each class's mean and 99th percentile latency and
+/// errors, each service's utilisation, requests present, retries and
+/// replicas ready, each cache's hit ratio (each where there is something
+/// to draw), with the warm-up and the faults shaded.
+pub fn timeseries_charts(rows: &[crate::series::SeriesRow], marks: &Marks) -> Vec<(String, Chart)> {
     /// One chart: its file stem, title, y label, the metric, the kinds of
     /// rows it shows, and the factor to its unit.
     struct Spec {
@@ -593,6 +685,30 @@ pub fn timeseries_charts(rows: &[crate::series::SeriesRow]) -> Vec<(String, Char
                     Series::new(label, points, Style::Line, i)
                 })
                 .collect();
+            let mut series = series;
+            if metric == "throughput" {
+                // The rate offered in each window, where a profile sets it.
+                let mut ends: Vec<f64> = rows.iter().map(|r| r.time).collect();
+                ends.sort_by(f64::total_cmp);
+                ends.dedup();
+                for (k, (class, profile)) in marks.offered.iter().enumerate() {
+                    let mut start = 0.0;
+                    let points = ends
+                        .iter()
+                        .map(|&end| {
+                            let rate = profile.expected(start * 1e9, end * 1e9) / (end - start);
+                            start = end;
+                            (end, rate)
+                        })
+                        .collect();
+                    series.push(Series::new(
+                        format!("offered {class}"),
+                        points,
+                        Style::Dashed,
+                        names.len() + k,
+                    ));
+                }
+            }
             (!series.is_empty()).then(|| {
                 (
                     stem.to_owned(),
@@ -603,6 +719,7 @@ pub fn timeseries_charts(rows: &[crate::series::SeriesRow]) -> Vec<(String, Char
                         log_y: false,
                         series,
                         legend_right: true,
+                        spans: marks.spans.clone(),
                     },
                 )
             })
@@ -614,6 +731,79 @@ pub fn timeseries_charts(rows: &[crate::series::SeriesRow]) -> Vec<(String, Char
 mod tests {
     use super::*;
 
+    /// The time series marks: the warm-up and a one-off fault shaded (a
+    /// repeating one not), the offered rate of a profile per window (its
+    /// integral over the window), drawn on the throughput chart only.
+    #[test]
+    fn time_series_charts_mark_the_warm_up_faults_and_profiles() {
+        use chokepoint_core::dist::Dist;
+        use chokepoint_core::model::*;
+        let profile = Profile::Points(vec![(0.0, 100.0), (10e9, 100.0), (10e9, 300.0)]);
+        let fault = |every: Option<Dist>| Fault {
+            stations: vec![StationId(0)],
+            effect: Effect::Slow { factor: 2.0 },
+            at: 5e9,
+            lasts: Dist::constant(3e9).unwrap(),
+            every,
+        };
+        let topology = Topology {
+            stations: Vec::new(),
+            classes: vec![Class {
+                name: "web".into(),
+                load: Load::Open {
+                    process: ArrivalProcess::Poisson,
+                    rate: 300.0,
+                    profile: Some(profile),
+                },
+                entry: StationId(0),
+                priority: 0,
+                deadline: None,
+                rate_limit: None,
+            }],
+            faults: vec![fault(None), fault(Some(Dist::exp(60e9).unwrap()))],
+            autoscalers: Vec::new(),
+        };
+        let names = ["slow a".to_owned(), "slow b".to_owned()];
+        let marks = Marks::of(&topology, &names, 2.0);
+        let spans: Vec<(f64, f64, &str)> = marks
+            .spans
+            .iter()
+            .map(|s| (s.from, s.to, s.label.as_str()))
+            .collect();
+        assert_eq!(spans, vec![(0.0, 2.0, "warm-up"), (5.0, 8.0, "slow a")]);
+        let row = |time: f64, metric: &'static str| crate::series::SeriesRow {
+            time,
+            kind: "class",
+            name: "web".into(),
+            metric,
+            value: 1.0,
+            ci95: None,
+        };
+        let rows: Vec<_> = [5.0, 10.0, 15.0]
+            .into_iter()
+            .flat_map(|t| [row(t, "throughput"), row(t, "latency_mean")])
+            .collect();
+        let charts = timeseries_charts(&rows, &marks);
+        let (_, throughput) = charts
+            .iter()
+            .find(|(stem, _)| stem == "timeseries-throughput")
+            .unwrap();
+        let offered = throughput
+            .series
+            .iter()
+            .find(|s| s.label == "offered web")
+            .unwrap();
+        assert_eq!(
+            offered.points,
+            vec![(5.0, 100.0), (10.0, 100.0), (15.0, 300.0)]
+        );
+        assert_eq!(throughput.spans.len(), 2);
+        for (stem, chart) in &charts {
+            let offers = chart.series.iter().any(|s| s.label.starts_with("offered"));
+            assert_eq!(offers, stem == "timeseries-throughput", "{stem}");
+        }
+    }
+
     /// A chart renders to a PNG and an SVG of some size, and the SVG holds
     /// the title and axis labels as text (so the font was found).
     #[test]
@@ -624,6 +814,7 @@ mod tests {
             y_label: "p99 latency (ms, log scale)".into(),
             log_y: true,
             legend_right: false,
+            spans: Vec::new(),
             series: vec![
                 Series::new(
                     "servers=1",
