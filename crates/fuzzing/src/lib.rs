@@ -10,7 +10,8 @@
 //!   kinds of service (stations, balancers, machines with replicas, pools,
 //!   locks, caches, read replicas, garbage collection, queues and workers,
 //!   externals that fail, calls, fan-outs, timeouts, deadlines and retries,
-//!   load profiles, faults and outlier ejection),
+//!   load profiles (populations too), faults, outlier ejection and
+//!   autoscaling),
 //!   classes open and closed.
 //! - [`check_run`] runs a scenario once and checks what must hold on any
 //!   sample path: determinism, conservation of requests, Little's law and
@@ -255,12 +256,17 @@ pub fn scenario(u: &mut Unstructured) -> Result<String> {
         let entry = u.int_in_range(0..=n - 1)?;
         let _ = writeln!(out, "[load.{c}]\nentry = \"s{entry}\"");
         if u.ratio(1, 4)? {
-            let _ = writeln!(
-                out,
-                "population = {}\nthink = \"{}\"",
-                u.int_in_range(1..=50)?,
-                dist(u)?
-            );
+            let population = if u.ratio(1, 3)? {
+                format!(
+                    "{{ steps = [{{ at = \"0s\", population = {} }}, {{ at = \"{}\", population = {} }}] }}",
+                    u.int_in_range(0..=20)?,
+                    u.choose(&["10ms", "1s", "10s"])?,
+                    u.int_in_range(1..=50)?
+                )
+            } else {
+                u.int_in_range(1..=50)?.to_string()
+            };
+            let _ = writeln!(out, "population = {population}\nthink = \"{}\"", dist(u)?);
         } else if u.ratio(1, 4)? {
             let r = u.choose(&["0.5", "5", "50", "500", "2000"])?;
             let p = u.choose(&["0", "1", "50", "5000"])?;
@@ -632,7 +638,25 @@ fn service(
                     u.int_in_range(1..=10_000)?
                 );
             } else {
-                let _ = writeln!(out, "replicas = {}", u.int_in_range(1..=4)?);
+                let replicas = u.int_in_range(1..=4)?;
+                let _ = writeln!(out, "replicas = {replicas}");
+                if !database && u.ratio(1, 3)? {
+                    let (metric, target) = *u.choose(&[
+                        ("cpu", "0.6"),
+                        ("workers", "\"70%\""),
+                        ("queue_per_replica", "5"),
+                        ("rps_per_replica", "\"100/s\""),
+                    ])?;
+                    let _ = writeln!(
+                        out,
+                        "autoscale = {{ metric = \"{metric}\", target = {target}, min = 1, max = {}, interval = \"{}\", provision = \"{}\", warmup = \"{}\", scale_in_after = \"{}\" }}",
+                        replicas + u.int_in_range(0..=3)?,
+                        u.choose(&["10ms", "1s", "15s"])?,
+                        u.choose(&["0s", "100ms", "5s"])?,
+                        u.choose(&["0s", "1s"])?,
+                        u.choose(&["0s", "2s", "300s"])?
+                    );
+                }
             }
             if u.ratio(1, 3)? {
                 let _ = writeln!(out, "serial = {}", u.choose(&["0.05", "0.5"])?);

@@ -25,18 +25,28 @@ fn bytes(seed: u64, n: usize) -> Vec<u8> {
 #[test]
 fn random_scenarios_run_and_keep_the_laws() {
     let (mut checked, mut invalid) = (0, Vec::new());
+    // The newer mechanisms are among those run, not only written.
+    let (mut autoscaled, mut populations) = (0, 0);
     for seed in 0..300 {
         let data = bytes(seed, 512);
         let text = scenario(&mut Unstructured::new(&data)).unwrap();
         check_loader(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
         match check_run(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}")) {
-            Ran::Checked => checked += 1,
+            Ran::Checked => {
+                checked += 1;
+                autoscaled += usize::from(text.contains("autoscale ="));
+                populations += usize::from(text.contains("population = {"));
+            }
             Ran::Invalid => invalid.push(seed),
         }
     }
     assert!(
         checked >= 240,
         "{checked} of 300 loaded; invalid: {invalid:?}"
+    );
+    assert!(
+        autoscaled >= 10 && populations >= 10,
+        "{autoscaled} autoscaled, {populations} with a population profile"
     );
 }
 
