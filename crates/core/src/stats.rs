@@ -209,6 +209,9 @@ pub struct StationStats {
     pub slots_area: f64,
     /// Integral of requests waiting for a slot (nanosecond-requests).
     pub slot_queue_area: f64,
+    /// Requests that asked for a slot during measurement (admitted at
+    /// once, waiting, or refused: what a pooled station receives).
+    pub asked: u64,
     /// Requests admitted (given a slot) during measurement.
     pub admitted: u64,
     /// Sum of their waits for a slot, in nanoseconds.
@@ -381,6 +384,9 @@ pub struct Window {
     /// Per station: requests present integrated over the window: its mean
     /// number present is this over the length.
     pub system_area: Vec<f64>,
+    /// Per station: requests waiting for one of its slots (workers,
+    /// connections, a queue's consumers) integrated over the window.
+    pub slot_queue_area: Vec<f64>,
     /// Per autoscaler: replicas ready integrated over the window
     /// (replica-nanoseconds): the mean number ready is this over the length.
     pub ready_area: Vec<f64>,
@@ -419,6 +425,7 @@ impl Window {
             failed: diff(&after.failed, &before.failed),
             busy_area: fdiff(&after.busy_area, &before.busy_area),
             system_area: fdiff(&after.system_area, &before.system_area),
+            slot_queue_area: fdiff(&after.slot_queue_area, &before.slot_queue_area),
             ready_area: fdiff(&after.ready_area, &before.ready_area),
             retries: diff(&after.retries, &before.retries),
             timeouts: diff(&after.timeouts, &before.timeouts),
@@ -442,6 +449,7 @@ impl Window {
         fadd(&mut self.latency_sum, &other.latency_sum);
         fadd(&mut self.busy_area, &other.busy_area);
         fadd(&mut self.system_area, &other.system_area);
+        fadd(&mut self.slot_queue_area, &other.slot_queue_area);
         fadd(&mut self.ready_area, &other.ready_area);
         add(&mut self.retries, &other.retries);
         add(&mut self.timeouts, &other.timeouts);

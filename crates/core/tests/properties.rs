@@ -565,6 +565,8 @@ proptest! {
         for (si, s) in stats.stations.iter().enumerate() {
             let busy: f64 = stats.series.iter().map(|w| w.busy_area[si]).sum();
             let present: f64 = stats.series.iter().map(|w| w.system_area[si]).sum();
+            let waiting: f64 = stats.series.iter().map(|w| w.slot_queue_area[si]).sum();
+            prop_assert!((waiting - s.slot_queue_area).abs() <= 1e-9 * s.slot_queue_area.max(1.0), "{}: {waiting} vs {}", s.name, s.slot_queue_area);
             prop_assert!((busy - s.busy_area).abs() <= 1e-9 * s.busy_area.max(1.0), "{}: {busy} vs {}", s.name, s.busy_area);
             prop_assert!((present - s.system_area).abs() <= 1e-9 * s.system_area.max(1.0), "{}: {present} vs {}", s.name, s.system_area);
         }

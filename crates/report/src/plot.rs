@@ -173,7 +173,7 @@ where
                             .map_err(err)?;
                     }
                     Style::Dashed => {
-                        let style = color.mix(0.7).stroke_width(1);
+                        let style = color.mix(0.9).stroke_width(2);
                         let drawn = ctx
                             .draw_series(DashedLineSeries::new(data.clone(), 6, 4, style))
                             .map_err(err)?;

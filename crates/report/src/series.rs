@@ -176,8 +176,13 @@ pub fn timeseries(info: &RunInfo, runs: &[RunStats]) -> Vec<SeriesRow> {
                     x.ready_area[a] / x.length.as_nanos() as f64
                 });
             }
+            // Those waiting for a slot (a worker, a connection, a queue's
+            // consumer) are present too.
             row("station", name, "in_system", &|x| {
-                svc.present.iter().map(|&i| x.system_area[i]).sum::<f64>()
+                svc.present
+                    .iter()
+                    .map(|&i| x.system_area[i] + x.slot_queue_area[i])
+                    .sum::<f64>()
                     / x.length.as_nanos() as f64
             });
             // Retries, timeouts and open breakers, where there are any.

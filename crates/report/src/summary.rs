@@ -697,11 +697,23 @@ fn locks(runs: &[RunStats], svc: &ServiceLayout) -> BTreeMap<String, LockSummary
 }
 
 /// Workers of the stations `heads` (their admission pools) taken together.
-fn workers(runs: &[RunStats], heads: &[usize], connections: bool) -> Option<Workers> {
+/// `heads`' workers (or connections) over `runs`; for an autoscaled
+/// service (its autoscaler `scaler`), their utilisation is over the
+/// replicas ready.
+fn workers(
+    runs: &[RunStats],
+    heads: &[usize],
+    connections: bool,
+    scaler: Option<usize>,
+) -> Option<Workers> {
     let slots: u32 = heads.iter().map(|&i| runs[0].stations[i].slots).sum();
     if slots == 0 {
         return None;
     }
+    let capacity = |r: &RunStats| match scaler {
+        Some(a) => r.autoscalers[a].ready_area * f64::from(slots) / heads.len().max(1) as f64,
+        None => r.duration.as_nanos() as f64 * f64::from(slots),
+    };
     let waiting = |r: &RunStats| -> f64 {
         heads
             .iter()
@@ -721,9 +733,11 @@ fn workers(runs: &[RunStats], heads: &[usize], connections: bool) -> Option<Work
     Some(Workers {
         slots,
         utilization: estimate(runs, &|r| {
-            heads.iter().map(|&i| r.stations[i].slots_area).sum::<f64>()
-                / r.duration.as_nanos() as f64
-                / f64::from(slots)
+            let held = heads.iter().map(|&i| r.stations[i].slots_area).sum::<f64>();
+            match scaler {
+                Some(_) => held / capacity(r),
+                None => held / r.duration.as_nanos() as f64 / f64::from(slots),
+            }
         })
         .mean,
         mean_waiting: estimate(runs, &waiting).mean,
@@ -1196,10 +1210,33 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
     let first = &runs[0].stations[si];
     let utilization = estimate(runs, &|r| r.stations[si].utilization(r.duration));
     let throughput = estimate(runs, &|r| r.stations[si].throughput(r.duration));
-    let l = estimate(runs, &|r| r.stations[si].mean_in_system(r.duration));
-    let lq = estimate(runs, &|r| r.stations[si].mean_queue_len(r.duration));
-    let wq = estimate(runs, &|r| r.stations[si].mean_wait());
-    let w = estimate(runs, &|r| r.stations[si].mean_response());
+    // Requests waiting for one of its slots (a queue's messages waiting
+    // for a consumer) are present and waiting there too.
+    let pooled = first.slots > 0;
+    let slot_queue = |r: &RunStats| {
+        let s = &r.stations[si];
+        if pooled {
+            s.mean_slot_queue(r.duration)
+        } else {
+            0.0
+        }
+    };
+    let slot_wait = |r: &RunStats| {
+        let s = &r.stations[si];
+        if pooled && s.admitted > 0 {
+            s.mean_slot_wait()
+        } else {
+            0.0
+        }
+    };
+    let l = estimate(runs, &|r| {
+        r.stations[si].mean_in_system(r.duration) + slot_queue(r)
+    });
+    let lq = estimate(runs, &|r| {
+        r.stations[si].mean_queue_len(r.duration) + slot_queue(r)
+    });
+    let wq = estimate(runs, &|r| r.stations[si].mean_wait() + slot_wait(r));
+    let w = estimate(runs, &|r| r.stations[si].mean_response() + slot_wait(r));
     StationSummary {
         servers: first.finite_servers(),
         utilization: utilization.mean,
@@ -1225,7 +1262,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         busiest_replica: None,
         busiest_replica_ci95: None,
         uneven_load: None,
-        workers: workers(runs, &[si], false),
+        workers: workers(runs, &[si], false, None),
         backlog_growth: backlog(runs, &[si]).map(|b| b.mean),
         backlog_growth_ci95: backlog(runs, &[si]).and_then(|b| b.half_width),
         resilience: resilience(runs, &[si]),
@@ -1315,7 +1352,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
             + waiting_for_slots(r);
         per_request(r, l)
     });
-    let workers = workers(runs, &heads, svc.connects());
+    let workers = workers(runs, &heads, svc.connects(), scaled.map(|a| a.index));
     // Among replicas meant to be alike: a database's read replicas, not
     // its leader.
     // An autoscaled service's replicas past its fewest come and go.

@@ -187,3 +187,40 @@ fn the_bundled_scenario_scales_out_late_and_prices_what_it_used() {
         api.utilization
     );
 }
+
+/// `rps_per_replica` counts what the replicas receive, not what they serve:
+/// 600/s on 2 replicas that serve 200/s each (2 workers, 2 cores, 10 ms)
+/// asks for ceil(600 / 250) = 3 at its first evaluation, and, since 3
+/// receive 600/s between them, no more (a metric of completions would see
+/// 400/s and never scale).
+#[test]
+fn the_request_rate_metric_sees_what_the_replicas_receive() {
+    let text = r#"
+name = "rps"
+[simulation]
+duration = "120s"
+replications = 2
+[load.web]
+rate = "600/s"
+arrival = "constant"
+entry = "api"
+[services.api]
+kind = "api"
+servers = 2
+replicas = 2
+workers = 2
+cpu = "const(10ms)"
+autoscale = { metric = "rps_per_replica", target = "250/s", min = 2, max = 10, interval = "15s" }
+"#;
+    let runs = chokepoint_validation::series(("rps", text), &[], SimTime::from_secs_f64(5.0));
+    for run in &runs {
+        let s = &run.autoscalers[0];
+        assert_eq!((s.scale_ups, s.peak, s.ready_at_end), (1, 3, 3), "{s:?}");
+        // Ready from the first evaluation, at 15 s.
+        let r = ready(run);
+        assert!(
+            r[..3].iter().all(|&x| x == 2.0) && r[3..].iter().all(|&x| x == 3.0),
+            "{r:?}"
+        );
+    }
+}

@@ -261,7 +261,15 @@ impl Engine {
                         })
                     }
                     ScaleMetric::RpsPerReplica => {
-                        self.stations[replica.head.idx()].stats.arrivals as f64 * 1e9
+                        // What it receives: with workers, every request
+                        // asking for one (those waiting too).
+                        let s = &self.stations[replica.head.idx()];
+                        let received = if s.pool.is_some() {
+                            s.stats.asked
+                        } else {
+                            s.stats.arrivals + s.stats.dropped
+                        };
+                        received as f64 * 1e9
                     }
                     ScaleMetric::QueuePerReplica => 0.0,
                 }

@@ -799,6 +799,16 @@ impl Engine {
                 .iter()
                 .map(|s| s.stats.system_area + f64::from(s.n) * (self.now - s.last) as f64)
                 .collect(),
+            slot_queue_area: self
+                .stations
+                .iter()
+                .map(|s| {
+                    s.pool.as_ref().map_or(0.0, |p| {
+                        s.stats.slot_queue_area
+                            + p.waiting.len() as f64 * (self.now - p.last) as f64
+                    })
+                })
+                .collect(),
             ready_area: self
                 .scalers
                 .iter()

@@ -89,6 +89,7 @@ impl Pool {
     /// `req` asks for a slot at `now`.
     pub(super) fn admit(&mut self, req: u32, now: u64, stats: &mut StationStats) -> Admit {
         self.advance(now, stats);
+        stats.asked += 1;
         if self.free == 0 {
             if self.waiting.len() >= self.limit {
                 return Admit::Refused;

@@ -9,6 +9,7 @@ use chokepoint_core::model::ScaleMetric;
 use toml::de::DeValue;
 
 use super::{MAX_REPLICAS, Value, Walker};
+use crate::diagnostic::Diagnostic;
 
 const AUTOSCALE_KEYS: [&str; 9] = [
     "metric",
@@ -58,13 +59,16 @@ impl Walker<'_> {
     ) -> Option<AutoscaleDef> {
         let t = self.table(v, "`autoscale`")?;
         self.check_keys(t, &AUTOSCALE_KEYS, "`autoscale`");
+        let missing = |key: &str| !Self::misspelt(t, key);
         let metric = match t.get("metric") {
             Some(m) => self
                 .word(m, "`autoscale.metric`", &METRICS)
                 .and_then(|w| self.metric_offered(w, m, offers)),
             None => {
-                self.error("`autoscale` needs a `metric`", v.span()).help =
-                    Some(format!("one of: {}", METRICS.join(", ")));
+                if missing("metric") {
+                    self.error("`autoscale` needs a `metric`", v.span()).help =
+                        Some(format!("one of: {}", METRICS.join(", ")));
+                }
                 None
             }
         };
@@ -85,8 +89,10 @@ impl Walker<'_> {
         let max = match t.get("max") {
             Some(x) => self.count(x, "`autoscale.max`", 1, MAX_REPLICAS),
             None => {
-                self.error("`autoscale` needs a `max`", v.span()).help =
-                    Some("the most replicas it may run, such as max = 10".into());
+                if missing("max") {
+                    self.error("`autoscale` needs a `max`", v.span()).help =
+                        Some("the most replicas it may run, such as max = 10".into());
+                }
                 None
             }
         };
@@ -192,7 +198,21 @@ impl Walker<'_> {
     fn scale_target(&mut self, x: &Value<'_>, metric: ScaleMetric) -> Option<f64> {
         let what = "`autoscale.target`";
         match metric {
-            ScaleMetric::RpsPerReplica => self.rate(x, what),
+            ScaleMetric::RpsPerReplica => {
+                let rate = self.rate(x, what)?;
+                if rate < 1.0 {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            format!(
+                                "{what} is {rate} requests per second per replica: so low that nearly any load asks for `max`"
+                            ),
+                            Some(x.span()),
+                        )
+                        .with_help("a rate such as target = \"300/s\"; a share of the CPU busy is metric = \"cpu\""),
+                    );
+                }
+                Some(rate)
+            }
             ScaleMetric::QueuePerReplica => {
                 let n = self.number(x, what)?;
                 if n > 0.0 {

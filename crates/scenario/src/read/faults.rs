@@ -107,7 +107,7 @@ impl Walker<'_> {
         };
         let need = |w: &mut Self, key: &str| {
             let found = t.get(key);
-            if found.is_none() {
+            if found.is_none() && !Self::misspelt(t, key) {
                 w.error(format!("a fault needs `{key}`"), v.span()).help = Some(example.into());
             }
             found

@@ -250,6 +250,16 @@ impl<'s> Walker<'s> {
     }
 
     /// Reports keys of `table` not in `known`, with a suggestion.
+    /// Whether `t` has a near miss of `key` (reported as an unknown key
+    /// suggesting `key`), so that `key`'s absence need not be reported
+    /// again: one typo, one error.
+    pub(crate) fn misspelt(t: &DeTable<'_>, key: &str) -> bool {
+        t.iter().any(|(k, _)| {
+            let k: &str = k.get_ref();
+            k != key && did_you_mean(k, [key]).is_some()
+        })
+    }
+
     pub(crate) fn check_keys(&mut self, table: &DeTable<'_>, known: &[&str], context: &str) {
         for (key, _) in table.iter() {
             let name = key.get_ref().as_ref();

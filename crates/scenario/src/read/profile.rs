@@ -144,7 +144,7 @@ impl Walker<'_> {
         shape: &str,
     ) -> Option<&'v Value<'i>> {
         let found = t.get(key);
-        if found.is_none() {
+        if found.is_none() && !Self::misspelt(t, key) {
             let example = match shape {
                 "ramp" => {
                     "such as ramp = { from = \"100/s\", to = \"500/s\", over = \"10min\", at = \"60s\" }"
