@@ -169,6 +169,10 @@ fn check(path: &Path) -> anyhow::Result<()> {
         scenario.services.len(),
         scenario.topology.classes.len()
     );
+    let table = chokepoint_report::capacity_table(scenario);
+    if !table.is_empty() {
+        println!("\n{table}");
+    }
     Ok(())
 }
 

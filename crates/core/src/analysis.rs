@@ -82,6 +82,134 @@ pub fn offered_load(topology: &Topology) -> Vec<f64> {
     rho
 }
 
+/// Something requests wait for: a station's servers, or the slots of its
+/// admission pool (workers, connections, a queue's consumers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// The servers (cores) of a station with finitely many.
+    Servers(StationId),
+    /// The slots of a station's admission pool.
+    Slots(StationId),
+}
+
+/// What the open classes ask of one resource at their rates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Demand {
+    /// The resource.
+    pub resource: Resource,
+    /// Its servers or slots.
+    pub units: u32,
+    /// Units busy on average at the open classes' rates: the sum over
+    /// classes of rate × visits × work (for slots, × the time each is
+    /// held).
+    pub busy: f64,
+}
+
+/// Each finite resource's demand from the open classes (closed classes,
+/// and classes whose visits cannot be computed, are left out).
+///
+/// A pool's slot is held from the admission at its station until a visit
+/// to one of its release stations ends, calls made meanwhile included (a
+/// worker waits for its callees): its hold here is the work done in that
+/// time, without the waiting, so the pool's `busy` is a lower bound (the
+/// waiting behind a saturated callee is what a layered estimate adds).
+pub fn demands(topology: &Topology) -> Vec<Demand> {
+    let visits = visit_ratios(topology);
+    let open: Vec<(usize, f64, &Vec<f64>)> = topology
+        .classes
+        .iter()
+        .enumerate()
+        .filter_map(|(ci, c)| match (&c.load, &visits[ci]) {
+            (Load::Open { rate, .. }, Some(v)) => Some((ci, *rate, v)),
+            _ => None,
+        })
+        .collect();
+    let work = |si: usize, ci: usize| -> f64 {
+        let station = &topology.stations[si];
+        match (station.queue(), station.behaviour.get(ci)) {
+            (Some(_), Some(Some(b))) => b.work.mean() / 1e9,
+            _ => 0.0,
+        }
+    };
+    let mut out = Vec::new();
+    for (si, station) in topology.stations.iter().enumerate() {
+        if let Some(q) = station.queue()
+            && q.servers != crate::model::Queue::INFINITE
+        {
+            let busy = open
+                .iter()
+                .map(|&(ci, rate, v)| rate * v[si] * work(si, ci))
+                .sum();
+            out.push(Demand {
+                resource: Resource::Servers(StationId(si as u32)),
+                units: q.servers,
+                busy,
+            });
+        }
+        if let Some(a) = &station.admission {
+            let busy = open
+                .iter()
+                .filter(|&&(_, _, v)| v[si] > 0.0)
+                .map(|&(ci, rate, v)| {
+                    let held = held_visits(topology, si, &a.release_at, ci);
+                    let hold: f64 = held.iter().map(|(&k, &n)| n * work(k, ci)).sum();
+                    rate * v[si] * hold
+                })
+                .sum();
+            out.push(Demand {
+                resource: Resource::Slots(StationId(si as u32)),
+                units: a.slots,
+                busy,
+            });
+        }
+    }
+    out
+}
+
+/// The mean visits to each station of a request of class `ci` while it
+/// holds a slot taken at `from`: from there until a visit to one of
+/// `release` ends (the calls that visit makes included, not the routing
+/// after it). Propagated along the routing until what is left is
+/// negligible (a loop that never releases gives up after many rounds).
+fn held_visits(
+    topology: &Topology,
+    from: usize,
+    release: &[StationId],
+    ci: usize,
+) -> std::collections::BTreeMap<usize, f64> {
+    let class = ClassId(ci as u32);
+    let mut total = std::collections::BTreeMap::new();
+    let mut wave = std::collections::BTreeMap::from([(from, 1.0)]);
+    for _ in 0..10_000 {
+        if wave.is_empty() {
+            break;
+        }
+        let mut next = std::collections::BTreeMap::new();
+        for (&k, &n) in &wave {
+            *total.entry(k).or_insert(0.0) += n;
+            let station = &topology.stations[k];
+            let mut hops = hops(topology, StationId(k as u32), class);
+            if release.iter().any(|r| r.idx() == k) {
+                // Its calls are made while the slot is held; what follows
+                // is not.
+                let calls = match &station.role {
+                    crate::model::Role::Call(c) => c.targets.len(),
+                    _ => 0,
+                };
+                hops.truncate(calls);
+            }
+            for hop in hops {
+                let m = n * hop.visits;
+                if m > 1e-12 {
+                    *next.entry(hop.to.idx()).or_insert(0.0) += m;
+                }
+            }
+        }
+        wave = next;
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

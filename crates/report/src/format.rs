@@ -173,7 +173,7 @@ fn csv_field(text: &str) -> String {
 pub(crate) const NONE: &str = "—";
 
 /// Three significant digits, without exponent for everyday magnitudes.
-fn sig3(x: f64) -> String {
+pub(crate) fn sig3(x: f64) -> String {
     sig(x, 3)
 }
 

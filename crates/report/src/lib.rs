@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+pub mod capacity;
 pub mod compare;
 mod figures;
 mod format;
@@ -13,6 +14,7 @@ pub mod slo;
 pub mod summary;
 pub mod sweep;
 
+pub use capacity::{capacity, capacity_table};
 pub use format::{csv, json, table};
 pub use series::{timeseries, timeseries_csv};
 pub use summary::{Estimate, Metastability, RunInfo, Summary, Verdict, summarize, t_quantile};

@@ -103,6 +103,7 @@ pub(crate) fn check(
         }
     }
     overload(lowered, run_for, diags);
+    pools_overloaded(lowered, diags);
     if let Some(t) = run_for {
         outside_the_run(lowered, class_spans, t, diags);
     }
@@ -250,6 +251,66 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
                 .with_help(
                     "add servers, shorten the work, or lower the arrival rate so that ρ < 1",
                 ),
+        );
+    }
+}
+
+/// One warning per service whose slots (workers, a pool's connections, a
+/// queue's consumers, an external's concurrency) are offered more than
+/// they can hold: each is held at least for the work done meanwhile, its
+/// calls' included, so a use of 1 or more is overload whatever the waiting.
+fn pools_overloaded(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
+    let topology = &lowered.topology;
+    // Per service: its slots and the slots busy, summed over its replicas;
+    // a service whose own stations are overloaded has been warned about.
+    let demands = analysis::demands(topology);
+    let warned: Vec<ServiceId> = demands
+        .iter()
+        .filter_map(|d| match d.resource {
+            analysis::Resource::Servers(s) if d.busy >= f64::from(d.units) => {
+                Some(lowered.origins[s.idx()].service)
+            }
+            _ => None,
+        })
+        .collect();
+    let mut services: Vec<(ServiceId, usize, u64, f64)> = Vec::new();
+    for d in demands {
+        let analysis::Resource::Slots(station) = d.resource else {
+            continue;
+        };
+        if warned.contains(&lowered.origins[station.idx()].service) {
+            continue;
+        }
+        let service = lowered.origins[station.idx()].service;
+        match services.iter_mut().find(|s| s.0 == service) {
+            Some(s) => {
+                s.2 += u64::from(d.units);
+                s.3 += d.busy;
+            }
+            None => services.push((service, station.idx(), u64::from(d.units), d.busy)),
+        }
+    }
+    for (service, station, units, busy) in services {
+        let use_ = busy / units as f64;
+        if use_ < 1.0 {
+            continue;
+        }
+        let layout = &lowered.layouts[service.idx()];
+        let what = match layout.kind {
+            crate::layout::ServiceKind::Queue => "consumers",
+            crate::layout::ServiceKind::External => "concurrency limit",
+            _ => "workers (or connections)",
+        };
+        diags.push(
+            Diagnostic::warning(
+                format!(
+                    "the {what} of `{}` are overloaded: the work done while one is held needs at least {use_:.3} times the {units} there are; requests will wait for one without bound",
+                    layout.name
+                ),
+                Some(lowered.spans[station].clone()),
+            )
+            .with_label(format!("at least {use_:.3} of {units}"))
+            .with_help("more of them (or replicas) if what they wait for has capacity to spare; `chokepoint check` prints what saturates first"),
         );
     }
 }

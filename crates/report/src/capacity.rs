@@ -1,0 +1,192 @@
+//! The capacity table, before simulating: for every resource requests wait
+//! for (a service's cores, disk, network link, serial section, lock, worker
+//! threads, connection pool, a queue's consumers, an external's
+//! concurrency, a plain station's servers), what each request of the open
+//! load asks of it, the utilisation at the scenario's rates, and the total
+//! rate at which it saturates when every class is scaled together. The
+//! first row is the bottleneck.
+//!
+//! The figures are the operational laws (utilisation = rate × demand /
+//! units), exact in the mean for servers; a pool's hold time counts the
+//! work done while a slot is held, not the waiting, so a pool's row is a
+//! lower bound of its utilisation (see [`chokepoint_core::analysis::demands`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chokepoint_core::analysis::{Resource, demands};
+use chokepoint_core::model::Load;
+use chokepoint_scenario::Scenario;
+use chokepoint_scenario::layout::{Part, ServiceKind};
+
+/// One resource of the table: the same part of every replica (or every
+/// stripe of a lock) together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacityRow {
+    /// Its service.
+    pub service: String,
+    /// What it is: `cpu`, `disk`, `network`, `serial section`, `lock NAME`,
+    /// `workers`, `connections`, `consumers`, `concurrency`, `servers`,
+    /// `link`.
+    pub what: String,
+    /// Servers or slots, over every replica.
+    pub units: u32,
+    /// Seconds of it each request of the open load takes, on average over
+    /// the classes' mix (for slots: seconds held, a lower bound).
+    pub per_request: f64,
+    /// Its utilisation at the scenario's rates: its busiest member's (a
+    /// database's leader, a lock's busiest stripe), which saturates first.
+    pub utilization: f64,
+    /// The open load (requests per second, every class scaled together)
+    /// at which it is fully used.
+    pub saturates_at: f64,
+    /// Whether it is a pool's slots (its figures a lower bound).
+    pub slots: bool,
+}
+
+/// The table of `scenario`: its open load in requests per second, and its
+/// resources, busiest first (slots before servers at equal utilisation: a
+/// request waits for the slot first). Empty without open classes.
+pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
+    let topology = &scenario.topology;
+    let rate: f64 = topology
+        .classes
+        .iter()
+        .map(|c| match c.load {
+            Load::Open { rate, .. } => rate,
+            Load::Closed { .. } => 0.0,
+        })
+        .sum();
+    let mut rows: BTreeMap<(String, String), CapacityRow> = BTreeMap::new();
+    for d in demands(topology) {
+        let (station, slots) = match d.resource {
+            Resource::Servers(s) => (s, false),
+            Resource::Slots(s) => (s, true),
+        };
+        let origin = scenario.origins[station.idx()];
+        let layout = &scenario.services[origin.service.idx()];
+        let what = if slots {
+            let pooled = topology.stations[station.idx()]
+                .admission
+                .as_ref()
+                .is_some_and(|a| a.connections.is_some());
+            match layout.kind {
+                ServiceKind::Queue => "consumers".to_owned(),
+                ServiceKind::External => "concurrency".to_owned(),
+                _ if pooled => "connections".to_owned(),
+                ServiceKind::Database => "pool".to_owned(),
+                _ => "workers".to_owned(),
+            }
+        } else {
+            match origin.part {
+                Part::Cpu => "cpu".to_owned(),
+                Part::Disk => "disk".to_owned(),
+                Part::Net => "network".to_owned(),
+                Part::Serial => "serial section".to_owned(),
+                Part::Link => "link".to_owned(),
+                Part::Lock(k) | Part::Stripe(k, _) => {
+                    format!("lock {}", layout.locks[k as usize].name)
+                }
+                // A layer 7 balancer's own station is its CPU.
+                _ if layout.kind == ServiceKind::LoadBalancer => "cpu".to_owned(),
+                _ => "servers".to_owned(),
+            }
+        };
+        let row = rows
+            .entry((layout.name.clone(), what.clone()))
+            .or_insert_with(|| CapacityRow {
+                service: layout.name.clone(),
+                what,
+                units: 0,
+                per_request: 0.0,
+                utilization: 0.0,
+                saturates_at: f64::INFINITY,
+                slots,
+            });
+        row.units = row.units.saturating_add(d.units);
+        // Busy units summed; the busiest member (a leader, a hot stripe)
+        // saturates first.
+        row.per_request += d.busy;
+        row.utilization = row.utilization.max(d.busy / f64::from(d.units));
+    }
+    let mut rows: Vec<CapacityRow> = rows
+        .into_values()
+        .filter(|r| r.utilization > 0.0)
+        .map(|mut r| {
+            let busy = r.per_request;
+            r.per_request = if rate > 0.0 { busy / rate } else { 0.0 };
+            r.saturates_at = rate / r.utilization;
+            r
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.utilization
+            .total_cmp(&a.utilization)
+            .then(b.slots.cmp(&a.slots))
+    });
+    (rate, rows)
+}
+
+/// The table as text, for `chokepoint check`; empty without open load.
+pub fn capacity_table(scenario: &Scenario) -> String {
+    let (rate, rows) = capacity(scenario);
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "capacity at the open load ({}/s in all; every class scaled together), busiest first:",
+        crate::format::sig3(rate)
+    );
+    let name = |r: &CapacityRow| format!("{} {}", r.service, r.what);
+    let width = rows.iter().map(|r| name(r).len()).max().unwrap_or(8).max(8);
+    let _ = writeln!(
+        out,
+        "{:width$}  {:>6}  {:>12}  {:>11}  {:>13}  {:>9}",
+        "resource", "units", "per request", "utilization", "saturates at", "headroom"
+    );
+    for r in &rows {
+        let headroom = if r.utilization >= 1.0 {
+            "none".to_owned()
+        } else {
+            format!(
+                "+{}%",
+                crate::format::sig3(100.0 * (1.0 / r.utilization - 1.0))
+            )
+        };
+        let _ = writeln!(
+            out,
+            "{:width$}  {:>6}  {:>12}  {:>11}  {:>13}  {:>9}",
+            name(r),
+            r.units,
+            format!(
+                "{}{}",
+                if r.slots { "≥" } else { "" },
+                crate::format::duration(Some(r.per_request), None)
+            ),
+            format!(
+                "{}{}%",
+                if r.slots { "≥" } else { "" },
+                crate::format::sig3(100.0 * r.utilization)
+            ),
+            format!(
+                "{}{}/s",
+                if r.slots { "≤" } else { "" },
+                crate::format::sig3(r.saturates_at)
+            ),
+            headroom,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "utilization: of the busiest of a service's replicas (or a lock's stripes); saturates at: the open load at which it is fully used"
+    );
+    if rows.iter().any(|r| r.slots) {
+        let _ = writeln!(
+            out,
+            "≥, ≤: a pool's slot is held for at least the work done meanwhile (its calls included); waiting behind a busy callee holds it longer"
+        );
+    }
+    out
+}

@@ -1,0 +1,105 @@
+//! The capacity table against the hand computation in each bundled
+//! scenario's header: the first row names the resource the scenario says
+//! limits it, at the throughput it says, within 2%.
+
+use std::path::PathBuf;
+
+use chokepoint_report::capacity;
+use chokepoint_scenario::Override;
+
+/// The bundled scenario at `path` (under `scenarios/`), loaded with
+/// `overrides`.
+fn scenario(path: &str, overrides: &[Override]) -> chokepoint_scenario::Scenario {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let loaded = chokepoint_scenario::load_in(&text, file.parent(), overrides);
+    loaded
+        .scenario
+        .unwrap_or_else(|| panic!("{path}: {:?}", loaded.diagnostics))
+}
+
+/// The first row is `service what`, saturating at `rate` (within 2%).
+fn first(path: &str, service: &str, what: &str, rate: f64) {
+    first_with(path, &[], service, what, rate);
+}
+
+fn first_with(path: &str, overrides: &[Override], service: &str, what: &str, rate: f64) {
+    let (_, rows) = capacity(&scenario(path, overrides));
+    let top = &rows[0];
+    assert_eq!(
+        (top.service.as_str(), top.what.as_str()),
+        (service, what),
+        "{path}: {rows:#?}"
+    );
+    assert!(
+        (top.saturates_at - rate).abs() <= 0.02 * rate,
+        "{path}: {} saturates at {}/s, expected {rate}/s",
+        top.what,
+        top.saturates_at
+    );
+}
+
+#[test]
+fn a_database_pool_of_4_slots_of_5_ms_caps_at_800_per_second() {
+    first("request_path/db_pool.toml", "db", "pool", 800.0);
+}
+
+#[test]
+fn a_connection_pool_of_8_slots_of_10_ms_caps_at_800_per_second() {
+    first("data/connection_pool.toml", "db", "connections", 800.0);
+}
+
+#[test]
+fn ten_stripes_held_2_ms_cap_at_5000_per_second() {
+    first("data/striped_lock.toml", "api", "lock inventory", 5000.0);
+}
+
+#[test]
+fn a_layer_7_balancer_on_2_cores_at_1_ms_caps_at_2000_per_second() {
+    first("request_path/l7_balancer.toml", "lb", "cpu", 2000.0);
+}
+
+/// On its base machine (c-large: 2 cores at 1.2×) the cores limit first,
+/// at 2 / (0.9 × 5 ms / 1.2) = 533/s; on 64 cores the serial tenth does, at
+/// 1.2 / 0.5 ms = 2,400/s, whatever the cores.
+#[test]
+fn a_serial_tenth_of_5_ms_caps_a_replica_at_2400_per_second() {
+    first("scaling/amdahl.toml", "api", "cpu", 533.3);
+    let big = [Override::new("services.api.profile", "\"c-16xlarge\"")];
+    first_with("scaling/amdahl.toml", &big, "api", "serial section", 2400.0);
+}
+
+/// One c-large replica (2 cores at 1.2×, 4,000 IOPS, 0.75 Gb/s): 8 ms of
+/// CPU caps it at 2 × 1.2 / 8 ms = 300/s; 8 disk operations at 500/s;
+/// 100 kB sent at 0.75 × 10⁹ / 8 / 10⁵ = 937.5/s.
+#[test]
+fn cpu_disk_and_network_bound_replicas_saturate_where_their_headers_say() {
+    first("scaling/cpu_bound.toml", "api", "cpu", 300.0);
+    first("scaling/disk_bound.toml", "api", "disk", 500.0);
+    first("scaling/network_bound.toml", "api", "network", 937.5);
+}
+
+/// The table's other columns follow from the first's figures: at 600/s,
+/// `db_pool`'s database pool (5 ms per request on 4 slots) is 75% used,
+/// with 33% headroom; its API's workers hold a slot for at least the API's
+/// 1 ms of CPU, the 0.3 ms hop and the database's 5 ms.
+#[test]
+fn the_table_s_columns_follow_from_the_operational_laws() {
+    let (rate, rows) = capacity(&scenario("request_path/db_pool.toml", &[]));
+    assert_eq!(rate, 600.0);
+    let row = |what: &str, service: &str| {
+        rows.iter()
+            .find(|r| r.what == what && r.service == service)
+            .unwrap()
+            .clone()
+    };
+    let pool = row("pool", "db");
+    assert!((pool.utilization - 0.75).abs() < 1e-9, "{pool:?}");
+    assert!((pool.per_request - 0.005).abs() < 1e-12, "{pool:?}");
+    assert_eq!(pool.units, 4);
+    let workers = row("workers", "api");
+    assert!((workers.per_request - 0.0063).abs() < 1e-9, "{workers:?}");
+    assert!(workers.slots && !row("cpu", "db").slots);
+}
