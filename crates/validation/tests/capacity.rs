@@ -103,3 +103,40 @@ fn the_table_s_columns_follow_from_the_operational_laws() {
     assert!((workers.per_request - 0.0063).abs() < 1e-9, "{workers:?}");
     assert!(workers.slots && !row("cpu", "db").slots);
 }
+
+/// `check` warns when a service's pool is offered more than it can hold
+/// (connection_pool: 900/s on 8 connections of 10 ms, 1.125 by the lower
+/// bound), once for the service however many replicas; not when the
+/// station it covers is itself overloaded and warned about (db_pool at
+/// 1,000/s: the database's cores).
+#[test]
+fn an_overloaded_pool_is_warned_about_once_per_service() {
+    let warnings = |path: &str, overrides: &[Override]| -> Vec<String> {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios")
+            .join(path);
+        let text = std::fs::read_to_string(&file).unwrap();
+        chokepoint_scenario::load_in(&text, file.parent(), overrides)
+            .diagnostics
+            .iter()
+            .filter(|d| !d.is_error())
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    let pool = warnings("data/connection_pool.toml", &[]);
+    let about_pool: Vec<_> = pool
+        .iter()
+        .filter(|m| m.contains("workers (or connections) of `db`"))
+        .collect();
+    assert_eq!(about_pool.len(), 1, "{pool:?}");
+    assert!(about_pool[0].contains("1.125 times the 8"), "{pool:?}");
+    let cores = warnings(
+        "request_path/db_pool.toml",
+        &[Override::new("load.web.rate", "\"1000/s\"")],
+    );
+    assert!(cores.iter().any(|m| m.contains("db[0].cpu")), "{cores:?}");
+    assert!(
+        !cores.iter().any(|m| m.contains("workers (or connections)")),
+        "{cores:?}"
+    );
+}
