@@ -2,6 +2,7 @@
 //! the replication runner and the report. It alone reads files, writes to the
 //! terminal and measures wall-clock time.
 
+mod diagnose;
 mod diagnostics;
 mod input;
 mod interrupt;
@@ -41,6 +42,8 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// Run two or more architectures under the same load and seeds, side by side.
     Compare(CompareArgs),
+    /// Find what saturates first, at what load, and which change moves the limit.
+    Diagnose(diagnose::DiagnoseArgs),
     /// List the built-in hardware profiles (illustrative prices).
     Profiles,
 }
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(&args),
         Command::Merge(args) => sweep::merge(&args),
         Command::Compare(args) => compare(&args),
+        Command::Diagnose(args) => diagnose::diagnose(&args),
         Command::Profiles => {
             profiles();
             Ok(())

@@ -626,3 +626,51 @@ fn compare_shows_significant_differences() {
         Some(2)
     );
 }
+
+/// `diagnose` on `amdahl.toml` (its overloaded probes stop early, so it is
+/// quick): the cores limit it at about 533/s; one more replica or the next
+/// machine doubles that, more workers do nothing. A class that does not
+/// exist, or a scenario without open load, is a clear error.
+#[test]
+fn diagnose_names_the_bottleneck_and_the_changes_that_move_it() {
+    let out = chokepoint(&[
+        "diagnose",
+        "scenarios/scaling/amdahl.toml",
+        "--threads",
+        "2",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("capacity table: api cpu saturates first, at 533/s"),
+        "{stdout}"
+    );
+    let line = |label: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no `{label}` in {stdout}"))
+            .to_owned()
+    };
+    assert!(
+        line("api: 256 → 512 workers").contains("no effect"),
+        "{stdout}"
+    );
+    assert!(line("api: 1 → 2 replicas").contains("×2."), "{stdout}");
+    let out = chokepoint(&[
+        "diagnose",
+        "scenarios/scaling/amdahl.toml",
+        "--class",
+        "nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no class `nope`"));
+    let out = chokepoint(&["diagnose", "scenarios/request_path/closed_users.toml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no open class"));
+}

@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+pub mod diagnose;
 mod metastable;
 mod runner;
 

@@ -1,0 +1,91 @@
+//! `diagnose`'s search and changes, through the study pipeline: the
+//! saturation load found by bisection against the capacity table, and the
+//! changes that move it (or do not) in `db_pool.toml`.
+
+use std::path::PathBuf;
+
+use chokepoint_report::capacity;
+use chokepoint_study::Study;
+use chokepoint_study::diagnose::{actions, limits};
+
+/// The bundled scenario at `path` (under `scenarios/`): its study and text.
+fn study(path: &str) -> (Study, String, PathBuf) {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let dir = file.parent().unwrap().to_path_buf();
+    let (study, diagnostics) = Study::load(&text, path, Some(&dir));
+    (
+        study.unwrap_or_else(|| panic!("{path}: {diagnostics:?}")),
+        text,
+        dir,
+    )
+}
+
+/// The limit found: the lowest saturated load (requests per second).
+fn saturates_at(study: &Study) -> f64 {
+    let found = limits(study, None, 1.0, None, &Default::default()).unwrap();
+    found.saturation.1.expect("it saturates") * found.rate
+}
+
+/// A Jackson network (the tandem with feedback: the 2-server station b
+/// saturates first, at 0.7 × 2 / 2 s = 0.7/s) and `db_pool` (the
+/// database's 4 slots of 5 ms: 800/s): the bisection, which needs a
+/// significant backlog growth, stops within 5% above the capacity table's
+/// saturation load.
+#[test]
+fn the_saturation_found_by_bisection_is_the_capacity_table_s() {
+    for (path, expected) in [("tandem.toml", 0.7), ("request_path/db_pool.toml", 800.0)] {
+        let (study, ..) = study(path);
+        let (_, table) = capacity(&study.scenario);
+        assert!(
+            (table[0].saturates_at - expected).abs() < 1e-6 * expected,
+            "{path}: {table:?}"
+        );
+        let found = saturates_at(&study);
+        assert!(
+            found >= 0.98 * expected && found <= 1.05 * expected,
+            "{path}: saturates at {found}/s by bisection, {expected}/s by the table"
+        );
+    }
+}
+
+/// In `db_pool`, more API replicas, workers or cores pile up behind the
+/// same database: no effect on the limit; a second database replica
+/// doubles it; more database workers or cores alone do not (each caps it
+/// at 4 × 5 ms).
+#[test]
+fn more_machines_behind_the_choke_point_do_not_move_the_limit() {
+    let (base, text, dir) = study("request_path/db_pool.toml");
+    let limit = saturates_at(&base);
+    let mut seen = Vec::new();
+    for action in actions(&base) {
+        let scenario = chokepoint_scenario::load_in(&text, Some(&dir), &action.overrides)
+            .scenario
+            .unwrap();
+        let moved = saturates_at(&Study::new("db_pool", scenario, Vec::new())) / limit;
+        let expected = if action.label == "db: 1 → 2 replicas" {
+            2.0
+        } else {
+            1.0
+        };
+        assert!(
+            (moved - expected).abs() < 0.05 * expected,
+            "{}: the limit moved ×{moved}, expected ×{expected}",
+            action.label
+        );
+        seen.push(action.label);
+    }
+    assert_eq!(
+        seen,
+        [
+            "api: 2 → 3 replicas",
+            "api: 64 → 128 workers",
+            "api: c-large → c-xlarge",
+            "db: 1 → 2 replicas",
+            "db: 4 → 8 workers",
+            "db: g-xlarge → g-2xlarge",
+        ]
+    );
+}
