@@ -210,12 +210,190 @@ fn held_visits(
     total
 }
 
+/// What a closed class's population can get through, by the asymptotic
+/// bounds of operational analysis and, where the network is product-form
+/// for it, exactly by mean value analysis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedBounds {
+    /// The class.
+    pub class: ClassId,
+    /// Its users, N.
+    pub population: u32,
+    /// Its mean think time Z, in seconds.
+    pub think: f64,
+    /// Its total demand D, seconds of service per request over every
+    /// station (a multi-server station's divided by its servers).
+    pub demand: f64,
+    /// The largest per-server demand, D_max, and where.
+    pub demand_max: (f64, StationId),
+    /// X(N) ≤ min(N / (D + Z), 1 / D_max), requests per second.
+    pub throughput_max: f64,
+    /// R(N) ≥ max(D, N · D_max − Z), seconds.
+    pub response_min: f64,
+    /// The exact (throughput, response) by MVA, when it is the only class
+    /// and every station it visits has one server (exponential work if
+    /// FIFO; any if processor sharing) or infinitely many.
+    pub mva: Option<(f64, f64)>,
+}
+
+/// The bounds of each closed class (see [`ClosedBounds`]).
+pub fn closed_bounds(topology: &Topology) -> Vec<ClosedBounds> {
+    let visits = visit_ratios(topology);
+    let alone = topology.classes.len() == 1;
+    topology
+        .classes
+        .iter()
+        .enumerate()
+        .filter_map(|(ci, c)| {
+            let Load::Closed {
+                population, think, ..
+            } = &c.load
+            else {
+                return None;
+            };
+            let v = visits[ci].as_ref()?;
+            let z = think.as_ref().map_or(0.0, |d| d.mean() / 1e9);
+            // (demand, servers, a queue whose mean MVA gets exactly)
+            let mut stations = Vec::new();
+            for (si, station) in topology.stations.iter().enumerate() {
+                let (Some(q), Some(Some(b))) = (station.queue(), station.behaviour.get(ci)) else {
+                    continue;
+                };
+                let d = v[si] * b.work.mean() / 1e9;
+                if d <= 0.0 {
+                    continue;
+                }
+                let exact = q.servers == crate::model::Queue::INFINITE
+                    || (q.servers == 1
+                        && (q.discipline == crate::model::Discipline::Ps
+                            || (b.work.scv() - 1.0).abs() < 1e-9));
+                stations.push((si, d, q.servers, exact));
+            }
+            let queueing = |&&(_, _, servers, _): &&(usize, f64, u32, bool)| {
+                servers != crate::model::Queue::INFINITE
+            };
+            let demand: f64 = stations
+                .iter()
+                .map(|&(_, d, servers, _)| {
+                    if servers == crate::model::Queue::INFINITE {
+                        d
+                    } else {
+                        d / f64::from(servers)
+                    }
+                })
+                .sum();
+            let (d_max, at) = stations
+                .iter()
+                .filter(queueing)
+                .map(|&(si, d, servers, _)| (d / f64::from(servers), si))
+                .max_by(|a, b| a.0.total_cmp(&b.0))?;
+            let n = f64::from(*population);
+            let mva = (alone && stations.iter().all(|s| s.3)).then(|| {
+                let mut queue = vec![0.0; stations.len()];
+                let (mut x, mut r) = (0.0, 0.0);
+                for users in 1..=*population {
+                    let times: Vec<f64> = stations
+                        .iter()
+                        .zip(&queue)
+                        .map(|(&(_, d, servers, _), &q)| {
+                            if servers == crate::model::Queue::INFINITE {
+                                d
+                            } else {
+                                d * (1.0 + q)
+                            }
+                        })
+                        .collect();
+                    r = times.iter().sum();
+                    x = f64::from(users) / (z + r);
+                    for (q, t) in queue.iter_mut().zip(&times) {
+                        *q = x * t;
+                    }
+                }
+                (x, r)
+            });
+            Some(ClosedBounds {
+                class: ClassId(ci as u32),
+                population: *population,
+                think: z,
+                demand,
+                demand_max: (d_max, StationId(at as u32)),
+                throughput_max: (n / (demand + z)).min(1.0 / d_max),
+                response_min: demand.max(n * d_max - z),
+                mva,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     use crate::dist::Dist;
     use crate::model::*;
+
+    /// Jain's central-server example (34.2): demands 2, 3 and 1 s, think
+    /// 4 s. Bounds: X ≤ min(N/10, 1/3), R ≥ max(6, 3N − 4); MVA's exact
+    /// values as the validation's reference cases give them
+    /// (`mva_closed_cpu_2disks`, N = 1, 2, 5 and 20).
+    #[test]
+    fn closed_bounds_and_mva_on_the_central_server() {
+        let st = |name: &str, mean: f64, next: Vec<(StationId, f64)>| {
+            Station::new(
+                name,
+                1,
+                Discipline::Fifo,
+                vec![Some(Behaviour {
+                    work: Dist::exp(mean * 1e9).unwrap(),
+                    routing: Routing { next },
+                })],
+            )
+        };
+        let topology = |population| Topology {
+            stations: vec![
+                st(
+                    "cpu",
+                    0.125,
+                    vec![(StationId(1), 0.625), (StationId(2), 0.3125)],
+                ),
+                st("a", 0.3, vec![(StationId(0), 1.0)]),
+                st("b", 0.2, vec![(StationId(0), 1.0)]),
+            ],
+            classes: vec![Class {
+                name: "users".into(),
+                load: Load::Closed {
+                    population,
+                    think: Some(Dist::exp(4e9).unwrap()),
+                    profile: None,
+                },
+                entry: StationId(0),
+                priority: 0,
+                deadline: None,
+                rate_limit: None,
+            }],
+            faults: Vec::new(),
+            autoscalers: Vec::new(),
+        };
+        // Jain, Table 34.1: (N, X, R).
+        for (n, x, r) in [
+            (1, 0.1, 6.0),
+            (2, 0.17543859649122806, 7.4),
+            (5, 0.2897518477228623, 13.25614535090844),
+            (20, 0.3332465122205763, 56.01563187182579),
+        ] {
+            let b = &closed_bounds(&topology(n))[0];
+            assert!((b.demand - 6.0).abs() < 1e-9);
+            assert_eq!(b.demand_max.1, StationId(1));
+            let nf = f64::from(n);
+            assert!((b.throughput_max - (nf / 10.0).min(1.0 / 3.0)).abs() < 1e-9);
+            assert!((b.response_min - 6f64.max(3.0 * nf - 4.0)).abs() < 1e-9);
+            let (mx, mr) = b.mva.unwrap();
+            assert!(
+                (mx - x).abs() < 1e-12 && (mr - r).abs() < 1e-9,
+                "N = {n}: {mx} {mr}"
+            );
+        }
+    }
 
     /// The MODEL.md feedback example: a → b → c, 30% of c back to a.
     /// Every station is visited 1/0.7 times; at 0.56/s, a has ρ = 0.8,

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chokepoint_core::analysis::{Resource, demands};
+use chokepoint_core::analysis::{Resource, closed_bounds, demands};
 use chokepoint_core::model::Load;
 use chokepoint_scenario::Scenario;
 use chokepoint_scenario::layout::{Part, ServiceKind};
@@ -127,8 +127,40 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
     (rate, rows)
 }
 
-/// The table as text, for `chokepoint check`; empty without open load.
+/// The table as text, for `chokepoint check`, then each closed class's
+/// bounds; empty without either.
 pub fn capacity_table(scenario: &Scenario) -> String {
+    let mut out = open_table(scenario);
+    for b in closed_bounds(&scenario.topology) {
+        let class = &scenario.topology.classes[b.class.idx()].name;
+        let (d_max, at) = b.demand_max;
+        let origin = scenario.origins[at.idx()];
+        let busiest = &scenario.services[origin.service.idx()].name;
+        let _ = writeln!(
+            out,
+            "{}closed class {class} ({} users, think {}): demand {} per request, the most at {busiest} ({}); throughput ≤ {}/s, response ≥ {}{}",
+            if out.is_empty() { "" } else { "\n" },
+            b.population,
+            crate::format::duration(Some(b.think), None),
+            crate::format::duration(Some(b.demand), None),
+            crate::format::duration(Some(d_max), None),
+            crate::format::sig3(b.throughput_max),
+            crate::format::duration(Some(b.response_min), None),
+            match b.mva {
+                Some((x, r)) => format!(
+                    "; exactly (mean value analysis): {}/s, {}",
+                    crate::format::sig3(x),
+                    crate::format::duration(Some(r), None)
+                ),
+                None => String::new(),
+            }
+        );
+    }
+    out
+}
+
+/// The open load's table; empty without open load.
+fn open_table(scenario: &Scenario) -> String {
     let (rate, rows) = capacity(scenario);
     let mut out = String::new();
     if rows.is_empty() {
