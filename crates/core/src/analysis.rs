@@ -325,6 +325,123 @@ pub fn closed_bounds(topology: &Topology) -> Vec<ClosedBounds> {
         .collect()
 }
 
+/// Erlang C: the probability that an arrival waits in an M/M/c queue
+/// offered `a` erlangs (a < c), by Erlang B's stable recursion.
+pub fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut b = 1.0;
+    for k in 1..=c {
+        b = a * b / (f64::from(k) + a * b);
+    }
+    let rho = a / f64::from(c);
+    b / (1.0 - rho * (1.0 - b))
+}
+
+/// Each open class's exact mean latency, in seconds, when the topology is
+/// a product-form open network (Jackson's, with BCMP's stations): every
+/// class open at a constant Poisson rate, no closed class; every station
+/// a request can reach a plain queue (no pool, cache, heap, replication,
+/// capacity, rate limit, shedding or error) that is FIFO with exponential
+/// work of one mean for every class, processor sharing with one server,
+/// or an infinite-server delay; balancers only random; no faults,
+/// autoscalers, deadlines or class rate limits; every station below
+/// saturation. `None` otherwise: the simulation is then the only answer.
+pub fn product_form(topology: &Topology) -> Option<Vec<f64>> {
+    use crate::model::{ArrivalProcess, Discipline, Policy, Queue, Role};
+    if !topology.faults.is_empty() || !topology.autoscalers.is_empty() {
+        return None;
+    }
+    let visits = visit_ratios(topology);
+    let mut rates = Vec::new();
+    for (ci, c) in topology.classes.iter().enumerate() {
+        match &c.load {
+            Load::Open {
+                process: ArrivalProcess::Poisson,
+                rate,
+                profile: None,
+            } if c.deadline.is_none() && c.rate_limit.is_none() => {
+                rates.push((*rate, visits[ci].as_ref()?));
+            }
+            _ => return None,
+        }
+    }
+    // Per station: the load of every class, and the response per class.
+    let mut response = vec![vec![0.0; topology.classes.len()]; topology.stations.len()];
+    for (si, station) in topology.stations.iter().enumerate() {
+        let reached: Vec<usize> = (0..rates.len())
+            .filter(|&ci| rates[ci].1[si] > 0.0)
+            .collect();
+        if reached.is_empty() {
+            continue;
+        }
+        let plain = station.admission.is_none()
+            && station.rate_limit.is_none()
+            && station.shedding.is_none()
+            && station.error == 0.0;
+        match &station.role {
+            Role::Balancer(d) if plain && d.policy == Policy::Random && d.down.is_empty() => {
+                continue;
+            }
+            Role::Queue(q)
+                if plain
+                    && q.capacity.is_none()
+                    && q.cache.is_none()
+                    && q.gc.is_none()
+                    && q.replication.is_none() => {}
+            _ => return None,
+        }
+        let q = station.queue()?;
+        let works: Vec<&crate::dist::Dist> = reached
+            .iter()
+            .map(|&ci| {
+                station
+                    .behaviour
+                    .get(ci)
+                    .and_then(Option::as_ref)
+                    .map(|b| &b.work)
+            })
+            .collect::<Option<_>>()?;
+        let mean = |k: usize| works[k].mean() / 1e9;
+        let offered: f64 = reached
+            .iter()
+            .enumerate()
+            .map(|(k, &ci)| rates[ci].0 * rates[ci].1[si] * mean(k))
+            .sum();
+        let exponential_alike = works.iter().all(|w| {
+            (w.scv() - 1.0).abs() < 1e-9
+                && (w.mean() - works[0].mean()).abs() <= 1e-9 * works[0].mean()
+        });
+        for (k, &ci) in reached.iter().enumerate() {
+            response[si][ci] = if q.servers == Queue::INFINITE {
+                mean(k)
+            } else {
+                let c = f64::from(q.servers);
+                if offered >= c {
+                    return None;
+                }
+                match q.discipline {
+                    Discipline::Ps if q.servers == 1 => mean(k) / (1.0 - offered),
+                    Discipline::Fifo | Discipline::Ps if exponential_alike => {
+                        let s = mean(k);
+                        s + erlang_c(q.servers, offered) * s / (c - offered)
+                    }
+                    _ => return None,
+                }
+            };
+        }
+    }
+    Some(
+        rates
+            .iter()
+            .enumerate()
+            .map(|(ci, (_, v))| {
+                (0..topology.stations.len())
+                    .map(|si| v[si] * response[si][ci])
+                    .sum()
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -661,6 +661,21 @@ pub fn table(summary: &Summary) -> String {
             );
         }
     }
+    for (class, t) in &summary.theory {
+        let _ = writeln!(
+            out,
+            "{class}: exact mean latency (product-form network) {}: the simulation {}",
+            duration(Some(t.mean), None),
+            if t.agrees {
+                "agrees, within its interval".to_owned()
+            } else {
+                format!(
+                    "differs by {} (beyond its 99.9% interval: a longer run, or a model the formula does not describe)",
+                    duration(Some(t.difference), None)
+                )
+            }
+        );
+    }
     if let Some(cost) = &summary.cost {
         let per_million = cost.per_million_requests.map_or(String::new(), |c| {
             format!(", ${} per million requests", sig3(c))

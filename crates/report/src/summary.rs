@@ -814,6 +814,10 @@ pub struct Summary {
     /// one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metastability: Option<Metastability>,
+    /// For a product-form open network: each class's exact mean latency
+    /// beside the simulated one (absent otherwise).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub theory: BTreeMap<String, Theory>,
 }
 
 /// Whether the system recovered after its trigger (a load profile that
@@ -1122,7 +1126,47 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         interrupted: None,
         faults: faults(info, runs),
         metastability: None,
+        theory: BTreeMap::new(),
     }
+}
+
+/// A class's exact mean latency in a product-form network, and whether
+/// the simulation agrees with it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Theory {
+    /// The exact mean latency, in seconds.
+    pub mean: f64,
+    /// The simulated mean minus it, in seconds.
+    pub difference: f64,
+    /// Whether the difference lies within the simulated mean's 99.9%
+    /// interval (or within 1% without one): where it does not, the model is
+    /// not the one the formula assumes, or the run is too short.
+    pub agrees: bool,
+}
+
+/// Each class's exact mean latency `exact` (seconds, in class order)
+/// beside `summary`'s, judged.
+pub fn theory(summary: &Summary, names: &[String], exact: &[f64]) -> BTreeMap<String, Theory> {
+    names
+        .iter()
+        .zip(exact)
+        .filter_map(|(name, &mean)| {
+            let c = summary.classes.get(name)?;
+            let simulated = c.latency.mean?;
+            // From the 95% half-width to the 99.9% one (normal quantiles:
+            // 3.29 / 1.96), so that a correct model rarely shows as wrong.
+            let band = c.latency.mean_ci95.map_or(0.01 * mean, |h| h * 3.29 / 1.96);
+            let difference = simulated - mean;
+            Some((
+                name.clone(),
+                Theory {
+                    mean,
+                    difference,
+                    agrees: difference.abs() <= band,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// What each fault did, over `runs`.

@@ -214,6 +214,16 @@ impl Study {
             faults: self.scenario.faults.clone(),
         };
         let mut summary = summarize(&info, runs);
+        if let Some(exact) = chokepoint_core::analysis::product_form(&self.scenario.topology) {
+            let names: Vec<String> = self
+                .scenario
+                .topology
+                .classes
+                .iter()
+                .map(|c| c.name.clone())
+                .collect();
+            summary.theory = chokepoint_report::summary::theory(&summary, &names, &exact);
+        }
         summary.slo = self
             .scenario
             .slo

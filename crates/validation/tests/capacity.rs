@@ -140,3 +140,44 @@ fn an_overloaded_pool_is_warned_about_once_per_service() {
         "{cores:?}"
     );
 }
+
+/// `run`'s exact means for product-form networks against independent
+/// calculations: the tandem of three M/M/1 (the reference case's 66.7 ms),
+/// the feedback network (a: 1 s at ρ 0.8, b: two servers of 2 s at 1.6
+/// erlangs, c: 0.8 s at ρ 0.64, each visited 1/0.7 times: Erlang C by the
+/// validation's own formula), an M/M/4 at 2/s (Erlang C); and none for an
+/// M/G/1 (FIFO, not exponential: no product form).
+#[test]
+fn the_exact_means_of_product_form_networks_are_jackson_s() {
+    use chokepoint_core::analysis::product_form;
+    use chokepoint_validation::derived::erlang_c;
+    let exact = |path: &str| product_form(&scenario(path, &[]).topology);
+    let tandem = exact("validation/jackson_tandem.toml").unwrap()[0];
+    // The scenario writes its means to the microsecond.
+    assert!((tandem - 0.066_666_666_666_666_67).abs() < 1e-7, "{tandem}");
+    let feedback = exact("validation/jackson_feedback.toml").unwrap()[0];
+    let b = 2.0 + erlang_c(2, 1.6) * 2.0 / (2.0 - 1.6);
+    let expected = (1.0 / (1.0 - 0.8) + b + 0.8 / (1.0 - 0.64)) / 0.7;
+    assert!(
+        (feedback - expected).abs() < 1e-9 * expected,
+        "{feedback} vs {expected}"
+    );
+    let mmc = exact("validation/mmc4.toml").unwrap()[0];
+    let expected = 1.0 + erlang_c(4, 2.0) / (4.0 - 2.0);
+    assert!((mmc - expected).abs() < 1e-9, "{mmc} vs {expected}");
+    assert_eq!(exact("validation/mg1.toml"), None);
+}
+
+/// The run judges its simulated mean against the exact one: an M/M/1 at
+/// ρ = 0.5 agrees (2 s), and the summary says so in its `theory`.
+#[test]
+fn a_run_of_a_product_form_network_shows_the_exact_mean_beside_its_own() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/validation/mm1.toml"),
+    )
+    .unwrap();
+    let summary = chokepoint_validation::summary(("mm1", &text), &[]);
+    let t = &summary.theory["jobs"];
+    assert!((t.mean - 2.0).abs() < 1e-12, "{t:?}");
+    assert!(t.agrees, "{t:?}");
+}
