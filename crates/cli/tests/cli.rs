@@ -674,3 +674,38 @@ fn diagnose_names_the_bottleneck_and_the_changes_that_move_it() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no open class"));
 }
+
+/// `diagnose --format json --out DIR`: the JSON has the search's findings
+/// (amdahl: saturation bracketing 533/s; the changes, one of which moves
+/// the limit), and the folder gets the text, the JSON and the charts.
+#[test]
+fn diagnose_writes_json_and_charts() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-diagnose-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = chokepoint(&[
+        "diagnose",
+        "scenarios/scaling/amdahl.toml",
+        "--format",
+        "json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let from = v["saturation"]["from"].as_f64().unwrap();
+    let to = v["saturation"]["to"].as_f64().unwrap();
+    assert!(from < to && from > 500.0 && to < 600.0, "{v}");
+    assert_eq!(v["capacity"][0]["resource"], "cpu");
+    let changes = v["changes"].as_array().unwrap();
+    assert!(changes.iter().any(|c| c["moves_the_limit"] == true), "{v}");
+    assert!(changes.iter().any(|c| c["moves_the_limit"] == false), "{v}");
+    for name in [
+        "diagnose.txt",
+        "diagnose.json",
+        "diagnose-p99.png",
+        "diagnose-throughput.svg",
+    ] {
+        assert!(dir.join(name).exists(), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

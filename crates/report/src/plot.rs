@@ -727,6 +727,70 @@ pub fn timeseries_charts(rows: &[crate::series::SeriesRow], marks: &Marks) -> Ve
         .collect()
 }
 
+/// `chokepoint diagnose`'s charts from its probes, `(offered load,
+/// p99 in seconds, throughput)` each, sorted by load: p99 against the
+/// offered load (log scale) with the SLO's p99 target, and throughput
+/// against it with the line where they are equal; the saturation bracket
+/// shaded on both.
+pub fn load_charts(
+    points: &[(f64, Option<f64>, f64)],
+    saturation: Option<(f64, f64)>,
+    target: Option<f64>,
+) -> Vec<(String, Chart)> {
+    let spans: Vec<Span> = saturation
+        .map(|(from, to)| Span {
+            from,
+            to,
+            label: "saturates".into(),
+        })
+        .into_iter()
+        .collect();
+    let p99: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|&(x, p, _)| Some((x, p? * 1e3)))
+        .collect();
+    let mut latency = vec![Series::new("p99", p99.clone(), Style::Line, 0)];
+    if let (Some(t), Some(first), Some(last)) = (target, p99.first(), p99.last()) {
+        latency.push(Series::new(
+            format!("SLO: p99 ≤ {}", crate::format::duration(Some(t), None)),
+            vec![(first.0, t * 1e3), (last.0, t * 1e3)],
+            Style::Dashed,
+            1,
+        ));
+    }
+    let offered: Vec<(f64, f64)> = points.iter().map(|&(x, ..)| (x, x)).collect();
+    let done: Vec<(f64, f64)> = points.iter().map(|&(x, _, d)| (x, d)).collect();
+    vec![
+        (
+            "diagnose-p99".into(),
+            Chart {
+                title: "p99 latency against the offered load".into(),
+                x_label: "offered load (requests/s)".into(),
+                y_label: "p99 latency (ms, log scale)".into(),
+                log_y: true,
+                series: latency,
+                legend_right: false,
+                spans: spans.clone(),
+            },
+        ),
+        (
+            "diagnose-throughput".into(),
+            Chart {
+                title: "throughput against the offered load".into(),
+                x_label: "offered load (requests/s)".into(),
+                y_label: "completed (requests/s)".into(),
+                log_y: false,
+                series: vec![
+                    Series::new("completed", done, Style::Line, 0),
+                    Series::new("completed = offered", offered, Style::Dashed, 1),
+                ],
+                legend_right: false,
+                spans,
+            },
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

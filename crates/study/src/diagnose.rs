@@ -34,6 +34,8 @@ pub struct Probe {
     pub p99: Option<f64>,
     /// Dollars per hour, with priced machines.
     pub cost: Option<f64>,
+    /// Requests completed per second, over the classes scaled.
+    pub throughput: f64,
 }
 
 /// The limits of a study's load.
@@ -224,6 +226,12 @@ pub fn probe(
             .filter_map(|c| c.latency.p99)
             .max_by(f64::total_cmp),
         cost: summary.cost.as_ref().map(|c| c.per_hour),
+        throughput: summary
+            .classes
+            .iter()
+            .filter(|(name, _)| class.is_none_or(|c| c == name.as_str()))
+            .map(|(_, c)| c.throughput)
+            .sum(),
     })
 }
 
