@@ -48,23 +48,35 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
     let loaded = load(&args.file)?;
     let study = &loaded.study;
     let class = args.class.as_deref();
-    if let Some(name) = class
-        && !study
-            .scenario
-            .topology
-            .classes
-            .iter()
-            .any(|c| c.name == name)
-    {
-        anyhow::bail!(crate::input::BadInput(format!(
-            "no class `{name}` in {}",
-            loaded.shown
-        )));
+    let classes = &study.scenario.topology.classes;
+    if let Some(name) = class {
+        match classes.iter().find(|c| c.name == name) {
+            None => anyhow::bail!(crate::input::BadInput(format!(
+                "no class `{name}` in {}; its classes: {}",
+                loaded.shown,
+                classes
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            Some(c) if matches!(c.load, chokepoint_core::model::Load::Closed { .. }) => {
+                anyhow::bail!(crate::input::BadInput(format!(
+                    "class `{name}` is closed (a fixed population): diagnose ramps an open class's rate; `chokepoint check` gives a closed class's bounds"
+                )))
+            }
+            Some(_) => {}
+        }
     }
     let slo = match &args.p99 {
         Some(text) => {
             let seconds = chokepoint_scenario::units::parse_duration(text)
                 .map_err(|e| crate::input::BadInput(format!("--p99 {text}: {}", e.message)))?;
+            if seconds <= 0.0 {
+                anyhow::bail!(crate::input::BadInput(format!(
+                    "--p99 {text}: a target must be positive"
+                )));
+            }
             Some(chokepoint_scenario::Slo {
                 p99: Some(seconds),
                 ..study.scenario.slo.clone().unwrap_or_default()
@@ -315,7 +327,11 @@ fn describe(out: &mut String, found: &Limits) {
             let _ = writeln!(out, "meets the SLO up to about {}", per_second(lo * rate));
         }
         Some((_, Some(hi))) => {
-            let _ = writeln!(out, "misses the SLO down to {}", per_second(hi * rate));
+            let _ = writeln!(
+                out,
+                "misses the SLO at every load probed, down to {}: no load meets it (a dependency or the work itself is too slow)",
+                per_second(hi * rate)
+            );
         }
         Some((lo, None)) => {
             let _ = writeln!(
@@ -324,7 +340,12 @@ fn describe(out: &mut String, found: &Limits) {
                 per_second(lo * rate)
             );
         }
-        None => {}
+        None => {
+            let _ = writeln!(
+                out,
+                "(no [slo] in the scenario: --p99 200ms, say, finds the highest load that meets one)"
+            );
+        }
     }
 }
 

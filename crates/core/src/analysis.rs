@@ -3,7 +3,7 @@
 //! and the offered load of open classes at each station.
 
 use crate::model::{ClassId, Load, StationId, Topology};
-use crate::routing::hops;
+use crate::routing::{Hop, hops};
 
 /// Per class and station, the mean number of visits a request makes.
 ///
@@ -151,7 +151,7 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
                 .iter()
                 .filter(|&&(_, _, v)| v[si] > 0.0)
                 .map(|&(ci, rate, v)| {
-                    let held = held_visits(topology, si, &a.release_at, ci);
+                    let held = held_visits(topology, si, &a.release_at, ci, &|k| work(k, ci));
                     let hold: f64 = held.iter().map(|(&k, &n)| n * work(k, ci)).sum();
                     rate * v[si] * hold
                 })
@@ -171,11 +171,18 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
 /// `release` ends (the calls that visit makes included, not the routing
 /// after it). Propagated along the routing until what is left is
 /// negligible (a loop that never releases gives up after many rounds).
+///
+/// What the caller waits for, not all it starts: a send (a call that
+/// waits for no reply) is left out; of a parallel call's branches, the one
+/// with the most work (`work` of a station) when it waits for all (the
+/// mean of the slowest is at least that), the one with the least when it
+/// waits for fewer (an estimate).
 fn held_visits(
     topology: &Topology,
     from: usize,
     release: &[StationId],
     ci: usize,
+    work: &dyn Fn(usize) -> f64,
 ) -> std::collections::BTreeMap<usize, f64> {
     let class = ClassId(ci as u32);
     let mut total = std::collections::BTreeMap::new();
@@ -189,14 +196,37 @@ fn held_visits(
             *total.entry(k).or_insert(0.0) += n;
             let station = &topology.stations[k];
             let mut hops = hops(topology, StationId(k as u32), class);
-            if release.iter().any(|r| r.idx() == k) {
-                // Its calls are made while the slot is held; what follows
-                // is not.
-                let calls = match &station.role {
-                    crate::model::Role::Call(c) => c.targets.len(),
-                    _ => 0,
+            if let crate::model::Role::Call(c) = &station.role {
+                let n = c.targets.len();
+                let waited: Vec<Hop> = if c.wait == 0 {
+                    Vec::new()
+                } else if n > 1 {
+                    // One branch: the slowest of all, or the fastest of
+                    // the first replies.
+                    let demand = |to: StationId| -> f64 {
+                        held_visits(topology, to.idx(), &[], ci, work)
+                            .iter()
+                            .map(|(&s, &m)| m * work(s))
+                            .sum()
+                    };
+                    let by_demand = hops[..n].iter().map(|h| (demand(h.to), *h));
+                    let pick = if c.wait as usize >= n {
+                        by_demand.max_by(|a, b| a.0.total_cmp(&b.0))
+                    } else {
+                        by_demand.min_by(|a, b| a.0.total_cmp(&b.0))
+                    };
+                    pick.map(|(_, h)| h).into_iter().collect()
+                } else {
+                    hops[..n].to_vec()
                 };
-                hops.truncate(calls);
+                let onward = hops.split_off(n);
+                hops = waited;
+                // What follows the release is not held.
+                if !release.iter().any(|r| r.idx() == k) {
+                    hops.extend(onward);
+                }
+            } else if release.iter().any(|r| r.idx() == k) {
+                hops.clear();
             }
             for hop in hops {
                 let m = n * hop.visits;

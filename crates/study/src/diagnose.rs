@@ -63,14 +63,26 @@ pub struct Action {
     pub overrides: Vec<Override>,
 }
 
-/// The changes worth trying on each service that runs on machines: one
+/// The changes worth trying: on each service that runs on machines, one
 /// more replica, twice the workers (or the pool), the next machine size
-/// up.
+/// up; on an external with a concurrency limit, twice the limit.
 pub fn actions(study: &Study) -> Vec<Action> {
     let scenario = &study.scenario;
     let catalog = chokepoint_scenario::profiles::catalog();
     let mut out = Vec::new();
     for svc in &scenario.services {
+        // An external's concurrency limit (a partner's quota) may be raised.
+        if svc.kind == ServiceKind::External
+            && let Some(a) = &scenario.topology.stations[svc.entry.idx()].admission
+        {
+            out.push(Action {
+                label: format!("{}: concurrency {} → {}", svc.name, a.slots, 2 * a.slots),
+                overrides: vec![Override::new(
+                    format!("services.{}.concurrency", svc.name),
+                    (2 * a.slots).to_string(),
+                )],
+            });
+        }
         if !svc.kind.is_replicated() || svc.autoscaler.is_some() || svc.followers() > 0 {
             continue;
         }
@@ -178,25 +190,48 @@ fn judge(summary: &Summary) -> (bool, Option<(String, f64)>) {
         .stations
         .values()
         .any(|s| s.backlog_growth.is_some() || s.workers.as_ref().is_some_and(|w| w.unstable));
-    let busiest = summary
-        .stations
-        .iter()
-        .filter(|(_, s)| s.servers.is_some())
-        .map(|(name, s)| {
-            let workers = s.workers.as_ref().map_or(0.0, |w| w.utilization);
-            if workers > s.utilization {
-                (format!("{name} workers"), workers)
+    // A class whose requests are left behind: more than 2% of its arrivals
+    // neither completed nor ended otherwise by the end (a slow class
+    // behind a saturated station whose other classes still flow).
+    let left_behind = summary.classes.values().any(|c| {
+        let ended = c.completed + c.dropped + c.failed + c.timed_out + c.rejected;
+        c.arrived >= 1000 && c.arrived.saturating_sub(ended) as f64 > 0.02 * c.arrived as f64
+    });
+    // The busiest resource: a service's own (its cores, servers, an
+    // external's concurrency) before the workers of a caller, whose
+    // threads are busy waiting for what is really saturated.
+    let mut own = Vec::new();
+    let mut workers = Vec::new();
+    for (name, s) in &summary.stations {
+        if s.servers.is_some() {
+            let what = if s.profile.is_some() {
+                "cpu"
             } else {
-                let what = if s.profile.is_some() {
-                    "cpu"
-                } else {
-                    "servers"
-                };
-                (format!("{name} {what}"), s.utilization)
+                "servers"
+            };
+            own.push((format!("{name} {what}"), s.utilization));
+        }
+        match &s.workers {
+            // Slots at a station without servers of its own: an
+            // external's concurrency limit, a resource of its own.
+            Some(w) if s.servers.is_none() => {
+                own.push((format!("{name} concurrency"), w.utilization));
             }
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    (!summary.stopped.is_empty() || growing, busiest)
+            Some(w) => workers.push((format!("{name} workers"), w.utilization)),
+            None => {}
+        }
+    }
+    let max = |v: Vec<(String, f64)>| v.into_iter().max_by(|a, b| a.1.total_cmp(&b.1));
+    let (own, workers) = (max(own), max(workers));
+    let busiest = match (own, workers) {
+        (Some(o), _) if o.1 >= 0.95 => Some(o),
+        (o, Some(w)) if o.as_ref().is_none_or(|o| w.1 > o.1) => Some(w),
+        (o, _) => o,
+    };
+    (
+        !summary.stopped.is_empty() || growing || left_behind,
+        busiest,
+    )
 }
 
 /// One probe of `study` at `scale`, judged against `slo` if any.

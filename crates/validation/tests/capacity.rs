@@ -181,3 +181,24 @@ fn a_run_of_a_product_form_network_shows_the_exact_mean_beside_its_own() {
     assert!((t.mean - 2.0).abs() < 1e-12, "{t:?}");
     assert!(t.agrees, "{t:?}");
 }
+
+/// A worker is held for what its request waits for: not a send to a queue
+/// (`queue_workers`: the API's workers hold only its CPU's 1.67 ms, not the
+/// mailer's 20 ms), and of parallel branches the slowest when it waits for
+/// all, one when it waits for the first replies (`search_fanout`: 1 ms of
+/// CPU, one 8 ms shard of the first 9 of 10, the slower of ads' 13.4 ms
+/// and recs' 15 ms: 24 ms; the run measures 37 ms, above this bound).
+#[test]
+fn a_worker_is_held_for_what_it_waits_for() {
+    let row = |path: &str, service: &str, what: &str| {
+        let (_, rows) = capacity(&scenario(path, &[]));
+        rows.into_iter()
+            .find(|r| r.service == service && r.what == what)
+            .unwrap()
+    };
+    let held = row("request_path/queue_workers.toml", "api", "workers").per_request;
+    let cpu = row("request_path/queue_workers.toml", "api", "cpu").per_request;
+    assert!((held - cpu).abs() < 1e-12, "{held} vs {cpu}");
+    let held = row("request_path/search_fanout.toml", "frontend", "workers").per_request;
+    assert!((held - 0.024).abs() < 1e-9, "{held}");
+}

@@ -33,10 +33,18 @@ fn saturates_at(study: &Study) -> f64 {
 /// saturates first, at 0.7 × 2 / 2 s = 0.7/s) and `db_pool` (the
 /// database's 4 slots of 5 ms: 800/s): the bisection, which needs a
 /// significant backlog growth, stops within 5% above the capacity table's
-/// saturation load.
+/// saturation load. `checkout` too (its database: 4 servers, 8 ms for 20%
+/// of the 400 browsing requests/s and 250 ms for the 5 reports/s: 858/s),
+/// where the slow, rare class is the one left behind when the database
+/// saturates.
 #[test]
 fn the_saturation_found_by_bisection_is_the_capacity_table_s() {
-    for (path, expected) in [("tandem.toml", 0.7), ("request_path/db_pool.toml", 800.0)] {
+    let checkout = 405.0 * 4.0 / (400.0 * 0.2 * 0.008 + 5.0 * 0.25);
+    for (path, expected) in [
+        ("tandem.toml", 0.7),
+        ("request_path/db_pool.toml", 800.0),
+        ("checkout.toml", checkout),
+    ] {
         let (study, ..) = study(path);
         let (_, table) = capacity(&study.scenario);
         assert!(
@@ -88,4 +96,39 @@ fn more_machines_behind_the_choke_point_do_not_move_the_limit() {
             "db: g-xlarge → g-2xlarge",
         ]
     );
+}
+
+/// `partner_api`: the payment partner's concurrency limit (4 at 100 ms:
+/// 40/s) saturates first, is named as the busiest resource there (not the
+/// API's workers waiting for it), and only raising it moves the limit.
+#[test]
+fn a_dependency_s_concurrency_limit_is_named_and_raised() {
+    let (base, text, dir) = study("request_path/partner_api.toml");
+    let found = limits(&base, None, 1.0, None, &Default::default()).unwrap();
+    let hi = found.saturation.1.unwrap();
+    let busiest = found
+        .probes
+        .iter()
+        .filter(|p| p.saturated && p.scale <= hi)
+        .min_by(|a, b| a.scale.total_cmp(&b.scale))
+        .and_then(|p| p.busiest.clone())
+        .unwrap();
+    assert_eq!(busiest.0, "payments concurrency", "{busiest:?}");
+    let limit = hi * found.rate;
+    for action in actions(&base) {
+        let scenario = chokepoint_scenario::load_in(&text, Some(&dir), &action.overrides)
+            .scenario
+            .unwrap();
+        let moved = saturates_at(&Study::new("partner_api", scenario, Vec::new())) / limit;
+        let expected = if action.label == "payments: concurrency 4 → 8" {
+            2.0
+        } else {
+            1.0
+        };
+        assert!(
+            (moved - expected).abs() < 0.05 * expected,
+            "{}: ×{moved}, expected ×{expected}",
+            action.label
+        );
+    }
 }
