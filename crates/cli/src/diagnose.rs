@@ -23,7 +23,7 @@ pub(crate) struct DiagnoseArgs {
     /// Scale only this class's rate (default: every open class together).
     #[arg(long)]
     class: Option<String>,
-    /// A 99th percentile target, such as "200ms" (default: the scenario's [slo]).
+    /// A 99th percentile target, such as "200ms" (default: the scenario's `[slo]`).
     #[arg(long)]
     p99: Option<String>,
     /// Output format.

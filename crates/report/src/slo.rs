@@ -23,10 +23,14 @@ pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
             if let Some(limit) = limit
                 && (none || value > limit)
             {
+                let at = |x: f64| crate::format::duration(Some(x), None);
                 violations.push(if none {
-                    format!("{name}: {what} undefined (nothing completed) > {limit} s")
+                    format!(
+                        "{name}: {what} undefined (nothing completed) > {}",
+                        at(limit)
+                    )
                 } else {
-                    format!("{name}: {what} {value} s > {limit} s")
+                    format!("{name}: {what} {} > {}", at(value), at(limit))
                 });
             }
         }
@@ -134,7 +138,7 @@ mod tests {
         assert!(!v.met);
         assert_eq!(v.violations.len(), 2, "{v:?}");
         assert!(
-            v.violations[0].starts_with("jobs: mean 1 s > 0.9 s"),
+            v.violations[0].starts_with("jobs: mean 1.00 s > 900 ms"),
             "{v:?}"
         );
     }

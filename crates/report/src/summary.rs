@@ -961,7 +961,7 @@ fn stopped(info: &RunInfo, runs: &[RunStats]) -> Vec<StoppedRun> {
 pub struct Verdict {
     /// True when every class meets every objective.
     pub met: bool,
-    /// One sentence per objective missed, such as "browse: p99 0.31 s > 0.2 s".
+    /// One sentence per objective missed, such as "browse: p99 310 ms > 200 ms".
     #[serde(default)]
     pub violations: Vec<String>,
 }
