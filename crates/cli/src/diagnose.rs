@@ -108,6 +108,7 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
             ratio: 1.0,
             p99: now.p99,
             cost: now.cost,
+            next: found.busiest().map(|b| b.0),
         });
         for action in actions {
             let changed =
@@ -128,6 +129,7 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
                 ratio: limit / base,
                 p99: at_load.p99,
                 cost: at_load.cost,
+                next: moved.busiest().map(|b| b.0),
             });
         }
     }
@@ -183,6 +185,8 @@ struct Change {
     ratio: f64,
     p99: Option<f64>,
     cost: Option<f64>,
+    /// What is busiest where it saturates then.
+    next: Option<String>,
 }
 
 /// Whether a change moved the limit: beyond 3% of the scenario's.
@@ -232,12 +236,15 @@ fn render(
         };
         let _ = writeln!(
             out,
-            "  {:<34} saturates at {:>10}  {:<10} p99 at the scenario's load {:>10}{}",
+            "  {:<44} saturates at {:>10}  {:<10} p99 at the scenario's load {:>10}{}{}",
             c.label,
             per_second(c.limit),
             effect,
             c.p99.map_or("-".to_owned(), seconds),
             c.cost.map_or(String::new(), |c| format!("  ${}/h", sig(c))),
+            c.next
+                .as_ref()
+                .map_or(String::new(), |n| format!("  (then limited by {n})")),
         );
     }
     out
@@ -287,8 +294,9 @@ fn to_json(
             "moves_the_limit": moved(c.ratio),
             "p99": c.p99,
             "cost_per_hour": c.cost,
+            "limited_by": c.next,
         })).collect::<Vec<_>>(),
-        "as_it_is": changes.first().map(|c| json!({ "p99": c.p99, "cost_per_hour": c.cost })),
+        "as_it_is": changes.first().map(|c| json!({ "p99": c.p99, "cost_per_hour": c.cost, "limited_by": c.next })),
     })
 }
 
@@ -297,12 +305,7 @@ fn describe(out: &mut String, found: &Limits) {
     let rate = found.rate;
     match found.saturation {
         (lo, Some(hi)) => {
-            let busiest = found
-                .probes
-                .iter()
-                .filter(|p| p.saturated && p.scale <= hi * 1.0001)
-                .min_by(|a, b| a.scale.total_cmp(&b.scale))
-                .and_then(|p| p.busiest.clone());
+            let busiest = found.busiest();
             let _ = writeln!(
                 out,
                 "simulated: saturates between {} and {}{}",

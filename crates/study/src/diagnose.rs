@@ -65,7 +65,8 @@ pub struct Action {
 
 /// The changes worth trying: on each service that runs on machines, one
 /// more replica, twice the workers (or the pool), the next machine size
-/// up; on an external with a concurrency limit, twice the limit.
+/// up, and those two together; on an external with a concurrency limit,
+/// twice the limit.
 pub fn actions(study: &Study) -> Vec<Action> {
     let scenario = &study.scenario;
     let catalog = chokepoint_scenario::profiles::catalog();
@@ -96,6 +97,7 @@ pub fn actions(study: &Study) -> Vec<Action> {
             )],
         });
         let head = svc.replicas[0].head();
+        let mut slots = None;
         if let Some(a) = &scenario.topology.stations[head.idx()].admission {
             let key = if svc.connects() {
                 "pool.size"
@@ -107,13 +109,15 @@ pub fn actions(study: &Study) -> Vec<Action> {
             } else {
                 "workers"
             };
-            out.push(Action {
+            let action = Action {
                 label: format!("{name}: {} → {} {what}", a.slots, 2 * a.slots),
                 overrides: vec![Override::new(
                     format!("services.{name}.{key}"),
                     (2 * a.slots).to_string(),
                 )],
-            });
+            };
+            slots = Some(action.clone());
+            out.push(action);
         }
         if let Some(p) = &svc.profile {
             let family = p.name.split('-').next().unwrap_or_default();
@@ -123,17 +127,48 @@ pub fn actions(study: &Study) -> Vec<Action> {
             if let Some(q) = bigger
                 && svc.kind != ServiceKind::LoadBalancer
             {
-                out.push(Action {
+                let bigger = Action {
                     label: format!("{name}: {} → {}", p.name, q.name),
                     overrides: vec![Override::new(
                         format!("services.{name}.profile"),
                         format!("\"{}\"", q.name),
                     )],
-                });
+                };
+                // Both at once: a pool sized to its cores may be the limit
+                // as much as the cores are (each alone then does nothing).
+                if let Some(slots) = slots {
+                    let (from, to) = (
+                        slots.label.find(": ").map_or(0, |i| i + 2),
+                        bigger.label.find(": ").map_or(0, |i| i + 2),
+                    );
+                    out.push(bigger.clone());
+                    out.push(Action {
+                        label: format!(
+                            "{name}: {} and {}",
+                            &slots.label[from..],
+                            &bigger.label[to..]
+                        ),
+                        overrides: [slots.overrides, bigger.overrides].concat(),
+                    });
+                } else {
+                    out.push(bigger);
+                }
             }
         }
     }
     out
+}
+
+impl Limits {
+    /// The busiest resource at the lowest saturated probe, and how busy.
+    pub fn busiest(&self) -> Option<(String, f64)> {
+        let hi = self.saturation.1?;
+        self.probes
+            .iter()
+            .filter(|p| p.saturated && p.scale <= hi * 1.0001)
+            .min_by(|a, b| a.scale.total_cmp(&b.scale))
+            .and_then(|p| p.busiest.clone())
+    }
 }
 
 /// The study with its open classes' rates (or only `class`'s) times
