@@ -1,6 +1,6 @@
 //! The capacity table, before simulating: for every resource requests wait
 //! for (a service's cores, disk, network link, serial section, lock, worker
-//! threads, connection pool, a queue's consumers, an external's
+//! threads, connection pool (a queue's consumers are its worker's), an external's
 //! concurrency, a plain station's servers), what each request of the open
 //! load asks of it, the utilisation at the scenario's rates, and the total
 //! rate at which it saturates when every class is scaled together. The
@@ -26,7 +26,7 @@ pub struct CapacityRow {
     /// Its service.
     pub service: String,
     /// What it is: `cpu`, `disk`, `network`, `serial section`, `lock NAME`,
-    /// `workers`, `connections`, `consumers`, `concurrency`, `servers`,
+    /// `workers`, `connections`, `concurrency`, `servers`,
     /// `link`.
     pub what: String,
     /// Servers or slots, over every replica.
@@ -65,13 +65,17 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
         };
         let origin = scenario.origins[station.idx()];
         let layout = &scenario.services[origin.service.idx()];
+        // A queue's slots are its worker's workers, held as long: one row,
+        // the worker's.
+        if slots && layout.kind == ServiceKind::Queue {
+            continue;
+        }
         let what = if slots {
             let pooled = topology.stations[station.idx()]
                 .admission
                 .as_ref()
                 .is_some_and(|a| a.connections.is_some());
             match layout.kind {
-                ServiceKind::Queue => "consumers".to_owned(),
                 ServiceKind::External => "concurrency".to_owned(),
                 _ if pooled => "connections".to_owned(),
                 ServiceKind::Database => "pool".to_owned(),

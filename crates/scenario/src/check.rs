@@ -278,7 +278,11 @@ fn pools_overloaded(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
         let analysis::Resource::Slots(station) = d.resource else {
             continue;
         };
-        if warned.contains(&lowered.origins[station.idx()].service) {
+        let service = lowered.origins[station.idx()].service;
+        // A queue's slots are its worker's workers: warned about there.
+        if warned.contains(&service)
+            || lowered.layouts[service.idx()].kind == crate::layout::ServiceKind::Queue
+        {
             continue;
         }
         let service = lowered.origins[station.idx()].service;
@@ -297,7 +301,6 @@ fn pools_overloaded(lowered: &Lowered, diags: &mut Vec<Diagnostic>) {
         }
         let layout = &lowered.layouts[service.idx()];
         let what = match layout.kind {
-            crate::layout::ServiceKind::Queue => "consumers",
             crate::layout::ServiceKind::External => "concurrency limit",
             _ => "workers (or connections)",
         };
