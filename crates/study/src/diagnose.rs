@@ -97,63 +97,48 @@ pub fn actions(study: &Study) -> Vec<Action> {
             )],
         });
         let head = svc.replicas[0].head();
-        let mut slots = None;
-        if let Some(a) = &scenario.topology.stations[head.idx()].admission {
-            let key = if svc.connects() {
-                "pool.size"
-            } else {
-                "workers"
-            };
-            let what = if svc.connects() {
-                "pooled connections"
-            } else {
-                "workers"
-            };
-            let action = Action {
-                label: format!("{name}: {} → {} {what}", a.slots, 2 * a.slots),
-                overrides: vec![Override::new(
-                    format!("services.{name}.{key}"),
-                    (2 * a.slots).to_string(),
-                )],
-            };
-            slots = Some(action.clone());
-            out.push(action);
-        }
-        if let Some(p) = &svc.profile {
-            let family = p.name.split('-').next().unwrap_or_default();
-            let bigger = catalog
-                .iter()
-                .find(|q| q.name.split('-').next() == Some(family) && q.cores == 2 * p.cores);
-            if let Some(q) = bigger
-                && svc.kind != ServiceKind::LoadBalancer
-            {
-                let bigger = Action {
-                    label: format!("{name}: {} → {}", p.name, q.name),
-                    overrides: vec![Override::new(
-                        format!("services.{name}.profile"),
-                        format!("\"{}\"", q.name),
-                    )],
-                };
-                // Both at once: a pool sized to its cores may be the limit
-                // as much as the cores are (each alone then does nothing).
-                if let Some(slots) = slots {
-                    let (from, to) = (
-                        slots.label.find(": ").map_or(0, |i| i + 2),
-                        bigger.label.find(": ").map_or(0, |i| i + 2),
-                    );
-                    out.push(bigger.clone());
-                    out.push(Action {
-                        label: format!(
-                            "{name}: {} and {}",
-                            &slots.label[from..],
-                            &bigger.label[to..]
-                        ),
-                        overrides: [slots.overrides, bigger.overrides].concat(),
-                    });
+        // Each change as what it does to the service, and its overrides.
+        let workers = scenario.topology.stations[head.idx()]
+            .admission
+            .as_ref()
+            .map(|a| {
+                let (key, what) = if svc.connects() {
+                    ("pool.size", "pooled connections")
                 } else {
-                    out.push(bigger);
-                }
-            }
+                    ("workers", "workers")
+                };
+                (
+                    format!("{} → {} {what}", a.slots, 2 * a.slots),
+                    Override::new(format!("services.{name}.{key}"), (2 * a.slots).to_string()),
+                )
+            });
+        let bigger = svc.profile.as_ref().and_then(|p| {
+            let family = p.name.split('-').next().unwrap_or_default();
+            let q = catalog
+                .iter()
+                .find(|q| q.name.split('-').next() == Some(family) && q.cores == 2 * p.cores)
+                .filter(|_| svc.kind != ServiceKind::LoadBalancer)?;
+            Some((
+                format!("{} → {}", p.name, q.name),
+                Override::new(
+                    format!("services.{name}.profile"),
+                    format!("\"{}\"", q.name),
+                ),
+            ))
+        });
+        for (what, o) in workers.iter().chain(&bigger) {
+            out.push(Action {
+                label: format!("{name}: {what}"),
+                overrides: vec![o.clone()],
+            });
+        }
+        // Both at once: a pool sized to its cores may be the limit as much
+        // as the cores are (each alone then does nothing).
+        if let (Some((w, wo)), Some((b, bo))) = (&workers, &bigger) {
+            out.push(Action {
+                label: format!("{name}: {w} and {b}"),
+                overrides: vec![wo.clone(), bo.clone()],
+            });
         }
     }
     out

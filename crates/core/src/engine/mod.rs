@@ -19,7 +19,11 @@
 //!   reply routes the caller on).
 //! - one module per mechanism, each owning its state and returning what
 //!   happens next, never calling back into the flow: `pool` (admission
-//!   slots and connections), `balancer`, `cache`, `replication`, `gc`.
+//!   slots and connections), `balancer`, `cache`, `replication`, `gc`,
+//!   `arrivals`, `breaker`, `retry`, `hedge`, `limit`, `shed`. `faults` and
+//!   `autoscale` keep, besides their state, a second `impl Engine` block of
+//!   glue: a crash takes requests out of stations, an autoscaler changes
+//!   balancers' targets and queues' slots.
 //! - `station` (queues, processor sharing, speed), `request` (hot and cold
 //!   parts), `slab` (generation-checked handles), `event`.
 
