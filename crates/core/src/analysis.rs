@@ -2,7 +2,7 @@
 //! visit ratios from the routing (the traffic equations of a Jackson network)
 //! and the offered load of open classes at each station.
 
-use crate::model::{ClassId, Load, StationId, Topology};
+use crate::model::{ClassId, Gc, Load, StationId, Topology};
 use crate::routing::{Hop, hops};
 
 /// Per class and station, the mean number of visits a request makes.
@@ -103,6 +103,15 @@ pub struct Demand {
     /// classes of rate × visits × work (for slots, × the time each is
     /// held).
     pub busy: f64,
+    /// Visits per second to its station at the open classes' rates.
+    pub arrivals: f64,
+    /// Servers stopped on average by garbage collection (a station with
+    /// a heap): each collection stops all of them for a pause, once every
+    /// `free heap / allocation` arrivals. Estimated with every slot of the
+    /// replica's workers held (as at saturation: the most live data, the
+    /// longest pauses and the least free heap), or as many requests as
+    /// servers without workers; infinite when those alone fill the heap.
+    pub gc: f64,
 }
 
 /// Each finite resource's demand from the open classes (closed classes,
@@ -133,6 +142,7 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
     };
     let mut out = Vec::new();
     for (si, station) in topology.stations.iter().enumerate() {
+        let arrivals: f64 = open.iter().map(|&(_, rate, v)| rate * v[si]).sum();
         if let Some(q) = station.queue()
             && q.servers != crate::model::Queue::INFINITE
         {
@@ -144,6 +154,14 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
                 resource: Resource::Servers(StationId(si as u32)),
                 units: q.servers,
                 busy,
+                arrivals,
+                gc: q.gc.as_ref().map_or(0.0, |gc| {
+                    let in_flight = gc
+                        .in_flight
+                        .and_then(|w| topology.stations[w.idx()].admission.as_ref())
+                        .map_or(q.servers, |a| a.slots);
+                    f64::from(q.servers) * gc_share(gc, arrivals, in_flight)
+                }),
             });
         }
         if let Some(a) = &station.admission {
@@ -160,10 +178,27 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
                 resource: Resource::Slots(StationId(si as u32)),
                 units: a.slots,
                 busy,
+                arrivals,
+                gc: 0.0,
             });
         }
     }
     out
+}
+
+/// The share of the time a heap `gc` receiving `arrivals` allocating
+/// requests per second is paused, with `in_flight` requests' allocations
+/// live: a collection of `pause_min + pause_per_byte × live` every
+/// `free / alloc` arrivals (allocations go on during a pause, as requests
+/// arrive); infinite when the live data fills the heap.
+pub fn gc_share(gc: &Gc, arrivals: f64, in_flight: u32) -> f64 {
+    let live = gc.live + gc.alloc * f64::from(in_flight);
+    let free = gc.heap - live;
+    if free <= 0.0 {
+        return f64::INFINITY;
+    }
+    let pause = (gc.pause_min + gc.pause_per_byte * live) / 1e9;
+    pause * arrivals * gc.alloc / free
 }
 
 /// The mean visits to each station of a request of class `ci` while it

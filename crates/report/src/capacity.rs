@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chokepoint_core::analysis::{Resource, closed_bounds, demands};
-use chokepoint_core::model::Load;
+use chokepoint_core::model::{Load, StationId};
 use chokepoint_scenario::Scenario;
 use chokepoint_scenario::layout::{Part, ServiceKind};
 
@@ -42,6 +42,88 @@ pub struct CapacityRow {
     pub saturates_at: f64,
     /// Whether it is a pool's slots (its figures a lower bound).
     pub slots: bool,
+    /// What kind of resource it is.
+    pub class: ResourceClass,
+}
+
+/// The kinds of resource an engineer names when something saturates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceClass {
+    /// Processors (a service's cores, a layer 7 balancer's).
+    Cpu,
+    /// Processors stopped by garbage collection (memory).
+    Gc,
+    /// A disk.
+    Disk,
+    /// A network card or a link.
+    Network,
+    /// A database's pool of connections.
+    ConnectionPool,
+    /// A service's worker threads.
+    WorkerThreads,
+    /// A lock or a serial section (Amdahl's law).
+    Lock,
+    /// An external service's limit.
+    Dependency,
+    /// A plain station's servers.
+    Servers,
+}
+
+impl ResourceClass {
+    /// Its name, in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Cpu => "CPU",
+            Self::Gc => "CPU and memory (garbage collection)",
+            Self::Disk => "disk",
+            Self::Network => "network",
+            Self::ConnectionPool => "connection pool",
+            Self::WorkerThreads => "worker threads",
+            Self::Lock => "lock or serial section",
+            Self::Dependency => "dependency",
+            Self::Servers => "servers",
+        }
+    }
+}
+
+/// What `station`'s servers (or, with `slots`, its admission pool's slots)
+/// are, named as the table names them (`cpu`, `disk`, `lock NAME`,
+/// `workers`, `pool`, ...), and their kind.
+pub fn resource(scenario: &Scenario, station: StationId, slots: bool) -> (String, ResourceClass) {
+    let origin = scenario.origins[station.idx()];
+    let layout = &scenario.services[origin.service.idx()];
+    let topology = &scenario.topology;
+    if slots {
+        let pooled = topology.stations[station.idx()]
+            .admission
+            .as_ref()
+            .is_some_and(|a| a.connections.is_some());
+        return match layout.kind {
+            ServiceKind::External => ("concurrency".into(), ResourceClass::Dependency),
+            _ if pooled => ("connections".into(), ResourceClass::ConnectionPool),
+            ServiceKind::Database => ("pool".into(), ResourceClass::ConnectionPool),
+            _ => ("workers".into(), ResourceClass::WorkerThreads),
+        };
+    }
+    let heap = topology.stations[station.idx()]
+        .queue()
+        .is_some_and(|q| q.gc.is_some());
+    match origin.part {
+        Part::Cpu if heap => ("cpu + gc".into(), ResourceClass::Gc),
+        Part::Cpu => ("cpu".into(), ResourceClass::Cpu),
+        Part::Disk => ("disk".into(), ResourceClass::Disk),
+        Part::Net => ("network".into(), ResourceClass::Network),
+        Part::Link => ("link".into(), ResourceClass::Network),
+        Part::Serial => ("serial section".into(), ResourceClass::Lock),
+        Part::Lock(k) | Part::Stripe(k, _) => (
+            format!("lock {}", layout.locks[k as usize].name),
+            ResourceClass::Lock,
+        ),
+        _ if layout.kind == ServiceKind::External => ("servers".into(), ResourceClass::Dependency),
+        // A layer 7 balancer's own station is its CPU.
+        _ if layout.kind == ServiceKind::LoadBalancer => ("cpu".into(), ResourceClass::Cpu),
+        _ => ("servers".into(), ResourceClass::Servers),
+    }
 }
 
 /// The table of `scenario`: its open load in requests per second, and its
@@ -70,32 +152,7 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
         if slots && layout.kind == ServiceKind::Queue {
             continue;
         }
-        let what = if slots {
-            let pooled = topology.stations[station.idx()]
-                .admission
-                .as_ref()
-                .is_some_and(|a| a.connections.is_some());
-            match layout.kind {
-                ServiceKind::External => "concurrency".to_owned(),
-                _ if pooled => "connections".to_owned(),
-                ServiceKind::Database => "pool".to_owned(),
-                _ => "workers".to_owned(),
-            }
-        } else {
-            match origin.part {
-                Part::Cpu => "cpu".to_owned(),
-                Part::Disk => "disk".to_owned(),
-                Part::Net => "network".to_owned(),
-                Part::Serial => "serial section".to_owned(),
-                Part::Link => "link".to_owned(),
-                Part::Lock(k) | Part::Stripe(k, _) => {
-                    format!("lock {}", layout.locks[k as usize].name)
-                }
-                // A layer 7 balancer's own station is its CPU.
-                _ if layout.kind == ServiceKind::LoadBalancer => "cpu".to_owned(),
-                _ => "servers".to_owned(),
-            }
-        };
+        let (what, class) = resource(scenario, station, slots);
         let row = rows
             .entry((layout.name.clone(), what.clone()))
             .or_insert_with(|| CapacityRow {
@@ -106,12 +163,14 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
                 utilization: 0.0,
                 saturates_at: f64::INFINITY,
                 slots,
+                class,
             });
         row.units = row.units.saturating_add(d.units);
         // Busy units summed; the busiest member (a leader, a hot stripe)
         // saturates first.
-        row.per_request += d.busy;
-        row.utilization = row.utilization.max(d.busy / f64::from(d.units));
+        let busy = d.busy + d.gc;
+        row.per_request += busy;
+        row.utilization = row.utilization.max(busy / f64::from(d.units));
     }
     let mut rows: Vec<CapacityRow> = rows
         .into_values()
@@ -199,7 +258,11 @@ fn open_table(scenario: &Scenario) -> String {
             format!(
                 "{}{}",
                 if r.slots { "≥" } else { "" },
-                crate::format::duration(Some(r.per_request), None)
+                if r.per_request.is_finite() {
+                    crate::format::duration(Some(r.per_request), None)
+                } else {
+                    "∞".into()
+                }
             ),
             format!(
                 "{}{}%",
@@ -218,6 +281,18 @@ fn open_table(scenario: &Scenario) -> String {
         out,
         "utilization: of the busiest of a service's replicas (or a lock's stripes); saturates at: the open load at which it is fully used"
     );
+    if let Some(r) = rows.iter().find(|r| r.class == ResourceClass::Gc) {
+        let _ = writeln!(
+            out,
+            "{}: its garbage collection's pauses included, as with every worker busy (the most live data){}",
+            r.what,
+            if r.utilization.is_finite() {
+                ""
+            } else {
+                "; ∞: then the requests in flight alone fill the heap, and the replica thrashes"
+            }
+        );
+    }
     if rows.iter().any(|r| r.slots) {
         let _ = writeln!(
             out,

@@ -179,7 +179,10 @@ pub(crate) fn sig3(x: f64) -> String {
 
 /// `digits` significant digits (at most 6 decimals), without exponent.
 fn sig(x: f64, digits: i32) -> String {
-    if x == 0.0 || !x.is_finite() {
+    if x.is_infinite() {
+        return if x > 0.0 { "∞" } else { "-∞" }.into();
+    }
+    if x == 0.0 || x.is_nan() {
         return if x.is_nan() { NONE.into() } else { "0".into() };
     }
     let magnitude = x.abs().log10().floor() as i32;

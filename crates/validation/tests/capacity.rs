@@ -71,6 +71,28 @@ fn a_serial_tenth_of_5_ms_caps_a_replica_at_2400_per_second() {
     first_with("scaling/amdahl.toml", &big, "api", "serial section", 2400.0);
 }
 
+/// A c-4xlarge replica (16 cores at 1.2×) whose requests take 20 ms of CPU
+/// and allocate 8 MB each, in a 4 GB heap holding 1 GB live: with its 64
+/// workers busy (as at saturation) the live data is 1 + 64 × 0.008 =
+/// 1.512 GB, so a collection pauses 1 ms + 50 ms × 1.512 = 76.6 ms every
+/// 2.488 GB / 8 MB = 311 requests. The replica saturates where its cores'
+/// work plus the pauses fill it: λ × (20 ms / 16 + 76.6 ms / 311) = 1, at
+/// λ = 668.5/s, 1,337/s for its 2 replicas (the simulation saturates
+/// between 1,340 and 1,357/s; without the pauses the cores would last to
+/// 1,600/s).
+#[test]
+fn garbage_collection_pauses_take_their_share_of_the_cores() {
+    let pause = 1e-3 + 50e-3 * (1.0 + 64.0 * 0.008);
+    let every = (4.0 - 1.0 - 64.0 * 0.008) / 0.008;
+    let per_replica = 1.0 / (20e-3 / 16.0 + pause / every);
+    first("data/gc_pauses.toml", "api", "cpu + gc", 2.0 * per_replica);
+    // A heap that cannot hold its workers' requests thrashes under load.
+    let small = [Override::new("services.api.heap_gb", "1.2")];
+    let (_, rows) = capacity(&scenario("data/gc_pauses.toml", &small));
+    assert_eq!(rows[0].what, "cpu + gc");
+    assert!(rows[0].utilization.is_infinite(), "{rows:#?}");
+}
+
 /// One c-large replica (2 cores at 1.2×, 4,000 IOPS, 0.75 Gb/s): 8 ms of
 /// CPU caps it at 2 × 1.2 / 8 ms = 300/s; 8 disk operations at 500/s;
 /// 100 kB sent at 0.75 × 10⁹ / 8 / 10⁵ = 937.5/s.
