@@ -657,6 +657,12 @@ fn diagnose_names_the_bottleneck_and_the_changes_that_move_it() {
         "{stdout}"
     );
     assert!(line("api: 1 → 2 replicas").contains("×2."), "{stdout}");
+    assert!(
+        stdout.contains("busiest there: api cpu (CPU, 100% used)")
+            && stdout.contains("the simulation confirms the capacity table")
+            && stdout.contains("where time goes at 5"),
+        "{stdout}"
+    );
     let out = chokepoint(&[
         "diagnose",
         "scenarios/scaling/amdahl.toml",
@@ -696,16 +702,34 @@ fn diagnose_writes_json_and_charts() {
     let to = v["saturation"]["to"].as_f64().unwrap();
     assert!(from < to && from > 500.0 && to < 600.0, "{v}");
     assert_eq!(v["capacity"][0]["resource"], "cpu");
+    assert_eq!(v["busiest"]["class"], "CPU", "{v}");
+    assert_eq!(v["confirms_capacity_table"], true, "{v}");
+    assert!(
+        v["time_spent"]["services"]["api"]["parts"]["queue"].as_f64() > Some(0.0),
+        "{v}"
+    );
     let changes = v["changes"].as_array().unwrap();
     assert!(changes.iter().any(|c| c["moves_the_limit"] == true), "{v}");
     assert!(changes.iter().any(|c| c["moves_the_limit"] == false), "{v}");
     for name in [
         "diagnose.txt",
         "diagnose.json",
+        "diagnose.md",
         "diagnose-p99.png",
         "diagnose-throughput.svg",
     ] {
         assert!(dir.join(name).exists(), "{name}");
+    }
+    // The Markdown: its tables, and the charts linked.
+    let md = std::fs::read_to_string(dir.join("diagnose.md")).unwrap();
+    for part in [
+        "## Diagnosis: amdahl",
+        "| resource | units | per request |",
+        "| change | saturates at | effect |",
+        "| api: 1 → 2 replicas |",
+        "[diagnose-p99.svg](diagnose-p99.svg)",
+    ] {
+        assert!(md.contains(part), "no `{part}` in {md}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -74,7 +74,7 @@ impl ResourceClass {
     pub fn label(self) -> &'static str {
         match self {
             Self::Cpu => "CPU",
-            Self::Gc => "CPU and memory (garbage collection)",
+            Self::Gc => "CPU and garbage collection",
             Self::Disk => "disk",
             Self::Network => "network",
             Self::ConnectionPool => "connection pool",
@@ -222,6 +222,42 @@ pub fn capacity_table(scenario: &Scenario) -> String {
     out
 }
 
+/// The table's header.
+pub(crate) fn header() -> Vec<String> {
+    [
+        "resource",
+        "units",
+        "per request",
+        "utilization",
+        "saturates at",
+        "headroom",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A row's cells, as `header` names them (≥ and ≤ mark a pool's bounds).
+pub(crate) fn cells(r: &CapacityRow) -> Vec<String> {
+    use crate::format::{duration, sig3};
+    let (at_least, at_most) = if r.slots { ("≥", "≤") } else { ("", "") };
+    vec![
+        format!("{} {}", r.service, r.what),
+        r.units.to_string(),
+        if r.per_request.is_finite() {
+            format!("{at_least}{}", duration(Some(r.per_request), None))
+        } else {
+            "∞".into()
+        },
+        format!("{at_least}{}%", sig3(100.0 * r.utilization)),
+        format!("{at_most}{}/s", sig3(r.saturates_at)),
+        if r.utilization >= 1.0 {
+            "none".to_owned()
+        } else {
+            format!("+{}%", sig3(100.0 * (1.0 / r.utilization - 1.0)))
+        },
+    ]
+}
+
 /// The open load's table; empty without open load.
 fn open_table(scenario: &Scenario) -> String {
     let (rate, rows) = capacity(scenario);
@@ -234,49 +270,9 @@ fn open_table(scenario: &Scenario) -> String {
         "capacity at the open load ({}/s in all; every class scaled together), busiest first:",
         crate::format::sig3(rate)
     );
-    let name = |r: &CapacityRow| format!("{} {}", r.service, r.what);
-    let width = rows.iter().map(|r| name(r).len()).max().unwrap_or(8).max(8);
-    let _ = writeln!(
-        out,
-        "{:width$}  {:>6}  {:>12}  {:>11}  {:>13}  {:>9}",
-        "resource", "units", "per request", "utilization", "saturates at", "headroom"
-    );
-    for r in &rows {
-        let headroom = if r.utilization >= 1.0 {
-            "none".to_owned()
-        } else {
-            format!(
-                "+{}%",
-                crate::format::sig3(100.0 * (1.0 / r.utilization - 1.0))
-            )
-        };
-        let _ = writeln!(
-            out,
-            "{:width$}  {:>6}  {:>12}  {:>11}  {:>13}  {:>9}",
-            name(r),
-            r.units,
-            format!(
-                "{}{}",
-                if r.slots { "≥" } else { "" },
-                if r.per_request.is_finite() {
-                    crate::format::duration(Some(r.per_request), None)
-                } else {
-                    "∞".into()
-                }
-            ),
-            format!(
-                "{}{}%",
-                if r.slots { "≥" } else { "" },
-                crate::format::sig3(100.0 * r.utilization)
-            ),
-            format!(
-                "{}{}/s",
-                if r.slots { "≤" } else { "" },
-                crate::format::sig3(r.saturates_at)
-            ),
-            headroom,
-        );
-    }
+    let mut table = vec![header()];
+    table.extend(rows.iter().map(cells));
+    crate::format::render(&mut out, &table);
     let _ = writeln!(
         out,
         "utilization: of the busiest of a service's replicas (or a lock's stripes); saturates at: the open load at which it is fully used"

@@ -310,6 +310,22 @@ fn line<T>(name: &str, columns: &[&Figure<T>], of: &T) -> Vec<String> {
 
 /// What a station's or service's timeouts, retries and wasted work come
 /// to, in one line.
+/// Where a service's time goes: `api: 8.76 ms per request = pool wait 0 ms
+/// + queue 11.2 µs + work 995 µs + db 7.76 ms`.
+pub(crate) fn breakdown_line(name: &str, s: &crate::summary::StationSummary) -> Option<String> {
+    let (b, response) = (s.breakdown.as_ref()?, s.mean_response?);
+    let parts: Vec<String> = b
+        .parts(s.workers.is_some())
+        .iter()
+        .map(|(what, t)| format!("{what} {}", duration(*t, None)))
+        .collect();
+    Some(format!(
+        "{name}: {} per request = {}",
+        duration(Some(response), None),
+        parts.join(" + ")
+    ))
+}
+
 fn resilience_line(r: &ResilienceSummary) -> String {
     let mut parts = Vec::new();
     if r.calls > 0 {
@@ -477,27 +493,8 @@ pub fn table(summary: &Summary) -> String {
         if let Some(r) = &s.resilience {
             let _ = writeln!(out, "{name}: {}", resilience_line(r));
         }
-        if let (Some(b), Some(response)) = (&s.breakdown, s.mean_response) {
-            let mut parts = Vec::new();
-            if s.workers.is_some() {
-                parts.push(format!("pool wait {}", duration(b.pool_wait, None)));
-            }
-            if b.connect.is_some() {
-                parts.push(format!("connect {}", duration(b.connect, None)));
-            }
-            parts.push(format!("queue {}", duration(b.queue, None)));
-            parts.push(format!("work {}", duration(b.work, None)));
-            parts.extend(
-                b.calls
-                    .iter()
-                    .map(|(callee, t)| format!("{callee} {}", duration(*t, None))),
-            );
-            let _ = writeln!(
-                out,
-                "{name}: {} per request = {}",
-                duration(Some(response), None),
-                parts.join(" + ")
-            );
+        if let Some(line) = breakdown_line(name, s) {
+            let _ = writeln!(out, "{line}");
         }
         if let (Some(w), None) = (&s.workers, &s.profile) {
             let _ = writeln!(

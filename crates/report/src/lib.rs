@@ -6,6 +6,7 @@
 
 pub mod capacity;
 pub mod compare;
+pub mod diagnosis;
 mod figures;
 mod format;
 pub mod plot;

@@ -358,6 +358,25 @@ pub struct Breakdown {
     pub calls: BTreeMap<String, Option<f64>>,
 }
 
+impl Breakdown {
+    /// Its parts in the order they happen, named: `pool wait` (when the
+    /// service has a pool: `pooled`), `connect`, `queue`, `work`, then each
+    /// callee.
+    pub fn parts(&self, pooled: bool) -> Vec<(String, Option<f64>)> {
+        let mut parts = Vec::new();
+        if pooled {
+            parts.push(("pool wait".to_owned(), self.pool_wait));
+        }
+        if self.connect.is_some() {
+            parts.push(("connect".to_owned(), self.connect));
+        }
+        parts.push(("queue".to_owned(), self.queue));
+        parts.push(("work".to_owned(), self.work));
+        parts.extend(self.calls.iter().map(|(callee, t)| (callee.clone(), *t)));
+        parts
+    }
+}
+
 /// An admission pool's figures (worker threads, connections).
 #[derive(Clone, Debug, Serialize)]
 pub struct Workers {

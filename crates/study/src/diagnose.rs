@@ -11,47 +11,17 @@
 //! where that becomes detectable in the run's length, a little above the
 //! true capacity (about 1% of the load, more for short runs).
 
-use chokepoint_core::model::{Load, Profile, Topology};
+use std::collections::HashMap;
+use std::path::Path;
+
+use chokepoint_core::model::{Load, Profile, StationId, Topology};
 use chokepoint_report::Summary;
+use chokepoint_report::capacity::{CapacityRow, capacity, resource};
+use chokepoint_report::diagnosis::{Busy, Change, Limits, Probe, TimeSpent};
 use chokepoint_scenario::spec::Slo;
-use chokepoint_scenario::{Override, ServiceKind};
+use chokepoint_scenario::{Override, Scenario, ServiceKind};
 
 use crate::{Failed, Study, Watch};
-
-/// What one probe found.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Probe {
-    /// The scale of the rates.
-    pub scale: f64,
-    /// Whether a backlog grew (or a replication had to stop).
-    pub saturated: bool,
-    /// Whether the SLO was met (without one: `None`).
-    pub meets: Option<bool>,
-    /// The busiest resource (a service's `cpu`, `servers` or `workers`,
-    /// whichever is busier), and how busy.
-    pub busiest: Option<(String, f64)>,
-    /// The highest 99th percentile latency of the classes, in seconds.
-    pub p99: Option<f64>,
-    /// Dollars per hour, with priced machines.
-    pub cost: Option<f64>,
-    /// Requests completed per second, over the classes scaled.
-    pub throughput: f64,
-}
-
-/// The limits of a study's load.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Limits {
-    /// The total open rate at scale 1 (the scenario's), per second.
-    pub rate: f64,
-    /// The highest scale found unsaturated, and the lowest saturated
-    /// (`None` when none was, up to 1,000 times the load).
-    pub saturation: (f64, Option<f64>),
-    /// The highest scale found to meet the SLO and the lowest found not to
-    /// (`None` without an SLO).
-    pub slo: Option<(f64, Option<f64>)>,
-    /// Every probe, in the order run.
-    pub probes: Vec<Probe>,
-}
 
 /// A change to try: what it is, and the overrides of the scenario that
 /// make it.
@@ -144,18 +114,6 @@ pub fn actions(study: &Study) -> Vec<Action> {
     out
 }
 
-impl Limits {
-    /// The busiest resource at the lowest saturated probe, and how busy.
-    pub fn busiest(&self) -> Option<(String, f64)> {
-        let hi = self.saturation.1?;
-        self.probes
-            .iter()
-            .filter(|p| p.saturated && p.scale <= hi * 1.0001)
-            .min_by(|a, b| a.scale.total_cmp(&b.scale))
-            .and_then(|p| p.busiest.clone())
-    }
-}
-
 /// The study with its open classes' rates (or only `class`'s) times
 /// `scale`, profiles included.
 pub fn scaled(study: &Study, class: Option<&str>, scale: f64) -> Study {
@@ -204,8 +162,8 @@ pub fn open_rate(study: &Study, class: Option<&str>) -> f64 {
         .sum()
 }
 
-/// Whether a summary shows saturation, and the busiest service.
-fn judge(summary: &Summary) -> (bool, Option<(String, f64)>) {
+/// Whether a summary shows saturation.
+fn saturated(summary: &Summary) -> bool {
     let growing = summary
         .stations
         .values()
@@ -217,49 +175,121 @@ fn judge(summary: &Summary) -> (bool, Option<(String, f64)>) {
         let ended = c.completed + c.dropped + c.failed + c.timed_out + c.rejected;
         c.arrived >= 1000 && c.arrived.saturating_sub(ended) as f64 > 0.02 * c.arrived as f64
     });
-    // The busiest resource: a service's own (its cores, servers, an
-    // external's concurrency) before the workers of a caller, whose
-    // threads are busy waiting for what is really saturated.
-    let mut own = Vec::new();
-    let mut workers = Vec::new();
-    for (name, s) in &summary.stations {
-        if s.servers.is_some() {
-            let what = if s.profile.is_some() {
-                "cpu"
-            } else {
-                "servers"
-            };
-            own.push((format!("{name} {what}"), s.utilization));
-        }
-        match &s.workers {
-            // Slots at a station without servers of its own: an
-            // external's concurrency limit, a resource of its own.
-            Some(w) if s.servers.is_none() => {
-                own.push((format!("{name} concurrency"), w.utilization));
-            }
-            Some(w) => workers.push((format!("{name} workers"), w.utilization)),
-            None => {}
-        }
-    }
-    let max = |v: Vec<(String, f64)>| v.into_iter().max_by(|a, b| a.1.total_cmp(&b.1));
-    let (own, workers) = (max(own), max(workers));
-    let busiest = match (own, workers) {
-        (Some(o), _) if o.1 >= 0.95 => Some(o),
-        (o, Some(w)) if o.as_ref().is_none_or(|o| w.1 > o.1) => Some(w),
-        (o, _) => o,
-    };
-    (
-        !summary.stopped.is_empty() || growing || left_behind,
-        busiest,
-    )
+    !summary.stopped.is_empty() || growing || left_behind
 }
 
-/// One probe of `study` at `scale`, judged against `slo` if any.
+/// Every resource of a run and how busy (its busiest replica's, or
+/// stripe's), named as the capacity table names them, with whether it is
+/// a pool's slots.
+fn resources(summary: &Summary, scenario: &Scenario) -> Vec<(Busy, bool)> {
+    let topology = &scenario.topology;
+    let station: HashMap<&str, StationId> = topology
+        .stations
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), StationId(i as u32)))
+        .collect();
+    let mut seen: HashMap<(String, String), (Busy, bool)> = HashMap::new();
+    let mut note = |service: &str, (what, class), utilization: f64, slots: bool| {
+        let entry = seen
+            .entry((service.to_owned(), what))
+            .or_insert_with_key(|(service, what)| {
+                (
+                    Busy {
+                        service: service.clone(),
+                        resource: what.clone(),
+                        class,
+                        utilization: 0.0,
+                    },
+                    slots,
+                )
+            });
+        entry.0.utilization = entry.0.utilization.max(utilization);
+    };
+    for (name, s) in &summary.stations {
+        let Some(layout) = scenario.services.iter().position(|l| &l.name == name) else {
+            continue;
+        };
+        let parts: Vec<(&String, &chokepoint_report::summary::StationSummary)> = match &s.parts {
+            Some(parts) => parts.iter().collect(),
+            None => vec![(name, s)],
+        };
+        for (part, p) in parts {
+            if let (Some(_), Some(&id)) = (p.servers, station.get(part.as_str())) {
+                note(name, resource(scenario, id, false), p.utilization, false);
+            }
+        }
+        for (lock, l) in s.locks.iter().flatten() {
+            let what = (
+                format!("lock {lock}"),
+                chokepoint_report::capacity::ResourceClass::Lock,
+            );
+            note(name, what, l.utilization, false);
+        }
+        // A pool's slots: at the service's first station with one (a
+        // queue's are its worker's workers, their row).
+        let pool = (0..topology.stations.len()).find(|&i| {
+            scenario.origins[i].service.idx() == layout && topology.stations[i].admission.is_some()
+        });
+        if let (Some(w), Some(i)) = (&s.workers, pool)
+            && scenario.services[layout].kind != ServiceKind::Queue
+        {
+            note(
+                name,
+                resource(scenario, StationId(i as u32), true),
+                w.utilization,
+                true,
+            );
+        }
+    }
+    let mut out: Vec<(Busy, bool)> = seen.into_values().collect();
+    out.sort_by(|a, b| (&a.0.service, &a.0.resource).cmp(&(&b.0.service, &b.0.resource)));
+    out
+}
+
+/// The busiest resource of a run: a resource of its own (cores, disk, a
+/// lock, an external's concurrency) nearly full before any pool, whose
+/// slots may only be held waiting for it; among full pools, the one the
+/// capacity `table` ranks first (a caller's workers fill up behind its
+/// callee's pool); otherwise the most used.
+fn busiest(summary: &Summary, scenario: &Scenario, table: &[CapacityRow]) -> Option<Busy> {
+    let all = resources(summary, scenario);
+    let rank = |b: &Busy| {
+        table
+            .iter()
+            .position(|r| r.service == b.service && r.what == b.resource)
+            .unwrap_or(usize::MAX)
+    };
+    let full = |slots: bool| {
+        all.iter()
+            .filter(move |(b, s)| *s == slots && b.utilization >= 0.95)
+            .map(|(b, _)| b)
+    };
+    // Own resources by how full (a tie within 1% by the table's rank).
+    let own = full(false).max_by(|a, b| {
+        if (a.utilization - b.utilization).abs() < 0.01 {
+            rank(b).cmp(&rank(a))
+        } else {
+            a.utilization.total_cmp(&b.utilization)
+        }
+    });
+    own.or_else(|| full(true).min_by_key(|b| rank(b)))
+        .or_else(|| {
+            all.iter()
+                .map(|(b, _)| b)
+                .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
+        })
+        .cloned()
+}
+
+/// One probe of `study` at `scale`, judged against `slo` if any; `table`
+/// is the capacity table, which ranks pools that are full together.
 pub fn probe(
     study: &Study,
     class: Option<&str>,
     scale: f64,
     slo: Option<&Slo>,
+    table: &[CapacityRow],
     watch: &Watch,
 ) -> Result<Probe, Failed> {
     let mut s = scaled(study, class, scale);
@@ -268,13 +298,12 @@ pub fn probe(
     }
     let sim = s.scenario.simulation.clone();
     let outcome = s.run(&sim, None, watch)?;
-    let (saturated, busiest) = judge(&outcome.summary);
     let summary = &outcome.summary;
     Ok(Probe {
         scale,
-        saturated,
+        saturated: saturated(summary),
         meets: slo.and(summary.slo.as_ref().map(|v| v.met)),
-        busiest,
+        busiest: busiest(summary, &s.scenario, table),
         p99: summary
             .classes
             .values()
@@ -287,6 +316,7 @@ pub fn probe(
             .filter(|(name, _)| class.is_none_or(|c| c == name.as_str()))
             .map(|(_, c)| c.throughput)
             .sum(),
+        time: TimeSpent::of(summary),
     })
 }
 
@@ -343,12 +373,13 @@ pub fn limits(
     watch: &Watch,
 ) -> Result<Limits, Failed> {
     let slo = slo.or(study.scenario.slo.as_ref());
+    let (_, table) = capacity(&study.scenario);
     let mut probes: Vec<Probe> = Vec::new();
     let at = |scale: f64, probes: &mut Vec<Probe>| -> Result<Probe, Failed> {
         if let Some(p) = probes.iter().find(|p| p.scale == scale) {
             return Ok(p.clone());
         }
-        let p = probe(study, class, scale, slo, watch)?;
+        let p = probe(study, class, scale, slo, &table, watch)?;
         probes.push(p.clone());
         Ok(p)
     };
@@ -370,4 +401,53 @@ pub fn limits(
         slo: slo_limit,
         probes,
     })
+}
+
+/// The changes of `actions(study)` (`source` is the scenario's text, read
+/// from `dir`), each searched for its limit from `guess` as `limits` does,
+/// and run at the scenario's load; the first is the scenario as it is,
+/// whose limits `found` are. A change that no longer loads is skipped.
+pub fn changes(
+    study: &Study,
+    source: &str,
+    dir: Option<&Path>,
+    class: Option<&str>,
+    guess: f64,
+    found: &Limits,
+    watch: &Watch,
+) -> Result<Vec<Change>, Failed> {
+    let actions = actions(study);
+    if actions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (_, table) = capacity(&study.scenario);
+    let base = found.limit();
+    let now = probe(study, class, 1.0, None, &table, watch)?;
+    let mut out = vec![Change {
+        label: "(as it is)".into(),
+        limit: base,
+        ratio: 1.0,
+        p99: now.p99,
+        cost: now.cost,
+        next: found.busiest().cloned(),
+    }];
+    for action in actions {
+        let Some(scenario) = chokepoint_scenario::load_in(source, dir, &action.overrides).scenario
+        else {
+            continue;
+        };
+        let variant = Study::new(study.name.clone(), scenario, Vec::new());
+        let (_, table) = capacity(&variant.scenario);
+        let moved = limits(&variant, class, guess, None, watch)?;
+        let at_load = probe(&variant, class, 1.0, None, &table, watch)?;
+        out.push(Change {
+            label: action.label,
+            limit: moved.limit(),
+            ratio: moved.limit() / base,
+            p99: at_load.p99,
+            cost: at_load.cost,
+            next: moved.busiest().cloned(),
+        });
+    }
+    Ok(out)
 }

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use chokepoint_report::capacity;
+use chokepoint_report::capacity::ResourceClass;
+use chokepoint_scenario::Override;
 use chokepoint_study::Study;
 use chokepoint_study::diagnose::{actions, limits};
 
@@ -108,16 +110,10 @@ fn more_machines_behind_the_choke_point_do_not_move_the_limit() {
 fn a_dependency_s_concurrency_limit_is_named_and_raised() {
     let (base, text, dir) = study("request_path/partner_api.toml");
     let found = limits(&base, None, 1.0, None, &Default::default()).unwrap();
-    let hi = found.saturation.1.unwrap();
-    let busiest = found
-        .probes
-        .iter()
-        .filter(|p| p.saturated && p.scale <= hi)
-        .min_by(|a, b| a.scale.total_cmp(&b.scale))
-        .and_then(|p| p.busiest.clone())
-        .unwrap();
-    assert_eq!(busiest.0, "payments concurrency", "{busiest:?}");
-    let limit = hi * found.rate;
+    let busiest = found.busiest().unwrap();
+    assert_eq!(busiest.name(), "payments concurrency", "{busiest:?}");
+    assert_eq!(busiest.class, ResourceClass::Dependency);
+    let limit = found.limit();
     for action in actions(&base) {
         let scenario = chokepoint_scenario::load_in(&text, Some(&dir), &action.overrides)
             .scenario
@@ -133,5 +129,107 @@ fn a_dependency_s_concurrency_limit_is_named_and_raised() {
             "{}: ×{moved}, expected ×{expected}",
             action.label
         );
+    }
+}
+
+/// `amdahl`: 4.5 ms of parallel work per request at speed 1.2 on `c`
+/// cores caps a replica at c × 1.2 / 4.5 ms; its serial tenth (0.5 ms) at
+/// 1.2 / 0.5 ms = 2,400/s whatever the cores. The bisection finds the
+/// smaller, names the resource by its kind, and the next machine size
+/// moves the limit until the serial section is reached, then does nothing.
+#[test]
+fn more_cores_stop_helping_at_the_serial_share_s_bound() {
+    let (_, text, dir) = study("scaling/amdahl.toml");
+    let sized = |profile: &str| {
+        let o = [Override::new(
+            "services.api.profile",
+            format!("\"{profile}\""),
+        )];
+        let scenario = chokepoint_scenario::load_in(&text, Some(&dir), &o)
+            .scenario
+            .unwrap();
+        Study::new("amdahl", scenario, Vec::new())
+    };
+    for (profile, cores, class) in [
+        ("c-large", 2.0, ResourceClass::Cpu),
+        ("c-2xlarge", 8.0, ResourceClass::Cpu),
+        ("c-4xlarge", 16.0, ResourceClass::Lock),
+        ("c-8xlarge", 32.0, ResourceClass::Lock),
+    ] {
+        let expected = f64::min(cores * 1.2 / 4.5e-3, 1.2 / 0.5e-3);
+        let found = limits(&sized(profile), None, 1.0, None, &Default::default()).unwrap();
+        let limit = found.limit();
+        assert!(
+            limit >= 0.98 * expected && limit <= 1.05 * expected,
+            "{profile}: saturates at {limit}/s, expected {expected}/s"
+        );
+        assert_eq!(found.busiest().unwrap().class, class, "{profile}");
+    }
+    // The next size up: ×2 on 2 cores, nothing past the serial bound.
+    let next = |profile: &str| {
+        let base = sized(profile);
+        let action = actions(&base)
+            .into_iter()
+            .find(|a| a.label.starts_with(&format!("api: {profile} → ")))
+            .unwrap();
+        let scenario = chokepoint_scenario::load_in(&text, Some(&dir), &action.overrides)
+            .scenario
+            .unwrap();
+        saturates_at(&Study::new("amdahl", scenario, Vec::new())) / saturates_at(&base)
+    };
+    let (small, big) = (next("c-large"), next("c-4xlarge"));
+    assert!((small - 2.0).abs() < 0.1, "c-large → c-xlarge: ×{small}");
+    assert!((big - 1.0).abs() < 0.03, "c-4xlarge → c-8xlarge: ×{big}");
+}
+
+/// Where each bundled scenario's header states its bottleneck, the
+/// simulation's busiest resource at saturation is that one, named as the
+/// capacity table names it (not the workers of the service that waits for
+/// it), and so confirms the table.
+#[test]
+fn the_simulation_names_the_resource_the_table_ranks_first() {
+    for (path, expected, class) in [
+        ("scaling/cpu_bound.toml", "api cpu", ResourceClass::Cpu),
+        ("scaling/disk_bound.toml", "api disk", ResourceClass::Disk),
+        (
+            "scaling/network_bound.toml",
+            "api network",
+            ResourceClass::Network,
+        ),
+        (
+            "data/striped_lock.toml",
+            "api lock inventory",
+            ResourceClass::Lock,
+        ),
+        (
+            "data/connection_pool.toml",
+            "db connections",
+            ResourceClass::ConnectionPool,
+        ),
+        ("data/gc_pauses.toml", "api cpu + gc", ResourceClass::Gc),
+        (
+            "request_path/l7_balancer.toml",
+            "lb cpu",
+            ResourceClass::Cpu,
+        ),
+    ] {
+        let (study, ..) = study(path);
+        let (_, table) = capacity(&study.scenario);
+        let found = limits(&study, None, 1.0, None, &Default::default()).unwrap();
+        let busiest = found.busiest().unwrap().clone();
+        assert_eq!(
+            (busiest.name().as_str(), busiest.class),
+            (expected, class),
+            "{path}"
+        );
+        let diagnosis = chokepoint_report::diagnosis::Diagnosis {
+            scenario: path.into(),
+            class: None,
+            table,
+            limits: found,
+            slo_p99: None,
+            changes: Vec::new(),
+        };
+        assert_eq!(diagnosis.confirms(), Some(true), "{path}");
     }
 }
