@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chokepoint_core::model::{Load, Profile, StationId, Topology};
+use chokepoint_core::model::{CacheContents, Load, Profile, StationId, Topology};
 use chokepoint_report::Summary;
 use chokepoint_report::capacity::{CapacityRow, capacity, resource};
 use chokepoint_report::diagnosis::{Busy, Change, Limits, Probe, TimeSpent};
@@ -36,7 +36,8 @@ pub struct Action {
 /// The changes worth trying: on each service that runs on machines, one
 /// more replica, twice the workers (or the pool), the next machine size
 /// up, and those two together; on an external with a concurrency limit,
-/// twice the limit.
+/// twice the limit; on a cache, half its misses (a fixed hit ratio) or
+/// twice its entries.
 pub fn actions(study: &Study) -> Vec<Action> {
     let scenario = &study.scenario;
     let catalog = chokepoint_scenario::profiles::catalog();
@@ -53,6 +54,45 @@ pub fn actions(study: &Study) -> Vec<Action> {
                     (2 * a.slots).to_string(),
                 )],
             });
+        }
+        // A cache may hold more: half the misses of a fixed hit ratio, or
+        // twice the entries (at most the catalogue) of an LRU.
+        if let Some(cache) = scenario
+            .topology
+            .stations
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| scenario.origins[*i].service == svc.id)
+            .find_map(|(_, s)| s.queue()?.cache.as_ref())
+        {
+            let name = &svc.name;
+            match cache.contents {
+                CacheContents::HitRatio(h) if h < 1.0 => {
+                    let more = 1.0 - (1.0 - h) / 2.0;
+                    out.push(Action {
+                        label: format!(
+                            "{name}: hit ratio {}% → {}%",
+                            round(100.0 * h),
+                            round(100.0 * more)
+                        ),
+                        overrides: vec![Override::new(
+                            format!("services.{name}.hit_ratio"),
+                            more.to_string(),
+                        )],
+                    });
+                }
+                CacheContents::Lru { keys, capacity, .. } if capacity < keys.count => {
+                    let more = capacity.saturating_mul(2).min(keys.count);
+                    out.push(Action {
+                        label: format!("{name}: {capacity} → {more} entries"),
+                        overrides: vec![Override::new(
+                            format!("services.{name}.capacity"),
+                            more.to_string(),
+                        )],
+                    });
+                }
+                _ => {}
+            }
         }
         if !svc.kind.is_replicated() || svc.autoscaler.is_some() || svc.followers() > 0 {
             continue;
@@ -112,6 +152,11 @@ pub fn actions(study: &Study) -> Vec<Action> {
         }
     }
     out
+}
+
+/// `x` with at most 4 significant digits, as a label shows it.
+fn round(x: f64) -> String {
+    format!("{}", (x * 100.0).round() / 100.0)
 }
 
 /// The study with its open classes' rates (or only `class`'s) times

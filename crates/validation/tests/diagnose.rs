@@ -233,3 +233,28 @@ fn the_simulation_names_the_resource_the_table_ranks_first() {
         assert_eq!(diagnosis.confirms(), Some(true), "{path}");
     }
 }
+
+/// `cache_aside`: twice the cache's entries cut the misses that reach the
+/// database, its bottleneck; the limit moves by what the capacity table
+/// predicts from the cache's expected misses (Che's approximation of LRU
+/// under independent references), within 5%.
+#[test]
+fn a_bigger_cache_moves_the_limit_as_its_misses_predict() {
+    let (base, text, dir) = study("data/cache_aside.toml");
+    let action = actions(&base)
+        .into_iter()
+        .find(|a| a.label == "cache: 10000 → 20000 entries")
+        .expect("the cache's change is offered");
+    let scenario = chokepoint_scenario::load_in(&text, Some(&dir), &action.overrides)
+        .scenario
+        .unwrap();
+    let predicted =
+        capacity(&scenario).1[0].saturates_at / capacity(&base.scenario).1[0].saturates_at;
+    let moved =
+        saturates_at(&Study::new("cache_aside", scenario, Vec::new())) / saturates_at(&base);
+    assert!(predicted > 1.2, "the table predicts ×{predicted}");
+    assert!(
+        (moved / predicted - 1.0).abs() < 0.05,
+        "the limit moved ×{moved}, the table predicts ×{predicted}"
+    );
+}
