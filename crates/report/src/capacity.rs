@@ -44,6 +44,9 @@ pub struct CapacityRow {
     pub slots: bool,
     /// What kind of resource it is.
     pub class: ResourceClass,
+    /// Its mean utilisation over its units (every replica's, every
+    /// stripe's): the operational law's U = X·D / c for all of them.
+    pub mean: f64,
 }
 
 /// The kinds of resource an engineer names when something saturates.
@@ -88,8 +91,13 @@ impl ResourceClass {
 
 /// What `station`'s servers (or, with `slots`, its admission pool's slots)
 /// are, named as the table names them (`cpu`, `disk`, `lock NAME`,
-/// `workers`, `pool`, ...), and their kind.
-pub fn resource(scenario: &Scenario, station: StationId, slots: bool) -> (String, ResourceClass) {
+/// `workers`, `pool`, ...), and their kind; `None` for a station that is
+/// not a resource (a balancer's choice of target).
+pub fn resource(
+    scenario: &Scenario,
+    station: StationId,
+    slots: bool,
+) -> Option<(String, ResourceClass)> {
     let origin = scenario.origins[station.idx()];
     let layout = &scenario.services[origin.service.idx()];
     let topology = &scenario.topology;
@@ -98,17 +106,18 @@ pub fn resource(scenario: &Scenario, station: StationId, slots: bool) -> (String
             .admission
             .as_ref()
             .is_some_and(|a| a.connections.is_some());
-        return match layout.kind {
+        return Some(match layout.kind {
             ServiceKind::External => ("concurrency".into(), ResourceClass::Dependency),
             _ if pooled => ("connections".into(), ResourceClass::ConnectionPool),
             ServiceKind::Database => ("pool".into(), ResourceClass::ConnectionPool),
             _ => ("workers".into(), ResourceClass::WorkerThreads),
-        };
+        });
     }
     let heap = topology.stations[station.idx()]
         .queue()
         .is_some_and(|q| q.gc.is_some());
-    match origin.part {
+    Some(match origin.part {
+        Part::Dispatch => return None,
         Part::Cpu if heap => ("cpu + gc".into(), ResourceClass::Gc),
         Part::Cpu => ("cpu".into(), ResourceClass::Cpu),
         Part::Disk => ("disk".into(), ResourceClass::Disk),
@@ -123,7 +132,7 @@ pub fn resource(scenario: &Scenario, station: StationId, slots: bool) -> (String
         // A layer 7 balancer's own station is its CPU.
         _ if layout.kind == ServiceKind::LoadBalancer => ("cpu".into(), ResourceClass::Cpu),
         _ => ("servers".into(), ResourceClass::Servers),
-    }
+    })
 }
 
 /// The table of `scenario`: its open load in requests per second, and its
@@ -152,7 +161,9 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
         if slots && layout.kind == ServiceKind::Queue {
             continue;
         }
-        let (what, class) = resource(scenario, station, slots);
+        let Some((what, class)) = resource(scenario, station, slots) else {
+            continue;
+        };
         let row = rows
             .entry((layout.name.clone(), what.clone()))
             .or_insert_with(|| CapacityRow {
@@ -164,6 +175,7 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
                 saturates_at: f64::INFINITY,
                 slots,
                 class,
+                mean: 0.0,
             });
         row.units = row.units.saturating_add(d.units);
         // Busy units summed; the busiest member (a leader, a hot stripe)
@@ -178,6 +190,7 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
         .map(|mut r| {
             let busy = r.per_request;
             r.per_request = if rate > 0.0 { busy / rate } else { 0.0 };
+            r.mean = busy / f64::from(r.units.max(1));
             r.saturates_at = rate / r.utilization;
             r
         })

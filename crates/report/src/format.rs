@@ -676,6 +676,7 @@ pub fn table(summary: &Summary) -> String {
             }
         );
     }
+    out.push_str(&beside_table(&summary.analytic));
     if let Some(cost) = &summary.cost {
         let per_million = cost.per_million_requests.map_or(String::new(), |c| {
             format!(", ${} per million requests", sig3(c))
@@ -703,6 +704,47 @@ pub fn table(summary: &Summary) -> String {
         summary.engine.wall,
         summary.engine.events_per_sec / 1e6
     );
+    out
+}
+
+/// The rows of `beside` as text, for a run's report; empty without rows.
+fn beside_table(rows: &[crate::summary::Beside]) -> String {
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "capacity table beside the simulation (mean utilisation; analytic: the operational laws):"
+    );
+    let mut table = vec![
+        ["resource", "analytic", "simulated", ""]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for b in rows {
+        table.push(vec![
+            b.resource.clone(),
+            format!(
+                "{}{}%",
+                b.bound.trim_start_matches('='),
+                sig3(100.0 * b.analytic)
+            ),
+            percent(b.simulated, b.simulated_ci95),
+            match b.verdict {
+                "agrees" | "below_bound" => String::new(),
+                "above_bound" => "held longer than its work: waiting for its calls".into(),
+                _ => "DIFFERS beyond its 99.9% interval".into(),
+            },
+        ]);
+    }
+    render(&mut out, &table);
+    if rows.iter().any(|b| b.verdict == "differs") {
+        let _ = writeln!(
+            out,
+            "DIFFERS: the run is not the steady state the laws describe: a cache still warming (a longer warm-up), faults, retries, hedges, timeouts, a breaker, shedding or drops (docs/diagnose.md)"
+        );
+    }
     out
 }
 

@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
 
+pub mod beside;
 pub mod capacity;
 pub mod compare;
 pub mod diagnosis;

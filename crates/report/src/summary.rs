@@ -837,6 +837,10 @@ pub struct Summary {
     /// beside the simulated one (absent otherwise).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub theory: BTreeMap<String, Theory>,
+    /// The capacity table's utilisation of each resource beside the run's
+    /// (a steady open load only; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub analytic: Vec<Beside>,
 }
 
 /// Whether the system recovered after its trigger (a load profile that
@@ -1146,6 +1150,7 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         faults: faults(info, runs),
         metastability: None,
         theory: BTreeMap::new(),
+        analytic: Vec::new(),
     }
 }
 
@@ -1161,6 +1166,29 @@ pub struct Theory {
     /// interval (or within 1% without one): where it does not, the model is
     /// not the one the formula assumes, or the run is too short.
     pub agrees: bool,
+}
+
+/// The capacity table's utilisation beside a run's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Beside {
+    /// The resource, `service what`.
+    pub resource: String,
+    /// Its mean utilisation by the operational laws (for a pool's slots,
+    /// a lower bound: the work done while held; with garbage collection,
+    /// an upper bound: the pauses as with every worker busy).
+    pub analytic: f64,
+    /// `=`, `≥` (a lower bound) or `≤` (an upper bound).
+    pub bound: &'static str,
+    /// Its mean utilisation in the run.
+    pub simulated: f64,
+    /// Its 95% half-width, where the run gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulated_ci95: Option<f64>,
+    /// `agrees` (within the simulation's 99.9% interval, or 2% without
+    /// one), `above_bound` (a pool held longer than its work: waiting for
+    /// calls), `below_bound` (fewer collections than at saturation), or
+    /// `differs`.
+    pub verdict: &'static str,
 }
 
 /// Each class's exact mean latency `exact` (seconds, in class order)

@@ -11,12 +11,12 @@
 //! where that becomes detectable in the run's length, a little above the
 //! true capacity (about 1% of the load, more for short runs).
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use chokepoint_core::model::{CacheContents, Load, Profile, StationId, Topology};
+use chokepoint_core::model::{CacheContents, Load, Profile, Topology};
 use chokepoint_report::Summary;
-use chokepoint_report::capacity::{CapacityRow, capacity, resource};
+use chokepoint_report::beside::measured;
+use chokepoint_report::capacity::{CapacityRow, capacity};
 use chokepoint_report::diagnosis::{Busy, Change, Limits, Probe, TimeSpent};
 use chokepoint_scenario::spec::Slo;
 use chokepoint_scenario::{Override, Scenario, ServiceKind};
@@ -223,82 +223,24 @@ fn saturated(summary: &Summary) -> bool {
     !summary.stopped.is_empty() || growing || left_behind
 }
 
-/// Every resource of a run and how busy (its busiest replica's, or
-/// stripe's), named as the capacity table names them, with whether it is
-/// a pool's slots.
-fn resources(summary: &Summary, scenario: &Scenario) -> Vec<(Busy, bool)> {
-    let topology = &scenario.topology;
-    let station: HashMap<&str, StationId> = topology
-        .stations
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), StationId(i as u32)))
-        .collect();
-    let mut seen: HashMap<(String, String), (Busy, bool)> = HashMap::new();
-    let mut note = |service: &str, (what, class), utilization: f64, slots: bool| {
-        let entry = seen
-            .entry((service.to_owned(), what))
-            .or_insert_with_key(|(service, what)| {
-                (
-                    Busy {
-                        service: service.clone(),
-                        resource: what.clone(),
-                        class,
-                        utilization: 0.0,
-                    },
-                    slots,
-                )
-            });
-        entry.0.utilization = entry.0.utilization.max(utilization);
-    };
-    for (name, s) in &summary.stations {
-        let Some(layout) = scenario.services.iter().position(|l| &l.name == name) else {
-            continue;
-        };
-        let parts: Vec<(&String, &chokepoint_report::summary::StationSummary)> = match &s.parts {
-            Some(parts) => parts.iter().collect(),
-            None => vec![(name, s)],
-        };
-        for (part, p) in parts {
-            if let (Some(_), Some(&id)) = (p.servers, station.get(part.as_str())) {
-                note(name, resource(scenario, id, false), p.utilization, false);
-            }
-        }
-        for (lock, l) in s.locks.iter().flatten() {
-            let what = (
-                format!("lock {lock}"),
-                chokepoint_report::capacity::ResourceClass::Lock,
-            );
-            note(name, what, l.utilization, false);
-        }
-        // A pool's slots: at the service's first station with one (a
-        // queue's are its worker's workers, their row).
-        let pool = (0..topology.stations.len()).find(|&i| {
-            scenario.origins[i].service.idx() == layout && topology.stations[i].admission.is_some()
-        });
-        if let (Some(w), Some(i)) = (&s.workers, pool)
-            && scenario.services[layout].kind != ServiceKind::Queue
-        {
-            note(
-                name,
-                resource(scenario, StationId(i as u32), true),
-                w.utilization,
-                true,
-            );
-        }
-    }
-    let mut out: Vec<(Busy, bool)> = seen.into_values().collect();
-    out.sort_by(|a, b| (&a.0.service, &a.0.resource).cmp(&(&b.0.service, &b.0.resource)));
-    out
-}
-
 /// The busiest resource of a run: a resource of its own (cores, disk, a
 /// lock, an external's concurrency) nearly full before any pool, whose
 /// slots may only be held waiting for it; among full pools, the one the
 /// capacity `table` ranks first (a caller's workers fill up behind its
 /// callee's pool); otherwise the most used.
 fn busiest(summary: &Summary, scenario: &Scenario, table: &[CapacityRow]) -> Option<Busy> {
-    let all = resources(summary, scenario);
+    let all: Vec<(Busy, bool)> = measured(summary, scenario)
+        .into_iter()
+        .map(|m| {
+            let busy = Busy {
+                service: m.service,
+                resource: m.what,
+                class: m.class,
+                utilization: m.busiest,
+            };
+            (busy, m.slots)
+        })
+        .collect();
     let rank = |b: &Busy| {
         table
             .iter()

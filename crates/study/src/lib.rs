@@ -224,6 +224,8 @@ impl Study {
                 .collect();
             summary.theory = chokepoint_report::summary::theory(&summary, &names, &exact);
         }
+        let (_, table) = chokepoint_report::capacity::capacity(&self.scenario);
+        summary.analytic = chokepoint_report::beside::beside(&summary, &self.scenario, &table);
         summary.slo = self
             .scenario
             .slo

@@ -224,3 +224,35 @@ fn a_worker_is_held_for_what_it_waits_for() {
     let held = row("request_path/search_fanout.toml", "frontend", "workers").per_request;
     assert!((held - 0.024).abs() < 1e-9, "{held}");
 }
+
+/// A run sets the table's utilisations beside its own: in `db_pool` every
+/// server agrees within the run's interval, the database's pool too, and
+/// the API's workers are held longer than their work (they wait for the
+/// database: the layered effect the table leaves out); in `retry_storm`,
+/// the retries of timed-out calls add work the table does not count, and
+/// the database is flagged.
+#[test]
+fn a_run_sets_the_table_beside_its_own_utilisations() {
+    let run = |path: &str| {
+        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios")
+            .join(path);
+        let text = std::fs::read_to_string(file).unwrap();
+        chokepoint_validation::summary((path, &text), &[]).analytic
+    };
+    let verdict = |rows: &[chokepoint_report::summary::Beside], resource: &str| {
+        rows.iter()
+            .find(|b| b.resource == resource)
+            .unwrap_or_else(|| panic!("no {resource} in {rows:#?}"))
+            .verdict
+    };
+    let rows = run("request_path/db_pool.toml");
+    assert_eq!(rows.len(), 4, "{rows:#?}");
+    for resource in ["db cpu", "api cpu", "db pool"] {
+        assert_eq!(verdict(&rows, resource), "agrees", "{resource}: {rows:#?}");
+    }
+    assert_eq!(verdict(&rows, "api workers"), "above_bound", "{rows:#?}");
+    let rows = run("resilience/retry_storm.toml");
+    assert_eq!(verdict(&rows, "db cpu"), "differs", "{rows:#?}");
+    assert_eq!(verdict(&rows, "api cpu"), "agrees", "{rows:#?}");
+}
