@@ -153,7 +153,17 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
             .saturation
             .1
             .map(|hi| (found.saturation.0 * rate, hi * rate));
-        for (stem, chart) in chokepoint_report::plot::load_charts(&points, bracket, target) {
+        for (stem, chart) in chokepoint_report::plot::load_charts(
+            &points,
+            bracket,
+            target,
+            // The table's loads scale every class: not one class's axis.
+            if class.is_none() {
+                &diagnosis.table
+            } else {
+                &[]
+            },
+        ) {
             chokepoint_report::plot::write(&chart, &dir.join(stem))
                 .map_err(|e| anyhow::anyhow!(e))?;
         }

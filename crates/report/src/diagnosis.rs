@@ -266,13 +266,18 @@ impl Diagnosis {
         )];
         if let Some(top) = self.table.first() {
             out.push(format!(
-                "capacity table: {} {} saturates first, at {}{} ({}utilisation {}%)",
+                "capacity table: {} {} saturates first, at {}{} ({}utilisation {}%){}",
                 top.service,
                 top.what,
                 if top.slots { "≤" } else { "" },
                 per_second(top.saturates_at),
                 kind(&top.what, top.class),
-                sig3(100.0 * top.utilization)
+                sig3(100.0 * top.utilization),
+                if self.class.is_some() {
+                    ", every class scaled together"
+                } else {
+                    ""
+                }
             ));
         }
         match self.limits.saturation {

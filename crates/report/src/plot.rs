@@ -147,11 +147,16 @@ where
                     Palette99::pick(i + 20).mix(0.12).filled(),
                 )))
                 .map_err(err)?;
-                ctx.draw_series(std::iter::once(Text::new(
-                    span.label.clone(),
-                    (span.from, top),
-                    ("sans-serif", 13).into_font().color(&BLACK.mix(0.7)),
-                )))
+                // Each label a line below the previous one's: spans close
+                // together do not write over one another.
+                ctx.draw_series(std::iter::once(
+                    EmptyElement::at((span.from, top))
+                        + Text::new(
+                            span.label.clone(),
+                            (3, 2 + 16 * i as i32),
+                            ("sans-serif", 13).into_font().color(&BLACK.mix(0.7)),
+                        ),
+                ))
                 .map_err(err)?;
             }
             for series in &chart.series {
@@ -736,8 +741,9 @@ pub fn load_charts(
     points: &[(f64, Option<f64>, f64)],
     saturation: Option<(f64, f64)>,
     target: Option<f64>,
+    table: &[crate::capacity::CapacityRow],
 ) -> Vec<(String, Chart)> {
-    let spans: Vec<Span> = saturation
+    let mut spans: Vec<Span> = saturation
         .map(|(from, to)| Span {
             from,
             to,
@@ -745,6 +751,33 @@ pub fn load_charts(
         })
         .into_iter()
         .collect();
+    // Where each resource of the capacity table saturates, within the
+    // loads probed: a thin band, those within 1% of one another together.
+    let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| {
+        (lo.min(p.0), hi.max(p.0))
+    });
+    let mut marks: Vec<(f64, Vec<String>)> = Vec::new();
+    for r in table
+        .iter()
+        .filter(|r| r.saturates_at >= lo && r.saturates_at <= hi)
+    {
+        let name = format!("{} {}", r.service, r.what);
+        match marks
+            .iter_mut()
+            .find(|(x, _)| (r.saturates_at / *x - 1.0).abs() < 0.01)
+        {
+            Some((_, names)) => names.push(name),
+            None => marks.push((r.saturates_at, vec![name])),
+        }
+    }
+    let width = 0.004 * (hi - lo);
+    for (x, names) in marks {
+        spans.push(Span {
+            from: x - width / 2.0,
+            to: x + width / 2.0,
+            label: format!("{}: {}/s", names.join(", "), crate::format::sig3(x)),
+        });
+    }
     let p99: Vec<(f64, f64)> = points
         .iter()
         .filter_map(|&(x, p, _)| Some((x, p? * 1e3)))
