@@ -903,6 +903,38 @@ mod tests {
 
     /// A chart renders to a PNG and an SVG of some size, and the SVG holds
     /// the title and axis labels as text (so the font was found).
+    /// The load charts mark where each resource saturates within the loads
+    /// probed, ties (within 1%) under one label, beside the bracket found.
+    #[test]
+    fn load_charts_mark_where_each_resource_saturates() {
+        use crate::capacity::{CapacityRow, ResourceClass};
+        let row = |service: &str, what: &str, at: f64| CapacityRow {
+            service: service.into(),
+            what: what.into(),
+            units: 4,
+            per_request: 0.005,
+            utilization: 600.0 / at,
+            saturates_at: at,
+            slots: false,
+            class: ResourceClass::Cpu,
+            mean: 600.0 / at,
+        };
+        let table = [
+            row("db", "pool", 800.0),
+            row("db", "cpu", 804.0),
+            row("api", "cpu", 1000.0),
+            row("api", "workers", 20_000.0),
+        ];
+        let points = [(600.0, Some(0.03), 600.0), (1200.0, Some(9.0), 800.0)];
+        let charts = load_charts(&points, Some((810.0, 821.0)), Some(0.1), &table);
+        let labels: Vec<&str> = charts[0].1.spans.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["saturates", "db pool, db cpu: 800/s", "api cpu: 1000/s"]
+        );
+        assert_eq!(charts[1].1.spans.len(), 3);
+    }
+
     #[test]
     fn charts_render_with_text() {
         let chart = Chart {
