@@ -51,6 +51,18 @@ fn a_connection_pool_of_8_slots_of_10_ms_caps_at_800_per_second() {
     first("data/connection_pool.toml", "db", "connections", 800.0);
 }
 
+/// A worker held 1 ms (CPU) + 2 ms (hop) + 200 ms (the dependency): 16
+/// workers carry 16 / 0.203 s = 78.8/s.
+#[test]
+fn sixteen_workers_held_203_ms_cap_at_78_8_per_second() {
+    first(
+        "request_path/slow_dependency.toml",
+        "api",
+        "workers",
+        16.0 / 0.203,
+    );
+}
+
 #[test]
 fn ten_stripes_held_2_ms_cap_at_5000_per_second() {
     first("data/striped_lock.toml", "api", "lock inventory", 5000.0);
