@@ -33,7 +33,7 @@ pub struct Measured {
 }
 
 /// Every resource of a run's `summary` of `scenario` and how it was used,
-/// named as [`capacity`] names them, in the order of service and name.
+/// named as [`crate::capacity::capacity`] names them, in the order of service and name.
 pub fn measured(summary: &Summary, scenario: &Scenario) -> Vec<Measured> {
     let topology = &scenario.topology;
     let station: HashMap<&str, StationId> = topology

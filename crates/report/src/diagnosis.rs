@@ -182,7 +182,9 @@ impl Change {
     }
 
     fn effect(&self) -> String {
-        if self.moves() {
+        if self.moves() && self.ratio < 1.0 {
+            format!("×{} (worse)", sig3(self.ratio))
+        } else if self.moves() {
             format!("×{}", sig3(self.ratio))
         } else {
             "no effect".into()
