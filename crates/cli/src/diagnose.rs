@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use chokepoint_report::capacity;
 use chokepoint_report::diagnosis::Diagnosis;
-use chokepoint_study::diagnose::{changes, limits, open_rate};
+use chokepoint_study::diagnose::{changes, closed, limits, open_rate};
 
 use crate::input::{load, pool};
 
@@ -48,24 +48,18 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
     let study = &loaded.study;
     let class = args.class.as_deref();
     let classes = &study.scenario.topology.classes;
-    if let Some(name) = class {
-        match classes.iter().find(|c| c.name == name) {
-            None => anyhow::bail!(crate::input::BadInput(format!(
-                "no class `{name}` in {}; its classes: {}",
-                loaded.shown,
-                classes
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-            Some(c) if matches!(c.load, chokepoint_core::model::Load::Closed { .. }) => {
-                anyhow::bail!(crate::input::BadInput(format!(
-                    "class `{name}` is closed (a fixed population): diagnose ramps an open class's rate; `chokepoint check` gives a closed class's bounds"
-                )))
-            }
-            Some(_) => {}
-        }
+    if let Some(name) = class
+        && !classes.iter().any(|c| c.name == name)
+    {
+        anyhow::bail!(crate::input::BadInput(format!(
+            "no class `{name}` in {}; its classes: {}",
+            loaded.shown,
+            classes
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     let slo = match &args.p99 {
         Some(text) => {
@@ -83,15 +77,27 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // The load ramped: the open rates, or a closed population (users).
     let rate = open_rate(study, class);
     if rate <= 0.0 {
         anyhow::bail!(crate::input::BadInput(format!(
-            "{} has no open class to scale: diagnose ramps an open load",
+            "{} has no load to ramp (no class with a rate or users)",
             loaded.shown
         )));
     }
+    let users = closed(study, class);
     let (_, table) = capacity(&study.scenario);
-    let guess = table.first().map_or(1.0, |r| r.saturates_at / rate);
+    // Start where the table (or a closed class's bounds) says it saturates.
+    let knee = chokepoint_core::analysis::closed_bounds(&study.scenario.topology)
+        .iter()
+        .filter(|b| class.is_none_or(|name| classes[b.class.idx()].name == name))
+        .map(|b| (b.demand + b.think) / b.demand_max.0)
+        .fold(f64::INFINITY, f64::min);
+    let guess = if users {
+        knee / rate
+    } else {
+        table.first().map_or(1.0, |r| r.saturates_at / rate)
+    };
     let watch = Default::default();
     let threads = pool(args.threads)?;
     let (found, changes) = threads.install(|| -> Result<_, chokepoint_study::Failed> {
@@ -117,6 +123,10 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
         table,
         limits: found,
         slo_p99: target,
+        bounds: chokepoint_report::capacity::closed_lines(&study.scenario)
+            .into_iter()
+            .filter(|_| users)
+            .collect(),
         changes,
     };
     let charts: Vec<String> = ["diagnose-p99", "diagnose-throughput"]
@@ -163,6 +173,7 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
             } else {
                 &[]
             },
+            users,
         ) {
             chokepoint_report::plot::write(&chart, &dir.join(stem))
                 .map_err(|e| anyhow::anyhow!(e))?;

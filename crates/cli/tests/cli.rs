@@ -630,7 +630,7 @@ fn compare_shows_significant_differences() {
 /// `diagnose` on `amdahl.toml` (its overloaded probes stop early, so it is
 /// quick): the cores limit it at about 533/s; one more replica or the next
 /// machine doubles that, more workers do nothing. A class that does not
-/// exist, or a scenario without open load, is a clear error.
+/// exist is a clear error; a closed population is ramped in users.
 #[test]
 fn diagnose_names_the_bottleneck_and_the_changes_that_move_it() {
     let out = chokepoint(&[
@@ -671,14 +671,16 @@ fn diagnose_names_the_bottleneck_and_the_changes_that_move_it() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no class `nope`"));
+    // A closed population is ramped in users, its bounds beside.
     let out = chokepoint(&["diagnose", "scenarios/request_path/closed_users.toml"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("40 users at first (every class's population scaled together)")
+            && stdout.contains("the bounds cross at 42.0 users")
+            && stdout.contains("simulated: saturates between"),
+        "{stdout}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no open class"));
 }
 
 /// `diagnose --format json --out DIR`: the JSON has the search's findings

@@ -207,32 +207,42 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
 /// bounds; empty without either.
 pub fn capacity_table(scenario: &Scenario) -> String {
     let mut out = open_table(scenario);
-    for b in closed_bounds(&scenario.topology) {
-        let class = &scenario.topology.classes[b.class.idx()].name;
-        let (d_max, at) = b.demand_max;
-        let origin = scenario.origins[at.idx()];
-        let busiest = &scenario.services[origin.service.idx()].name;
-        let _ = writeln!(
-            out,
-            "{}closed class {class} ({} users, think {}): demand {} per request, the most at {busiest} ({}); throughput ≤ {}/s, response ≥ {}{}",
-            if out.is_empty() { "" } else { "\n" },
-            b.population,
-            crate::format::duration(Some(b.think), None),
-            crate::format::duration(Some(b.demand), None),
-            crate::format::duration(Some(d_max), None),
-            crate::format::sig3(b.throughput_max),
-            crate::format::duration(Some(b.response_min), None),
-            match b.mva {
-                Some((x, r)) => format!(
-                    "; exactly (mean value analysis): {}/s, {}",
-                    crate::format::sig3(x),
-                    crate::format::duration(Some(r), None)
-                ),
-                None => String::new(),
-            }
-        );
+    for line in closed_lines(scenario) {
+        let _ = writeln!(out, "{}{line}", if out.is_empty() { "" } else { "\n" });
     }
     out
+}
+
+/// Each closed class's asymptotic bounds (and exact figures by mean value
+/// analysis where they apply), in words.
+pub fn closed_lines(scenario: &Scenario) -> Vec<String> {
+    closed_bounds(&scenario.topology)
+        .into_iter()
+        .map(|b| {
+            let class = &scenario.topology.classes[b.class.idx()].name;
+            let (d_max, at) = b.demand_max;
+            let origin = scenario.origins[at.idx()];
+            let busiest = &scenario.services[origin.service.idx()].name;
+            format!(
+                "closed class {class} ({} users, think {}): demand {} per request, the most at {busiest} ({}); throughput ≤ {}/s, response ≥ {}{}; the bounds cross at {} users",
+                b.population,
+                crate::format::duration(Some(b.think), None),
+                crate::format::duration(Some(b.demand), None),
+                crate::format::duration(Some(d_max), None),
+                crate::format::sig3(b.throughput_max),
+                crate::format::duration(Some(b.response_min), None),
+                match b.mva {
+                    Some((x, r)) => format!(
+                        "; exactly (mean value analysis): {}/s, {}",
+                        crate::format::sig3(x),
+                        crate::format::duration(Some(r), None)
+                    ),
+                    None => String::new(),
+                },
+                crate::format::sig3((b.demand + b.think) / d_max)
+            )
+        })
+        .collect()
 }
 
 /// The table's header.

@@ -115,8 +115,11 @@ pub struct Probe {
 /// The limits of a load.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
-    /// The total open rate at scale 1 (the scenario's), per second.
+    /// The load at scale 1 (the scenario's): the total open rate, per
+    /// second, or with `users`, the closed population.
     pub rate: f64,
+    /// Whether the load is a closed population (users), not a rate.
+    pub users: bool,
     /// The highest scale found unsaturated, and the lowest saturated
     /// (`None` when none was, up to 1,000 times the load).
     pub saturation: (f64, Option<f64>),
@@ -205,6 +208,9 @@ pub struct Diagnosis {
     pub limits: Limits,
     /// The p99 target searched for, if any.
     pub slo_p99: Option<f64>,
+    /// The closed classes' asymptotic bounds, in words (see
+    /// [`crate::capacity::closed_lines`]).
+    pub bounds: Vec<String>,
     /// The scenario as it is, then each change tried (empty when there was
     /// none to try).
     pub changes: Vec<Change>,
@@ -232,6 +238,19 @@ fn dollars(x: Option<f64>) -> String {
 }
 
 impl Diagnosis {
+    /// A load as the ramp counts it: `600/s`, or `40 users`.
+    fn load(&self, x: f64) -> String {
+        if self.limits.users {
+            // As probed: whole users, at least one.
+            match x.round().max(1.0) {
+                1.0 => "1 user".to_owned(),
+                n => format!("{n} users"),
+            }
+        } else {
+            per_second(x)
+        }
+    }
+
     /// The rows of the capacity table tied with the first (saturating
     /// within 3% of it).
     fn first_rows(&self) -> impl Iterator<Item = &CapacityRow> {
@@ -257,14 +276,20 @@ impl Diagnosis {
     fn findings(&self) -> Vec<String> {
         let rate = self.limits.rate;
         let mut out = vec![format!(
-            "{}: {} offered ({}), every probe on the same seeds",
+            "{}: {} {} ({}), every probe on the same seeds",
             self.scenario,
-            per_second(rate),
-            self.class
-                .as_ref()
-                .map_or("every open class scaled together".to_owned(), |c| format!(
-                    "class {c} scaled alone"
-                ))
+            self.load(rate),
+            if self.limits.users {
+                "at first"
+            } else {
+                "offered"
+            },
+            match (&self.class, self.limits.users) {
+                (None, false) => "every open class scaled together".to_owned(),
+                (None, true) => "every class's population scaled together".to_owned(),
+                (Some(c), false) => format!("class {c} scaled alone"),
+                (Some(c), true) => format!("class {c}'s population scaled alone"),
+            }
         )];
         if let Some(top) = self.table.first() {
             out.push(format!(
@@ -282,6 +307,7 @@ impl Diagnosis {
                 }
             ));
         }
+        out.extend(self.bounds.iter().cloned());
         match self.limits.saturation {
             (lo, Some(hi)) => {
                 let busiest = self.limits.busiest().map_or(String::new(), |b| {
@@ -289,13 +315,13 @@ impl Diagnosis {
                 });
                 out.push(format!(
                     "simulated: saturates between {} and {}{busiest}",
-                    per_second(lo * rate),
-                    per_second(hi * rate),
+                    self.load(lo * rate),
+                    self.load(hi * rate),
                 ));
             }
             (lo, None) => out.push(format!(
                 "simulated: no saturation up to {}",
-                per_second(lo * rate)
+                self.load(lo * rate)
             )),
         }
         match (self.confirms(), self.table.first(), self.limits.busiest()) {
@@ -318,15 +344,15 @@ impl Diagnosis {
         match self.limits.slo {
             Some((lo, Some(_))) if lo > 0.0 => out.push(format!(
                 "meets the SLO up to about {}",
-                per_second(lo * rate)
+                self.load(lo * rate)
             )),
             Some((_, Some(hi))) => out.push(format!(
                 "misses the SLO at every load probed, down to {}: no load meets it (a dependency or the work itself is too slow)",
-                per_second(hi * rate)
+                self.load(hi * rate)
             )),
             Some((lo, None)) => out.push(format!(
                 "meets the SLO up to at least {}",
-                per_second(lo * rate)
+                self.load(lo * rate)
             )),
             None => out.push(
                 "(no [slo] in the scenario: --p99 200ms, say, finds the highest load that meets one)"
@@ -365,7 +391,7 @@ impl Diagnosis {
         for (i, c) in self.changes.iter().enumerate() {
             rows.push(vec![
                 c.label.clone(),
-                per_second(c.limit),
+                self.load(c.limit),
                 if i == 0 { String::new() } else { c.effect() },
                 seconds(c.p99),
                 dollars(c.cost),
@@ -385,7 +411,7 @@ impl Diagnosis {
             let _ = writeln!(
                 out,
                 "\nwhere time goes at {} (the highest load probed below saturation):",
-                per_second(load)
+                self.load(load)
             );
             for (name, line) in lines {
                 let _ = writeln!(out, "  {name}: {line}");
@@ -421,7 +447,7 @@ impl Diagnosis {
             let _ = writeln!(
                 out,
                 "\n### Where time goes at {} (the highest load probed below saturation)\n",
-                per_second(load)
+                self.load(load)
             );
             for (name, line) in lines {
                 let _ = writeln!(out, "- **{}**: {}", md_escape(&name), md_escape(&line));
@@ -464,6 +490,7 @@ impl Diagnosis {
         json!({
             "scenario": self.scenario,
             "offered": rate,
+            "unit": if self.limits.users { "users" } else { "requests/s" },
             "class": self.class,
             "capacity": self.table.iter().map(|r| json!({
                 "service": r.service,

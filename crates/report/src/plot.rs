@@ -742,7 +742,13 @@ pub fn load_charts(
     saturation: Option<(f64, f64)>,
     target: Option<f64>,
     table: &[crate::capacity::CapacityRow],
+    users: bool,
 ) -> Vec<(String, Chart)> {
+    let x_label = if users {
+        "users (closed population)"
+    } else {
+        "offered load (requests/s)"
+    };
     let mut spans: Vec<Span> = saturation
         .map(|(from, to)| Span {
             from,
@@ -798,7 +804,7 @@ pub fn load_charts(
             "diagnose-p99".into(),
             Chart {
                 title: "p99 latency against the offered load".into(),
-                x_label: "offered load (requests/s)".into(),
+                x_label: x_label.into(),
                 y_label: "p99 latency (ms, log scale)".into(),
                 log_y: true,
                 series: latency,
@@ -810,13 +816,17 @@ pub fn load_charts(
             "diagnose-throughput".into(),
             Chart {
                 title: "throughput against the offered load".into(),
-                x_label: "offered load (requests/s)".into(),
+                x_label: x_label.into(),
                 y_label: "completed (requests/s)".into(),
                 log_y: false,
-                series: vec![
-                    Series::new("completed", done, Style::Line, 0),
-                    Series::new("completed = offered", offered, Style::Dashed, 1),
-                ],
+                // Completed against offered: equal until it saturates (a
+                // population's users offer no rate of their own).
+                series: std::iter::once(Series::new("completed", done, Style::Line, 0))
+                    .chain(
+                        (!users)
+                            .then(|| Series::new("completed = offered", offered, Style::Dashed, 1)),
+                    )
+                    .collect(),
                 legend_right: false,
                 spans,
             },
@@ -926,7 +936,7 @@ mod tests {
             row("api", "workers", 20_000.0),
         ];
         let points = [(600.0, Some(0.03), 600.0), (1200.0, Some(9.0), 800.0)];
-        let charts = load_charts(&points, Some((810.0, 821.0)), Some(0.1), &table);
+        let charts = load_charts(&points, Some((810.0, 821.0)), Some(0.1), &table, false);
         let labels: Vec<&str> = charts[0].1.spans.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(
             labels,

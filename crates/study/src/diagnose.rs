@@ -167,33 +167,64 @@ pub fn scaled(study: &Study, class: Option<&str>, scale: f64) -> Study {
         study.scenario.clone(),
         study.warnings.clone(),
     );
-    scale_topology(&mut out.scenario.topology, class, scale);
+    let closed = closed(study, class);
+    scale_topology(&mut out.scenario.topology, class, closed, scale);
     out
 }
 
-fn scale_topology(topology: &mut Topology, class: Option<&str>, scale: f64) {
+/// Whether the load ramped is a closed population: `class`'s, if named
+/// and closed; without one, every closed class's when there is no open
+/// class (otherwise the open classes' rates are ramped).
+pub fn closed(study: &Study, class: Option<&str>) -> bool {
+    let classes = &study.scenario.topology.classes;
+    let is_closed = |c: &&chokepoint_core::model::Class| matches!(c.load, Load::Closed { .. });
+    match class {
+        Some(name) => classes
+            .iter()
+            .filter(|c| c.name == name)
+            .any(|c| is_closed(&c)),
+        None => classes.iter().all(|c| is_closed(&c)),
+    }
+}
+
+fn scale_topology(topology: &mut Topology, class: Option<&str>, closed: bool, scale: f64) {
+    let points = |profile: &mut Option<Profile>| match profile {
+        Some(Profile::Points(points)) => points.iter_mut().for_each(|p| p.1 *= scale),
+        Some(Profile::Diurnal {
+            mean, amplitude, ..
+        }) => {
+            *mean *= scale;
+            *amplitude *= scale;
+        }
+        None => {}
+    };
     for c in &mut topology.classes {
         if class.is_some_and(|name| name != c.name) {
             continue;
         }
-        if let Load::Open { rate, profile, .. } = &mut c.load {
-            *rate *= scale;
-            match profile {
-                Some(Profile::Points(points)) => points.iter_mut().for_each(|p| p.1 *= scale),
-                Some(Profile::Diurnal {
-                    mean, amplitude, ..
-                }) => {
-                    *mean *= scale;
-                    *amplitude *= scale;
-                }
-                None => {}
+        match &mut c.load {
+            Load::Open { rate, profile, .. } if !closed => {
+                *rate *= scale;
+                points(profile);
             }
+            Load::Closed {
+                population,
+                profile,
+                ..
+            } if closed => {
+                // Whole users, at least one.
+                *population = ((f64::from(*population) * scale).round() as u32).max(1);
+                points(profile);
+            }
+            _ => {}
         }
     }
 }
 
-/// The total open rate of `study` (of `class` alone if named).
+/// The load ramped at scale 1: the total open rate of `study` (of
+/// `class` alone if named), or its closed population (see [`closed`]).
 pub fn open_rate(study: &Study, class: Option<&str>) -> f64 {
+    let closed = closed(study, class);
     study
         .scenario
         .topology
@@ -201,8 +232,9 @@ pub fn open_rate(study: &Study, class: Option<&str>) -> f64 {
         .iter()
         .filter(|c| class.is_none_or(|name| name == c.name))
         .map(|c| match c.load {
-            Load::Open { rate, .. } => rate,
-            Load::Closed { .. } => 0.0,
+            Load::Open { rate, .. } if !closed => rate,
+            Load::Closed { population, .. } if closed => f64::from(population),
+            _ => 0.0,
         })
         .sum()
 }
@@ -286,11 +318,19 @@ pub fn probe(
     let sim = s.scenario.simulation.clone();
     let outcome = s.run(&sim, None, watch)?;
     let summary = &outcome.summary;
+    let busiest = busiest(summary, &s.scenario, table);
+    // A closed population cannot pile up without bound: it saturates when
+    // its bottleneck is nearly always busy (throughput at 1 / D_max).
+    let saturated = if closed(study, class) {
+        busiest.as_ref().is_some_and(|b| b.utilization >= 0.95)
+    } else {
+        saturated(summary)
+    };
     Ok(Probe {
         scale,
-        saturated: saturated(summary),
+        saturated,
         meets: slo.and(summary.slo.as_ref().map(|v| v.met)),
-        busiest: busiest(summary, &s.scenario, table),
+        busiest,
         p99: summary
             .classes
             .values()
@@ -362,7 +402,18 @@ pub fn limits(
     let slo = slo.or(study.scenario.slo.as_ref());
     let (_, table) = capacity(&study.scenario);
     let mut probes: Vec<Probe> = Vec::new();
+    // A population is whole users: scales that round to the same one are
+    // the same probe.
+    let (users, load) = (closed(study, class), open_rate(study, class));
+    let snap = |scale: f64| {
+        if users && scale > 0.0 {
+            (load * scale).round().max(1.0) / load
+        } else {
+            scale
+        }
+    };
     let at = |scale: f64, probes: &mut Vec<Probe>| -> Result<Probe, Failed> {
+        let scale = snap(scale);
         if let Some(p) = probes.iter().find(|p| p.scale == scale) {
             return Ok(p.clone());
         }
@@ -382,10 +433,13 @@ pub fn limits(
         })?),
         None => None,
     };
+    // The brackets as probed (whole users).
+    let snapped = |(lo, hi): (f64, Option<f64>)| (snap(lo), hi.map(snap));
     Ok(Limits {
-        rate: open_rate(study, class),
-        saturation,
-        slo: slo_limit,
+        rate: load,
+        users,
+        saturation: snapped(saturation),
+        slo: slo_limit.map(snapped),
         probes,
     })
 }

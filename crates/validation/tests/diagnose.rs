@@ -228,6 +228,7 @@ fn the_simulation_names_the_resource_the_table_ranks_first() {
             table,
             limits: found,
             slo_p99: None,
+            bounds: Vec::new(),
             changes: Vec::new(),
         };
         assert_eq!(diagnosis.confirms(), Some(true), "{path}");
@@ -257,4 +258,31 @@ fn a_bigger_cache_moves_the_limit_as_its_misses_predict() {
         (moved / predicted - 1.0).abs() < 0.05,
         "the limit moved ×{moved}, the table predicts ×{predicted}"
     );
+}
+
+/// A closed population ramps in whole users: Jain's central server
+/// (`mva_central_server`, product-form) saturates where its bottleneck
+/// disk is 95% busy, which mean value analysis (exact here) puts at the
+/// first population N with X(N) × D_max ≥ 0.95; the search finds it to
+/// within a user, and names the disk.
+#[test]
+fn a_closed_population_saturates_where_mean_value_analysis_says() {
+    let (base, ..) = study("validation/mva_central_server.toml");
+    let found = limits(&base, None, 1.0, None, &Default::default()).unwrap();
+    assert!(found.users);
+    let exact = |n: f64| {
+        let s = chokepoint_study::diagnose::scaled(&base, None, n / found.rate);
+        let b = &chokepoint_core::analysis::closed_bounds(&s.scenario.topology)[0];
+        let (x, _) = b.mva.expect("product-form");
+        x * b.demand_max.0
+    };
+    let knee = (1..100).find(|&n| exact(f64::from(n)) >= 0.95).unwrap();
+    let (lo, hi) = found.saturation;
+    let hi = hi.expect("it saturates") * found.rate;
+    assert!(
+        (hi - f64::from(knee)).abs() <= 1.0 + 1e-9,
+        "saturated from {hi} users (highest unsaturated {}), MVA: {knee}",
+        lo * found.rate
+    );
+    assert_eq!(found.busiest().unwrap().service, "disk_a");
 }
