@@ -25,6 +25,10 @@ pub(crate) struct SimFlags {
     // negative), not taken for another flag.
     #[arg(long, allow_hyphen_values = true)]
     pub(crate) duration: Option<String>,
+    /// Override the warm-up discarded before measuring, such as "30s"
+    /// ("0s": none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) warmup: Option<String>,
     /// The most requests a replication may hold at once (default: the
     /// scenario's, else 1000000). An overloaded system grows until it
     /// reaches it; the replication then stops and the report says why.
@@ -46,6 +50,17 @@ impl SimFlags {
         }
         if let Some(d) = &self.duration {
             sim.duration = positive_duration("--duration", d)?;
+        }
+        if let Some(w) = &self.warmup {
+            sim.warmup = match parse_duration(w) {
+                _ if w.trim_start().starts_with('-') => {
+                    return Err(BadInput(format!(
+                        "--warmup must be zero or positive, found {w}"
+                    )));
+                }
+                Ok(0.0) => SimTime::ZERO,
+                _ => positive_duration("--warmup", w)?,
+            };
         }
         if let Some(n) = self.max_in_system {
             sim.max_in_system = n;
@@ -121,6 +136,9 @@ impl SimFlags {
         if let Some(n) = self.max_in_system {
             text.push_str(&format!(" max_in_system={n}"));
         }
+        if let Some(w) = &self.warmup {
+            text.push_str(&format!(" warmup={w}"));
+        }
         // A time limit may stop replications, which changes their figures.
         if let Some(t) = &self.time_limit {
             text.push_str(&format!(" time_limit={t}"));
@@ -143,6 +161,41 @@ pub(crate) fn positive_duration(flag: &str, text: &str) -> Result<SimTime, BadIn
             Err(BadInput(format!("{flag} must be positive, found {text}")))
         }
         Err(e) => Err(BadInput(format!("{flag} {text}: {}", e.message))),
+    }
+}
+
+/// The SLO was missed (by the run, by every design compared, by every
+/// sweep point), and the command was not told to ignore it: exit code 3,
+/// after everything was printed and written, as load-testing tools do
+/// when a threshold fails.
+#[derive(Debug)]
+pub(crate) struct SloMissed(pub(crate) String);
+
+impl std::fmt::Display for SloMissed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: exit code 3 (--no-fail-on-slo exits 0)", self.0)
+    }
+}
+
+impl std::error::Error for SloMissed {}
+
+/// Whether to fail on a missed SLO (shared by `run`, `compare`, `sweep`).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct SloExit {
+    /// Exit 0 even when the SLO is missed (by default, exit code 3 when the
+    /// run misses it, or no design or sweep point meets it).
+    #[arg(long)]
+    pub(crate) no_fail_on_slo: bool,
+}
+
+impl SloExit {
+    /// `Err(SloMissed)` when `missed` (a description) and not told to
+    /// ignore it.
+    pub(crate) fn check(self, missed: Option<String>) -> anyhow::Result<()> {
+        match missed {
+            Some(what) if !self.no_fail_on_slo => Err(SloMissed(what).into()),
+            _ => Ok(()),
+        }
     }
 }
 

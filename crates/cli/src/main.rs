@@ -55,6 +55,8 @@ struct CompareArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     sim: SimFlags,
+    #[command(flatten)]
+    slo_exit: input::SloExit,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     format: CompareFormat,
@@ -72,6 +74,8 @@ struct RunArgs {
     file: PathBuf,
     #[command(flatten)]
     sim: SimFlags,
+    #[command(flatten)]
+    slo_exit: input::SloExit,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -142,6 +146,16 @@ fn main() -> ExitCode {
         {
             eprintln!("error: {e}");
             ExitCode::from(130)
+        }
+        // Everything was reported; the code says the SLO was missed
+        // (interrupted first: what was judged was partial).
+        Err(e) if e.downcast_ref::<input::SloMissed>().is_some() => {
+            eprintln!("{e}");
+            if interrupt::interrupted() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::from(3)
+            }
         }
         Err(e) if e.downcast_ref::<BadInput>().is_some() => {
             let message = format!("{e}");
@@ -250,7 +264,13 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!(e))?;
         }
     }
-    Ok(())
+    args.slo_exit.check(
+        summary
+            .slo
+            .as_ref()
+            .filter(|v| !v.met)
+            .map(|v| format!("SLO missed ({})", v.violations.join("; "))),
+    )
 }
 
 /// A progress bar on a terminal, over the simulated time of every
@@ -382,7 +402,16 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot draw a chart in {}: {e}", dir.display()))?;
         }
     }
-    Ok(())
+    // Judged when at least one design has an SLO: failed when none meets it.
+    let verdicts: Vec<bool> = comparison
+        .results
+        .iter()
+        .filter_map(|s| s.slo.as_ref().map(|v| v.met))
+        .collect();
+    args.slo_exit.check(
+        (!verdicts.is_empty() && !verdicts.contains(&true))
+            .then(|| "no design meets its SLO".to_owned()),
+    )
 }
 
 /// Prints the built-in catalog of hardware profiles.

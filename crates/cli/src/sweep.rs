@@ -41,6 +41,8 @@ pub(crate) struct SweepArgs {
     file: PathBuf,
     #[command(flatten)]
     sim: SimFlags,
+    #[command(flatten)]
+    slo_exit: crate::input::SloExit,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
@@ -141,11 +143,12 @@ pub(crate) fn load_points(
 fn flags_record(source: &str, sim: &SimFlags) -> String {
     let show = |x: Option<String>| x.unwrap_or_else(|| "(the scenario's)".into());
     format!(
-        "scenario {:016x}\n--seed {}\n--replications {}\n--duration {}\n--max-in-system {}\n--time-limit {}\n",
+        "scenario {:016x}\n--seed {}\n--replications {}\n--duration {}\n--warmup {}\n--max-in-system {}\n--time-limit {}\n",
         name_key(source),
         show(sim.seed.map(|s| s.to_string())),
         show(sim.replications.map(|n| n.to_string())),
         show(sim.duration.clone()),
+        show(sim.warmup.clone()),
         show(sim.max_in_system.map(|n| n.to_string())),
         sim.time_limit.clone().unwrap_or_else(|| "(none)".into()),
     )
@@ -411,7 +414,12 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
         LINES,
         CSV
     );
-    Ok(())
+    // A shard holds some points only: the whole sweep is judged, not it.
+    let judged: Vec<bool> = lines.iter().filter_map(|l| l.view.met()).collect();
+    args.slo_exit.check(
+        (args.shard.is_none() && !judged.is_empty() && !judged.contains(&true))
+            .then(|| "no sweep point meets the SLO".to_owned()),
+    )
 }
 
 /// A table of the points in `lines`: label, SLO verdict, and per class its

@@ -735,3 +735,60 @@ fn diagnose_writes_json_and_charts() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A missed SLO is exit code 3, after everything was printed (as load
+/// testers do with thresholds); `--no-fail-on-slo` exits 0. `--warmup`
+/// overrides the scenario's (0 s allowed, a negative one refused).
+#[test]
+fn a_missed_slo_exits_3_unless_told_otherwise() {
+    let args = [
+        "run",
+        "scenarios/scaling/cpu_bound.toml",
+        "--duration",
+        "5s",
+        "--warmup",
+        "0s",
+    ];
+    let out = chokepoint(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("measured after 0 s warm-up"), "{stdout}");
+    assert!(stdout.contains("SLO: missed"), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SLO missed (browse: p99"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = chokepoint(&[&args[..], &["--no-fail-on-slo"]].concat());
+    assert_eq!(out.status.code(), Some(0));
+    // A design that meets it: compare exits 0 when any design does.
+    let out = chokepoint(&[
+        "compare",
+        "scenarios/scaling/cpu_bound.toml",
+        "scenarios/request_path/db_pool.toml",
+        "--duration",
+        "5s",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = chokepoint(&[
+        "compare",
+        "scenarios/scaling/cpu_bound.toml",
+        "scenarios/scaling/disk_bound.toml",
+        "--duration",
+        "5s",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = chokepoint(&["run", "scenarios/mmc.toml", "--warmup", "-1s"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--warmup must be zero or positive"));
+}
