@@ -72,6 +72,36 @@ pub fn csv(summary: &Summary) -> String {
             row("fault", &f.name, metric, Cell { value, ci95 });
         }
     }
+    if let Some(c) = &summary.cost {
+        let figures = [
+            ("per_hour", Some(c.per_hour)),
+            ("per_million_requests", c.per_million_requests),
+        ];
+        for (metric, value) in figures {
+            row("cost", "", metric, Cell { value, ci95: None });
+        }
+    }
+    if let Some(v) = &summary.slo {
+        let value = Some(f64::from(u8::from(v.met)));
+        row("slo", "", "met", Cell { value, ci95: None });
+        for violation in &v.violations {
+            let value = Some(1.0);
+            row("slo", violation, "violated", Cell { value, ci95: None });
+        }
+    }
+    for b in &summary.analytic {
+        let figures = [
+            ("analytic", Some(b.analytic), None),
+            ("simulated", Some(b.simulated), b.simulated_ci95),
+            ("agrees", Some(f64::from(u8::from(b.verdict != "differs"))), None),
+        ];
+        for (metric, value, ci95) in figures {
+            row("analytic", &b.resource, metric, Cell { value, ci95 });
+        }
+    }
+    for w in &summary.warnings {
+        row("warning", w, "", Cell { value: None, ci95: None });
+    }
     if let Some(m) = &summary.metastability {
         let figures = [
             ("metastable", Some(f64::from(u8::from(m.metastable)))),
