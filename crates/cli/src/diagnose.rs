@@ -93,11 +93,20 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
         .filter(|b| class.is_none_or(|name| classes[b.class.idx()].name == name))
         .map(|b| (b.demand + b.think) / b.demand_max.0)
         .fold(f64::INFINITY, f64::min);
+    // (The table's loads scale every open class: one class alone starts at
+    // its own rate.)
     let guess = if users {
         knee / rate
+    } else if class.is_some() {
+        1.0
     } else {
         table.first().map_or(1.0, |r| r.saturates_at / rate)
     };
+    // A folder that cannot be written is known before simulating.
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| crate::input::BadInput(format!("--out {}: {e}", dir.display())))?;
+    }
     let watch = Default::default();
     let threads = pool(args.threads)?;
     let (found, changes) = threads.install(|| -> Result<_, chokepoint_study::Failed> {
@@ -123,6 +132,10 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
         table,
         limits: found,
         slo_p99: target,
+        slo: slo
+            .as_ref()
+            .or(study.scenario.slo.as_ref())
+            .map(chokepoint_report::slo::objectives),
         bounds: chokepoint_report::capacity::closed_lines(&study.scenario)
             .into_iter()
             .filter(|_| users)

@@ -104,7 +104,9 @@ impl ClassStats {
 
     /// The latency quantile `q` in seconds, from the histogram (0 when empty).
     pub fn latency_quantile(&self, q: f64) -> f64 {
-        self.latency.value_at_quantile(q) as f64 / NANOS_PER_SEC
+        // A bucket's highest equivalent value may pass the largest latency
+        // recorded: no quantile is above the maximum.
+        self.latency.value_at_quantile(q).min(self.latency_max) as f64 / NANOS_PER_SEC
     }
 
     /// Fraction of arrivals that were dropped (NaN when nothing arrived).

@@ -140,12 +140,18 @@ impl Limits {
             .min_by(|a, b| a.scale.total_cmp(&b.scale))
     }
 
-    /// The highest unsaturated probe (the closest below the limit).
+    /// The highest probe at most 95% of the highest unsaturated one (or
+    /// that one, if none is): close to the limit, but clear of the
+    /// probes at its edge, which are nearly saturated.
     pub fn below(&self) -> Option<&Probe> {
-        self.probes
-            .iter()
-            .filter(|p| !p.saturated)
-            .max_by(|a, b| a.scale.total_cmp(&b.scale))
+        let highest = |most: f64| {
+            self.probes
+                .iter()
+                .filter(move |p| !p.saturated && p.scale <= most)
+                .max_by(|a, b| a.scale.total_cmp(&b.scale))
+        };
+        let edge = highest(f64::INFINITY)?;
+        highest(0.95 * edge.scale).or(Some(edge))
     }
 
     /// The busiest resource at the lowest saturated probe.
@@ -169,6 +175,9 @@ pub struct Change {
     pub limit: f64,
     /// As a multiple of the scenario's.
     pub ratio: f64,
+    /// Whether it saturates at the scenario's load (its p99 there is then
+    /// the length of the run's, not a figure of the system).
+    pub saturated: bool,
     /// Its p99 at the scenario's load.
     pub p99: Option<f64>,
     /// Its cost per hour.
@@ -208,6 +217,8 @@ pub struct Diagnosis {
     pub limits: Limits,
     /// The p99 target searched for, if any.
     pub slo_p99: Option<f64>,
+    /// The SLO searched for, in words (`p99 ≤ 100 ms`), if any.
+    pub slo: Option<String>,
     /// The closed classes' asymptotic bounds, in words (see
     /// [`crate::capacity::closed_lines`]).
     pub bounds: Vec<String>,
@@ -238,6 +249,13 @@ fn dollars(x: Option<f64>) -> String {
 }
 
 impl Diagnosis {
+    /// ` (p99 ≤ 100 ms)`: the SLO's objectives, if known.
+    fn objectives(&self) -> String {
+        self.slo
+            .as_ref()
+            .map_or(String::new(), |o| format!(" ({o})"))
+    }
+
     /// A load as the ramp counts it: `600/s`, or `40 users`.
     fn load(&self, x: f64) -> String {
         if self.limits.users {
@@ -292,20 +310,28 @@ impl Diagnosis {
             }
         )];
         if let Some(top) = self.table.first() {
-            out.push(format!(
-                "capacity table: {} {} saturates first, at {}{} ({}utilisation {}%){}",
-                top.service,
-                top.what,
-                if top.slots { "≤" } else { "" },
-                per_second(top.saturates_at),
-                kind(&top.what, top.class),
-                sig3(100.0 * top.utilization),
-                if self.class.is_some() {
-                    ", every class scaled together"
-                } else {
-                    ""
-                }
-            ));
+            // Its loads scale every open class together: another axis than
+            // one class's rate or a population.
+            let table_axis = self.class.is_none() && !self.limits.users;
+            out.push(if table_axis {
+                format!(
+                    "capacity table: {} {} saturates first, at {}{} ({}utilization {}%)",
+                    top.service,
+                    top.what,
+                    if top.slots { "≤" } else { "" },
+                    per_second(top.saturates_at),
+                    kind(&top.what, top.class),
+                    sig3(100.0 * top.utilization),
+                )
+            } else {
+                format!(
+                    "capacity table (every open class at its rate): {} {} is the busiest ({}utilization {}%)",
+                    top.service,
+                    top.what,
+                    kind(&top.what, top.class),
+                    sig3(100.0 * top.utilization),
+                )
+            });
         }
         out.extend(self.bounds.iter().cloned());
         match self.limits.saturation {
@@ -325,7 +351,21 @@ impl Diagnosis {
             )),
         }
         match (self.confirms(), self.table.first(), self.limits.busiest()) {
-            (Some(true), ..) => out.push("the simulation confirms the capacity table".into()),
+            (Some(true), Some(top), _) => {
+                out.push("the simulation confirms the capacity table".into());
+                // A run detects a backlog a little above the true limit:
+                // plan with the lower of the two.
+                if let (true, Some(_)) = (
+                    self.class.is_none() && !self.limits.users,
+                    self.limits.saturation.1,
+                ) {
+                    let plan = top.saturates_at.min(self.limits.saturation.0 * rate);
+                    out.push(format!(
+                        "limit to plan with: {} (the lower of the table's and the highest load that did not saturate)",
+                        per_second(plan)
+                    ));
+                }
+            }
             (Some(false), Some(top), Some(b)) => out.push(format!(
                 "the simulation corrects the capacity table: {} saturates before {} {}{}",
                 b.name(),
@@ -343,15 +383,18 @@ impl Diagnosis {
         }
         match self.limits.slo {
             Some((lo, Some(_))) if lo > 0.0 => out.push(format!(
-                "meets the SLO up to about {}",
+                "meets the SLO{} up to about {}",
+                self.objectives(),
                 self.load(lo * rate)
             )),
             Some((_, Some(hi))) => out.push(format!(
-                "misses the SLO at every load probed, down to {}: no load meets it (a dependency or the work itself is too slow)",
+                "misses the SLO{} at every load probed, down to {}: no load meets it (a dependency or the work itself is too slow)",
+                self.objectives(),
                 self.load(hi * rate)
             )),
             Some((lo, None)) => out.push(format!(
-                "meets the SLO up to at least {}",
+                "meets the SLO{} up to at least {}",
+                self.objectives(),
                 self.load(lo * rate)
             )),
             None => out.push(
@@ -393,7 +436,11 @@ impl Diagnosis {
                 c.label.clone(),
                 self.load(c.limit),
                 if i == 0 { String::new() } else { c.effect() },
-                seconds(c.p99),
+                if c.saturated {
+                    "saturated".to_owned()
+                } else {
+                    seconds(c.p99)
+                },
                 dollars(c.cost),
                 c.next.as_ref().map_or(String::new(), Busy::name),
             ]);
@@ -410,7 +457,7 @@ impl Diagnosis {
         if let Some((load, lines)) = self.time_spent() {
             let _ = writeln!(
                 out,
-                "\nwhere time goes at {} (the highest load probed below saturation):",
+                "\nwhere time goes at {} (the highest load probed at most 95% of the limit):",
                 self.load(load)
             );
             for (name, line) in lines {
@@ -446,7 +493,7 @@ impl Diagnosis {
         if let Some((load, lines)) = self.time_spent() {
             let _ = writeln!(
                 out,
-                "\n### Where time goes at {} (the highest load probed below saturation)\n",
+                "\n### Where time goes at {} (the highest load probed at most 95% of the limit)\n",
                 self.load(load)
             );
             for (name, line) in lines {
@@ -507,6 +554,7 @@ impl Diagnosis {
             "confirms_capacity_table": self.confirms(),
             "slo": self.limits.slo.map(bracket),
             "slo_p99": self.slo_p99,
+            "slo_objectives": self.slo,
             "time_spent": self.limits.below().map(|p| json!({
                 "offered": p.scale * rate,
                 "services": time(&p.time),
@@ -521,6 +569,7 @@ impl Diagnosis {
             })).collect::<Vec<_>>(),
             "as_it_is": self.changes.first().map(|c| json!({
                 "p99": c.p99,
+                "saturated_at_load": c.saturated,
                 "cost_per_hour": c.cost,
                 "limited_by": c.next.as_ref().map(Busy::name),
             })),
@@ -530,6 +579,7 @@ impl Diagnosis {
                 "ratio": c.ratio,
                 "moves_the_limit": c.moves(),
                 "p99": c.p99,
+                "saturated_at_load": c.saturated,
                 "cost_per_hour": c.cost,
                 "limited_by": c.next.as_ref().map(Busy::name),
             })).collect::<Vec<_>>(),

@@ -93,14 +93,26 @@ pub fn csv(summary: &Summary) -> String {
         let figures = [
             ("analytic", Some(b.analytic), None),
             ("simulated", Some(b.simulated), b.simulated_ci95),
-            ("agrees", Some(f64::from(u8::from(b.verdict != "differs"))), None),
+            (
+                "agrees",
+                Some(f64::from(u8::from(b.verdict != "differs"))),
+                None,
+            ),
         ];
         for (metric, value, ci95) in figures {
             row("analytic", &b.resource, metric, Cell { value, ci95 });
         }
     }
     for w in &summary.warnings {
-        row("warning", w, "", Cell { value: None, ci95: None });
+        row(
+            "warning",
+            w,
+            "",
+            Cell {
+                value: None,
+                ci95: None,
+            },
+        );
     }
     if let Some(m) = &summary.metastability {
         let figures = [

@@ -3,6 +3,24 @@
 use crate::summary::{Summary, Verdict};
 use chokepoint_scenario::Slo;
 
+/// An SLO's objectives in words: `p99 ≤ 100 ms, error rate ≤ 0.01`.
+pub fn objectives(slo: &Slo) -> String {
+    let at = |x: f64| crate::format::duration(Some(x), None);
+    let latencies = [
+        ("mean", slo.mean),
+        ("p50", slo.p50),
+        ("p90", slo.p90),
+        ("p99", slo.p99),
+        ("p99.9", slo.p999),
+    ];
+    latencies
+        .iter()
+        .filter_map(|&(what, limit)| Some(format!("{what} ≤ {}", at(limit?))))
+        .chain(slo.max_error_rate.map(|r| format!("error rate ≤ {r}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Judges a summary against an SLO: every class must meet every objective given.
 /// A class with no completion misses every latency objective.
 pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {

@@ -145,8 +145,14 @@ pub fn parse_duration_ns(text: &str) -> Result<f64, TextError> {
             None => err.help("units: ns, us, ms, s, m or min (minutes), h, d (days)"),
         });
     };
-    if !value.is_finite() || value < 0.0 {
+    if value < 0.0 {
         return Err(TextError::new(whole, "a duration cannot be negative"));
+    }
+    if !(value * scale).is_finite() {
+        return Err(TextError::new(
+            whole,
+            "a duration this long is not a number",
+        ));
     }
     Ok(value * scale)
 }

@@ -106,6 +106,18 @@ pub fn actions(study: &Study) -> Vec<Action> {
                 (n + 1).to_string(),
             )],
         });
+        // A lock with more stripes (finer-grained locking), where the
+        // scenario's `locks` is one table (a list cannot be addressed).
+        if let [lock] = svc.locks.as_slice() {
+            let (n, more) = (lock.stripes.len(), 2 * lock.stripes.len());
+            out.push(Action {
+                label: format!("{name}: lock {} {n} → {more} stripes", lock.name),
+                overrides: vec![Override::new(
+                    format!("services.{name}.locks.keys"),
+                    more.to_string(),
+                )],
+            });
+        }
         let head = svc.replicas[0].head();
         // Each change as what it does to the service, and its overrides.
         let workers = scenario.topology.stations[head.idx()]
@@ -427,8 +439,15 @@ pub fn limits(
         1.0
     };
     let saturation = boundary(start, |s| Ok(at(s, &mut probes)?.saturated))?;
+    // The SLO search starts at the scenario's load, or below the
+    // saturation found when that is lower (an absurd load would otherwise
+    // step down from far past it).
+    let from = match saturation {
+        (lo, _) if lo > 0.0 => lo.min(1.0),
+        _ => 1.0,
+    };
     let slo_limit = match slo {
-        Some(_) => Some(boundary(1.0, |s| {
+        Some(_) => Some(boundary(from, |s| {
             Ok(at(s, &mut probes)?.meets == Some(false))
         })?),
         None => None,
@@ -468,6 +487,7 @@ pub fn changes(
         label: "(as it is)".into(),
         limit: base,
         ratio: 1.0,
+        saturated: now.saturated,
         p99: now.p99,
         cost: now.cost,
         next: found.busiest().cloned(),
@@ -485,6 +505,7 @@ pub fn changes(
             label: action.label,
             limit: moved.limit(),
             ratio: moved.limit() / base,
+            saturated: at_load.saturated,
             p99: at_load.p99,
             cost: at_load.cost,
             next: moved.busiest().cloned(),

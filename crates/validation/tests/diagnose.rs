@@ -228,6 +228,7 @@ fn the_simulation_names_the_resource_the_table_ranks_first() {
             table,
             limits: found,
             slo_p99: None,
+            slo: None,
             bounds: Vec::new(),
             changes: Vec::new(),
         };
@@ -285,4 +286,26 @@ fn a_closed_population_saturates_where_mean_value_analysis_says() {
         lo * found.rate
     );
     assert_eq!(found.busiest().unwrap().service, "disk_a");
+}
+
+/// A load far past the limit (`db_pool` at 100 times its rate) finds the
+/// same SLO limit as the scenario's own: the SLO search starts below the
+/// saturation found, not from the absurd load down.
+#[test]
+fn an_absurd_load_finds_the_same_slo_limit() {
+    let (base, text, dir) = study("request_path/db_pool.toml");
+    let slo_limit = |study: &Study| {
+        let found = limits(study, None, 1.0, None, &Default::default()).unwrap();
+        found.slo.expect("db_pool has an SLO").0 * found.rate
+    };
+    let at = slo_limit(&base);
+    let absurd = [Override::new("load.web.rate", "\"60000/s\"")];
+    let scenario = chokepoint_scenario::load_in(&text, Some(&dir), &absurd)
+        .scenario
+        .unwrap();
+    let far = slo_limit(&Study::new("db_pool", scenario, Vec::new()));
+    assert!(
+        (far / at - 1.0).abs() < 0.03,
+        "meets the SLO up to {far}/s from 60000/s, {at}/s from 600/s"
+    );
 }
