@@ -45,7 +45,11 @@ enum Command {
     /// Find what saturates first, at what load, and which change moves the limit.
     Diagnose(diagnose::DiagnoseArgs),
     /// List the built-in hardware profiles (illustrative prices).
-    Profiles,
+    Profiles {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -57,6 +61,11 @@ struct CompareArgs {
     sim: SimFlags,
     #[command(flatten)]
     slo_exit: input::SloExit,
+    /// Run every design with the baseline's [simulation] (replications,
+    /// duration, warm-up) instead of its own. The baseline's seed is
+    /// always shared: common random numbers.
+    #[arg(long)]
+    same_settings: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     format: CompareFormat,
@@ -129,8 +138,8 @@ fn main() -> ExitCode {
         Command::Merge(args) => sweep::merge(&args),
         Command::Compare(args) => compare(&args),
         Command::Diagnose(args) => diagnose::diagnose(&args),
-        Command::Profiles => {
-            profiles();
+        Command::Profiles { format } => {
+            profiles(format);
             Ok(())
         }
     };
@@ -333,18 +342,32 @@ fn parse_window(text: &str) -> anyhow::Result<SimTime> {
     Ok(input::positive_duration("--window", text)?)
 }
 
-/// Simulates each scenario with the baseline's `[simulation]` settings (seed,
-/// replications, duration, warm-up, then the flags), so that all see the
-/// same random streams wherever their names match, and prints them side by side.
+/// Simulates each scenario with its own `[simulation]` settings (or the
+/// baseline's with `--same-settings`) and the baseline's seed, then the
+/// flags, so that all see the same random streams wherever their names
+/// match, and prints them side by side.
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let mut loaded = Vec::new();
     for file in &args.files {
         loaded.push(load(file)?);
     }
-    let mut sim = loaded[0].study.scenario.simulation.clone();
-    args.sim.apply(&mut sim)?;
+    // Each design with its own [simulation] (a cache's warm-up is its
+    // own), or the baseline's with --same-settings; the baseline's seed
+    // for all: common random numbers. The flags override every one.
+    let base = loaded[0].study.scenario.simulation.clone();
+    let mut sims = Vec::new();
     for l in &loaded {
+        let mut sim = if args.same_settings {
+            base.clone()
+        } else {
+            chokepoint_scenario::Simulation {
+                seed: base.seed,
+                ..l.study.scenario.simulation.clone()
+            }
+        };
+        args.sim.apply(&mut sim)?;
         args.sim.fits(&l.shown, &l.study.scenario, &sim)?;
+        sims.push(sim);
     }
     let class_names = |l: &input::Loaded| -> Vec<String> {
         let classes = &l.study.scenario.topology.classes;
@@ -366,13 +389,13 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let pool = pool(args.threads)?;
     let mut runs = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    for (l, file) in loaded.iter_mut().zip(&args.files) {
+    for ((l, file), sim) in loaded.iter_mut().zip(&args.files).zip(&sims) {
         if names.contains(&l.study.name) {
             l.study.name = file.display().to_string();
         }
         names.push(l.study.name.clone());
         let watch = args.sim.watch(None)?;
-        let outcome = pool.install(|| l.study.run(&sim, None, &watch))?;
+        let outcome = pool.install(|| l.study.run(sim, None, &watch))?;
         runs.push((l.study.name.clone(), outcome.summary));
     }
     let comparison = chokepoint_report::compare::compare(runs);
@@ -414,19 +437,66 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     )
 }
 
-/// Prints the built-in catalog of hardware profiles.
-fn profiles() {
-    println!(
-        "{:<12} {:>5} {:>9} {:>10} {:>9} {:>12} {:>8}",
-        "profile", "cores", "cpu_speed", "memory_gb", "disk_iops", "network_gbps", "$/hour"
-    );
-    for p in chokepoint_scenario::profiles::catalog() {
-        println!(
-            "{:<12} {:>5} {:>9} {:>10} {:>9} {:>12} {:>8.4}",
-            p.name, p.cores, p.cpu_speed, p.memory_gb, p.disk_iops, p.network_gbps, p.cost_per_hour
-        );
+/// Prints the built-in catalog of hardware profiles, as a table, JSON (an
+/// array of objects) or CSV (one row each).
+fn profiles(format: Format) {
+    let catalog = chokepoint_scenario::profiles::catalog();
+    match format {
+        Format::Table => {
+            println!(
+                "{:<12} {:>5} {:>9} {:>10} {:>9} {:>12} {:>8}",
+                "profile", "cores", "cpu_speed", "memory_gb", "disk_iops", "network_gbps", "$/hour"
+            );
+            for p in &catalog {
+                println!(
+                    "{:<12} {:>5} {:>9} {:>10} {:>9} {:>12} {:>8.4}",
+                    p.name,
+                    p.cores,
+                    p.cpu_speed,
+                    p.memory_gb,
+                    p.disk_iops,
+                    p.network_gbps,
+                    p.cost_per_hour
+                );
+            }
+            println!(
+                "\nPrices are illustrative list prices, not a quote; override them in [profiles.NAME]."
+            );
+        }
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = catalog
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "profile": p.name,
+                        "cores": p.cores,
+                        "cpu_speed": p.cpu_speed,
+                        "memory_gb": p.memory_gb,
+                        "disk_iops": p.disk_iops,
+                        "network_gbps": p.network_gbps,
+                        "cost_per_hour": p.cost_per_hour,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rows).expect("plain values serialize")
+            );
+        }
+        Format::Csv => {
+            println!("profile,cores,cpu_speed,memory_gb,disk_iops,network_gbps,cost_per_hour");
+            for p in &catalog {
+                println!(
+                    "{},{},{},{},{},{},{}",
+                    p.name,
+                    p.cores,
+                    p.cpu_speed,
+                    p.memory_gb,
+                    p.disk_iops,
+                    p.network_gbps,
+                    p.cost_per_hour
+                );
+            }
+        }
     }
-    println!(
-        "\nPrices are illustrative list prices, not a quote; override them in [profiles.NAME]."
-    );
 }

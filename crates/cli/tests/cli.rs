@@ -520,7 +520,8 @@ fn check_accepts_a_valid_file() {
     );
 }
 
-/// `compare` runs each architecture with the baseline's seed and settings:
+/// `compare` runs each architecture with the baseline's seed (and, here,
+/// the same settings):
 /// the same arrival stream (same class name) gives the same arrivals, and
 /// the latency differences between one fast server, four pooled and four
 /// split ones are significant, in the order queueing theory gives
@@ -589,7 +590,7 @@ fn compare_shows_significant_differences() {
     ]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.starts_with("pooled compared with vertical (same load and seeds)"),
+        text.starts_with("pooled compared with vertical (same load and seed; every one "),
         "{text}"
     );
     assert!(text.contains("% *)"), "{text}");
@@ -791,4 +792,67 @@ fn a_missed_slo_exits_3_unless_told_otherwise() {
     let out = chokepoint(&["run", "scenarios/mmc.toml", "--warmup", "-1s"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--warmup must be zero or positive"));
+}
+
+/// `compare` runs each design with its own `[simulation]` (a cache keeps
+/// the warm-up it needs) and the baseline's seed; `--same-settings` runs
+/// all with the baseline's. The header says which.
+#[test]
+fn compare_runs_each_design_with_its_own_settings_unless_told() {
+    let files = [
+        "compare",
+        "scenarios/data/cold_start.toml",
+        "scenarios/data/cache_aside.toml",
+        "--duration",
+        "5s",
+    ];
+    let out = chokepoint(&files);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.lines().next().unwrap().ends_with(
+            "(same load and seed; each its own: cold_start 5 × 5.00 s, no warm-up, cache_aside 5 × 5.00 s after 400 s warm-up)"
+        ),
+        "{text}"
+    );
+    let out = chokepoint(&[&files[..], &["--same-settings"]].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with("(same load and seed; every one 5 × 5.00 s, no warm-up)"),
+        "{text}"
+    );
+}
+
+/// `profiles --format json|csv`: the catalog for scripts, the same rows
+/// as the table.
+#[test]
+fn profiles_print_as_json_and_csv() {
+    let out = chokepoint(&["profiles", "--format", "json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let large = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["profile"] == "c-large")
+        .expect("c-large");
+    assert_eq!(
+        (large["cores"].as_u64(), large["cpu_speed"].as_f64()),
+        (Some(2), Some(1.2))
+    );
+    let out = chokepoint(&["profiles", "--format", "csv"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("profile,cores,cpu_speed,memory_gb,disk_iops,network_gbps,cost_per_hour")
+    );
+    assert_eq!(lines.count(), v.as_array().unwrap().len());
 }

@@ -169,14 +169,48 @@ fn cell(row: &Row, i: usize) -> String {
     }
 }
 
+/// How the designs were run: `every one 5 × 60 s after 10 s warm-up`, or
+/// each's own when they differ (`each its own: a 5 × 60 s after 10 s
+/// warm-up, b 5 × 60 s after 120 s warm-up`).
+fn settings(comparison: &Comparison) -> String {
+    let of = |s: &Summary| {
+        let warmup = if s.warmup > 0.0 {
+            format!(
+                " after {} warm-up",
+                crate::format::duration(Some(s.warmup), None)
+            )
+        } else {
+            ", no warm-up".to_owned()
+        };
+        format!(
+            "{} × {}{warmup}",
+            s.replications,
+            crate::format::duration(Some(s.duration), None),
+        )
+    };
+    let all: Vec<String> = comparison.results.iter().map(of).collect();
+    if all.windows(2).all(|w| w[0] == w[1]) {
+        format!("every one {}", all[0])
+    } else {
+        let each: Vec<String> = comparison
+            .scenarios
+            .iter()
+            .zip(&all)
+            .map(|(name, s)| format!("{name} {s}"))
+            .collect();
+        format!("each its own: {}", each.join(", "))
+    }
+}
+
 /// A table for people: one block per class and station, one column per scenario.
 pub fn table(comparison: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} compared with {} (same load and seeds)",
+        "{} compared with {} (same load and seed; {})",
         comparison.scenarios[1..].join(", "),
-        comparison.scenarios[0]
+        comparison.scenarios[0],
+        settings(comparison)
     );
     // What makes a column something else than asked: said before it.
     for (name, summary) in comparison.scenarios.iter().zip(&comparison.results) {
