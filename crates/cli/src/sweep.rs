@@ -35,6 +35,13 @@ const SHARD: &str = "shard.txt";
 /// What the sweep in a folder was run with (see `flags_record`).
 const FLAGS: &str = "flags.txt";
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SweepFormat {
+    Table,
+    Json,
+    Csv,
+}
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct SweepArgs {
     /// The scenario file (TOML), with a [sweep] table.
@@ -43,6 +50,10 @@ pub(crate) struct SweepArgs {
     sim: SimFlags,
     #[command(flatten)]
     slo_exit: crate::input::SloExit,
+    /// What to print: the overview and decisions (table), every point's
+    /// line as a JSON array, or the points' CSV (the folder gets all).
+    #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
+    format: SweepFormat,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
@@ -404,9 +415,25 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let (lines, _) = read_lines(&lines_path)?;
     finalize(&dir, &lines)?;
     plot(&dir, &lines)?;
-    print!("{}", overview(&lines, total));
-    println!();
-    print!("{}", chokepoint_report::sweep::decisions(&lines));
+    match args.format {
+        SweepFormat::Table => {
+            print!("{}", overview(&lines, total));
+            println!();
+            print!("{}", chokepoint_report::sweep::decisions(&lines));
+        }
+        // What the folder holds, on stdout: every point's line (as an
+        // array, in point order), or the CSV.
+        SweepFormat::Json => {
+            let mut sorted: Vec<&PointLine> = lines.iter().collect();
+            sorted.sort_by_key(|l| l.point);
+            let all = serde_json::Value::Array(sorted.iter().map(|l| l.value.clone()).collect());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&all).expect("plain values serialize")
+            );
+        }
+        SweepFormat::Csv => print!("{}", finish(&lines).1),
+    }
     eprintln!(
         "{} of {total} points in {} ({} and {})",
         lines.len(),

@@ -856,3 +856,46 @@ fn profiles_print_as_json_and_csv() {
     );
     assert_eq!(lines.count(), v.as_array().unwrap().len());
 }
+
+/// `sweep --format json` prints every point's line (what points.jsonl
+/// holds, in point order) as one array; `--format csv` the points' CSV.
+#[test]
+fn sweep_prints_its_points_as_json_or_csv() {
+    let dir = std::env::temp_dir().join(format!("chokepoint-sweep-format-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |format: &str| {
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = chokepoint(&[
+            "sweep",
+            "scenarios/sweep_db.toml",
+            "--out",
+            dir.to_str().unwrap(),
+            "--duration",
+            "5s",
+            "--replications",
+            "2",
+            "--format",
+            format,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).expect("valid JSON");
+    let points: Vec<u64> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["point"].as_u64().unwrap())
+        .collect();
+    assert_eq!(points, (0..16).collect::<Vec<u64>>());
+    let csv = run("csv");
+    assert_eq!(
+        csv,
+        std::fs::read_to_string(dir.join("points.csv")).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
