@@ -117,6 +117,9 @@ impl SimFlags {
         if let Some(d) = &self.duration {
             args.extend(["--duration".to_owned(), d.clone()]);
         }
+        if let Some(w) = &self.warmup {
+            args.extend(["--warmup".to_owned(), w.clone()]);
+        }
         if let Some(n) = self.max_in_system {
             args.extend(["--max-in-system".to_owned(), n.to_string()]);
         }
@@ -258,4 +261,41 @@ pub(crate) fn pool(threads: Option<u32>) -> anyhow::Result<rayon::ThreadPool> {
         builder = builder.num_threads(n as usize);
     }
     builder.build().context("cannot start worker threads")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        sim: SimFlags,
+    }
+
+    /// Every flag that changes results reaches an emitted job's command
+    /// line: parsed back, the flags describe the same sweep.
+    #[test]
+    fn every_flag_reaches_the_emitted_jobs() {
+        let given = Flags::parse_from([
+            "chokepoint",
+            "--seed",
+            "1",
+            "--replications",
+            "2",
+            "--duration",
+            "3s",
+            "--warmup",
+            "4s",
+            "--max-in-system",
+            "5",
+            "--time-limit",
+            "6s",
+        ]);
+        let args = given.sim.to_args();
+        let again = Flags::parse_from(std::iter::once("chokepoint".to_owned()).chain(args));
+        assert_eq!(again.sim.describe(), given.sim.describe());
+        assert!(given.sim.describe().contains("warmup=4s"));
+    }
 }

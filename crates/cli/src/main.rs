@@ -61,7 +61,7 @@ struct CompareArgs {
     sim: SimFlags,
     #[command(flatten)]
     slo_exit: input::SloExit,
-    /// Run every design with the baseline's [simulation] (replications,
+    /// Run every design with the baseline's `[simulation]` (replications,
     /// duration, warm-up) instead of its own. The baseline's seed is
     /// always shared: common random numbers.
     #[arg(long)]
@@ -159,10 +159,11 @@ fn main() -> ExitCode {
         // Everything was reported; the code says the SLO was missed
         // (interrupted first: what was judged was partial).
         Err(e) if e.downcast_ref::<input::SloMissed>().is_some() => {
-            eprintln!("{e}");
             if interrupt::interrupted() {
+                // What was judged was partial: the interruption's code.
                 ExitCode::from(130)
             } else {
+                eprintln!("{e}");
                 ExitCode::from(3)
             }
         }
@@ -388,6 +389,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     }
     let pool = pool(args.threads)?;
     let mut runs = Vec::new();
+    let mut replications = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for ((l, file), sim) in loaded.iter_mut().zip(&args.files).zip(&sims) {
         if names.contains(&l.study.name) {
@@ -397,8 +399,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         let watch = args.sim.watch(None)?;
         let outcome = pool.install(|| l.study.run(sim, None, &watch))?;
         runs.push((l.study.name.clone(), outcome.summary));
+        replications.push(outcome.runs);
     }
-    let comparison = chokepoint_report::compare::compare(runs);
+    let mut comparison = chokepoint_report::compare::compare(runs);
+    chokepoint_report::compare::pair(&mut comparison, &replications);
     let text = match args.format {
         CompareFormat::Json => chokepoint_report::compare::json(&comparison),
         CompareFormat::Table => chokepoint_report::compare::table(&comparison),

@@ -103,8 +103,6 @@ pub struct Demand {
     /// classes of rate × visits × work (for slots, × the time each is
     /// held).
     pub busy: f64,
-    /// Visits per second to its station at the open classes' rates.
-    pub arrivals: f64,
     /// Servers stopped on average by garbage collection (a station with
     /// a heap): each collection stops all of them for a pause, once every
     /// `free heap / allocation` arrivals. Estimated with every slot of the
@@ -154,7 +152,6 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
                 resource: Resource::Servers(StationId(si as u32)),
                 units: q.servers,
                 busy,
-                arrivals,
                 gc: q.gc.as_ref().map_or(0.0, |gc| {
                     let in_flight = gc
                         .in_flight
@@ -178,7 +175,6 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
                 resource: Resource::Slots(StationId(si as u32)),
                 units: a.slots,
                 busy,
-                arrivals,
                 gc: 0.0,
             });
         }
@@ -192,6 +188,10 @@ pub fn demands(topology: &Topology) -> Vec<Demand> {
 /// `free / alloc` arrivals (allocations go on during a pause, as requests
 /// arrive); infinite when the live data fills the heap.
 pub fn gc_share(gc: &Gc, arrivals: f64, in_flight: u32) -> f64 {
+    // Nothing arrives (no open load): nothing allocates.
+    if arrivals <= 0.0 {
+        return 0.0;
+    }
     let live = gc.live + gc.alloc * f64::from(in_flight);
     let free = gc.heap - live;
     if free <= 0.0 {

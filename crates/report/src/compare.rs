@@ -2,16 +2,21 @@
 //!
 //! The first scenario is the baseline. For each class and station present in
 //! any scenario, each figure is shown per scenario with its change from the
-//! baseline; a change is marked significant only when the two 95% confidence
-//! intervals do not overlap (a conservative test: overlapping intervals may
-//! still differ, non-overlapping ones almost surely do).
+//! baseline. A class's throughput and latency are also paired with the
+//! baseline's replication by replication ([`pair`]: the same seeds), and a
+//! change is significant when that paired interval excludes zero; other
+//! figures are significant when the two 95% confidence intervals do not
+//! overlap (a conservative test: overlapping intervals may still differ,
+//! non-overlapping ones almost surely do).
 
 use std::fmt::Write;
 
 use serde::Serialize;
 
+use chokepoint_core::stats::{ClassStats, RunStats};
+
 use crate::figures::{self, Cell, Unit};
-use crate::summary::Summary;
+use crate::summary::{Estimate, Summary};
 
 /// One figure across the scenarios.
 #[derive(Clone, Debug, Serialize)]
@@ -31,8 +36,16 @@ pub struct Row {
     pub ci95: Vec<Option<f64>>,
     /// Relative change from the baseline (the first scenario), per scenario.
     pub change: Vec<Option<f64>>,
-    /// Whether the change from the baseline is significant (CIs disjoint).
+    /// Whether the change from the baseline is significant: its paired
+    /// interval excludes zero where there is one, else the two 95%
+    /// intervals are disjoint.
     pub significant: Vec<bool>,
+    /// The paired difference from the baseline, per scenario: the mean of
+    /// the replications' differences (replication k against the
+    /// baseline's replication k, on the same seeds) and its 95% Student-t
+    /// half-width (see [`pair`]).
+    #[serde(rename = "paired_difference")]
+    pub paired: Vec<Option<(f64, f64)>>,
 }
 
 /// A comparison of several runs.
@@ -138,6 +151,7 @@ fn section<T>(
                 ci95: got.iter().map(|g| g.and_then(|(_, h)| h)).collect(),
                 change,
                 significant,
+                paired: vec![None; results.len()],
             });
         }
     }
@@ -150,6 +164,61 @@ pub fn json(comparison: &Comparison) -> String {
     out
 }
 
+/// A class's figure in one replication, for the figures compared in
+/// pairs: throughput and the latency's mean and percentiles.
+fn per_replication(metric: &str, run: &RunStats, class: &ClassStats) -> Option<f64> {
+    let latency = |x: f64| (class.completed > 0).then_some(x);
+    match metric {
+        "throughput" => Some(class.throughput(run.duration)),
+        "latency.mean" => latency(class.mean_latency()),
+        "latency.p50" => latency(class.latency_quantile(0.50)),
+        "latency.p90" => latency(class.latency_quantile(0.90)),
+        "latency.p99" => latency(class.latency_quantile(0.99)),
+        "latency.p999" => latency(class.latency_quantile(0.999)),
+        _ => None,
+    }
+}
+
+/// Pairs each class's throughput and latency (mean, p50, p90, p99, p99.9)
+/// with the baseline's, replication by replication: `runs` are each
+/// scenario's replications, in the comparison's order. Replication k of
+/// every scenario ran on the same seed (common random numbers), so the
+/// mean of the differences, with its Student-t interval over the pairs,
+/// is sharper than two independent intervals; significance is then that
+/// interval excluding zero. Needs two pairs at least (the fewer
+/// replications of the two).
+pub fn pair(comparison: &mut Comparison, runs: &[Vec<RunStats>]) {
+    let Some(base) = runs.first() else {
+        return;
+    };
+    let of = |runs: &[RunStats], name: &str, metric: &str| -> Vec<Option<f64>> {
+        runs.iter()
+            .map(|r| {
+                let class = r.classes.iter().find(|c| c.name == name)?;
+                per_replication(metric, r, class)
+            })
+            .collect()
+    };
+    for row in comparison.rows.iter_mut().filter(|r| r.section == "class") {
+        let reference = of(base, &row.name, row.metric);
+        for (i, other) in runs.iter().enumerate().skip(1) {
+            let differences: Vec<f64> = of(other, &row.name, row.metric)
+                .iter()
+                .zip(&reference)
+                .filter_map(|(v, b)| Some(v.as_ref()? - b.as_ref()?))
+                .collect();
+            if differences.len() < 2 {
+                continue;
+            }
+            let e = Estimate::of(&differences, 0.95);
+            if let Some(h) = e.half_width {
+                row.paired[i] = Some((e.mean, h));
+                row.significant[i] = e.mean.abs() > h;
+            }
+        }
+    }
+}
+
 fn cell(row: &Row, i: usize) -> String {
     let Some(v) = row.values[i] else {
         return crate::format::NONE.into();
@@ -159,13 +228,22 @@ fn cell(row: &Row, i: usize) -> String {
     } else {
         crate::format::plain(v, row.ci95[i])
     };
-    match (i, row.change[i]) {
-        (0, _) | (_, None) => value,
-        (_, Some(c)) => format!(
-            "{value} ({:+.1}%{})",
-            100.0 * c,
-            if row.significant[i] { " *" } else { "" }
-        ),
+    let star = if row.significant[i] { " *" } else { "" };
+    let difference = |d: f64, h: f64| {
+        let sign = if d < 0.0 { "-" } else { "+" };
+        if row.seconds {
+            format!("{sign}{}", crate::format::duration(Some(d.abs()), Some(h)))
+        } else {
+            format!("{sign}{}", crate::format::plain(d.abs(), Some(h)))
+        }
+    };
+    match (i, row.change[i], row.paired[i]) {
+        (0, ..) | (_, None, None) => value,
+        (_, Some(c), None) => format!("{value} ({:+.1}%{star})", 100.0 * c),
+        (_, None, Some((d, h))) => format!("{value} ({}{star})", difference(d, h)),
+        (_, Some(c), Some((d, h))) => {
+            format!("{value} ({:+.1}%: {}{star})", 100.0 * c, difference(d, h))
+        }
     }
 }
 

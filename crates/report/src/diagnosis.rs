@@ -70,6 +70,7 @@ impl TimeSpent {
             .collect()
     }
 
+    /// A service's, if it has a breakdown.
     fn station(s: &StationSummary) -> Option<TimeSpent> {
         Some(TimeSpent {
             response: s.mean_response?,
@@ -77,17 +78,9 @@ impl TimeSpent {
         })
     }
 
+    /// `8.76 ms per request = pool wait 0 ms + queue 11.2 µs + ...`.
     fn line(&self) -> String {
-        let parts: Vec<String> = self
-            .parts
-            .iter()
-            .map(|(what, t)| format!("{what} {}", duration(*t, None)))
-            .collect();
-        format!(
-            "{} per request = {}",
-            duration(Some(self.response), None),
-            parts.join(" + ")
-        )
+        crate::format::time_spent(self.response, &self.parts)
     }
 }
 
@@ -279,8 +272,13 @@ impl Diagnosis {
     }
 
     /// Whether the simulation's busiest resource at saturation is one the
-    /// capacity table ranks first (`None` without either).
+    /// capacity table ranks first (`None` without either, or off the
+    /// table's axis: one class scaled alone, or a population).
     pub fn confirms(&self) -> Option<bool> {
+        // Only on the table's axis: every open class scaled together.
+        if self.class.is_some() || self.limits.users {
+            return None;
+        }
         let busiest = self.limits.busiest()?;
         self.table.first()?;
         Some(

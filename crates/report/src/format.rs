@@ -356,18 +356,27 @@ fn line<T>(name: &str, columns: &[&Figure<T>], of: &T) -> Vec<String> {
 /// + queue 11.2 µs + work 995 µs + db 7.76 ms`.
 pub(crate) fn breakdown_line(name: &str, s: &crate::summary::StationSummary) -> Option<String> {
     let (b, response) = (s.breakdown.as_ref()?, s.mean_response?);
-    let parts: Vec<String> = b
-        .parts(s.workers.is_some())
-        .iter()
-        .map(|(what, t)| format!("{what} {}", duration(*t, None)))
-        .collect();
     Some(format!(
-        "{name}: {} per request = {}",
-        duration(Some(response), None),
-        parts.join(" + ")
+        "{name}: {}",
+        time_spent(response, &b.parts(s.workers.is_some()))
     ))
 }
 
+/// `8.76 ms per request = pool wait 0 ms + queue 11.2 µs + ...`: a mean
+/// response and the parts it adds up from.
+pub(crate) fn time_spent(response: f64, parts: &[(String, Option<f64>)]) -> String {
+    let parts: Vec<String> = parts
+        .iter()
+        .map(|(what, t)| format!("{what} {}", duration(*t, None)))
+        .collect();
+    format!(
+        "{} per request = {}",
+        duration(Some(response), None),
+        parts.join(" + ")
+    )
+}
+
+/// A service's resilience figures, in one line.
 fn resilience_line(r: &ResilienceSummary) -> String {
     let mut parts = Vec::new();
     if r.calls > 0 {

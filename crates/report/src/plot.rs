@@ -911,8 +911,6 @@ mod tests {
         }
     }
 
-    /// A chart renders to a PNG and an SVG of some size, and the SVG holds
-    /// the title and axis labels as text (so the font was found).
     /// The load charts mark where each resource saturates within the loads
     /// probed, ties (within 1%) under one label, beside the bracket found.
     #[test]
@@ -945,6 +943,8 @@ mod tests {
         assert_eq!(charts[1].1.spans.len(), 3);
     }
 
+    /// A chart renders to a PNG and an SVG of some size, and the SVG holds
+    /// the title and axis labels as text (so the font was found).
     #[test]
     fn charts_render_with_text() {
         let chart = Chart {

@@ -497,7 +497,9 @@ pub fn changes(
         else {
             continue;
         };
-        let variant = Study::new(study.name.clone(), scenario, Vec::new());
+        // Its saturation only: no SLO search (its result would go unread).
+        let mut variant = Study::new(study.name.clone(), scenario, Vec::new());
+        variant.scenario.slo = None;
         let (_, table) = capacity(&variant.scenario);
         let moved = limits(&variant, class, guess, None, watch)?;
         let at_load = probe(&variant, class, 1.0, None, &table, watch)?;
