@@ -610,6 +610,11 @@ fn compare_shows_significant_differences() {
         "{text}"
     );
     assert!(text.contains("(+63.5%: +526 ±37 ms *)"), "{text}");
+    // The verdict: the paired p99 difference, in words.
+    assert!(
+        text.ends_with("pooled: its jobs p99 is 1.62 ±0.30 s higher than vertical's\n"),
+        "{text}"
+    );
     // With --out, the comparison is also written, with a chart of percentiles.
     let dir = std::env::temp_dir().join(format!("chokepoint-compare-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -791,6 +796,14 @@ fn a_missed_slo_exits_3_unless_told_otherwise() {
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // Its verdict: the cost against the baseline's ($0.362/h against
+    // $0.085/h) and the SLO.
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .ends_with("db_pool: costs 326% more and meets the SLO\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
     let out = chokepoint(&[
         "compare",

@@ -57,6 +57,9 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// The full results, in the same order.
     pub results: Vec<Summary>,
+    /// One sentence per design against the baseline: its cost, its SLO
+    /// verdict, each class's p99 difference (see [`verdicts`]).
+    pub verdicts: Vec<String>,
 }
 
 /// Names in order of first appearance across the summaries.
@@ -93,11 +96,81 @@ pub fn compare(runs: Vec<(String, Summary)>) -> Comparison {
         &results,
         |s, n| s.stations.get(n),
     );
-    Comparison {
+    let mut comparison = Comparison {
         scenarios,
         rows,
         results,
-    }
+        verdicts: Vec::new(),
+    };
+    comparison.verdicts = verdicts(&comparison);
+    comparison
+}
+
+/// Each design against the baseline, in one sentence: `pooled: costs 28%
+/// less and meets the SLO; its jobs p99 is 1.62 ±0.30 s higher than
+/// vertical's`. The cost where both are priced (the same within 0.5%),
+/// the SLO where it has one, and each class's p99 by its paired
+/// difference where there is one (else its change), "not significantly"
+/// where the interval holds zero.
+pub fn verdicts(comparison: &Comparison) -> Vec<String> {
+    let base_name = &comparison.scenarios[0];
+    let base = &comparison.results[0];
+    let pct = |x: f64| crate::format::sig3(100.0 * x.abs());
+    (1..comparison.results.len())
+        .map(|i| {
+            let s = &comparison.results[i];
+            let mut said = Vec::new();
+            if let (Some(b), Some(c)) = (&base.cost, &s.cost)
+                && b.per_hour > 0.0
+            {
+                let change = (c.per_hour - b.per_hour) / b.per_hour;
+                said.push(if change.abs() < 0.005 {
+                    "costs the same".to_owned()
+                } else if change < 0.0 {
+                    format!("costs {}% less", pct(change))
+                } else {
+                    format!("costs {}% more", pct(change))
+                });
+            }
+            if let Some(v) = &s.slo {
+                said.push(
+                    if v.met {
+                        "meets the SLO"
+                    } else {
+                        "misses the SLO"
+                    }
+                    .to_owned(),
+                );
+            }
+            let p99: Vec<String> = comparison
+                .rows
+                .iter()
+                .filter(|r| r.section == "class" && r.metric == "latency.p99")
+                .filter_map(|r| {
+                    let (d, h) = r.paired[i]?;
+                    let way = if d < 0.0 { "lower" } else { "higher" };
+                    Some(format!(
+                        "its {} p99 is {} {way}{}",
+                        r.name,
+                        crate::format::duration(Some(d.abs()), Some(h)),
+                        if r.significant[i] {
+                            ""
+                        } else {
+                            " (not significantly)"
+                        }
+                    ))
+                })
+                .collect();
+            let mut line = format!("{}: {}", comparison.scenarios[i], said.join(" and "));
+            if !p99.is_empty() {
+                if !said.is_empty() {
+                    line.push_str("; ");
+                }
+                line.push_str(&format!("{} than {base_name}'s", p99.join(", ")));
+            }
+            line
+        })
+        .collect()
 }
 
 /// The rows of one section: per name, per figure shown, its values across
@@ -217,6 +290,7 @@ pub fn pair(comparison: &mut Comparison, runs: &[Vec<RunStats>]) {
             }
         }
     }
+    comparison.verdicts = verdicts(comparison);
 }
 
 fn cell(row: &Row, i: usize) -> String {
@@ -312,7 +386,10 @@ pub fn table(comparison: &Comparison) -> String {
     }
     crate::format::render(&mut out, &rows);
     out.push_str(
-        "\n± = 95% confidence half-width; (+x%) = change from the first scenario; * = significant (the 95% intervals do not overlap).\n",
+        "\n± = 95% confidence half-width; (+x%) = change from the first scenario; (+x%: +d ±h) = and the paired difference over replications on the same seeds; * = significant (the paired interval excludes zero; without one, the 95% intervals do not overlap).\n",
     );
+    for line in comparison.verdicts.iter().filter(|l| !l.ends_with(": ")) {
+        let _ = writeln!(out, "{line}");
+    }
     out
 }
