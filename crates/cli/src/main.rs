@@ -441,6 +441,22 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     )
 }
 
+/// A profile's figures, named as the JSON and CSV name them.
+fn profile_fields(
+    p: &chokepoint_scenario::profiles::Profile,
+) -> [(&'static str, serde_json::Value); 7] {
+    use serde_json::json;
+    [
+        ("profile", json!(p.name)),
+        ("cores", json!(p.cores)),
+        ("cpu_speed", json!(p.cpu_speed)),
+        ("memory_gb", json!(p.memory_gb)),
+        ("disk_iops", json!(p.disk_iops)),
+        ("network_gbps", json!(p.network_gbps)),
+        ("cost_per_hour", json!(p.cost_per_hour)),
+    ]
+}
+
 /// Prints the built-in catalog of hardware profiles, as a table, JSON (an
 /// array of objects) or CSV (one row each).
 fn profiles(format: Format) {
@@ -468,18 +484,13 @@ fn profiles(format: Format) {
             );
         }
         Format::Json => {
-            let rows: Vec<serde_json::Value> = catalog
+            let rows: Vec<serde_json::Map<String, serde_json::Value>> = catalog
                 .iter()
                 .map(|p| {
-                    serde_json::json!({
-                        "profile": p.name,
-                        "cores": p.cores,
-                        "cpu_speed": p.cpu_speed,
-                        "memory_gb": p.memory_gb,
-                        "disk_iops": p.disk_iops,
-                        "network_gbps": p.network_gbps,
-                        "cost_per_hour": p.cost_per_hour,
-                    })
+                    profile_fields(p)
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect()
                 })
                 .collect();
             println!(
@@ -488,18 +499,23 @@ fn profiles(format: Format) {
             );
         }
         Format::Csv => {
-            println!("profile,cores,cpu_speed,memory_gb,disk_iops,network_gbps,cost_per_hour");
-            for p in &catalog {
-                println!(
-                    "{},{},{},{},{},{},{}",
-                    p.name,
-                    p.cores,
-                    p.cpu_speed,
-                    p.memory_gb,
-                    p.disk_iops,
-                    p.network_gbps,
-                    p.cost_per_hour
-                );
+            for (i, p) in catalog.iter().enumerate() {
+                let fields = profile_fields(p);
+                if i == 0 {
+                    let header: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+                    println!("{}", header.join(","));
+                }
+                // Strings without their JSON quotes (profile names hold no
+                // comma), numbers as Rust writes them (1, not 1.0).
+                let cells: Vec<String> = fields
+                    .iter()
+                    .map(|(_, v)| match (v.as_str(), v.as_f64()) {
+                        (Some(text), _) => text.to_owned(),
+                        (None, Some(x)) => x.to_string(),
+                        (None, None) => v.to_string(),
+                    })
+                    .collect();
+                println!("{}", cells.join(","));
             }
         }
     }
