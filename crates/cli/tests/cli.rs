@@ -649,6 +649,84 @@ fn compare_shows_significant_differences() {
     );
 }
 
+/// The design review's question: a cache in front of one database, or two
+/// read replicas behind it, for the same reads and writes. The comparison
+/// says what each costs, whether each meets the SLO, the cache's hit
+/// ratio and the replicas' stale reads, each class's latency with paired
+/// intervals, and a verdict; the table is pinned.
+#[test]
+fn compare_decides_between_a_cache_and_read_replicas() {
+    let files = [
+        "compare",
+        "scenarios/data/cache_aside.toml",
+        "scenarios/data/read_replicas_instead.toml",
+    ];
+    let out = chokepoint(&[&files[..], &["--format", "json"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |section: &str, name: &str, metric: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["section"] == section && r["name"] == name && r["metric"] == metric)
+            .unwrap_or_else(|| panic!("no row {section} {name} {metric}"))
+            .clone()
+    };
+    let value = |r: &serde_json::Value, i: usize| r["values"][i].as_f64();
+    // One g-xlarge against three (a leader and two replicas).
+    let cost = row("design", "", "cost.per_hour");
+    let (one, three) = (value(&cost, 0).unwrap(), value(&cost, 1).unwrap());
+    assert!((three - 3.0 * one).abs() < 1e-9, "{cost}");
+    assert!(row("design", "", "cost.per_million_requests")["values"][1].is_number());
+    assert_eq!(
+        row("design", "", "slo.met")["values"],
+        serde_json::json!([1.0, 1.0])
+    );
+    // The cache's hit ratio (Che's, with each write dropping its key:
+    // 56.2%), and no cache in the other design.
+    let hit = row("station", "cache", "cache.hit_ratio");
+    assert!((value(&hit, 0).unwrap() - 0.562).abs() < 0.01, "{hit}");
+    assert!(hit["values"][1].is_null());
+    // Stale reads behind the replicas only.
+    let stale = row("station", "db", "replication.stale_ratio");
+    assert!(stale["values"][0].is_null());
+    assert!(value(&stale, 1).unwrap() > 0.0, "{stale}");
+    // Every read pays the database behind replicas: its p99 is higher, and
+    // the paired interval says so; the writes' p99 cannot be told apart.
+    let p99 = row("class", "reads", "latency.p99");
+    let (d, h) = (
+        p99["paired_difference"][1][0].as_f64().unwrap(),
+        p99["paired_difference"][1][1].as_f64().unwrap(),
+    );
+    assert!(d > h && p99["significant"][1] == true, "{p99}");
+    // Every percentile has its interval from the replications' own.
+    for metric in ["latency.p50", "latency.p90", "latency.p99", "latency.p999"] {
+        assert!(
+            row("class", "reads", metric)["ci95"][0].is_number(),
+            "{metric}"
+        );
+    }
+    let verdict = v["verdicts"][0].as_str().unwrap();
+    assert!(
+        verdict.starts_with(
+            "read_replicas_instead: costs 200% more and meets the SLO; its reads p99 is "
+        ),
+        "{verdict}"
+    );
+    // The table a reviewer pastes, pinned.
+    let table = chokepoint(&files);
+    assert!(table.status.success());
+    expect_file(
+        "compare_cache_or_replicas.txt",
+        &String::from_utf8_lossy(&table.stdout),
+    );
+}
+
 /// `diagnose` on `amdahl.toml` (its overloaded probes stop early, so it is
 /// quick): the cores limit it at about 533/s; one more replica or the next
 /// machine doubles that, more workers do nothing. A class that does not

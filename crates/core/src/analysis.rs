@@ -31,6 +31,53 @@ pub fn visit_ratios(topology: &Topology) -> Vec<Option<Vec<f64>>> {
         .collect()
 }
 
+/// Sets each cache's expected writes per read ([`Cache::writes_per_read`])
+/// from the open classes' rates and visits, for the analysis's hit ratio
+/// (see [`crate::routing::expected_hit_ratio`]). A cache behind another's
+/// misses sees reads that depend on that one's hit ratio, so this settles
+/// in as many rounds as caches are chained; closed classes, whose rates
+/// are not known beforehand, are left out.
+///
+/// [`Cache::writes_per_read`]: crate::model::Cache::writes_per_read
+pub fn settle_caches(topology: &mut Topology) {
+    let caches = topology
+        .stations
+        .iter()
+        .filter(|s| s.cache().is_some())
+        .count();
+    for _ in 0..caches {
+        let visits = visit_ratios(topology);
+        let mut changed = false;
+        for si in 0..topology.stations.len() {
+            let Some(cache) = topology.stations[si].cache() else {
+                continue;
+            };
+            let (mut reads, mut writes) = (0.0, 0.0);
+            for (ci, class) in topology.classes.iter().enumerate() {
+                let (Load::Open { rate, .. }, Some(v)) = (&class.load, &visits[ci]) else {
+                    continue;
+                };
+                match cache.ops[ci] {
+                    crate::model::Op::Read => reads += rate * v[si],
+                    crate::model::Op::Write => writes += rate * v[si],
+                }
+            }
+            let share = if reads > 0.0 { writes / reads } else { 0.0 };
+            if let Some(c) = topology.stations[si]
+                .queue_mut()
+                .and_then(|q| q.cache.as_mut())
+                && (c.writes_per_read - share).abs() > 1e-12
+            {
+                c.writes_per_read = share;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
 /// Gaussian elimination with partial pivoting; `None` when singular.
 fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();

@@ -373,6 +373,12 @@ pub struct Cache {
     /// Where misses and writes go on: the first station of the fetch from
     /// the backing store (its end routes as the cache does).
     pub backing: StationId,
+    /// Writes per read arriving here, expected from the open classes'
+    /// rates: under invalidation each write drops its key, so the
+    /// analysis's hit ratio falls with it. Zero until
+    /// [`crate::analysis::settle_caches`] sets it; the engine does not
+    /// read it.
+    pub writes_per_read: f64,
 }
 
 /// A population of items (sessions, keys): `count` of them, the `k`-th most

@@ -11,7 +11,7 @@
 //! time (`engine/flow.rs`).
 
 use crate::model::{
-    CacheContents, ClassId, Op, Popularity, Role, StationId, Topology, WritePolicy,
+    Cache, CacheContents, ClassId, Op, Popularity, Role, StationId, Topology, WritePolicy,
 };
 
 /// One place a request may go next, with the mean number of visits there
@@ -62,7 +62,7 @@ pub fn hops(topology: &Topology, s: StationId, class: ClassId) -> Vec<Hop> {
                 1.0
             }
             (Op::Read, _) => {
-                let miss = 1.0 - expected_hit_ratio(&c.contents);
+                let miss = 1.0 - expected_hit_ratio(c);
                 onward = 1.0 - miss;
                 miss
             }
@@ -82,11 +82,24 @@ pub fn hops(topology: &Topology, s: StationId, class: ClassId) -> Vec<Hop> {
 }
 
 /// The long-run hit ratio of a cache's reads: the fixed one, or for an LRU
-/// cache Che's approximation (ignoring the time to live).
-pub fn expected_hit_ratio(contents: &CacheContents) -> f64 {
-    match contents {
+/// cache Che's approximation (ignoring the time to live). Under
+/// invalidation, with ω writes per read on the same keys, a read hits when
+/// its key's last request was a read within the characteristic time `T`
+/// (of the reads and writes together): `pₖ`'s share is
+/// `(1 − e^(−pₖ(1+ω)T)) / (1+ω)`, and the entries held sum to the
+/// capacity, which is Che's cache of `capacity × (1+ω)` entries, its hit
+/// ratio divided by `1+ω`. Writes that store their key (write-through,
+/// write-back) only refresh it, like a read, and change nothing.
+pub fn expected_hit_ratio(cache: &Cache) -> f64 {
+    match &cache.contents {
         CacheContents::HitRatio(h) => *h,
-        CacheContents::Lru { keys, capacity, .. } => che_hit_ratio(*keys, *capacity),
+        CacheContents::Lru { keys, capacity, .. } => {
+            let omega = match cache.write_policy {
+                WritePolicy::Invalidate => cache.writes_per_read.max(0.0),
+                _ => 0.0,
+            };
+            che(*keys, f64::from(*capacity) * (1.0 + omega)) / (1.0 + omega)
+        }
     }
 }
 
@@ -96,7 +109,12 @@ pub fn expected_hit_ratio(contents: &CacheContents) -> f64 {
 /// `Σₖ pₖ (1 − e^(−pₖT))`. Keys beyond the first thousand are grouped in
 /// bins 1% wide, over which the popularity barely changes.
 pub fn che_hit_ratio(keys: Popularity, capacity: u32) -> f64 {
-    if capacity >= keys.count {
+    che(keys, f64::from(capacity))
+}
+
+/// [`che_hit_ratio`] for a capacity that need not be whole.
+fn che(keys: Popularity, capacity: f64) -> f64 {
+    if capacity >= f64::from(keys.count) {
         return 1.0;
     }
     // (popularity weight of one key in the bin, keys in the bin)
@@ -118,7 +136,7 @@ pub fn che_hit_ratio(keys: Popularity, capacity: u32) -> f64 {
     };
     // Bracket T, then bisect. When no finite T fills the cache (so skewed a
     // popularity that the keys requested at all fit in it), every read hits.
-    let target = f64::from(capacity);
+    let target = capacity;
     let (mut low, mut high) = (0.0f64, 1.0f64);
     while occupied(high) < target {
         if high > 1e300 {

@@ -21,15 +21,15 @@ use crate::summary::{Estimate, Summary};
 /// One figure across the scenarios.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
-    /// `class` or `station`.
+    /// `design` (the scenario's own: cost, SLO), `class` or `station`.
     pub section: &'static str,
-    /// The class or station.
+    /// The class or station (empty for `design`).
     pub name: String,
     /// The figure, as named in the JSON contract.
     pub metric: &'static str,
-    /// Whether the figure is a duration in seconds (for display).
+    /// How it reads (for display).
     #[serde(skip)]
-    pub seconds: bool,
+    pub(crate) unit: Unit,
     /// Its value per scenario (`None` where the scenario has no such class or station).
     pub values: Vec<Option<f64>>,
     /// Its 95% half-width per scenario, where there is one.
@@ -78,6 +78,14 @@ fn union<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
 pub fn compare(runs: Vec<(String, Summary)>) -> Comparison {
     let (scenarios, results): (Vec<String>, Vec<Summary>) = runs.into_iter().unzip();
     let mut rows = Vec::new();
+    section(
+        &mut rows,
+        "design",
+        &[String::new()],
+        &figures::DESIGN,
+        &results,
+        |s, _| Some(s),
+    );
     let classes = union(results.iter().flat_map(|s| s.classes.keys()));
     section(
         &mut rows,
@@ -195,8 +203,11 @@ fn section<T>(
             // Nothing to compare: no scenario has it, or a count that is
             // zero in every one (no timeout anywhere, say).
             let absent = got.iter().all(Option::is_none);
-            let all_zero =
-                f.unit == Unit::Count && got.iter().all(|g| g.is_none_or(|(v, _)| v == 0.0));
+            // a service's own figure that is zero in every one (no
+            // write at risk without write-back).
+            let own = section == "station" && f.compare.is_some_and(|p| p.contains('.'));
+            let all_zero = (f.unit == Unit::Count || own)
+                && got.iter().all(|g| g.is_none_or(|(v, _)| v == 0.0));
             if absent || all_zero {
                 continue;
             }
@@ -204,7 +215,9 @@ fn section<T>(
             let change = got
                 .iter()
                 .map(|g| match (base, g) {
-                    (Some((b, _)), Some((v, _))) if b != 0.0 => Some((v - b) / b.abs()),
+                    (Some((b, _)), Some((v, _))) if b != 0.0 && f.unit != Unit::Verdict => {
+                        Some((v - b) / b.abs())
+                    }
                     _ => None,
                 })
                 .collect();
@@ -219,7 +232,7 @@ fn section<T>(
                 section,
                 name: name.clone(),
                 metric: f.compare.unwrap_or_default(),
-                seconds: f.unit == Unit::Seconds,
+                unit: f.unit,
                 values: got.iter().map(|g| g.map(|(v, _)| v)).collect(),
                 ci95: got.iter().map(|g| g.and_then(|(_, h)| h)).collect(),
                 change,
@@ -297,15 +310,17 @@ fn cell(row: &Row, i: usize) -> String {
     let Some(v) = row.values[i] else {
         return crate::format::NONE.into();
     };
-    let value = if row.seconds {
-        crate::format::duration(Some(v), row.ci95[i])
-    } else {
-        crate::format::plain(v, row.ci95[i])
-    };
+    let value = crate::format::shown(
+        row.unit,
+        Some(Cell {
+            value: Some(v),
+            ci95: row.ci95[i],
+        }),
+    );
     let star = if row.significant[i] { " *" } else { "" };
     let difference = |d: f64, h: f64| {
         let sign = if d < 0.0 { "-" } else { "+" };
-        if row.seconds {
+        if row.unit == Unit::Seconds {
             format!("{sign}{}", crate::format::duration(Some(d.abs()), Some(h)))
         } else {
             format!("{sign}{}", crate::format::plain(d.abs(), Some(h)))
@@ -376,7 +391,11 @@ pub fn table(comparison: &Comparison) -> String {
         if (row.name.clone(), row.section) != current {
             current = (row.name.clone(), row.section);
             rows.push(Vec::new());
-            let mut header = vec![format!("{} {}", row.section, row.name)];
+            let mut header = vec![
+                format!("{} {}", row.section, row.name)
+                    .trim_end()
+                    .to_owned(),
+            ];
             header.extend(comparison.scenarios.iter().cloned());
             rows.push(header);
         }

@@ -3,7 +3,7 @@
 //! its unit, and how to read it. The CSV, the tables and `compare` are
 //! renderings of these lists, so a new figure is added here, once.
 
-use crate::summary::{ClassSummary, StationSummary};
+use crate::summary::{ClassSummary, StationSummary, Summary};
 
 /// A figure's value and the half-width of its 95% confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -43,6 +43,10 @@ pub(crate) enum Unit {
     Percent,
     /// Servers: infinitely many when there is no value.
     Servers,
+    /// Dollars.
+    Dollars,
+    /// A verdict: 1 met, 0 missed.
+    Verdict,
 }
 
 /// One figure of a class or station.
@@ -152,12 +156,12 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
     .compared("latency.mean")
     .column("mean"),
     class("latency_p50", Unit::Seconds, |c| {
-        Some(Cell::maybe(c.latency.p50, None))
+        Some(Cell::maybe(c.latency.p50, c.latency.p50_ci95))
     })
     .compared("latency.p50")
     .column("p50"),
     class("latency_p90", Unit::Seconds, |c| {
-        Some(Cell::maybe(c.latency.p90, None))
+        Some(Cell::maybe(c.latency.p90, c.latency.p90_ci95))
     })
     .compared("latency.p90")
     .column("p90"),
@@ -167,7 +171,7 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
     .compared("latency.p99")
     .column("p99"),
     class("latency_p999", Unit::Seconds, |c| {
-        Some(Cell::maybe(c.latency.p999, None))
+        Some(Cell::maybe(c.latency.p999, c.latency.p999_ci95))
     })
     .compared("latency.p999")
     .column("p99.9"),
@@ -181,6 +185,44 @@ pub(crate) const CLASS: [Entry<ClassSummary>; 15] = [
         column: None,
         unit: Unit::Number,
         read: |c| Some(Cell::of(c.drop_ratio, None)),
+        applies: None,
+    }),
+];
+
+/// A design's own figures, which `compare` shows first: what it costs
+/// and whether it meets its SLO (the CSV of a run has its own rows).
+pub(crate) const DESIGN: [Entry<Summary>; 3] = [
+    Entry::One(Figure {
+        csv: None,
+        compare: Some("cost.per_hour"),
+        column: None,
+        unit: Unit::Dollars,
+        read: |s| s.cost.as_ref().map(|c| Cell::of(c.per_hour, None)),
+        applies: None,
+    }),
+    Entry::One(Figure {
+        csv: None,
+        compare: Some("cost.per_million_requests"),
+        column: None,
+        unit: Unit::Dollars,
+        read: |s| {
+            s.cost
+                .as_ref()
+                .and_then(|c| c.per_million_requests)
+                .map(|x| Cell::of(x, None))
+        },
+        applies: None,
+    }),
+    Entry::One(Figure {
+        csv: None,
+        compare: Some("slo.met"),
+        column: None,
+        unit: Unit::Verdict,
+        read: |s| {
+            s.slo
+                .as_ref()
+                .map(|v| Cell::of(f64::from(u8::from(v.met)), None))
+        },
         applies: None,
     }),
 ];
@@ -238,21 +280,24 @@ pub(crate) const STATION: [Entry<StationSummary>; 64] = [
     }),
     station("workers_wait", Unit::Seconds, |s| {
         s.workers.as_ref().map(|w| Cell::maybe(w.mean_wait, None))
-    }),
+    })
+    .compared("workers.mean_wait"),
     station("backlog_growth", Unit::Number, |s| {
         s.workers
             .as_ref()
             .map(|w| Cell::of(w.backlog_growth, w.backlog_growth_ci95))
-    }),
+    })
+    .compared("workers.backlog_growth"),
     station("unstable", Unit::Number, |s| {
         s.workers
             .as_ref()
             .map(|w| Cell::of(f64::from(u8::from(w.unstable)), None))
     }),
-    station("busiest_replica", Unit::Number, |s| {
+    station("busiest_replica", Unit::Percent, |s| {
         s.busiest_replica
             .map(|b| Cell::of(b, s.busiest_replica_ci95))
-    }),
+    })
+    .compared("busiest_replica"),
     station("uneven_load", Unit::Number, |s| {
         s.uneven_load
             .map(|u| Cell::of(f64::from(u8::from(u)), None))
@@ -273,11 +318,12 @@ pub(crate) const STATION: [Entry<StationSummary>; 64] = [
     station("stale_reads", Unit::Count, |s| {
         s.replication.as_ref().map(|r| Cell::count(r.stale_reads))
     }),
-    station("stale_ratio", Unit::Number, |s| {
+    station("stale_ratio", Unit::Percent, |s| {
         s.replication
             .as_ref()
             .map(|r| Cell::maybe(r.stale_ratio, r.stale_ratio_ci95))
-    }),
+    })
+    .compared("replication.stale_ratio"),
     // Autoscaling.
     station("replicas_ready", Unit::Number, |s| {
         s.autoscaling
@@ -316,9 +362,10 @@ pub(crate) const STATION: [Entry<StationSummary>; 64] = [
     station("gc_pauses_per_sec", Unit::Number, |s| {
         s.gc.as_ref().map(|g| Cell::of(g.pauses_per_sec, None))
     }),
-    station("gc_paused", Unit::Number, |s| {
+    station("gc_paused", Unit::Percent, |s| {
         s.gc.as_ref().map(|g| Cell::of(g.paused, g.paused_ci95))
-    }),
+    })
+    .compared("gc.paused"),
     station("gc_mean_pause", Unit::Seconds, |s| {
         s.gc.as_ref().map(|g| Cell::maybe(g.mean_pause, None))
     }),
@@ -342,11 +389,12 @@ pub(crate) const STATION: [Entry<StationSummary>; 64] = [
             .collect()
     }),
     // A cache.
-    station("hit_ratio", Unit::Number, |s| {
+    station("hit_ratio", Unit::Percent, |s| {
         s.cache
             .as_ref()
             .map(|c| Cell::maybe(c.hit_ratio, c.hit_ratio_ci95))
-    }),
+    })
+    .compared("cache.hit_ratio"),
     station("hits", Unit::Count, |s| {
         s.cache.as_ref().map(|c| Cell::count(c.hits))
     }),
@@ -363,7 +411,8 @@ pub(crate) const STATION: [Entry<StationSummary>; 64] = [
         s.cache
             .as_ref()
             .map(|c| Cell::of(c.writes_at_risk, c.writes_at_risk_ci95))
-    }),
+    })
+    .compared("cache.writes_at_risk"),
     station("writes_at_risk_max", Unit::Count, |s| {
         s.cache.as_ref().map(|c| Cell::count(c.writes_at_risk_max))
     }),

@@ -247,7 +247,9 @@ pub(crate) fn duration(x: Option<f64>, ci: Option<f64>) -> String {
         x = 0.0;
     }
     let ci = ci.map(|c| if c < 0.5e-9 { 0.0 } else { c });
-    let (scale, unit) = match x.abs() {
+    // The larger of the value and its half-width picks the unit, so
+    // that the half-width is never shown in thousands of a smaller one.
+    let (scale, unit) = match x.abs().max(ci.unwrap_or(0.0)) {
         v if v >= 1.0 => (1.0, "s"),
         v if v >= 1e-3 => (1e3, "ms"),
         v if v >= 1e-6 => (1e6, "µs"),
@@ -274,8 +276,12 @@ fn show<T>(f: &Figure<T>, of: &T) -> String {
     if f.applies.is_some_and(|applies| !applies(of)) {
         return "–".into();
     }
-    let cell = (f.read)(of);
-    match (f.unit, cell) {
+    shown(f.unit, (f.read)(of))
+}
+
+/// A cell as the tables show it, by its unit: a dash for no value.
+pub(crate) fn shown(unit: Unit, cell: Option<Cell>) -> String {
+    match (unit, cell) {
         (Unit::Servers, None) => "∞".into(),
         (Unit::Servers, Some(c)) => format!("{}", c.value.unwrap_or(0.0)),
         (_, None) => NONE.into(),
@@ -284,7 +290,19 @@ fn show<T>(f: &Figure<T>, of: &T) -> String {
         (Unit::Count, Some(c)) => count(c.value.unwrap_or(0.0) as u64),
         (Unit::Number, Some(c)) => plain(c.value.unwrap_or(f64::NAN), c.ci95),
         (Unit::Percent, Some(c)) => percent(c.value.unwrap_or(f64::NAN), c.ci95),
+        (Unit::Dollars, Some(c)) => dollars(c.value.unwrap_or(f64::NAN)),
+        (Unit::Verdict, Some(c)) => if c.value == Some(1.0) {
+            "met"
+        } else {
+            "missed"
+        }
+        .into(),
     }
+}
+
+/// Dollars, to three significant digits, as the run's cost line.
+fn dollars(x: f64) -> String {
+    format!("${}", sig3(x))
 }
 
 pub(crate) fn plain(x: f64, ci: Option<f64>) -> String {

@@ -64,14 +64,20 @@ pub struct Latency {
     /// Median, from the histogram pooled over replications; `None` when
     /// nothing completed (as every percentile and the maximum).
     pub p50: Option<f64>,
+    /// 95% CI half-width of the per-replication medians.
+    pub p50_ci95: Option<f64>,
     /// 90th percentile, pooled.
     pub p90: Option<f64>,
+    /// 95% CI half-width of the per-replication 90th percentiles.
+    pub p90_ci95: Option<f64>,
     /// 99th percentile, pooled.
     pub p99: Option<f64>,
     /// 95% CI half-width of the per-replication 99th percentiles.
     pub p99_ci95: Option<f64>,
     /// 99.9th percentile, pooled.
     pub p999: Option<f64>,
+    /// 95% CI half-width of the per-replication 99.9th percentiles.
+    pub p999_ci95: Option<f64>,
     /// Largest latency seen.
     pub max: Option<f64>,
 }
@@ -1052,14 +1058,18 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
         }
         let throughput = per_rep(&|r| r.classes[ci].throughput(r.duration));
         let mean = per_rep(&|r| r.classes[ci].mean_latency());
-        let p99 = per_rep(&|r| {
-            let c = &r.classes[ci];
-            if c.completed == 0 {
-                f64::NAN
-            } else {
-                c.latency_quantile(0.99)
-            }
-        });
+        // Each percentile's interval from the replications' own.
+        let spread = |q: f64| {
+            per_rep(&|r| {
+                let c = &r.classes[ci];
+                if c.completed == 0 {
+                    f64::NAN
+                } else {
+                    c.latency_quantile(q)
+                }
+            })
+            .half_width
+        };
         // A latency of nothing is no latency: null, not zero.
         let quantile = |q: f64| (pooled.completed > 0).then(|| pooled.latency_quantile(q));
         classes.insert(
@@ -1083,10 +1093,13 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
                     mean: finite(mean.mean),
                     mean_ci95: mean.half_width,
                     p50: quantile(0.50),
+                    p50_ci95: spread(0.50),
                     p90: quantile(0.90),
+                    p90_ci95: spread(0.90),
                     p99: quantile(0.99),
-                    p99_ci95: p99.half_width,
+                    p99_ci95: spread(0.99),
                     p999: quantile(0.999),
+                    p999_ci95: spread(0.999),
                     max: (pooled.completed > 0).then(|| pooled.latency_max as f64 / 1e9),
                 },
             },

@@ -312,13 +312,15 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
         .map(|s| s.expect("every reserved station is built"))
         .collect();
     let autoscalers = autoscale::autoscalers(doc, &stations, &mut layouts);
+    let mut topology = Topology {
+        stations,
+        classes,
+        faults: Vec::new(),
+        autoscalers,
+    };
+    chokepoint_core::analysis::settle_caches(&mut topology);
     Lowered {
-        topology: Topology {
-            stations,
-            classes,
-            faults: Vec::new(),
-            autoscalers,
-        },
+        topology,
         layouts,
         origins,
         spans,
@@ -419,6 +421,7 @@ fn station(b: &mut Builder, layout: &mut ServiceLayout, name: &str, s: &StationD
             ops: cache.ops.clone(),
             write_policy: cache.write_policy,
             backing: c.points[0],
+            writes_per_read: 0.0,
         });
         Some(c)
     } else if links.calls.iter().flatten().any(|list| !list.is_empty()) {

@@ -32,6 +32,7 @@ fn dirty_entries_are_keys_not_writes() {
             interval: secs(1.0),
         },
         backing: StationId(1),
+        writes_per_read: 0.0,
     });
     let topology = Topology {
         stations: vec![
