@@ -181,6 +181,7 @@ fn data_tier() -> Topology {
         ops: vec![Op::Read],
         write_policy: WritePolicy::Invalidate,
         backing: StationId(1),
+        writes_per_read: 0.0,
     });
     let db = &mut t.stations[2];
     let Role::Queue(q) = &mut db.role else {
