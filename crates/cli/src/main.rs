@@ -50,6 +50,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Print the scenario format's JSON Schema, for editor completion
+    /// (taplo, Even Better TOML: a `#:schema` line; see docs/scenarios.md).
+    Schema,
 }
 
 #[derive(clap::Args, Debug)]
@@ -140,6 +143,14 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => diagnose::diagnose(&args),
         Command::Profiles { format } => {
             profiles(format);
+            Ok(())
+        }
+        Command::Schema => {
+            let schema = chokepoint_scenario::schema::schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("a schema serialises")
+            );
             Ok(())
         }
     };

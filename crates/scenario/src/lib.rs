@@ -39,6 +39,7 @@ mod lower;
 pub mod profiles;
 mod read;
 mod resolve;
+pub mod schema;
 pub mod spec;
 pub mod units;
 

@@ -11,7 +11,7 @@ use toml::de::DeValue;
 use super::{MAX_REPLICAS, Value, Walker};
 use crate::diagnostic::Diagnostic;
 
-const AUTOSCALE_KEYS: [&str; 9] = [
+pub(crate) const AUTOSCALE_KEYS: [&str; 9] = [
     "metric",
     "target",
     "min",
@@ -22,7 +22,7 @@ const AUTOSCALE_KEYS: [&str; 9] = [
     "scale_in_after",
     "tolerance",
 ];
-const METRICS: [&str; 4] = ["cpu", "workers", "queue_per_replica", "rps_per_replica"];
+pub(crate) const METRICS: [&str; 4] = ["cpu", "workers", "queue_per_replica", "rps_per_replica"];
 
 /// An autoscaler as read.
 #[derive(Clone, Debug, PartialEq)]

@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 use super::{Down, MAX_COUNT, Name, Value, Walker};
 use crate::profiles::Profile;
 
-const EXTERNAL_KEYS: [&str; 8] = [
+pub(crate) const EXTERNAL_KEYS: [&str; 8] = [
     "codel",
     "adaptive_lifo",
     "kind",
@@ -23,8 +23,8 @@ const EXTERNAL_KEYS: [&str; 8] = [
     "down",
     "rate_limit",
 ];
-const QUEUE_KEYS: [&str; 4] = ["kind", "capacity", "codel", "adaptive_lifo"];
-const BALANCER_KEYS: [&str; 9] = [
+pub(crate) const QUEUE_KEYS: [&str; 4] = ["kind", "capacity", "codel", "adaptive_lifo"];
+pub(crate) const BALANCER_KEYS: [&str; 9] = [
     "outlier_ejection",
     "rate_limit",
     "kind",
@@ -35,7 +35,7 @@ const BALANCER_KEYS: [&str; 9] = [
     "profile",
     "cpu",
 ];
-const POLICIES: [&str; 6] = [
+pub(crate) const POLICIES: [&str; 6] = [
     "round_robin",
     "random",
     "least_connections",
@@ -43,8 +43,8 @@ const POLICIES: [&str; 6] = [
     "sticky",
     "consistent_hash",
 ];
-const SESSION_KEYS: [&str; 2] = ["count", "zipf"];
-const DOWN_KEYS: [&str; 3] = ["replica", "from", "to"];
+pub(crate) const SESSION_KEYS: [&str; 2] = ["count", "zipf"];
+pub(crate) const DOWN_KEYS: [&str; 3] = ["replica", "from", "to"];
 /// Sessions a balancer tracks at most (a sticky table holds one entry each).
 const MAX_SESSIONS: u32 = 10_000_000;
 
@@ -60,7 +60,7 @@ pub(crate) struct BalancerDef {
     pub(crate) outlier: Option<Outlier>,
 }
 
-const OUTLIER_KEYS: [&str; 3] = ["consecutive_errors", "base", "max_percent"];
+pub(crate) const OUTLIER_KEYS: [&str; 3] = ["consecutive_errors", "base", "max_percent"];
 
 /// A queue's keys as read.
 pub(crate) struct QueueDef {

@@ -13,11 +13,11 @@ use toml::de::DeValue;
 
 use super::{CallId, Name, Walker};
 
-const CALL_KEYS: [&str; 13] = [
+pub(crate) const CALL_KEYS: [&str; 13] = [
     "to", "parallel", "fanout", "wait", "p", "n", "latency", "bytes", "timeout", "cancel", "retry",
     "hedge", "breaker",
 ];
-const FANOUT_KEYS: [&str; 2] = ["to", "n"];
+pub(crate) const FANOUT_KEYS: [&str; 2] = ["to", "n"];
 
 /// Parallel calls of one `fanout` at most.
 const MAX_FANOUT: u32 = 1000;

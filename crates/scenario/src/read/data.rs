@@ -30,9 +30,9 @@ use super::{CallId, Value, Walker};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::units::parse_duration;
 
-const POOL_KEYS: [&str; 4] = ["size", "connect", "idle_timeout", "reuse"];
-const TABLE_KEYS: [&str; 4] = ["rows", "rows_per_page", "indexes", "indexed"];
-const LOCK_KEYS: [&str; 3] = ["name", "hold", "keys"];
+pub(crate) const POOL_KEYS: [&str; 4] = ["size", "connect", "idle_timeout", "reuse"];
+pub(crate) const TABLE_KEYS: [&str; 4] = ["rows", "rows_per_page", "indexes", "indexed"];
+pub(crate) const LOCK_KEYS: [&str; 3] = ["name", "hold", "keys"];
 /// A cache's own keys, besides a station's (`capacity` is its entries).
 pub(crate) const CACHE_KEYS: [&str; 9] = [
     "hit_ratio",
@@ -45,9 +45,11 @@ pub(crate) const CACHE_KEYS: [&str; 9] = [
     "flush_batch",
     "flush_interval",
 ];
-const WRITE_POLICIES: [&str; 3] = ["invalidate", "write_through", "write_back"];
-const GC_KEYS: [&str; 3] = ["model", "pause_min", "pause_per_gb"];
-const GC_MODELS: [&str; 1] = ["stop_the_world"];
+pub(crate) const WRITE_POLICIES: [&str; 3] = ["invalidate", "write_through", "write_back"];
+/// A database's read replicas: `replicas = { count, lag }`.
+pub(crate) const REPLICAS_KEYS: [&str; 2] = ["count", "lag"];
+pub(crate) const GC_KEYS: [&str; 3] = ["model", "pause_min", "pause_per_gb"];
+pub(crate) const GC_MODELS: [&str; 1] = ["stop_the_world"];
 /// Keys of a catalogue at most (a cache keeps 16 bytes of state for each,
 /// a replicated database 8).
 const MAX_KEYS: u32 = 10_000_000;
@@ -416,7 +418,7 @@ impl Walker<'_> {
     /// the leader.
     pub(crate) fn read_replicas(&mut self, v: &Value<'_>) -> Option<(u32, Dist)> {
         let t = self.table(v, "`replicas`")?;
-        self.check_keys(t, &["count", "lag"], "`replicas`");
+        self.check_keys(t, &REPLICAS_KEYS, "`replicas`");
         let count = match t.get("count") {
             Some(c) => self.count(c, "`replicas.count`", 1, MAX_FOLLOWERS),
             None => {

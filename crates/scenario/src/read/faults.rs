@@ -15,7 +15,7 @@ use toml::de::{DeTable, DeValue};
 use super::{Document, Value, Walker};
 use crate::diagnostic::did_you_mean;
 
-const FAULT_KEYS: [&str; 10] = [
+pub(crate) const FAULT_KEYS: [&str; 10] = [
     "kind",
     "service",
     "to",
@@ -27,7 +27,7 @@ const FAULT_KEYS: [&str; 10] = [
     "factor",
     "probability",
 ];
-const KINDS: [&str; 3] = ["crash", "slow", "errors"];
+pub(crate) const KINDS: [&str; 3] = ["crash", "slow", "errors"];
 
 /// What a fault does, as read.
 #[derive(Clone, Debug, PartialEq)]

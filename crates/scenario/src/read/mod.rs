@@ -9,15 +9,15 @@
 //! names are resolved in the next phase (`resolve.rs`).
 
 pub(crate) mod autoscale;
-mod balancer;
-mod calls;
-mod data;
+pub(crate) mod balancer;
+pub(crate) mod calls;
+pub(crate) mod data;
 pub(crate) mod faults;
-mod profile;
-mod replicated;
-mod resilience;
-mod spec;
-mod station;
+pub(crate) mod profile;
+pub(crate) mod replicated;
+pub(crate) mod resilience;
+pub(crate) mod spec;
+pub(crate) mod station;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -178,7 +178,7 @@ pub(crate) struct Document {
     pub(crate) faults: Vec<Option<faults::FaultDef>>,
 }
 
-const TOP_KEYS: [&str; 10] = [
+pub(crate) const TOP_KEYS: [&str; 10] = [
     "faults",
     "profiles",
     "retry_policies",
@@ -191,7 +191,7 @@ const TOP_KEYS: [&str; 10] = [
     "slo",
 ];
 
-const SIMULATION_KEYS: [&str; 5] = [
+pub(crate) const SIMULATION_KEYS: [&str; 5] = [
     "duration",
     "warmup",
     "replications",
@@ -199,7 +199,7 @@ const SIMULATION_KEYS: [&str; 5] = [
     "max_in_system",
 ];
 
-const LOAD_KEYS: [&str; 9] = [
+pub(crate) const LOAD_KEYS: [&str; 9] = [
     "rate_limit",
     "deadline",
     "cancel",
@@ -211,9 +211,9 @@ const LOAD_KEYS: [&str; 9] = [
     "priority",
 ];
 
-const NEXT_KEYS: [&str; 2] = ["to", "p"];
+pub(crate) const NEXT_KEYS: [&str; 2] = ["to", "p"];
 
-const KINDS: [&str; 8] = [
+pub(crate) const KINDS: [&str; 8] = [
     "station",
     "load_balancer",
     "api",
@@ -237,7 +237,7 @@ pub(crate) const MAX_REPLICAS: u32 = 1000;
 /// summary: about as many kilobytes as the scenario has stations).
 pub const MAX_REPLICATIONS: u32 = 100_000;
 
-const ARRIVALS: [&str; 2] = ["poisson", "constant"];
+pub(crate) const ARRIVALS: [&str; 2] = ["poisson", "constant"];
 
 impl<'s> Walker<'s> {
     pub(crate) fn error(

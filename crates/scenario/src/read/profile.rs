@@ -15,9 +15,9 @@ use super::{Value, Walker};
 use crate::diagnostic::Diagnostic;
 use crate::units::{TextError, parse_duration, parse_rate_or_zero};
 
-const SHAPES: [&str; 5] = ["steps", "ramp", "spike", "diurnal", "trace"];
-const STEP_KEYS: [&str; 2] = ["at", "rate"];
-const POPULATION_STEP_KEYS: [&str; 2] = ["at", "population"];
+pub(crate) const SHAPES: [&str; 5] = ["steps", "ramp", "spike", "diurnal", "trace"];
+pub(crate) const STEP_KEYS: [&str; 2] = ["at", "rate"];
+pub(crate) const POPULATION_STEP_KEYS: [&str; 2] = ["at", "population"];
 
 /// What a profile gives over time: a rate (arrivals per second) or a
 /// population (users; rounded to the nearest between points).
@@ -36,9 +36,9 @@ impl Quantity {
         }
     }
 }
-const RAMP_KEYS: [&str; 4] = ["from", "to", "over", "at"];
-const SPIKE_KEYS: [&str; 4] = ["base", "peak", "at", "for"];
-const DIURNAL_KEYS: [&str; 4] = ["mean", "amplitude", "period", "peak_at"];
+pub(crate) const RAMP_KEYS: [&str; 4] = ["from", "to", "over", "at"];
+pub(crate) const SPIKE_KEYS: [&str; 4] = ["base", "peak", "at", "for"];
+pub(crate) const DIURNAL_KEYS: [&str; 4] = ["mean", "amplitude", "period", "peak_at"];
 
 /// Lines of a trace file at most (a day at one line per tenth of a
 /// second): its points are kept for the run.

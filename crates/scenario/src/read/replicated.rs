@@ -20,7 +20,7 @@ use crate::diagnostic::did_you_mean;
 use crate::layout::ServiceKind;
 use crate::profiles::{Profile, catalog};
 
-const REPLICATED_KEYS: [&str; 30] = [
+pub(crate) const REPLICATED_KEYS: [&str; 30] = [
     "autoscale",
     "codel",
     "adaptive_lifo",
@@ -52,7 +52,7 @@ const REPLICATED_KEYS: [&str; 30] = [
     "on",
     "discipline",
 ];
-const PROFILE_KEYS: [&str; 6] = [
+pub(crate) const PROFILE_KEYS: [&str; 6] = [
     "cores",
     "cpu_speed",
     "memory_gb",
@@ -60,7 +60,7 @@ const PROFILE_KEYS: [&str; 6] = [
     "network_gbps",
     "cost_per_hour",
 ];
-const ON_KEYS: [&str; 6] = ["cpu", "work", "calls", "next", "op", "locks"];
+pub(crate) const ON_KEYS: [&str; 6] = ["cpu", "work", "calls", "next", "op", "locks"];
 
 /// Reads a non-negative plain number (`disk_ops`, `net_bytes`).
 fn amount(w: &mut Walker<'_>, t: &DeTable<'_>, key: &str) -> Option<f64> {

@@ -14,16 +14,16 @@ use super::{Value, Walker};
 use crate::layout::ServiceKind;
 use crate::units::parse_duration;
 
-const RETRY_KEYS: [&str; 4] = ["attempts", "backoff", "on", "budget"];
-const BACKOFF_KEYS: [&str; 3] = ["base", "cap", "jitter"];
-const BUDGET_KEYS: [&str; 4] = ["percent", "min_concurrency", "tokens", "ratio"];
-const CANCELS: [&str; 3] = ["never", "at_dequeue", "preempt"];
-const JITTERS: [&str; 4] = ["none", "full", "equal", "decorrelated"];
-const RETRY_ON: [&str; 2] = ["timeout", "error"];
-const HEDGE_KEYS: [&str; 2] = ["after", "max"];
-const LIMIT_KEYS: [&str; 3] = ["rate", "burst", "mode"];
-const CODEL_KEYS: [&str; 2] = ["target", "interval"];
-const BREAKER_KEYS: [&str; 7] = [
+pub(crate) const RETRY_KEYS: [&str; 4] = ["attempts", "backoff", "on", "budget"];
+pub(crate) const BACKOFF_KEYS: [&str; 3] = ["base", "cap", "jitter"];
+pub(crate) const BUDGET_KEYS: [&str; 4] = ["percent", "min_concurrency", "tokens", "ratio"];
+pub(crate) const CANCELS: [&str; 3] = ["never", "at_dequeue", "preempt"];
+pub(crate) const JITTERS: [&str; 4] = ["none", "full", "equal", "decorrelated"];
+pub(crate) const RETRY_ON: [&str; 2] = ["timeout", "error"];
+pub(crate) const HEDGE_KEYS: [&str; 2] = ["after", "max"];
+pub(crate) const LIMIT_KEYS: [&str; 3] = ["rate", "burst", "mode"];
+pub(crate) const CODEL_KEYS: [&str; 2] = ["target", "interval"];
+pub(crate) const BREAKER_KEYS: [&str; 7] = [
     "window",
     "min_calls",
     "failure_rate",
@@ -34,7 +34,7 @@ const BREAKER_KEYS: [&str; 7] = [
 ];
 /// Outcomes a breaker keeps at most.
 const MAX_WINDOW: u32 = 100_000;
-const LIMIT_MODES: [&str; 2] = ["reject", "delay"];
+pub(crate) const LIMIT_MODES: [&str; 2] = ["reject", "delay"];
 
 /// Extra copies of one attempt at most.
 const MAX_HEDGES: u32 = 10;

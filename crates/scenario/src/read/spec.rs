@@ -8,8 +8,8 @@ use super::Walker;
 use crate::diagnostic::Diagnostic;
 use crate::spec::{Axis, MAX_POINTS, Setting, Slo, SweepSpec, SweepValue, Variant};
 
-const SLO_KEYS: [&str; 6] = ["mean", "p50", "p90", "p99", "p999", "max_error_rate"];
-const SWEEP_VARIANT_KEYS: [&str; 2] = ["name", "set"];
+pub(crate) const SLO_KEYS: [&str; 6] = ["mean", "p50", "p90", "p99", "p999", "max_error_rate"];
+pub(crate) const SWEEP_VARIANT_KEYS: [&str; 2] = ["name", "set"];
 
 /// A dotted path, where it is written, and its value.
 type Entry<'t, 'i> = (String, Range<usize>, &'t toml::Spanned<DeValue<'i>>);

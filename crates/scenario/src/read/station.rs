@@ -12,7 +12,7 @@ use super::data::CACHE_KEYS;
 use super::{CacheDef, CallId, Down, MAX_COUNT, RouteDef, Walker};
 use crate::diagnostic::did_you_mean;
 
-const STATION_KEYS: [&str; 12] = [
+pub(crate) const STATION_KEYS: [&str; 12] = [
     "codel",
     "adaptive_lifo",
     "rate_limit",
@@ -26,8 +26,10 @@ const STATION_KEYS: [&str; 12] = [
     "next",
     "on",
 ];
-const ON_KEYS: [&str; 3] = ["work", "calls", "next"];
-const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
+/// A cache's `on.CLASS` keys.
+pub(crate) const CACHE_ON_KEYS: [&str; 3] = ["work", "next", "op"];
+pub(crate) const ON_KEYS: [&str; 3] = ["work", "calls", "next"];
+pub(crate) const DISCIPLINES: [&str; 4] = ["fifo", "lifo", "priority", "ps"];
 
 /// A station's (or a cache's) keys as read.
 pub(crate) struct StationDef {
@@ -161,11 +163,7 @@ impl Walker<'_> {
                 let Some(t) = self.table(value, &format!("`on.{class}`")) else {
                     continue;
                 };
-                let on_keys: &[&str] = if is_cache {
-                    &["work", "next", "op"]
-                } else {
-                    &ON_KEYS
-                };
+                let on_keys: &[&str] = if is_cache { &CACHE_ON_KEYS } else { &ON_KEYS };
                 self.check_keys(t, on_keys, &format!("{context}.on.{class}"));
                 let work = t.get("work").map(|v| self.dist(v, "`work`"));
                 let next = t.get("next").map(|v| self.routing(v, &context));
