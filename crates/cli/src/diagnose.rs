@@ -31,6 +31,8 @@ pub(crate) struct DiagnoseArgs {
     /// of p99 and throughput against the load into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    html: crate::input::HtmlOut,
     /// Worker threads for replications (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<u32>,
@@ -44,6 +46,7 @@ enum DiagnoseFormat {
 }
 
 pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
+    args.html.check()?;
     let loaded = load(&args.file)?;
     let study = &loaded.study;
     let class = args.class.as_deref();
@@ -153,6 +156,31 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
         DiagnoseFormat::Json => println!("{json}"),
         DiagnoseFormat::Markdown => print!("{}", diagnosis.markdown(&[])),
     }
+    let drawn = || {
+        let found = &diagnosis.limits;
+        let mut probes: Vec<_> = found.probes.iter().collect();
+        probes.sort_by(|a, b| a.scale.total_cmp(&b.scale));
+        let points: Vec<(f64, Option<f64>, f64)> = probes
+            .iter()
+            .map(|p| (p.scale * rate, p.p99, p.throughput))
+            .collect();
+        let bracket = found
+            .saturation
+            .1
+            .map(|hi| (found.saturation.0 * rate, hi * rate));
+        chokepoint_report::plot::load_charts(
+            &points,
+            bracket,
+            target,
+            // The table's loads scale every class: not one class's axis.
+            if class.is_none() {
+                &diagnosis.table
+            } else {
+                &[]
+            },
+            users,
+        )
+    };
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let markdown = diagnosis.markdown(&charts);
@@ -165,32 +193,18 @@ pub(crate) fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<()> {
             std::fs::write(&path, content)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let found = &diagnosis.limits;
-        let mut probes: Vec<_> = found.probes.iter().collect();
-        probes.sort_by(|a, b| a.scale.total_cmp(&b.scale));
-        let points: Vec<(f64, Option<f64>, f64)> = probes
-            .iter()
-            .map(|p| (p.scale * rate, p.p99, p.throughput))
-            .collect();
-        let bracket = found
-            .saturation
-            .1
-            .map(|hi| (found.saturation.0 * rate, hi * rate));
-        for (stem, chart) in chokepoint_report::plot::load_charts(
-            &points,
-            bracket,
-            target,
-            // The table's loads scale every class: not one class's axis.
-            if class.is_none() {
-                &diagnosis.table
-            } else {
-                &[]
-            },
-            users,
-        ) {
+        for (stem, chart) in drawn() {
             chokepoint_report::plot::write(&chart, &dir.join(stem))
                 .map_err(|e| anyhow::anyhow!(e))?;
         }
     }
+    args.html.write(|| {
+        chokepoint_report::html::diagnose(
+            &format!("{}: diagnosis", diagnosis.scenario),
+            &text,
+            &drawn(),
+            &loaded.source,
+        )
+    })?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! its `[simulation]`, the thread pool; and the error that is the user's
 //! input (exit code 2).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chokepoint_core::time::SimTime;
@@ -199,6 +199,51 @@ impl SloExit {
             Some(what) if !self.no_fail_on_slo => Err(SloMissed(what).into()),
             _ => Ok(()),
         }
+    }
+}
+
+/// `--html FILE` (shared by `run`, `compare`, `sweep`, `diagnose`): one
+/// self-contained HTML page of the report.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct HtmlOut {
+    /// Also write the report as one self-contained HTML page (inline
+    /// charts and styles, no script, nothing fetched) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+}
+
+impl HtmlOut {
+    /// Before simulating: that the file can be written (its folder
+    /// exists, it is not a folder), so that no result waits on a typo.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        let Some(path) = &self.html else {
+            return Ok(());
+        };
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if path.is_dir() {
+            return Err(BadInput(format!("--html {}: is a folder", path.display())).into());
+        }
+        if !folder.is_dir() {
+            return Err(BadInput(format!(
+                "--html {}: no folder {}",
+                path.display(),
+                folder.display()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Writes `page` (built only when asked for).
+    pub(crate) fn write(&self, page: impl FnOnce() -> String) -> anyhow::Result<()> {
+        if let Some(path) = &self.html {
+            std::fs::write(path, page())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
     }
 }
 

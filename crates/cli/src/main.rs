@@ -75,6 +75,8 @@ struct CompareArgs {
     /// Also write compare.json and compare.txt into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    html: input::HtmlOut,
     /// Worker threads for replications (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
@@ -94,6 +96,8 @@ struct RunArgs {
     /// Also write results.json, results.csv and results.txt into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    html: input::HtmlOut,
     /// Also write timeseries.csv and its charts into this folder: per window
     /// of simulated time from the start (warm-up included), each class's
     /// throughput, latency and errors, each service's throughput,
@@ -216,7 +220,10 @@ fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let mut study = load(&args.file)?.study;
+    args.html.check()?;
+    let loaded = load(&args.file)?;
+    let source = loaded.source;
+    let mut study = loaded.study;
     args.sim.apply(&mut study.scenario.simulation)?;
     args.sim.fits(
         &args.file.display().to_string(),
@@ -266,6 +273,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
+    let mut series = Vec::new();
     if let Some(dir) = &args.timeseries {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("timeseries.csv");
@@ -280,11 +288,14 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             &outcome.info.faults,
             outcome.info.warmup,
         );
-        for (stem, chart) in chokepoint_report::plot::timeseries_charts(&rows, &marks) {
-            chokepoint_report::plot::write(&chart, &dir.join(stem))
+        series = chokepoint_report::plot::timeseries_charts(&rows, &marks);
+        for (stem, chart) in &series {
+            chokepoint_report::plot::write(chart, &dir.join(stem))
                 .map_err(|e| anyhow::anyhow!(e))?;
         }
     }
+    args.html
+        .write(|| chokepoint_report::html::run(summary, &source, &series))?;
     args.slo_exit.check(
         summary
             .slo
@@ -359,6 +370,7 @@ fn parse_window(text: &str) -> anyhow::Result<SimTime> {
 /// flags, so that all see the same random streams wherever their names
 /// match, and prints them side by side.
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    args.html.check()?;
     let mut loaded = Vec::new();
     for file in &args.files {
         loaded.push(load(file)?);
@@ -440,6 +452,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot draw a chart in {}: {e}", dir.display()))?;
         }
     }
+    args.html.write(|| {
+        let sources: Vec<String> = loaded.iter().map(|l| l.source.clone()).collect();
+        chokepoint_report::html::compare(&comparison, &sources)
+    })?;
     // Judged when at least one design has an SLO: failed when none meets it.
     let verdicts: Vec<bool> = comparison
         .results

@@ -60,6 +60,8 @@ pub(crate) struct SweepArgs {
     /// Folder for points.jsonl and points.csv (default: FILE's name + "-sweep").
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    html: crate::input::HtmlOut,
     /// Continue a sweep whose folder already holds some points.
     #[arg(long)]
     resume: bool,
@@ -261,6 +263,7 @@ impl Appender {
 }
 
 pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
+    args.html.check()?;
     let loaded = load(&args.file)?;
     let Some(spec) = loaded.study.scenario.sweep.clone() else {
         return Err(BadInput(format!(
@@ -415,6 +418,19 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
     let (lines, _) = read_lines(&lines_path)?;
     finalize(&dir, &lines)?;
     plot(&dir, &lines)?;
+    args.html.write(|| {
+        let text = format!(
+            "{}\n{}",
+            overview(&lines, total),
+            chokepoint_report::sweep::decisions(&lines)
+        );
+        chokepoint_report::html::sweep(
+            &format!("{name}: sweep"),
+            &text,
+            &chokepoint_report::plot::sweep_charts(&lines),
+            &loaded.source,
+        )
+    })?;
     match args.format {
         SweepFormat::Table => {
             print!("{}", overview(&lines, total));

@@ -727,6 +727,75 @@ fn compare_decides_between_a_cache_and_read_replicas() {
     );
 }
 
+/// `--html FILE`: one self-contained page, with the tables, every chart
+/// inline and the scenario itself, and no script; a file that cannot be
+/// written is refused before anything is simulated. (Rendered in a real
+/// browser by `scripts/html-check.sh`, in CI.)
+#[test]
+fn html_reports_are_self_contained() {
+    let dir = temp("html");
+    let page = dir.join("run.html");
+    let out = chokepoint(&[
+        "run",
+        "scenarios/data/shop.toml",
+        "--duration",
+        "5s",
+        "--replications",
+        "2",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for kind in ["spectrum", "cdf", "utilization", "queue", "breakdown"] {
+        assert!(
+            html.contains(&format!("data-kind=\"{kind}\">\n<svg")),
+            "{kind}"
+        );
+    }
+    // The scenario as written, escaped; nothing to run, nothing to fetch.
+    assert!(html.contains("name = &quot;shop&quot;"));
+    for fetch in ["<script", "src=", "<link", "url(", "@import"] {
+        assert!(!html.contains(fetch), "{fetch}");
+    }
+    // Compare and diagnose write theirs too.
+    let page = dir.join("compare.html");
+    let out = chokepoint(&[
+        "compare",
+        "scenarios/scaling/vertical.toml",
+        "scenarios/scaling/pooled.toml",
+        "--duration",
+        "500s",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("data-kind=\"percentiles\"") && html.contains("<h2>Verdicts</h2>"));
+    // A folder that does not exist: refused at once, exit 2.
+    let start = std::time::Instant::now();
+    let out = chokepoint(&[
+        "run",
+        "scenarios/data/shop.toml",
+        "--duration",
+        "100000s",
+        "--html",
+        "/nonexistent-folder/run.html",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--html /nonexistent-folder/run.html: no folder")
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `diagnose` on `amdahl.toml` (its overloaded probes stop early, so it is
 /// quick): the cores limit it at about 533/s; one more replica or the next
 /// machine doubles that, more workers do nothing. A class that does not

@@ -369,22 +369,22 @@ fn settings(comparison: &Comparison) -> String {
     }
 }
 
-/// A table for people: one block per class and station, one column per scenario.
-pub fn table(comparison: &Comparison) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
+/// The line above the table: who is compared with whom, and how they ran.
+pub(crate) fn header(comparison: &Comparison) -> String {
+    format!(
         "{} compared with {} (same load and seed; {})",
         comparison.scenarios[1..].join(", "),
         comparison.scenarios[0],
         settings(comparison)
-    );
-    // What makes a column something else than asked: said before it.
-    for (name, summary) in comparison.scenarios.iter().zip(&comparison.results) {
-        for line in crate::format::caveats(summary).lines() {
-            let _ = writeln!(out, "{name}: {line}");
-        }
-    }
+    )
+}
+
+/// What the table's marks mean.
+pub(crate) const LEGEND: &str = "± = 95% confidence half-width; (+x%) = change from the first scenario; (+x%: +d ±h) = and the paired difference over replications on the same seeds; * = significant (the paired interval excludes zero; without one, the 95% intervals do not overlap).";
+
+/// The table's rows: per block (design, each class, each station) an
+/// empty row, a header row naming the scenarios, then one row per figure.
+pub(crate) fn rows(comparison: &Comparison) -> Vec<Vec<String>> {
     let mut current = (String::new(), "");
     let mut rows: Vec<Vec<String>> = Vec::new();
     for row in &comparison.rows {
@@ -403,10 +403,21 @@ pub fn table(comparison: &Comparison) -> String {
         cells.extend((0..comparison.scenarios.len()).map(|i| cell(row, i)));
         rows.push(cells);
     }
-    crate::format::render(&mut out, &rows);
-    out.push_str(
-        "\n± = 95% confidence half-width; (+x%) = change from the first scenario; (+x%: +d ±h) = and the paired difference over replications on the same seeds; * = significant (the paired interval excludes zero; without one, the 95% intervals do not overlap).\n",
-    );
+    rows
+}
+
+/// A table for people: one block per class and station, one column per scenario.
+pub fn table(comparison: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", header(comparison));
+    // What makes a column something else than asked: said before it.
+    for (name, summary) in comparison.scenarios.iter().zip(&comparison.results) {
+        for line in crate::format::caveats(summary).lines() {
+            let _ = writeln!(out, "{name}: {line}");
+        }
+    }
+    crate::format::render(&mut out, &rows(comparison));
+    let _ = writeln!(out, "\n{LEGEND}");
     for line in comparison.verdicts.iter().filter(|l| !l.ends_with(": ")) {
         let _ = writeln!(out, "{line}");
     }

@@ -449,6 +449,31 @@ fn resilience_line(r: &ResilienceSummary) -> String {
     parts.join(", ")
 }
 
+/// The two tables of a run, header row first: per class, then per
+/// station, each figure as shown (the text table and the HTML report).
+pub(crate) fn summary_rows(summary: &Summary) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    // A `failed` column only when a dependency can fail, `timed out` only
+    // when something timed out.
+    let failures = summary.classes.values().any(|c| c.failed > 0);
+    let timeouts = summary.classes.values().any(|c| c.timed_out > 0);
+    let rejections = summary.classes.values().any(|c| c.rejected > 0);
+    let columns: Vec<&Figure<_>> = figures::columns(&figures::CLASS)
+        .filter(|f| failures || f.csv != Some("failed"))
+        .filter(|f| timeouts || f.csv != Some("timed_out"))
+        .filter(|f| rejections || f.csv != Some("rejected"))
+        .collect();
+    let mut classes = vec![header("class", &columns)];
+    for (name, c) in &summary.classes {
+        classes.push(line(name, &columns, c));
+    }
+    let columns: Vec<&Figure<_>> = figures::columns(&figures::STATION).collect();
+    let mut stations = vec![header("station", &columns)];
+    for (name, s) in &summary.stations {
+        stations.push(line(name, &columns, s));
+    }
+    (classes, stations)
+}
+
 /// A table for people: per class, then per station, with units and ± for
 /// 95% confidence intervals across replications.
 pub fn table(summary: &Summary) -> String {
@@ -469,28 +494,10 @@ pub fn table(summary: &Summary) -> String {
     );
     out.push_str(&caveats(summary));
     out.push('\n');
-    // A `failed` column only when a dependency can fail, `timed out` only
-    // when something timed out.
-    let failures = summary.classes.values().any(|c| c.failed > 0);
-    let timeouts = summary.classes.values().any(|c| c.timed_out > 0);
-    let rejections = summary.classes.values().any(|c| c.rejected > 0);
-    let columns: Vec<&Figure<_>> = figures::columns(&figures::CLASS)
-        .filter(|f| failures || f.csv != Some("failed"))
-        .filter(|f| timeouts || f.csv != Some("timed_out"))
-        .filter(|f| rejections || f.csv != Some("rejected"))
-        .collect();
-    let mut rows = vec![header("class", &columns)];
-    for (name, c) in &summary.classes {
-        rows.push(line(name, &columns, c));
-    }
-    render(&mut out, &rows);
+    let (classes, stations) = summary_rows(summary);
+    render(&mut out, &classes);
     out.push('\n');
-    let columns: Vec<&Figure<_>> = figures::columns(&figures::STATION).collect();
-    let mut rows = vec![header("station", &columns)];
-    for (name, s) in &summary.stations {
-        rows.push(line(name, &columns, s));
-    }
-    render(&mut out, &rows);
+    render(&mut out, &stations);
     out.push('\n');
     let _ = writeln!(
         out,

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod diagnosis;
 mod figures;
 mod format;
+pub mod html;
 pub mod plot;
 pub mod series;
 pub mod slo;

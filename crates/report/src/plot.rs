@@ -87,6 +87,11 @@ pub struct Span {
 }
 
 impl Series {
+    /// A solid line with markers, in colour `color`.
+    pub fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: usize) -> Series {
+        Series::new(label, points, Style::Line, color)
+    }
+
     fn new(
         label: impl Into<String>,
         points: Vec<(f64, f64)>,
@@ -243,6 +248,17 @@ pub fn write(chart: &Chart, stem: &Path) -> Result<Vec<PathBuf>, String> {
         chart,
     )?;
     Ok(vec![png, svg])
+}
+
+/// `chart` as SVG text, for a page that holds its charts inline.
+pub fn svg(chart: &Chart) -> Result<String, String> {
+    register_font();
+    let mut out = String::new();
+    draw(
+        SVGBackend::with_string(&mut out, (1000, 640)).into_drawing_area(),
+        chart,
+    )?;
+    Ok(out)
 }
 
 /// A point's parameters other than `skip`, with its variant, as a series name.

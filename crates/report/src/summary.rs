@@ -80,6 +80,18 @@ pub struct Latency {
     pub p999_ci95: Option<f64>,
     /// Largest latency seen.
     pub max: Option<f64>,
+    /// The pooled distribution, (quantile, seconds): every percent, then
+    /// the tail's nines to p99.999 and the maximum, for the HTML report's
+    /// spectrum and CDF (empty when nothing completed). Not in the JSON.
+    #[serde(skip)]
+    pub spectrum: Vec<(f64, f64)>,
+}
+
+/// The quantiles of [`Latency::spectrum`].
+fn spectrum_quantiles() -> impl Iterator<Item = f64> {
+    (0..100)
+        .map(|i| f64::from(i) / 100.0)
+        .chain([0.995, 0.999, 0.9995, 0.9999, 0.99999, 1.0])
 }
 
 /// Figures of one class.
@@ -1101,6 +1113,13 @@ pub fn summarize(info: &RunInfo, runs: &[RunStats]) -> Summary {
                     p999: quantile(0.999),
                     p999_ci95: spread(0.999),
                     max: (pooled.completed > 0).then(|| pooled.latency_max as f64 / 1e9),
+                    spectrum: if pooled.completed > 0 {
+                        spectrum_quantiles()
+                            .map(|q| (q, pooled.latency_quantile(q)))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                 },
             },
         );

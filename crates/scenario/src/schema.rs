@@ -4,7 +4,7 @@
 //! Every table's keys are the loader's own lists (the `*_KEYS` constants
 //! that `read` checks keys against), so the schema offers exactly the
 //! keys the loader accepts and rejects the others (`additionalProperties:
-//! false`). Each key's type and hover text come from [`doc`], which must
+//! false`). Each key's type and hover text come from `doc`, which must
 //! describe every key of every list: a test holds it, so a key added to
 //! the loader without a description fails. The types are what the TOML
 //! holds (a duration is a string such as `"50ms"`); the loader checks the
