@@ -45,7 +45,7 @@ fn sweep_files_do_not_depend_on_threads() {
         assert!(v["slo"]["met"].is_boolean());
     }
     // The charts are drawn, with text, and are the same on any thread count.
-    for stem in ["p99-vs-load-queries", "throughput-vs-load-queries"] {
+    for stem in ["latency-vs-load-queries", "throughput-vs-load-queries"] {
         let png = std::fs::metadata(one.join(format!("{stem}.png")))
             .unwrap()
             .len();

@@ -456,7 +456,11 @@ pub fn erlang_c(c: u32, a: f64) -> f64 {
 /// work of one mean for every class, processor sharing with one server,
 /// or an infinite-server delay; balancers only random; no faults,
 /// autoscalers, deadlines or class rate limits; every station below
-/// saturation. `None` otherwise: the simulation is then the only answer.
+/// saturation. One more exact case that is not product form: when the
+/// only queue with finitely many servers that requests reach is one FIFO
+/// server visited at most once (M/G/1, any law of work), by
+/// Pollaczek–Khinchine: the wait is `Σ λₖ E[Sₖ²] / (2 (1 − ρ))`. `None`
+/// otherwise: the simulation is then the only answer.
 pub fn product_form(topology: &Topology) -> Option<Vec<f64>> {
     use crate::model::{ArrivalProcess, Discipline, Policy, Queue, Role};
     if !topology.faults.is_empty() || !topology.autoscalers.is_empty() {
@@ -476,6 +480,17 @@ pub fn product_form(topology: &Topology) -> Option<Vec<f64>> {
             _ => return None,
         }
     }
+    // The stations with finitely many servers that requests reach: one
+    // alone may be an M/G/1.
+    let finite = topology
+        .stations
+        .iter()
+        .enumerate()
+        .filter(|(si, st)| {
+            st.queue().is_some_and(|q| q.servers != Queue::INFINITE)
+                && rates.iter().any(|(_, v)| v[*si] > 0.0)
+        })
+        .count();
     // Per station: the load of every class, and the response per class.
     let mut response = vec![vec![0.0; topology.classes.len()]; topology.stations.len()];
     for (si, station) in topology.stations.iter().enumerate() {
@@ -522,6 +537,22 @@ pub fn product_form(topology: &Topology) -> Option<Vec<f64>> {
             (w.scv() - 1.0).abs() < 1e-9
                 && (w.mean() - works[0].mean()).abs() <= 1e-9 * works[0].mean()
         });
+        // Pollaczek–Khinchine's wait, for a lone FIFO server visited at
+        // most once (its arrivals then stay Poisson).
+        let lone_server = finite == 1
+            && q.servers == 1
+            && q.discipline == Discipline::Fifo
+            && reached.iter().all(|&ci| rates[ci].1[si] <= 1.0 + 1e-9);
+        let pk_wait = {
+            let second: f64 = reached
+                .iter()
+                .enumerate()
+                .map(|(k, &ci)| {
+                    rates[ci].0 * rates[ci].1[si] * mean(k).powi(2) * (1.0 + works[k].scv())
+                })
+                .sum();
+            second / (2.0 * (1.0 - offered))
+        };
         for (k, &ci) in reached.iter().enumerate() {
             response[si][ci] = if q.servers == Queue::INFINITE {
                 mean(k)
@@ -532,6 +563,7 @@ pub fn product_form(topology: &Topology) -> Option<Vec<f64>> {
                 }
                 match q.discipline {
                     Discipline::Ps if q.servers == 1 => mean(k) / (1.0 - offered),
+                    Discipline::Fifo if lone_server => mean(k) + pk_wait,
                     Discipline::Fifo | Discipline::Ps if exponential_alike => {
                         let s = mean(k);
                         s + erlang_c(q.servers, offered) * s / (c - offered)
@@ -622,6 +654,63 @@ mod tests {
                 "N = {n}: {mx} {mr}"
             );
         }
+    }
+
+    /// A lone FIFO server with any law of work is an M/G/1: its mean by
+    /// Pollaczek–Khinchine, T = E[S] + λ E[S²] / (2(1 − ρ)), worked here
+    /// by hand: M/D/1 at λ = 0.5/s, S = 1 s: 1 + 0.5 / (2 × 0.5) = 1.5 s;
+    /// gamma with cv 2 (E[S²] = 5 s²): 1 + 2.5 / 1 = 3.5 s. Two FIFO
+    /// servers in tandem with constant work are not product form: none.
+    #[test]
+    fn a_lone_fifo_server_is_an_mg1() {
+        let topology = |works: Vec<Dist>| {
+            let n = works.len();
+            Topology {
+                stations: works
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, work)| {
+                        let routing = if i + 1 < n {
+                            Routing::to(StationId(i as u32 + 1))
+                        } else {
+                            Routing::exit()
+                        };
+                        Station::new(
+                            format!("s{i}"),
+                            1,
+                            Discipline::Fifo,
+                            vec![Some(Behaviour { work, routing })],
+                        )
+                    })
+                    .collect(),
+                classes: vec![Class {
+                    name: "jobs".into(),
+                    load: Load::Open {
+                        process: ArrivalProcess::Poisson,
+                        rate: 0.5,
+                        profile: None,
+                    },
+                    entry: StationId(0),
+                    priority: 0,
+                    deadline: None,
+                    rate_limit: None,
+                }],
+                faults: Vec::new(),
+                autoscalers: Vec::new(),
+            }
+        };
+        let md1 = product_form(&topology(vec![Dist::constant(1e9).unwrap()])).unwrap();
+        assert!((md1[0] - 1.5).abs() < 1e-9, "{md1:?}");
+        let gamma = product_form(&topology(vec![Dist::gamma(1e9, 2.0).unwrap()])).unwrap();
+        assert!((gamma[0] - 3.5).abs() < 1e-9, "{gamma:?}");
+        // Exponential work: PK and Erlang C agree (M/M/1: 1 / (1 − 0.5) = 2 s).
+        let mm1 = product_form(&topology(vec![Dist::exp(1e9).unwrap()])).unwrap();
+        assert!((mm1[0] - 2.0).abs() < 1e-9, "{mm1:?}");
+        let tandem = topology(vec![
+            Dist::constant(1e9).unwrap(),
+            Dist::constant(1e9).unwrap(),
+        ]);
+        assert_eq!(product_form(&tandem), None);
     }
 
     /// The MODEL.md feedback example: a → b → c, 30% of c back to a.

@@ -740,7 +740,7 @@ pub fn table(summary: &Summary) -> String {
     for (class, t) in &summary.theory {
         let _ = writeln!(
             out,
-            "{class}: exact mean latency (product-form network) {}: the simulation {}",
+            "{class}: exact mean latency (closed form) {}: the simulation {}",
             duration(Some(t.mean), None),
             if t.agrees {
                 "agrees, within its interval".to_owned()

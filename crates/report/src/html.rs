@@ -40,14 +40,6 @@ pub enum Block {
     Details(String, Vec<Block>),
 }
 
-/// The distinct colours of the hand-drawn charts: Tableau's ten, then
-/// their light companions, twenty in all before one repeats.
-pub(crate) const PALETTE: [&str; 20] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
-];
-
 const STYLE: &str = "
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
@@ -189,7 +181,7 @@ fn bars(items: &[(String, f64)], max: f64, show: impl Fn(f64) -> String) -> Stri
             y + row_h * 0.65,
             escape(label),
             row_h - 8.0,
-            PALETTE[0],
+            plot::hex(0),
             escape(label),
             escape(&show(*value)),
             label_w + w + 6.0,
@@ -212,7 +204,7 @@ fn stacked(rows: &[(String, Vec<(String, f64)>)], show: impl Fn(f64) -> String) 
             }
         }
     }
-    let color = |name: &str| PALETTE[names.iter().position(|n| *n == name).unwrap_or(0) % 20];
+    let color = |name: &str| plot::hex(names.iter().position(|n| *n == name).unwrap_or(0));
     let (width, label_w, row_h) = (900.0, 220.0, 28.0);
     let legend_h = 22.0 * names.len().div_ceil(4) as f64;
     let height = row_h * rows.len() as f64 + legend_h + 16.0;
@@ -344,7 +336,6 @@ fn latency_blocks(summary: &Summary) -> Vec<Block> {
                 .map(|&(q, v)| (nines(q), v * 1e3))
                 .collect()
         }),
-        legend_right: false,
         spans: Vec::new(),
     };
     blocks.push(drawn(
@@ -358,7 +349,6 @@ fn latency_blocks(summary: &Summary) -> Vec<Block> {
         y_label: "fraction of requests at most this slow".into(),
         log_y: false,
         series: series(&|s| s.iter().map(|&(q, v)| (v * 1e3, q)).collect()),
-        legend_right: false,
         spans: Vec::new(),
     };
     blocks.push(drawn(
@@ -595,6 +585,6 @@ mod tests {
         );
         assert_eq!(svg.matches("class=\"segment\"").count(), 3);
         // One colour per part's name, the same in every row.
-        assert_eq!(svg.matches(PALETTE[0]).count(), 3);
+        assert_eq!(svg.matches(&plot::hex(0)).count(), 3);
     }
 }

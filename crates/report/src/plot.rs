@@ -1,12 +1,12 @@
-//! Charts of sweep results, as PNG and SVG, with a bundled font (DejaVu Sans)
-//! so that text renders without system font libraries.
+//! Charts of sweep results, comparisons, time series and diagnoses, as PNG
+//! and SVG (or SVG text for the HTML report), with a bundled font (DejaVu
+//! Sans) so that text renders without system font libraries.
 //!
-//! For a sweep with a load axis (a `load.CLASS.rate` path), each class gets
-//! - `p99-vs-load-CLASS`: the 99th percentile against the offered rate, one
-//!   line per value of the other parameters (the hockey-stick curve), on a
-//!   log scale so that overloaded points do not flatten the rest;
-//! - `throughput-vs-load-CLASS`: completed against offered rate, with the
-//!   ideal line `throughput = rate` that a system with enough capacity follows.
+//! Every chart follows the same rules: the legend beside the plot, never
+//! over the data; twenty colours before one repeats; a linear y axis unless
+//! its values span two decades (then logarithmic, said on the axis);
+//! reference lines (ideal scaling, theory, the SLO) dashed, and drawn only
+//! where they mean something. `sweep_charts` says which charts a sweep gets.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +30,59 @@ fn register_font() {
         );
         let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
     });
+}
+
+/// The series' colours: Tableau's ten, then their light companions,
+/// twenty in all before one repeats.
+const PALETTE: [(u8, u8, u8); 20] = [
+    (0x1f, 0x77, 0xb4),
+    (0xff, 0x7f, 0x0e),
+    (0x2c, 0xa0, 0x2c),
+    (0xd6, 0x27, 0x28),
+    (0x94, 0x67, 0xbd),
+    (0x8c, 0x56, 0x4b),
+    (0xe3, 0x77, 0xc2),
+    (0x7f, 0x7f, 0x7f),
+    (0xbc, 0xbd, 0x22),
+    (0x17, 0xbe, 0xcf),
+    (0xae, 0xc7, 0xe8),
+    (0xff, 0xbb, 0x78),
+    (0x98, 0xdf, 0x8a),
+    (0xff, 0x98, 0x96),
+    (0xc5, 0xb0, 0xd5),
+    (0xc4, 0x9c, 0x94),
+    (0xf7, 0xb6, 0xd2),
+    (0xc7, 0xc7, 0xc7),
+    (0xdb, 0xdb, 0x8d),
+    (0x9e, 0xda, 0xe5),
+];
+
+/// The colour of reference lines (ideal scaling, theory).
+pub const REFERENCE: usize = 98;
+/// The colour of targets (the SLO).
+pub const TARGET: usize = 97;
+
+/// Series `i`'s colour.
+fn pick(i: usize) -> RGBColor {
+    match i {
+        REFERENCE => RGBColor(0x44, 0x44, 0x44),
+        TARGET => RGBColor(0xb0, 0x00, 0x20),
+        _ => {
+            let (r, g, b) = PALETTE[i % PALETTE.len()];
+            RGBColor(r, g, b)
+        }
+    }
+}
+
+/// Series `i`'s colour as `#rrggbb`, for charts drawn by hand.
+pub(crate) fn hex(i: usize) -> String {
+    let RGBColor(r, g, b) = pick(i);
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// A horizontal target line across `x0..x1` (the SLO's p99).
+pub fn target(label: impl Into<String>, y: f64, x0: f64, x1: f64) -> Series {
+    Series::new(label, vec![(x0, y), (x1, y)], Style::Dashed, TARGET)
 }
 
 /// How a series is drawn.
@@ -65,12 +118,11 @@ pub struct Chart {
     pub x_label: String,
     /// The y axis label, with its unit.
     pub y_label: String,
-    /// Whether the y axis is logarithmic.
+    /// Whether the y axis may be logarithmic: it is when its values span
+    /// two decades or more, linear otherwise.
     pub log_y: bool,
     /// The series, drawn in order.
     pub series: Vec<Series>,
-    /// Whether the legend goes in the upper right corner (else upper left).
-    pub legend_right: bool,
     /// Stretches of the x axis to shade and name (the warm-up, a fault).
     pub spans: Vec<Span>,
 }
@@ -119,17 +171,92 @@ fn bounds(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     }
 }
 
+/// The legend's width, beside the plot (never over the data).
+const LEGEND_WIDTH: u32 = 250;
+
+/// Whether `chart` is drawn with a logarithmic y axis: asked for, and its
+/// positive values span two decades or more.
+fn log_scale(chart: &Chart) -> bool {
+    let ys = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|&(_, y)| y))
+        .filter(|y| *y > 0.0 && y.is_finite());
+    let (lo, hi) = bounds(ys);
+    chart.log_y && lo > 0.0 && hi / lo >= 100.0
+}
+
+/// The legend, in its own area right of the plot: a sample of each
+/// labelled series' line or marker, and its label (long ones cut).
+fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let font = ("sans-serif", 13).into_font().color(&BLACK);
+    let mut y = 60;
+    for series in chart.series.iter().filter(|s| !s.label.is_empty()) {
+        let color = pick(series.color);
+        match series.style {
+            Style::Line => {
+                area.draw(&PathElement::new(
+                    vec![(4, y), (28, y)],
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?;
+                area.draw(&Circle::new((16, y), 3, color.filled()))
+                    .map_err(err)?;
+            }
+            Style::Dashed => {
+                for x in [4, 14, 24] {
+                    area.draw(&PathElement::new(
+                        vec![(x, y), (x + 6, y)],
+                        color.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            Style::Points => {
+                area.draw(&Circle::new((16, y), 4, color.filled()))
+                    .map_err(err)?;
+            }
+        }
+        let mut label: String = series.label.chars().take(32).collect();
+        if series.label.chars().count() > 32 {
+            label.push('…');
+        }
+        area.draw(&Text::new(label, (34, y - 7), font.clone()))
+            .map_err(err)?;
+        y += 20;
+    }
+    Ok(())
+}
+
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
+    let labelled = chart.series.iter().any(|s| !s.label.is_empty());
+    let (plot_area, legend_area) = if labelled {
+        let width = root.dim_in_pixel().0;
+        let (a, b) = root.split_horizontally(width.saturating_sub(LEGEND_WIDTH));
+        (a, Some(b))
+    } else {
+        (root.clone(), None)
+    };
     let points = chart.series.iter().flat_map(|s| s.points.iter().copied());
     let (x0, x1) = bounds(points.clone().map(|(x, _)| x));
     let pad = 0.04 * (x1 - x0);
     let x_range = (x0 - pad)..(x1 + pad);
-    let mut builder = ChartBuilder::on(&root);
+    let log = log_scale(chart);
+    let y_label = if log {
+        format!("{} — log scale", chart.y_label)
+    } else {
+        chart.y_label.clone()
+    };
+    let mut builder = ChartBuilder::on(&plot_area);
     builder
         .caption(&chart.title, ("sans-serif", 22))
         .margin(16)
@@ -141,7 +268,9 @@ where
             let ctx = &mut $ctx;
             ctx.configure_mesh()
                 .x_desc(&chart.x_label)
-                .y_desc(&chart.y_label)
+                .y_desc(&y_label)
+                .x_label_formatter(&|x| crate::format::sig3(*x))
+                .y_label_formatter(&|y| crate::format::sig3(*y))
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(err)?;
@@ -166,59 +295,32 @@ where
             }
             for series in &chart.series {
                 let data: Vec<(f64, f64)> = series.points.iter().copied().filter($keep).collect();
-                let color = Palette99::pick(series.color);
-                let labelled = !series.label.is_empty();
+                let color = pick(series.color);
                 match series.style {
                     Style::Line => {
-                        let style = color.stroke_width(2);
-                        let drawn = ctx
-                            .draw_series(LineSeries::new(data.clone(), style))
+                        ctx.draw_series(LineSeries::new(data.clone(), color.stroke_width(2)))
                             .map_err(err)?;
-                        if labelled {
-                            drawn.label(&series.label).legend(move |(x, y)| {
-                                PathElement::new(vec![(x, y), (x + 20, y)], style)
-                            });
-                        }
                         ctx.draw_series(data.iter().map(|&p| Circle::new(p, 3, color.filled())))
                             .map_err(err)?;
                     }
                     Style::Dashed => {
-                        let style = color.mix(0.9).stroke_width(2);
-                        let drawn = ctx
-                            .draw_series(DashedLineSeries::new(data.clone(), 6, 4, style))
-                            .map_err(err)?;
-                        if labelled {
-                            drawn.label(&series.label).legend(move |(x, y)| {
-                                PathElement::new(vec![(x, y), (x + 20, y)], style)
-                            });
-                        }
+                        ctx.draw_series(DashedLineSeries::new(
+                            data.clone(),
+                            6,
+                            4,
+                            color.mix(0.9).stroke_width(2),
+                        ))
+                        .map_err(err)?;
                     }
                     Style::Points => {
-                        let drawn = ctx
-                            .draw_series(data.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                        ctx.draw_series(data.iter().map(|&p| Circle::new(p, 4, color.filled())))
                             .map_err(err)?;
-                        if labelled {
-                            drawn
-                                .label(&series.label)
-                                .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-                        }
                     }
                 }
             }
-            ctx.configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 14))
-                .position(if chart.legend_right {
-                    SeriesLabelPosition::UpperRight
-                } else {
-                    SeriesLabelPosition::UpperLeft
-                })
-                .draw()
-                .map_err(err)?;
         }};
     }
-    if chart.log_y {
+    if log {
         let (y0, y1) = bounds(points.clone().map(|(_, y)| y).filter(|y| *y > 0.0));
         let mut ctx = builder
             .build_cartesian_2d(x_range, ((y0 / 1.5).max(1e-12)..(y1 * 1.5)).log_scale())
@@ -230,6 +332,9 @@ where
             .build_cartesian_2d(x_range, 0.0..y1 * 1.08)
             .map_err(err)?;
         plot!(ctx, |_: &(f64, f64)| true);
+    }
+    if let Some(area) = legend_area {
+        legend(&area, chart)?;
     }
     root.present().map_err(err)
 }
@@ -292,12 +397,20 @@ fn group(points: Vec<(String, f64, f64)>) -> Vec<(String, Vec<(f64, f64)>)> {
 }
 
 /// The charts of a sweep, by file stem:
-/// - `p99-vs-load-CLASS` and `throughput-vs-load-CLASS` (with the ideal
-///   line) when a `load.CLASS.rate` is swept;
-/// - `throughput-vs-replicas-CLASS`, with each series' ideal linear scaling,
-///   when a `services.NAME.replicas` is swept;
-/// - `cost-vs-p99-CLASS`, every point and each load level's Pareto frontier,
-///   when the points have a cost.
+/// - `latency-vs-load-CLASS` (p99 as lines, the simulated mean as dots,
+///   the exact mean dashed where a closed form gives one: M/M/c, M/G/1,
+///   Jackson networks) and `throughput-vs-load-CLASS` (with the line
+///   `throughput = offered load`) when a `load.CLASS.rate` is swept;
+/// - `throughput-vs-replicas-CLASS` when a `services.NAME.replicas` is
+///   swept, with each series' ideal linear scaling (up to the offered
+///   load) only where its fewest replicas could not keep up (at a fixed
+///   rate that they serve, more replicas cannot raise the throughput: no
+///   ideal line then);
+/// - `cost-vs-p99-CLASS`, every point and each load level's Pareto
+///   frontier over the stable points (no replication stopped, no backlog
+///   growing), when the points have a cost.
+///
+/// The SLO's p99, when the scenario has one, is a line on the p99 charts.
 pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
     let mut sorted: Vec<&PointLine> = lines.iter().collect();
     sorted.sort_by_key(|l| l.point);
@@ -312,6 +425,9 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
         .map(|(p, _)| p)
         .find(|k| Knob::of(k) == Knob::Replicas)
         .cloned();
+    let slo_p99 = sorted
+        .iter()
+        .find_map(|l| l.view.slo.as_ref().and_then(|v| v.p99));
     let classes: Vec<String> = first.view.result.classes.keys().cloned().collect();
     let mut charts = Vec::new();
     for class in &classes {
@@ -319,6 +435,8 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
             let c = v.result.classes.get(class)?;
             match f {
                 "p99" => c.latency.p99,
+                "mean" => c.latency.mean,
+                "exact" => v.result.theory.get(class)?.mean,
                 _ => c.throughput,
             }
         };
@@ -338,20 +456,46 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                         .collect(),
                 )
             };
-            let p99: Vec<Series> = by("p99", 1e3)
-                .into_iter()
-                .enumerate()
-                .map(|(i, (k, v))| Series::new(k, v, Style::Line, i))
-                .collect();
+            let (lo, hi) = bounds(sorted.iter().filter_map(|l| rate(&l.view)));
+            let named = |k: &str, what: &str| {
+                if k.is_empty() || k == "all points" {
+                    what.to_owned()
+                } else {
+                    format!("{k}: {what}")
+                }
+            };
+            let mut latency = Vec::new();
+            let exact = by("exact", 1e3);
+            for (i, (k, v)) in by("p99", 1e3).into_iter().enumerate() {
+                latency.push(Series::new(named(&k, "p99"), v, Style::Line, i));
+            }
+            for (i, (k, v)) in by("mean", 1e3).into_iter().enumerate() {
+                latency.push(Series::new(named(&k, "mean"), v, Style::Points, i));
+            }
+            for (k, v) in exact {
+                latency.push(Series::new(
+                    named(&k, "exact mean (theory)"),
+                    v,
+                    Style::Dashed,
+                    REFERENCE,
+                ));
+            }
+            if let Some(p99) = slo_p99 {
+                latency.push(target(
+                    format!("SLO: p99 ≤ {}", crate::format::duration(Some(p99), None)),
+                    p99 * 1e3,
+                    lo,
+                    hi,
+                ));
+            }
             charts.push((
-                format!("p99-vs-load-{class}"),
+                format!("latency-vs-load-{class}"),
                 Chart {
-                    title: format!("{class}: p99 latency against offered load"),
+                    title: format!("{class}: latency against offered load"),
                     x_label: format!("offered load ({load}, requests/s)"),
-                    y_label: "p99 latency (ms, log scale)".into(),
+                    y_label: "latency (ms)".into(),
                     log_y: true,
-                    series: p99,
-                    legend_right: false,
+                    series: latency,
                     spans: Vec::new(),
                 },
             ));
@@ -360,14 +504,13 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                 .enumerate()
                 .map(|(i, (k, v))| Series::new(k, v, Style::Line, i))
                 .collect();
-            let (lo, hi) = bounds(sorted.iter().filter_map(|l| rate(&l.view)));
             throughput.insert(
                 0,
                 Series::new(
-                    "ideal: throughput = offered load",
+                    "throughput = offered load",
                     vec![(lo, lo), (hi, hi)],
                     Style::Dashed,
-                    98,
+                    REFERENCE,
                 ),
             );
             charts.push((
@@ -378,7 +521,6 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     y_label: "throughput (requests/s)".into(),
                     log_y: false,
                     series: throughput,
-                    legend_right: false,
                     spans: Vec::new(),
                 },
             ));
@@ -396,19 +538,45 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     })
                     .collect(),
             );
+            // The offered load a group's fewest replicas fell behind (only
+            // then could more of them raise the throughput, and only up
+            // to it).
+            let behind = |key: &str| {
+                let fewest = sorted
+                    .iter()
+                    .filter(|l| series_key(&l.view, &[replicas]) == key)
+                    .min_by(|a, b| {
+                        let x = |l: &&&PointLine| l.view.axis(replicas).unwrap_or(f64::MAX);
+                        x(a).total_cmp(&x(b))
+                    })?;
+                let kept = fewest.view.kept_up(class)?;
+                let offered = fewest.view.result.classes.get(class)?.offered?;
+                (kept < 0.95).then_some(offered)
+            };
             let mut series = Vec::new();
+            let mut ideal_named = false;
             for (i, (k, v)) in groups.into_iter().enumerate() {
-                if let (Some(&(x0, y0)), Some(&(x1, _))) = (v.first(), v.last()) {
+                if let (Some(&(x0, y0)), Some(&(x1, _)), Some(offered)) =
+                    (v.first(), v.last(), behind(&k))
+                {
+                    // Linear from the fewest, until it serves the load.
+                    let mut ideal = vec![(x0, y0)];
+                    if y0 * x1 / x0 > offered && y0 > 0.0 {
+                        ideal.extend([(x0 * offered / y0, offered), (x1, offered)]);
+                    } else {
+                        ideal.push((x1, y0 * x1 / x0));
+                    }
                     series.push(Series::new(
-                        if i == 0 {
-                            "ideal: linear in replicas"
-                        } else {
+                        if ideal_named {
                             ""
+                        } else {
+                            "ideal: linear in replicas, up to the load"
                         },
-                        vec![(x0, y0), (x1, y0 * x1 / x0)],
+                        ideal,
                         Style::Dashed,
                         i,
                     ));
+                    ideal_named = true;
                 }
                 series.push(Series::new(k, v, Style::Line, i));
             }
@@ -420,7 +588,6 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     y_label: "throughput (requests/s)".into(),
                     log_y: false,
                     series,
-                    legend_right: false,
                     spans: Vec::new(),
                 },
             ));
@@ -430,39 +597,64 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                 Some(load) => format!("{load}={}", v.param(load).unwrap_or_default()),
                 None => "all points".to_owned(),
             };
-            let groups = group(
-                sorted
-                    .iter()
-                    .filter_map(|l| {
-                        Some((
-                            level(&l.view),
-                            l.view.cost()?,
-                            figure(&l.view, "p99")? * 1e3,
-                        ))
-                    })
-                    .collect(),
-            );
+            let points = |stable: bool| {
+                group(
+                    sorted
+                        .iter()
+                        .filter(|l| l.view.stable() == stable)
+                        .filter_map(|l| {
+                            Some((
+                                level(&l.view),
+                                l.view.cost()?,
+                                figure(&l.view, "p99")? * 1e3,
+                            ))
+                        })
+                        .collect(),
+                )
+            };
             let mut series = Vec::new();
-            for (i, (k, v)) in groups.into_iter().enumerate() {
+            for (i, (k, v)) in points(true).into_iter().enumerate() {
                 series.push(Series::new(
-                    format!("frontier at {k}"),
+                    if k == "all points" {
+                        "Pareto frontier".to_owned()
+                    } else {
+                        format!("frontier at {k}")
+                    },
                     frontier(&v),
                     Style::Line,
                     i,
                 ));
                 series.push(Series::new("", v, Style::Points, i));
             }
+            let overloaded: Vec<(f64, f64)> =
+                points(false).into_iter().flat_map(|(_, v)| v).collect();
+            if !overloaded.is_empty() {
+                series.push(Series::new(
+                    "overloaded (off every frontier)",
+                    overloaded,
+                    Style::Points,
+                    REFERENCE,
+                ));
+            }
+            if let (Some(p99), false) = (slo_p99, series.is_empty()) {
+                let (lo, hi) = bounds(sorted.iter().filter_map(|l| l.view.cost()));
+                series.push(target(
+                    format!("SLO: p99 ≤ {}", crate::format::duration(Some(p99), None)),
+                    p99 * 1e3,
+                    lo,
+                    hi,
+                ));
+            }
             charts.push((
                 format!("cost-vs-p99-{class}"),
                 Chart {
                     title: format!(
-                        "{class}: cost against p99 latency (every point; lines: Pareto frontiers)"
+                        "{class}: cost against p99 latency (lines: Pareto frontiers of the stable points)"
                     ),
                     x_label: "cost ($/hour, illustrative prices)".into(),
-                    y_label: "p99 latency (ms, log scale)".into(),
+                    y_label: "p99 latency (ms)".into(),
                     log_y: true,
                     series,
-                    legend_right: true,
                     spans: Vec::new(),
                 },
             ));
@@ -510,10 +702,9 @@ pub fn compare_charts(comparison: &crate::compare::Comparison) -> Vec<(String, C
                 Chart {
                     title: format!("{class}: latency percentiles by architecture"),
                     x_label: "percentile in nines (0.3 = p50, 1 = p90, 2 = p99, 3 = p99.9)".into(),
-                    y_label: "latency (ms, log scale)".into(),
+                    y_label: "latency (ms)".into(),
                     log_y: true,
                     series,
-                    legend_right: false,
                     spans: Vec::new(),
                 },
             )
@@ -739,7 +930,6 @@ pub fn timeseries_charts(rows: &[crate::series::SeriesRow], marks: &Marks) -> Ve
                         y_label: y_label.into(),
                         log_y: false,
                         series,
-                        legend_right: true,
                         spans: marks.spans.clone(),
                     },
                 )
@@ -821,10 +1011,9 @@ pub fn load_charts(
             Chart {
                 title: "p99 latency against the offered load".into(),
                 x_label: x_label.into(),
-                y_label: "p99 latency (ms, log scale)".into(),
+                y_label: "p99 latency (ms)".into(),
                 log_y: true,
                 series: latency,
-                legend_right: false,
                 spans: spans.clone(),
             },
         ),
@@ -843,7 +1032,6 @@ pub fn load_charts(
                             .then(|| Series::new("completed = offered", offered, Style::Dashed, 1)),
                     )
                     .collect(),
-                legend_right: false,
                 spans,
             },
         ),
@@ -853,6 +1041,204 @@ pub fn load_charts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sweep's point line: `params`, one class `q` with its arrivals,
+    /// throughput, mean and p99 (seconds), and optional extras.
+    fn point(
+        i: usize,
+        params: serde_json::Value,
+        q: (f64, f64, f64, f64),
+        extra: serde_json::Value,
+    ) -> String {
+        let (arrived, throughput, mean, p99) = q;
+        let mut line = serde_json::json!({
+            "fingerprint": "f",
+            "point": i,
+            "points": 9,
+            "label": format!("{params}"),
+            "params": params,
+            "result": {
+                "duration": 100.0,
+                "replications": 1,
+                "classes": { "q": { "arrived": arrived, "throughput": throughput,
+                    "latency": { "mean": mean, "p99": p99 } } },
+            },
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            if k == "slo" {
+                line["slo"] = v.clone();
+            } else {
+                line["result"][k] = v.clone();
+            }
+        }
+        line.to_string()
+    }
+
+    fn charts_of(lines: &[String]) -> Vec<(String, Chart)> {
+        let (lines, skipped) = crate::sweep::parse_lines(&(lines.join("\n") + "\n"));
+        assert_eq!(skipped, 0);
+        sweep_charts(&lines)
+    }
+
+    fn chart<'a>(charts: &'a [(String, Chart)], stem: &str) -> &'a Chart {
+        &charts
+            .iter()
+            .find(|(s, _)| s == stem)
+            .unwrap_or_else(|| panic!("no {stem}"))
+            .1
+    }
+
+    /// A load sweep with an SLO and a closed form: the latency chart has
+    /// p99 lines, mean dots, the exact mean dashed and the SLO's line.
+    #[test]
+    fn latency_against_load_has_mean_p99_theory_and_the_slo() {
+        let lines: Vec<String> = [(10.0, 0.010, 0.040), (50.0, 0.020, 0.090)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(rate, mean, p99))| {
+                point(
+                    i,
+                    serde_json::json!({ "load.q.rate": format!("{rate}/s") }),
+                    (rate * 100.0, rate, mean, p99),
+                    serde_json::json!({
+                        "theory": { "q": { "mean": mean * 1.01 } },
+                        "slo": { "met": true, "violations": [], "p99": 0.1 },
+                    }),
+                )
+            })
+            .collect();
+        let charts = charts_of(&lines);
+        let c = chart(&charts, "latency-vs-load-q");
+        let styles: Vec<(&str, Style, usize)> = c
+            .series
+            .iter()
+            .map(|s| (s.label.as_str(), s.style, s.color))
+            .collect();
+        assert!(styles.contains(&("p99", Style::Line, 0)), "{styles:?}");
+        assert!(styles.contains(&("mean", Style::Points, 0)), "{styles:?}");
+        assert!(styles.contains(&("exact mean (theory)", Style::Dashed, REFERENCE)));
+        let slo = c
+            .series
+            .iter()
+            .find(|s| s.color == TARGET)
+            .expect("an SLO line");
+        assert_eq!(slo.label, "SLO: p99 ≤ 100 ms");
+        assert!(slo.points.iter().all(|&(_, y)| (y - 100.0).abs() < 1e-9));
+        // Without an SLO, no such line.
+        let bare: Vec<String> = lines
+            .iter()
+            .map(|l| l.replace(",\"p99\":0.1", ""))
+            .collect();
+        let charts = charts_of(&bare);
+        assert!(
+            !chart(&charts, "latency-vs-load-q")
+                .series
+                .iter()
+                .any(|s| s.color == TARGET)
+        );
+    }
+
+    /// Replicas swept at a rate the fewest already serve: no ideal line;
+    /// at a rate they cannot keep up with: the ideal line.
+    #[test]
+    fn an_ideal_line_only_where_more_replicas_could_help() {
+        let sweep = |offered: f64, served: [f64; 3]| -> Vec<String> {
+            [1, 2, 4]
+                .iter()
+                .zip(served)
+                .enumerate()
+                .map(|(i, (&n, x))| {
+                    point(
+                        i,
+                        serde_json::json!({ "services.api.replicas": n }),
+                        (offered * 100.0, x, 0.01, 0.02),
+                        serde_json::json!({}),
+                    )
+                })
+                .collect()
+        };
+        let ideal = |lines: &[String]| {
+            chart(&charts_of(lines), "throughput-vs-replicas-q")
+                .series
+                .iter()
+                .any(|s| s.style == Style::Dashed)
+        };
+        assert!(!ideal(&sweep(100.0, [100.0, 100.0, 100.0])));
+        assert!(ideal(&sweep(400.0, [110.0, 215.0, 390.0])));
+    }
+
+    /// The frontier is drawn over the stable points only: a cheap point
+    /// whose replications stopped early is grey, off every frontier.
+    #[test]
+    fn frontiers_leave_out_overloaded_points() {
+        let priced = |i: usize, cost: f64, p99: f64, stopped: bool| {
+            let mut extra = serde_json::json!({ "cost": { "per_hour": cost } });
+            if stopped {
+                extra["stopped"] = serde_json::json!([{ "replication": 0, "cause": "in_system", "at": 1.0, "measured": 1.0 }]);
+            }
+            point(
+                i,
+                serde_json::json!({ "services.api.profile": format!("p{i}") }),
+                (1000.0, 10.0, 0.01, p99),
+                extra,
+            )
+        };
+        let lines = vec![
+            priced(0, 1.0, 5.0, true),
+            priced(1, 2.0, 0.050, false),
+            priced(2, 4.0, 0.020, false),
+            priced(3, 8.0, 0.030, false),
+        ];
+        let (parsed, _) = crate::sweep::parse_lines(&(lines.join("\n") + "\n"));
+        assert!(!parsed[0].view.stable() && parsed[1].view.stable());
+        let charts = charts_of(&lines);
+        let c = chart(&charts, "cost-vs-p99-q");
+        let frontier = c
+            .series
+            .iter()
+            .find(|s| s.label == "Pareto frontier")
+            .unwrap();
+        assert_eq!(frontier.points, vec![(2.0, 50.0), (4.0, 20.0)]);
+        let grey = c.series.iter().find(|s| s.color == REFERENCE).unwrap();
+        assert_eq!(grey.points, vec![(1.0, 5000.0)]);
+    }
+
+    /// A log axis only when the values span two decades; the legend beside
+    /// the plot, right of every data point; twenty distinct colours.
+    #[test]
+    fn axes_legends_and_colours_follow_the_rules() {
+        let chart = |ys: &[f64]| Chart {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            log_y: true,
+            series: vec![Series::line(
+                "a series",
+                ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
+                0,
+            )],
+            spans: Vec::new(),
+        };
+        assert!(!log_scale(&chart(&[1.0, 50.0])));
+        assert!(log_scale(&chart(&[1.0, 200.0])));
+        let svg = svg(&chart(&[1.0, 2.0, 3.0])).unwrap();
+        // The legend's text sits in the strip right of the plot.
+        let at = svg.find("a series").expect("the legend");
+        let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+        let x: f64 = tag
+            .split("x=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(x >= f64::from(1000 - LEGEND_WIDTH), "legend at x = {x}");
+        let colours: std::collections::BTreeSet<String> = (0..20).map(hex).collect();
+        assert_eq!(colours.len(), 20);
+        assert_eq!(hex(20), hex(0));
+    }
 
     /// The time series marks: the warm-up and a one-off fault shaded (a
     /// repeating one not), the offered rate of a profile per window (its
@@ -966,9 +1352,8 @@ mod tests {
         let chart = Chart {
             title: "test chart".into(),
             x_label: "offered load (requests/s)".into(),
-            y_label: "p99 latency (ms, log scale)".into(),
+            y_label: "p99 latency (ms)".into(),
             log_y: true,
-            legend_right: false,
             spans: Vec::new(),
             series: vec![
                 Series::new(

@@ -77,6 +77,7 @@ pub fn judge(summary: &Summary, slo: &Slo) -> Verdict {
     Verdict {
         met: violations.is_empty(),
         violations,
+        p99: slo.p99,
     }
 }
 
@@ -144,7 +145,8 @@ mod tests {
             judge(&s, &ok),
             Verdict {
                 met: true,
-                violations: vec![]
+                violations: vec![],
+                p99: Some(1.01),
             }
         );
         let tight = Slo {

@@ -1005,6 +1005,9 @@ pub struct Verdict {
     /// One sentence per objective missed, such as "browse: p99 310 ms > 200 ms".
     #[serde(default)]
     pub violations: Vec<String>,
+    /// The p99 objective, seconds, when there is one (charts draw it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
 }
 
 /// What the summary needs to know about the run besides its statistics.

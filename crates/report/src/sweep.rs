@@ -109,6 +109,17 @@ pub struct PointResult {
     /// Its replications that stopped early.
     #[serde(default)]
     pub stopped: Vec<crate::summary::StoppedRun>,
+    /// Each class's exact mean latency, where a closed form gives one.
+    #[serde(default)]
+    pub theory: BTreeMap<String, PointTheory>,
+}
+
+/// A class's exact mean latency at a point.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PointTheory {
+    /// Seconds.
+    #[serde(default)]
+    pub mean: Option<f64>,
 }
 
 /// A class's figures at a point.
@@ -117,14 +128,20 @@ pub struct PointClass {
     /// Completions per second.
     #[serde(default)]
     pub throughput: Option<f64>,
+    /// Arrivals per second (read from `arrived` and the duration).
+    #[serde(skip)]
+    pub offered: Option<f64>,
     /// Its latencies.
     #[serde(default)]
     pub latency: PointLatency,
 }
 
-/// A class's tail latency at a point.
+/// A class's latency at a point.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct PointLatency {
+    /// The mean, seconds.
+    #[serde(default)]
+    pub mean: Option<f64>,
     /// The 99th percentile, seconds.
     #[serde(default)]
     pub p99: Option<f64>,
@@ -179,7 +196,25 @@ impl PointView {
                 })
                 .unwrap_or_default(),
             slo: part(line.get("slo")),
-            result: part(line.get("result")),
+            result: {
+                let mut result: PointResult = part(line.get("result"));
+                // Each class's arrivals per second: its arrivals over the
+                // measured time of every replication.
+                let r = line.get("result");
+                let get = |k: &str| r.and_then(|r| r.get(k)).and_then(Value::as_f64);
+                if let (Some(duration), Some(n)) = (get("duration"), get("replications")) {
+                    for (name, c) in &mut result.classes {
+                        let key = name.replace('~', "~0").replace('/', "~1");
+                        let arrived = r
+                            .and_then(|r| r.pointer(&format!("/classes/{key}/arrived")))
+                            .and_then(Value::as_f64);
+                        c.offered = arrived
+                            .filter(|_| duration > 0.0 && n > 0.0)
+                            .map(|a| a / (duration * n));
+                    }
+                }
+                result
+            },
         }
     }
 
@@ -214,6 +249,24 @@ impl PointView {
     /// What the point costs per hour, if it is priced.
     pub fn cost(&self) -> Option<f64> {
         self.result.cost.as_ref().and_then(|c| c.per_hour)
+    }
+
+    /// Whether the point held a steady state: no replication stopped
+    /// early and no backlog grew without bound.
+    pub fn stable(&self) -> bool {
+        self.result.stopped.is_empty()
+            && !self
+                .result
+                .stations
+                .values()
+                .any(|s| s.workers.as_ref().is_some_and(|w| w.unstable))
+    }
+
+    /// A class's completions per second over its arrivals per second
+    /// (below 1: it could not keep up, or lost requests).
+    pub fn kept_up(&self, class: &str) -> Option<f64> {
+        let c = self.result.classes.get(class)?;
+        Some(c.throughput? / c.offered?)
     }
 }
 

@@ -199,7 +199,10 @@ fn the_exact_means_of_product_form_networks_are_jackson_s() {
     let mmc = exact("validation/mmc4.toml").unwrap()[0];
     let expected = 1.0 + erlang_c(4, 2.0) / (4.0 - 2.0);
     assert!((mmc - expected).abs() < 1e-9, "{mmc} vs {expected}");
-    assert_eq!(exact("validation/mg1.toml"), None);
+    // A lone FIFO server with gamma work (mean 1 s, cv 0.5: E[S²] =
+    // 1.25 s²) at 0.5/s: Pollaczek–Khinchine's 1 + 0.5 × 1.25 / (2 × 0.5).
+    let mg1 = exact("validation/mg1.toml").unwrap()[0];
+    assert!((mg1 - 1.625).abs() < 1e-9, "{mg1}");
 }
 
 /// The run judges its simulated mean against the exact one: an M/M/1 at
