@@ -91,9 +91,9 @@ struct RunArgs {
     #[command(flatten)]
     slo_exit: input::SloExit,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-    /// Also write results.json, results.csv and results.txt into this folder.
+    #[arg(long, value_enum, default_value_t = RunFormat::Table)]
+    format: RunFormat,
+    /// Also write results.json, results.csv, results.txt and results.md into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -117,6 +117,15 @@ struct RunArgs {
 enum CompareFormat {
     Table,
     Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RunFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -255,24 +264,6 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     bar.clear();
     let outcome = outcome?;
     let summary = &outcome.summary;
-    let text = match args.format {
-        Format::Table => chokepoint_report::table(summary),
-        Format::Json => chokepoint_report::json(summary),
-        Format::Csv => chokepoint_report::csv(summary),
-    };
-    print!("{text}");
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for (name, content) in [
-            ("results.json", chokepoint_report::json(summary)),
-            ("results.csv", chokepoint_report::csv(summary)),
-            ("results.txt", chokepoint_report::table(summary)),
-        ] {
-            let path = dir.join(name);
-            std::fs::write(&path, content)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-    }
     let mut series = Vec::new();
     if let Some(dir) = &args.timeseries {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -292,6 +283,50 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         for (stem, chart) in &series {
             chokepoint_report::plot::write(chart, &dir.join(stem))
                 .map_err(|e| anyhow::anyhow!(e))?;
+        }
+    }
+    // The time series' charts, linked by the Markdown where they were written.
+    let series_files: Vec<String> = match &args.timeseries {
+        Some(dir) => series
+            .iter()
+            .map(|(stem, _)| dir.join(format!("{stem}.svg")).display().to_string())
+            .collect(),
+        None => Vec::new(),
+    };
+    let text = match args.format {
+        RunFormat::Table => chokepoint_report::table(summary),
+        RunFormat::Json => chokepoint_report::json(summary),
+        RunFormat::Csv => chokepoint_report::csv(summary),
+        // The time series' charts, linked where --timeseries wrote them.
+        RunFormat::Markdown => chokepoint_report::markdown::run(summary, &series_files),
+    };
+    print!("{text}");
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, content) in [
+            ("results.json", chokepoint_report::json(summary)),
+            ("results.csv", chokepoint_report::csv(summary)),
+            ("results.txt", chokepoint_report::table(summary)),
+            (
+                "results.md",
+                // Its links are from its folder: to the time series' charts
+                // only when they are in the same one.
+                chokepoint_report::markdown::run(
+                    summary,
+                    &if args.timeseries.as_ref() == Some(dir) {
+                        series
+                            .iter()
+                            .map(|(stem, _)| format!("{stem}.svg"))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                ),
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, content)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
     args.html
@@ -365,6 +400,21 @@ fn parse_window(text: &str) -> anyhow::Result<SimTime> {
     Ok(input::positive_duration("--window", text)?)
 }
 
+/// The percentile charts `compare --out DIR` writes, in `dir` (or bare
+/// names, for a file in that folder); none without `--out`.
+fn chart_files(
+    dir: Option<&std::path::Path>,
+    comparison: &chokepoint_report::compare::Comparison,
+) -> Vec<String> {
+    chokepoint_report::plot::compare_charts(comparison)
+        .into_iter()
+        .map(|(stem, _)| match dir {
+            Some(d) => d.join(format!("{stem}.svg")).display().to_string(),
+            None => format!("{stem}.svg"),
+        })
+        .collect()
+}
+
 /// Simulates each scenario with its own `[simulation]` settings (or the
 /// baseline's with `--same-settings`) and the baseline's seed, then the
 /// flags, so that all see the same random streams wherever their names
@@ -429,6 +479,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let text = match args.format {
         CompareFormat::Json => chokepoint_report::compare::json(&comparison),
         CompareFormat::Table => chokepoint_report::compare::table(&comparison),
+        CompareFormat::Markdown => chokepoint_report::markdown::compare(
+            &comparison,
+            &chart_files(args.out.as_deref(), &comparison),
+        ),
     };
     print!("{text}");
     if let Some(dir) = &args.out {
@@ -441,6 +495,10 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
             (
                 "compare.txt",
                 chokepoint_report::compare::table(&comparison),
+            ),
+            (
+                "compare.md",
+                chokepoint_report::markdown::compare(&comparison, &chart_files(None, &comparison)),
             ),
         ] {
             let path = dir.join(name);

@@ -40,6 +40,7 @@ enum SweepFormat {
     Table,
     Json,
     Csv,
+    Markdown,
 }
 
 #[derive(clap::Args, Debug)]
@@ -218,13 +219,29 @@ fn finalize(dir: &Path, lines: &[PointLine]) -> anyhow::Result<()> {
     write_atomically(&dir.join(CSV), &csv)
 }
 
-/// Draws the sweep's charts into its folder (PNG and SVG).
-fn plot(dir: &Path, lines: &[PointLine]) -> anyhow::Result<()> {
+/// Draws the sweep's charts into its folder (PNG and SVG), and writes
+/// `summary.md`, which links them.
+fn plot(dir: &Path, name: &str, lines: &[PointLine]) -> anyhow::Result<()> {
     for (stem, chart) in chokepoint_report::plot::sweep_charts(lines) {
         chokepoint_report::plot::write(&chart, &dir.join(stem))
             .map_err(|e| anyhow::anyhow!("cannot draw a chart in {}: {e}", dir.display()))?;
     }
-    Ok(())
+    write_atomically(
+        &dir.join("summary.md"),
+        &chokepoint_report::markdown::sweep(name, lines, &chart_files(None, lines)),
+    )
+}
+
+/// The sweep's chart files, in `dir` (or bare names, for a file in the
+/// sweep's folder).
+fn chart_files(dir: Option<&Path>, lines: &[PointLine]) -> Vec<String> {
+    chokepoint_report::plot::sweep_charts(lines)
+        .into_iter()
+        .map(|(stem, _)| match dir {
+            Some(d) => d.join(format!("{stem}.svg")).display().to_string(),
+            None => format!("{stem}.svg"),
+        })
+        .collect()
 }
 
 /// The appending writer used while points finish.
@@ -417,7 +434,7 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
 
     let (lines, _) = read_lines(&lines_path)?;
     finalize(&dir, &lines)?;
-    plot(&dir, &lines)?;
+    plot(&dir, &name, &lines)?;
     args.html.write(|| {
         let text = format!(
             "{}\n{}",
@@ -449,6 +466,10 @@ pub(crate) fn sweep(args: &SweepArgs) -> anyhow::Result<()> {
             );
         }
         SweepFormat::Csv => print!("{}", finish(&lines).1),
+        SweepFormat::Markdown => print!(
+            "{}",
+            chokepoint_report::markdown::sweep(&name, &lines, &chart_files(Some(&dir), &lines))
+        ),
     }
     eprintln!(
         "{} of {total} points in {} ({} and {})",
@@ -590,7 +611,14 @@ pub(crate) fn merge(args: &MergeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     finalize(&args.out, &lines)?;
-    plot(&args.out, &lines)?;
+    // The scenario's name, as each point's result carries it.
+    let name = first
+        .value
+        .pointer("/result/scenario")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("sweep")
+        .to_owned();
+    plot(&args.out, &name, &lines)?;
     print!("{}", overview(&lines, total));
     println!();
     print!("{}", chokepoint_report::sweep::decisions(&lines));

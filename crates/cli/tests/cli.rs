@@ -727,6 +727,81 @@ fn compare_decides_between_a_cache_and_read_replicas() {
     );
 }
 
+/// `--format markdown` on `run`, `compare` and `sweep`: pasteable tables
+/// (a header, an alignment row, one row per class or figure), the
+/// verdicts, and the charts linked where they were written.
+#[test]
+fn markdown_for_run_compare_and_sweep() {
+    let text = |args: &[&str]| {
+        let out = chokepoint(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let run = text(&[
+        "run",
+        "scenarios/mmc.toml",
+        "--duration",
+        "500s",
+        "--format",
+        "markdown",
+    ]);
+    assert!(run.starts_with("# "), "{run}");
+    assert!(run.contains("## Classes\n\n| class | arrived |"), "{run}");
+    assert!(run.contains("| :-- | --: |"), "{run}");
+    let compare = text(&[
+        "compare",
+        "scenarios/data/cache_aside.toml",
+        "scenarios/data/read_replicas_instead.toml",
+        "--duration",
+        "20s",
+        "--format",
+        "markdown",
+    ]);
+    assert!(
+        compare.contains("- read\\_replicas\\_instead: costs 200% more"),
+        "{compare}"
+    );
+    assert!(
+        compare.contains("| design | cache\\_aside | read\\_replicas\\_instead |"),
+        "{compare}"
+    );
+    assert!(
+        compare.contains("| cost.per\\_hour | $0.192 | $0.576 (+200.0%) |"),
+        "{compare}"
+    );
+    let dir = temp("markdown-sweep");
+    let sweep = text(&[
+        "sweep",
+        "scenarios/sweep_db.toml",
+        "--duration",
+        "20s",
+        "--replications",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+        "--format",
+        "markdown",
+        "--no-fail-on-slo",
+    ]);
+    assert_eq!(sweep.matches("| load.queries.rate=").count(), 16, "{sweep}");
+    assert!(
+        sweep.contains("no: overloaded") && sweep.contains("| met |"),
+        "{sweep}"
+    );
+    // The folder's summary links its charts by name, which are there.
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("](latency-vs-load-queries.svg)"),
+        "{summary}"
+    );
+    assert!(dir.join("latency-vs-load-queries.svg").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `--html FILE`: one self-contained page, with the tables, every chart
 /// inline and the scenario itself, and no script; a file that cannot be
 /// written is refused before anything is simulated. (Rendered in a real

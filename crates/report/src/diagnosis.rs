@@ -480,13 +480,13 @@ impl Diagnosis {
         let findings = self.findings();
         let _ = writeln!(out, "## Diagnosis: {}\n", self.scenario);
         for line in &findings {
-            let _ = writeln!(out, "- {}", md_escape(line));
+            let _ = writeln!(out, "- {}", crate::markdown::escape(line));
         }
         if !self.table.is_empty() {
             let _ = writeln!(out, "\n### Capacity table (before simulating)\n");
             let mut rows = vec![crate::capacity::header()];
             rows.extend(self.table.iter().map(crate::capacity::cells));
-            markdown_table(&mut out, &rows);
+            crate::markdown::table(&mut out, &rows);
         }
         if let Some((load, lines)) = self.time_spent() {
             let _ = writeln!(
@@ -495,7 +495,12 @@ impl Diagnosis {
                 self.load(load)
             );
             for (name, line) in lines {
-                let _ = writeln!(out, "- **{}**: {}", md_escape(&name), md_escape(&line));
+                let _ = writeln!(
+                    out,
+                    "- **{}**: {}",
+                    crate::markdown::escape(&name),
+                    crate::markdown::escape(&line)
+                );
             }
         }
         if !self.changes.is_empty() {
@@ -503,7 +508,7 @@ impl Diagnosis {
                 out,
                 "\n### Changes, each re-simulated with the same seeds\n"
             );
-            markdown_table(&mut out, &self.changes_rows());
+            crate::markdown::table(&mut out, &self.changes_rows());
         }
         if !charts.is_empty() {
             let _ = writeln!(out, "\n### Charts\n");
@@ -582,37 +587,5 @@ impl Diagnosis {
                 "limited_by": c.next.as_ref().map(Busy::name),
             })).collect::<Vec<_>>(),
         })
-    }
-}
-
-/// `text` with Markdown's table and emphasis characters escaped.
-fn md_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '|' | '*' | '_' | '[' | ']' | '`' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `rows` (the first the header) as a Markdown table, the first column
-/// left-aligned and the others right-aligned.
-fn markdown_table(out: &mut String, rows: &[Vec<String>]) {
-    let Some((header, body)) = rows.split_first() else {
-        return;
-    };
-    let line = |cells: &[String]| {
-        let cells: Vec<String> = cells.iter().map(|c| md_escape(c)).collect();
-        format!("| {} |", cells.join(" | "))
-    };
-    let _ = writeln!(out, "{}", line(header));
-    let rule: Vec<&str> = (0..header.len())
-        .map(|i| if i == 0 { ":--" } else { "--:" })
-        .collect();
-    let _ = writeln!(out, "| {} |", rule.join(" | "));
-    for row in body {
-        let _ = writeln!(out, "{}", line(row));
     }
 }

@@ -11,6 +11,7 @@ pub mod diagnosis;
 mod figures;
 mod format;
 pub mod html;
+pub mod markdown;
 pub mod plot;
 pub mod series;
 pub mod slo;

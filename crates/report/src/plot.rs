@@ -1060,7 +1060,7 @@ mod tests {
             "result": {
                 "duration": 100.0,
                 "replications": 1,
-                "classes": { "q": { "arrived": arrived, "throughput": throughput,
+                "classes": { "q": { "arrived": arrived, "completed": arrived, "throughput": throughput,
                     "latency": { "mean": mean, "p99": p99 } } },
             },
         });

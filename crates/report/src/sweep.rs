@@ -131,6 +131,11 @@ pub struct PointClass {
     /// Arrivals per second (read from `arrived` and the duration).
     #[serde(skip)]
     pub offered: Option<f64>,
+    /// The share of its arrivals still in the system at the end (neither
+    /// completed nor dropped, failed, timed out or rejected): a backlog
+    /// that grew through the run when it is not small.
+    #[serde(skip)]
+    pub left: Option<f64>,
     /// Its latencies.
     #[serde(default)]
     pub latency: PointLatency,
@@ -211,6 +216,19 @@ impl PointView {
                         c.offered = arrived
                             .filter(|_| duration > 0.0 && n > 0.0)
                             .map(|a| a / (duration * n));
+                        let count = |k: &str| {
+                            r.and_then(|r| r.pointer(&format!("/classes/{key}/{k}")))
+                                .and_then(Value::as_f64)
+                                .unwrap_or(0.0)
+                        };
+                        let ended: f64 =
+                            ["completed", "dropped", "failed", "timed_out", "rejected"]
+                                .iter()
+                                .map(|k| count(k))
+                                .sum();
+                        c.left = arrived
+                            .filter(|a| *a > 0.0)
+                            .map(|a| (a - ended).max(0.0) / a);
                     }
                 }
                 result
@@ -252,7 +270,8 @@ impl PointView {
     }
 
     /// Whether the point held a steady state: no replication stopped
-    /// early and no backlog grew without bound.
+    /// early, no worker pool's backlog grew without bound, and no class
+    /// left more than 2% of its arrivals in the system at the end.
     pub fn stable(&self) -> bool {
         self.result.stopped.is_empty()
             && !self
@@ -260,6 +279,11 @@ impl PointView {
                 .stations
                 .values()
                 .any(|s| s.workers.as_ref().is_some_and(|w| w.unstable))
+            && self
+                .result
+                .classes
+                .values()
+                .all(|c| c.left.is_none_or(|x| x <= 0.02))
     }
 
     /// A class's completions per second over its arrivals per second
