@@ -247,6 +247,17 @@ impl HtmlOut {
     }
 }
 
+/// Before simulating: that a folder flag (`--out`, `--timeseries`) does
+/// not name a file, so that no result waits on a typo.
+pub(crate) fn check_folder(flag: &str, path: Option<&Path>) -> anyhow::Result<()> {
+    match path {
+        Some(p) if p.exists() && !p.is_dir() => {
+            Err(BadInput(format!("{flag} {}: is a file, not a folder", p.display())).into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// An error that is the user's input: exit code 2.
 #[derive(Debug)]
 pub(crate) struct BadInput(pub(crate) String);

@@ -72,7 +72,8 @@ struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     format: CompareFormat,
-    /// Also write compare.json and compare.txt into this folder.
+    /// Also write compare.json, compare.txt, compare.md and each class's
+    /// chart of percentiles into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -230,6 +231,8 @@ fn check(path: &Path) -> anyhow::Result<()> {
 
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     args.html.check()?;
+    input::check_folder("--out", args.out.as_deref())?;
+    input::check_folder("--timeseries", args.timeseries.as_deref())?;
     let loaded = load(&args.file)?;
     let source = loaded.source;
     let mut study = loaded.study;
@@ -401,7 +404,7 @@ fn parse_window(text: &str) -> anyhow::Result<SimTime> {
 }
 
 /// The percentile charts `compare --out DIR` writes, in `dir` (or bare
-/// names, for a file in that folder); none without `--out`.
+/// names, for a file in that folder).
 fn chart_files(
     dir: Option<&std::path::Path>,
     comparison: &chokepoint_report::compare::Comparison,
@@ -421,6 +424,7 @@ fn chart_files(
 /// match, and prints them side by side.
 fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     args.html.check()?;
+    input::check_folder("--out", args.out.as_deref())?;
     let mut loaded = Vec::new();
     for file in &args.files {
         loaded.push(load(file)?);
@@ -481,7 +485,11 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
         CompareFormat::Table => chokepoint_report::compare::table(&comparison),
         CompareFormat::Markdown => chokepoint_report::markdown::compare(
             &comparison,
-            &chart_files(args.out.as_deref(), &comparison),
+            // The charts exist only where --out wrote them.
+            &args
+                .out
+                .as_deref()
+                .map_or_else(Vec::new, |dir| chart_files(Some(dir), &comparison)),
         ),
     };
     print!("{text}");

@@ -795,7 +795,7 @@ fn markdown_for_run_compare_and_sweep() {
     // The folder's summary links its charts by name, which are there.
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(
-        summary.contains("](latency-vs-load-queries.svg)"),
+        summary.contains("](<latency-vs-load-queries.svg>)"),
         "{summary}"
     );
     assert!(dir.join("latency-vs-load-queries.svg").exists());

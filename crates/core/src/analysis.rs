@@ -448,6 +448,28 @@ pub fn erlang_c(c: u32, a: f64) -> f64 {
     b / (1.0 - rho * (1.0 - b))
 }
 
+/// Whether a request of `class` leaving `s` can come back to it (its
+/// arrivals there are then not Poisson, whatever the rest).
+fn returns_to(topology: &Topology, s: StationId, class: ClassId) -> bool {
+    let next = |at: StationId| {
+        hops(topology, at, class)
+            .into_iter()
+            .filter(|h| h.visits > 0.0)
+            .map(|h| h.to)
+    };
+    let mut seen = vec![false; topology.stations.len()];
+    let mut stack: Vec<StationId> = next(s).collect();
+    while let Some(at) = stack.pop() {
+        if at == s {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[at.idx()], true) {
+            stack.extend(next(at));
+        }
+    }
+    false
+}
+
 /// Each open class's exact mean latency, in seconds, when the topology is
 /// a product-form open network (Jackson's, with BCMP's stations): every
 /// class open at a constant Poisson rate, no closed class; every station
@@ -458,7 +480,7 @@ pub fn erlang_c(c: u32, a: f64) -> f64 {
 /// autoscalers, deadlines or class rate limits; every station below
 /// saturation. One more exact case that is not product form: when the
 /// only queue with finitely many servers that requests reach is one FIFO
-/// server visited at most once (M/G/1, any law of work), by
+/// server no request comes back to (M/G/1, any law of work), by
 /// Pollaczek–Khinchine: the wait is `Σ λₖ E[Sₖ²] / (2 (1 − ρ))`. `None`
 /// otherwise: the simulation is then the only answer.
 pub fn product_form(topology: &Topology) -> Option<Vec<f64>> {
@@ -542,7 +564,9 @@ pub fn product_form(topology: &Topology) -> Option<Vec<f64>> {
         let lone_server = finite == 1
             && q.servers == 1
             && q.discipline == Discipline::Fifo
-            && reached.iter().all(|&ci| rates[ci].1[si] <= 1.0 + 1e-9);
+            && reached
+                .iter()
+                .all(|&ci| !returns_to(topology, StationId(si as u32), ClassId(ci as u32)));
         let pk_wait = {
             let second: f64 = reached
                 .iter()
@@ -711,6 +735,28 @@ mod tests {
             Dist::constant(1e9).unwrap(),
         ]);
         assert_eq!(product_form(&tandem), None);
+        // Requests enter at a delay, half go on to the server, half of
+        // those come back: the server is visited 2/3 of a time per
+        // request, but its arrivals are not Poisson: no formula.
+        let mut feedback = topology(vec![Dist::constant(1e9).unwrap()]);
+        feedback.stations.push(Station::new(
+            "delay",
+            Queue::INFINITE,
+            Discipline::Fifo,
+            vec![Some(Behaviour {
+                work: Dist::exp(1e9).unwrap(),
+                routing: Routing {
+                    next: vec![(StationId(0), 0.5)],
+                },
+            })],
+        ));
+        feedback.stations[0].behaviour[0].as_mut().unwrap().routing = Routing {
+            next: vec![(StationId(1), 0.5)],
+        };
+        feedback.classes[0].entry = StationId(1);
+        let visits = visit_ratios(&feedback)[0].clone().unwrap();
+        assert!((visits[0] - 2.0 / 3.0).abs() < 1e-9, "{visits:?}");
+        assert_eq!(product_form(&feedback), None);
     }
 
     /// The MODEL.md feedback example: a → b → c, 30% of c back to a.

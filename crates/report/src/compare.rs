@@ -34,7 +34,10 @@ pub struct Row {
     pub values: Vec<Option<f64>>,
     /// Its 95% half-width per scenario, where there is one.
     pub ci95: Vec<Option<f64>>,
-    /// Relative change from the baseline (the first scenario), per scenario.
+    /// Relative change from the baseline (the first scenario), per
+    /// scenario; for a figure paired by replication, the mean paired
+    /// difference over the baseline's mean on the same replications (so
+    /// that its sign is the difference's).
     pub change: Vec<Option<f64>>,
     /// Whether the change from the baseline is significant: its paired
     /// interval excludes zero where there is one, else the two 95%
@@ -149,6 +152,26 @@ pub fn verdicts(comparison: &Comparison) -> Vec<String> {
                     }
                     .to_owned(),
                 );
+            }
+            // A class whose throughput changed for real (by 5% or more,
+            // significantly): it completes less, or more, of its load, which
+            // no latency says.
+            for r in comparison
+                .rows
+                .iter()
+                .filter(|r| r.section == "class" && r.metric == "throughput")
+            {
+                if let Some(c) = r.change[i]
+                    && r.significant[i]
+                    && c.abs() >= 0.05
+                {
+                    said.push(format!(
+                        "completes {}% {} {} per second",
+                        pct(c),
+                        if c < 0.0 { "fewer" } else { "more" },
+                        r.name
+                    ));
+                }
             }
             let p99: Vec<String> = comparison
                 .rows
@@ -300,6 +323,16 @@ pub fn pair(comparison: &mut Comparison, runs: &[Vec<RunStats>]) {
             if let Some(h) = e.half_width {
                 row.paired[i] = Some((e.mean, h));
                 row.significant[i] = e.mean.abs() > h;
+                // The percentage from the same pairs, so that its sign
+                // is the difference's: the mean difference over the
+                // baseline's mean over the same replications.
+                let paired_base: Vec<f64> = of(other, &row.name, row.metric)
+                    .iter()
+                    .zip(&reference)
+                    .filter_map(|(v, b)| v.and(*b))
+                    .collect();
+                let base = paired_base.iter().sum::<f64>() / paired_base.len() as f64;
+                row.change[i] = (base != 0.0).then(|| e.mean / base.abs());
             }
         }
     }
@@ -380,7 +413,7 @@ pub(crate) fn header(comparison: &Comparison) -> String {
 }
 
 /// What the table's marks mean.
-pub(crate) const LEGEND: &str = "± = 95% confidence half-width; (+x%) = change from the first scenario; (+x%: +d ±h) = and the paired difference over replications on the same seeds; * = significant (the paired interval excludes zero; without one, the 95% intervals do not overlap).";
+pub(crate) const LEGEND: &str = "± = 95% confidence half-width; (+x%) = change from the first scenario; (+x%: +d ±h) = the paired difference over replications on the same seeds, and its share of the first's value; * = significant (the paired interval excludes zero; without one, the 95% intervals do not overlap).";
 
 /// The table's rows: per block (design, each class, each station) an
 /// empty row, a header row naming the scenarios, then one row per figure.

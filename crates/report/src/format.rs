@@ -499,6 +499,16 @@ pub fn table(summary: &Summary) -> String {
     out.push('\n');
     render(&mut out, &stations);
     out.push('\n');
+    out.push_str(&notes(summary));
+    out
+}
+
+/// What the table for people says after its two tables: the legend,
+/// late requests, metastability, faults, where time goes, resources and
+/// costs, the capacity table beside the run, cost, SLO and the engine's
+/// counters (the Markdown shows it as it is).
+pub(crate) fn notes(summary: &Summary) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "± = 95% confidence half-width across replications; percentiles pooled over all replications; counts are totals."

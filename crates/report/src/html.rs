@@ -45,6 +45,7 @@ body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; ma
 h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
 p.meta { color: #555; margin-top: 0; }
+div.wide { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.8rem 0; font-variant-numeric: tabular-nums; font-size: 0.9rem; }
 th, td { padding: 0.25rem 0.7rem; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
@@ -127,7 +128,8 @@ fn render(out: &mut String, block: &Block) {
 /// A table; an empty row starts a new section, whose next row is its
 /// header (as the text tables of `compare` do).
 fn table(out: &mut String, rows: &[Vec<String>]) {
-    out.push_str("<table>\n");
+    // Wide tables scroll within their box, not the page.
+    out.push_str("<div class=\"wide\"><table>\n");
     let mut header = true;
     for row in rows {
         if row.is_empty() {
@@ -142,7 +144,7 @@ fn table(out: &mut String, rows: &[Vec<String>]) {
         out.push_str("</tr>\n");
         header = false;
     }
-    out.push_str("</table>\n");
+    out.push_str("</table></div>\n");
 }
 
 /// A chart drawn by `plot`, as a block; a chart that cannot be drawn
@@ -285,11 +287,23 @@ const SPECTRUM: [(&str, f64); 8] = [
 /// The latency's spectrum table and charts for each class of `summary`.
 fn latency_blocks(summary: &Summary) -> Vec<Block> {
     let mut blocks = Vec::new();
-    let classes: Vec<(&String, &Vec<(f64, f64)>)> = summary
+    // A percentile needs a request beyond it: p99.99 of 7,000 requests
+    // is only their maximum, and is not shown.
+    let classes: Vec<(&String, Vec<(f64, f64)>)> = summary
         .classes
         .iter()
-        .map(|(n, c)| (n, &c.latency.spectrum))
-        .filter(|(_, s)| !s.is_empty())
+        .map(|(n, c)| {
+            let n_done = c.completed as f64;
+            let spectrum = c
+                .latency
+                .spectrum
+                .iter()
+                .copied()
+                .filter(|&(q, _)| q >= 1.0 || (1.0 - q) * n_done >= 1.0)
+                .collect();
+            (n, spectrum)
+        })
+        .filter(|(_, s): &(&String, Vec<(f64, f64)>)| !s.is_empty())
         .collect();
     if classes.is_empty() {
         return blocks;

@@ -13,7 +13,14 @@ use crate::sweep::PointLine;
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '|' | '*' | '_' | '[' | ']' | '`' | '\\') {
+        if c == '\n' {
+            out.push(' ');
+            continue;
+        }
+        if matches!(
+            c,
+            '|' | '*' | '_' | '[' | ']' | '`' | '\\' | '<' | '>' | '&'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -49,7 +56,8 @@ fn charts(out: &mut String, charts: &[String]) {
     }
     out.push_str("\n## Charts\n\n");
     for c in charts {
-        let _ = writeln!(out, "![{}]({})\n", escape(c), c);
+        // Angle brackets: a path with spaces or parentheses stays one link.
+        let _ = writeln!(out, "![{}](<{}>)\n", escape(c), c);
     }
 }
 
@@ -67,8 +75,12 @@ pub fn run(summary: &Summary, chart_files: &[String]) -> String {
         crate::format::sig3(summary.warmup),
         summary.seed
     );
-    for line in crate::format::caveats(summary).lines() {
+    let caveats = crate::format::caveats(summary);
+    for line in caveats.lines() {
         let _ = writeln!(out, "> {}", escape(line));
+    }
+    if !caveats.trim().is_empty() {
+        out.push('\n');
     }
     if let Some(slo) = &summary.slo {
         let _ = writeln!(
@@ -87,13 +99,8 @@ pub fn run(summary: &Summary, chart_files: &[String]) -> String {
     out.push_str("\n## Services\n\n");
     table(&mut out, &stations);
     // What the text report says after its two tables.
-    let text = crate::format::table(summary);
-    let rest: Vec<&str> = text
-        .split("\n\n")
-        .skip(3)
-        .flat_map(str::lines)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let notes = crate::format::notes(summary);
+    let rest: Vec<&str> = notes.lines().filter(|l| !l.trim().is_empty()).collect();
     if !rest.is_empty() {
         out.push_str("\n## Notes\n\n```text\n");
         for line in rest {

@@ -195,7 +195,19 @@ where
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let font = ("sans-serif", 13).into_font().color(&BLACK);
     let mut y = 60;
-    for series in chart.series.iter().filter(|s| !s.label.is_empty()) {
+    let labelled: Vec<&Series> = chart
+        .series
+        .iter()
+        .filter(|s| !s.label.is_empty())
+        .collect();
+    // As many as the strip holds; the rest counted.
+    let room = ((area.dim_in_pixel().1 as i32 - 80) / 20).max(1) as usize;
+    let shown = if labelled.len() > room {
+        room - 1
+    } else {
+        labelled.len()
+    };
+    for series in &labelled[..shown] {
         let color = pick(series.color);
         match series.style {
             Style::Line => {
@@ -228,6 +240,14 @@ where
         area.draw(&Text::new(label, (34, y - 7), font.clone()))
             .map_err(err)?;
         y += 20;
+    }
+    if shown < labelled.len() {
+        area.draw(&Text::new(
+            format!("… and {} more", labelled.len() - shown),
+            (34, y - 7),
+            font,
+        ))
+        .map_err(err)?;
     }
     Ok(())
 }

@@ -132,8 +132,10 @@ pub struct PointClass {
     #[serde(skip)]
     pub offered: Option<f64>,
     /// The share of its arrivals still in the system at the end (neither
-    /// completed nor dropped, failed, timed out or rejected): a backlog
-    /// that grew through the run when it is not small.
+    /// completed nor dropped, failed, timed out or rejected), net of the
+    /// warm-up's, or without one of what a steady state holds (W/T by
+    /// Little's law): a backlog that grew through the run when it is not
+    /// small.
     #[serde(skip)]
     pub left: Option<f64>,
     /// Its latencies.
@@ -226,9 +228,20 @@ impl PointView {
                                 .iter()
                                 .map(|k| count(k))
                                 .sum();
+                        // Left in the system at the end: after a warm-up,
+                        // what the measured time added (the warm-up's
+                        // requests ended in it count); without one, beyond
+                        // what a steady state holds (λW of λT arrivals:
+                        // W/T by Little's law), so that long latencies in a
+                        // short run are not taken for a growing backlog.
+                        let steady = if get("warmup").unwrap_or(0.0) > 0.0 {
+                            0.0
+                        } else {
+                            c.latency.mean.unwrap_or(0.0) / duration
+                        };
                         c.left = arrived
                             .filter(|a| *a > 0.0)
-                            .map(|a| (a - ended).max(0.0) / a);
+                            .map(|a| ((a - ended).max(0.0) / a - steady).max(0.0));
                     }
                 }
                 result
@@ -487,7 +500,7 @@ pub fn decisions(lines: &[PointLine]) -> String {
     let judged = sorted.iter().any(|l| l.view.slo.is_some());
     let describe = |l: &PointLine| {
         format!(
-            "point {} ({}): ${:.3}/h, p99 {:.4} s",
+            "point {} ({}): ${:.3}/h, p99 {:.4} s (its slowest class)",
             l.point,
             l.view.label,
             cost(l).unwrap_or(f64::NAN),
@@ -546,12 +559,15 @@ pub fn decisions(lines: &[PointLine]) -> String {
                 ));
             }
         }
-        let coords: Vec<(f64, f64)> = points
+        // Over the steady points only, as the chart: an overloaded
+        // point's p99 is the run's length, not the design's.
+        let steady: Vec<&PointLine> = points.iter().copied().filter(|l| l.view.stable()).collect();
+        let coords: Vec<(f64, f64)> = steady
             .iter()
             .map(|l| (cost(l).unwrap_or(f64::INFINITY), p99(l)))
             .collect();
         let best = frontier(&coords);
-        let mut frontier: Vec<&PointLine> = points
+        let mut frontier: Vec<&PointLine> = steady
             .iter()
             .copied()
             .filter(|l| best.contains(&(cost(l).unwrap_or(f64::INFINITY), p99(l))))

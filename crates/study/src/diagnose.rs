@@ -231,6 +231,8 @@ fn scale_topology(topology: &mut Topology, class: Option<&str>, closed: bool, sc
             _ => {}
         }
     }
+    // One class scaled alone changes the mix of reads and writes at a cache.
+    chokepoint_core::analysis::settle_caches(topology);
 }
 
 /// The load ramped at scale 1: the total open rate of `study` (of

@@ -323,7 +323,7 @@ fn che_invalidated(keys: u32, zipf: f64, capacity: u32, omega: f64) -> f64 {
 }
 
 /// Writes that invalidate lower the hit ratio as Che's approximation
-/// extended to them predicts, within 2 points, at 0, 10% and 50% writes
+/// extended to them predicts, within 2 points, at 2%, 10% and 50% writes
 /// per read; and the analysis's own estimate (a Che cache of
 /// `capacity × (1 + ω)` entries, its ratio divided by `1 + ω`: what the
 /// capacity table and the checks use) agrees with the direct sum.
