@@ -2,6 +2,29 @@
 //! the replication runner and the report. It alone reads files, writes to the
 //! terminal and measures wall-clock time.
 
+/// `print!` and `println!` for the whole binary (they shadow std's in
+/// every module declared below): a stdout closed early (`chokepoint run
+/// FILE | head -3`) is no reason to panic. What is left to print is
+/// dropped, and the run goes on to write its files and exit as it would.
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// See `print!`.
+macro_rules! println {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod diagnose;
 mod diagnostics;
 mod input;

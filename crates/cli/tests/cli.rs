@@ -286,6 +286,34 @@ fn invalid_scenarios_get_every_error_with_location() {
     }
 }
 
+/// A reader that stops early (`chokepoint run FILE | head -3`) closes the
+/// pipe: the binary stops printing, still writes its files, and does not
+/// panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let dir = temp("closed-stdout");
+    let mut child = command(&[
+        "run",
+        "scenarios/mmc.toml",
+        "--duration",
+        "20000s",
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // Closed before the run prints anything.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(dir.join("results.json").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(chokepoint(&["run"]).status.code(), Some(2));

@@ -57,10 +57,11 @@ const PALETTE: [(u8, u8, u8); 20] = [
     (0x9e, 0xda, 0xe5),
 ];
 
-/// The colour of reference lines (ideal scaling, theory).
-pub const REFERENCE: usize = 98;
+/// The colour of reference lines (ideal scaling, theory): an index no
+/// series numbered from zero reaches.
+pub const REFERENCE: usize = usize::MAX;
 /// The colour of targets (the SLO).
-pub const TARGET: usize = 97;
+pub const TARGET: usize = usize::MAX - 1;
 
 /// Series `i`'s colour.
 fn pick(i: usize) -> RGBColor {
