@@ -5,8 +5,8 @@
 
 use crate::model::{Autoscaler, Budget, CallPoint, Effect, Fault, HedgeDelay, Profile, RateLimit};
 use crate::model::{
-    CacheContents, ClassId, Discipline, Load, ModelError, Policy, Replication, Role, StationId,
-    Topology, WritePolicy,
+    CacheContents, ClassId, Discipline, Load, ModelError, Partition, Policy, Replication, Role,
+    StationId, Topology, WritePolicy,
 };
 use crate::routing::hops;
 
@@ -104,6 +104,15 @@ impl Topology {
                     .down
                     .iter()
                     .all(|w| w.target < d.targets.len() && w.from < w.to);
+                let keys_ok = match d.policy {
+                    Policy::ByKey(by) => d.keys.is_some_and(|k| {
+                        k.count > 0
+                            && k.zipf.is_finite()
+                            && k.zipf >= 0.0
+                            && (by == Partition::Hash || k.count as usize >= d.targets.len())
+                    }),
+                    _ => true,
+                };
                 let outlier_ok = d.outlier.is_none_or(|o| {
                     o.consecutive >= 1
                         && o.base.is_finite()
@@ -114,6 +123,7 @@ impl Topology {
                 if (needs_sessions && d.sessions.is_none())
                     || !sessions_ok
                     || !down_ok
+                    || !keys_ok
                     || !outlier_ok
                 {
                     return Err(ModelError::BadDispatch(id));

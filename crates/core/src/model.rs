@@ -665,6 +665,22 @@ pub enum Policy {
     /// points each): the same session, the same target, with no state;
     /// needs [`Dispatch::sessions`].
     ConsistentHash,
+    /// The shard that holds the request's key: the key it carries, or one
+    /// drawn from [`Dispatch::keys`], which it then carries on. Never
+    /// another target: a request whose shard is down is dropped.
+    ByKey(Partition),
+}
+
+/// How a sharded service's keys are split among its shards (the targets
+/// of a [`Policy::ByKey`] balancer): see [`crate::routing::shard_of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partition {
+    /// Each key to a shard chosen by a hash of the key: the keys spread
+    /// evenly, and the popular ones land wherever their hash sends them.
+    Hash,
+    /// Contiguous ranges of keys, as equal in size as can be: the most
+    /// popular keys (the first ones) share the first shard.
+    Range,
 }
 
 /// The sessions requests belong to, and how popular each is.
@@ -692,6 +708,9 @@ pub struct Dispatch {
     /// The session each request carries, drawn as it passes (for the
     /// session-aware policies).
     pub sessions: Option<Sessions>,
+    /// The keys a [`Policy::ByKey`] balancer draws for a request that
+    /// carries none (a key carried in is taken modulo their count).
+    pub keys: Option<Popularity>,
     /// When targets are down; with every target down, a request is dropped.
     pub down: Vec<Downtime>,
     /// Outlier ejection: a target whose requests fail again and again is
@@ -723,6 +742,7 @@ impl Dispatch {
             policy,
             targets,
             sessions: None,
+            keys: None,
             down: Vec::new(),
             outlier: None,
         }
@@ -1268,7 +1288,7 @@ impl std::fmt::Display for ModelError {
             ),
             ModelError::BadDispatch(s) => write!(
                 f,
-                "load balancer #{} has a session policy without sessions, bad sessions, or a bad downtime",
+                "load balancer #{} has a session policy without sessions, bad sessions, a key policy without keys (or a range over more shards than keys), or a bad downtime",
                 s.0
             ),
             ModelError::BadError(s) => {

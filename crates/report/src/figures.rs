@@ -228,7 +228,7 @@ pub(crate) const DESIGN: [Entry<Summary>; 3] = [
 ];
 
 /// A station's (or a service's) figures, in the order of the CSV.
-pub(crate) const STATION: [Entry<StationSummary>; 64] = [
+pub(crate) const STATION: [Entry<StationSummary>; 66] = [
     Entry::One(Figure {
         csv: None,
         compare: None,
@@ -324,6 +324,19 @@ pub(crate) const STATION: [Entry<StationSummary>; 64] = [
             .map(|r| Cell::maybe(r.stale_ratio, r.stale_ratio_ci95))
     })
     .compared("replication.stale_ratio"),
+    // Shards.
+    station("hottest_shard_share", Unit::Percent, |s| {
+        s.shards
+            .as_ref()
+            .map(|h| Cell::of(h.hottest_share, h.hottest_share_ci95))
+    })
+    .compared("shards.hottest_share"),
+    station("shards_saturate_at", Unit::Number, |s| {
+        s.shards
+            .as_ref()
+            .map(|h| Cell::maybe(h.saturates_at, h.saturates_at_ci95))
+    })
+    .compared("shards.saturates_at"),
     // Autoscaling.
     station("replicas_ready", Unit::Number, |s| {
         s.autoscaling

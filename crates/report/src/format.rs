@@ -638,6 +638,33 @@ pub(crate) fn notes(summary: &Summary) -> String {
                 count(r.writes)
             );
         }
+        if let Some(h) = &s.shards {
+            let hot = &h.shards[h.hottest as usize];
+            let saturates = match h.saturates_at {
+                Some(x) => format!(
+                    "; the service saturates at {}/s{}",
+                    sig3(x),
+                    h.saturates_at_ci95
+                        .map_or(String::new(), |c| format!(" ±{}", half_width(c)))
+                ),
+                None => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "{name}: {} shards: the hottest, shard {}, takes {}% of the requests (even: {}%), its busiest resource {}% busy{saturates}",
+                h.shards.len(),
+                h.hottest,
+                plain(
+                    100.0 * h.hottest_share,
+                    h.hottest_share_ci95.map(|c| 100.0 * c)
+                ),
+                sig3(100.0 * h.even_share),
+                plain(
+                    100.0 * hot.utilization,
+                    hot.utilization_ci95.map(|c| 100.0 * c)
+                ),
+            );
+        }
         if let Some(g) = &s.gc {
             let per_replica: Vec<String> = g
                 .replicas

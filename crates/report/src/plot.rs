@@ -423,7 +423,8 @@ fn group(points: Vec<(String, f64, f64)>) -> Vec<(String, Vec<(f64, f64)>)> {
 ///   Jackson networks) and `throughput-vs-load-CLASS` (with the line
 ///   `throughput = offered load`) when a `load.CLASS.rate` is swept;
 /// - `throughput-vs-replicas-CLASS` when a `services.NAME.replicas` is
-///   swept, with each series' ideal linear scaling (up to the offered
+///   swept (`throughput-vs-shards-CLASS` for a `services.NAME.shards.count`),
+///   with each series' ideal linear scaling (up to the offered
 ///   load) only where its fewest replicas could not keep up (at a fixed
 ///   rate that they serve, more replicas cannot raise the throughput: no
 ///   ideal line then);
@@ -439,13 +440,17 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
         return Vec::new();
     };
     let load_path = load_rate_path(&first.view);
-    let replicas_path = first
+    // The paths that scale a service out: its replicas, its shards.
+    let scale_paths: Vec<(&str, String)> = first
         .view
         .params
         .iter()
-        .map(|(p, _)| p)
-        .find(|k| Knob::of(k) == Knob::Replicas)
-        .cloned();
+        .filter_map(|(p, _)| match Knob::of(p) {
+            Knob::Replicas => Some(("replicas", p.clone())),
+            Knob::Shards => Some(("shards", p.clone())),
+            _ => None,
+        })
+        .collect();
     let slo_p99 = sorted
         .iter()
         .find_map(|l| l.view.slo.as_ref().and_then(|v| v.p99));
@@ -546,7 +551,7 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                 },
             ));
         }
-        if let Some(replicas) = &replicas_path {
+        for (word, replicas) in &scale_paths {
             let groups = group(
                 sorted
                     .iter()
@@ -589,9 +594,9 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                     }
                     series.push(Series::new(
                         if ideal_named {
-                            ""
+                            String::new()
                         } else {
-                            "ideal: linear in replicas, up to the load"
+                            format!("ideal: linear in {word}, up to the load")
                         },
                         ideal,
                         Style::Dashed,
@@ -602,10 +607,10 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                 series.push(Series::new(k, v, Style::Line, i));
             }
             charts.push((
-                format!("throughput-vs-replicas-{class}"),
+                format!("throughput-vs-{word}-{class}"),
                 Chart {
-                    title: format!("{class}: throughput against replicas"),
-                    x_label: format!("replicas ({replicas})"),
+                    title: format!("{class}: throughput against {word}"),
+                    x_label: format!("{word} ({replicas})"),
                     y_label: "throughput (requests/s)".into(),
                     log_y: false,
                     series,

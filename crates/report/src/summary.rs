@@ -180,6 +180,10 @@ pub struct StationSummary {
     /// For a database with read replicas: writes, reads and stale reads.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationSummary>,
+    /// For a sharded service: each shard's share of the load, the hottest
+    /// shard, and the load at which it saturates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<ShardsSummary>,
     /// For an autoscaled service: the replicas it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<AutoscaleSummary>,
@@ -418,6 +422,128 @@ pub struct Workers {
     /// For a pool of connections: connections opened per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connects: Option<f64>,
+}
+
+/// A sharded service's shards.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShardsSummary {
+    /// Each shard, in order.
+    pub shards: Vec<ShardFigures>,
+    /// The shard whose busiest resource is the most used (from 0).
+    pub hottest: u32,
+    /// The hottest shard's share of the requests the shards received.
+    pub hottest_share: f64,
+    /// 95% CI half-width.
+    pub hottest_share_ci95: Option<f64>,
+    /// Each shard's share if the load were even: 1 / shards.
+    pub even_share: f64,
+    /// Requests per second arriving at the service (at this mix of
+    /// classes) at which the first of its shards' resources is fully used:
+    /// the arrival rate × its throughput per unit of utilisation / its
+    /// arrival rate, least over every shard's servers (its CPU, serial
+    /// section, disk, network). What adding shards moves, and a hot shard
+    /// holds back.
+    pub saturates_at: Option<f64>,
+    /// 95% CI half-width.
+    pub saturates_at_ci95: Option<f64>,
+}
+
+/// One shard's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct ShardFigures {
+    /// Its share of the requests the shards received, mean over replications.
+    pub share: f64,
+    /// 95% CI half-width.
+    pub share_ci95: Option<f64>,
+    /// Requests per second it received.
+    pub arrival_rate: f64,
+    /// The utilisation of its busiest resource (CPU, serial section, disk,
+    /// network of any of its replicas).
+    pub utilization: f64,
+    /// 95% CI half-width.
+    pub utilization_ci95: Option<f64>,
+}
+
+/// A sharded service's shards, from the arrivals at their own stations and
+/// the utilisation of their replicas' servers.
+fn shards(runs: &[RunStats], svc: &ServiceLayout) -> ShardsSummary {
+    use chokepoint_scenario::layout::Part;
+    let entries: Vec<usize> = svc.shards.iter().map(|s| s.entry.idx()).collect();
+    // Each shard's servers: every own station of its replicas but the
+    // connection step, which never queues.
+    let servers: Vec<Vec<usize>> = svc
+        .shards
+        .iter()
+        .map(|s| {
+            svc.replicas[s.replicas.clone()]
+                .iter()
+                .flat_map(|r| r.own.iter())
+                .filter(|(part, _)| *part != Part::Connect)
+                .map(|&(_, id)| id.idx())
+                .collect()
+        })
+        .collect();
+    let share = |r: &RunStats, k: usize| {
+        let total: u64 = entries.iter().map(|&i| r.stations[i].arrivals).sum();
+        r.stations[entries[k]].arrivals as f64 / total.max(1) as f64
+    };
+    let busiest = |r: &RunStats, k: usize| {
+        servers[k]
+            .iter()
+            .map(|&i| r.stations[i].utilization(r.duration))
+            .fold(0.0, f64::max)
+    };
+    let figures: Vec<ShardFigures> = (0..entries.len())
+        .map(|k| {
+            let sh = estimate(runs, &|r| share(r, k));
+            let u = estimate(runs, &|r| busiest(r, k));
+            ShardFigures {
+                share: sh.mean,
+                share_ci95: sh.half_width,
+                arrival_rate: estimate(runs, &|r| {
+                    r.stations[entries[k]].arrivals as f64 / r.duration.as_secs_f64()
+                })
+                .mean,
+                utilization: u.mean,
+                utilization_ci95: u.half_width,
+            }
+        })
+        .collect();
+    let hottest = (0..figures.len())
+        .max_by(|&a, &b| figures[a].utilization.total_cmp(&figures[b].utilization))
+        .unwrap_or(0);
+    let hot_share = estimate(runs, &|r| share(r, hottest));
+    // Per server: arrivals to the service per arrival there, times the
+    // completions it makes per unit of utilisation.
+    let entry = svc.entry.idx();
+    let limit = |r: &RunStats| {
+        servers
+            .iter()
+            .flatten()
+            .filter_map(|&i| {
+                let s = &r.stations[i];
+                let u = s.utilization(r.duration);
+                (u > 0.0 && s.arrivals > 0).then(|| {
+                    r.stations[entry].arrivals as f64 / s.arrivals as f64 * s.throughput(r.duration)
+                        / u
+                })
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let limits: Vec<f64> = runs.iter().map(limit).collect();
+    let saturates = limits
+        .iter()
+        .all(|l| l.is_finite())
+        .then(|| Estimate::of(&limits, 0.95));
+    ShardsSummary {
+        hottest: hottest as u32,
+        hottest_share: hot_share.mean,
+        hottest_share_ci95: hot_share.half_width,
+        even_share: 1.0 / figures.len() as f64,
+        saturates_at: saturates.as_ref().map(|e| e.mean),
+        saturates_at_ci95: saturates.and_then(|e| e.half_width),
+        shards: figures,
+    }
 }
 
 /// A replicated database's reads and writes.
@@ -1382,6 +1508,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         breakdown: None,
         gc: None,
         replication: None,
+        shards: None,
         autoscaling: None,
         cache: cache(runs, si),
         locks: None,
@@ -1545,6 +1672,7 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         cache: cache(runs, svc.entry.idx()),
         gc: svc.gc.then(|| gc(runs, &cpus)),
         replication: (svc.followers() > 0).then(|| replication(runs, &all, svc.followers())),
+        shards: (!svc.shards.is_empty()).then(|| shards(runs, svc)),
         backlog_growth: backlog(runs, &all).map(|b| b.mean),
         backlog_growth_ci95: backlog(runs, &all).and_then(|b| b.half_width),
         resilience: {

@@ -187,6 +187,10 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
             (n, k) if n == k => format!(" (each of its {n} {unit})"),
             (n, k) => format!(" ({k} of its {n} {unit})"),
         };
+        let replicas = match layout.shards.len() {
+            0 => "replicas".to_owned(),
+            n => format!("replicas in {n} shards"),
+        };
         let name = match (part, lowered.origins[worst].replica) {
             (Part::Stripe(lock, _), _) => format!(
                 "lock `{}.lock.{}`{}",
@@ -196,7 +200,7 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
             ),
             // One replica of several: named, with how many it is among.
             (_, Some(_)) if members > 1 && overloaded == 1 => {
-                format!("service `{}`{}", s.name, how_many("replicas"))
+                format!("service `{}`{}", s.name, how_many(&replicas))
             }
             (_, Some(r)) if members > 1 => {
                 let own = format!("{}[{r}]", layout.name);
@@ -204,7 +208,7 @@ fn overload(lowered: &Lowered, run_for: Option<f64>, diags: &mut Vec<Diagnostic>
                     Some(rest) => format!("{}[*]{rest}", layout.name),
                     None => s.name.clone(),
                 };
-                format!("service `{pattern}`{}", how_many("replicas"))
+                format!("service `{pattern}`{}", how_many(&replicas))
             }
             _ => format!("service `{}`", s.name),
         };

@@ -121,6 +121,12 @@ pub enum Part {
     Stripe(u32, u32),
     /// A database's balancer over its read replicas.
     Reads,
+    /// A shard's own station, where the requests for its keys arrive.
+    Shard(u32),
+    /// A sharded service's router: each request to the shard of its key.
+    Router,
+    /// A sharded service's scatter-gather call to every shard.
+    Scatter,
 }
 
 /// Where a station of the topology came from.
@@ -217,6 +223,19 @@ pub struct LockLayout {
     pub stripes: Vec<StationId>,
 }
 
+/// One shard of a sharded service: its own replicas (and read replicas).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShardLayout {
+    /// Where the requests for its keys arrive (a balancer over its
+    /// replicas, or the station that sends writes to its leader and reads
+    /// to its followers).
+    pub entry: StationId,
+    /// Its replicas, as indices into [`ServiceLayout::replicas`].
+    pub replicas: std::ops::Range<usize>,
+    /// Its balancer over its read replicas.
+    pub reads: Option<StationId>,
+}
+
 /// What a service became.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceLayout {
@@ -238,6 +257,12 @@ pub struct ServiceLayout {
     pub hops: Vec<StationId>,
     /// A database's balancer over its read replicas.
     pub reads: Option<StationId>,
+    /// A sharded service's shards (empty when it is not split); its
+    /// `entry` then routes by key, or scatters.
+    pub shards: Vec<ShardLayout>,
+    /// A sharded service's router by key and its scatter-gather call point,
+    /// when they are not its entry itself.
+    pub routers: Vec<StationId>,
     /// Its locks, shared by its replicas.
     pub locks: Vec<LockLayout>,
     /// The machine its replicas run on (an `api`, `worker` or `database`
@@ -291,6 +316,12 @@ impl ServiceLayout {
             .chain(self.replicas.iter().flat_map(ReplicaLayout::stations))
             .chain(self.hops.iter().copied())
             .chain(self.reads)
+            .chain(
+                self.shards
+                    .iter()
+                    .flat_map(|s| std::iter::once(s.entry).chain(s.reads)),
+            )
+            .chain(self.routers.iter().copied())
             .chain(
                 self.locks
                     .iter()

@@ -44,7 +44,7 @@ pub mod spec;
 pub mod units;
 
 pub use diagnostic::{Diagnostic, Severity, line_col};
-pub use layout::{CallSite, Origin, Part, ServiceId, ServiceKind, ServiceLayout};
+pub use layout::{CallSite, Origin, Part, ServiceId, ServiceKind, ServiceLayout, ShardLayout};
 pub use load::{Loaded, Scenario, load, load_in, load_points, load_with, sweep_diagnostics};
 pub use read::{MAX_REPLICATIONS, Simulation};
 pub use spec::{Override, Point, Setting, Slo, SweepSpec};

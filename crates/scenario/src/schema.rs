@@ -18,7 +18,8 @@ use crate::read::balancer::{
 };
 use crate::read::calls::{CALL_KEYS, FANOUT_KEYS};
 use crate::read::data::{
-    CACHE_KEYS, GC_KEYS, GC_MODELS, LOCK_KEYS, POOL_KEYS, REPLICAS_KEYS, TABLE_KEYS, WRITE_POLICIES,
+    CACHE_KEYS, GC_KEYS, GC_MODELS, LOCK_KEYS, PARTITIONS, POOL_KEYS, REPLICAS_KEYS, SCOPES,
+    SHARDS_KEYS, TABLE_KEYS, WRITE_POLICIES,
 };
 use crate::read::faults::{FAULT_KEYS, KINDS as FAULT_KINDS};
 use crate::read::profile::{
@@ -116,6 +117,7 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
     ("lock", &LOCK_KEYS),
     ("gc", &GC_KEYS),
     ("replicas", &REPLICAS_KEYS),
+    ("shards", &SHARDS_KEYS),
     ("autoscale", &AUTOSCALE_KEYS),
     ("fault", &FAULT_KEYS),
     ("slo", &SLO_KEYS),
@@ -232,6 +234,7 @@ pub fn schema() -> Value {
             ("locks", either(t("lock", &[]), array(t("lock", &[])))),
             ("gc", either(words(&GC_MODELS), t("gc", &[]))),
             ("replicas", either(integer(), t("replicas", &[]))),
+            ("shards", t("shards", &[])),
             ("autoscale", t("autoscale", &[])),
         ]),
     );
@@ -449,6 +452,19 @@ fn doc(context: &str, key: &str) -> Option<(Value, String)> {
         ("cache_on" | "replicated_on", "op") => (
             words(&["read", "write"]),
             "What the class does to the data: \"read\" (default) or \"write\".",
+        ),
+        ("replicated_on", "scope") => (
+            words(&SCOPES),
+            "At a sharded database: the shard of the request's key (\"key\", default) or every shard, waiting for all (\"all\": scatter-gather).",
+        ),
+        ("replicated", "shards") => (
+            json!({}),
+            "Split the database by key: { count, by }, each shard its own replicas; the keys are `keys` and `zipf`.",
+        ),
+        ("shards", "count") => (integer(), "How many shards (each its own machines)."),
+        ("shards", "by") => (
+            words(&PARTITIONS),
+            "How keys are split: \"hash\" (default: spread at random) or \"range\" (contiguous: the popular keys together).",
         ),
         ("cache", "hit_ratio") => (
             number(),

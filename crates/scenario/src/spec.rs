@@ -228,6 +228,8 @@ pub enum Knob {
     Rate,
     /// A service's replicas (`services.NAME.replicas`).
     Replicas,
+    /// A sharded service's shards (`services.NAME.shards.count`).
+    Shards,
     /// Anything else.
     Other,
 }
@@ -239,6 +241,8 @@ impl Knob {
             Knob::Rate
         } else if path.starts_with("services.") && path.ends_with(".replicas") {
             Knob::Replicas
+        } else if path.starts_with("services.") && path.ends_with(".shards.count") {
+            Knob::Shards
         } else {
             Knob::Other
         }

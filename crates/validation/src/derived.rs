@@ -363,6 +363,93 @@ pub fn striped_lock() -> Value {
     json!({ "id": "derived_striped_lock", "results": results })
 }
 
+/// A database split into shards of one M/M/2 each (2 cores, exp(10ms)
+/// per request: processor sharing, whose mean with exponential work is the
+/// M/M/2's, Erlang C), its keys drawn uniformly or by Zipf (s = 1) from
+/// 1,000, split by range or by hash (`scenarios/validation/shards.toml`).
+/// Shard `s` receives a Poisson stream at λ · (the sum of its keys'
+/// probabilities): by range, keys `⌈s·1000/N⌉` up to the next shard's
+/// first, summed here; by hash, the keys `routing::shard_of` puts there
+/// (the hash is the model's definition; the sum is this function's). A
+/// request's mean time is the mixture of its shard's M/M/2 means.
+pub fn shards() -> Value {
+    use chokepoint_core::model::Partition;
+    use chokepoint_core::routing::shard_of;
+    let (mu, keys) = (100.0, 1000u32);
+    let rows = [
+        (2usize, "range", 0.0, 300.0),
+        (4, "range", 0.0, 600.0),
+        (8, "range", 0.0, 1200.0),
+        (4, "range", 1.0, 180.0),
+        (4, "hash", 1.0, 500.0),
+    ];
+    let results: Vec<Value> = rows
+        .into_iter()
+        .map(|(n, by, zipf, lambda): (usize, &str, f64, f64)| {
+            let weight = |k: u32| f64::from(k + 1).powf(-zipf);
+            let total: f64 = (0..keys).map(weight).sum();
+            let share: Vec<f64> = (0..n)
+                .map(|s| {
+                    let on: Vec<u32> = match by {
+                        "range" => {
+                            let first = |s: usize| (s as u32 * keys).div_ceil(n as u32);
+                            (first(s)..first(s + 1)).collect()
+                        }
+                        _ => (0..keys)
+                            .filter(|&k| shard_of(k, keys, n, Partition::Hash) == s)
+                            .collect(),
+                    };
+                    on.into_iter().map(weight).sum::<f64>() / total
+                })
+                .collect();
+            let t: f64 = share
+                .iter()
+                .map(|p| {
+                    let l = lambda * p;
+                    p * (1.0 / mu + erlang_c(2, l / mu) / (2.0 * mu - l))
+                })
+                .sum();
+            json!({
+                "inputs": { "shards": n, "by": by, "zipf": zipf, "lambda": lambda },
+                "expected": {
+                    "T": t,
+                    "rho0": lambda * share[0] / mu / 2.0,
+                    "rho1": lambda * share[1] / mu / 2.0,
+                }
+            })
+        })
+        .collect();
+    json!({ "id": "derived_shards", "results": results })
+}
+
+/// A query sent to every one of k shards that never queue (each answers
+/// in exp(10ms)), answered when the last one replies
+/// (`scenarios/validation/scatter_gather.toml`): the maximum of k
+/// independent exponentials, of mean H_k/μ and q-quantile
+/// −ln(1 − q^(1/k))/μ (the shared case `fanout_wait_for_all`, reached
+/// through a sharded database's scatter-gather instead of a fan-out call).
+pub fn scatter_gather() -> Value {
+    let mu = 100.0;
+    let results: Vec<Value> = [1u32, 2, 4, 8, 16]
+        .into_iter()
+        .map(|k| {
+            let h: f64 = (1..=k).map(|i| 1.0 / f64::from(i)).sum();
+            let q = |p: f64| -(1.0 - p.powf(1.0 / f64::from(k))).ln() / mu;
+            json!({
+                "inputs": { "shards": k, "mu": mu },
+                "expected": {
+                    "E_max": h / mu,
+                    "max_p50": q(0.5),
+                    "max_p90": q(0.9),
+                    "max_p99": q(0.99),
+                    "max_p99.9": q(0.999),
+                }
+            })
+        })
+        .collect();
+    json!({ "id": "derived_scatter_gather", "results": results })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -461,6 +461,55 @@ pub fn cases() -> Vec<CaseSpec> {
             ]),
         },
         CaseSpec {
+            id: "derived_shards",
+            derived: Some(derived::shards),
+            fixed: Vec::new(),
+            scenario: (
+                "shards.toml",
+                include_str!("../../../scenarios/validation/shards.toml"),
+            ),
+            overrides: |i| {
+                let text = |key: &str| i.get(key).map(ToString::to_string);
+                Some(vec![
+                    Override::new("services.db.shards.count", text("shards")?),
+                    Override::new("services.db.shards.by", text("by")?),
+                    Override::new("services.db.zipf", text("zipf")?),
+                    Override::new(
+                        "load.writes.rate",
+                        format!("\"{}/s\"", i.get("lambda")?.as_f64()?),
+                    ),
+                ])
+            },
+            checks: owned(&[
+                ("/T", Latency),
+                ("/rho0", Utilization("db.shard0[0].cpu")),
+                ("/rho1", Utilization("db.shard1[0].cpu")),
+            ]),
+        },
+        CaseSpec {
+            id: "derived_scatter_gather",
+            derived: Some(derived::scatter_gather),
+            fixed: Vec::new(),
+            scenario: (
+                "scatter_gather.toml",
+                include_str!("../../../scenarios/validation/scatter_gather.toml"),
+            ),
+            overrides: |i| {
+                let k = i.get("shards")?.as_u64()?;
+                Some(vec![Override::new(
+                    "services.db.shards.count",
+                    k.to_string(),
+                )])
+            },
+            checks: owned(&[
+                ("/E_max", Latency),
+                ("/max_p50", LatencyQuantile(0.50)),
+                ("/max_p90", LatencyQuantile(0.90)),
+                ("/max_p99", LatencyQuantile(0.99)),
+                ("/max_p99.9", LatencyQuantile(0.999)),
+            ]),
+        },
+        CaseSpec {
             id: "derived_jackson_feedback",
             derived: Some(derived::jackson_feedback),
             fixed: Vec::new(),

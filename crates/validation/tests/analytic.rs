@@ -225,6 +225,24 @@ fn fork_join_of_two_queues() {
     assert_all_pass("derived_fork_join");
 }
 
+/// A database split into shards: each shard an M/M/2 at the arrival rate
+/// times its keys' share (uniform keys by range at 2, 4 and 8 shards; Zipf
+/// keys by range, the hot shard; Zipf keys by hash), the mean latency the
+/// mixture of the shards' Erlang C means, each shard's utilisation its
+/// share of the load.
+#[test]
+fn shards_are_mmc_queues_at_their_keys_share() {
+    assert_all_pass("derived_shards");
+}
+
+/// A scatter-gather query over 1 to 16 shards that never queue: the
+/// maximum of the shards' exponential responses, mean H_k/μ and every
+/// quantile.
+#[test]
+fn scatter_gather_waits_for_the_slowest_shard() {
+    assert_all_pass("derived_scatter_gather");
+}
+
 /// A fixed-hit-ratio cache in front of a database: an M/M/1 and an M/M/2
 /// queue on the thinned stream, and their mixture end to end.
 #[test]

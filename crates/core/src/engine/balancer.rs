@@ -5,9 +5,13 @@
 //! start of a run; later crashes and autoscaling), and the choice reads the
 //! list of targets up, never a schedule.
 
-use crate::model::{Dispatch, Outlier, Policy};
-use crate::rng::{Stream, derive, name_key};
+use rand_distr::Zipf;
 
+use crate::model::{Dispatch, Outlier, Partition, Policy};
+use crate::rng::{Stream, derive, name_key};
+use crate::routing::shard_of;
+
+use super::cache::{draw, zipf};
 use super::request::NONE;
 
 /// Points per target on a consistent-hashing ring.
@@ -36,6 +40,16 @@ pub(super) struct Balancer {
     picked: usize,
     /// Outlier ejection, if the balancer has it.
     pub(super) outlier: Option<Ejector>,
+    /// A router by key ([`Policy::ByKey`]): the keys drawn for requests
+    /// that carry none.
+    pub(super) keys: Option<Keys>,
+}
+
+/// A router's catalogue of keys and how it splits them.
+pub(super) struct Keys {
+    zipf: Zipf<f64>,
+    count: u32,
+    by: Partition,
 }
 
 /// Outlier ejection's state: per target, errors in a row, times ejected,
@@ -141,7 +155,31 @@ impl Balancer {
             up: (0..k).collect(),
             picked: 0,
             outlier: d.outlier.map(|o| Ejector::new(o, k)),
+            keys: match (d.policy, d.keys) {
+                (Policy::ByKey(by), Some(keys)) => Some(Keys {
+                    zipf: zipf(keys),
+                    count: keys.count,
+                    by,
+                }),
+                _ => None,
+            },
         }
+    }
+
+    /// A router by key: the station of the shard that holds the key
+    /// `carried` (modulo the catalogue) or, without one, a key drawn now;
+    /// `None` when that shard is down. Also the key, which the request
+    /// carries on.
+    pub(super) fn route(&mut self, carried: Option<u32>) -> (Option<u32>, u32) {
+        let keys = self.keys.as_ref().expect("only routers by key route");
+        let key = match carried {
+            Some(k) => k % keys.count,
+            None => draw(&keys.zipf, &mut self.stream),
+        };
+        let shard = shard_of(key, keys.count, self.targets.len(), keys.by);
+        self.picked = shard;
+        let up = self.down[shard] == 0;
+        (up.then_some(self.targets[shard]), key)
     }
 
     /// Target `target` goes down (`up` false) or comes back.
@@ -217,6 +255,7 @@ impl Balancer {
                     t
                 }
             },
+            Policy::ByKey(_) => unreachable!("a router by key routes"),
             Policy::ConsistentHash => {
                 let h = derive(session as u64, &[name_key("session")]);
                 let ring = &self.ring;

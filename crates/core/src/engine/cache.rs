@@ -203,9 +203,11 @@ impl CacheState {
         }
     }
 
-    /// The key of the request passing now (0 without a catalogue).
-    fn draw_key(&mut self) -> u32 {
+    /// The key of the request passing now: the one it carries (modulo the
+    /// catalogue), else one drawn (0 without a catalogue).
+    fn key(&mut self, carried: Option<u32>) -> u32 {
         match &self.keys {
+            Some((_, lru)) if carried.is_some() => carried.unwrap_or(0) % lru.stored.len() as u32,
             // Zipf draws 1..=n as a float.
             Some((zipf, _)) => draw(zipf, &mut self.stream),
             None => 0,
@@ -248,11 +250,11 @@ impl CacheState {
         self.keys.as_ref().map(|(_, lru)| lru.len())
     }
 
-    /// A request of an `op` class leaves the cache station at `now`: what
-    /// happens, and the key it touched (a fixed-ratio cache has none:
-    /// `u32::MAX`).
-    pub(crate) fn visit(&mut self, op: Op, now: u64) -> (Outcome, u32) {
-        let key = self.draw_key();
+    /// A request of an `op` class, carrying a key or not, leaves the cache
+    /// station at `now`: what happens, and the key it touched (a
+    /// fixed-ratio cache has none: `u32::MAX`).
+    pub(crate) fn visit(&mut self, op: Op, now: u64, carried: Option<u32>) -> (Outcome, u32) {
+        let key = self.key(carried);
         let outcome = self.decide(op, key, now);
         (outcome, if self.keys.is_some() { key } else { END })
     }

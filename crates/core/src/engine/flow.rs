@@ -218,11 +218,17 @@ impl Engine {
         match &mut self.stations[si].role {
             Role::Queue => self.enter(req, si),
             Role::Call(_) => self.call(req, si),
-            Role::Balancer(_) => {
+            Role::Balancer(b) => {
+                let routes = b.keys.is_some();
                 let stats = &mut self.stations[si].stats;
                 stats.arrivals += 1;
                 stats.departures += 1;
-                match self.balance(si) {
+                let target = if routes {
+                    self.by_key(req, si)
+                } else {
+                    self.balance(si)
+                };
+                match target {
                     Some(target) => {
                         if self.ejecting {
                             self.note_via(req, si);
@@ -249,6 +255,20 @@ impl Engine {
         let stations = &self.stations;
         let target = b.pick(|t| stations[t as usize].load());
         self.stations[si].role = role;
+        target
+    }
+
+    /// Router `si`'s shard for `req`, by the key it carries or one drawn
+    /// now, which it carries on.
+    #[cold]
+    #[inline(never)]
+    fn by_key(&mut self, req: u32, si: usize) -> Option<u32> {
+        let carried = (self.requests[req].flags & KEYED != 0).then(|| self.requests.cold(req).key);
+        let Role::Balancer(b) = &mut self.stations[si].role else {
+            unreachable!("by_key is only called for balancers");
+        };
+        let (target, key) = b.route(carried);
+        self.carry_key(req, key);
         target
     }
 
@@ -779,12 +799,14 @@ impl Engine {
         }
         if self.flags[si] & flag::LOOKUP != 0 {
             let now = self.now;
-            let ci = self.requests[req].class as usize;
+            let r = &self.requests[req];
+            let ci = r.class as usize;
+            let carried = (r.flags & KEYED != 0).then(|| self.requests.cold(req).key);
             let c = self.stations[si]
                 .cache
                 .as_mut()
                 .expect("the LOOKUP flag marks caches");
-            let (outcome, key) = c.visit(c.ops[ci], now);
+            let (outcome, key) = c.visit(c.ops[ci], now, carried);
             if outcome == Outcome::Backing {
                 let backing = c.backing as usize;
                 self.carry_key(req, key);

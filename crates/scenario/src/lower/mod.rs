@@ -152,6 +152,8 @@ pub(crate) fn lower(doc: &Document, classes: Vec<Class>, links: &[Links]) -> Low
             calls: Vec::new(),
             hops: Vec::new(),
             reads: None,
+            shards: Vec::new(),
+            routers: Vec::new(),
             locks: Vec::new(),
             profile: None,
             cost_per_hour: 0.0,
@@ -349,13 +351,13 @@ pub(crate) fn senders(stations: &[Station], to: &[StationId]) -> Vec<(StationId,
 /// whose own station is an even split over its replicas is replaced by the
 /// replicas (so the balancer's policy picks among them, and knows when they
 /// are down); any other service keeps its own station (a database with
-/// read replicas routes by class there).
+/// read replicas routes by class there, a sharded one by key).
 fn targets(layouts: &[ServiceLayout], services: &[ServiceId]) -> Vec<StationId> {
     services
         .iter()
         .flat_map(|&t| {
             let l = &layouts[t.idx()];
-            if l.kind.is_replicated() && l.reads.is_none() {
+            if l.kind.is_replicated() && l.reads.is_none() && l.shards.is_empty() {
                 l.replicas.iter().map(ReplicaLayout::head).collect()
             } else {
                 vec![l.entry]
@@ -408,7 +410,13 @@ fn station(b: &mut Builder, layout: &mut ServiceLayout, name: &str, s: &StationD
         replica: None,
         part,
     };
-    let compiled = if let Some(cache) = &s.cache {
+    // A cache no class can visit (it has no `work`) has nothing to fetch:
+    // the check says which class reaches it without work.
+    let compiled = if let Some(cache) = s
+        .cache
+        .as_ref()
+        .filter(|_| station.behaviour.iter().any(Option::is_some))
+    {
         // Every class that visits fetches on a miss.
         let per_class = station
             .behaviour

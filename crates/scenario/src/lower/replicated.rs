@@ -25,15 +25,16 @@
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, Behaviour, Discipline, Dispatch, Gc, Op, Policy, Queue, Replication, Role, Routing,
-    Station, StationId,
+    Admission, Behaviour, CallPoint, Discipline, Dispatch, Gc, Op, Policy, Queue, Replication,
+    Role, Routing, Station, StationId,
 };
 
 use super::calls::{self, Compiled};
 use super::{Builder, Downs, downtimes, routing, zero};
 use crate::layout::{
-    CallSite, LockLayout, Origin, Part, ReplicaLayout, ReplicaRole, ServiceLayout,
+    CallSite, LockLayout, Origin, Part, ReplicaLayout, ReplicaRole, ServiceLayout, ShardLayout,
 };
+use crate::read::data::{Scope, Shards};
 use crate::read::{Lock, ReplicatedDef};
 use crate::resolve::{CallEntry, Callee, Links, PerClass};
 
@@ -102,212 +103,336 @@ pub(crate) fn lower(
         })
         .collect();
     let next: Vec<Routing> = links.next.iter().map(routing).collect();
-    let mut leader_last: Option<StationId> = None;
-    for r in 0..def.replicas {
-        let mut parts: Vec<OwnPart> = Vec::new();
-        let scale = |d: &Option<Dist>, share: f64| {
-            d.as_ref().and_then(|d| d.scaled(share / p.cpu_speed).ok())
+    // A scatter-gather request leaves each shard back to the call that
+    // gathers the replies; the gathered request goes on by `next`.
+    let scatters = |ci: usize| def.shards.is_some() && def.scope[ci] == Scope::All;
+    let chain_next: Vec<Routing> = (0..n_classes)
+        .map(|ci| {
+            if scatters(ci) {
+                Routing::exit()
+            } else {
+                next[ci].clone()
+            }
+        })
+        .collect();
+    let shards = def.shards.as_ref().map_or(1, |sh| sh.count);
+    let mut shard_entries = Vec::new();
+    for shard in 0..shards {
+        // Each shard's replicas are numbered after the previous shards'.
+        let first = layout.replicas.len();
+        let prefix = match def.shards {
+            Some(_) => format!("{name}.shard{shard}"),
+            None => name.to_owned(),
         };
-        if def.pool.is_some() {
-            // Opening a connection: a delay that never queues.
+        let mut leader_last: Option<StationId> = None;
+        for local in 0..def.replicas {
+            let r = first as u32 + local;
+            let mut parts: Vec<OwnPart> = Vec::new();
+            let scale = |d: &Option<Dist>, share: f64| {
+                d.as_ref().and_then(|d| d.scaled(share / p.cpu_speed).ok())
+            };
+            if def.pool.is_some() {
+                // Opening a connection: a delay that never queues.
+                parts.push((
+                    Part::Connect,
+                    "connect",
+                    Queue::INFINITE,
+                    Discipline::Fifo,
+                    uses.iter().map(|&u| u.then(zero)).collect(),
+                ));
+            }
+            if def.serial > 0.0 {
+                parts.push((
+                    Part::Serial,
+                    "lock",
+                    1,
+                    Discipline::Fifo,
+                    def.cpu.iter().map(|d| scale(d, def.serial)).collect(),
+                ));
+            }
             parts.push((
-                Part::Connect,
-                "connect",
-                Queue::INFINITE,
-                Discipline::Fifo,
-                uses.iter().map(|&u| u.then(zero)).collect(),
+                Part::Cpu,
+                "cpu",
+                p.cores,
+                Discipline::Ps,
+                def.cpu.iter().map(|d| scale(d, 1.0 - def.serial)).collect(),
             ));
-        }
-        if def.serial > 0.0 {
-            parts.push((
-                Part::Serial,
-                "lock",
-                1,
-                Discipline::Fifo,
-                def.cpu.iter().map(|d| scale(d, def.serial)).collect(),
-            ));
-        }
-        parts.push((
-            Part::Cpu,
-            "cpu",
-            p.cores,
-            Discipline::Ps,
-            def.cpu.iter().map(|d| scale(d, 1.0 - def.serial)).collect(),
-        ));
-        // Disk operations: the service's own, plus its table's pages.
-        let ops: Vec<f64> = def
-            .ops
-            .iter()
-            .map(|&op| def.disk_ops + def.table.map_or(0.0, |t| t.pages(op)))
-            .collect();
-        if ops.iter().any(|&o| o > 0.0) {
-            let t = ops
+            // Disk operations: the service's own, plus its table's pages.
+            let ops: Vec<f64> = def
+                .ops
                 .iter()
-                .map(|o| Dist::constant(o / p.disk_iops * 1e9).ok())
+                .map(|&op| def.disk_ops + def.table.map_or(0.0, |t| t.pages(op)))
                 .collect();
-            parts.push((Part::Disk, "disk", 1, Discipline::Fifo, t));
-        }
-        if def.net_bytes > 0.0 {
-            let t = Dist::constant(8.0 * def.net_bytes / (p.network_gbps * 1e9) * 1e9).ok();
-            parts.push((Part::Net, "net", 1, Discipline::Fifo, vec![t; n_classes]));
-        }
-        let ids: Vec<StationId> = parts
-            .iter()
-            .map(|(part, ..)| b.reserve(origin(Some(r), *part)))
-            .collect();
-        let last = ids[ids.len() - 1];
-        let calls: Option<Compiled> = per_class
-            .iter()
-            .flatten()
-            .any(|list| !list.is_empty())
-            .then(|| {
-                calls::compile(
-                    b,
-                    &format!("{name}[{r}]"),
-                    &per_class,
-                    &next,
-                    Some(p.network_gbps),
-                    |part| origin(Some(r), part),
-                )
-            });
-        // The worker is held until the last reply.
-        let release = calls
-            .as_ref()
-            .and_then(|c| c.points.last().copied())
-            .unwrap_or(last);
-        let first_call = calls.as_ref().map(|c| c.points[0]);
-        let mut own = Vec::new();
-        for (i, (part, role, servers, discipline, work)) in parts.into_iter().enumerate() {
-            let id = ids[i];
-            own.push((part, id));
-            let behaviour = work
-                .into_iter()
-                .enumerate()
-                .map(|(ci, w)| {
-                    w.map(|work| Behaviour {
-                        work,
-                        routing: match ids.get(i + 1).copied().or(first_call) {
-                            Some(to) => Routing::to(to),
-                            None => next[ci].clone(),
+            if ops.iter().any(|&o| o > 0.0) {
+                let t = ops
+                    .iter()
+                    .map(|o| Dist::constant(o / p.disk_iops * 1e9).ok())
+                    .collect();
+                parts.push((Part::Disk, "disk", 1, Discipline::Fifo, t));
+            }
+            if def.net_bytes > 0.0 {
+                let t = Dist::constant(8.0 * def.net_bytes / (p.network_gbps * 1e9) * 1e9).ok();
+                parts.push((Part::Net, "net", 1, Discipline::Fifo, vec![t; n_classes]));
+            }
+            let ids: Vec<StationId> = parts
+                .iter()
+                .map(|(part, ..)| b.reserve(origin(Some(r), *part)))
+                .collect();
+            let last = ids[ids.len() - 1];
+            let calls: Option<Compiled> = per_class
+                .iter()
+                .flatten()
+                .any(|list| !list.is_empty())
+                .then(|| {
+                    calls::compile(
+                        b,
+                        &format!("{prefix}[{local}]"),
+                        &per_class,
+                        &chain_next,
+                        Some(p.network_gbps),
+                        |part| origin(Some(r), part),
+                    )
+                });
+            // The worker is held until the last reply.
+            let release = calls
+                .as_ref()
+                .and_then(|c| c.points.last().copied())
+                .unwrap_or(last);
+            let first_call = calls.as_ref().map(|c| c.points[0]);
+            let mut own = Vec::new();
+            for (i, (part, role, servers, discipline, work)) in parts.into_iter().enumerate() {
+                let id = ids[i];
+                own.push((part, id));
+                let behaviour = work
+                    .into_iter()
+                    .enumerate()
+                    .map(|(ci, w)| {
+                        w.map(|work| Behaviour {
+                            work,
+                            routing: match ids.get(i + 1).copied().or(first_call) {
+                                Some(to) => Routing::to(to),
+                                None => chain_next[ci].clone(),
+                            },
+                        })
+                    })
+                    .collect();
+                // The CPU's heap: requests in flight are those holding the
+                // replica's workers (or connections), if it has a pool.
+                let in_flight = (def.workers.is_some() || def.pool.is_some()).then_some(ids[0]);
+                // With read replicas, the last own station of the leader's
+                // chain records writes, and each follower's checks reads.
+                let replication =
+                    def.followers.as_ref().filter(|_| id == last).map(
+                        |(_, lag)| match leader_last {
+                            None => Replication::Leader {
+                                keys: def.keys,
+                                lag: lag.clone(),
+                            },
+                            Some(leader) => Replication::Follower { leader },
                         },
+                    );
+                let queue = Queue {
+                    replication,
+                    gc: def.heap.filter(|_| part == Part::Cpu).map(|h| Gc {
+                        heap: h.heap,
+                        live: h.live,
+                        alloc: h.alloc,
+                        pause_min: h.pause_min,
+                        pause_per_byte: h.pause_per_byte,
+                        in_flight,
+                    }),
+                    ..Queue::new(servers, discipline)
+                };
+                b.set(
+                    id,
+                    Station {
+                        admission: match &def.pool {
+                            _ if i > 0 => None,
+                            Some(pool) => Some(Admission {
+                                connections: Some(pool.connections),
+                                ..Admission::new(pool.size, release)
+                            }),
+                            None => def.workers.map(|slots| Admission::new(slots, release)),
+                        },
+                        ..Station::with_role(
+                            format!("{prefix}[{local}].{role}"),
+                            Role::Queue(queue),
+                            behaviour,
+                        )
+                    },
+                );
+            }
+            let (points, labels, hops) = match calls {
+                Some(c) => (c.points, c.labels, c.hops),
+                None => Default::default(),
+            };
+            if r == 0 {
+                layout.calls = labels
+                    .into_iter()
+                    .map(|label| CallSite {
+                        label,
+                        at: Vec::new(),
+                    })
+                    .collect();
+            }
+            if local == 0 {
+                leader_last = Some(last);
+            }
+            for (site, &at) in layout.calls.iter_mut().zip(&points) {
+                site.at.push(at);
+            }
+            layout.hops.extend(hops);
+            layout.replicas.push(ReplicaLayout {
+                own,
+                calls: points,
+                role: match (&def.followers, local) {
+                    (None, _) => ReplicaRole::Plain,
+                    (Some(_), 0) => ReplicaRole::Leader,
+                    (Some(_), _) => ReplicaRole::Follower,
+                },
+            });
+        }
+        let heads: Vec<StationId> = layout.replicas[first..]
+            .iter()
+            .map(ReplicaLayout::head)
+            .collect();
+        downs.extend(
+            def.down
+                .iter()
+                .filter(|&&(replica, ..)| {
+                    (first..first + heads.len()).contains(&(replica as usize))
+                })
+                .map(|&(replica, from, to)| (heads[replica as usize - first], from, to)),
+        );
+        let (entry, reads) = if def.followers.is_some() {
+            // Reads spread over the followers, writes go to the leader: the
+            // service's own station routes each class, in no time.
+            let reads = b.add(
+                Station::balancer(
+                    format!("{prefix}.reads"),
+                    Dispatch::new(Policy::Random, heads[1..].to_vec()),
+                    n_classes,
+                ),
+                origin(None, Part::Reads),
+            );
+            let behaviour = def
+                .ops
+                .iter()
+                .zip(&uses)
+                .map(|(op, &u)| {
+                    u.then(|| Behaviour {
+                        work: zero(),
+                        routing: Routing::to(if *op == Op::Write { heads[0] } else { reads }),
                     })
                 })
                 .collect();
-            // The CPU's heap: requests in flight are those holding the
-            // replica's workers (or connections), if it has a pool.
-            let in_flight = (def.workers.is_some() || def.pool.is_some()).then_some(ids[0]);
-            // With read replicas, the last own station of the leader's
-            // chain records writes, and each follower's checks reads.
-            let replication = def
-                .followers
-                .as_ref()
-                .filter(|_| id == last)
-                .map(|(_, lag)| match leader_last {
-                    None => Replication::Leader {
-                        keys: def.keys,
-                        lag: lag.clone(),
-                    },
-                    Some(leader) => Replication::Follower { leader },
-                });
-            let queue = Queue {
-                replication,
-                gc: def.heap.filter(|_| part == Part::Cpu).map(|h| Gc {
-                    heap: h.heap,
-                    live: h.live,
-                    alloc: h.alloc,
-                    pause_min: h.pause_min,
-                    pause_per_byte: h.pause_per_byte,
-                    in_flight,
-                }),
-                ..Queue::new(servers, discipline)
-            };
-            b.set(
-                id,
-                Station {
-                    admission: match &def.pool {
-                        _ if i > 0 => None,
-                        Some(pool) => Some(Admission {
-                            connections: Some(pool.connections),
-                            ..Admission::new(pool.size, release)
-                        }),
-                        None => def.workers.map(|slots| Admission::new(slots, release)),
-                    },
-                    ..Station::with_role(
-                        format!("{name}[{r}].{role}"),
-                        Role::Queue(queue),
-                        behaviour,
-                    )
-                },
-            );
-        }
-        let (points, labels, hops) = match calls {
-            Some(c) => (c.points, c.labels, c.hops),
-            None => Default::default(),
+            (
+                Station::new(prefix.clone(), Queue::INFINITE, Discipline::Fifo, behaviour),
+                Some(reads),
+            )
+        } else {
+            let mut dispatch = Dispatch::new(Policy::Random, heads);
+            dispatch.down = downtimes(&dispatch.targets, downs);
+            (Station::balancer(prefix.clone(), dispatch, n_classes), None)
         };
-        if r == 0 {
-            layout.calls = labels
-                .into_iter()
-                .map(|label| CallSite {
-                    label,
-                    at: Vec::new(),
-                })
-                .collect();
-            leader_last = Some(last);
+        match &def.shards {
+            None => {
+                layout.reads = reads;
+                b.set(layout.entry, entry);
+            }
+            Some(_) => {
+                let at = b.add(entry, origin(None, Part::Shard(shard)));
+                shard_entries.push(at);
+                layout.shards.push(ShardLayout {
+                    entry: at,
+                    replicas: first..layout.replicas.len(),
+                    reads,
+                });
+            }
         }
-        for (site, &at) in layout.calls.iter_mut().zip(&points) {
-            site.at.push(at);
-        }
-        layout.hops.extend(hops);
-        layout.replicas.push(ReplicaLayout {
-            own,
-            calls: points,
-            role: match (&def.followers, r) {
-                (None, _) => ReplicaRole::Plain,
-                (Some(_), 0) => ReplicaRole::Leader,
-                (Some(_), _) => ReplicaRole::Follower,
-            },
-        });
     }
-    let heads: Vec<StationId> = layout.replicas.iter().map(ReplicaLayout::head).collect();
-    downs.extend(
-        def.down
-            .iter()
-            .map(|&(replica, from, to)| (heads[replica as usize], from, to)),
-    );
-    let entry = if def.followers.is_some() {
-        // Reads spread over the followers, writes go to the leader: the
-        // service's own station routes each class, in no time.
-        let reads = b.add(
-            Station::balancer(
-                format!("{name}.reads"),
-                Dispatch::new(Policy::Random, heads[1..].to_vec()),
-                n_classes,
-            ),
-            origin(None, Part::Reads),
-        );
-        layout.reads = Some(reads);
-        let behaviour = def
-            .ops
-            .iter()
-            .zip(&uses)
-            .map(|(op, &u)| {
-                u.then(|| Behaviour {
-                    work: zero(),
-                    routing: Routing::to(if *op == Op::Write { heads[0] } else { reads }),
-                })
-            })
-            .collect();
-        Station::new(name, Queue::INFINITE, Discipline::Fifo, behaviour)
-    } else {
-        let mut dispatch = Dispatch::new(Policy::Random, heads);
-        dispatch.down = downtimes(&dispatch.targets, downs);
-        Station::balancer(name, dispatch, n_classes)
-    };
-    b.set(layout.entry, entry);
+    if let Some(sh) = &def.shards {
+        shard_front(b, layout, name, def, sh, &uses, &next, shard_entries);
+    }
     // A service given `servers` instead of a profile runs on no priced machine.
     layout.profile = (!p.name.is_empty()).then(|| p.clone());
-    layout.cost_per_hour = f64::from(def.replicas) * p.cost_per_hour;
+    layout.cost_per_hour = f64::from(def.replicas * shards) * p.cost_per_hour;
     layout.gc = def.heap.is_some();
+}
+
+/// A sharded service's own station: a router by key over its shards; and
+/// when some class scatters its requests to every shard, a call point that
+/// does, and the entry sends each class to the one or the other.
+#[allow(clippy::too_many_arguments)]
+fn shard_front(
+    b: &mut Builder,
+    layout: &mut ServiceLayout,
+    name: &str,
+    def: &ReplicatedDef,
+    sh: &Shards,
+    uses: &[bool],
+    next: &[Routing],
+    shards: Vec<StationId>,
+) {
+    let n_classes = uses.len();
+    let origin = |part| Origin {
+        service: layout.id,
+        replica: None,
+        part,
+    };
+    let mut router = Dispatch::new(Policy::ByKey(sh.by), shards.clone());
+    router.keys = Some(def.keys);
+    let scatters: Vec<bool> = (0..n_classes)
+        .map(|ci| uses[ci] && def.scope[ci] == Scope::All)
+        .collect();
+    if !scatters.contains(&true) {
+        b.set(layout.entry, Station::balancer(name, router, n_classes));
+        return;
+    }
+    let by_key = b.add(
+        Station::balancer(format!("{name}.router"), router, n_classes),
+        origin(Part::Router),
+    );
+    let count = shards.len() as u32;
+    let gather = b.add(
+        Station::with_role(
+            format!("{name}.scatter"),
+            Role::Call(CallPoint {
+                targets: shards,
+                wait: count,
+                probability: vec![1.0; n_classes],
+                work: None,
+                timeout: None,
+                retry: None,
+                hedge: None,
+                breaker: None,
+            }),
+            scatters
+                .iter()
+                .enumerate()
+                .map(|(ci, &s)| {
+                    s.then(|| Behaviour {
+                        work: zero(),
+                        routing: next[ci].clone(),
+                    })
+                })
+                .collect(),
+        ),
+        origin(Part::Scatter),
+    );
+    layout.routers = vec![by_key, gather];
+    let behaviour = (0..n_classes)
+        .map(|ci| {
+            uses[ci].then(|| Behaviour {
+                work: zero(),
+                routing: Routing::to(if scatters[ci] { gather } else { by_key }),
+            })
+        })
+        .collect();
+    b.set(
+        layout.entry,
+        Station::new(name, Queue::INFINITE, Discipline::Fifo, behaviour),
+    );
 }
 
 /// A lock's stations: one when it has one stripe, else a balancer (its

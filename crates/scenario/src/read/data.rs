@@ -22,7 +22,7 @@
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{CacheContents, Connections, Op, Popularity, WritePolicy};
+use chokepoint_core::model::{CacheContents, Connections, Op, Partition, Popularity, WritePolicy};
 use chokepoint_core::time::SimTime;
 use toml::de::{DeTable, DeValue};
 
@@ -48,11 +48,19 @@ pub(crate) const CACHE_KEYS: [&str; 9] = [
 pub(crate) const WRITE_POLICIES: [&str; 3] = ["invalidate", "write_through", "write_back"];
 /// A database's read replicas: `replicas = { count, lag }`.
 pub(crate) const REPLICAS_KEYS: [&str; 2] = ["count", "lag"];
+/// A sharded service's shards: `shards = { count, by }`.
+pub(crate) const SHARDS_KEYS: [&str; 2] = ["count", "by"];
+/// How keys are split among shards.
+pub(crate) const PARTITIONS: [&str; 2] = ["hash", "range"];
+/// Which shards a class's request touches.
+pub(crate) const SCOPES: [&str; 2] = ["key", "all"];
+/// Shards of one service at most.
+pub(crate) const MAX_SHARDS: u32 = 1000;
 pub(crate) const GC_KEYS: [&str; 3] = ["model", "pause_min", "pause_per_gb"];
 pub(crate) const GC_MODELS: [&str; 1] = ["stop_the_world"];
 /// Keys of a catalogue at most (a cache keeps 16 bytes of state for each,
 /// a replicated database 8).
-const MAX_KEYS: u32 = 10_000_000;
+pub(crate) const MAX_KEYS: u32 = 10_000_000;
 /// Read replicas of one database at most.
 const MAX_FOLLOWERS: u32 = 100;
 
@@ -65,6 +73,26 @@ const MAX_STRIPES: u32 = 1000;
 pub(crate) struct Pool {
     pub(crate) size: u32,
     pub(crate) connections: Connections,
+}
+
+/// A service split by key: `count` shards, the keys split `by` hash or
+/// range.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Shards {
+    pub(crate) count: u32,
+    pub(crate) by: Partition,
+    /// Where `shards` is written.
+    pub(crate) span: Range<usize>,
+}
+
+/// Which shards of a sharded service a class's request touches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// The one shard that holds its key.
+    #[default]
+    Key,
+    /// Every shard, in parallel, waiting for all (a scatter-gather query).
+    All,
 }
 
 /// A table's size and indexes, for the cost of each operation in pages.
@@ -439,6 +467,50 @@ impl Walker<'_> {
             }
         };
         Some((count?, lag?))
+    }
+
+    /// `shards = { count, by }`: `by` is `"hash"` (the default) or `"range"`.
+    pub(crate) fn shards(&mut self, v: &Value<'_>) -> Option<Shards> {
+        let example = "such as shards = { count = 4, by = \"hash\" }";
+        let t = self.table(v, "`shards`")?;
+        if let Some(k) = t.get("keys").or_else(|| t.get("zipf")) {
+            self.error(
+                "the keys a sharded service splits are its own `keys` and `zipf`",
+                k.span(),
+            )
+            .help =
+                Some("write keys = 100000 and zipf = 1.1 beside `shards`, not inside it".into());
+            return None;
+        }
+        self.check_keys(t, &SHARDS_KEYS, "`shards`");
+        let count = match t.get("count") {
+            Some(c) => self.count(c, "`shards.count`", 1, MAX_SHARDS),
+            None => {
+                self.error("`shards` needs `count`, how many shards", v.span())
+                    .help = Some(example.into());
+                None
+            }
+        };
+        let by = match t.get("by") {
+            Some(b) => match self.word(b, "`shards.by`", &PARTITIONS)? {
+                "range" => Some(Partition::Range),
+                _ => Some(Partition::Hash),
+            },
+            None => Some(Partition::Hash),
+        };
+        Some(Shards {
+            count: count?,
+            by: by?,
+            span: v.span(),
+        })
+    }
+
+    /// A class's `scope` at a sharded service: `"key"` or `"all"`.
+    pub(crate) fn scope(&mut self, v: &Value<'_>) -> Option<Scope> {
+        match self.word(v, "`scope`", &SCOPES)? {
+            "all" => Some(Scope::All),
+            _ => Some(Scope::Key),
+        }
     }
 
     /// A catalogue: `keys` (default 1) with Zipf popularity `zipf` (default 0).

@@ -1,17 +1,18 @@
 //! `kind = "api"`, `"worker"` or `"database"`: replicas of a service on
 //! machines of a hardware `profile`, with worker threads or a connection
 //! pool, a serial fraction, disk and network demands, locks, a garbage
-//! collected heap, read replicas; and the scenario's `[profiles]`.
+//! collected heap, read replicas, shards; and the scenario's `[profiles]`.
 //! How they become stations is in `lower/replicated.rs`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
-use chokepoint_core::model::{Op, Popularity};
+use chokepoint_core::model::{Op, Partition, Popularity};
 use toml::de::{DeTable, DeValue};
 
 use super::autoscale::{AutoscaleDef, Offers};
+use super::data::{MAX_KEYS, Scope, Shards};
 use super::{
     CallId, Down, HeapSpec, Lock, MAX_COUNT, MAX_REPLICAS, Pool, QueueId, QueueRef, RouteDef,
     Table, Walker,
@@ -20,8 +21,9 @@ use crate::diagnostic::did_you_mean;
 use crate::layout::ServiceKind;
 use crate::profiles::{Profile, catalog};
 
-pub(crate) const REPLICATED_KEYS: [&str; 30] = [
+pub(crate) const REPLICATED_KEYS: [&str; 31] = [
     "autoscale",
+    "shards",
     "codel",
     "adaptive_lifo",
     "rate_limit",
@@ -60,7 +62,7 @@ pub(crate) const PROFILE_KEYS: [&str; 6] = [
     "network_gbps",
     "cost_per_hour",
 ];
-pub(crate) const ON_KEYS: [&str; 6] = ["cpu", "work", "calls", "next", "op", "locks"];
+pub(crate) const ON_KEYS: [&str; 7] = ["cpu", "work", "calls", "next", "op", "locks", "scope"];
 
 /// Reads a non-negative plain number (`disk_ops`, `net_bytes`).
 fn amount(w: &mut Walker<'_>, t: &DeTable<'_>, key: &str) -> Option<f64> {
@@ -117,6 +119,11 @@ pub(crate) struct ReplicatedDef {
     pub(crate) keys: Popularity,
     /// Its autoscaler: `replicas` is then its most.
     pub(crate) autoscale: Option<AutoscaleDef>,
+    /// A database split by key: each shard its own `replicas` (and read
+    /// replicas), the keys `keys`.
+    pub(crate) shards: Option<Shards>,
+    /// Per class: which shards a request touches.
+    pub(crate) scope: Vec<Scope>,
 }
 
 impl Walker<'_> {
@@ -152,10 +159,13 @@ impl Walker<'_> {
                 count: 1,
                 zipf: 0.0,
             }),
-            (k, z) if followers.as_ref().is_some_and(Option::is_none) => {
+            (k, z)
+                if followers.as_ref().is_some_and(Option::is_none)
+                    && table.get("shards").is_none() =>
+            {
                 let v = k.or(z).expect("one is present");
                 self.error(
-                    "`keys` and `zipf` apply to a database with read replicas, for its stale reads",
+                    "`keys` and `zipf` apply to a database with read replicas (for its stale reads) or with `shards` (the keys they split)",
                     v.span(),
                 )
                 .help = Some("such as replicas = { count = 2, lag = \"exp(50ms)\" }".into());
@@ -170,6 +180,51 @@ impl Walker<'_> {
             );
             followers = None;
         }
+        let shards = match table.get("shards") {
+            Some(v) if kind != ServiceKind::Database => {
+                self.error("only a `database` is split into `shards`", v.span())
+                    .help = Some("an api or worker scales by `replicas`".into());
+                None
+            }
+            Some(v) => {
+                match (self.shards(v), &keys) {
+                    (Some(sh), Some(k)) if sh.by == Partition::Range && sh.count > k.count => {
+                        self.error(
+                            format!(
+                                "a range over {} shards needs at least as many keys; `keys` is {}",
+                                sh.count, k.count
+                            ),
+                            v.span(),
+                        )
+                        .help = Some("give the service more `keys`, or fewer shards".into());
+                        None
+                    }
+                    (Some(sh), Some(k))
+                        if matches!(followers, Some(Some(_)))
+                            && u64::from(sh.count) * u64::from(k.count) > u64::from(MAX_KEYS) =>
+                    {
+                        self.error(
+                        format!(
+                            "{} shards of {} keys each keep a slot per key for their read replicas: at most {MAX_KEYS} in all",
+                            sh.count, k.count
+                        ),
+                        v.span(),
+                    );
+                        None
+                    }
+                    (Some(_), Some(_)) if table.get("locks").is_some() => {
+                        self.error(
+                        "a sharded database cannot have `locks` yet: each shard would need its own",
+                        v.span(),
+                    )
+                    .help = Some("model the lock's hold as part of `cpu`, or leave `shards` out".into());
+                        None
+                    }
+                    (sh, _) => sh.map(Some),
+                }
+            }
+            None => Some(None),
+        };
         let profile = match (table.get("profile"), table.get("servers")) {
             (Some(_), Some(v)) => {
                 self.error(
@@ -358,6 +413,7 @@ impl Walker<'_> {
         let mut calls = Vec::new();
         let mut ops = Vec::new();
         let mut lock_use: Vec<Option<Vec<usize>>> = Vec::new();
+        let mut scope = Vec::new();
         let on = table.get("on").and_then(|v| self.table(v, "`on`"));
         for class in class_names {
             let t = on
@@ -390,11 +446,25 @@ impl Walker<'_> {
                     };
                     ok &= chosen.is_some();
                     lock_use.push(chosen.flatten());
+                    let sc = match t.get("scope") {
+                        Some(v) if table.get("shards").is_none() => {
+                            self.error(
+                                "`scope` applies to a service with `shards`: which of them a request touches",
+                                v.span(),
+                            );
+                            None
+                        }
+                        Some(v) => self.scope(v),
+                        None => Some(Scope::Key),
+                    };
+                    ok &= sc.is_some();
+                    scope.push(sc.unwrap_or_default());
                     (c, n, k)
                 }
                 None => {
                     ops.push(Op::Read);
                     lock_use.push(None);
+                    scope.push(Scope::Key);
                     (Some(None), None, None)
                 }
             };
@@ -443,7 +513,14 @@ impl Walker<'_> {
             calls,
             queue: queue?,
             down: match (table.get("down"), replicas) {
-                (Some(v), Some(n)) => self.downtimes(v, Some(n))?,
+                // A sharded service's replicas are numbered shard after shard.
+                (Some(v), Some(n)) => {
+                    let per = shards
+                        .as_ref()
+                        .and_then(|s| s.as_ref())
+                        .map_or(1, |s| s.count);
+                    self.downtimes(v, Some(n * per))?
+                }
                 _ => Vec::new(),
             },
             pool: pool?,
@@ -456,6 +533,8 @@ impl Walker<'_> {
             followers: followers?,
             keys: keys?,
             autoscale: autoscale?,
+            shards: shards?,
+            scope,
         };
         base_next?;
         base_calls?;

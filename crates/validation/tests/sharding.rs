@@ -1,0 +1,165 @@
+//! Sharding as it behaves, beyond the analytic cases (`derived_shards`,
+//! `derived_scatter_gather`): a shard's tail is a lone database's at its
+//! share of the load, the report finds the hottest shard and the load at
+//! which it saturates, and a cache's miss takes its key to the shard that
+//! holds it.
+
+use chokepoint_report::Summary;
+use chokepoint_scenario::Override;
+
+/// `scenarios/validation/shards.toml`, its text changed by `edit`, with
+/// overrides.
+fn shards(edit: impl Fn(String) -> String, overrides: &[(&str, &str)]) -> Summary {
+    let path = format!(
+        "{}/../../scenarios/validation/shards.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = edit(std::fs::read_to_string(&path).unwrap());
+    let overrides: Vec<Override> = overrides
+        .iter()
+        .map(|(p, v)| Override::new(*p, *v))
+        .collect();
+    chokepoint_validation::summary(("shards.toml", &text), &overrides)
+}
+
+/// The probability of each of `keys` keys, the k-th ∝ 1/k^zipf.
+fn zipf(keys: u32, s: f64) -> Vec<f64> {
+    let w: Vec<f64> = (1..=keys).map(|k| f64::from(k).powf(-s)).collect();
+    let total: f64 = w.iter().sum();
+    w.iter().map(|x| x / total).collect()
+}
+
+/// Four shards of uniform keys at 600/s are four databases at 150/s each:
+/// the requests' p99 and p99.9 are a lone database's at 150/s, within the
+/// two runs' intervals (the means are checked against Erlang C in
+/// `derived_shards`; the tail of processor sharing has no closed form).
+#[test]
+fn a_shard_is_a_database_of_its_own_at_its_share() {
+    let sharded = shards(|t| t, &[]);
+    let alone = shards(
+        |t| {
+            t.replace("shards = { count = 4, by = \"range\" }", "")
+                .replace("keys = 1000\nzipf = 0\n", "")
+        },
+        &[("load.writes.rate", "\"150/s\"")],
+    );
+    assert!(alone.stations["db"].shards.is_none());
+    let (a, b) = (
+        &sharded.classes["writes"].latency,
+        &alone.classes["writes"].latency,
+    );
+    for (what, x, y) in [
+        ("p99", (a.p99, a.p99_ci95), (b.p99, b.p99_ci95)),
+        ("p99.9", (a.p999, a.p999_ci95), (b.p999, b.p999_ci95)),
+    ] {
+        let (x, cx) = (x.0.unwrap(), x.1.unwrap());
+        let (y, cy) = (y.0.unwrap(), y.1.unwrap());
+        // The histogram's resolution (1%) on top of the two intervals.
+        assert!(
+            (x - y).abs() <= cx + cy + 0.01 * y,
+            "{what}: sharded {x} ±{cx}, alone {y} ±{cy}"
+        );
+    }
+    let s = sharded.stations["db"].shards.as_ref().unwrap();
+    for shard in &s.shards {
+        assert!((shard.share - 0.25).abs() < 1e-3, "{:?}", s.shards);
+    }
+    // Each shard's 2 cores at 100/s each: 800/s in all.
+    let at = s.saturates_at.unwrap();
+    assert!((at - 800.0).abs() < 0.01 * 800.0, "saturates at {at}");
+}
+
+/// Zipf keys (s = 1) split by range put the popular keys on shard 0: the
+/// report names it the hottest, its share is the sum of its 250 keys'
+/// probabilities, and the service saturates when that share of the load
+/// reaches its 200/s.
+#[test]
+fn the_report_finds_the_hottest_shard_and_where_it_saturates() {
+    let s = shards(
+        |t| t,
+        &[
+            ("services.db.zipf", "1.0"),
+            ("load.writes.rate", "\"180/s\""),
+            ("simulation.duration", "\"1000s\""),
+        ],
+    );
+    let h = s.stations["db"].shards.as_ref().unwrap();
+    let p = zipf(1000, 1.0);
+    let share0: f64 = p[..250].iter().sum();
+    assert_eq!(h.hottest, 0);
+    assert!(
+        (h.hottest_share - share0).abs() <= h.hottest_share_ci95.unwrap() + 1e-3,
+        "{} vs {share0}",
+        h.hottest_share
+    );
+    assert_eq!(h.even_share, 0.25);
+    let at = h.saturates_at.unwrap();
+    let expected = 200.0 / share0;
+    assert!(
+        (at - expected).abs() < 0.02 * expected,
+        "saturates at {at}, expected {expected}"
+    );
+}
+
+/// A cache in front of a database sharded by range: a read that misses
+/// takes its key to the database, whose router sends it to the shard that
+/// holds it. The popular keys mostly hit, so shard 0 (the first 250 keys)
+/// gets 66% of the misses, not the 82% of the reads it would get without
+/// the cache: its share of the misses,
+/// Σ pₖ(1 − hₖ) over its keys over the sum over all keys, with each key's
+/// hit probability hₖ = 1 − e^(−pₖT) from Che's characteristic time
+/// (Σ (1 − e^(−pₖT)) = capacity). A router that drew keys afresh gives
+/// shard 0 its 82% (tried: the test fails).
+#[test]
+fn a_cache_miss_takes_its_key_to_its_shard() {
+    let text = r#"
+name = "cached_shards"
+[simulation]
+duration = "400s"
+warmup = "50s"
+replications = 4
+seed = 3
+[load.reads]
+rate = "400/s"
+entry = "cache"
+[services.cache]
+kind = "cache"
+work = "exp(0.1ms)"
+keys = 1000
+zipf = 1.0
+capacity = 50
+on_miss = [{ to = "db" }]
+[services.db]
+kind = "database"
+servers = 8
+cpu = "exp(5ms)"
+keys = 1000
+zipf = 1.0
+shards = { count = 4, by = "range" }
+"#;
+    let s = chokepoint_validation::summary(("cached_shards.toml", text), &[]);
+    let p = zipf(1000, 1.0);
+    let held = |t: f64| p.iter().map(|x| 1.0 - (-x * t).exp()).sum::<f64>();
+    let (mut low, mut high) = (0.0, 1.0);
+    while held(high) < 50.0 {
+        high *= 2.0;
+    }
+    for _ in 0..80 {
+        let mid = 0.5 * (low + high);
+        if held(mid) < 50.0 {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    let miss: Vec<f64> = p.iter().map(|x| x * (-x * low).exp()).collect();
+    let total: f64 = miss.iter().sum();
+    let expected: f64 = miss[..250].iter().sum::<f64>() / total;
+    let h = s.stations["db"].shards.as_ref().unwrap();
+    let measured = h.shards[0].share;
+    assert!(
+        (measured - expected).abs() < 0.02,
+        "shard 0 takes {measured} of the misses, Che says {expected}"
+    );
+    assert!(measured < 0.7, "{measured}: keys drawn afresh?");
+}
