@@ -24,4 +24,6 @@ sweep scaling/vertical_vs_horizontal \
 sweep scaling/disk_bound \
     throughput-vs-replicas-browse=disk_bound-throughput-vs-replicas \
     cost-vs-p99-browse=disk_bound-cost-vs-p99
+sweep data/sharding \
+    throughput-vs-shards-orders=sharding-throughput-vs-shards
 echo "docs/images refreshed"

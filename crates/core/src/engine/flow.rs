@@ -9,7 +9,7 @@
 //! | arrival | – | down (a crash: `SPECIAL_ARRIVAL` while it lasts) | refuse at once (an error; counted against the fault) |
 //! | arrival | 0 | the station's rate limit (`SPECIAL_ARRIVAL`) | pass, wait for a token (`Admit` event), or refuse (rejected) |
 //! | arrival | 1 | admission pool (`SPECIAL_ARRIVAL`) | take a slot, or queue for one, or refuse (drop) |
-//! | arrival | 2 | role (`SPECIAL_ARRIVAL`) | balancer: pass on to a target at once (or drop if all are down); call point: call |
+//! | arrival | 2 | role (`SPECIAL_ARRIVAL`) | balancer: pass on to a target at once (or drop if all are down; a router by key: to the shard of the request's key, carried or drawn, which it carries on); call point: call |
 //! | arrival | 3 | enter | capacity check (drop), then a server, the waiting line or processor sharing |
 //! | a server or slot frees | – | deadline (`EXPIRES`), CoDel (`SHEDDABLE` at a queue; a pool's line) | the next in line past its deadline (`cancel = at_dequeue`) or CoDel's timeout is dropped, and the next taken |
 //! | entering PS | – | garbage collection (`ALLOCATES`) | allocate; a full heap pauses the station |
