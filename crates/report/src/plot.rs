@@ -1193,6 +1193,48 @@ mod tests {
         assert!(ideal(&sweep(400.0, [110.0, 215.0, 390.0])));
     }
 
+    /// A resharding what-if (`services.db.shards.count` and `shards.by`
+    /// swept): a throughput-against-shards chart, one line per split, each
+    /// with its ideal line where one shard fell behind the load, labelled
+    /// in shards.
+    #[test]
+    fn shards_swept_get_their_throughput_chart() {
+        let lines: Vec<String> = [
+            (1, "hash", 250.0),
+            (4, "hash", 700.0),
+            (1, "range", 250.0),
+            (4, "range", 380.0),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(n, by, x))| {
+            point(
+                i,
+                serde_json::json!({ "services.db.shards.count": n, "services.db.shards.by": by }),
+                (70_000.0, x, 0.01, 0.02),
+                serde_json::json!({}),
+            )
+        })
+        .collect();
+        let charts = charts_of(&lines);
+        let c = chart(&charts, "throughput-vs-shards-q");
+        assert_eq!(c.x_label, "shards (services.db.shards.count)");
+        let lines: Vec<&Series> = c.series.iter().filter(|s| s.style == Style::Line).collect();
+        assert_eq!(lines.len(), 2);
+        let ideal: Vec<&Series> = c
+            .series
+            .iter()
+            .filter(|s| s.style == Style::Dashed)
+            .collect();
+        assert_eq!(ideal.len(), 2);
+        assert_eq!(ideal[0].label, "ideal: linear in shards, up to the load");
+        assert!(
+            charts
+                .iter()
+                .all(|(stem, _)| !stem.starts_with("throughput-vs-replicas"))
+        );
+    }
+
     /// The frontier is drawn over the stable points only: a cheap point
     /// whose replications stopped early is grey, off every frontier.
     #[test]

@@ -13,11 +13,12 @@
 
 use std::path::Path;
 
-use chokepoint_core::model::{CacheContents, Load, Profile, Topology};
+use chokepoint_core::model::{CacheContents, Load, Profile, Replication, Topology};
 use chokepoint_report::Summary;
 use chokepoint_report::beside::measured;
 use chokepoint_report::capacity::{CapacityRow, capacity};
 use chokepoint_report::diagnosis::{Busy, Change, Limits, Probe, TimeSpent};
+use chokepoint_scenario::layout::ReplicaRole;
 use chokepoint_scenario::spec::Slo;
 use chokepoint_scenario::{Override, Scenario, ServiceKind};
 
@@ -94,11 +95,56 @@ pub fn actions(study: &Study) -> Vec<Action> {
                 _ => {}
             }
         }
+        // A database may be split by key (its writes scale out, as read
+        // replicas' do not), or into more shards. One without a catalogue
+        // of keys is given an even one, a million keys: what sharding
+        // would split.
+        if svc.kind == ServiceKind::Database && svc.locks.is_empty() {
+            let name = &svc.name;
+            match svc.shards.len() {
+                0 => {
+                    // Its read replicas' catalogue, if it has one.
+                    let keyed = svc
+                        .replicas
+                        .iter()
+                        .filter(|r| r.role == ReplicaRole::Leader)
+                        .flat_map(|r| r.own.iter())
+                        .any(|&(_, id)| {
+                            matches!(
+                                scenario.topology.stations[id.idx()].replication(),
+                                Some(Replication::Leader { keys, .. }) if keys.count > 1
+                            )
+                        });
+                    let mut overrides = vec![Override::new(
+                        format!("services.{name}.shards"),
+                        "{ count = 2 }",
+                    )];
+                    if !keyed {
+                        overrides.push(Override::new(format!("services.{name}.keys"), "1000000"));
+                    }
+                    out.push(Action {
+                        label: format!(
+                            "{name}: 2 shards by hash{}",
+                            if keyed { "" } else { " (keys spread evenly)" }
+                        ),
+                        overrides,
+                    });
+                }
+                n => out.push(Action {
+                    label: format!("{name}: {n} → {} shards", 2 * n),
+                    overrides: vec![Override::new(
+                        format!("services.{name}.shards.count"),
+                        (2 * n).to_string(),
+                    )],
+                }),
+            }
+        }
         if !svc.kind.is_replicated() || svc.autoscaler.is_some() || svc.followers() > 0 {
             continue;
         }
         let name = &svc.name;
-        let n = svc.replicas.len();
+        // A sharded service's `replicas` are each shard's.
+        let n = svc.replicas.len() / svc.shards.len().max(1);
         out.push(Action {
             label: format!("{name}: {} → {} replicas", n, n + 1),
             overrides: vec![Override::new(

@@ -63,7 +63,7 @@ fn the_saturation_found_by_bisection_is_the_capacity_table_s() {
 
 /// In `db_pool`, more API replicas, workers or cores pile up behind the
 /// same database: no effect on the limit; a second database replica
-/// doubles it; more database workers or cores alone do not (each caps it
+/// doubles it, and so do two shards (its keys spread evenly); more database workers or cores alone do not (each caps it
 /// at 4 × 5 ms), both together do.
 #[test]
 fn more_machines_behind_the_choke_point_do_not_move_the_limit() {
@@ -78,7 +78,9 @@ fn more_machines_behind_the_choke_point_do_not_move_the_limit() {
         // A second replica, or more workers with more cores: each of the
         // two tied limits (4 workers, 4 cores) moved.
         let expected = match action.label.as_str() {
-            "db: 1 → 2 replicas" | "db: 4 → 8 workers and g-xlarge → g-2xlarge" => 2.0,
+            "db: 2 shards by hash (keys spread evenly)"
+            | "db: 1 → 2 replicas"
+            | "db: 4 → 8 workers and g-xlarge → g-2xlarge" => 2.0,
             _ => 1.0,
         };
         assert!(
@@ -95,6 +97,7 @@ fn more_machines_behind_the_choke_point_do_not_move_the_limit() {
             "api: 64 → 128 workers",
             "api: c-large → c-xlarge",
             "api: 64 → 128 workers and c-large → c-xlarge",
+            "db: 2 shards by hash (keys spread evenly)",
             "db: 1 → 2 replicas",
             "db: 4 → 8 workers",
             "db: g-xlarge → g-2xlarge",
