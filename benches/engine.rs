@@ -182,6 +182,7 @@ fn data_tier() -> Topology {
         write_policy: WritePolicy::Invalidate,
         backing: StationId(1),
         writes_per_read: 0.0,
+        shard: None,
     });
     let db = &mut t.stations[2];
     let Role::Queue(q) = &mut db.role else {

@@ -379,6 +379,21 @@ pub struct Cache {
     /// [`crate::analysis::settle_caches`] sets it; the engine does not
     /// read it.
     pub writes_per_read: f64,
+    /// For one shard of a sharded cache: which of the catalogue's keys it
+    /// holds (the analysis's hit ratio is over them; the engine does not
+    /// read it, the router sends it only those).
+    pub shard: Option<ShardOf>,
+}
+
+/// Shard `index` of `of`, its keys split `by` hash or range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardOf {
+    /// How the keys are split.
+    pub by: Partition,
+    /// This shard (from 0).
+    pub index: u32,
+    /// The shards.
+    pub of: u32,
 }
 
 /// A population of items (sessions, keys): `count` of them, the `k`-th most

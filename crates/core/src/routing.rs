@@ -11,8 +11,8 @@
 //! time (`engine/flow.rs`).
 
 use crate::model::{
-    Cache, CacheContents, ClassId, Op, Partition, Policy, Popularity, Role, StationId, Topology,
-    WritePolicy,
+    Cache, CacheContents, ClassId, Op, Partition, Policy, Popularity, Role, ShardOf, StationId,
+    Topology, WritePolicy,
 };
 use crate::rng::splitmix64;
 
@@ -143,7 +143,7 @@ pub fn expected_hit_ratio(cache: &Cache) -> f64 {
                 WritePolicy::Invalidate => cache.writes_per_read.max(0.0),
                 _ => 0.0,
             };
-            che(*keys, f64::from(*capacity) * (1.0 + omega)) / (1.0 + omega)
+            che(*keys, f64::from(*capacity) * (1.0 + omega), cache.shard) / (1.0 + omega)
         }
     }
 }
@@ -154,24 +154,58 @@ pub fn expected_hit_ratio(cache: &Cache) -> f64 {
 /// `Σₖ pₖ (1 − e^(−pₖT))`. Keys beyond the first thousand are grouped in
 /// bins 1% wide, over which the popularity barely changes.
 pub fn che_hit_ratio(keys: Popularity, capacity: u32) -> f64 {
-    che(keys, f64::from(capacity))
+    che(keys, f64::from(capacity), None)
 }
 
-/// [`che_hit_ratio`] for a capacity that need not be whole.
-fn che(keys: Popularity, capacity: f64) -> f64 {
-    if capacity >= f64::from(keys.count) {
-        return 1.0;
-    }
+/// [`che_hit_ratio`] for a capacity that need not be whole, over the keys
+/// of one shard when `shard` is given (their probabilities renormalised:
+/// the router sends the shard only those). Keys beyond the first thousand
+/// are binned; a bin's keys on a hashed shard are counted as its share,
+/// one in `of` (the hash spreads them evenly; the first thousand, which
+/// carry the popularity, are placed exactly).
+fn che(keys: Popularity, capacity: f64, shard: Option<ShardOf>) -> f64 {
     // (popularity weight of one key in the bin, keys in the bin)
     let mut bins: Vec<(f64, f64)> = Vec::new();
     let mut k = 1u64;
     let n = u64::from(keys.count);
+    // A shard's run of keys by range, 1-based and inclusive.
+    let (first, last) = match shard {
+        Some(ShardOf {
+            by: Partition::Range,
+            index,
+            of,
+        }) => (
+            (u64::from(index) * n).div_ceil(u64::from(of)) + 1,
+            (u64::from(index + 1) * n).div_ceil(u64::from(of)),
+        ),
+        _ => (1, n),
+    };
+    let holds = |key: u64| {
+        shard.is_none_or(|s| {
+            shard_of((key - 1) as u32, keys.count, s.of as usize, s.by) == s.index as usize
+        })
+    };
     while k <= n {
         let width = if k <= 1000 { 1 } else { (k / 100).max(1) };
         let end = (k + width - 1).min(n);
         let mid = (k + end) as f64 / 2.0;
-        bins.push((mid.powf(-keys.zipf), (end - k + 1) as f64));
+        let m = match shard {
+            _ if width == 1 => f64::from(u8::from(holds(k))),
+            Some(ShardOf {
+                by: Partition::Hash,
+                of,
+                ..
+            }) => (end - k + 1) as f64 / f64::from(of),
+            _ => (end.min(last) + 1).saturating_sub(k.max(first)) as f64,
+        };
+        if m > 0.0 {
+            bins.push((mid.powf(-keys.zipf), m));
+        }
         k = end + 1;
+    }
+    let held: f64 = bins.iter().map(|(_, m)| m).sum();
+    if capacity >= held {
+        return 1.0;
     }
     let total: f64 = bins.iter().map(|(w, m)| w * m).sum();
     let occupied = |t: f64| -> f64 {
@@ -267,6 +301,58 @@ mod tests {
             assert!((s - e).abs() < 1e-12, "{shares:?}");
         }
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// A shard of a cache is Che's cache over its keys alone: with even
+    /// popularity, capacity over the keys it holds, by range (exactly) and
+    /// by hash (the binned keys counted as one in `of`); with skewed keys
+    /// by range over 1,000 keys, the same as Che's cache over a catalogue
+    /// of its keys' weights, computed key by key here.
+    #[test]
+    fn che_over_a_shard_is_che_over_its_keys() {
+        let uniform = Popularity {
+            count: 100_000,
+            zipf: 0.0,
+        };
+        for (by, tolerance) in [(Partition::Range, 1e-9), (Partition::Hash, 2e-3)] {
+            let shard = Some(ShardOf {
+                by,
+                index: 1,
+                of: 4,
+            });
+            let h = che(uniform, 5000.0, shard);
+            assert!((h - 0.2).abs() < tolerance, "{by:?}: {h}");
+        }
+        let skewed = Popularity {
+            count: 1000,
+            zipf: 1.0,
+        };
+        let shard = ShardOf {
+            by: Partition::Range,
+            index: 2,
+            of: 4,
+        };
+        let p: Vec<f64> = (500..750).map(|k| 1.0 / f64::from(k + 1)).collect();
+        let total: f64 = p.iter().sum();
+        let held = |t: f64| p.iter().map(|x| 1.0 - (-x / total * t).exp()).sum::<f64>();
+        let (mut low, mut high) = (0.0, 1.0);
+        while held(high) < 50.0 {
+            high *= 2.0;
+        }
+        for _ in 0..100 {
+            let mid = 0.5 * (low + high);
+            if held(mid) < 50.0 {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        let exact: f64 = p
+            .iter()
+            .map(|x| x / total * (1.0 - (-x / total * low).exp()))
+            .sum();
+        let h = che(skewed, 50.0, Some(shard));
+        assert!((h - exact).abs() < 1e-9, "{h} vs {exact}");
     }
 
     /// Che's approximation at its limits: a cache as large as the catalogue

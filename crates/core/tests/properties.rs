@@ -445,6 +445,7 @@ fn data_tier(spec: &DataSpec) -> Topology {
         },
         backing: StationId(1),
         writes_per_read: 0.0,
+        shard: None,
     });
     let mut call = plain("cache.call", 1, Discipline::Fifo, 1.0, Routing::exit());
     call.role = Role::Call(CallPoint::to(StationId(2), classes));

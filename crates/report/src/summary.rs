@@ -714,9 +714,29 @@ pub struct CacheSummary {
 }
 
 /// The cache at station `si`, if it is one.
-fn cache(runs: &[RunStats], si: usize) -> Option<CacheSummary> {
-    runs[0].stations[si].cache.as_ref()?;
-    let of = |r: &RunStats| r.stations[si].cache.clone().unwrap_or_default();
+fn cache(runs: &[RunStats], stations: &[usize]) -> Option<CacheSummary> {
+    runs[0].stations[*stations.first()?].cache.as_ref()?;
+    // The caches together (a sharded cache's shards): counts and areas
+    // add up; the most entries at risk at once is at most the sum of each
+    // one's most.
+    let of = |r: &RunStats| {
+        let mut all = chokepoint_core::stats::CacheStats::default();
+        for &si in stations {
+            let c = r.stations[si].cache.clone().unwrap_or_default();
+            all.hits += c.hits;
+            all.misses += c.misses;
+            all.writes += c.writes;
+            all.flushed += c.flushed;
+            all.dirty_area += c.dirty_area;
+            all.dirty_max += c.dirty_max;
+            all.dirty_end += c.dirty_end;
+            all.entries_end = match (all.entries_end, c.entries_end) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+        }
+        all
+    };
     let hit_ratio = estimate(runs, &|r| of(r).hit_ratio());
     let at_risk = estimate(runs, &|r| of(r).mean_at_risk(r.duration));
     let total = |f: &dyn Fn(&chokepoint_core::stats::CacheStats) -> u64| -> u64 {
@@ -1510,7 +1530,7 @@ fn station_summary(runs: &[RunStats], si: usize) -> StationSummary {
         replication: None,
         shards: None,
         autoscaling: None,
-        cache: cache(runs, si),
+        cache: cache(runs, &[si]),
         locks: None,
         busiest_replica: None,
         busiest_replica_ci95: None,
@@ -1669,7 +1689,13 @@ fn service_summary(runs: &[RunStats], svc: &ServiceLayout) -> StationSummary {
         workers,
         breakdown: Some(breakdown(runs, svc, &own, &heads, wq.mean)),
         locks: (!svc.locks.is_empty()).then(|| locks(runs, svc)),
-        cache: cache(runs, svc.entry.idx()),
+        cache: match svc.shards.as_slice() {
+            [] => cache(runs, &[svc.entry.idx()]),
+            shards => cache(
+                runs,
+                &shards.iter().map(|s| s.entry.idx()).collect::<Vec<_>>(),
+            ),
+        },
         gc: svc.gc.then(|| gc(runs, &cpus)),
         replication: (svc.followers() > 0).then(|| replication(runs, &all, svc.followers())),
         shards: (!svc.shards.is_empty()).then(|| shards(runs, svc)),

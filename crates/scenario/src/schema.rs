@@ -207,7 +207,10 @@ pub fn schema() -> Value {
         }
     };
     let cache = {
-        let nested = shared(vec![("on", map(t("cache_on", &[("next", next.clone())])))]);
+        let nested = shared(vec![
+            ("on", map(t("cache_on", &[("next", next.clone())]))),
+            ("shards", t("shards", &[])),
+        ]);
         let mut properties = Map::new();
         for key in &cache_keys {
             let one = table(cache_context(key), &[*key], &nested);
@@ -460,6 +463,10 @@ fn doc(context: &str, key: &str) -> Option<(Value, String)> {
         ("replicated", "shards") => (
             json!({}),
             "Split the database by key: { count, by }, each shard its own replicas; the keys are `keys` and `zipf`.",
+        ),
+        ("cache", "shards") => (
+            json!({}),
+            "Split the cache by key: { count, by }, each shard a cache of `capacity` entries of the keys it is sent.",
         ),
         ("shards", "count") => (integer(), "How many shards (each its own machines)."),
         ("shards", "by") => (

@@ -17,16 +17,18 @@ use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, Behaviour, Cache, Class, Discipline, Dispatch, Downtime, Policy, Queue, Role,
-    Routing, Station, StationId, Topology,
+    Admission, Behaviour, Cache, CacheContents, Class, Discipline, Dispatch, Downtime, Policy,
+    Queue, Role, Routing, ShardOf, Station, StationId, Topology,
 };
 use chokepoint_core::time::SimTime;
 
 use crate::layout::{
     CallSite, Origin, Part, ReplicaLayout, ReplicaRole, ServiceId, ServiceKind, ServiceLayout,
+    ShardLayout,
 };
+use crate::read::data::{CacheDef, Shards};
 use crate::read::{Document, KindDef, StationDef};
-use crate::resolve::{Links, Route};
+use crate::resolve::{Links, PerClass, Route};
 
 /// Stations under construction, with their origins and places.
 pub(crate) struct Builder {
@@ -410,6 +412,14 @@ fn station(b: &mut Builder, layout: &mut ServiceLayout, name: &str, s: &StationD
         replica: None,
         part,
     };
+    // A cache split by key: one cache per shard, behind a router.
+    if let Some(cache) = &s.cache
+        && let Some(shards) = &cache.shards
+        && station.behaviour.iter().any(Option::is_some)
+    {
+        sharded_cache(b, layout, station, cache, shards, links, &next);
+        return;
+    }
     // A cache no class can visit (it has no `work`) has nothing to fetch:
     // the check says which class reaches it without work.
     let compiled = if let Some(cache) = s
@@ -430,6 +440,7 @@ fn station(b: &mut Builder, layout: &mut ServiceLayout, name: &str, s: &StationD
             write_policy: cache.write_policy,
             backing: c.points[0],
             writes_per_read: 0.0,
+            shard: None,
         });
         Some(c)
     } else if links.calls.iter().flatten().any(|list| !list.is_empty()) {
@@ -462,6 +473,87 @@ fn station(b: &mut Builder, layout: &mut ServiceLayout, name: &str, s: &StationD
         layout.hops = c.hops;
     }
     b.set(layout.entry, station);
+}
+
+/// A sharded cache: a copy of its station per shard, each its own cache
+/// of `capacity` entries (of the keys the router sends it) with its own
+/// fetch on a miss; the service's own station routes each request to the
+/// shard of its key. Each shard is a replica of the service's layout.
+fn sharded_cache(
+    b: &mut Builder,
+    layout: &mut ServiceLayout,
+    station: Station,
+    cache: &CacheDef,
+    shards: &Shards,
+    links: &Links,
+    next: &[Routing],
+) {
+    let CacheContents::Lru { keys, .. } = cache.contents else {
+        unreachable!("read: a sharded cache has keys")
+    };
+    let id = layout.id;
+    let name = layout.name.clone();
+    let n_classes = station.behaviour.len();
+    let per_class: PerClass = station
+        .behaviour
+        .iter()
+        .map(|b| b.as_ref().map(|_| links.on_miss.clone()))
+        .collect();
+    let mut entries = Vec::new();
+    for index in 0..shards.count {
+        let origin = |part| Origin {
+            service: id,
+            replica: Some(index),
+            part,
+        };
+        let at = b.reserve(origin(Part::Cpu));
+        let shard_name = format!("{name}.shard{index}");
+        let c = calls::compile(b, &shard_name, &per_class, next, None, origin);
+        let mut copy = station.clone();
+        copy.name = shard_name;
+        copy.queue_mut().expect("a cache is a queue").cache = Some(Cache {
+            contents: cache.contents.clone(),
+            ops: cache.ops.clone(),
+            write_policy: cache.write_policy,
+            backing: c.points[0],
+            writes_per_read: 0.0,
+            shard: Some(ShardOf {
+                by: shards.by,
+                index,
+                of: shards.count,
+            }),
+        });
+        b.set(at, copy);
+        let r = layout.replicas.len();
+        layout.replicas.push(ReplicaLayout {
+            own: vec![(Part::Cpu, at)],
+            calls: c.points.clone(),
+            role: ReplicaRole::Plain,
+        });
+        if index == 0 {
+            layout.calls = c
+                .labels
+                .iter()
+                .map(|label| CallSite {
+                    label: label.clone(),
+                    at: Vec::new(),
+                })
+                .collect();
+        }
+        for (site, &point) in layout.calls.iter_mut().zip(&c.points) {
+            site.at.push(point);
+        }
+        layout.hops.extend(c.hops);
+        layout.shards.push(ShardLayout {
+            entry: at,
+            replicas: r..r + 1,
+            reads: None,
+        });
+        entries.push(at);
+    }
+    let mut router = Dispatch::new(Policy::ByKey(shards.by), entries);
+    router.keys = Some(keys);
+    b.set(layout.entry, Station::balancer(name, router, n_classes));
 }
 
 /// Zero work: a station that only passes requests on.

@@ -34,7 +34,8 @@ pub(crate) const POOL_KEYS: [&str; 4] = ["size", "connect", "idle_timeout", "reu
 pub(crate) const TABLE_KEYS: [&str; 4] = ["rows", "rows_per_page", "indexes", "indexed"];
 pub(crate) const LOCK_KEYS: [&str; 3] = ["name", "hold", "keys"];
 /// A cache's own keys, besides a station's (`capacity` is its entries).
-pub(crate) const CACHE_KEYS: [&str; 9] = [
+pub(crate) const CACHE_KEYS: [&str; 10] = [
+    "shards",
     "hit_ratio",
     "keys",
     "zipf",
@@ -145,6 +146,8 @@ pub(crate) struct CacheDef {
     pub(crate) on_miss: Vec<CallId>,
     /// Per class.
     pub(crate) ops: Vec<Op>,
+    /// Split by key into shards, each its own cache of `capacity`.
+    pub(crate) shards: Option<Shards>,
 }
 
 impl Walker<'_> {
@@ -433,11 +436,52 @@ impl Walker<'_> {
                 }
             }
         }
+        // Split by key: each shard holds `capacity` of the keys it is sent.
+        let shards = match (table.get("shards"), &contents) {
+            (None, _) => Some(None),
+            (Some(v), Some(CacheContents::HitRatio(_))) => {
+                self.error(
+                    "a sharded cache needs `keys` (and `capacity`), which its shards split",
+                    v.span(),
+                )
+                .help = Some("give keys, zipf and capacity instead of hit_ratio".into());
+                None
+            }
+            (Some(v), Some(CacheContents::Lru { keys, .. })) => match self.shards(v) {
+                Some(sh) if sh.by == Partition::Range && sh.count > keys.count => {
+                    self.error(
+                        format!(
+                            "a range over {} shards needs at least as many keys; `keys` is {}",
+                            sh.count, keys.count
+                        ),
+                        v.span(),
+                    )
+                    .help = Some("give the cache more `keys`, or fewer shards".into());
+                    None
+                }
+                Some(sh) if u64::from(sh.count) * u64::from(keys.count) > u64::from(MAX_KEYS) => {
+                    self.error(
+                        format!(
+                            "{} shards of {} keys each keep a slot per key: at most {MAX_KEYS} in all",
+                            sh.count, keys.count
+                        ),
+                        v.span(),
+                    );
+                    None
+                }
+                sh => sh.map(Some),
+            },
+            (Some(v), None) => {
+                self.shards(v);
+                None
+            }
+        };
         Some(CacheDef {
             contents: contents?,
             write_policy: write_policy?,
             on_miss: on_miss?,
             ops,
+            shards: shards?,
         })
         .filter(|_| ok)
     }

@@ -182,8 +182,11 @@ impl Walker<'_> {
         }
         let shards = match table.get("shards") {
             Some(v) if kind != ServiceKind::Database => {
-                self.error("only a `database` is split into `shards`", v.span())
-                    .help = Some("an api or worker scales by `replicas`".into());
+                self.error(
+                    "only a `database` or a `cache` is split into `shards`",
+                    v.span(),
+                )
+                .help = Some("an api or worker scales by `replicas`".into());
                 None
             }
             Some(v) => {

@@ -71,19 +71,8 @@ impl Walker<'_> {
                 .chain(&CACHE_KEYS)
                 .copied()
                 .filter(|k| *k != "calls")
-                .chain(["shards"])
                 .collect();
             self.check_keys(table, &known, &context);
-            if let Some(v) = table.get("shards") {
-                self.error(
-                    "a cache is not split into `shards` yet: only a `database` is",
-                    v.span(),
-                )
-                .help = Some(
-                    "shard the database behind it; a miss takes its key to the shard that holds it"
-                        .into(),
-                );
-            }
             Some(self.cache(name, key_span, table, class_names, &context))
         } else {
             self.check_keys(table, &STATION_KEYS, &context);

@@ -33,6 +33,7 @@ fn dirty_entries_are_keys_not_writes() {
         },
         backing: StationId(1),
         writes_per_read: 0.0,
+        shard: None,
     });
     let topology = Topology {
         stations: vec![
