@@ -509,8 +509,15 @@ fn shards(runs: &[RunStats], svc: &ServiceLayout) -> ShardsSummary {
             }
         })
         .collect();
+    // The most used; among shards alike to 0.1% (every one saturated, say),
+    // the one with the largest share of the requests.
+    let used = |k: usize| ((figures[k].utilization * 1000.0).round(), figures[k].share);
     let hottest = (0..figures.len())
-        .max_by(|&a, &b| figures[a].utilization.total_cmp(&figures[b].utilization))
+        .max_by(|&a, &b| {
+            let (ua, sa) = used(a);
+            let (ub, sb) = used(b);
+            ua.total_cmp(&ub).then(sa.total_cmp(&sb))
+        })
         .unwrap_or(0);
     let hot_share = estimate(runs, &|r| share(r, hottest));
     // Per server: arrivals to the service per arrival there, times the
@@ -523,7 +530,7 @@ fn shards(runs: &[RunStats], svc: &ServiceLayout) -> ShardsSummary {
             .filter_map(|&i| {
                 let s = &r.stations[i];
                 let u = s.utilization(r.duration);
-                (u > 0.0 && s.arrivals > 0).then(|| {
+                (u > 0.0 && s.arrivals > 0 && s.departures > 0).then(|| {
                     r.stations[entry].arrivals as f64 / s.arrivals as f64 * s.throughput(r.duration)
                         / u
                 })
@@ -533,7 +540,7 @@ fn shards(runs: &[RunStats], svc: &ServiceLayout) -> ShardsSummary {
     let limits: Vec<f64> = runs.iter().map(limit).collect();
     let saturates = limits
         .iter()
-        .all(|l| l.is_finite())
+        .all(|l| l.is_finite() && *l > 0.0)
         .then(|| Estimate::of(&limits, 0.95));
     ShardsSummary {
         hottest: hottest as u32,

@@ -462,11 +462,12 @@ impl Walker<'_> {
                 Some(sh) if u64::from(sh.count) * u64::from(keys.count) > u64::from(MAX_KEYS) => {
                     self.error(
                         format!(
-                            "{} shards of {} keys each keep a slot per key: at most {MAX_KEYS} in all",
+                            "{} shards × {} keys is too many: each shard's cache keeps a slot for every key of the catalogue, at most {MAX_KEYS} slots in all",
                             sh.count, keys.count
                         ),
                         v.span(),
-                    );
+                    )
+                    .help = Some("fewer shards or fewer keys (a catalogue of 100,000 keys models most skews)".into());
                     None
                 }
                 sh => sh.map(Some),

@@ -208,7 +208,7 @@ impl Walker<'_> {
                     {
                         self.error(
                         format!(
-                            "{} shards of {} keys each keep a slot per key for their read replicas: at most {MAX_KEYS} in all",
+                            "{} shards × {} keys is too many: each shard's read replicas keep a slot for every key of the catalogue, at most {MAX_KEYS} slots in all",
                             sh.count, k.count
                         ),
                         v.span(),
@@ -503,6 +503,24 @@ impl Walker<'_> {
                     ok = false;
                 }
             }
+        }
+        // With one key, every request by key goes to one shard.
+        if let (Some(Some(sh)), Some(k)) = (&shards, &keys)
+            && k.count == 1
+            && cpu
+                .iter()
+                .zip(&scope)
+                .any(|(c, s)| c.is_some() && *s == Scope::Key)
+        {
+            self.error(
+                "a sharded database needs `keys`: with one key every request goes to one shard",
+                sh.span.clone(),
+            )
+            .help = Some(
+                "such as keys = 1_000_000 (and zipf = 0.9 for skewed popularity) beside `shards`"
+                    .into(),
+            );
+            ok = false;
         }
         let replicated = ReplicatedDef {
             replicas: replicas?,
