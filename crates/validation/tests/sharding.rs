@@ -139,19 +139,7 @@ shards = { count = 4, by = "range" }
 "#;
     let s = chokepoint_validation::summary(("cached_shards.toml", text), &[]);
     let p = zipf(1000, 1.0);
-    let held = |t: f64| p.iter().map(|x| 1.0 - (-x * t).exp()).sum::<f64>();
-    let (mut low, mut high) = (0.0, 1.0);
-    while held(high) < 50.0 {
-        high *= 2.0;
-    }
-    for _ in 0..80 {
-        let mid = 0.5 * (low + high);
-        if held(mid) < 50.0 {
-            low = mid;
-        } else {
-            high = mid;
-        }
-    }
+    let low = che_time(&p, 50.0);
     let miss: Vec<f64> = p.iter().map(|x| x * (-x * low).exp()).collect();
     let total: f64 = miss.iter().sum();
     let expected: f64 = miss[..250].iter().sum::<f64>() / total;
@@ -164,13 +152,10 @@ shards = { count = 4, by = "range" }
     assert!(measured < 0.7, "{measured}: keys drawn afresh?");
 }
 
-/// Che's approximation over the keys of `subset` (their probabilities
-/// renormalised), summed key by key: the hit ratio of an LRU cache of
-/// `capacity` entries that is sent only those keys.
-fn che_over(p: &[f64], subset: &[usize], capacity: f64) -> f64 {
-    let total: f64 = subset.iter().map(|&k| p[k]).sum();
-    let q: Vec<f64> = subset.iter().map(|&k| p[k] / total).collect();
-    let held = |t: f64| q.iter().map(|x| 1.0 - (-x * t).exp()).sum::<f64>();
+/// Che's characteristic time for probabilities `p` and `capacity`
+/// entries: the `T` where Σ (1 − e^(−pₖT)) = capacity, by bisection.
+fn che_time(p: &[f64], capacity: f64) -> f64 {
+    let held = |t: f64| p.iter().map(|x| 1.0 - (-x * t).exp()).sum::<f64>();
     let (mut low, mut high) = (0.0, 1.0);
     while held(high) < capacity {
         high *= 2.0;
@@ -183,6 +168,16 @@ fn che_over(p: &[f64], subset: &[usize], capacity: f64) -> f64 {
             high = mid;
         }
     }
+    low
+}
+
+/// Che's approximation over the keys of `subset` (their probabilities
+/// renormalised), summed key by key: the hit ratio of an LRU cache of
+/// `capacity` entries that is sent only those keys.
+fn che_over(p: &[f64], subset: &[usize], capacity: f64) -> f64 {
+    let total: f64 = subset.iter().map(|&k| p[k]).sum();
+    let q: Vec<f64> = subset.iter().map(|&k| p[k] / total).collect();
+    let low = che_time(&q, capacity);
     q.iter().map(|x| x * (1.0 - (-x * low).exp())).sum()
 }
 

@@ -17,8 +17,8 @@ use std::ops::Range;
 
 use chokepoint_core::dist::Dist;
 use chokepoint_core::model::{
-    Admission, Behaviour, Cache, CacheContents, Class, Discipline, Dispatch, Downtime, Policy,
-    Queue, Role, Routing, ShardOf, Station, StationId, Topology,
+    Admission, Behaviour, CacheContents, Class, Discipline, Dispatch, Downtime, Policy, Queue,
+    Role, Routing, ShardOf, Station, StationId, Topology,
 };
 use chokepoint_core::time::SimTime;
 
@@ -434,14 +434,8 @@ fn station(b: &mut Builder, layout: &mut ServiceLayout, name: &str, s: &StationD
             .map(|b| b.as_ref().map(|_| links.on_miss.clone()))
             .collect();
         let c = calls::compile(b, name, &per_class, &next, None, origin);
-        station.queue_mut().expect("a cache is a queue").cache = Some(Cache {
-            contents: cache.contents.clone(),
-            ops: cache.ops.clone(),
-            write_policy: cache.write_policy,
-            backing: c.points[0],
-            writes_per_read: 0.0,
-            shard: None,
-        });
+        station.queue_mut().expect("a cache is a queue").cache =
+            Some(cache.model(c.points[0], None));
         Some(c)
     } else if links.calls.iter().flatten().any(|list| !list.is_empty()) {
         // Its servers are workers, held from admission to the last reply.
@@ -511,18 +505,13 @@ fn sharded_cache(
         let c = calls::compile(b, &shard_name, &per_class, next, None, origin);
         let mut copy = station.clone();
         copy.name = shard_name;
-        copy.queue_mut().expect("a cache is a queue").cache = Some(Cache {
-            contents: cache.contents.clone(),
-            ops: cache.ops.clone(),
-            write_policy: cache.write_policy,
-            backing: c.points[0],
-            writes_per_read: 0.0,
-            shard: Some(ShardOf {
-                by: shards.by,
-                index,
-                of: shards.count,
-            }),
-        });
+        let shard = ShardOf {
+            by: shards.by,
+            index,
+            of: shards.count,
+        };
+        copy.queue_mut().expect("a cache is a queue").cache =
+            Some(cache.model(c.points[0], Some(shard)));
         b.set(at, copy);
         let r = layout.replicas.len();
         layout.replicas.push(ReplicaLayout {

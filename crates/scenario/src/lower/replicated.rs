@@ -400,12 +400,7 @@ fn shard_front(
             Role::Call(CallPoint {
                 targets: shards,
                 wait: count,
-                probability: vec![1.0; n_classes],
-                work: None,
-                timeout: None,
-                retry: None,
-                hedge: None,
-                breaker: None,
+                ..CallPoint::to(StationId(0), n_classes)
             }),
             scatters
                 .iter()

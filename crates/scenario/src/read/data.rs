@@ -150,6 +150,25 @@ pub(crate) struct CacheDef {
     pub(crate) shards: Option<Shards>,
 }
 
+impl CacheDef {
+    /// The engine's cache, fetching from `backing` (one shard's, with
+    /// `shard`); its write share is settled by the analysis later.
+    pub(crate) fn model(
+        &self,
+        backing: chokepoint_core::model::StationId,
+        shard: Option<chokepoint_core::model::ShardOf>,
+    ) -> chokepoint_core::model::Cache {
+        chokepoint_core::model::Cache {
+            contents: self.contents.clone(),
+            ops: self.ops.clone(),
+            write_policy: self.write_policy,
+            backing,
+            writes_per_read: 0.0,
+            shard,
+        }
+    }
+}
+
 impl Walker<'_> {
     /// A service's `heap_gb`, `live_gb`, `alloc_per_request` (MB) and `gc`
     /// (`"stop_the_world"`, or a table with `model`, `pause_min`,
