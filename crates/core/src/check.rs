@@ -143,7 +143,9 @@ impl Topology {
                 Role::Balancer(_) => {}
                 Role::Call(c) => {
                     if c.targets.is_empty()
-                        || c.wait as usize > c.targets.len()
+                        || c.choose
+                            .is_some_and(|k| k == 0 || k as usize > c.targets.len())
+                        || c.wait as usize > c.sent()
                         || c.probability.len() != self.classes.len()
                         || !c.probability.iter().all(|&p| unit(p))
                         || c.work.is_some_and(|w| !(w.is_finite() && w >= 0.0))

@@ -465,11 +465,15 @@ impl Admission {
 pub struct CallPoint {
     /// The first station of each callee.
     pub targets: Vec<StationId>,
-    /// Replies to wait for, up to the number of targets. Zero makes it a
-    /// send: the messages go on their own and the caller goes on at once,
-    /// unless a target refuses its message (a full queue), which fails the
-    /// caller.
+    /// Replies to wait for, up to the number of targets (of those
+    /// `choose` sends to). Zero makes it a send: the messages go on their
+    /// own and the caller goes on at once, unless a target refuses its
+    /// message (a full queue), which fails the caller.
     pub wait: u32,
+    /// Sends to this many of the targets, drawn at random without
+    /// replacement at each attempt (a query that touches k of N shards);
+    /// `None`: to every target.
+    pub choose: Option<u32>,
     /// Per class (indexed by [`ClassId`]), the probability that a request
     /// makes the call; otherwise it passes straight on.
     pub probability: Vec<f64>,
@@ -496,6 +500,7 @@ impl CallPoint {
         CallPoint {
             targets: vec![to],
             wait: 1,
+            choose: None,
             probability: vec![1.0; classes],
             work: None,
             timeout: None,
@@ -510,6 +515,12 @@ impl CallPoint {
     /// or hedging policy, or with several targets.
     pub fn forks(&self) -> bool {
         self.targets.len() > 1 || self.protected()
+    }
+
+    /// Whether it has a timeout, a retry or hedging policy or a breaker.
+    /// How many targets each attempt is sent to.
+    pub fn sent(&self) -> usize {
+        self.choose.map_or(self.targets.len(), |k| k as usize)
     }
 
     /// Whether it has a timeout, a retry or hedging policy or a breaker.

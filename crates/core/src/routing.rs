@@ -56,12 +56,16 @@ pub fn hops(topology: &Topology, s: StationId, class: ClassId) -> Vec<Hop> {
             out.extend(d.targets.iter().map(|&to| Hop { to, visits: share }));
             return out;
         }
-        // A call sends each target one visit per call made; the caller
-        // then continues by its own routing.
-        Role::Call(c) => out.extend(c.targets.iter().map(|&to| Hop {
-            to,
-            visits: c.probability[ci],
-        })),
+        // A call sends each target one visit per call made (k of n
+        // targets drawn at random: k/n visits each); the caller then
+        // continues by its own routing.
+        Role::Call(c) => {
+            let share = c.sent() as f64 / c.targets.len() as f64;
+            out.extend(c.targets.iter().map(|&to| Hop {
+                to,
+                visits: c.probability[ci] * share,
+            }));
+        }
         Role::Queue(_) => {}
     }
     // A cache sends its misses (and writes that go through) to its backing

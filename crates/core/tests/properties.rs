@@ -258,6 +258,7 @@ fn request_path(spec: &CallSpec) -> Topology {
     call.role = Role::Call(CallPoint {
         targets: (2..2 + k).map(StationId).collect(),
         wait: spec.wait,
+        choose: None,
         probability: vec![spec.probability; classes],
         work: None,
         timeout: None,

@@ -47,6 +47,20 @@ pub struct CapacityRow {
     /// Its mean utilisation over its units (every replica's, every
     /// stripe's): the operational law's U = X·D / c for all of them.
     pub mean: f64,
+    /// For a sharded service, the shard its busiest member belongs to:
+    /// the hottest shard, which is the resource that saturates first.
+    pub shard: Option<u32>,
+}
+
+impl CapacityRow {
+    /// How the table names it: `db cpu`, or for a sharded service the
+    /// hottest shard's, `db cpu (shard 3)`.
+    pub fn name(&self) -> String {
+        match self.shard {
+            Some(s) => format!("{} {} (shard {s})", self.service, self.what),
+            None => format!("{} {}", self.service, self.what),
+        }
+    }
 }
 
 /// The kinds of resource an engineer names when something saturates.
@@ -176,13 +190,18 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
                 slots,
                 class,
                 mean: 0.0,
+                shard: None,
             });
         row.units = row.units.saturating_add(d.units);
-        // Busy units summed; the busiest member (a leader, a hot stripe)
-        // saturates first.
+        // Busy units summed; the busiest member (a leader, a hot stripe,
+        // the hottest shard's) saturates first.
         let busy = d.busy + d.gc;
         row.per_request += busy;
-        row.utilization = row.utilization.max(busy / f64::from(d.units));
+        let u = busy / f64::from(d.units);
+        if u > row.utilization {
+            row.utilization = u;
+            row.shard = origin.replica.and_then(|r| layout.shard_of_replica(r));
+        }
     }
     let mut rows: Vec<CapacityRow> = rows
         .into_values()
@@ -264,7 +283,7 @@ pub(crate) fn cells(r: &CapacityRow) -> Vec<String> {
     use crate::format::{duration, sig3};
     let (at_least, at_most) = if r.slots { ("≥", "≤") } else { ("", "") };
     vec![
-        format!("{} {}", r.service, r.what),
+        r.name(),
         r.units.to_string(),
         if r.per_request.is_finite() {
             format!("{at_least}{}", duration(Some(r.per_request), None))
@@ -300,6 +319,12 @@ fn open_table(scenario: &Scenario) -> String {
         out,
         "utilization: of the busiest of a service's replicas (or a lock's stripes); saturates at: the open load at which it is fully used"
     );
+    if rows.iter().any(|r| r.shard.is_some()) {
+        let _ = writeln!(
+            out,
+            "(shard N): a sharded service's row is its hottest shard's, the one that saturates first"
+        );
+    }
     if let Some(r) = rows.iter().find(|r| r.class == ResourceClass::Gc) {
         let _ = writeln!(
             out,

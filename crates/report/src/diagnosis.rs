@@ -313,9 +313,8 @@ impl Diagnosis {
             let table_axis = self.class.is_none() && !self.limits.users;
             out.push(if table_axis {
                 format!(
-                    "capacity table: {} {} saturates first, at {}{} ({}utilization {}%)",
-                    top.service,
-                    top.what,
+                    "capacity table: {} saturates first, at {}{} ({}utilization {}%)",
+                    top.name(),
                     if top.slots { "≤" } else { "" },
                     per_second(top.saturates_at),
                     kind(&top.what, top.class),
@@ -323,9 +322,8 @@ impl Diagnosis {
                 )
             } else {
                 format!(
-                    "capacity table (every open class at its rate): {} {} is the busiest ({}utilization {}%)",
-                    top.service,
-                    top.what,
+                    "capacity table (every open class at its rate): {} is the busiest ({}utilization {}%)",
+                    top.name(),
                     kind(&top.what, top.class),
                     sig3(100.0 * top.utilization),
                 )
@@ -365,10 +363,9 @@ impl Diagnosis {
                 }
             }
             (Some(false), Some(top), Some(b)) => out.push(format!(
-                "the simulation corrects the capacity table: {} saturates before {} {}{}",
+                "the simulation corrects the capacity table: {} saturates before {}{}",
                 b.name(),
-                top.service,
-                top.what,
+                top.name(),
                 if b.class == ResourceClass::WorkerThreads
                     || b.class == ResourceClass::ConnectionPool
                 {
@@ -545,6 +542,7 @@ impl Diagnosis {
             "capacity": self.table.iter().map(|r| json!({
                 "service": r.service,
                 "resource": r.what,
+                "shard": r.shard,
                 "class": r.class.label(),
                 "units": r.units,
                 "per_request": r.per_request,

@@ -999,7 +999,7 @@ pub fn load_charts(
         .iter()
         .filter(|r| r.saturates_at >= lo && r.saturates_at <= hi)
     {
-        let name = format!("{} {}", r.service, r.what);
+        let name = r.name();
         match marks
             .iter_mut()
             .find(|(x, _)| (r.saturates_at / *x - 1.0).abs() < 0.01)
@@ -1396,6 +1396,7 @@ mod tests {
             slots: false,
             class: ResourceClass::Cpu,
             mean: 600.0 / at,
+            shard: None,
         };
         let table = [
             row("db", "pool", 800.0),

@@ -294,6 +294,16 @@ impl ServiceLayout {
         !self.replicas.is_empty()
     }
 
+    /// The shard that replica `replica` (an index into `replicas`) belongs
+    /// to; `None` when the service is not split.
+    pub fn shard_of_replica(&self, replica: u32) -> Option<u32> {
+        let r = replica as usize;
+        self.shards
+            .iter()
+            .position(|s| s.replicas.contains(&r))
+            .map(|s| s as u32)
+    }
+
     /// Its read replicas.
     pub fn followers(&self) -> u32 {
         self.replicas

@@ -457,8 +457,16 @@ fn doc(context: &str, key: &str) -> Option<(Value, String)> {
             "What the class does to the data: \"read\" (default) or \"write\".",
         ),
         ("replicated_on", "scope") => (
-            words(&SCOPES),
-            "At a sharded database: the shard of the request's key (\"key\", default) or every shard, waiting for all (\"all\": scatter-gather).",
+            json!({ "anyOf": [
+                words(&SCOPES),
+                {
+                    "type": "object",
+                    "properties": { "shards": integer() },
+                    "required": ["shards"],
+                    "additionalProperties": false,
+                },
+            ] }),
+            "At a sharded database: the shard of the request's key (\"key\", default), every shard, waiting for all (\"all\": scatter-gather), or { shards = k }: k shards drawn at random, waiting for all.",
         ),
         ("replicated", "shards") => (
             json!({}),

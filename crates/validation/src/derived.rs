@@ -428,25 +428,40 @@ pub fn shards() -> Value {
 /// independent exponentials, of mean H_k/μ and q-quantile
 /// −ln(1 − q^(1/k))/μ (the shared case `fanout_wait_for_all`, reached
 /// through a sharded database's scatter-gather instead of a fan-out call).
+/// The rows with `of` ask k of `of` shards drawn at random
+/// (`scope = { shards = k }`): the same maximum of k.
 pub fn scatter_gather() -> Value {
     let mu = 100.0;
-    let results: Vec<Value> = [1u32, 2, 4, 8, 16]
-        .into_iter()
-        .map(|k| {
-            let h: f64 = (1..=k).map(|i| 1.0 / f64::from(i)).sum();
-            let q = |p: f64| -(1.0 - p.powf(1.0 / f64::from(k))).ln() / mu;
-            json!({
-                "inputs": { "shards": k, "mu": mu },
-                "expected": {
-                    "E_max": h / mu,
-                    "max_p50": q(0.5),
-                    "max_p90": q(0.9),
-                    "max_p99": q(0.99),
-                    "max_p99.9": q(0.999),
-                }
-            })
+    let results: Vec<Value> = [
+        (1u32, 1u32),
+        (2, 2),
+        (4, 4),
+        (8, 8),
+        (16, 16),
+        (3, 8),
+        (5, 16),
+    ]
+    .into_iter()
+    .map(|(k, of)| {
+        let h: f64 = (1..=k).map(|i| 1.0 / f64::from(i)).sum();
+        let q = |p: f64| -(1.0 - p.powf(1.0 / f64::from(k))).ln() / mu;
+        let inputs = if k == of {
+            json!({ "shards": k, "mu": mu })
+        } else {
+            json!({ "shards": k, "of": of, "mu": mu })
+        };
+        json!({
+            "inputs": inputs,
+            "expected": {
+                "E_max": h / mu,
+                "max_p50": q(0.5),
+                "max_p90": q(0.9),
+                "max_p99": q(0.99),
+                "max_p99.9": q(0.999),
+            }
         })
-        .collect();
+    })
+    .collect();
     json!({ "id": "derived_scatter_gather", "results": results })
 }
 

@@ -496,10 +496,16 @@ pub fn cases() -> Vec<CaseSpec> {
             ),
             overrides: |i| {
                 let k = i.get("shards")?.as_u64()?;
-                Some(vec![Override::new(
-                    "services.db.shards.count",
-                    k.to_string(),
-                )])
+                Some(match i.get("of").and_then(Value::as_u64) {
+                    None => vec![Override::new("services.db.shards.count", k.to_string())],
+                    Some(of) => vec![
+                        Override::new("services.db.shards.count", of.to_string()),
+                        Override::new(
+                            "services.db.on.queries.scope",
+                            format!("{{ shards = {k} }}"),
+                        ),
+                    ],
+                })
             },
             checks: owned(&[
                 ("/E_max", Latency),

@@ -101,6 +101,47 @@ fn the_report_finds_the_hottest_shard_and_where_it_saturates() {
     );
 }
 
+/// Zipf keys split by hash: the capacity table treats the hottest shard
+/// as the resource that saturates first. Its first row names the shard the
+/// simulation finds hottest (wherever the hash put the most popular key),
+/// and saturates where the report's measured shares say it does.
+#[test]
+fn the_capacity_table_names_the_hottest_shard() {
+    let overrides = [
+        ("services.db.zipf", "1.0"),
+        ("services.db.shards.by", "\"hash\""),
+        ("load.writes.rate", "\"180/s\""),
+        ("simulation.duration", "\"1000s\""),
+    ];
+    let path = format!(
+        "{}/../../scenarios/validation/shards.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    let owned: Vec<Override> = overrides
+        .iter()
+        .map(|(p, v)| Override::new(*p, *v))
+        .collect();
+    let scenario = chokepoint_scenario::load_in(&text, None, &owned)
+        .scenario
+        .unwrap();
+    let (_, rows) = chokepoint_report::capacity::capacity(&scenario);
+    let top = &rows[0];
+    let s = shards(|t| t, &overrides);
+    let h = s.stations["db"].shards.as_ref().unwrap();
+    assert_ne!(h.hottest, 0, "pick a case where the hash moves key 1");
+    assert_eq!((top.service.as_str(), top.what.as_str()), ("db", "cpu"));
+    assert_eq!(top.shard, Some(h.hottest));
+    assert_eq!(top.name(), format!("db cpu (shard {})", h.hottest));
+    // Its two cores at 100/s each take the hottest share of the load.
+    let expected = 200.0 / h.hottest_share;
+    assert!(
+        (top.saturates_at - expected).abs() < 0.02 * expected,
+        "table {} against {expected} from the measured share",
+        top.saturates_at
+    );
+}
+
 /// A cache in front of a database sharded by range: a read that misses
 /// takes its key to the database, whose router sends it to the shard that
 /// holds it. The popular keys mostly hit, so shard 0 (the first 250 keys)
@@ -249,4 +290,55 @@ cpu = "exp(5ms)"
             db.analytic
         );
     }
+}
+
+/// `scope = { shards = 3 }` over 8 shards: each query asks 3 shards drawn
+/// at random, so each shard receives 3/8 of the queries, evenly, and its
+/// one core is busy λ·3/8 × 10 ms of each second; the capacity table
+/// (visits of k/n per target) predicts the same.
+#[test]
+fn a_query_to_k_shards_spreads_over_all_of_them() {
+    let path = format!(
+        "{}/../../scenarios/validation/scatter_gather.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("servers = 100000", "servers = 1")
+        .replace("scope = \"all\"", "scope = { shards = 3 }");
+    let overrides = [Override::new("simulation.duration", "\"500s\"")];
+    let s = chokepoint_validation::summary(("scatter_gather.toml", &text), &overrides);
+    let h = s.stations["db"].shards.as_ref().unwrap();
+    assert_eq!(h.shards.len(), 8);
+    let (rate, per) = (20.0, 20.0 * 3.0 / 8.0);
+    for (i, shard) in h.shards.iter().enumerate() {
+        let ci = shard.share_ci95.unwrap();
+        assert!(
+            (shard.share - 0.125).abs() <= ci + 1e-3,
+            "shard {i}: share {} ±{ci}",
+            shard.share
+        );
+        assert!(
+            (shard.arrival_rate - per).abs() < 0.03 * per,
+            "shard {i}: {} /s against {per}",
+            shard.arrival_rate
+        );
+        let u = shard.utilization;
+        let cu = shard.utilization_ci95.unwrap();
+        assert!(
+            (u - per * 0.010).abs() <= cu + 2e-3,
+            "shard {i}: ρ {u} ±{cu}"
+        );
+    }
+    assert!((s.classes["queries"].throughput - rate).abs() < 0.03 * rate);
+    let scenario = chokepoint_scenario::load_in(&text, None, &overrides)
+        .scenario
+        .unwrap();
+    let (_, rows) = chokepoint_report::capacity::capacity(&scenario);
+    let cpu = rows.iter().find(|r| r.what == "cpu").unwrap();
+    assert!(
+        (cpu.utilization - per * 0.010).abs() < 1e-9,
+        "capacity table: {}",
+        cpu.utilization
+    );
 }

@@ -69,8 +69,9 @@ impl Engine {
             self.route(req, si);
             return;
         }
-        let (n, wait, brings, forks) = (c.targets.len(), c.wait, c.work, c.forks);
+        let (wait, brings, forks) = (c.wait, c.work, c.forks);
         if wait == 0 {
+            let n = c.draw();
             self.send(req, si, n);
             return;
         }
@@ -140,7 +141,7 @@ impl Engine {
             self.retry_or_fail(frame, Failure::Rejected);
             return;
         }
-        let (n, wait) = (c.targets.len(), c.wait);
+        let (n, wait) = (c.draw(), c.wait);
         if let Some(t) = &c.timeout {
             let at = now.saturating_add(nanos_from_f64(t.after.sample(&mut c.timeout_stream)));
             self.events.push(SimTime(at), Event::Timeout { frame });
@@ -158,7 +159,8 @@ impl Engine {
         f.hedges = 0;
         f.deadline = deadline;
         f.cancel = cancel;
-        for k in 0..n {
+        for i in 0..n {
+            let k = self.call_order(si, i);
             self.send_copy(frame, k);
         }
     }
@@ -332,6 +334,14 @@ impl Engine {
         self.discard(req);
     }
 
+    /// The index of the `i`-th target call point `si`'s attempt sends to.
+    fn call_order(&self, si: usize, i: usize) -> usize {
+        match &self.stations[si].role {
+            Role::Call(c) => c.order[i] as usize,
+            _ => unreachable!("only call points have call targets"),
+        }
+    }
+
     /// Call point `si`'s `k`-th target.
     fn call_target(&self, si: usize, k: usize) -> u32 {
         match &self.stations[si].role {
@@ -348,8 +358,8 @@ impl Engine {
             (r.class, r.born)
         };
         let refused = self.refused;
-        for k in 0..n {
-            let target = self.call_target(si, k);
+        for i in 0..n {
+            let target = self.call_target(si, self.call_order(si, i));
             let message = self.requests.alloc(class, target, born, DETACHED);
             self.arrive(message, target as usize);
         }

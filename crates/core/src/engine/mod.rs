@@ -265,6 +265,8 @@ impl Engine {
                     model::Role::Call(c) => Role::Call(Box::new(CallState {
                         targets: c.targets.iter().map(|t| t.0).collect(),
                         wait: c.wait,
+                        choose: c.sent(),
+                        order: (0..c.targets.len() as u32).collect(),
                         probability: c.probability.clone(),
                         work: c.work.unwrap_or(-1.0),
                         stream: stream("call"),

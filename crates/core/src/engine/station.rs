@@ -171,6 +171,12 @@ pub(super) struct Ps {
 pub(super) struct CallState {
     pub(super) targets: Vec<u32>,
     pub(super) wait: u32,
+    /// Targets sent to per attempt, drawn at random; the targets' count
+    /// when it sends to all.
+    pub(super) choose: usize,
+    /// Indices of the targets, the first `choose` of them those of the
+    /// attempt made last (a partial shuffle at each attempt).
+    pub(super) order: Vec<u32>,
     /// Per class.
     pub(super) probability: Vec<f64>,
     /// Work each request sent brings to its target, or −1.
@@ -188,6 +194,24 @@ pub(super) struct CallState {
     pub(super) hedge: Option<HedgeState>,
     /// Its circuit breaker.
     pub(super) breaker: Option<BreakerState>,
+}
+
+impl CallState {
+    /// The targets an attempt sends to: their number, their indices the
+    /// first of `order`. When it sends to `choose` of them, a partial
+    /// Fisher–Yates shuffle draws them uniformly without replacement
+    /// (whatever `order` held before).
+    pub(super) fn draw(&mut self) -> usize {
+        let (n, k) = (self.order.len(), self.choose);
+        if k < n {
+            for i in 0..k {
+                let left = n - i;
+                let j = i + ((self.stream.uniform() * left as f64) as usize).min(left - 1);
+                self.order.swap(i, j);
+            }
+        }
+        k
+    }
 }
 
 /// What a station is, beside its queueing state.
@@ -381,5 +405,49 @@ impl StationState {
         let dt = (now - self.ps.last) as f64;
         self.ps.vtime += dt * self.ps_rate();
         self.ps.last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A call to 3 of 6 targets: each draw is 3 distinct targets, and each
+    /// of the 20 subsets comes up equally often (chi-square over 100,000
+    /// draws, 19 degrees of freedom: under 43.8 at 0.1%).
+    #[test]
+    fn a_call_draws_k_distinct_targets_every_subset_alike() {
+        let mut c = CallState {
+            targets: (0..6).collect(),
+            wait: 3,
+            choose: 3,
+            order: (0..6).collect(),
+            probability: vec![1.0],
+            work: -1.0,
+            stream: Stream::new(7),
+            forks: true,
+            timeout: None,
+            timeout_stream: Stream::new(8),
+            retry: None,
+            hedge: None,
+            breaker: None,
+        };
+        let mut counts = std::collections::BTreeMap::new();
+        let draws = 100_000;
+        for _ in 0..draws {
+            assert_eq!(c.draw(), 3);
+            let mut picked = c.order[..3].to_vec();
+            picked.sort_unstable();
+            picked.dedup();
+            assert_eq!(picked.len(), 3, "{:?}", c.order);
+            *counts.entry(picked).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 20);
+        let expected = f64::from(draws) / 20.0;
+        let chi2: f64 = counts
+            .values()
+            .map(|&n| (f64::from(n) - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2 < 43.8, "chi-square {chi2}: {counts:?}");
     }
 }

@@ -154,14 +154,8 @@ pub(crate) fn compile(
                     &Routing::to(to),
                 );
                 send.role = Role::Call(CallPoint {
-                    targets: vec![link],
-                    wait: 1,
-                    probability: vec![1.0; per_class.len()],
                     work: Some(8.0 * bytes / (gbps * 1e9) * 1e9),
-                    timeout: None,
-                    retry: None,
-                    hedge: None,
-                    breaker: None,
+                    ..CallPoint::to(link, per_class.len())
                 });
                 to = b.add(send, origin(Part::Send));
                 out.hops.push(to);
@@ -191,6 +185,7 @@ pub(crate) fn compile(
                 Role::Call(CallPoint {
                     targets,
                     wait: entry.wait,
+                    choose: None,
                     probability,
                     work: None,
                     timeout: entry.timeout.clone(),

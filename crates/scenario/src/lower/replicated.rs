@@ -105,7 +105,7 @@ pub(crate) fn lower(
     let next: Vec<Routing> = links.next.iter().map(routing).collect();
     // A scatter-gather request leaves each shard back to the call that
     // gathers the replies; the gathered request goes on by `next`.
-    let scatters = |ci: usize| def.shards.is_some() && def.scope[ci] == Scope::All;
+    let scatters = |ci: usize| def.shards.is_some() && def.scope[ci] != Scope::Key;
     let chain_next: Vec<Routing> = (0..n_classes)
         .map(|ci| {
             if scatters(ci) {
@@ -382,10 +382,16 @@ fn shard_front(
     };
     let mut router = Dispatch::new(Policy::ByKey(sh.by), shards.clone());
     router.keys = Some(def.keys);
-    let scatters: Vec<bool> = (0..n_classes)
-        .map(|ci| uses[ci] && def.scope[ci] == Scope::All)
+    let count = shards.len() as u32;
+    // Per class, how many shards its request touches at once, if it
+    // scatters; each width its own call point.
+    let widths: Vec<Option<u32>> = (0..n_classes)
+        .map(|ci| def.scope[ci].width(count).filter(|_| uses[ci]))
         .collect();
-    if !scatters.contains(&true) {
+    let mut distinct: Vec<u32> = widths.iter().flatten().copied().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.is_empty() {
         b.set(layout.entry, Station::balancer(name, router, n_classes));
         return;
     }
@@ -393,34 +399,50 @@ fn shard_front(
         Station::balancer(format!("{name}.router"), router, n_classes),
         origin(Part::Router),
     );
-    let count = shards.len() as u32;
-    let gather = b.add(
-        Station::with_role(
-            format!("{name}.scatter"),
-            Role::Call(CallPoint {
-                targets: shards,
-                wait: count,
-                ..CallPoint::to(StationId(0), n_classes)
-            }),
-            scatters
-                .iter()
-                .enumerate()
-                .map(|(ci, &s)| {
-                    s.then(|| Behaviour {
-                        work: zero(),
-                        routing: next[ci].clone(),
+    layout.routers = vec![by_key];
+    let mut gathers = Vec::new();
+    for &k in &distinct {
+        let gather = b.add(
+            Station::with_role(
+                if k == count {
+                    format!("{name}.scatter")
+                } else {
+                    format!("{name}.scatter{k}")
+                },
+                Role::Call(CallPoint {
+                    targets: shards.clone(),
+                    wait: k,
+                    choose: (k < count).then_some(k),
+                    ..CallPoint::to(StationId(0), n_classes)
+                }),
+                widths
+                    .iter()
+                    .enumerate()
+                    .map(|(ci, &w)| {
+                        (w == Some(k)).then(|| Behaviour {
+                            work: zero(),
+                            routing: next[ci].clone(),
+                        })
                     })
-                })
-                .collect(),
-        ),
-        origin(Part::Scatter),
-    );
-    layout.routers = vec![by_key, gather];
+                    .collect(),
+            ),
+            origin(Part::Scatter),
+        );
+        layout.routers.push(gather);
+        gathers.push(gather);
+    }
     let behaviour = (0..n_classes)
         .map(|ci| {
             uses[ci].then(|| Behaviour {
                 work: zero(),
-                routing: Routing::to(if scatters[ci] { gather } else { by_key }),
+                routing: Routing::to(match widths[ci] {
+                    Some(w) => {
+                        gathers[distinct
+                            .binary_search(&w)
+                            .expect("every width has its call")]
+                    }
+                    None => by_key,
+                }),
             })
         })
         .collect();

@@ -94,6 +94,21 @@ pub(crate) enum Scope {
     Key,
     /// Every shard, in parallel, waiting for all (a scatter-gather query).
     All,
+    /// This many shards, drawn at random for each request, in parallel,
+    /// waiting for all (a query whose keys lie on several shards).
+    Some(u32),
+}
+
+impl Scope {
+    /// How many of `count` shards a request touches at once, when it
+    /// scatters; `None` for the one shard of its key.
+    pub(crate) fn width(self, count: u32) -> Option<u32> {
+        match self {
+            Scope::Key => None,
+            Scope::All => Some(count),
+            Scope::Some(k) => Some(k.min(count)),
+        }
+    }
 }
 
 /// A table's size and indexes, for the cost of each operation in pages.
@@ -569,8 +584,32 @@ impl Walker<'_> {
         })
     }
 
-    /// A class's `scope` at a sharded service: `"key"` or `"all"`.
-    pub(crate) fn scope(&mut self, v: &Value<'_>) -> Option<Scope> {
+    /// A class's `scope` at a service of `count` shards: `"key"`, `"all"`
+    /// or `{ shards = k }` (k of them at random, 1 ≤ k ≤ count).
+    pub(crate) fn scope(&mut self, v: &Value<'_>, count: Option<u32>) -> Option<Scope> {
+        if let Some(t) = v.get_ref().as_table() {
+            self.check_keys(t, &["shards"], "`scope`");
+            let Some(k) = t.get("shards") else {
+                self.error(
+                    "`scope` as a table needs `shards`, how many shards each request touches",
+                    v.span(),
+                )
+                .help = Some("such as scope = { shards = 3 }".into());
+                return None;
+            };
+            let k = self.count(k, "`scope.shards`", 1, MAX_SHARDS)?;
+            if let Some(n) = count
+                && k > n
+            {
+                self.error(
+                    format!("`scope.shards` is {k}, more than the service's {n} shards"),
+                    t.get("shards").map_or(v.span(), Value::span),
+                )
+                .help = Some(format!("at most {n}; scope = \"all\" touches every shard"));
+                return None;
+            }
+            return Some(Scope::Some(k));
+        }
         match self.word(v, "`scope`", &SCOPES)? {
             "all" => Some(Scope::All),
             _ => Some(Scope::Key),

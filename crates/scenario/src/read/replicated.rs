@@ -417,6 +417,7 @@ impl Walker<'_> {
         let mut ops = Vec::new();
         let mut lock_use: Vec<Option<Vec<usize>>> = Vec::new();
         let mut scope = Vec::new();
+        let mut scope_ok = true;
         let on = table.get("on").and_then(|v| self.table(v, "`on`"));
         for class in class_names {
             let t = on
@@ -457,10 +458,14 @@ impl Walker<'_> {
                             );
                             None
                         }
-                        Some(v) => self.scope(v),
+                        Some(v) => {
+                            let count = shards.as_ref().and_then(|s| s.as_ref()).map(|s| s.count);
+                            self.scope(v, count)
+                        }
                         None => Some(Scope::Key),
                     };
                     ok &= sc.is_some();
+                    scope_ok &= sc.is_some();
                     scope.push(sc.unwrap_or_default());
                     (c, n, k)
                 }
@@ -504,8 +509,10 @@ impl Walker<'_> {
                 }
             }
         }
-        // With one key, every request by key goes to one shard.
+        // With one key, every request by key goes to one shard (a class's
+        // misspelt scope already has its error).
         if let (Some(Some(sh)), Some(k)) = (&shards, &keys)
+            && scope_ok
             && k.count == 1
             && cpu
                 .iter()

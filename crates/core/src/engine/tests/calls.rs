@@ -10,6 +10,7 @@ fn two_way_fork_join_matches_nelson_tantawi() {
         let all = CallPoint {
             targets: vec![StationId(1), StationId(2)],
             wait: 2,
+            choose: None,
             probability: vec![1.0],
             work: None,
             timeout: None,
@@ -52,6 +53,7 @@ fn fan_out_waits_for_the_max_or_the_kth_reply() {
             CallPoint {
                 targets: (1..=k).map(StationId).collect(),
                 wait,
+                choose: None,
                 probability: vec![1.0],
                 work: None,
                 timeout: None,
@@ -207,6 +209,7 @@ fn drops_inside_calls_end_the_caller() {
                     CallPoint {
                         targets,
                         wait,
+                        choose: None,
                         probability: vec![1.0],
                         work: None,
                         timeout: None,
@@ -259,6 +262,7 @@ fn call_cycles_and_bad_calls_are_refused() {
                 CallPoint {
                     targets: vec![StationId(1)],
                     wait: 2,
+                    choose: None,
                     probability: vec![1.0],
                     work: None,
                     timeout: None,
