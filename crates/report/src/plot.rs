@@ -253,6 +253,17 @@ where
     Ok(())
 }
 
+/// An axis tick's label: three significant digits, without the trailing
+/// zeros that make whole shard counts read `2.00`.
+fn tick(x: f64) -> String {
+    let s = crate::format::sig3(x);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String>
 where
     DB::ErrorType: 'static,
@@ -290,8 +301,8 @@ where
             ctx.configure_mesh()
                 .x_desc(&chart.x_label)
                 .y_desc(&y_label)
-                .x_label_formatter(&|x| crate::format::sig3(*x))
-                .y_label_formatter(&|y| crate::format::sig3(*y))
+                .x_label_formatter(&|x| tick(*x))
+                .y_label_formatter(&|y| tick(*y))
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(err)?;
@@ -1379,6 +1390,16 @@ mod tests {
             let offers = chart.series.iter().any(|s| s.label.starts_with("offered"));
             assert_eq!(offers, stem == "timeseries-throughput", "{stem}");
         }
+    }
+
+    /// Ticks read as numbers are written: whole counts without decimals.
+    #[test]
+    fn ticks_drop_trailing_zeros() {
+        assert_eq!(tick(2.0), "2");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(0.125), "0.125");
+        assert_eq!(tick(1500.0), "1500");
+        assert_eq!(tick(0.0), "0");
     }
 
     /// The load charts mark where each resource saturates within the loads
