@@ -30,6 +30,7 @@ mod diagnostics;
 mod input;
 mod interrupt;
 mod sweep;
+mod tour;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,9 @@ enum Command {
     /// Print the scenario format's JSON Schema, for editor completion
     /// (taplo, Even Better TOML: a `#:schema` line; see docs/scenarios.md).
     Schema,
+    /// The guided tour of queueing and scaling: list the lessons, or run
+    /// lesson N and check what it teaches (docs/tour.md).
+    Tour(tour::TourArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -171,26 +175,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result = match cli.command {
-        Command::Run(args) => run(&args),
-        Command::Check { file } => check(&file),
-        Command::Sweep(args) => sweep::sweep(&args),
-        Command::Merge(args) => sweep::merge(&args),
-        Command::Compare(args) => compare(&args),
-        Command::Diagnose(args) => diagnose::diagnose(&args),
-        Command::Profiles { format } => {
-            profiles(format);
-            Ok(())
-        }
-        Command::Schema => {
-            let schema = chokepoint_scenario::schema::schema();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&schema).expect("a schema serialises")
-            );
-            Ok(())
-        }
-    };
+    let result = dispatch(cli.command);
     match result {
         // What finished was reported; the exit code says it is partial.
         Ok(()) if interrupt::interrupted() => ExitCode::from(130),
@@ -226,6 +211,31 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Runs one command (the tour runs its lessons' commands through it too).
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run(args) => run(&args),
+        Command::Check { file } => check(&file),
+        Command::Sweep(args) => sweep::sweep(&args),
+        Command::Merge(args) => sweep::merge(&args),
+        Command::Compare(args) => compare(&args),
+        Command::Diagnose(args) => diagnose::diagnose(&args),
+        Command::Profiles { format } => {
+            profiles(format);
+            Ok(())
+        }
+        Command::Schema => {
+            let schema = chokepoint_scenario::schema::schema();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&schema).expect("a schema serialises")
+            );
+            Ok(())
+        }
+        Command::Tour(args) => tour::tour(&args),
     }
 }
 

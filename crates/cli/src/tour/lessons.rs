@@ -1,0 +1,408 @@
+//! The lessons of the tour, in order, each with the claims its tests hold
+//! (see docs/tour.md for the theory behind each).
+
+use super::{Claim, Lesson, Outputs, num};
+
+/// Every lesson, in order.
+pub(crate) const LESSONS: &[Lesson] = &[
+    Lesson {
+        slug: "01-utilisation",
+        title: "Latency explodes near full utilisation",
+        question: "Why is a server at 95% busy so much slower than at 50%, when it only does twice the work?",
+        commands: &["sweep scenarios/tour/01-utilisation.toml --out tour/01"],
+        chart: "latency-vs-load-requests",
+        notice: "the hockey stick: flat while there is capacity, then a wall as ρ → 1. From 50% to 95% busy the load grows 1.9×, the p99 about 10×: an M/M/1's p99 is ln(100)/(μ − λ). Near the wall ρ decides, not how the capacity is split into servers.",
+        next: "add \"99/s\" to the sweep: the p99 passes 4 s, and the run needs far longer to settle (the relaxation time grows as 1/(1 − √ρ)²).",
+        claims: utilisation,
+    },
+    Lesson {
+        slug: "02-variability",
+        title: "Variability costs as much as load",
+        question: "Two servers are both 80% busy on 10 ms requests: why does one make requests wait ten times longer?",
+        commands: &["sweep scenarios/tour/02-variability.toml --out tour/02"],
+        chart: "latency-vs-load-requests",
+        notice: "the same mean work and the same utilisation, three laws of work: the wait grows with (1 + cv²)/2 (Pollaczek–Khinchine). Work of cv 3 at 80% busy waits as long as exponential work at 95%.",
+        next: "set the cv 3 variant to \"lognormal(mean=10ms, cv=3)\": the same mean wait (it depends only on the mean and cv), a different tail.",
+        claims: variability,
+    },
+    Lesson {
+        slug: "03-pooling",
+        title: "One queue for many servers beats one queue each",
+        question: "Four servers: is it better to give each its own queue, or let them share one?",
+        commands: &["sweep scenarios/tour/03-pooling.toml --out tour/03"],
+        chart: "latency-vs-load-requests",
+        notice: "the same four servers, three ways of feeding them. Sent at random, a request waits behind a busy server while another idles: four M/M/1s at a quarter of the load. One shared queue never lets a server idle while a request waits (Erlang C). Least connections looks before it sends and gets most of that back.",
+        next: "set the balancer's policy to \"round_robin\": better than random (arrivals to each server are more regular), worse than least connections.",
+        claims: pooling,
+    },
+    Lesson {
+        slug: "04-averages",
+        title: "Averages hide the truth",
+        question: "Garbage collection pauses a service for 53 ms every 2 s: does the mean latency show it?",
+        commands: &[
+            "compare scenarios/tour/04-averages-no-gc.toml scenarios/tour/04-averages.toml --out tour/04",
+        ],
+        chart: "latency-percentiles-web",
+        notice: "the mean moves by under 10% and the median not at all, while the p99 and p99.9 are four times as long: the few requests caught by a pause wait for all of it. Watch percentiles, not averages.",
+        next: "set heap_gb = 1.2 in 04-averages.toml: less headroom, a collection every 0.1 s, and the whole distribution moves.",
+        claims: averages,
+    },
+    Lesson {
+        slug: "05-choke-point",
+        title: "More machines pile up behind the same choke point",
+        question: "The API is slow under load: will more API replicas make it faster?",
+        commands: &[
+            "sweep scenarios/tour/05-choke-point.toml --out tour/05/sweep",
+            "diagnose scenarios/tour/05-choke-point.toml --out tour/05/diagnose",
+        ],
+        chart: "sweep/throughput-vs-replicas-web",
+        notice: "with one database, 2, 4 or 8 API replicas all complete the database's 800 requests/s: the extra replicas only hold more requests waiting for its 4 connections. A second database replica serves all 1000/s. diagnose names the database before simulating (the capacity table), confirms it by simulation, and tries every change: none of the API's moves the limit.",
+        next: "read tour/05/diagnose/diagnose.txt: where the time goes (pool wait in the API and in the database), and what each change would cost.",
+        claims: choke_point,
+    },
+    Lesson {
+        slug: "06-serial-lock",
+        title: "A serialized path caps everything",
+        question: "Each replica does 400 orders/s: how many replicas for 3000 orders/s?",
+        commands: &["sweep scenarios/tour/06-serial-lock.toml --out tour/06"],
+        chart: "throughput-vs-replicas-orders",
+        notice: "throughput follows 400/s per replica up to 4 replicas, then stops at 2000/s: every order holds one lock for 0.5 ms, and no number of machines gets more than 1 / 0.5 ms through it. The bottleneck law, X ≤ 1/D of the busiest resource.",
+        next: "give the lock keys = 4 (four stripes: rows locked separately): the cap moves to 8000/s, and the replicas become the limit again.",
+        claims: serial_lock,
+    },
+    Lesson {
+        slug: "07-handshake",
+        title: "The handshake tax",
+        question: "Opening a database connection takes 5 ms: what does a connection per query cost?",
+        commands: &["sweep scenarios/tour/07-handshake.toml --out tour/07"],
+        chart: "latency-vs-load-web",
+        notice: "without reuse, every query pays the 5 ms handshake while holding one of the 8 connections: 5 ms more at low load, and the pool saturates at 8 / 15 ms = 533/s instead of 800/s.",
+        next: "sweep services.db.pool.size over [8, 16] at 700/s: a bigger pool hides the tax until the database's cores run out.",
+        claims: handshake,
+    },
+];
+
+/// Lesson 1: the p99's growth with ρ, the exact means, and ρ deciding at
+/// the wall.
+fn utilisation(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("")?;
+    let p99 = |variant: &str, rate: &str| {
+        num(
+            points.at(variant, &[("load.requests.rate", rate)])?,
+            "result.classes.requests.latency.p99",
+        )
+    };
+    let (low, high) = (p99("1 server", "50/s")?, p99("1 server", "95/s")?);
+    let agree = points
+        .all()
+        .iter()
+        .filter(|p| p["result"]["theory"]["requests"]["agrees"] == true)
+        .count();
+    let (four_low, four_high) = (p99("4 servers", "50/s")?, p99("4 servers", "95/s")?);
+    Ok(vec![
+        Claim::new(
+            high > 8.0 * low,
+            format!(
+                "one server's p99 at 95% busy is {:.1}× its p99 at 50% ({:.0} ms against {:.0} ms; theory: 10×)",
+                high / low,
+                1e3 * high,
+                1e3 * low
+            ),
+        ),
+        Claim::new(
+            agree == points.all().len(),
+            format!(
+                "the simulated mean agrees with the exact mean (M/M/1, Erlang C) at {agree} of {} points",
+                points.all().len()
+            ),
+        ),
+        Claim::new(
+            four_low > 1.5 * low && (four_high / high - 1.0).abs() < 0.15,
+            format!(
+                "4 servers of a quarter the speed: p99 {:.1}× the one fast server's at 50% busy (each request takes 40 ms), {:.2}× at 95% (the wait dominates, and ρ is the same)",
+                four_low / low,
+                four_high / high
+            ),
+        ),
+    ])
+}
+
+/// The class's latency figure `what` (`mean`, `p99`, ...) of a point.
+fn latency(point: &serde_json::Value, class: &str, what: &str) -> anyhow::Result<f64> {
+    num(point, &format!("result.classes.{class}.latency.{what}"))
+}
+
+/// A class's throughput at a point.
+fn throughput(point: &serde_json::Value, class: &str) -> anyhow::Result<f64> {
+    num(point, &format!("result.classes.{class}.throughput"))
+}
+
+/// How many of `points` have an exact mean that agrees with the run's, and
+/// how many have one at all.
+fn theory_agrees(points: &[serde_json::Value], class: &str) -> (usize, usize) {
+    let with: Vec<&serde_json::Value> = points
+        .iter()
+        .map(|p| &p["result"]["theory"][class]["agrees"])
+        .filter(|a| a.is_boolean())
+        .collect();
+    (with.iter().filter(|a| **a == true).count(), with.len())
+}
+
+/// Lesson 2: Pollaczek–Khinchine's (1 + cv²)/2.
+fn variability(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("")?;
+    let mean = |v: &str, rate: &str| {
+        latency(
+            points.at(v, &[("load.requests.rate", rate)])?,
+            "requests",
+            "mean",
+        )
+    };
+    let (c0, c1, c3) = (
+        mean("cv 0 (constant)", "80/s")?,
+        mean("cv 1 (exponential)", "80/s")?,
+        mean("cv 3 (hyperexponential)", "80/s")?,
+    );
+    let exp95 = mean("cv 1 (exponential)", "95/s")?;
+    // The wait: the response less the 10 ms of work.
+    let (w0, w1, w3) = (c0 - 0.010, c1 - 0.010, c3 - 0.010);
+    let (agree, with) = theory_agrees(points.all(), "requests");
+    Ok(vec![
+        Claim::new(
+            agree == with && with == points.all().len(),
+            format!(
+                "the simulated mean agrees with Pollaczek–Khinchine's at {agree} of {with} points"
+            ),
+        ),
+        Claim::new(
+            (w3 / w1 - 5.0).abs() < 1.0 && (w0 / w1 - 0.5).abs() < 0.1,
+            format!(
+                "at 80% busy the mean wait is {:.0} ms for cv 0, {:.0} ms for cv 1, {:.0} ms for cv 3: {:.2}× and {:.1}× the exponential's (theory: (1 + cv²)/2 = 0.5× and 5×)",
+                1e3 * w0,
+                1e3 * w1,
+                1e3 * w3,
+                w0 / w1,
+                w3 / w1
+            ),
+        ),
+        Claim::new(
+            (c3 / exp95 - 1.0).abs() < 0.2,
+            format!(
+                "cv 3 at 80% busy: mean {:.0} ms; exponential work at 95% busy: {:.0} ms",
+                1e3 * c3,
+                1e3 * exp95
+            ),
+        ),
+    ])
+}
+
+/// Lesson 3: pooled below split at every load, least connections close to
+/// pooled.
+fn pooling(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("")?;
+    let rates = ["50/s", "65/s", "80/s", "90/s", "95/s"];
+    let p99 = |v: &str, rate: &str| {
+        latency(
+            points.at(v, &[("load.requests.rate", rate)])?,
+            "requests",
+            "p99",
+        )
+    };
+    let mut split_over_pooled = f64::INFINITY;
+    let mut least_over_pooled: f64 = 0.0;
+    let mut least_below_random = true;
+    for rate in rates {
+        let (pooled, random, least) = (
+            p99("pooled", rate)?,
+            p99("split, random", rate)?,
+            p99("split, least connections", rate)?,
+        );
+        split_over_pooled = split_over_pooled.min(random / pooled);
+        least_over_pooled = least_over_pooled.max(least / pooled);
+        least_below_random &= least < random;
+    }
+    let (agree, with) = theory_agrees(points.all(), "requests");
+    Ok(vec![
+        Claim::new(
+            split_over_pooled > 1.5,
+            format!(
+                "at every load the split servers' p99 (random) is at least {split_over_pooled:.1}× the pooled queue's"
+            ),
+        ),
+        Claim::new(
+            least_below_random && least_over_pooled < 1.3,
+            format!(
+                "least connections beats random at every load, and stays within {least_over_pooled:.2}× the pooled p99"
+            ),
+        ),
+        Claim::new(
+            agree == with && with == 10,
+            format!(
+                "the means agree with Erlang C (pooled) and with four M/M/1s (random) at {agree} of {with} points"
+            ),
+        ),
+    ])
+}
+
+/// Lesson 4: the mean barely moves, the tail jumps.
+fn averages(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let c = o.json("", "compare.json")?;
+    let figure = |design: usize, what: &str| {
+        num(
+            &c["results"][design],
+            &format!("classes.web.latency.{what}"),
+        )
+    };
+    let (m0, m1) = (figure(0, "mean")?, figure(1, "mean")?);
+    let (p50_0, p50_1) = (figure(0, "p50")?, figure(1, "p50")?);
+    let (p99_0, p99_1) = (figure(0, "p99")?, figure(1, "p99")?);
+    let (p999_0, p999_1) = (figure(0, "p999")?, figure(1, "p999")?);
+    Ok(vec![
+        Claim::new(
+            m1 / m0 < 1.15 && (p50_1 / p50_0 - 1.0).abs() < 0.02,
+            format!(
+                "with the pauses the mean is {:.1} ms against {:.1} ms (+{:.0}%), the median {:.1} ms against {:.1} ms",
+                1e3 * m1,
+                1e3 * m0,
+                100.0 * (m1 / m0 - 1.0),
+                1e3 * p50_1,
+                1e3 * p50_0
+            ),
+        ),
+        Claim::new(
+            p99_1 > 2.5 * p99_0 && p999_1 > 2.5 * p999_0,
+            format!(
+                "the p99 is {:.1}× ({:.0} ms) and the p99.9 {:.1}× ({:.0} ms) as long",
+                p99_1 / p99_0,
+                1e3 * p99_1,
+                p999_1 / p999_0,
+                1e3 * p999_1
+            ),
+        ),
+    ])
+}
+
+/// Lesson 5: the API's replicas do not move the database's limit; a second
+/// database does, and diagnose names it.
+fn choke_point(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("sweep")?;
+    let x = |db: &str, api: &str| {
+        throughput(
+            points.at(
+                "",
+                &[("services.db.replicas", db), ("services.api.replicas", api)],
+            )?,
+            "web",
+        )
+    };
+    let (two, eight) = (x("1", "2")?, x("1", "8")?);
+    let (doubled_db, offered) = (x("2", "2")?, 1000.0);
+    let d = o.json("diagnose", "diagnose.json")?;
+    let top = d["capacity"][0]["service"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let changes = d["changes"].as_array().cloned().unwrap_or_default();
+    let api_best = changes
+        .iter()
+        .filter(|c| c["change"].as_str().is_some_and(|s| s.starts_with("api:")))
+        .filter_map(|c| c["ratio"].as_f64())
+        .fold(0.0, f64::max);
+    let db_replica = changes
+        .iter()
+        .find(|c| {
+            c["change"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("db: 1 → 2 replicas"))
+        })
+        .and_then(|c| c["ratio"].as_f64())
+        .unwrap_or(0.0);
+    Ok(vec![
+        Claim::new(
+            (eight / two - 1.0).abs() < 0.02 && two < 800.0 * 1.02,
+            format!(
+                "with one database, 8 API replicas complete {eight:.0}/s, 2 replicas {two:.0}/s: {:+.1}%, at the database's 800/s",
+                100.0 * (eight / two - 1.0)
+            ),
+        ),
+        Claim::new(
+            doubled_db > 0.98 * offered,
+            format!(
+                "a second database replica completes {doubled_db:.0} of the {offered:.0} requests/s offered"
+            ),
+        ),
+        Claim::new(
+            top == "db" && api_best > 0.0 && api_best < 1.02 && db_replica > 1.5,
+            format!(
+                "diagnose: the capacity table names {top} first; the API's best change moves the limit ×{api_best:.2}, a second database replica ×{db_replica:.2}"
+            ),
+        ),
+    ])
+}
+
+/// Lesson 6: min(400/s × replicas, 1 / 0.5 ms).
+fn serial_lock(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("")?;
+    let mut worst: f64 = 0.0;
+    let mut seen = Vec::new();
+    for n in [1u32, 2, 4, 8, 16] {
+        let got = throughput(
+            points.at("", &[("services.api.replicas", &n.to_string())])?,
+            "orders",
+        )?;
+        let bound = (400.0 * f64::from(n)).min(2000.0);
+        worst = worst.max((got / bound - 1.0).abs());
+        seen.push(format!("{n}: {got:.0}/s"));
+    }
+    let (eight, sixteen) = (
+        throughput(points.at("", &[("services.api.replicas", "8")])?, "orders")?,
+        throughput(points.at("", &[("services.api.replicas", "16")])?, "orders")?,
+    );
+    Ok(vec![
+        Claim::new(
+            worst < 0.03,
+            format!(
+                "throughput is min(400/s × replicas, 2000/s) within {:.1}% ({})",
+                100.0 * worst,
+                seen.join(", ")
+            ),
+        ),
+        Claim::new(
+            sixteen < 1.01 * eight && sixteen <= 2000.0 * 1.01,
+            format!(
+                "16 replicas complete {sixteen:.0}/s, 8 replicas {eight:.0}/s: the lock's 2000/s"
+            ),
+        ),
+    ])
+}
+
+/// Lesson 7: 5 ms on every query, a third of the pool's capacity.
+fn handshake(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("")?;
+    let at = |v: &str, rate: &str| points.at(v, &[("load.web.rate", rate)]);
+    let (pooled, fresh) = (
+        latency(at("pooled connections", "200/s")?, "web", "mean")?,
+        latency(at("a connection per query", "200/s")?, "web", "mean")?,
+    );
+    let (x_pooled, x_fresh) = (
+        throughput(at("pooled connections", "700/s")?, "web")?,
+        throughput(at("a connection per query", "700/s")?, "web")?,
+    );
+    Ok(vec![
+        Claim::new(
+            ((fresh - pooled) / 0.005 - 1.0).abs() < 0.1,
+            format!(
+                "at 200/s a connection per query adds {:.1} ms to the mean ({:.1} ms against {:.1} ms): the handshake",
+                1e3 * (fresh - pooled),
+                1e3 * fresh,
+                1e3 * pooled
+            ),
+        ),
+        Claim::new(
+            x_pooled > 0.98 * 700.0 && (x_fresh / (8.0 / 0.015) - 1.0).abs() < 0.03,
+            format!(
+                "offered 700/s, the reused pool completes {x_pooled:.0}/s, a connection per query {x_fresh:.0}/s (8 / 15 ms = 533/s)"
+            ),
+        ),
+    ])
+}

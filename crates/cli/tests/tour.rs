@@ -1,0 +1,76 @@
+//! The tour's lessons (docs/tour.md), one test each: `chokepoint tour N`
+//! runs the lesson's commands as a student would, from a folder holding
+//! the bundled scenarios, and judges its claims on the numbers they wrote;
+//! each claim must hold, so that a lesson never silently stops teaching
+//! what it says. The claims themselves are in `src/tour/lessons.rs`.
+
+mod common;
+
+use common::{root, temp};
+
+/// Runs lesson `n` from a fresh folder that links to the scenarios, and
+/// checks that it printed its claims, every one holding, and drew its
+/// chart.
+fn lesson(n: usize, chart: &str) {
+    let dir = temp(&format!("tour-{n}"));
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root().join("scenarios"), dir.join("scenarios")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+        .args(["tour", &n.to_string()])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let claims: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("  ✓ ") || l.starts_with("  ✗ "))
+        .collect();
+    assert!(
+        out.status.success() && !claims.is_empty(),
+        "lesson {n}: {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    for c in &claims {
+        assert!(c.starts_with("  ✓ "), "lesson {n}: {c}");
+    }
+    let chart = dir.join(format!("tour/{n:02}/{chart}.png"));
+    assert!(chart.exists(), "lesson {n}: no chart {}", chart.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn lesson_01_latency_explodes_near_full_utilisation() {
+    lesson(1, "latency-vs-load-requests");
+}
+
+#[test]
+fn lesson_02_variability_costs_as_much_as_load() {
+    lesson(2, "latency-vs-load-requests");
+}
+
+#[test]
+fn lesson_03_one_queue_for_many_servers() {
+    lesson(3, "latency-vs-load-requests");
+}
+
+#[test]
+fn lesson_04_averages_hide_the_truth() {
+    lesson(4, "latency-percentiles-web");
+}
+
+#[test]
+fn lesson_05_more_machines_behind_the_same_choke_point() {
+    lesson(5, "sweep/throughput-vs-replicas-web");
+}
+
+#[test]
+fn lesson_06_a_serialized_path_caps_everything() {
+    lesson(6, "throughput-vs-replicas-orders");
+}
+
+#[test]
+fn lesson_07_the_handshake_tax() {
+    lesson(7, "latency-vs-load-web");
+}
