@@ -74,3 +74,13 @@ fn lesson_06_a_serialized_path_caps_everything() {
 fn lesson_07_the_handshake_tax() {
     lesson(7, "latency-vs-load-web");
 }
+
+#[test]
+fn lesson_08_caching_trades_freshness_for_speed() {
+    lesson(8, "latency-vs-load-reads");
+}
+
+#[test]
+fn lesson_09_read_replicas_and_stale_reads() {
+    lesson(9, "throughput-vs-replicas-reads");
+}

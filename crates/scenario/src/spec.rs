@@ -226,7 +226,8 @@ impl Override {
 pub enum Knob {
     /// An open class's arrival rate (`load.CLASS.rate`): the offered load.
     Rate,
-    /// A service's replicas (`services.NAME.replicas`).
+    /// A service's replicas (`services.NAME.replicas`), or a database's read
+    /// replicas (`services.NAME.replicas.count`).
     Replicas,
     /// A sharded service's shards (`services.NAME.shards.count`).
     Shards,
@@ -239,7 +240,9 @@ impl Knob {
     pub fn of(path: &str) -> Knob {
         if path.starts_with("load.") && path.ends_with(".rate") {
             Knob::Rate
-        } else if path.starts_with("services.") && path.ends_with(".replicas") {
+        } else if path.starts_with("services.")
+            && (path.ends_with(".replicas") || path.ends_with(".replicas.count"))
+        {
             Knob::Replicas
         } else if path.starts_with("services.") && path.ends_with(".shards.count") {
             Knob::Shards

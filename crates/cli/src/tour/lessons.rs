@@ -80,6 +80,26 @@ pub(crate) const LESSONS: &[Lesson] = &[
         next: "sweep services.db.pool.size over [8, 16] at 700/s: a bigger pool hides the tax until the database's cores run out.",
         claims: handshake,
     },
+    Lesson {
+        slug: "08-caching",
+        title: "Caching trades freshness for speed",
+        question: "How big a cache does a database need, and what does it cost in freshness?",
+        commands: &["sweep scenarios/tour/08-caching.toml --out tour/08"],
+        chart: "latency-vs-load-reads",
+        notice: "the hit ratio comes from the keys' popularity and the cache's size (Che's approximation), not from a setting: 10,000 entries of 100,000 keys hit 60%, because a few keys are most of the reads. Every hit is load the database never sees, so its wall moves from 500 reads/s to 500 / (1 − hit ratio). A TTL keeps data fresher and gives hits back.",
+        next: "compare scenarios/data/write_back.toml with write_policy = \"write_through\": write-back acknowledges writes at once, and keeps dozens of them at risk until its flush.",
+        claims: caching,
+    },
+    Lesson {
+        slug: "09-read-replicas",
+        title: "Read replicas and stale reads",
+        question: "Reads outgrow the database: what do read replicas buy, and what do they cost?",
+        commands: &["sweep scenarios/tour/09-read-replicas.toml --out tour/09"],
+        chart: "throughput-vs-replicas-reads",
+        notice: "reads follow the replicas (2000/s each) until all 3000/s are served; the leader takes every write at the same utilisation whatever the replicas: they scale reads, never writes. A replica answers before the last write to a key has reached it: the stale ratio grows with the lag and with the keys' skew, not with the replicas.",
+        next: "set zipf = 0 (even keys): the same writes spread over 100,000 keys, and stale reads all but vanish.",
+        claims: read_replicas,
+    },
 ];
 
 /// Lesson 1: the p99's growth with ρ, the exact means, and ρ deciding at
@@ -402,6 +422,136 @@ fn handshake(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
             x_pooled > 0.98 * 700.0 && (x_fresh / (8.0 / 0.015) - 1.0).abs() < 0.03,
             format!(
                 "offered 700/s, the reused pool completes {x_pooled:.0}/s, a connection per query {x_fresh:.0}/s (8 / 15 ms = 533/s)"
+            ),
+        ),
+    ])
+}
+
+/// Lesson 8: the hit ratio is Che's, the database's wall moves with it, a
+/// TTL costs hits.
+fn caching(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    use chokepoint_core::model::Popularity;
+    use chokepoint_core::routing::che_hit_ratio;
+    let points = o.points("")?;
+    let at = |v: &str| points.at(v, &[("load.reads.rate", "900/s")]);
+    let hit = |v: &str| num(at(v)?, "result.stations.cache.cache.hit_ratio");
+    let keys = Popularity {
+        count: 100_000,
+        zipf: 0.9,
+    };
+    let mut worst: f64 = 0.0;
+    let mut seen = Vec::new();
+    for (v, capacity) in [
+        ("1,000 entries", 1000),
+        ("10,000 entries", 10_000),
+        ("50,000 entries", 50_000),
+    ] {
+        let (measured, che) = (hit(v)?, che_hit_ratio(keys, capacity));
+        worst = worst.max((measured - che).abs());
+        seen.push(format!(
+            "{capacity}: {:.1}% (Che {:.1}%)",
+            100.0 * measured,
+            100.0 * che
+        ));
+    }
+    let (none, ten) = (
+        throughput(at("no cache")?, "reads")?,
+        throughput(at("10,000 entries")?, "reads")?,
+    );
+    let (fresh, kept) = (hit("10,000 entries, ttl 2 s")?, hit("10,000 entries")?);
+    Ok(vec![
+        Claim::new(
+            worst < 0.015,
+            format!(
+                "the measured hit ratio is Che's within {:.1} points: {}",
+                100.0 * worst,
+                seen.join(", ")
+            ),
+        ),
+        Claim::new(
+            none < 500.0 * 1.02 && ten > 0.98 * 900.0,
+            format!(
+                "offered 900 reads/s, the database alone completes {none:.0}/s; behind 10,000 entries all {ten:.0}/s"
+            ),
+        ),
+        Claim::new(
+            kept - fresh > 0.2,
+            format!(
+                "a TTL of 2 s takes the hit ratio from {:.0}% to {:.0}%",
+                100.0 * kept,
+                100.0 * fresh
+            ),
+        ),
+    ])
+}
+
+/// Lesson 9: reads scale with the replicas, writes stay on the leader, and
+/// the stale ratio is the M/G/∞ sum.
+fn read_replicas(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("")?;
+    let at = |lag: &str, n: &str| {
+        points.at(
+            "",
+            &[
+                ("services.db.replicas.lag", lag),
+                ("services.db.replicas.count", n),
+            ],
+        )
+    };
+    let (one, two) = (
+        throughput(at("const(50ms)", "1")?, "reads")?,
+        throughput(at("const(50ms)", "2")?, "reads")?,
+    );
+    let leader = |n: &str| -> anyhow::Result<f64> {
+        at("const(50ms)", n)?["result"]["stations"]["db"]["parts"]["db[0].cpu"]["utilization"]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("no leader utilisation"))
+    };
+    let leaders = [leader("1")?, leader("2")?, leader("4")?];
+    // Σ pₖ (1 − e^(−λ_w pₖ L)) over 100,000 keys of Zipf 0.99.
+    let weights: Vec<f64> = (1..=100_000).map(|k| f64::from(k).powf(-0.99)).collect();
+    let total: f64 = weights.iter().sum();
+    let stale = |lag: f64| -> f64 {
+        weights
+            .iter()
+            .map(|w| {
+                let p = w / total;
+                p * (1.0 - (-100.0 * p * lag).exp())
+            })
+            .sum()
+    };
+    let mut worst: f64 = 0.0;
+    let mut seen = Vec::new();
+    for (text, lag) in [("const(50ms)", 0.05), ("const(200ms)", 0.2)] {
+        for n in ["1", "2", "4"] {
+            let p = at(text, n)?;
+            let measured = num(p, "result.stations.db.replication.stale_ratio")?;
+            let ci = num(p, "result.stations.db.replication.stale_ratio_ci95").unwrap_or(0.0);
+            worst = worst.max((measured - stale(lag)).abs() - ci);
+        }
+        seen.push(format!("{:.1}% at {:.0} ms", 100.0 * stale(lag), 1e3 * lag));
+    }
+    Ok(vec![
+        Claim::new(
+            (one / 2000.0 - 1.0).abs() < 0.02 && two > 0.98 * 3000.0,
+            format!(
+                "offered 3000 reads/s, one read replica serves {one:.0}/s (its 2000/s), two serve {two:.0}/s"
+            ),
+        ),
+        Claim::new(
+            leaders.iter().all(|u| (u / 0.1 - 1.0).abs() < 0.05),
+            format!(
+                "the leader is {:.1}%, {:.1}% and {:.1}% busy with 1, 2 and 4 replicas: 100 writes/s × 4 ms on 4 cores, wherever the reads go",
+                100.0 * leaders[0],
+                100.0 * leaders[1],
+                100.0 * leaders[2]
+            ),
+        ),
+        Claim::new(
+            worst < 0.003,
+            format!(
+                "the stale ratio is Σ pₖ(1 − e^(−λ_w pₖ L)) ({}) within its interval and 0.3 points at every point",
+                seen.join(", ")
             ),
         ),
     ])
