@@ -84,3 +84,13 @@ fn lesson_08_caching_trades_freshness_for_speed() {
 fn lesson_09_read_replicas_and_stale_reads() {
     lesson(9, "throughput-vs-replicas-reads");
 }
+
+#[test]
+fn lesson_10_layer_4_or_7_and_sticky_sessions() {
+    lesson(10, "latency-vs-load-web");
+}
+
+#[test]
+fn lesson_11_fan_out_amplifies_the_tail() {
+    lesson(11, "latency-percentiles-search");
+}

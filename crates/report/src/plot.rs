@@ -439,6 +439,9 @@ fn group(points: Vec<(String, f64, f64)>) -> Vec<(String, Vec<(f64, f64)>)> {
 ///   load) only where its fewest replicas could not keep up (at a fixed
 ///   rate that they serve, more replicas cannot raise the throughput: no
 ///   ideal line then);
+/// - `latency-percentiles-CLASS`, each point's p50, p90, p99 and p99.9,
+///   when neither the load nor a service's scale is swept (variants, a
+///   law of work, a setting);
 /// - `cost-vs-p99-CLASS`, every point and each load level's Pareto
 ///   frontier over the stable points (no replication stopped, no backlog
 ///   growing), when the points have a cost.
@@ -629,6 +632,23 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
                 },
             ));
         }
+        // Without a load or scale axis (variants, a law of work, a
+        // setting): each point's percentiles, as a comparison draws them.
+        if load_path.is_none() && scale_paths.is_empty() {
+            let series = sorted
+                .iter()
+                .enumerate()
+                .filter_map(|(i, l)| {
+                    let c = l.view.result.classes.get(class)?;
+                    let q = &c.latency;
+                    percentile_line(&l.view.label, [q.p50, q.p90, q.p99, q.p999], i)
+                })
+                .collect();
+            charts.push((
+                format!("latency-percentiles-{class}"),
+                percentile_chart(format!("{class}: latency percentiles by point"), series),
+            ));
+        }
         if sorted.iter().any(|l| l.view.cost().is_some()) {
             let level = |v: &PointView| match &load_path {
                 Some(load) => format!("{load}={}", v.param(load).unwrap_or_default()),
@@ -722,31 +742,44 @@ pub fn compare_charts(comparison: &crate::compare::Comparison) -> Vec<(String, C
                 .enumerate()
                 .filter_map(|(i, (name, summary))| {
                     let l = &summary.classes.get(&class)?.latency;
-                    // x in "nines", −log10(1 − q), so the tail gets its share of the axis.
-                    let nines = |q: f64| -(1.0 - q).log10();
-                    // Nothing completed: no line for this scenario.
-                    let points = vec![
-                        (nines(0.5), l.p50? * 1e3),
-                        (nines(0.9), l.p90? * 1e3),
-                        (nines(0.99), l.p99? * 1e3),
-                        (nines(0.999), l.p999? * 1e3),
-                    ];
-                    Some(Series::new(name.clone(), points, Style::Line, i))
+                    percentile_line(name, [l.p50, l.p90, l.p99, l.p999], i)
                 })
                 .collect();
             (
                 format!("latency-percentiles-{class}"),
-                Chart {
-                    title: format!("{class}: latency percentiles by architecture"),
-                    x_label: "percentile in nines (0.3 = p50, 1 = p90, 2 = p99, 3 = p99.9)".into(),
-                    y_label: "latency (ms)".into(),
-                    log_y: true,
+                percentile_chart(
+                    format!("{class}: latency percentiles by architecture"),
                     series,
-                    spans: Vec::new(),
-                },
+                ),
             )
         })
         .collect()
+}
+
+/// One line of a percentile chart: p50, p90, p99 and p99.9 (seconds)
+/// against the percentile in nines, −log10(1 − q), so that the tail gets
+/// its share of the axis; `None` when a percentile is missing (nothing
+/// completed).
+fn percentile_line(name: &str, q: [Option<f64>; 4], colour: usize) -> Option<Series> {
+    let nines = |q: f64| -(1.0 - q).log10();
+    let points = [0.5, 0.9, 0.99, 0.999]
+        .into_iter()
+        .zip(q)
+        .map(|(at, v)| Some((nines(at), v? * 1e3)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Series::new(name, points, Style::Line, colour))
+}
+
+/// A chart of latency percentiles, log scale.
+fn percentile_chart(title: String, series: Vec<Series>) -> Chart {
+    Chart {
+        title,
+        x_label: "percentile in nines (0.3 = p50, 1 = p90, 2 = p99, 3 = p99.9)".into(),
+        y_label: "latency (ms)".into(),
+        log_y: true,
+        series,
+        spans: Vec::new(),
+    }
 }
 
 /// What a run's time series charts mark besides its figures: the warm-up

@@ -149,9 +149,18 @@ pub struct PointLatency {
     /// The mean, seconds.
     #[serde(default)]
     pub mean: Option<f64>,
+    /// The median, seconds.
+    #[serde(default)]
+    pub p50: Option<f64>,
+    /// The 90th percentile, seconds.
+    #[serde(default)]
+    pub p90: Option<f64>,
     /// The 99th percentile, seconds.
     #[serde(default)]
     pub p99: Option<f64>,
+    /// The 99.9th percentile, seconds.
+    #[serde(default)]
+    pub p999: Option<f64>,
 }
 
 /// A station's state at a point.

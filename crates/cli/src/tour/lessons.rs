@@ -100,6 +100,26 @@ pub(crate) const LESSONS: &[Lesson] = &[
         next: "set zipf = 0 (even keys): the same writes spread over 100,000 keys, and stale reads all but vanish.",
         claims: read_replicas,
     },
+    Lesson {
+        slug: "10-balancing",
+        title: "Layer 4 or layer 7, and what sticky sessions do to balance",
+        question: "What does the load balancer itself cost, and how even is the load it spreads?",
+        commands: &["sweep scenarios/tour/10-balancing.toml --out tour/10"],
+        chart: "latency-vs-load-web",
+        notice: "a layer 7 balancer parses every request on its own two cores: a millisecond more per request, and a wall at 2000/s while the API behind it could take 4000/s. Sticky sessions pin skewed sessions to replicas: the replica holding the busiest ones runs far hotter than the mean, and its queue sets the p99.",
+        next: "give the layer 7 balancer profile = \"g-xlarge\" (4 cores): its wall moves to 4000/s, the API's.",
+        claims: balancing,
+    },
+    Lesson {
+        slug: "11-fan-out",
+        title: "Fan-out amplifies the tail",
+        question: "A backend is slow once in a hundred calls: how often is a page that asks 100 of them slow?",
+        commands: &["sweep scenarios/tour/11-fan-out.toml --out tour/11"],
+        chart: "latency-percentiles-search",
+        notice: "a search is as slow as the slowest of its N calls, so its q-quantile is the index's q^(1/N)-quantile: with 10 leaves the p90 is the index's p99, with 100 the median is. The rare slow answer becomes the common case. Hedging each call after its p95 costs about 5% more calls and cuts the p99 by three.",
+        next: "in 11-fan-out.toml give the fan-out wait = 95 (answer with the first 95 of 100): the slowest five no longer count.",
+        claims: fan_out,
+    },
 ];
 
 /// Lesson 1: the p99's growth with ρ, the exact means, and ρ deciding at
@@ -552,6 +572,111 @@ fn read_replicas(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
             format!(
                 "the stale ratio is Σ pₖ(1 − e^(−λ_w pₖ L)) ({}) within its interval and 0.3 points at every point",
                 seen.join(", ")
+            ),
+        ),
+    ])
+}
+
+/// Lesson 10: the layer 7 balancer's cost and wall, sticky sessions'
+/// imbalance.
+fn balancing(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("")?;
+    let at = |v: &str, rate: &str| points.at(v, &[("load.web.rate", rate)]);
+    let (l4, l7) = (
+        latency(at("layer 4", "1000/s")?, "web", "mean")?,
+        latency(at("layer 7", "1000/s")?, "web", "mean")?,
+    );
+    // An M/M/2 of 1 ms at ρ = 0.5: 1 ms / (1 − ρ²).
+    let parse = 0.001 / (1.0 - 0.25);
+    let (x4, x7) = (
+        throughput(at("layer 4", "3000/s")?, "web")?,
+        throughput(at("layer 7", "3000/s")?, "web")?,
+    );
+    let sticky = at("layer 4, sticky sessions", "3000/s")?;
+    let (busiest, mean) = (
+        num(sticky, "result.stations.api.busiest_replica")?,
+        num(sticky, "result.stations.api.utilization")?,
+    );
+    let (p99_sticky, p99_even) = (
+        latency(sticky, "web", "p99")?,
+        latency(at("layer 4", "3000/s")?, "web", "p99")?,
+    );
+    Ok(vec![
+        Claim::new(
+            ((l7 - l4) / parse - 1.0).abs() < 0.1,
+            format!(
+                "at 1000/s layer 7 adds {:.2} ms to the mean (the balancer's M/M/2 at ρ = 0.5: {:.2} ms)",
+                1e3 * (l7 - l4),
+                1e3 * parse
+            ),
+        ),
+        Claim::new(
+            x7 < 2000.0 * 1.02 && x4 > 0.98 * 3000.0,
+            format!(
+                "offered 3000/s, layer 7 completes {x7:.0}/s (its 2 cores / 1 ms), layer 4 {x4:.0}/s"
+            ),
+        ),
+        Claim::new(
+            busiest > 1.15 * mean && p99_sticky > 3.0 * p99_even,
+            format!(
+                "at 3000/s with sticky sessions the busiest replica is {:.0}% busy against {:.0}% on average, and the p99 is {:.0} ms against {:.0} ms balanced",
+                100.0 * busiest,
+                100.0 * mean,
+                1e3 * p99_sticky,
+                1e3 * p99_even
+            ),
+        ),
+    ])
+}
+
+/// Lesson 11: the maximum of N, and hedging.
+fn fan_out(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    let points = o.points("")?;
+    // The index's law: lognormal, μ = ln 5 ms, σ = ln(60/5) / z(0.99).
+    let z = Normal::standard();
+    let sigma = (60.0f64 / 5.0).ln() / z.inverse_cdf(0.99);
+    let quantile = |q: f64| 0.005 * (sigma * z.inverse_cdf(q)).exp();
+    let mut worst: f64 = 0.0;
+    for (v, n) in [("1 leaf", 1.0), ("10 leaves", 10.0), ("100 leaves", 100.0)] {
+        let p = points.at(v, &[])?;
+        for (what, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+            let expected = quantile(f64::powf(q, 1.0 / n));
+            worst = worst.max((latency(p, "search", what)? / expected - 1.0).abs());
+        }
+    }
+    let plain = points.at("100 leaves", &[])?;
+    let hedged = points.at("100 leaves, hedged", &[])?;
+    let median = latency(plain, "search", "p50")?;
+    let (p99, p99_hedged) = (
+        latency(plain, "search", "p99")?,
+        latency(hedged, "search", "p99")?,
+    );
+    let hedges = num(hedged, "result.stations.hedged_leaf.resilience.hedges")?
+        / num(hedged, "result.stations.hedged_leaf.resilience.calls")?;
+    Ok(vec![
+        Claim::new(
+            worst < 0.05,
+            format!(
+                "with 1, 10 and 100 leaves, each search's p50, p90 and p99 is the index's quantile at q^(1/N) within {:.1}%",
+                100.0 * worst
+            ),
+        ),
+        Claim::new(
+            median > quantile(0.99),
+            format!(
+                "with 100 leaves the median search takes {:.0} ms, more than the index's p99 ({:.0} ms): 1 − 0.99^100 = 63% of searches meet a slow answer",
+                1e3 * median,
+                1e3 * quantile(0.99)
+            ),
+        ),
+        Claim::new(
+            p99_hedged < 0.5 * p99 && (0.03..0.08).contains(&hedges),
+            format!(
+                "hedging after the p95 sends {:.1}% more calls and takes the p99 from {:.0} ms to {:.0} ms",
+                100.0 * hedges,
+                1e3 * p99,
+                1e3 * p99_hedged
             ),
         ),
     ])
