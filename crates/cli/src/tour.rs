@@ -93,6 +93,34 @@ impl Outputs {
         Ok(Points(points))
     }
 
+    /// A run's time series (`timeseries.csv` under `sub`): the windows'
+    /// ends (seconds) and values of `metric` for `name` (a class or a
+    /// service) of `kind` (`class` or `station`), in time order.
+    pub(crate) fn series(
+        &self,
+        sub: &str,
+        kind: &str,
+        name: &str,
+        metric: &str,
+    ) -> anyhow::Result<Vec<(f64, f64)>> {
+        let path = self.folder.join(sub).join("timeseries.csv");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut out = Vec::new();
+        for line in text.lines().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            if let [time, k, n, m, value, ..] = cells[..]
+                && (k, n, m) == (kind, name, metric)
+            {
+                out.push((time.parse()?, value.parse()?));
+            }
+        }
+        if out.is_empty() {
+            bail!("no {kind} {name} {metric} in {}", path.display());
+        }
+        Ok(out)
+    }
+
     /// A JSON file the commands wrote (`results.json`, `compare.json`,
     /// `diagnose.json`), under `sub`.
     pub(crate) fn json(&self, sub: &str, name: &str) -> anyhow::Result<Value> {

@@ -94,3 +94,18 @@ fn lesson_10_layer_4_or_7_and_sticky_sessions() {
 fn lesson_11_fan_out_amplifies_the_tail() {
     lesson(11, "latency-percentiles-search");
 }
+
+#[test]
+fn lesson_12_retries_turn_a_blip_into_an_outage() {
+    lesson(12, "storm/timeseries-throughput");
+}
+
+#[test]
+fn lesson_13_vertical_or_horizontal() {
+    lesson(13, "crash/timeseries-errors");
+}
+
+#[test]
+fn lesson_14_autoscaling_arrives_late() {
+    lesson(14, "timeseries-in-system");
+}

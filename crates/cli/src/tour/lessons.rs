@@ -120,6 +120,44 @@ pub(crate) const LESSONS: &[Lesson] = &[
         next: "in 11-fan-out.toml give the fan-out wait = 95 (answer with the first 95 of 100): the slowest five no longer count.",
         claims: fan_out,
     },
+    Lesson {
+        slug: "12-retry-storm",
+        title: "Retries turn a blip into an outage",
+        question: "A ten-second spike hits a system at 75% load: why is it still down five minutes later?",
+        commands: &[
+            "run scenarios/tour/12-retry-storm.toml --out tour/12/storm --timeseries tour/12/storm --window 5s",
+            "run scenarios/tour/12-retry-storm-budget.toml --out tour/12/budget --timeseries tour/12/budget --window 5s",
+        ],
+        chart: "storm/timeseries-throughput",
+        notice: "after the spike, every query times out and is sent again while the database still works on the abandoned ones: it sees up to three times the users' load, and goodput stays at zero although the users came back to 75%. The spike triggered it; the retries sustain it (a metastable failure). A retry budget caps the retries in flight, and the same system recovers.",
+        next: "in 12-retry-storm.toml set cancel = \"preempt\" on the call instead of a budget: the database stops the work nobody waits for, and it recovers too (docs/modeling.md, metastable failures).",
+        claims: retry_storm,
+    },
+    Lesson {
+        slug: "13-vertical-horizontal",
+        title: "Vertical or horizontal: the cost curve and the single point of failure",
+        question: "One big machine or four small ones, for the same money?",
+        commands: &[
+            "sweep scenarios/tour/13-vertical-horizontal.toml --out tour/13/sweep --no-fail-on-slo",
+            "run scenarios/tour/13-vertical-horizontal.toml --out tour/13/crash --timeseries tour/13/crash --window 5s --no-fail-on-slo",
+        ],
+        chart: "crash/timeseries-errors",
+        notice: "the same 8 cores cost the same in one machine or four, and the big machine's one queue is even a little quicker. But when a machine crashes for a minute, the big one takes every request with it (a fifth of the run fails); of the four small ones, only what reached the dead one before the balancer noticed fails, and the other three carry the load.",
+        next: "raise the load to 1500/s: the three survivors then have too few cores for it, and horizontal needs a spare replica (N+1) to ride out a crash.",
+        claims: vertical_horizontal,
+    },
+    Lesson {
+        slug: "14-autoscaling",
+        title: "Autoscaling arrives late",
+        question: "Traffic triples and the autoscaler adds replicas: what happens in the two minutes before they are ready?",
+        commands: &[
+            "run scenarios/tour/14-autoscaling.toml --out tour/14 --timeseries tour/14 --window 10s",
+        ],
+        chart: "timeseries-in-system",
+        notice: "the backlog grows at the 200/s the old replicas cannot serve for as long as new ones take to be ready (an evaluation, 90 s to provision, 30 s to warm up): about 25,000 requests, the oldest waiting over a minute, although the autoscaler reacted within 15 s. The overloaded old replicas make it ask for more than it needs.",
+        next: "set provision = \"10s\" (a warm pool of machines): the backlog and the p99 shrink with the delay; or scale on a schedule before the known peak.",
+        claims: autoscaling,
+    },
 ];
 
 /// Lesson 1: the p99's growth with ρ, the exact means, and ρ deciding at
@@ -677,6 +715,154 @@ fn fan_out(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
                 100.0 * hedges,
                 1e3 * p99,
                 1e3 * p99_hedged
+            ),
+        ),
+    ])
+}
+
+/// Lesson 12: the storm is metastable; the budget recovers.
+fn retry_storm(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let storm = o.json("storm", "results.json")?;
+    let budget = o.json("budget", "results.json")?;
+    let m = &storm["metastability"];
+    let b = &budget["metastability"];
+    let (goodput, control) = (num(m, "goodput")?, num(m, "control_goodput")?);
+    let (retries, wasted) = (num(m, "retries_share")?, num(m, "wasted_share")?);
+    let recovered = num(b, "goodput")?;
+    // During the spike the users' goodput falls; afterwards it stays down
+    // (storm) or comes back (budget): the last minute's throughput.
+    let tail = |sub: &str| -> anyhow::Result<f64> {
+        let s = o.series(sub, "class", "users", "throughput")?;
+        let last: Vec<f64> = s.iter().filter(|(t, _)| *t > 240.0).map(|p| p.1).collect();
+        Ok(last.iter().sum::<f64>() / last.len().max(1) as f64)
+    };
+    let (storm_end, budget_end) = (tail("storm")?, tail("budget")?);
+    Ok(vec![
+        Claim::new(
+            m["metastable"] == true && goodput < 0.1 && control > 0.9,
+            format!(
+                "after the spike the storm's goodput is {:.0}% of the offered load, against {:.0}% without the spike on the same seeds: metastable",
+                100.0 * goodput,
+                100.0 * control
+            ),
+        ),
+        Claim::new(
+            retries > 0.5 && wasted > 0.5,
+            format!(
+                "what sustains it: retries are {:.0}% of the attempts, and {:.0}% of the work is for callers that left",
+                100.0 * retries,
+                100.0 * wasted
+            ),
+        ),
+        Claim::new(
+            b["metastable"] == false
+                && recovered > 0.7
+                && budget_end > 0.95 * 300.0
+                && storm_end < 30.0,
+            format!(
+                "with a retry budget the goodput is {:.0}% after the spike; in the last minute the users complete {budget_end:.0}/s, against {storm_end:.0}/s without it",
+                100.0 * recovered
+            ),
+        ),
+    ])
+}
+
+/// Lesson 13: the same price, a fifth of the requests lost by one machine,
+/// under 1% by four.
+fn vertical_horizontal(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let points = o.points("sweep")?;
+    let rates = ["250/s", "500/s", "1000/s", "1250/s"];
+    let lost = |p: &serde_json::Value| -> anyhow::Result<f64> {
+        let c = "result.classes.orders";
+        Ok(
+            (num(p, &format!("{c}.failed"))? + num(p, &format!("{c}.dropped"))?)
+                / num(p, &format!("{c}.arrived"))?,
+        )
+    };
+    let (mut vertical, mut horizontal) = (Vec::new(), Vec::new());
+    let mut same_price = true;
+    let mut pooled_quicker = true;
+    for rate in rates {
+        let v = points.at("vertical", &[("load.orders.rate", rate)])?;
+        let h = points.at("horizontal", &[("load.orders.rate", rate)])?;
+        vertical.push(lost(v)?);
+        horizontal.push(lost(h)?);
+        same_price &= num(v, "result.cost.per_hour")? == num(h, "result.cost.per_hour")?;
+        pooled_quicker &= latency(v, "orders", "p99")? <= latency(h, "orders", "p99")?;
+    }
+    // A minute of the 300 s lost; a quarter of the 5 s before detection.
+    let all_down = 60.0 / 300.0;
+    let quarter = 0.25 * 5.0 / 300.0;
+    let errors = o.series("crash", "class", "orders", "errors")?;
+    let during = errors
+        .iter()
+        .filter(|(t, _)| *t > 110.0 && *t <= 160.0)
+        .map(|p| p.1)
+        .fold(f64::INFINITY, f64::min);
+    Ok(vec![
+        Claim::new(
+            same_price && pooled_quicker,
+            "at every load both designs cost the same per hour, and the big machine's p99 is no worse".to_owned(),
+        ),
+        Claim::new(
+            vertical.iter().all(|x| (x - all_down).abs() < 0.015)
+                && horizontal.iter().all(|x| *x < 2.0 * quarter),
+            format!(
+                "requests lost to the crash: {} for the one machine (a minute of 300 s: 20%), {} for the four (a quarter of 5 s: {:.2}%)",
+                vertical.iter().map(|x| format!("{:.1}%", 100.0 * x)).collect::<Vec<_>>().join(", "),
+                horizontal.iter().map(|x| format!("{:.2}%", 100.0 * x)).collect::<Vec<_>>().join(", "),
+                100.0 * quarter
+            ),
+        ),
+        Claim::new(
+            during > 0.95 * 1000.0,
+            format!("while the one machine is down, at least {during:.0} requests/s fail, of the 1000/s offered"),
+        ),
+    ])
+}
+
+/// Lesson 14: the backlog of the provisioning delay.
+fn autoscaling(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
+    let present = o.series("", "station", "api", "in_system")?;
+    let (peak_at, peak) = present
+        .iter()
+        .copied()
+        .fold((0.0, 0.0), |best, p| if p.1 > best.1 { p } else { best });
+    // 200/s unserved for the evaluation (7.5 s on average) and 120 s.
+    let expected = 200.0 * (7.5 + 120.0);
+    let p99 = o.series("", "class", "orders", "latency_p99")?;
+    let before = p99
+        .iter()
+        .filter(|(t, _)| *t <= 300.0 && *t > 100.0)
+        .map(|p| p.1)
+        .fold(0.0, f64::max);
+    let after = p99
+        .iter()
+        .filter(|(t, _)| *t > 300.0)
+        .map(|p| p.1)
+        .fold(0.0, f64::max);
+    let r = o.json("", "results.json")?;
+    let asked = num(&r, "stations.api.autoscaling.peak")?;
+    Ok(vec![
+        Claim::new(
+            (peak / expected - 1.0).abs() < 0.15 && (400.0..=470.0).contains(&peak_at),
+            format!(
+                "the backlog peaks at {peak:.0} requests, {:.0} s after the step (200/s × (7.5 s + 120 s) = {expected:.0})",
+                peak_at - 300.0
+            ),
+        ),
+        Claim::new(
+            after > 50.0 * before,
+            format!(
+                "the p99 of a 10 s window reaches {:.1} s, against at most {:.0} ms before the step",
+                after,
+                1e3 * before
+            ),
+        ),
+        Claim::new(
+            asked > 4.0,
+            format!(
+                "it asks for up to {asked:.0} replicas where 4 serve the new load at its 60% target"
             ),
         ),
     ])
