@@ -26,4 +26,12 @@ sweep scaling/disk_bound \
     cost-vs-p99-browse=disk_bound-cost-vs-p99
 sweep data/sharding \
     throughput-vs-shards-orders=sharding-throughput-vs-shards
+# The tour's lessons (docs/tour.md), each run as `chokepoint tour N` from a
+# folder holding the scenarios; its chart is the one the lesson names.
+mkdir "$out/tour"
+ln -s "$PWD/scenarios" "$out/tour/scenarios"
+for n in $(seq 1 14); do
+    chart=$(cd "$out/tour" && "$OLDPWD/$bin" tour "$n" 2>/dev/null | sed -n 's/^chart: \(.*\.png\).*/\1/p')
+    cp "$out/tour/$chart" "docs/images/tour-$(printf %02d "$n").png"
+done
 echo "docs/images refreshed"

@@ -191,7 +191,7 @@ pub(crate) fn tour(args: &TourArgs) -> anyhow::Result<()> {
         .into());
     }
     println!(
-        "Lesson {n} of {}: {}\n{}\n\nscenario: {}",
+        "Lesson {n} of {}: {}\n{}\n\nscenario: {} (its header says what it models, and why)\ncommands, as you would type them (without chokepoint installed: cargo run --release -p chokepoint -- ...):",
         LESSONS.len(),
         lesson.title,
         lesson.question,
@@ -261,6 +261,42 @@ pub(crate) fn scenario_path(lesson: &Lesson) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/tour.md has a section per lesson, headed by its number and
+    /// title, with its commands as the tour runs them and its chart.
+    #[test]
+    fn the_tour_document_follows_the_lessons() {
+        let doc = include_str!("../../../docs/tour.md");
+        for l in LESSONS {
+            let n = l.number();
+            assert!(
+                doc.contains(&format!("\n## {n}. {}\n", l.title)),
+                "no section for lesson {n}"
+            );
+            let section = doc
+                .split(&format!("\n## {n}. "))
+                .nth(1)
+                .and_then(|s| s.split("\n## ").next())
+                .unwrap_or_default();
+            assert!(section.contains(l.question), "lesson {n}'s question");
+            for c in l.commands {
+                assert!(
+                    section.contains(&format!("chokepoint {c}\n")),
+                    "lesson {n}: `{c}` is not in docs/tour.md"
+                );
+            }
+            assert!(
+                section.contains(&format!("(images/tour-{n:02}.png)")),
+                "lesson {n}'s chart"
+            );
+            assert!(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(format!("../../docs/images/tour-{n:02}.png"))
+                    .exists(),
+                "docs/images/tour-{n:02}.png (scripts/doc-images.sh)"
+            );
+        }
+    }
 
     /// Every lesson is numbered in order, has its scenario, and its
     /// commands parse and write to its own folder.
