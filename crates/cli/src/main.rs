@@ -25,6 +25,27 @@ macro_rules! println {
     }};
 }
 
+/// `eprint!` and `eprintln!` likewise: a stderr closed early (`chokepoint
+/// tour 3 2>&1 | head`) drops the diagnostics left to write.
+macro_rules! eprint {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+
+/// See `eprint!`.
+macro_rules! eprintln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr());
+    }};
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod diagnose;
 mod diagnostics;
 mod input;

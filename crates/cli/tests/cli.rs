@@ -314,6 +314,28 @@ fn a_closed_stdout_is_not_a_panic() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Nor is a closed stderr: a sweep's warnings and last line go to it
+/// (`chokepoint tour 3 2>&1 | head`).
+#[test]
+fn a_closed_stderr_is_not_a_panic() {
+    let dir = temp("closed-stderr");
+    let mut child = command(&[
+        "sweep",
+        "scenarios/tour/06-serial-lock.toml",
+        "--out",
+        dir.join("sweep").to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(dir.join("sweep/points.jsonl").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(chokepoint(&["run"]).status.code(), Some(2));

@@ -72,7 +72,8 @@ impl Engine {
         let (wait, brings, forks) = (c.wait, c.work, c.forks);
         if wait == 0 {
             let n = c.draw();
-            self.send(req, si, n);
+            let all = n == c.targets.len();
+            self.send(req, si, n, all);
             return;
         }
         // Calls in progress count as present and in service, so that the
@@ -142,6 +143,7 @@ impl Engine {
             return;
         }
         let (n, wait) = (c.draw(), c.wait);
+        let all = n == c.targets.len();
         if let Some(t) = &c.timeout {
             let at = now.saturating_add(nanos_from_f64(t.after.sample(&mut c.timeout_stream)));
             self.events.push(SimTime(at), Event::Timeout { frame });
@@ -159,9 +161,15 @@ impl Engine {
         f.hedges = 0;
         f.deadline = deadline;
         f.cancel = cancel;
-        for i in 0..n {
-            let k = self.call_order(si, i);
-            self.send_copy(frame, k);
+        if all {
+            for k in 0..n {
+                self.send_copy(frame, k);
+            }
+        } else {
+            for i in 0..n {
+                let k = self.call_order(si, i);
+                self.send_copy(frame, k);
+            }
         }
     }
 
@@ -334,7 +342,8 @@ impl Engine {
         self.discard(req);
     }
 
-    /// The index of the `i`-th target call point `si`'s attempt sends to.
+    /// The index of the `i`-th target call point `si`'s attempt sends to
+    /// when it sends to some of them (`CallState::draw`).
     fn call_order(&self, si: usize, i: usize) -> usize {
         match &self.stations[si].role {
             Role::Call(c) => c.order[i] as usize,
@@ -352,14 +361,16 @@ impl Engine {
 
     /// `req` sends one message to each of the call point's `n` targets and
     /// goes on at once, or fails if a target refuses its message.
-    fn send(&mut self, req: u32, si: usize, n: usize) {
+    /// (`all`: to every target, else to the first `n` of its drawn order.)
+    fn send(&mut self, req: u32, si: usize, n: usize, all: bool) {
         let (class, born) = {
             let r = &self.requests[req];
             (r.class, r.born)
         };
         let refused = self.refused;
         for i in 0..n {
-            let target = self.call_target(si, self.call_order(si, i));
+            let k = if all { i } else { self.call_order(si, i) };
+            let target = self.call_target(si, k);
             let message = self.requests.alloc(class, target, born, DETACHED);
             self.arrive(message, target as usize);
         }

@@ -201,16 +201,25 @@ impl CallState {
     /// first of `order`. When it sends to `choose` of them, a partial
     /// Fisher–Yates shuffle draws them uniformly without replacement
     /// (whatever `order` held before).
+    #[inline]
     pub(super) fn draw(&mut self) -> usize {
-        let (n, k) = (self.order.len(), self.choose);
-        if k < n {
-            for i in 0..k {
-                let left = n - i;
-                let j = i + ((self.stream.uniform() * left as f64) as usize).min(left - 1);
-                self.order.swap(i, j);
-            }
+        if self.choose < self.order.len() {
+            self.shuffle();
         }
-        k
+        self.choose
+    }
+
+    /// Moves `choose` targets drawn uniformly without replacement to the
+    /// front of `order`.
+    #[cold]
+    #[inline(never)]
+    fn shuffle(&mut self) {
+        let n = self.order.len();
+        for i in 0..self.choose {
+            let left = n - i;
+            let j = i + ((self.stream.uniform() * left as f64) as usize).min(left - 1);
+            self.order.swap(i, j);
+        }
     }
 }
 
