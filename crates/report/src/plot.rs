@@ -187,6 +187,42 @@ fn log_scale(chart: &Chart) -> bool {
     chart.log_y && lo > 0.0 && hi / lo >= 100.0
 }
 
+/// A legend label on lines of at most 32 characters, broken between
+/// words: two at most, the second cut with `…` if it must be.
+fn wrap(label: &str) -> Vec<String> {
+    const WIDTH: usize = 32;
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in label.split(' ') {
+        let last = lines.last_mut().expect("one line at least");
+        let len = last.chars().count();
+        if len == 0 || len + 1 + word.chars().count() <= WIDTH {
+            if len > 0 {
+                last.push(' ');
+            }
+            last.push_str(word);
+        } else {
+            lines.push(word.to_owned());
+        }
+    }
+    let mut out: Vec<String> = lines
+        .into_iter()
+        .flat_map(|l| {
+            // A single word longer than a line is cut into pieces.
+            let chars: Vec<char> = l.chars().collect();
+            chars
+                .chunks(WIDTH)
+                .map(|c| c.iter().collect::<String>())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if out.len() > 2 {
+        out.truncate(2);
+        let second: String = out[1].chars().take(WIDTH - 1).collect();
+        out[1] = format!("{second}…");
+    }
+    out
+}
+
 /// The legend, in its own area right of the plot: a sample of each
 /// labelled series' line or marker, and its label (long ones cut).
 fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String>
@@ -201,14 +237,24 @@ where
         .iter()
         .filter(|s| !s.label.is_empty())
         .collect();
-    // As many as the strip holds; the rest counted.
-    let room = ((area.dim_in_pixel().1 as i32 - 80) / 20).max(1) as usize;
-    let shown = if labelled.len() > room {
-        room - 1
-    } else {
-        labelled.len()
-    };
-    for series in &labelled[..shown] {
+    // Each label on up to two lines; as many as the strip holds, the rest
+    // counted.
+    let lines: Vec<Vec<String>> = labelled.iter().map(|s| wrap(&s.label)).collect();
+    let height = |n: usize| 20 + 15 * (n as i32 - 1);
+    let bottom = area.dim_in_pixel().1 as i32 - 40;
+    let mut shown = 0;
+    let mut end = y;
+    for l in &lines {
+        if end + height(l.len()) > bottom {
+            break;
+        }
+        end += height(l.len());
+        shown += 1;
+    }
+    if shown < labelled.len() && shown > 0 && end + 20 > bottom {
+        shown -= 1;
+    }
+    for (series, label) in labelled[..shown].iter().zip(&lines) {
         let color = pick(series.color);
         match series.style {
             Style::Line => {
@@ -234,13 +280,15 @@ where
                     .map_err(err)?;
             }
         }
-        let mut label: String = series.label.chars().take(32).collect();
-        if series.label.chars().count() > 32 {
-            label.push('…');
-        }
-        area.draw(&Text::new(label, (34, y - 7), font.clone()))
+        for (k, line) in label.iter().enumerate() {
+            area.draw(&Text::new(
+                line.clone(),
+                (34, y - 7 + 15 * k as i32),
+                font.clone(),
+            ))
             .map_err(err)?;
-        y += 20;
+        }
+        y += height(label.len());
     }
     if shown < labelled.len() {
         area.draw(&Text::new(
@@ -506,18 +554,26 @@ pub fn sweep_charts(lines: &[PointLine]) -> Vec<(String, Chart)> {
             };
             let mut latency = Vec::new();
             let exact = by("exact", 1e3);
-            for (i, (k, v)) in by("p99", 1e3).into_iter().enumerate() {
+            let p99 = by("p99", 1e3);
+            // Each exact mean in its series' colour; a lone point makes no
+            // line.
+            let colour = |k: &str| {
+                p99.iter()
+                    .position(|(key, _)| key == k)
+                    .unwrap_or(REFERENCE)
+            };
+            for (i, (k, v)) in p99.iter().cloned().enumerate() {
                 latency.push(Series::new(named(&k, "p99"), v, Style::Line, i));
             }
             for (i, (k, v)) in by("mean", 1e3).into_iter().enumerate() {
                 latency.push(Series::new(named(&k, "mean"), v, Style::Points, i));
             }
-            for (k, v) in exact {
+            for (k, v) in exact.into_iter().filter(|(_, v)| v.len() > 1) {
                 latency.push(Series::new(
                     named(&k, "exact mean (theory)"),
                     v,
                     Style::Dashed,
-                    REFERENCE,
+                    colour(&k),
                 ));
             }
             if let Some(p99) = slo_p99 {
@@ -1423,6 +1479,24 @@ mod tests {
             let offers = chart.series.iter().any(|s| s.label.starts_with("offered"));
             assert_eq!(offers, stem == "timeseries-throughput", "{stem}");
         }
+    }
+
+    /// Legend labels wrap between words on two lines at most.
+    #[test]
+    fn legend_labels_wrap_on_two_lines() {
+        assert_eq!(wrap("1 server: p99"), vec!["1 server: p99"]);
+        assert_eq!(
+            wrap("cv 3 (hyperexponential): exact mean (theory)"),
+            vec!["cv 3 (hyperexponential): exact", "mean (theory)"]
+        );
+        let long = wrap(&"word ".repeat(30));
+        assert_eq!(long.len(), 2);
+        assert!(long[1].ends_with('…') && long[1].chars().count() <= 32);
+        assert!(
+            wrap(&"x".repeat(40))
+                .iter()
+                .all(|l| l.chars().count() <= 32)
+        );
     }
 
     /// Ticks read as numbers are written: whole counts without decimals.
