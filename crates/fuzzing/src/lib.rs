@@ -8,7 +8,7 @@
 //!   error; the same for each point of a (small) sweep.
 //! - [`scenario`] writes a random scenario from fuzz bytes: any mix of the
 //!   kinds of service (stations, balancers, machines with replicas, pools,
-//!   locks, caches, read replicas, garbage collection, queues and workers,
+//!   locks, caches, read replicas, shards, garbage collection, queues and workers,
 //!   externals that fail, calls, fan-outs, timeouts, deadlines and retries,
 //!   load profiles (populations too), faults, outlier ejection and
 //!   autoscaling),
@@ -629,15 +629,37 @@ fn service(
             } else {
                 let _ = writeln!(out, "workers = {}", u.int_in_range(1..=64)?);
             }
+            // A sharded database: its shards split its keys, each with
+            // the replicas (and read replicas) the service describes.
+            let shards: Option<u32> = if database && u.ratio(1, 3)? {
+                Some(u.int_in_range(1..=6)?)
+            } else {
+                None
+            };
+            if let Some(count) = shards {
+                let _ = writeln!(
+                    out,
+                    "shards = {{ count = {count}, by = \"{}\" }}",
+                    u.choose(&["hash", "range"])?
+                );
+            }
             if database && u.ratio(1, 2)? {
                 let _ = writeln!(
                     out,
                     "replicas = {{ count = {}, lag = \"{}\" }}\nkeys = {}\nzipf = 0.9",
                     u.int_in_range(1..=3)?,
                     dist(u)?,
-                    u.int_in_range(1..=10_000)?
+                    u.int_in_range(shards.map_or(1, |c| c.max(2))..=10_000)?
                 );
             } else {
+                if let Some(count) = shards {
+                    let _ = writeln!(
+                        out,
+                        "keys = {}\nzipf = {}",
+                        u.int_in_range(count.max(2)..=10_000)?,
+                        u.choose(&["0", "0.9"])?
+                    );
+                }
                 let replicas = u.int_in_range(1..=4)?;
                 let _ = writeln!(out, "replicas = {replicas}");
                 if !database && u.ratio(1, 3)? {
@@ -669,7 +691,7 @@ fn service(
                     u.int_in_range(0..=50_000)?
                 );
             }
-            if u.ratio(1, 3)? {
+            if shards.is_none() && u.ratio(1, 3)? {
                 let _ = writeln!(
                     out,
                     "locks = {{ name = \"row\", hold = \"{}\", keys = {} }}",
@@ -691,7 +713,17 @@ fn service(
                 } else {
                     ""
                 };
-                Ok(format!("{op}cpu = \"{}\"\n", dist(u)?))
+                // Which shards a request touches: its key's, all of them,
+                // or some drawn at random.
+                let scope = match shards {
+                    Some(count) => match u.int_in_range(0..=2)? {
+                        0 => String::new(),
+                        1 => "scope = \"all\"\n".to_owned(),
+                        _ => format!("scope = {{ shards = {} }}\n", u.int_in_range(1..=count)?),
+                    },
+                    None => String::new(),
+                };
+                Ok(format!("{op}{scope}cpu = \"{}\"\n", dist(u)?))
             })?;
             return Ok(());
         }
@@ -705,13 +737,21 @@ fn service(
             if u.ratio(1, 2)? {
                 let _ = writeln!(out, "hit_ratio = {}", u.choose(&["0", "0.5", "0.95", "1"])?);
             } else {
+                let keys = u.int_in_range(1..=50_000)?;
                 let _ = writeln!(
                     out,
-                    "keys = {}\nzipf = {}\ncapacity = {}",
-                    u.int_in_range(1..=50_000)?,
+                    "keys = {keys}\nzipf = {}\ncapacity = {}",
                     u.choose(&["0", "0.8", "1.1"])?,
                     u.int_in_range(1..=10_000)?
                 );
+                if u.ratio(1, 4)? {
+                    let _ = writeln!(
+                        out,
+                        "shards = {{ count = {}, by = \"{}\" }}",
+                        u.int_in_range(1..=keys.min(6))?,
+                        u.choose(&["hash", "range"])?
+                    );
+                }
                 let policy = u.choose(&["invalidate", "write_through", "write_back"])?;
                 let _ = writeln!(out, "write_policy = \"{policy}\"");
                 if *policy == "write_back" {

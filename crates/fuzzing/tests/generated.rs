@@ -26,7 +26,7 @@ fn bytes(seed: u64, n: usize) -> Vec<u8> {
 fn random_scenarios_run_and_keep_the_laws() {
     let (mut checked, mut invalid) = (0, Vec::new());
     // The newer mechanisms are among those run, not only written.
-    let (mut autoscaled, mut populations) = (0, 0);
+    let (mut autoscaled, mut populations, mut sharded, mut scattered) = (0, 0, 0, 0);
     for seed in 0..300 {
         let data = bytes(seed, 512);
         let text = scenario(&mut Unstructured::new(&data)).unwrap();
@@ -36,6 +36,8 @@ fn random_scenarios_run_and_keep_the_laws() {
                 checked += 1;
                 autoscaled += usize::from(text.contains("autoscale ="));
                 populations += usize::from(text.contains("population = {"));
+                sharded += usize::from(text.contains("shards = {"));
+                scattered += usize::from(text.contains("scope = "));
             }
             Ran::Invalid => invalid.push(seed),
         }
@@ -45,8 +47,8 @@ fn random_scenarios_run_and_keep_the_laws() {
         "{checked} of 300 loaded; invalid: {invalid:?}"
     );
     assert!(
-        autoscaled >= 10 && populations >= 10,
-        "{autoscaled} autoscaled, {populations} with a population profile"
+        autoscaled >= 10 && populations >= 10 && sharded >= 10 && scattered >= 5,
+        "{autoscaled} autoscaled, {populations} with a population profile, {sharded} sharded, {scattered} scattering"
     );
 }
 
