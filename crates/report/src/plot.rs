@@ -328,6 +328,21 @@ where
     };
     let points = chart.series.iter().flat_map(|s| s.points.iter().copied());
     let (x0, x1) = bounds(points.clone().map(|(x, _)| x));
+    // Counts (replicas, shards) have no half ticks; a reference line (an
+    // ideal's end) may stop between them.
+    let whole = chart
+        .series
+        .iter()
+        .filter(|s| s.style != Style::Dashed)
+        .flat_map(|s| s.points.iter())
+        .all(|(x, _)| x.fract() == 0.0);
+    let x_tick = |x: &f64| {
+        if whole && x.fract() != 0.0 {
+            String::new()
+        } else {
+            tick(*x)
+        }
+    };
     let pad = 0.04 * (x1 - x0);
     let x_range = (x0 - pad)..(x1 + pad);
     let log = log_scale(chart);
@@ -349,7 +364,7 @@ where
             ctx.configure_mesh()
                 .x_desc(&chart.x_label)
                 .y_desc(&y_label)
-                .x_label_formatter(&|x| tick(*x))
+                .x_label_formatter(&x_tick)
                 .y_label_formatter(&|y| tick(*y))
                 .label_style(("sans-serif", 14))
                 .draw()
