@@ -15,6 +15,9 @@ use serde_json::Value;
 
 pub(crate) use lessons::LESSONS;
 
+/// The file that marks a lesson's folder as the tour's own.
+const MARK: &str = ".chokepoint-tour";
+
 /// `chokepoint tour [N]`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct TourArgs {
@@ -138,16 +141,22 @@ impl Points {
     /// The point whose variant is `variant` (`""`: any) and whose swept
     /// values are `params`, each as the point's label writes it (`"95/s"`,
     /// `"4"`).
+    /// Exactly one point must match.
     pub(crate) fn at(&self, variant: &str, params: &[(&str, &str)]) -> anyhow::Result<&Value> {
-        self.0
-            .iter()
-            .find(|p| {
-                (variant.is_empty() || p["variant"].as_str() == Some(variant))
-                    && params
-                        .iter()
-                        .all(|(k, v)| p["params"][*k].as_str() == Some(*v))
-            })
-            .with_context(|| format!("no point {variant} {params:?} in the sweep"))
+        let mut matching = self.0.iter().filter(|p| {
+            (variant.is_empty() || p["variant"].as_str() == Some(variant))
+                && params
+                    .iter()
+                    .all(|(k, v)| p["params"][*k].as_str() == Some(*v))
+        });
+        let point = matching
+            .next()
+            .with_context(|| format!("no point {variant} {params:?} in the sweep"))?;
+        anyhow::ensure!(
+            matching.next().is_none(),
+            "several points {variant} {params:?} in the sweep"
+        );
+        Ok(point)
     }
 
     /// Every point.
@@ -198,15 +207,30 @@ pub(crate) fn tour(args: &TourArgs) -> anyhow::Result<()> {
         scenario.display()
     );
     // The lesson's own folder, rewritten at each run (a sweep refuses a
-    // folder that holds another run's points).
+    // folder that holds another run's points); a folder of that name the
+    // tour did not write is left alone.
     let folder = lesson.folder();
     if folder.exists() {
+        if !folder.join(MARK).exists() {
+            return Err(crate::input::BadInput(format!(
+                "{} exists and was not written by the tour: move it away, or run the tour from another folder",
+                folder.display()
+            ))
+            .into());
+        }
         std::fs::remove_dir_all(&folder)
             .with_context(|| format!("cannot clear {}", folder.display()))?;
     }
+    std::fs::create_dir_all(&folder)
+        .and_then(|()| std::fs::write(folder.join(MARK), "written by `chokepoint tour`\n"))
+        .with_context(|| format!("cannot write {}", folder.display()))?;
     for command in lesson.commands {
         println!("\n$ chokepoint {command}\n");
         run_command(command)?;
+        // Interrupted: what finished was reported; nothing to judge.
+        if crate::interrupt::interrupted() {
+            return Ok(());
+        }
     }
     let outputs = Outputs {
         folder: lesson.folder(),

@@ -3,6 +3,8 @@
 //! the bundled scenarios, and judges its claims on the numbers they wrote;
 //! each claim must hold, so that a lesson never silently stops teaching
 //! what it says. The claims themselves are in `src/tour/lessons.rs`.
+//! (Unix only: the lessons' folder links to the scenarios.)
+#![cfg(unix)]
 
 mod common;
 
@@ -13,7 +15,6 @@ use common::{root, temp};
 /// chart.
 fn lesson(n: usize, chart: &str) {
     let dir = temp(&format!("tour-{n}"));
-    #[cfg(unix)]
     std::os::unix::fs::symlink(root().join("scenarios"), dir.join("scenarios")).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chokepoint"))
         .args(["tour", &n.to_string()])
@@ -108,4 +109,41 @@ fn lesson_13_vertical_or_horizontal() {
 #[test]
 fn lesson_14_autoscaling_arrives_late() {
     lesson(14, "timeseries-in-system");
+}
+
+/// The tour rewrites only its own folders: a `tour/01` it did not write is
+/// left alone, with a clear error (exit code 2); without a lesson number
+/// it lists the lessons, and a lesson that does not exist is refused.
+#[test]
+fn the_tour_leaves_folders_it_did_not_write() {
+    let dir = temp("tour-foreign");
+    std::os::unix::fs::symlink(root().join("scenarios"), dir.join("scenarios")).unwrap();
+    std::fs::create_dir_all(dir.join("tour/01")).unwrap();
+    std::fs::write(dir.join("tour/01/notes.txt"), "mine").unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chokepoint"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["tour", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was not written by the tour"));
+    assert!(dir.join("tour/01/notes.txt").exists());
+    let list = run(&["tour"]);
+    assert!(list.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .filter(|l| l
+                .trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit()))
+            .count(),
+        14
+    );
+    assert_eq!(run(&["tour", "15"]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
 }

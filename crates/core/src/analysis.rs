@@ -292,12 +292,20 @@ fn held_visits(
                             .sum()
                     };
                     let by_demand = hops[..n].iter().map(|h| (demand(h.to), *h));
-                    let pick = if c.wait as usize >= n {
+                    // Waiting for every reply of those sent (k of n drawn
+                    // at random: each target then has k/n of a visit, but
+                    // the branch waited for is one whole visit).
+                    let pick = if c.wait as usize >= c.sent() {
                         by_demand.max_by(|a, b| a.0.total_cmp(&b.0))
                     } else {
                         by_demand.min_by(|a, b| a.0.total_cmp(&b.0))
                     };
-                    pick.map(|(_, h)| h).into_iter().collect()
+                    pick.map(|(_, h)| Hop {
+                        to: h.to,
+                        visits: c.probability[ci],
+                    })
+                    .into_iter()
+                    .collect()
                 } else {
                     hops[..n].to_vec()
                 };

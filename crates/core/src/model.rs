@@ -517,7 +517,6 @@ impl CallPoint {
         self.targets.len() > 1 || self.protected()
     }
 
-    /// Whether it has a timeout, a retry or hedging policy or a breaker.
     /// How many targets each attempt is sent to.
     pub fn sent(&self) -> usize {
         self.choose.map_or(self.targets.len(), |k| k as usize)

@@ -211,6 +211,10 @@ pub fn capacity(scenario: &Scenario) -> (f64, Vec<CapacityRow>) {
             r.per_request = if rate > 0.0 { busy / rate } else { 0.0 };
             r.mean = busy / f64::from(r.units.max(1));
             r.saturates_at = rate / r.utilization;
+            // Shards used alike have no hottest one.
+            if r.utilization <= r.mean * 1.001 {
+                r.shard = None;
+            }
             r
         })
         .collect();

@@ -342,3 +342,49 @@ fn a_query_to_k_shards_spreads_over_all_of_them() {
         cpu.utilization
     );
 }
+
+/// A caller's workers are held while its query waits for the k shards it
+/// asked: the capacity table counts one shard's whole visit (the slowest
+/// branch), as for a query to every shard, not the k/n share of a visit
+/// each shard receives.
+#[test]
+fn a_caller_holds_its_worker_for_a_whole_shard_visit() {
+    let text = |scope: &str| {
+        format!(
+            r#"name = "holds"
+[simulation]
+duration = "10s"
+[load.q]
+rate = "20/s"
+entry = "api"
+[services.api]
+kind = "api"
+servers = 4
+workers = 8
+cpu = "const(1ms)"
+calls = [{{ to = "db" }}]
+[services.db]
+kind = "database"
+servers = 4
+cpu = "const(10ms)"
+shards = {{ count = 8 }}
+[services.db.on.q]
+scope = {scope}
+"#
+        )
+    };
+    let workers = |scope: &str| {
+        let scenario = chokepoint_scenario::load_in(&text(scope), None, &[])
+            .scenario
+            .unwrap_or_else(|| panic!("{scope}"));
+        let (_, rows) = chokepoint_report::capacity::capacity(&scenario);
+        rows.iter()
+            .find(|r| r.service == "api" && r.what == "workers")
+            .map(|r| r.per_request)
+            .unwrap()
+    };
+    let (all, some) = (workers("\"all\""), workers("{ shards = 3 }"));
+    // 1 ms of its own and 10 ms of one shard's work.
+    assert!((all - 0.011).abs() < 1e-9, "all: {all}");
+    assert!((some - all).abs() < 1e-9, "3 of 8: {some} against {all}");
+}

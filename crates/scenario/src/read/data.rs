@@ -96,7 +96,7 @@ pub(crate) enum Scope {
     All,
     /// This many shards, drawn at random for each request, in parallel,
     /// waiting for all (a query whose keys lie on several shards).
-    Some(u32),
+    Shards(u32),
 }
 
 impl Scope {
@@ -106,7 +106,7 @@ impl Scope {
         match self {
             Scope::Key => None,
             Scope::All => Some(count),
-            Scope::Some(k) => Some(k.min(count)),
+            Scope::Shards(k) => Some(k.min(count)),
         }
     }
 }
@@ -608,7 +608,7 @@ impl Walker<'_> {
                 .help = Some(format!("at most {n}; scope = \"all\" touches every shard"));
                 return None;
             }
-            return Some(Scope::Some(k));
+            return Some(Scope::Shards(k));
         }
         match self.word(v, "`scope`", &SCOPES)? {
             "all" => Some(Scope::All),
