@@ -82,18 +82,26 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    /// A sweep's points (`points.jsonl`), in point order, from the
-    /// subfolder `sub` (empty: the folder itself).
-    pub(crate) fn points(&self, sub: &str) -> anyhow::Result<Points> {
-        let path = self.folder.join(sub).join("points.jsonl");
+    /// The text of the file `name` the commands wrote under `sub`.
+    fn read(&self, sub: &str, name: &str) -> anyhow::Result<(PathBuf, String)> {
+        let path = self.folder.join(sub).join(name);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let points = text
-            .lines()
-            .map(serde_json::from_str)
-            .collect::<Result<Vec<Value>, _>>()
-            .with_context(|| format!("{} is not JSON lines", path.display()))?;
-        Ok(Points(points))
+        Ok((path, text))
+    }
+
+    /// A sweep's points (`points.jsonl`, read as `merge` and the charts
+    /// read it), in point order, from the subfolder `sub` (empty: the
+    /// folder itself).
+    pub(crate) fn points(&self, sub: &str) -> anyhow::Result<Points> {
+        let (path, text) = self.read(sub, "points.jsonl")?;
+        let (lines, skipped) = chokepoint_report::sweep::parse_lines(&text);
+        anyhow::ensure!(
+            skipped == 0,
+            "{}: {skipped} lines are not points",
+            path.display()
+        );
+        Ok(Points(lines))
     }
 
     /// A run's time series (`timeseries.csv` under `sub`): the windows'
@@ -106,9 +114,7 @@ impl Outputs {
         name: &str,
         metric: &str,
     ) -> anyhow::Result<Vec<(f64, f64)>> {
-        let path = self.folder.join(sub).join("timeseries.csv");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let (path, text) = self.read(sub, "timeseries.csv")?;
         let mut out = Vec::new();
         for line in text.lines().skip(1) {
             let cells: Vec<&str> = line.split(',').collect();
@@ -127,27 +133,22 @@ impl Outputs {
     /// A JSON file the commands wrote (`results.json`, `compare.json`,
     /// `diagnose.json`), under `sub`.
     pub(crate) fn json(&self, sub: &str, name: &str) -> anyhow::Result<Value> {
-        let path = self.folder.join(sub).join(name);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let (path, text) = self.read(sub, name)?;
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
     }
 }
 
 /// A sweep's points.
-pub(crate) struct Points(Vec<Value>);
+pub(crate) struct Points(Vec<chokepoint_report::sweep::PointLine>);
 
 impl Points {
     /// The point whose variant is `variant` (`""`: any) and whose swept
     /// values are `params`, each as the point's label writes it (`"95/s"`,
-    /// `"4"`).
-    /// Exactly one point must match.
+    /// `"4"`): its whole line. Exactly one point must match.
     pub(crate) fn at(&self, variant: &str, params: &[(&str, &str)]) -> anyhow::Result<&Value> {
-        let mut matching = self.0.iter().filter(|p| {
-            (variant.is_empty() || p["variant"].as_str() == Some(variant))
-                && params
-                    .iter()
-                    .all(|(k, v)| p["params"][*k].as_str() == Some(*v))
+        let mut matching = self.0.iter().filter(|l| {
+            (variant.is_empty() || l.view.variant.as_deref() == Some(variant))
+                && params.iter().all(|(k, v)| l.view.param(k) == Some(*v))
         });
         let point = matching
             .next()
@@ -156,12 +157,12 @@ impl Points {
             matching.next().is_none(),
             "several points {variant} {params:?} in the sweep"
         );
-        Ok(point)
+        Ok(&point.value)
     }
 
-    /// Every point.
-    pub(crate) fn all(&self) -> &[Value] {
-        &self.0
+    /// Every point's whole line.
+    pub(crate) fn all(&self) -> Vec<&Value> {
+        self.0.iter().map(|l| &l.value).collect()
     }
 }
 

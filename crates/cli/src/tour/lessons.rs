@@ -171,11 +171,7 @@ fn utilisation(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
         )
     };
     let (low, high) = (p99("1 server", "50/s")?, p99("1 server", "95/s")?);
-    let agree = points
-        .all()
-        .iter()
-        .filter(|p| p["result"]["theory"]["requests"]["agrees"] == true)
-        .count();
+    let (agree, _) = theory_agrees(&points.all(), "requests");
     let (four_low, four_high) = (p99("4 servers", "50/s")?, p99("4 servers", "95/s")?);
     Ok(vec![
         Claim::new(
@@ -217,7 +213,7 @@ fn throughput(point: &serde_json::Value, class: &str) -> anyhow::Result<f64> {
 
 /// How many of `points` have an exact mean that agrees with the run's, and
 /// how many have one at all.
-fn theory_agrees(points: &[serde_json::Value], class: &str) -> (usize, usize) {
+fn theory_agrees(points: &[&serde_json::Value], class: &str) -> (usize, usize) {
     let with: Vec<&serde_json::Value> = points
         .iter()
         .map(|p| &p["result"]["theory"][class]["agrees"])
@@ -244,7 +240,7 @@ fn variability(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
     let exp95 = mean("cv 1 (exponential)", "95/s")?;
     // The wait: the response less the 10 ms of work.
     let (w0, w1, w3) = (c0 - 0.010, c1 - 0.010, c3 - 0.010);
-    let (agree, with) = theory_agrees(points.all(), "requests");
+    let (agree, with) = theory_agrees(&points.all(), "requests");
     Ok(vec![
         Claim::new(
             agree == with && with == points.all().len(),
@@ -299,7 +295,7 @@ fn pooling(o: &Outputs) -> anyhow::Result<Vec<Claim>> {
         least_over_pooled = least_over_pooled.max(least / pooled);
         least_below_random &= least < random;
     }
-    let (agree, with) = theory_agrees(points.all(), "requests");
+    let (agree, with) = theory_agrees(&points.all(), "requests");
     Ok(vec![
         Claim::new(
             split_over_pooled > 1.5,

@@ -161,15 +161,9 @@ impl Engine {
         f.hedges = 0;
         f.deadline = deadline;
         f.cancel = cancel;
-        if all {
-            for k in 0..n {
-                self.send_copy(frame, k);
-            }
-        } else {
-            for i in 0..n {
-                let k = self.call_order(si, i);
-                self.send_copy(frame, k);
-            }
+        for i in 0..n {
+            let k = if all { i } else { self.call_order(si, i) };
+            self.send_copy(frame, k);
         }
     }
 
