@@ -1229,6 +1229,57 @@ mod tests {
             .1
     }
 
+    /// A sweep of settings with no load or scale axis (variants only):
+    /// one percentile line per point, p50 to p99.9 against the nines; a
+    /// swept count of read replicas draws throughput against replicas.
+    #[test]
+    fn sweeps_without_an_axis_draw_percentiles_and_read_replicas_count() {
+        let lines: Vec<String> = [(0.010, 0.020, 0.040, 0.080), (0.015, 0.030, 0.090, 0.200)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(p50, p90, p99, p999))| {
+                let mut line: serde_json::Value = serde_json::from_str(&point(
+                    i,
+                    serde_json::json!({}),
+                    (1000.0, 10.0, p50, p99),
+                    serde_json::json!({}),
+                ))
+                .unwrap();
+                let l = &mut line["result"]["classes"]["q"]["latency"];
+                l["p50"] = p50.into();
+                l["p90"] = p90.into();
+                l["p999"] = p999.into();
+                line["variant"] = format!("v{i}").into();
+                line.to_string()
+            })
+            .collect();
+        let charts = charts_of(&lines);
+        let c = chart(&charts, "latency-percentiles-q");
+        assert_eq!(c.series.len(), 2);
+        let nines: Vec<f64> = c.series[1].points.iter().map(|p| p.0).collect();
+        for (x, q) in nines.iter().zip([0.5f64, 0.9, 0.99, 0.999]) {
+            assert!((x + (1.0 - q).log10()).abs() < 1e-12);
+        }
+        let ys: Vec<f64> = c.series[1].points.iter().map(|p| p.1).collect();
+        assert_eq!(ys, vec![15.0, 30.0, 90.0, 200.0]);
+        // With a swept axis, no percentile chart.
+        let replicas: Vec<String> = [1, 2]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                point(
+                    i,
+                    serde_json::json!({ "services.db.replicas.count": n.to_string() }),
+                    (1000.0, 10.0 * f64::from(*n), 0.01, 0.02),
+                    serde_json::json!({}),
+                )
+            })
+            .collect();
+        let charts = charts_of(&replicas);
+        assert!(charts.iter().any(|(s, _)| s == "throughput-vs-replicas-q"));
+        assert!(!charts.iter().any(|(s, _)| s == "latency-percentiles-q"));
+    }
+
     /// A load sweep with an SLO and a closed form: the latency chart has
     /// p99 lines, mean dots, the exact mean dashed and the SLO's line.
     #[test]
